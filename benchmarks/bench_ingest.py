@@ -1,0 +1,210 @@
+"""Ingest benchmark: AMI bytes -> frames -> events -> engine, queue_log lines, and panoramisk side by side.
+
+Prints, in one run:
+  (a) AMI bytes -> frames, frames/s (the light transcript repeated to >= 200k frames, 4 KiB reads)
+  (b) frames -> events -> engine, frames/s, and (a+b) end to end
+  (c) queue_log lines/s: 1,000,000 generated lines replayed through the real `wallboard replay` path
+      from a file, with peak memory at 250k and 1M lines (streamed: memory must stay flat)
+  (d) panoramisk's own parser (AMIProtocol.data_received + Message.from_line) on the same bytes,
+      and our parser's speed as a ratio of it.
+Targets (issue 3): >= 50,000 AMI frames/s/core end to end, >= 3x panoramisk, 1M queue_log lines <= 10 s.
+
+Run: .venv/bin/python benchmarks/bench_ingest.py [--frames 200000] [--lines 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from collectors.ami.mapping import AmiMapper, make_drop_predicate  # noqa: E402
+from collectors.ami.protocol import AmiParser, Frame  # noqa: E402
+from wallboard.engine import State  # noqa: E402
+from wallboard.replay import replay  # noqa: E402
+from wallboard.site import SiteConfig  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+LIGHT = SHARED / "asterisk-live" / "light"
+CHUNK = 4096
+
+
+def _transcript(min_frames: int) -> tuple[bytes, int]:
+    one = (LIGHT / "ami_transcript.txt").read_bytes()
+    per_copy = sum(1 for _ in _parse(one, drop=False))
+    copies = -(-min_frames // per_copy)
+    return one * copies, per_copy * copies
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+
+
+def _parse(data: bytes, *, drop: bool) -> list[Frame]:
+    parser = AmiParser(drop=make_drop_predicate() if drop else None)
+    out: list[Frame] = []
+    for chunk in _chunks(data):
+        parser.receive_data(chunk)
+        out.extend(parser.frames_received())
+    parser.receive_eof()
+    out.extend(parser.frames_received())
+    return out
+
+
+def bench_ami(min_frames: int) -> float:
+    data, frames = _transcript(min_frames)
+    chunks = _chunks(data)
+    print(f"AMI input: {len(data) / 1e6:.1f} MB, {frames} frames (light transcript x{frames // 3059})")
+
+    gc.collect()
+    t0 = time.perf_counter()
+    parser = AmiParser(drop=make_drop_predicate())
+    kept: list[Frame] = []
+    for chunk in chunks:
+        parser.receive_data(chunk)
+        kept.extend(parser.frames_received())
+    parser.receive_eof()
+    kept.extend(parser.frames_received())
+    t_parse = time.perf_counter() - t0
+    print(f"(a) bytes -> frames:          {frames / t_parse:>12,.0f} frames/s  ({parser.dropped} dropped unparsed)")
+
+    at = datetime(2026, 11, 22, tzinfo=UTC)
+    gc.collect()
+    t0 = time.perf_counter()
+    mapper = AmiMapper()
+    state = State(SiteConfig())
+    events = 0
+    for frame in kept:
+        for event in mapper.feed(frame, at):
+            state.apply(event)
+            events += 1
+    t_map = time.perf_counter() - t0
+    print(f"(b) frames -> events -> engine: {frames / t_map:>10,.0f} frames/s  ({events} events)")
+    e2e = frames / (t_parse + t_map)
+    print(f"(a+b) end to end:             {e2e:>12,.0f} frames/s/core   target >= 50,000")
+    return frames / t_parse
+
+
+def bench_panoramisk(min_frames: int, ours: float) -> None:
+    try:
+        from panoramisk.ami_protocol import AMIProtocol
+    except ImportError:
+        print("(d) panoramisk not installed: skipped")
+        return
+    data, frames = _transcript(min_frames)
+    chunks = _chunks(data)
+
+    class _Transport:
+        def write(self, data: bytes) -> None:
+            pass
+
+    counted = 0
+
+    class Counting(AMIProtocol):  # type: ignore[misc]
+        def handle_message(self, message: object) -> None:
+            nonlocal counted
+            counted += 1
+
+    proto = Counting()
+    proto.connection_made(_Transport())
+    proto.encoding = "utf-8"
+    gc.collect()
+    t0 = time.perf_counter()
+    for chunk in chunks:
+        proto.data_received(chunk)
+    elapsed = time.perf_counter() - t0
+    theirs = frames / elapsed
+    print(f"(d) panoramisk parser:        {theirs:>12,.0f} frames/s  ({counted} messages)")
+    print(f"    ours / panoramisk:        {ours / theirs:>12.1f} x   target >= 3x")
+
+
+def _queue_log_lines(n: int) -> list[str]:
+    base = [line for line in (LIGHT / "queue_log").read_text(encoding="utf-8").splitlines() if line.strip()]
+    t0 = int(base[0].split("|", 1)[0])
+    span = int(base[-1].split("|", 1)[0]) - t0 + 60
+    out: list[str] = []
+    copy = 0
+    while len(out) < n:
+        shift = copy * span
+        for line in base:
+            ts, callid, rest = line.split("|", 2)
+            if callid not in ("NONE", "MANAGER"):
+                callid = f"{callid}-{copy}"
+            out.append(f"{int(ts) + shift}|{callid}|{rest}")
+            if len(out) == n:
+                break
+        copy += 1
+    return out
+
+
+def _write_queue_log(path: Path, n: int) -> None:
+    with path.open("w", encoding="utf-8") as stream:
+        block: list[str] = []
+        for line in _queue_log_lines(n):
+            block.append(line)
+            if len(block) == 10_000:
+                stream.write("\n".join(block) + "\n")
+                block.clear()
+        if block:
+            stream.write("\n".join(block) + "\n")
+
+
+def bench_queue_log(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        peaks = {}
+        for size in (n // 4, n):
+            path = Path(tmp) / f"queue_log.{size}"
+            _write_queue_log(path, size)
+            gc.collect()
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            result = replay(path, "queue_log", SiteConfig())
+            elapsed = time.perf_counter() - t0
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            peaks[size] = peak
+            records = result.source.records
+            offered = sum(q["offered"] for q in result.state.totals()["queues"].values())
+            print(
+                f"(c) queue_log {size:>9,} lines: {elapsed:6.2f} s under tracemalloc, "
+                f"{records / elapsed:>10,.0f} lines/s, peak {peak / 1e6:.1f} MB, {offered} calls offered"
+            )
+            os.unlink(path)
+        path = Path(tmp) / "queue_log.timed"
+        _write_queue_log(path, n)
+        gc.collect()
+        t0 = time.perf_counter()
+        replay(path, "queue_log", SiteConfig())
+        elapsed = time.perf_counter() - t0
+        print(f"(c) queue_log {n:,} lines replayed in {elapsed:.2f} s ({n / elapsed:,.0f} lines/s)   target <= 10 s")
+        small, big = peaks[n // 4], peaks[n]
+        print(
+            f"    memory: peak {small / 1e6:.1f} MB at {n // 4:,} lines, "
+            f"{big / 1e6:.1f} MB at {n:,} (x{big / small:.2f})"
+        )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"    process max RSS: {rss:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=200_000)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    ours = bench_ami(args.frames)
+    bench_panoramisk(args.frames, ours)
+    bench_queue_log(args.lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The pure core stays pure: no I/O libraries and no clock reads (STYLE.md), checked by walking imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PURE = [
+    "wallboard/events.py",
+    "wallboard/site.py",
+    "wallboard/agent_state.py",
+    "wallboard/engine.py",
+    "wallboard/metrics.py",
+    "collectors/ami/protocol.py",
+    "collectors/ami/mapping.py",
+    "collectors/queue_log/parser.py",
+]
+FORBIDDEN_MODULES = {"asyncio", "socket", "redis", "fastapi", "starlette", "prometheus_client", "uvicorn", "websockets"}
+FORBIDDEN_CALLS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("date", "today"),
+}
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _clock_calls(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if isinstance(owner, ast.Name) and (owner.id, node.func.attr) in FORBIDDEN_CALLS:
+                found.append(f"{owner.id}.{node.func.attr}() at line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("relpath", PURE)
+def test_pure_module_has_no_io_and_no_clock(relpath: str) -> None:
+    """A pure module imports no I/O library and never reads the clock."""
+    path = ROOT / relpath
+    if not path.exists():
+        pytest.fail(f"{relpath} is listed as pure but does not exist")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert not (_imports(tree) & FORBIDDEN_MODULES)
+    assert _clock_calls(tree) == []
+
+
+def test_collectors_never_import_the_engine() -> None:
+    """Collectors know their wire protocol and the events, nothing about metrics."""
+    for path in (ROOT / "collectors").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(("wallboard.engine", "wallboard.metrics")), path
