@@ -4,8 +4,9 @@ Theory of operation
 -------------------
 An AMI stream is a banner line (``Asterisk Call Manager/11.0.0``) followed by frames: header lines
 ``Key: Value`` ended by a blank line. ``AmiParser.receive_data()`` appends bytes to one buffer and
-cuts whole frames out of it with ``bytes.find`` (a line end followed by an empty line: ``\\n\\n`` or
-``\\n\\r\\n``, so ``\\r\\n`` and ``\\n`` line ends may be mixed). Each complete frame is then, in order:
+cuts whole frames out of it at each line end followed by an empty line (``\\n\\n`` or ``\\n\\r\\n``,
+so ``\\r\\n`` and ``\\n`` line ends may be mixed), found by one regex scan of the buffer rather than
+line by line. Each complete frame is then, in order:
 
 1. offered to the ``drop`` predicate as raw bytes (terminator included), before any decoding: a
    dropped frame costs one slice and the predicate (``drop_events()`` builds a fast one);
@@ -566,26 +567,18 @@ def drop_events(
         if not needle:
             raise ValueError(f"keep_if needle for {name!r} is empty: it would keep every frame")
         needles[name.encode()] = needles.get(name.encode(), ()) + (needle,)
-    # keep_varset: "\nVariable: NAME" followed by the line end, so that NAMEX does not match.
-    exact = tuple(b"\nVariable: " + variable.encode() for variable in keep_varset)
-    if exact:
-        needles.setdefault(b"VarSet", ())
+    # keep_varset: the whole "Variable: NAME" line, so that NAMEX does not match.
+    for variable in keep_varset:
+        line = b"\nVariable: " + variable.encode()
+        needles[b"VarSet"] = needles.get(b"VarSet", ()) + (line + b"\r\n", line + b"\n")
 
     def drop(raw: bytes) -> bool:
         name = firsts.get(raw[: raw.find(b"\n")])
         if name is None:
             return False
-        keep = needles.get(name)
-        if keep is None:
-            return True
-        for needle in keep:
+        for needle in needles.get(name, ()):
             if needle in raw:
                 return False
-        if name == b"VarSet":
-            for needle in exact:
-                at = raw.find(needle) + len(needle)
-                if at >= len(needle) and raw[at : at + 1] in (b"\r", b"\n"):
-                    return False
         return True
 
     return drop
