@@ -5,7 +5,8 @@ Theory of operation
 The PBX never tells "this agent is in wrap-up": the displayed state is derived. ``TRANSITIONS`` maps
 (state, input) to the next state; ``next_state`` is its only reader and an input missing from a row
 leaves the state unchanged, so every (state, input) pair has exactly one answer (a test walks them all).
-Key paths::
+For speed ``Presence.feed`` reads ``_SETTLED``, a copy computed once from the table through
+``next_state`` with the pause re-assertion below folded in. Key paths::
 
     logged_out --login--> available --ring--> ringing --answer--> on_call --call_end--> wrap_up
     wrap_up --wrap_end--> available          available/wrap_up --pause--> paused --unpause--> available
@@ -27,8 +28,9 @@ Key paths::
 Multi-queue agents: an agent is a member of several queues, each with its own paused flag. The agent
 is displayed ``paused`` only when paused in *every* queue it is logged in to; per-queue counts use
 the per-queue flag (``Presence.queue_state``): paused in billing only counts as paused in billing and
-available in support. A queue-less pause (queue_log PAUSEALL) pauses every known membership and, for
-an agent whose memberships are unknown, stands for them until a membership is seen.
+available in support. A queue-less pause (queue_log PAUSEALL) pauses every known membership; for an
+agent none of whose memberships is known it stands for them: memberships seen later start paused, until
+an unpause.
 
 Pause episodes (pause counts and paused time): the agent is "paused" at agent level while paused in at
 least one queue. An episode starts when that becomes true, or when a new reason arrives without an
@@ -70,43 +72,43 @@ class AgentInput(StrEnum):
 
 
 S = AgentState
-I = AgentInput  # noqa: E741
+In = AgentInput
 
 TRANSITIONS: dict[AgentState, dict[AgentInput, AgentState]] = {
-    S.LOGGED_OUT: {I.LOGIN: S.AVAILABLE, I.PAUSE: S.PAUSED},
+    S.LOGGED_OUT: {In.LOGIN: S.AVAILABLE, In.PAUSE: S.PAUSED},
     S.AVAILABLE: {
-        I.LOGOUT: S.LOGGED_OUT,
-        I.RING: S.RINGING,
-        I.ANSWER: S.ON_CALL,
-        I.CALL_END: S.WRAP_UP,
-        I.PAUSE: S.PAUSED,
-        I.DEVICE_BUSY: S.ON_CALL,
+        In.LOGOUT: S.LOGGED_OUT,
+        In.RING: S.RINGING,
+        In.ANSWER: S.ON_CALL,
+        In.CALL_END: S.WRAP_UP,
+        In.PAUSE: S.PAUSED,
+        In.DEVICE_BUSY: S.ON_CALL,
     },
     S.RINGING: {
-        I.LOGOUT: S.LOGGED_OUT,
-        I.RING_END: S.AVAILABLE,
-        I.ANSWER: S.ON_CALL,
-        I.CALL_END: S.WRAP_UP,
-        I.DEVICE_IDLE: S.AVAILABLE,
-        I.DEVICE_BUSY: S.ON_CALL,
-        I.RESET: S.AVAILABLE,
+        In.LOGOUT: S.LOGGED_OUT,
+        In.RING_END: S.AVAILABLE,
+        In.ANSWER: S.ON_CALL,
+        In.CALL_END: S.WRAP_UP,
+        In.DEVICE_IDLE: S.AVAILABLE,
+        In.DEVICE_BUSY: S.ON_CALL,
+        In.RESET: S.AVAILABLE,
     },
     S.ON_CALL: {
-        I.LOGOUT: S.LOGGED_OUT,
-        I.CALL_END: S.WRAP_UP,
-        I.DEVICE_IDLE: S.AVAILABLE,
-        I.RESET: S.AVAILABLE,
+        In.LOGOUT: S.LOGGED_OUT,
+        In.CALL_END: S.WRAP_UP,
+        In.DEVICE_IDLE: S.AVAILABLE,
+        In.RESET: S.AVAILABLE,
     },
     S.WRAP_UP: {
-        I.LOGOUT: S.LOGGED_OUT,
-        I.RING: S.RINGING,
-        I.ANSWER: S.ON_CALL,
-        I.WRAP_END: S.AVAILABLE,
-        I.PAUSE: S.PAUSED,
-        I.DEVICE_BUSY: S.ON_CALL,
-        I.RESET: S.AVAILABLE,
+        In.LOGOUT: S.LOGGED_OUT,
+        In.RING: S.RINGING,
+        In.ANSWER: S.ON_CALL,
+        In.WRAP_END: S.AVAILABLE,
+        In.PAUSE: S.PAUSED,
+        In.DEVICE_BUSY: S.ON_CALL,
+        In.RESET: S.AVAILABLE,
     },
-    S.PAUSED: {I.LOGOUT: S.LOGGED_OUT, I.ANSWER: S.ON_CALL, I.UNPAUSE: S.AVAILABLE},
+    S.PAUSED: {In.LOGOUT: S.LOGGED_OUT, In.ANSWER: S.ON_CALL, In.UNPAUSE: S.AVAILABLE},
 }
 
 BUSY_STATES = frozenset({S.RINGING, S.ON_CALL, S.WRAP_UP})
@@ -121,8 +123,8 @@ def _settled(current: AgentState, event: AgentInput, paused: bool) -> AgentState
     """``next_state``, then the re-assertion of the pause fact (see the theory of operation)."""
     state = next_state(current, event)
     if paused:
-        return next_state(state, I.PAUSE)
-    return next_state(state, I.UNPAUSE) if state is S.PAUSED else state
+        return next_state(state, In.PAUSE)
+    return next_state(state, In.UNPAUSE) if state is S.PAUSED else state
 
 
 # The table with the pause re-assertion folded in, precomputed once from TRANSITIONS: (paused) -> state -> input.
@@ -173,19 +175,19 @@ class Presence:
 
     def call_ended(self, ts: datetime, wrapup_s: float) -> None:
         """The agent's last open call ended: wrap-up until ``ts + wrapup_s`` (none when 0)."""
-        self.feed(I.CALL_END, ts)
+        self.feed(In.CALL_END, ts)
         if self.state is S.WRAP_UP:
             if wrapup_s > 0:
                 self.wrap_until = ts + timedelta(seconds=wrapup_s)
             else:
-                self.feed(I.WRAP_END, ts)
+                self.feed(In.WRAP_END, ts)
 
     def expire(self, now: datetime) -> None:
         """End a wrap-up whose time is over (evaluated lazily, at the agent's next event or snapshot)."""
         if self.state is S.WRAP_UP:
             until = self.wrap_until
             if until is None or now >= until:
-                self.feed(I.WRAP_END, until or now)
+                self.feed(In.WRAP_END, until or now)
 
     def queue_state(self, queue: str) -> AgentState:
         """The state this agent counts as in ``queue``: busy anywhere is busy here, else this queue's pause flag."""
@@ -204,7 +206,7 @@ class Presence:
             if self.unscoped_pause is not None:  # the queue-less pause stood for this membership
                 member.paused, member.reason = True, self.unscoped_pause
             first = len(self.memberships) == 1
-            self._sync(ts, None, I.LOGIN if first else None)
+            self._sync(ts, None, In.LOGIN if first else None)
         if wrapup_s is not None:
             member.wrapup_s = wrapup_s
         return member
@@ -215,7 +217,7 @@ class Presence:
             return False
         if not self.memberships:
             self.unscoped_pause = None
-            self._sync(ts, None, I.LOGOUT)
+            self._sync(ts, None, In.LOGOUT)
         else:
             self._sync(ts, None, None)
         return True
@@ -268,7 +270,7 @@ class Presence:
                 self._start_episode(ts, reason)
         elif self.pause_since is not None:
             self._close_episode(ts)
-        self.feed(event or (I.PAUSE if self.paused_all else I.UNPAUSE), ts)
+        self.feed(event or (In.PAUSE if self.paused_all else In.UNPAUSE), ts)
 
     def _start_episode(self, ts: datetime, reason: str) -> None:
         self.pause_since = ts
@@ -323,4 +325,4 @@ class Presence:
             self.unscoped_pause = other.unscoped_pause
         if self.state is S.LOGGED_OUT or (other.state in BUSY_STATES and self.state not in BUSY_STATES):
             self.state, self.since, self.wrap_until = other.state, other.since, other.wrap_until
-        self._sync(ts, None, I.LOGIN if self.memberships else None)
+        self._sync(ts, None, In.LOGIN if self.memberships else None)

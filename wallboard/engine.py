@@ -23,7 +23,7 @@ Calls
   wait = ``event.wait_s``, else end - talk - enter time when the enter is known, else 0.
 * A second answer or end of a call, or an outcome for a closed call, is ignored and counted
   (``duplicate_answer``, ``duplicate_end``, ``duplicate_outcome``, ``outcome_after_answer``). Closed
-  call keys are remembered in a bounded memory (the last 50,000).
+  call keys are remembered in a bounded memory (at least the last 50,000).
 * Offered = answered + abandoned + timed_out + exited_other + unknown, in every window. Calls still
   waiting are not offered yet.
 
@@ -33,15 +33,17 @@ Each queue keeps ``interval`` (15/30/60 min aligned to the site-local clock), ``
 midnight) and ``total`` (the whole run, never reset: it backs Prometheus counters). A call counts in
 the window in which its wait finished (answer, abandon, exit); handle times count where the call
 ended. When an event's ts (or ``snapshot(now)``/``finish(now)``) passes the interval end, the interval
-closes: its figures stay available as ``previous_interval`` and as one row per queue from
-``drain_closed_intervals()`` (bounded to the last 100,000 rows; intervals in which nothing at all
-happened are skipped). An event older than the current interval (out of order across a boundary) is
-counted in total and in the *current* windows (``stale_event``).
+closes: its figures stay available as ``previous_interval`` (an empty window when the new interval
+does not follow it directly) and as one row per queue from ``drain_closed_intervals()`` (the last
+100,000 rows are kept; intervals in which nothing at all happened produce no row). An event older than
+the current interval (out of order across a boundary) is counted in total and in the *current* windows
+(``stale_event``). So a runner applies its backlog before its first ``snapshot(now)``.
 
 Agents
 ------
 Identity goes through ``AgentDirectory``: an event telling both an interface and a member name links
-them, and a record kept under either old name is merged into the linked one. Presence, pauses and the
+them, and a record kept under either raw name (one that resolved to nothing else) is merged into the
+linked one; two agents' records are never merged (hot-desking). Presence, pauses and the
 displayed state are ``wallboard.agent_state.Presence`` (see its theory of operation). An event for a
 queue membership we did not know (a pause in a queue, a ring, an answer, a device state) implies the
 membership: the member was logged in before we started. Ringing is shown from AgentDevice ringing;
@@ -65,8 +67,10 @@ Corrections
   as ended with talk = ts - answer time and no wrap-up; agents keep their membership and pauses but
   lose ringing, calls and wrap-up.
 * Idempotency: an event whose ``key`` was already applied is ignored (``duplicate_key``); the last
-  200,000 keys are remembered. Events without a key are always applied.
-* A bug in a handler is logged and counted (``internal_error``) instead of stopping the engine.
+  200,000 keys at least are remembered (two generations). Events without a key are always applied.
+* Absurd values cannot break the output: an event stamped before 1970 or after 8999 is ignored
+  (``bad_timestamp``); durations are capped at 7 days. A bug in a handler is logged and counted
+  (``internal_error``) instead of stopping the engine.
 
 Snapshot schema (``snapshot(now)``; websocket, REST, Prometheus exporter and Dash read exactly this)::
 
@@ -148,8 +152,12 @@ ANOMALIES = (
     "hold_without_call",
     "logout_without_login",
     "call_end_lost",
+    "bad_timestamp",
     "internal_error",
 )
+MAX_DURATION_S = 7 * 86_400.0  # a longer wait/talk/hold/wrap is a source error (and inf would break JSON)
+OLDEST_TS = datetime(1970, 1, 1, tzinfo=UTC)  # events outside [OLDEST_TS, LATEST_TS) are ignored: bad_timestamp
+LATEST_TS = datetime(9000, 1, 1, tzinfo=UTC)
 CLOSED_CALLS_MEMORY = 50_000
 EVENT_KEYS_MEMORY = 200_000
 CLOSED_INTERVALS_MEMORY = 100_000
@@ -187,6 +195,13 @@ class _Bounded:
         current.add(item)
         if len(current) >= self._size:
             self._previous, self._current = current, set()
+
+    def seen(self, item: Any) -> bool:
+        """True when ``item`` was added before; otherwise add it and return False (one call on the hot path)."""
+        if item in self._current or item in self._previous:
+            return True
+        self.add(item)
+        return False
 
 
 class _Call:
@@ -297,6 +312,10 @@ def _seconds(later: datetime, earlier: datetime) -> float:
     return max(0.0, (later - earlier).total_seconds())
 
 
+def _capped(seconds: float) -> float:
+    return seconds if seconds <= MAX_DURATION_S else MAX_DURATION_S
+
+
 def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat()
 
@@ -313,6 +332,7 @@ class State:
         self._short_s = site.short_abandon_s
         self._directory = AgentDirectory(site)
         self._pairs: dict[tuple[str, str], str] = {}
+        self._resolved: dict[str, str] = {}  # name -> agent id; cleared whenever the directory learns
         self._queues: dict[str, _Queue] = {}
         self._agents: dict[str, _Agent] = {}
         self._talking: dict[CallKey, _Call] = {}
@@ -352,15 +372,18 @@ class State:
     def apply(self, event: Event) -> None:
         """Apply one event (idempotent on ``event.key``); never raises."""
         key = event.key
-        if key is not None:
-            if key in self._keys:
-                self.anomalies["duplicate_key"] += 1
-                return
-            self._keys.add(key)
+        if key is not None and self._keys.seen(key):
+            self.anomalies["duplicate_key"] += 1
+            return
         ts = event.ts
         if ts >= self._interval_end:
-            self._roll(ts)
+            if not self._roll(ts):
+                self.anomalies["bad_timestamp"] += 1
+                return
         elif ts < self._interval_start:
+            if ts < OLDEST_TS:
+                self.anomalies["bad_timestamp"] += 1
+                return
             self.anomalies["stale_event"] += 1
         last = self._last_ts
         if last is None or ts > last:
@@ -373,7 +396,12 @@ class State:
         self.applied += 1
 
     def finish(self, now: datetime) -> None:
-        """End of input: close uncertain calls as unknown and bring paused time up to ``now``."""
+        """End of input: close uncertain calls as unknown and bring paused time up to ``now``.
+
+        An absurd ``now`` (see ``bad_timestamp``) is replaced by the last applied event's time.
+        """
+        if not OLDEST_TS <= now < LATEST_TS:
+            now = self._last_ts or OLDEST_TS
         if now >= self._interval_end:
             self._roll(now)
         for queue in self._queues.values():
@@ -408,6 +436,7 @@ class State:
         return call if call is not None else queue.uncertain.pop(call_id, None)
 
     def _count_answer(self, queue: _Queue, wait: float) -> None:
+        wait = _capped(wait)
         within = wait <= queue.threshold
         for window in queue.windows:
             window.offered += 1
@@ -419,6 +448,8 @@ class State:
                 window.max_wait_s = wait
 
     def _count_outcome(self, queue: _Queue, field: str, wait: float | None, short: bool = False) -> None:
+        if wait is not None:
+            wait = _capped(wait)
         for window in queue.windows:
             window.offered += 1
             setattr(window, field, getattr(window, field) + 1)
@@ -502,6 +533,7 @@ class State:
             hold = call.hold_s + (_seconds(ts, call.hold_since) if call.hold_since is not None else 0.0)
         if wrap is None:
             wrap = self._wrapup(agent, queue)
+        talk, hold, wrap = _capped(talk), _capped(hold), _capped(wrap)
         for window in queue.windows:
             window.handled += 1
             window.talk_s += talk
@@ -581,7 +613,7 @@ class State:
         if call is None and event.channel:
             call = self._by_channel.get(event.channel)
         if call is None and event.agent:
-            agent = self._agents.get(self._directory.resolve(event.agent))
+            agent = self._agents.get(self._resolve(event.agent))
             if agent is not None and agent.calls:
                 call = next(reversed(agent.calls.values()))
         if call is None:
@@ -605,17 +637,33 @@ class State:
             if agent_id is None:
                 agent_id = self._learn(interface, member_name, ts)
         else:
-            agent_id = self._directory.resolve(name)
+            agent_id = self._resolved.get(name) or self._resolve(name)
         agent = self._agents.get(agent_id)
         if agent is None:
             agent = self._agents[agent_id] = _Agent(agent_id, ts)
         return agent
 
+    def _resolve(self, name: str) -> str:
+        agent_id = self._resolved[name] = self._directory.resolve(name)
+        return agent_id
+
     def _learn(self, interface: str, member_name: str, ts: datetime) -> str:
-        before = {self._directory.resolve(interface), self._directory.resolve(member_name)}
+        """Link an interface and a member name; a record kept under either raw name joins the linked id.
+
+        Only raw names merge: a record under another member's name stays apart. A new member name on an
+        interface already linked to another (not site-configured) agent is hot-desking: it is its own
+        agent and the directory is left as it is (``AgentDirectory.learn`` would alias the new name to
+        the previous agent).
+        """
+        by_interface, by_name = self._directory.resolve(interface), self._directory.resolve(member_name)
+        learned_elsewhere = by_interface not in (interface, member_name) and by_interface not in self.site.agents
+        if by_name == member_name and learned_elsewhere and by_interface in self._agents:  # hot-desking
+            self._pairs[(interface, member_name)] = member_name
+            return member_name
         agent_id = self._directory.learn(interface, member_name) or member_name
-        for old in before - {agent_id}:
-            if old in self._agents:
+        self._resolved.clear()
+        for old in {by_interface, by_name} - {agent_id}:
+            if old in (interface, member_name) and old in self._agents:
                 self._merge(old, agent_id, ts)
         self._pairs[(interface, member_name)] = agent_id
         return agent_id
@@ -623,6 +671,7 @@ class State:
     def _merge(self, old: str, new: str, ts: datetime) -> None:
         """Two names turned out to be one agent: move everything ``old`` had to ``new``."""
         source = self._agents.pop(old)
+        self._pairs = {pair: agent_id for pair, agent_id in self._pairs.items() if agent_id != old}
         for call in source.calls.values():
             call.agent = new
         target = self._agents.get(new)
@@ -701,7 +750,7 @@ class State:
         for info in event.queues:
             queue = self._queue(info.name)
             if info.sl_threshold_s and not queue.threshold_configured:
-                queue.threshold = info.sl_threshold_s
+                queue.threshold = _capped(info.sl_threshold_s)
         present = self._snapshot_members(event, ts)
         for agent in self._agents.values():
             for name in [q for q in agent.presence.memberships if q in covered]:
@@ -746,7 +795,7 @@ class State:
             if call is None:
                 if key in self._talking or key in self._closed:
                     continue
-                call = _Call(entry.queue, entry.call_id, ts - timedelta(seconds=entry.wait_s))
+                call = _Call(entry.queue, entry.call_id, ts - timedelta(seconds=_capped(entry.wait_s)))
                 call.caller, call.caller_name = entry.caller, entry.caller_name
             call.position = entry.position
             call.uncertain_since = None
@@ -783,13 +832,15 @@ class State:
 
     # -- windows --------------------------------------------------------------------------------
 
-    def _roll(self, ts: datetime) -> None:
-        """Move the windows forward so that ``ts`` is inside the current interval."""
+    def _roll(self, ts: datetime) -> bool:
+        """Move the windows forward so that ``ts`` is inside the current interval; False for an absurd ts."""
+        if not OLDEST_TS <= ts < LATEST_TS:
+            return False
         tz, minutes = self._tz, self.site.interval_minutes
         start = interval_start(ts, tz, minutes)
         if self._interval_end is _NEVER:
             self._set_bounds(ts, start)
-            return
+            return True
         new_day = ts >= self._day_end
         if new_day:
             for queue in self._queues.values():
@@ -804,6 +855,7 @@ class State:
             for agent in self._agents.values():
                 agent.presence.roll_day(self._day_start)
                 agent.day = _AgentStats()
+        return True
 
     def _set_bounds(self, ts: datetime, start: datetime) -> None:
         tz, minutes = self._tz, self.site.interval_minutes

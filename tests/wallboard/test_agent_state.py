@@ -8,7 +8,7 @@ import pytest
 
 from wallboard.agent_state import TRANSITIONS, AgentInput, AgentState, Presence, next_state
 
-S, I = AgentState, AgentInput
+S, In = AgentState, AgentInput
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -37,47 +37,47 @@ def test_table_answers_every_pair_with_a_state() -> None:
 
 def test_call_cycle() -> None:
     """available -> ringing -> on_call -> wrap_up -> available."""
-    assert next_state(S.AVAILABLE, I.RING) is S.RINGING
-    assert next_state(S.RINGING, I.ANSWER) is S.ON_CALL
-    assert next_state(S.ON_CALL, I.CALL_END) is S.WRAP_UP
-    assert next_state(S.WRAP_UP, I.WRAP_END) is S.AVAILABLE
-    assert walk(S.AVAILABLE, I.RING, I.RING_END) is S.AVAILABLE
+    assert next_state(S.AVAILABLE, In.RING) is S.RINGING
+    assert next_state(S.RINGING, In.ANSWER) is S.ON_CALL
+    assert next_state(S.ON_CALL, In.CALL_END) is S.WRAP_UP
+    assert next_state(S.WRAP_UP, In.WRAP_END) is S.AVAILABLE
+    assert walk(S.AVAILABLE, In.RING, In.RING_END) is S.AVAILABLE
 
 
 def test_logout_from_any_state_and_logged_out_only_leaves_on_login_or_pause() -> None:
     """Logout always ends in logged_out; logged_out ignores every input but login and pause."""
     for state in AgentState:
-        assert next_state(state, I.LOGOUT) is S.LOGGED_OUT
+        assert next_state(state, In.LOGOUT) is S.LOGGED_OUT
     for event in AgentInput:
-        expected = {I.LOGIN: S.AVAILABLE, I.PAUSE: S.PAUSED}.get(event, S.LOGGED_OUT)
+        expected = {In.LOGIN: S.AVAILABLE, In.PAUSE: S.PAUSED}.get(event, S.LOGGED_OUT)
         assert next_state(S.LOGGED_OUT, event) is expected
 
 
 def test_pause_is_deferred_during_a_call() -> None:
     """Pause does not interrupt ringing or a call; it applies when available or in wrap-up."""
-    assert next_state(S.ON_CALL, I.PAUSE) is S.ON_CALL
-    assert next_state(S.RINGING, I.PAUSE) is S.RINGING
-    assert next_state(S.AVAILABLE, I.PAUSE) is S.PAUSED
-    assert next_state(S.WRAP_UP, I.PAUSE) is S.PAUSED
-    assert next_state(S.PAUSED, I.UNPAUSE) is S.AVAILABLE
-    assert next_state(S.PAUSED, I.ANSWER) is S.ON_CALL
+    assert next_state(S.ON_CALL, In.PAUSE) is S.ON_CALL
+    assert next_state(S.RINGING, In.PAUSE) is S.RINGING
+    assert next_state(S.AVAILABLE, In.PAUSE) is S.PAUSED
+    assert next_state(S.WRAP_UP, In.PAUSE) is S.PAUSED
+    assert next_state(S.PAUSED, In.UNPAUSE) is S.AVAILABLE
+    assert next_state(S.PAUSED, In.ANSWER) is S.ON_CALL
 
 
 def test_device_inputs() -> None:
     """Busy without a call shows on_call (not while paused); idle clears a stale call or ring."""
-    assert next_state(S.AVAILABLE, I.DEVICE_BUSY) is S.ON_CALL
-    assert next_state(S.PAUSED, I.DEVICE_BUSY) is S.PAUSED
-    assert next_state(S.ON_CALL, I.DEVICE_IDLE) is S.AVAILABLE
-    assert next_state(S.RINGING, I.DEVICE_IDLE) is S.AVAILABLE
-    assert next_state(S.WRAP_UP, I.DEVICE_IDLE) is S.WRAP_UP
+    assert next_state(S.AVAILABLE, In.DEVICE_BUSY) is S.ON_CALL
+    assert next_state(S.PAUSED, In.DEVICE_BUSY) is S.PAUSED
+    assert next_state(S.ON_CALL, In.DEVICE_IDLE) is S.AVAILABLE
+    assert next_state(S.RINGING, In.DEVICE_IDLE) is S.AVAILABLE
+    assert next_state(S.WRAP_UP, In.DEVICE_IDLE) is S.WRAP_UP
 
 
 def test_reset_drops_calls_but_keeps_pause_and_login() -> None:
     """A PBX restart ends ringing, calls and wrap-up; paused and logged-out agents stay so."""
     for state in (S.RINGING, S.ON_CALL, S.WRAP_UP):
-        assert next_state(state, I.RESET) is S.AVAILABLE
-    assert next_state(S.PAUSED, I.RESET) is S.PAUSED
-    assert next_state(S.LOGGED_OUT, I.RESET) is S.LOGGED_OUT
+        assert next_state(state, In.RESET) is S.AVAILABLE
+    assert next_state(S.PAUSED, In.RESET) is S.PAUSED
+    assert next_state(S.LOGGED_OUT, In.RESET) is S.LOGGED_OUT
 
 
 # -- Presence ----------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def logged_in(*queues: str) -> Presence:
 def test_paused_during_call_goes_to_paused_when_the_call_ends() -> None:
     """Paused while on a call: still on_call, then paused (no displayed wrap-up) at the end."""
     presence = logged_in("support")
-    presence.feed(I.ANSWER, at(10))
+    presence.feed(In.ANSWER, at(10))
     presence.pause(None, "Break", at(20))
     assert presence.state is S.ON_CALL
     presence.call_ended(at(30), wrapup_s=5.0)
@@ -104,7 +104,7 @@ def test_paused_during_call_goes_to_paused_when_the_call_ends() -> None:
 def test_wrap_up_ends_lazily() -> None:
     """After a call the agent is in wrap-up for wrapup_s, then available from the wrap end."""
     presence = logged_in("support")
-    presence.feed(I.ANSWER, at(10))
+    presence.feed(In.ANSWER, at(10))
     presence.call_ended(at(40), wrapup_s=15.0)
     assert presence.state is S.WRAP_UP
     presence.expire(at(50))
@@ -117,7 +117,7 @@ def test_wrap_up_ends_lazily() -> None:
 def test_no_wrap_up_time_means_available_at_once() -> None:
     """A wrap-up time of 0 goes straight back to available."""
     presence = logged_in("support")
-    presence.feed(I.ANSWER, at(10))
+    presence.feed(In.ANSWER, at(10))
     presence.call_ended(at(40), wrapup_s=0.0)
     assert presence.state is S.AVAILABLE
 
@@ -138,7 +138,7 @@ def test_busy_agent_counts_busy_in_every_queue() -> None:
     """An agent on a call counts on_call in all its queues, paused flag or not."""
     presence = logged_in("support", "billing")
     presence.pause("billing", "Training", at(5))
-    presence.feed(I.ANSWER, at(10))
+    presence.feed(In.ANSWER, at(10))
     assert presence.queue_state("billing") is S.ON_CALL
     assert presence.queue_state("support") is S.ON_CALL
 

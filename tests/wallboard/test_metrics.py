@@ -32,8 +32,8 @@ PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # -- service level, ASA, AHT, abandon, occupancy -----------------------------------------------------
@@ -89,15 +89,13 @@ def test_occupancy() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.integers(-5, 50), st.integers(-5, 50), st.integers(-5, 50), st.integers(-5, 50), st.integers(0, 10)
-)
+@given(st.integers(-5, 50), st.integers(-5, 50), st.integers(-5, 50), st.integers(-5, 50), st.integers(0, 10))
 def test_percentages_always_within_bounds(within: int, offered: int, answered: int, short: int, beyond: int) -> None:
     """Whatever the counts, every percentage is None or within 0..100."""
     for formula in ("offered_minus_short", "answered", "offered"):
         for value in (
-            service_level(within, offered, answered, short, formula),  # type: ignore[arg-type]
-            live_service_level(within, offered, answered, short, beyond, formula),  # type: ignore[arg-type]
+            service_level(within, offered, answered, short, formula),
+            live_service_level(within, offered, answered, short, beyond, formula),
         ):
             assert value is None or 0.0 <= value <= 100.0
     rate = abandon_rate(answered, short, offered)
