@@ -8,18 +8,29 @@ that builds its collaborators and hands them over.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
+from pydantic import ValidationError
+
+from collectors.ami.client import AmiAuthError, AmiConfig
+from wallboard.config import Settings
 from wallboard.site import QueueConfig, SiteConfig, SiteFileError, load_site_file
 
 log = logging.getLogger("wallboard")
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""
 
 
 def _configure_logging(verbose: int) -> None:
@@ -63,7 +74,139 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--frame-times", type=Path, default=None, help="ami_frames.jsonl with receive times")
     rp.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     rp.set_defaults(func=cmd_replay)
+
+    sim = sub.add_parser("simulate", help="run the contact-center simulator as an AMI server")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=5038)
+    sim.add_argument("--agents", type=int, default=40)
+    sim.add_argument("--queues", type=int, default=4)
+    sim.add_argument("--speed", type=float, default=1.0)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--username", default="wallboard")
+    sim.set_defaults(func=cmd_simulate)
+
+    collect = sub.add_parser("collect", help="collect a PBX into the Redis stream")
+    csub = collect.add_subparsers(dest="source", required=True)
+    ami = csub.add_parser("ami", help="Asterisk Manager Interface (secret from WALLBOARD_AMI_SECRET)")
+    ami.add_argument("--host", default="127.0.0.1")
+    ami.add_argument("--port", type=int, default=5038)
+    ami.add_argument("--username", default="wallboard")
+    ami.add_argument("--site", default=None)
+    ami.set_defaults(func=cmd_collect_ami)
+    ql = csub.add_parser("queue-log", help="follow an Asterisk queue_log file")
+    ql.add_argument("path", type=Path)
+    ql.add_argument("--from-start", action="store_true", help="read the file from its start (default: its end)")
+    ql.add_argument("--site", default=None)
+    ql.set_defaults(func=cmd_collect_queue_log)
+
+    eng = sub.add_parser("engine", help="run the engine: stream -> metrics -> snapshot and deltas")
+    eng.add_argument("--site", default=None)
+    eng.add_argument("--site-file", type=Path, default=None)
+    eng.set_defaults(func=cmd_engine)
+
+    api = sub.add_parser("api", help="serve the REST API, /ws, /metrics and the wallboard page")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.add_argument("--site", default=None)
+    api.set_defaults(func=cmd_api)
+
+    demo = sub.add_parser("demo", help="everything on one machine: simulator, collector, Redis, engine, API")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--speed", type=float, default=1.0)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--agents", type=int, default=40)
+    demo.add_argument("--queues", type=int, default=4)
+    demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        key: value
+        for key, value in (("site", getattr(args, "site", None)), ("host", getattr(args, "host", None)))
+        if value is not None
+    }
+    if getattr(args, "port", None) is not None and args.command in ("api", "demo"):
+        overrides["port"] = args.port
+    return Settings(**overrides)
+
+
+def _site_for(settings: Settings, site_file: Path | None = None) -> SiteConfig:
+    path = site_file or settings.site_file
+    site = load_site_file(path) if path else SiteConfig()
+    if site.site != settings.site:
+        site = site.model_copy(update={"site": settings.site})
+    return site
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> int:
+    """Run the main coroutine; SIGINT/SIGTERM cancel it and the process exits 0."""
+    from wallboard.live import run_until_signalled
+
+    return asyncio.run(run_until_signalled(coro))
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from wallboard import live
+
+    settings = Settings()
+    secret = settings.ami_secret.get_secret_value() if settings.ami_secret else "wallboard"
+    return _run(
+        live.simulate(
+            args.host,
+            args.port,
+            agents=args.agents,
+            queues=args.queues,
+            speed=args.speed,
+            seed=args.seed,
+            username=args.username,
+            secret=secret,
+        )
+    )
+
+
+def cmd_collect_ami(args: argparse.Namespace) -> int:
+    from wallboard import live
+
+    settings = _settings(args)
+    if settings.ami_secret is None:
+        raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+    config = AmiConfig(args.host, args.port, args.username, settings.ami_secret.get_secret_value(), site=settings.site)
+    return _run(live.collect_ami(settings, config))
+
+
+def cmd_collect_queue_log(args: argparse.Namespace) -> int:
+    from wallboard import live
+
+    settings = _settings(args)
+    return _run(live.collect_queue_log(settings, args.path, from_start=args.from_start))
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    from wallboard.runner import run_engine
+
+    settings = _settings(args)
+    return _run(run_engine(settings, _site_for(settings, args.site_file)))
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from wallboard import live
+
+    settings = _settings(args)
+    return _run(live.serve_api(settings))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from wallboard import live
+
+    settings = _settings(args)
+    options = live.DemoOptions(speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues)
+    return _run(live.demo(settings, options, announce=_announce))
+
+
+def _announce(line: str) -> None:
+    print(line, flush=True)
 
 
 def _site_from_args(args: argparse.Namespace) -> SiteConfig:
@@ -118,9 +261,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         code: int = args.func(args)
-    except (ReplayError, SiteFileError) as exc:
+    except (ReplayError, SiteFileError, ConfigError) as exc:
         print(f"wallboard: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ValidationError as exc:
+        print(f"wallboard: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AmiAuthError as exc:
+        print(f"wallboard: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     return code

@@ -116,8 +116,9 @@ def test_exit_reasons() -> None:
 
 
 def test_aht_with_hold_and_wrap_from_member_and_queue() -> None:
-    """a1 (queue wrap-up 5 s) talks 60 s with 7 s hold from Hold events; a2 (member wrap-up 12 s) talks
-    75 s with hold_s 3: AHT = (60 + 7 + 5 + 75 + 3 + 12) / 2 = 81 s."""
+    """AHT adds hold (from Hold events or hold_s) and wrap-up (the member's, else the queue's)."""
+    # a1: talk 60 + hold 7 (20 s..27 s) + queue wrap-up 5; a2: talk 75 + hold_s 3 + member wrap-up 12
+    # AHT = (60 + 7 + 5 + 75 + 3 + 12) / 2 = 81 s
     state = run(
         login(0, "a1"),
         login(0, "a2", wrapup_s=12),
@@ -291,8 +292,9 @@ def pause_all(seconds: float, agent: str, reason: str, queues: tuple[str, ...], 
 
 
 def test_pause_episodes_from_queue_log_lines() -> None:
-    """Bob (logged in under his interface): Break 40-85 s, Break 230 s, Lunch 250 s, unpause 290 s:
-    Break twice, Lunch once, 45 + 60 = 105 s paused; the login-only interface identity is not listed."""
+    """PAUSEALL + PAUSE per queue is one pause, a new reason is another; login-only identities are not listed."""
+    # Bob (logged in under his interface): Break 40-85 s, Break 230 s, Lunch 250 s, unpause 290 s:
+    # Break twice, Lunch once, 45 + 60 = 105 s paused
     both = ("support", "sales")
     state = run(
         login(0, "Local/agent02@agents/n", interface="Local/agent02@agents/n"),
@@ -328,8 +330,7 @@ def test_paused_during_a_call_is_paused_when_it_ends() -> None:
 
 
 def test_device_states() -> None:
-    """Ringing from the device, ring outcome back to available, busy without a call shows on_call,
-    idle with a stale open call shows available but keeps the call for its late end."""
+    """Device ringing/busy/idle drive the display; idle keeps a stale open call for its late end."""
     state = run(login(0, "a1"), ev("agent_device", 5, agent="a1", queue="support", device_state="ringing"))
     assert state.snapshot(at(6))["queues"]["support"]["agents"]["ringing"] == 1
     state.apply(ev("agent_rang", 7, agent="a1", queue="support", answered=False, call_id="c1"))
@@ -453,9 +454,10 @@ def test_snapshot_corrects_members_and_waiting_calls_without_counting() -> None:
 
 
 def test_reconnect_then_snapshot() -> None:
-    """After a reconnect: c1 listed again -> waiting; c2 answered meanwhile -> settled by its events;
-    c3 never heard of again -> unknown at finish; a2's call answered before the reconnect, while the
-    snapshot says a2 is in no call -> dropped, not handled."""
+    """After a reconnect, events and the next snapshot settle the uncertain calls; the rest end unknown."""
+    # c1 listed again -> waiting; c2 answered meanwhile -> settled by its events; c3 never heard of
+    # again -> unknown at finish; a2's call answered before the reconnect, while the snapshot says a2
+    # is in no call -> dropped, not handled.
     state = run(
         login(0, "a1"),
         login(0, "a2"),
@@ -491,8 +493,9 @@ def test_reconnect_then_snapshot() -> None:
 
 
 def test_restart_closes_calls_as_unknown() -> None:
-    """PBX restart at 40 s: uncertain c1 (wait 5 s) and waiting c2 (wait 34 s) become unknown; c3 in talk
-    since 10 s is ended with 30 s of talk and no wrap-up; a1 stays logged in, available."""
+    """A PBX restart closes waiting and uncertain calls as unknown and ends calls in talk."""
+    # restart at 40 s: uncertain c1 (wait 5 s) and waiting c2 (wait 34 s) become unknown; c3 in talk
+    # since 10 s is ended with 30 s of talk and no wrap-up; a1 stays logged in, available.
     state = run(
         login(0, "a1"),
         queued(0, "c1"),
@@ -533,8 +536,9 @@ def call_at(ts: datetime, call_id: str, wait_s: float) -> list[Event]:
 
 
 def test_windows_on_the_autumn_dst_day() -> None:
-    """Paris 2026-10-25: 02:20 CEST and 02:20 CET are different intervals; a gap gives an empty previous
-    interval, the next contiguous one keeps its figures; the local midnight starts a new day."""
+    """Intervals and days follow Paris local time across the autumn DST change, with closed intervals."""
+    # 02:20 CEST and 02:20 CET are different intervals; a gap gives an empty previous interval, the
+    # next contiguous one keeps its figures; the local midnight starts a new day.
     first = datetime(2026, 10, 25, 0, 20, tzinfo=UTC)  # 02:20 CEST
     second = datetime(2026, 10, 25, 1, 20, tzinfo=UTC)  # 02:20 CET
     state = State(PARIS_SITE)
@@ -780,8 +784,7 @@ def check_window(window: dict[str, Any]) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events, stamp)
 def test_any_event_order_keeps_counts_sane(sequence: list[Event], now: datetime) -> None:
-    """Whatever the events and their order: no error, no negative count, percentages within 0..100,
-    offered = answered + abandoned + timed_out + exited_other + unknown in every window."""
+    """Any events in any order: no error, no negative count, percentages in 0..100, offered adds up."""
     state = State(PROPERTY_SITE)
     for event in sequence:
         state.apply(event)

@@ -1,0 +1,304 @@
+"""Configuration of the simulated contact center: frozen, validated, built once and passed down.
+
+``build_config(agents, queues, seed=...)`` generates a plausible site from a seed: agent names
+(some non-ASCII), interfaces (``PJSIP/1001`` or ``Local/agent01@agents/n``), skills (a primary
+queue at penalty 0, sometimes secondary queues at penalty 1-2), staggered shifts covering the
+day with a small night crew, and per-queue parameters modelled on a real ``queues.conf``
+(strategy, servicelevel, wrap-up, timeout, autopause).
+
+Arrival rates are sized from the staffing: for each queue, the agents on shift at the most
+constrained moment of the day profile, less breaks, with square-root staffing headroom
+(``offered erlangs = n - sqrt(n)``), divided by the queue's mean handling time. A default run
+is then busy but mostly within service level; bursts (random windows of 1.6-2.6x the rate)
+create real waits, abandons and timeouts. ``load_factor`` scales every arrival rate.
+``site_config()`` gives the matching wallboard site (queues, teams, agents and their aliases).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from collectors.simulator.names import DAY_PROFILE, agent_names, profile_rate, queue_names
+from wallboard.site import AgentConfig, QueueConfig, SiteConfig, TeamConfig
+
+Strategy = Literal["ringall", "rrmemory", "leastrecent", "fewestcalls", "random", "linear"]
+InterfaceStyle = Literal["pjsip", "local", "mixed"]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class QueueSpec(BaseModel):
+    """One queue as queues.conf and the dialplan's ``Queue()`` call define it, plus its traffic."""
+
+    model_config = _FROZEN
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
+    strategy: Strategy = "rrmemory"
+    servicelevel_s: int = Field(default=20, ge=0)
+    wrapup_s: float = Field(default=5.0, ge=0)
+    timeout_s: float = Field(default=300.0, gt=0, description="Queue() timeout: EXITWITHTIMEOUT after this wait")
+    ring_timeout_s: float = Field(default=15.0, gt=0, description="member ring timeout (queues.conf timeout)")
+    retry_s: float = Field(default=5.0, ge=0)
+    autopause: bool = False
+    peak_rate_per_min: float = Field(default=1.0, ge=0, description="arrivals per minute at profile 1.0")
+    talk_median_s: float = Field(default=180.0, gt=0)
+    talk_sigma: float = Field(default=0.6, ge=0)
+    hold_probability: float = Field(default=0.15, ge=0, le=1)
+
+
+class AgentSpec(BaseModel):
+    """One agent: identity on the PBX, skills (queue, penalty) and a daily shift in local hours."""
+
+    model_config = _FROZEN
+
+    agent_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    interface: str = Field(min_length=1)
+    skills: tuple[tuple[str, int], ...] = Field(min_length=1)
+    shift_start_h: float = Field(ge=0, lt=24)
+    shift_end_h: float = Field(ge=0, lt=24, description="earlier than the start for an overnight shift")
+    no_answer_probability: float = Field(default=0.04, ge=0, le=1)
+
+    @property
+    def state_interface(self) -> str:
+        """The device Asterisk watches: ``Local/agent01@agents`` for ``Local/agent01@agents/n``."""
+        if self.interface.startswith("Local/") and self.interface.endswith("/n"):
+            return self.interface[:-2]
+        return self.interface
+
+
+class BreakPolicy(BaseModel):
+    """How agents pause and leave: breaks, lunch, training, auto-pause recovery, logouts mid-call."""
+
+    model_config = _FROZEN
+
+    enabled: bool = True
+    break_minutes: float = Field(default=15.0, gt=0)
+    lunch_minutes: float = Field(default=30.0, gt=0)
+    training_probability: float = Field(default=0.15, ge=0, le=1)
+    training_minutes: float = Field(default=30.0, gt=0)
+    chain_probability: float = Field(default=0.15, ge=0, le=1, description="a pause rolls into another reason")
+    auto_unpause_s: tuple[float, float] = (15.0, 60.0)
+    removed_during_call_probability: float = Field(default=0.05, ge=0, le=1)
+
+
+class CallerPolicy(BaseModel):
+    """Caller and conversation behaviour shared by every queue."""
+
+    model_config = _FROZEN
+
+    patience_median_s: float = Field(default=110.0, gt=0)
+    patience_sigma: float = Field(default=0.9, ge=0)
+    caller_hangup_fraction: float = Field(default=0.2, ge=0, le=1)
+    ring_s: tuple[float, float] = (1.0, 6.0)
+    hold_median_s: float = Field(default=35.0, gt=0)
+    hold_sigma: float = Field(default=0.6, ge=0)
+
+
+class SimConfig(BaseModel):
+    """The whole simulated site. ``seed`` is the default seed of a ``Simulation`` built from it."""
+
+    model_config = _FROZEN
+
+    seed: int = 0
+    timezone: str = "UTC"
+    hour_offset: float = Field(
+        default=0.0, ge=-24, le=24, description="play the day this many hours ahead of the local clock (demos)"
+    )
+    load_factor: float = Field(default=1.0, ge=0)
+    agents: tuple[AgentSpec, ...]
+    queues: tuple[QueueSpec, ...] = Field(min_length=1)
+    breaks: BreakPolicy = BreakPolicy()
+    callers: CallerPolicy = CallerPolicy()
+    profile: tuple[tuple[float, float], ...] = DAY_PROFILE
+    bursts_per_hour: float = Field(default=0.6, ge=0, description="per queue")
+    burst_factor: tuple[float, float] = (1.6, 2.6)
+    burst_minutes: tuple[float, float] = (4.0, 12.0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def queue(self, name: str) -> QueueSpec:
+        for spec in self.queues:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+# name-independent defaults by queue index: strategy, servicelevel, wrap-up, timeout, talk median, autopause
+_QUEUE_TEMPLATES: tuple[tuple[Strategy, int, float, float, float, bool], ...] = (
+    ("rrmemory", 20, 5.0, 300.0, 210.0, False),
+    ("ringall", 30, 3.0, 240.0, 170.0, False),
+    ("leastrecent", 30, 10.0, 300.0, 240.0, True),
+    ("fewestcalls", 60, 15.0, 420.0, 320.0, False),
+    ("rrmemory", 30, 5.0, 300.0, 200.0, False),
+    ("linear", 20, 5.0, 180.0, 150.0, False),
+)
+
+# shift templates: (start hour, end hour, share of the agents); staffing follows DAY_PROFILE
+_SHIFTS: tuple[tuple[float, float, float], ...] = (
+    (7.0, 15.5, 0.14),
+    (8.0, 16.5, 0.20),
+    (9.0, 17.5, 0.22),
+    (10.5, 19.0, 0.20),
+    (12.0, 20.5, 0.14),
+    (19.5, 7.5, 0.10),
+)
+_NIGHT = len(_SHIFTS) - 1
+
+
+def build_config(
+    agents: int = 40,
+    queues: int = 4,
+    *,
+    seed: int = 0,
+    load_factor: float = 1.0,
+    timezone: str = "UTC",
+    interface_style: InterfaceStyle = "mixed",
+    hour_offset: float = 0.0,
+) -> SimConfig:
+    """A generated site of ``agents`` agents and ``queues`` queues, identical for the same arguments."""
+    if agents < 1 or queues < 1:
+        raise ValueError(f"need at least one agent and one queue, got agents={agents} queues={queues}")
+    rng = random.Random(f"{seed}:roster")
+    names = queue_names(queues)
+    weights = [1.0 / (index + 2) for index in range(queues)]
+    shifts = _apportion(agents, [share for _, _, share in _SHIFTS], rng)
+    primaries = _apportion(agents, weights, rng)
+    specs = [
+        _agent_spec(index, name, names, primaries[index], shifts[index], interface_style, rng)
+        for index, name in enumerate(agent_names(agents, rng))
+    ]
+    pool = _peak_pool(specs)
+    total = sum(weights)
+    sized = tuple(_queue_spec(index, name, pool * weights[index] / total) for index, name in enumerate(names))
+    return SimConfig(
+        seed=seed,
+        timezone=timezone,
+        hour_offset=hour_offset,
+        load_factor=load_factor,
+        agents=tuple(specs),
+        queues=sized,
+    )
+
+
+def _apportion(count: int, weights: list[float], rng: random.Random) -> list[int]:
+    """``count`` slot indexes shared by weight (largest remainder), in a seeded random order."""
+    total = sum(weights)
+    quotas = [count * weight / total for weight in weights]
+    sizes = [int(quota) for quota in quotas]
+    by_remainder = sorted(range(len(weights)), key=lambda index: sizes[index] - quotas[index])
+    for index in by_remainder[: count - sum(sizes)]:
+        sizes[index] += 1
+    slots = [index for index, size in enumerate(sizes) for _ in range(size)]
+    rng.shuffle(slots)
+    return slots
+
+
+def _agent_spec(
+    index: int,
+    name: str,
+    queues: list[str],
+    primary: int,
+    shift: int,
+    style: InterfaceStyle,
+    rng: random.Random,
+) -> AgentSpec:
+    number = index + 1
+    pjsip = style == "pjsip" or (style == "mixed" and index % 2 == 1)
+    interface = f"PJSIP/{1000 + number}" if pjsip else f"Local/agent{number:02d}@agents/n"
+    skills = [(queues[primary], 0)]
+    others = [queue for queue in queues if queue != queues[primary]]
+    rng.shuffle(others)
+    if shift == _NIGHT:
+        skills.extend((queue, 1) for queue in others)
+    else:
+        extra = (1 if rng.random() < 0.6 else 0) + (1 if rng.random() < 0.2 else 0)
+        skills.extend((queue, penalty) for penalty, queue in enumerate(others[:extra], start=1))
+    start, end, _ = _SHIFTS[shift]
+    return AgentSpec(
+        agent_id=f"agent{number:02d}",
+        name=name,
+        interface=interface,
+        skills=tuple(skills),
+        shift_start_h=start,
+        shift_end_h=end,
+        no_answer_probability=round(rng.uniform(0.01, 0.07), 3),
+    )
+
+
+def _queue_spec(index: int, name: str, agents_at_peak: float) -> QueueSpec:
+    """A queue from the template of its index, with arrivals sized for ``agents_at_peak`` agents."""
+    strategy, servicelevel, wrapup, timeout, talk, autopause = _QUEUE_TEMPLATES[index % len(_QUEUE_TEMPLATES)]
+    spec = QueueSpec(
+        name=name,
+        strategy=strategy,
+        servicelevel_s=servicelevel,
+        wrapup_s=wrapup,
+        timeout_s=timeout,
+        autopause=autopause,
+        talk_median_s=talk,
+    )
+    erlangs = max(agents_at_peak - math.sqrt(agents_at_peak), 0.3 * agents_at_peak)
+    rate = round(erlangs * 60.0 / mean_handle_s(spec, CallerPolicy()), 4)
+    return spec.model_copy(update={"peak_rate_per_min": rate})
+
+
+def mean_handle_s(queue: QueueSpec, callers: CallerPolicy) -> float:
+    """Expected handling time of one call: talk (lognormal mean) + hold + wrap-up + ring."""
+    talk = queue.talk_median_s * math.exp(queue.talk_sigma**2 / 2)
+    hold = queue.hold_probability * callers.hold_median_s * math.exp(callers.hold_sigma**2 / 2)
+    ring = sum(callers.ring_s) / 2
+    return talk + hold + queue.wrapup_s + ring
+
+
+def on_shift(agent: AgentSpec, hour: float) -> bool:
+    """Whether a local hour of day falls inside the agent's shift (overnight shifts wrap)."""
+    if agent.shift_start_h <= agent.shift_end_h:
+        return agent.shift_start_h <= hour < agent.shift_end_h
+    return hour >= agent.shift_start_h or hour < agent.shift_end_h
+
+
+def _peak_pool(agents: list[AgentSpec]) -> float:
+    """Agents available at profile 1.0: staffing / profile over the day (20th percentile), less breaks.
+
+    The percentile rather than the minimum lets the shoulders of the day (shift changes) run a
+    little short, as real rosters do, instead of idling the whole afternoon peak.
+    """
+    ratios = []
+    for step in range(96):
+        hour = step / 4
+        load = profile_rate(hour)
+        if load >= 0.3:
+            ratios.append(sum(on_shift(agent, hour) for agent in agents) / load)
+    ratios.sort()
+    return ratios[len(ratios) // 5] * 0.88 if ratios else 0.0
+
+
+def site_config(config: SimConfig, site: str = "sim") -> SiteConfig:
+    """The site file matching a simulated center: queues with their SL thresholds, agents with their aliases.
+
+    Agents are grouped in one team per primary queue, so a demo wallboard has teams to show.
+    """
+    queues = {
+        spec.name: QueueConfig(sl_threshold_s=spec.servicelevel_s, wrapup_s=spec.wrapup_s) for spec in config.queues
+    }
+    teams = {f"{spec.name}-team": TeamConfig(name=f"{spec.name.capitalize()} team") for spec in config.queues}
+    agents = {
+        agent.agent_id: AgentConfig(
+            name=agent.name, team=f"{agent.skills[0][0]}-team", aliases=(agent.interface, agent.name)
+        )
+        for agent in config.agents
+    }
+    return SiteConfig(site=site, timezone=config.timezone, queues=queues, teams=teams, agents=agents)

@@ -1,0 +1,272 @@
+"""Simulation events as Asterisk 22 AMI bytes: layouts, per-call order (quirks 1, 3, 4, 5, 12) and noise."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import pytest
+
+from collectors.ami.protocol import AmiParser, Frame
+from collectors.simulator.ami_format import AmiFormatter, CallerStyle
+from collectors.simulator.ami_frames import event_frame, list_complete, response
+from collectors.simulator.config import SimConfig, build_config
+from collectors.simulator.model import Simulation
+from collectors.simulator.views import SimEvent
+
+START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+QUEUE_EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect", "AgentComplete"}
+
+# Field order of QueueMemberAdded/Pause/Status/Removed in the real Asterisk 22 transcript
+# (data/asterisk-live/light/ami_transcript.txt), after Event and Privilege.
+REAL_MEMBER_FIELDS = [
+    "Queue", "MemberName", "Interface", "StateInterface", "Membership", "Penalty", "CallsTaken", "LastCall",
+    "LastPause", "LoginTime", "InCall", "Status", "Paused", "PausedReason", "Ringinuse", "Wrapuptime",
+]  # fmt: skip
+# QueueMember of a QueueStatus answer in the same transcript (Name/Location, no Ringinuse).
+REAL_STATUS_MEMBER_FIELDS = [
+    "Event", "Queue", "Name", "Location", "StateInterface", "Membership", "Penalty", "CallsTaken", "LastCall",
+    "LastPause", "LoginTime", "InCall", "Status", "Paused", "PausedReason", "Wrapuptime", "ActionID",
+]  # fmt: skip
+CHANNEL_FIELDS = [
+    "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
+    "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid",
+]  # fmt: skip
+
+
+def _busy_config() -> SimConfig:
+    """Few agents, heavy load, short timeouts: answers, abandons and timeouts within an hour."""
+    config = build_config(6, 2, seed=11, load_factor=3.0)
+    queues = tuple(q.model_copy(update={"timeout_s": 90.0, "autopause": True}) for q in config.queues)
+    agents = tuple(a.model_copy(update={"no_answer_probability": 0.3}) for a in config.agents)
+    return config.model_copy(update={"queues": queues, "agents": agents})
+
+
+@cache
+def _formatted(style: CallerStyle, bare: float = 0.03) -> tuple[tuple[SimEvent, ...], tuple[Frame, ...]]:
+    config = _busy_config()
+    sim = Simulation(config, start=START)
+    formatter = AmiFormatter(config, seed=1, caller_style=style, bare_complete_probability=bare)
+    events = sim.advance(START + timedelta(hours=1))
+    parser = AmiParser(expect_banner=False)
+    for event in events:
+        for frame in formatter.events(event):
+            parser.receive_data(frame.data)
+    assert list(parser.errors()) == []
+    return tuple(events), tuple(parser.frames_received())
+
+
+def _keys(frame: Frame) -> list[str]:
+    return [key for key, _ in frame.fields]
+
+
+@pytest.mark.parametrize("style", ["pjsip", "local"])
+def test_every_frame_parses_and_about_half_are_varset(style: CallerStyle) -> None:
+    """The output parses without errors and, as on a real PBX, roughly half of the frames are VarSet."""
+    _, frames = _formatted(style)
+    names = Counter(frame.name for frame in frames)
+    assert all(frame.kind == "event" for frame in frames)
+    assert 0.4 <= names["VarSet"] / len(frames) <= 0.65
+    assert all(_keys(frame)[:2] == ["Event", "Privilege"] for frame in frames)
+
+
+@pytest.mark.parametrize("style", ["pjsip", "local"])
+def test_per_call_order_matches_asterisk_22(style: CallerStyle) -> None:
+    """Answered: Join, Leave, AgentConnect..AgentComplete; abandon: Abandon, Leave, Hangup; timeout adds QUEUESTATUS."""
+    events, frames = _formatted(style)
+    story: dict[str, list[str]] = defaultdict(list)
+    for frame in frames:
+        uid = frame.get("Uniqueid")
+        if uid is None:
+            continue
+        if frame.name in QUEUE_EVENTS or frame.name == "Hangup":
+            story[uid].append(frame.name)
+        elif frame.name == "VarSet" and frame.get("Variable") == "QUEUESTATUS":
+            story[uid].append(f"QUEUESTATUS={frame['Value']}")
+    joined = [uid for uid, names in story.items() if names[:1] == ["QueueCallerJoin"]]
+    shapes: Counter[str] = Counter()
+    for uid in joined:
+        names = story[uid]
+        if "QueueCallerAbandon" in names:
+            timeout = "QUEUESTATUS=TIMEOUT" in names
+            expected = ["QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave"]
+            expected += ["QUEUESTATUS=TIMEOUT", "Hangup"] if timeout else ["Hangup"]
+            assert names == expected
+            shapes["timeout" if timeout else "abandon"] += 1
+        elif "AgentConnect" in names:
+            assert names[:3] == ["QueueCallerJoin", "QueueCallerLeave", "AgentConnect"]
+            assert names[3:] in ([], ["Hangup"], ["AgentComplete", "Hangup"])
+            shapes["answered"] += 1
+    kinds = Counter(event.kind for event in events)
+    assert shapes["timeout"] == kinds["caller_timeout"] > 0
+    assert shapes["abandon"] == kinds["caller_abandon"] > 0
+    assert shapes["answered"] == kinds["agent_connect"] > 0
+
+
+def test_leave_and_connect_are_adjacent_queue_events() -> None:
+    """Quirk 12: the Leave of an answered caller comes right before its AgentConnect (only VarSets between)."""
+    _, frames = _formatted("pjsip")
+    for index, frame in enumerate(frames):
+        if frame.name == "AgentConnect":
+            before = [f for f in frames[max(index - 6, 0) : index] if f.name != "VarSet"]
+            assert before[-1].name == "QueueCallerLeave"
+            assert before[-1]["Uniqueid"] == frame["Uniqueid"]
+
+
+def test_agent_events_carry_both_channels_and_ring_time_units() -> None:
+    """AgentConnect has RingTime in s, AgentRingNoAnswer in ms (quirk 4); both carry the Dest channel block."""
+    events, frames = _formatted("pjsip")
+    timeout_ms = {str(round(q.ring_timeout_s * 1000)) for q in _busy_config().queues}
+    connects = [f for f in frames if f.name == "AgentConnect"]
+    rna = [f for f in frames if f.name == "AgentRingNoAnswer"]
+    assert connects and rna
+    for frame in connects:
+        keys = _keys(frame)
+        assert keys[2:16] == CHANNEL_FIELDS and keys[16:30] == [f"Dest{key}" for key in CHANNEL_FIELDS]
+        assert keys[30:] == ["Queue", "Interface", "MemberName", "HoldTime", "RingTime"]
+        assert 1 <= int(frame["RingTime"]) <= 6
+    assert {frame["RingTime"] for frame in rna} <= timeout_ms
+    assert all(_keys(frame)[-1] == "RingTime" for frame in rna)
+
+
+def test_hold_time_and_talk_time_are_whole_seconds_of_the_call() -> None:
+    """AgentComplete HoldTime/TalkTime are app_queue's whole-second differences of the join, connect and end."""
+    events, frames = _formatted("pjsip")
+    completes = [e for e in events if e.kind == "agent_complete"]
+    wire = [f for f in frames if f.name == "AgentComplete"]
+    assert len(wire) == len(completes) > 0
+    for event, frame in zip(completes, wire, strict=True):
+        assert event.caller is not None and event.connected_at is not None
+        joined, connected, ended = (
+            int(ts.timestamp()) for ts in (event.caller.joined_at, event.connected_at, event.ts)
+        )
+        assert frame["HoldTime"] == str(connected - joined)
+        assert frame["TalkTime"] == str(ended - connected)
+        assert frame["Reason"] == event.reason
+
+
+def test_some_agent_completes_have_no_channel_fields() -> None:
+    """Quirk 3: an AgentComplete may carry only Queue, Interface, MemberName, HoldTime, TalkTime, Reason."""
+    _, frames = _formatted("pjsip", bare=1.0)
+    completes = [f for f in frames if f.name == "AgentComplete"]
+    assert completes
+    for frame in completes:
+        assert _keys(frame) == [
+            "Event",
+            "Privilege",
+            "Queue",
+            "Interface",
+            "MemberName",
+            "HoldTime",
+            "TalkTime",
+            "Reason",
+        ]
+
+
+def test_member_events_use_the_real_field_layout() -> None:
+    """QueueMember* events use MemberName/Interface in the order Asterisk 22 writes them (quirk 5)."""
+    _, frames = _formatted("local")
+    member = [f for f in frames if f.name.startswith("QueueMember")]
+    assert {f.name for f in member} >= {"QueueMemberAdded", "QueueMemberPause", "QueueMemberStatus"}
+    for frame in member:
+        assert _keys(frame)[2:] == REAL_MEMBER_FIELDS
+        assert frame["Privilege"] == "agent,all"
+
+
+def test_channels_and_uniqueids_look_like_asterisk() -> None:
+    """Uniqueids are epoch.counter and unique per channel; a call's channels share the first one's Linkedid."""
+    _, frames = _formatted("local")
+    by_channel: dict[str, str] = {}
+    for frame in frames:
+        if frame.name == "Newchannel":
+            assert re.fullmatch(r"\d{10}\.\d+", frame["Uniqueid"])
+            assert frame["Channel"] not in by_channel
+            by_channel[frame["Channel"]] = frame["Uniqueid"]
+    assert len(set(by_channel.values())) == len(by_channel)
+    names = set(by_channel)
+    assert any(re.fullmatch(r"Local/support@queue-entry-[0-9a-f]{8};2", name) for name in names)
+    assert any(re.fullmatch(r"PJSIP/10\d\d-[0-9a-f]{8}", name) for name in names)
+    assert any(re.fullmatch(r"Local/agent\d\d@agents-[0-9a-f]{8};1", name) for name in names)
+    for frame in frames:
+        if frame.name == "AgentConnect":
+            assert frame["DestLinkedid"] == frame["Linkedid"] != frame["DestUniqueid"]
+
+
+def test_queue_status_lists_every_item_with_its_action_id() -> None:
+    """QueueStatus: ack, QueueParams/QueueMember (Name/Location)/QueueEntry, then ListItems = items sent."""
+    config = _busy_config()
+    sim = Simulation(config, start=START)
+    formatter = AmiFormatter(config)
+    for event in sim.advance(START + timedelta(minutes=20)):
+        formatter.events(event)
+    state = sim.state()
+    parser = AmiParser(expect_banner=False)
+    parser.receive_data(formatter.queue_status(state, "qs-1"))
+    frames = list(parser.frames_received())
+    assert [(f.kind, f.name) for f in frames[:1]] == [("response", "Success")]
+    assert frames[0].fields == (
+        ("Response", "Success"),
+        ("ActionID", "qs-1"),
+        ("EventList", "start"),
+        ("Message", "Queue status will follow"),
+    )
+    items, complete = frames[1:-1], frames[-1]
+    assert complete.name == "QueueStatusComplete" and complete["ListItems"] == str(len(items))
+    assert all(item.action_id == "qs-1" for item in items)
+    names = Counter(item.name for item in items)
+    expected = {"QueueParams": len(state.queues), "QueueMember": len(state.members), "QueueEntry": len(state.entries)}
+    assert names == +Counter(expected)
+    assert all(_keys(f) == REAL_STATUS_MEMBER_FIELDS for f in items if f.name == "QueueMember")
+    entries = [f for f in items if f.name == "QueueEntry"]
+    assert len(entries) == len(state.entries) > 0
+    assert all(re.fullmatch(r"PJSIP/trunk-[0-9a-f]{8}", f["Channel"]) for f in entries)
+
+
+def test_queue_status_and_summary_honour_the_queue_filter() -> None:
+    """A Queue: filter keeps one queue's items; QueueSummary has one QueueSummary per queue."""
+    config = _busy_config()
+    sim = Simulation(config, start=START)
+    sim.advance(START + timedelta(minutes=5))
+    formatter = AmiFormatter(config)
+    parser = AmiParser(expect_banner=False)
+    parser.receive_data(formatter.queue_status(sim.state(), None, queue="SALES"))
+    frames = list(parser.frames_received())
+    assert {f.get("Queue") for f in frames[1:-1]} == {"sales"}
+    assert all("ActionID" not in f for f in frames)
+    parser.receive_data(formatter.queue_summary(sim.state(), "s"))
+    summary = list(parser.frames_received())
+    assert [f.name for f in summary[1:-1]] == ["QueueSummary"] * len(config.queues)
+    assert summary[-1].fields[-2:] == (("EventList", "Complete"), ("ListItems", str(len(config.queues))))
+
+
+def test_response_and_event_helpers_write_crlf_frames() -> None:
+    """Helpers write Key: value CRLF lines and a blank line; ActionID only when the action had one."""
+    assert (
+        response("Error", None, [("Message", "Permission denied")])
+        == b"Response: Error\r\nMessage: Permission denied\r\n\r\n"
+    )
+    assert list_complete("X", "7", 2) == b"Event: X\r\nActionID: 7\r\nEventList: Complete\r\nListItems: 2\r\n\r\n"
+    frame = event_frame("Hold", "call", [("Channel", "PJSIP/1001-00000001")])
+    assert frame.data == b"Event: Hold\r\nPrivilege: call,all\r\nChannel: PJSIP/1001-00000001\r\n\r\n"
+    assert frame.privilege == 2
+
+
+def test_the_collector_mapping_reads_the_outcomes_back() -> None:
+    """End to end: the AMI mapper turns the simulator's bytes into the outcomes the model produced."""
+    mapping = pytest.importorskip("collectors.ami.mapping")
+    if not hasattr(mapping, "AmiMapper"):
+        pytest.skip("collectors.ami.mapping.AmiMapper is not written yet")
+    events, frames = _formatted("local")
+    mapper = mapping.AmiMapper()
+    mapped = [out for frame in frames for out in mapper.feed(frame, START)]
+    counts = Counter(out.kind for out in mapped)
+    kinds = Counter(event.kind for event in events)
+    assert counts["call_queued"] == kinds["caller_join"]
+    assert counts["call_answered"] == kinds["agent_connect"]
+    assert counts["call_ended"] == kinds["agent_complete"]
+    assert counts["call_abandoned"] == kinds["caller_abandon"]
+    assert counts["call_exited"] == kinds["caller_timeout"]
+    assert {out.reason for out in mapped if out.kind == "call_exited"} == {"timeout"}
+    assert mapper.rejected == 0

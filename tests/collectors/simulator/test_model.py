@@ -1,0 +1,327 @@
+"""The seeded contact-center model: determinism, conservation of callers, and the rules agents follow."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import pytest
+
+from collectors.simulator.config import AgentSpec, BreakPolicy, CallerPolicy, QueueSpec, SimConfig, build_config
+from collectors.simulator.model import Simulation, SimulationError
+from collectors.simulator.names import profile_rate
+from collectors.simulator.views import SimEvent
+
+MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def _run(
+    config: SimConfig, start: datetime, hours: float, seed: int | None = None
+) -> tuple[Simulation, list[SimEvent]]:
+    sim = Simulation(config, seed, start=start)
+    return sim, sim.advance(start + timedelta(hours=hours))
+
+
+@cache
+def _day() -> tuple[SimConfig, Simulation, tuple[SimEvent, ...]]:
+    """One full seeded day of the default 40-agent, 4-queue site (shared by the read-only tests)."""
+    config = build_config(40, 4, seed=7)
+    sim, events = _run(config, MONDAY, 24)
+    return config, sim, tuple(events)
+
+
+def _one_queue(**queue: object) -> SimConfig:
+    """One agent (9:00-17:00) in one queue: every expectation below follows from these few numbers."""
+    spec = QueueSpec(name="support", peak_rate_per_min=2.0, **queue)
+    agent = AgentSpec(
+        agent_id="agent01",
+        name="José Álvarez",
+        interface="PJSIP/1001",
+        skills=(("support", 0),),
+        shift_start_h=9.0,
+        shift_end_h=17.0,
+        no_answer_probability=0.0,
+    )
+    return SimConfig(
+        agents=(agent,),
+        queues=(spec,),
+        breaks=BreakPolicy(enabled=False),
+        profile=((0.0, 1.0), (24.0, 1.0)),
+        bursts_per_hour=0,
+    )
+
+
+def test_same_seed_gives_the_same_history() -> None:
+    """Two runs with one seed produce identical event sequences; another seed does not."""
+    config = build_config(12, 3, seed=3)
+    start = MONDAY + timedelta(hours=9)
+    _, first = _run(config, start, 2)
+    _, again = _run(config, start, 2)
+    _, other = _run(config, start, 2, seed=4)
+    assert len(first) > 100
+    assert first == again
+    assert first != other
+
+
+def test_advancing_in_steps_equals_advancing_at_once() -> None:
+    """Time is the model's own: many small advances give the events of one big advance."""
+    config = build_config(8, 2, seed=5)
+    start = MONDAY + timedelta(hours=10)
+    _, at_once = _run(config, start, 1)
+    sim = Simulation(config, start=start)
+    stepped = [event for minute in range(1, 61) for event in sim.advance(start + timedelta(minutes=minute))]
+    assert stepped == at_once
+
+
+def test_events_come_in_time_order() -> None:
+    """advance() returns events sorted by time, all inside the advanced window."""
+    _, sim, events = _day()
+    stamps = [event.ts for event in events]
+    assert stamps == sorted(stamps)
+    assert MONDAY <= stamps[0] and stamps[-1] <= MONDAY + timedelta(hours=24) == sim.current_time
+
+
+def test_every_caller_ends_exactly_once_or_is_still_waiting() -> None:
+    """Conservation: each joined caller is answered, abandons or times out once, or still waits."""
+    _, sim, events = _day()
+    joined = [e.caller.call_id for e in events if e.kind == "caller_join" and e.caller]
+    ends = Counter(
+        e.caller.call_id for e in events if e.kind in ("agent_connect", "caller_abandon", "caller_timeout") and e.caller
+    )
+    waiting = {entry.caller.call_id for entry in sim.state().entries}
+    assert len(joined) == len(set(joined)) > 1000
+    assert set(ends) <= set(joined)
+    assert max(ends.values()) == 1
+    assert set(joined) == set(ends) | waiting
+    assert not (set(ends) & waiting)
+
+
+def test_a_busy_day_has_waits_abandons_and_stays_mostly_within_service_level() -> None:
+    """The default site is busy but mostly within SL, and its bursts make callers wait and give up."""
+    config, _, events = _day()
+    answered = [e for e in events if e.kind == "agent_connect"]
+    within = [e for e in answered if e.wait_s <= config.queue(e.queue).servicelevel_s]
+    abandoned = [e for e in events if e.kind == "caller_abandon"]
+    assert 0.75 <= len(within) / len(answered) < 0.99
+    assert max(e.wait_s for e in answered) > 60
+    assert 0 < len(abandoned) < 0.1 * len(answered)
+
+
+def test_distributions_stay_within_broad_bounds() -> None:
+    """Talk, ring and patience follow their configured distributions over a long run."""
+    config, _, events = _day()
+    policy = config.callers
+    talk_ratio = [e.talk_s / config.queue(e.queue).talk_median_s for e in events if e.kind == "agent_complete"]
+    assert 0.8 <= statistics.median(talk_ratio) <= 1.3
+    rings = [e.ring_s for e in events if e.kind == "agent_connect"]
+    assert policy.ring_s[0] <= min(rings) and max(rings) <= policy.ring_s[1]
+    patience = [e.caller.patience_s for e in events if e.kind == "caller_join" and e.caller]
+    assert 0.85 <= statistics.median(patience) / policy.patience_median_s <= 1.15
+    for event in events:
+        if event.kind == "agent_ring_no_answer":
+            assert event.ring_s == pytest.approx(config.queue(event.queue).ring_timeout_s)
+
+
+def test_abandons_and_timeouts_follow_patience_and_the_queue_timeout() -> None:
+    """A caller abandons after exactly its patience, or times out at the queue timeout when patience is longer."""
+    config, _, events = _day()
+    seen: Counter[str] = Counter()
+    for event in events:
+        if event.kind == "caller_abandon" and event.caller:
+            assert event.wait_s == pytest.approx(event.caller.patience_s)
+            seen["abandon"] += 1
+        elif event.kind == "caller_timeout" and event.caller:
+            timeout = config.queue(event.queue).timeout_s
+            assert event.wait_s == pytest.approx(timeout) and event.caller.patience_s >= timeout
+            seen["timeout"] += 1
+    assert seen["abandon"] > 0
+
+
+def test_agents_never_take_two_calls_and_are_never_rung_while_busy() -> None:
+    """An agent is rung only when free (no call, no ring, wrap-up over) and talks to one caller at a time."""
+    config, _, events = _day()
+    on_call: dict[str, str] = {}
+    ringing: dict[str, str] = {}
+    free_at: dict[str, datetime] = {}
+    for event in events:
+        agent = event.member.agent_id if event.member else ""
+        call = event.caller.call_id if event.caller else ""
+        if event.kind == "agent_called":
+            assert agent not in on_call and agent not in ringing
+            assert event.ts >= free_at.get(agent, MONDAY)
+            ringing[agent] = call
+        elif event.kind in ("agent_ring_no_answer", "agent_ring_cancelled"):
+            assert ringing.pop(agent) == call
+        elif event.kind == "agent_connect":
+            assert ringing.pop(agent) == call and agent not in on_call
+            on_call[agent] = call
+        elif event.kind == "agent_complete":
+            assert on_call.pop(agent) == call
+            free_at[agent] = event.ts + timedelta(seconds=config.queue(event.queue).wrapup_s)
+    assert free_at
+
+
+def test_paused_or_logged_out_members_are_never_called() -> None:
+    """agent_called goes only to members logged in to that queue and not paused there."""
+    _, _, events = _day()
+    paused: dict[tuple[str, str], bool] = {}
+    called = 0
+    for event in events:
+        if event.member is None:
+            continue
+        key = (event.member.agent_id, event.queue)
+        if event.kind in ("member_added", "member_paused", "member_unpaused"):
+            paused[key] = event.member.paused
+        elif event.kind == "member_removed":
+            del paused[key]
+        elif event.kind == "agent_called":
+            assert paused[key] is False
+            called += 1
+    assert called > 1000
+    kinds = Counter(e.kind for e in events)
+    assert kinds["member_paused"] > 0 and kinds["member_unpaused"] > 0
+
+
+def test_pause_reasons_include_breaks_lunch_training_and_auto_pause() -> None:
+    """Over a day agents pause for Break, Lunch and Training, and autopause queues pause on no-answer."""
+    config, _, events = _day()
+    reasons = {e.reason for e in events if e.kind == "member_paused"}
+    assert {"Break", "Lunch"} <= reasons
+    autopause = {q.name for q in config.queues if q.autopause}
+    for event in events:
+        if event.kind == "member_paused" and event.reason == "Auto-Pause":
+            assert event.queue in autopause
+
+
+def test_time_of_day_profile_changes_the_arrival_rate() -> None:
+    """The afternoon peak brings many times the arrivals of the night, as the profile says."""
+    _, _, events = _day()
+    joins = Counter(e.ts.hour for e in events if e.kind == "caller_join")
+    night = joins[2] + joins[3]
+    peak = joins[14] + joins[15]
+    ratio = (profile_rate(14.5) + profile_rate(15.5)) / (profile_rate(2.5) + profile_rate(3.5))
+    assert peak > night * ratio / 3 > 0
+
+
+def test_profile_interpolates_between_points() -> None:
+    """profile_rate is piecewise linear and wraps at midnight."""
+    points = ((0.0, 0.2), (6.0, 0.2), (12.0, 1.0), (24.0, 0.2))
+    assert profile_rate(3.0, points) == pytest.approx(0.2)
+    assert profile_rate(9.0, points) == pytest.approx(0.6)
+    assert profile_rate(18.0, points) == pytest.approx(0.6)
+    assert profile_rate(33.0, points) == pytest.approx(0.6)
+
+
+def test_agents_log_in_and_out_with_their_shifts() -> None:
+    """Members are added near their shift start and removed after their shift end (or after the call)."""
+    config, _, events = _day()
+    specs = {agent.agent_id: agent for agent in config.agents}
+    for event in events:
+        if event.kind == "member_added" and event.member and event.ts > MONDAY:
+            hour = event.ts.hour + event.ts.minute / 60
+            start = specs[event.member.agent_id].shift_start_h
+            assert min(abs(hour - start), 24 - abs(hour - start)) <= 8 / 60 + 1e-6
+    added = Counter(e.member.agent_id for e in events if e.kind == "member_added" and e.member)
+    removed = Counter(e.member.agent_id for e in events if e.kind == "member_removed" and e.member)
+    assert added and removed
+
+
+def test_state_lists_queues_members_and_waiting_callers() -> None:
+    """state() matches the events: members logged in now, callers waiting in position order."""
+    _, sim, events = _day()
+    state = sim.state()
+    logged: set[tuple[str, str]] = set()
+    for event in events:
+        if event.member and event.kind == "member_added":
+            logged.add((event.member.agent_id, event.queue))
+        elif event.member and event.kind == "member_removed":
+            logged.discard((event.member.agent_id, event.queue))
+    assert {(m.agent_id, m.queue) for m in state.members} == logged
+    for view in state.queues:
+        positions = [e.position for e in state.entries if e.queue == view.spec.name]
+        assert positions == list(range(1, view.calls + 1))
+    assert sum(view.completed for view in state.queues) > 0
+
+
+def test_queue_counters_count_timeouts_as_abandoned() -> None:
+    """A caller that nobody answers times out (EXITWITHTIMEOUT) and app_queue counts it as abandoned."""
+    config = _one_queue(timeout_s=30.0, talk_median_s=3000.0, talk_sigma=0.0)
+    config = config.model_copy(update={"callers": CallerPolicy(patience_median_s=10_000.0, patience_sigma=0.0)})
+    sim, events = _run(config, MONDAY + timedelta(hours=10), 0.5)
+    kinds = Counter(e.kind for e in events)
+    assert kinds["agent_connect"] == 1
+    assert kinds["caller_timeout"] >= 10 and kinds["caller_abandon"] == 0
+    (queue,) = sim.state().queues
+    assert queue.abandoned == kinds["caller_timeout"]
+    assert all(e.wait_s == pytest.approx(30.0) for e in events if e.kind == "caller_timeout")
+
+
+def test_ring_no_answer_auto_pauses_and_the_queue_tries_again() -> None:
+    """A member who never answers gets ring-no-answers after the ring timeout and is auto-paused, then unpaused."""
+    config = _one_queue(ring_timeout_s=12.0, retry_s=2.0, autopause=True)
+    never = config.agents[0].model_copy(update={"no_answer_probability": 1.0})
+    config = config.model_copy(update={"agents": (never,)})
+    _, events = _run(config, MONDAY + timedelta(hours=10), 0.5)
+    rna = [e for e in events if e.kind == "agent_ring_no_answer"]
+    assert rna and all(e.ring_s == pytest.approx(12.0) for e in rna)
+    kinds = [e.kind for e in events if e.kind in ("agent_ring_no_answer", "member_paused", "member_unpaused")]
+    assert kinds[:3] == ["agent_ring_no_answer", "member_paused", "member_unpaused"]
+    assert all(e.reason == "Auto-Pause" for e in events if e.kind == "member_paused")
+    assert not any(e.kind == "agent_connect" for e in events)
+
+
+def test_holds_are_inside_their_call_and_add_up() -> None:
+    """Every hold is followed by an unhold before the call completes; hold_s is their total."""
+    _, _, events = _day()
+    held_since: dict[str, datetime] = {}
+    total: dict[str, float] = defaultdict(float)
+    checked = 0
+    for event in events:
+        call = event.caller.call_id if event.caller else ""
+        if event.kind == "call_hold":
+            held_since[call] = event.ts
+        elif event.kind == "call_unhold":
+            total[call] += (event.ts - held_since.pop(call)).total_seconds()
+        elif event.kind == "agent_complete":
+            assert call not in held_since
+            assert event.hold_s == pytest.approx(total.get(call, 0.0), abs=1e-6)
+            checked += event.hold_s > 0
+    assert checked > 10
+
+
+def test_a_member_can_be_removed_while_on_a_call() -> None:
+    """Asterisk quirk 2: a member removed mid-call still completes that call afterwards."""
+    config = _one_queue(talk_median_s=3600.0, talk_sigma=0.0, timeout_s=60.0)
+    config = config.model_copy(update={"breaks": BreakPolicy(enabled=False, removed_during_call_probability=1.0)})
+    _, events = _run(config, MONDAY + timedelta(hours=16, minutes=50), 1.5)
+    removed = next(e for e in events if e.kind == "member_removed")
+    complete = next(e for e in events if e.kind == "agent_complete")
+    assert removed.member is not None and removed.member.in_call
+    assert removed.ts < complete.ts
+
+
+def test_time_never_goes_back_and_start_must_be_aware() -> None:
+    """advance() into the past and a naive start are refused with SimulationError."""
+    config = build_config(2, 1)
+    sim = Simulation(config, start=MONDAY)
+    sim.advance(MONDAY + timedelta(minutes=5))
+    with pytest.raises(SimulationError):
+        sim.advance(MONDAY)
+    with pytest.raises(SimulationError):
+        Simulation(config, start=datetime(2026, 3, 2))
+    with pytest.raises(SimulationError):
+        sim.advance(datetime(2026, 3, 3))
+
+
+def test_hour_offset_plays_the_day_ahead_of_the_clock() -> None:
+    """hour_offset=12 makes 03:00 behave like 15:00: the afternoon crew is in and calls flow."""
+    plain = build_config(20, 2, seed=9)
+    shifted = plain.model_copy(update={"hour_offset": 12.0})
+    night = MONDAY + timedelta(hours=3)
+    quiet_sim, quiet = _run(plain, night, 1)
+    busy_sim, busy = _run(shifted, night, 1)
+    assert len(busy_sim.state().members) > 3 * max(len(quiet_sim.state().members), 1)
+    joins = [sum(e.kind == "caller_join" for e in events) for events in (quiet, busy)]
+    assert joins[1] > 5 * max(joins[0], 1)

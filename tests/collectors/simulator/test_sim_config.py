@@ -1,0 +1,94 @@
+"""The generated simulated site: roster, queues, sizing and the matching wallboard site file."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+
+import pytest
+from pydantic import ValidationError
+
+from collectors.simulator.config import SimConfig, build_config, mean_handle_s, on_shift, site_config
+from collectors.simulator.names import agent_names, queue_names
+from wallboard.site import AgentDirectory
+
+
+def test_the_same_arguments_build_the_same_site() -> None:
+    """build_config is a pure function of its arguments; another seed gives another roster."""
+    assert build_config(20, 3, seed=1) == build_config(20, 3, seed=1)
+    assert build_config(20, 3, seed=1).agents != build_config(20, 3, seed=2).agents
+
+
+def test_agents_have_unique_realistic_names_and_interfaces() -> None:
+    """Names are distinct and include raw UTF-8 ones; interfaces are PJSIP/<4 digits> or Local/agentNN@agents/n."""
+    config = build_config(40, 4, seed=0)
+    names = [agent.name for agent in config.agents]
+    assert len(set(names)) == 40
+    assert {"José Álvarez", "Zoë O'Neill"} <= set(names)
+    assert any(not name.isascii() for name in names[2:])
+    interfaces = [agent.interface for agent in config.agents]
+    assert len(set(interfaces)) == 40
+    assert all(re.fullmatch(r"PJSIP/\d{4}|Local/agent\d\d@agents/n", interface) for interface in interfaces)
+    styles = Counter(interface.split("/")[0] for interface in interfaces)
+    assert styles == {"PJSIP": 20, "Local": 20}
+    assert build_config(3, 1, interface_style="local").agents[0].state_interface == "Local/agent01@agents"
+
+
+def test_skills_name_real_queues_and_every_queue_has_primary_agents() -> None:
+    """Each agent's first skill is a primary queue at penalty 0; every queue is someone's primary."""
+    config = build_config(40, 6, seed=4)
+    names = {queue.name for queue in config.queues}
+    primaries = Counter(agent.skills[0][0] for agent in config.agents)
+    assert set(primaries) == names
+    for agent in config.agents:
+        assert agent.skills[0][1] == 0
+        assert {queue for queue, _ in agent.skills} <= names
+        assert len({queue for queue, _ in agent.skills}) == len(agent.skills)
+
+
+def test_more_queues_get_generated_names() -> None:
+    """Beyond the usual queue names, queues are numbered."""
+    assert queue_names(4) == ["support", "sales", "billing", "tech"]
+    assert queue_names(10)[-2:] == ["queue09", "queue10"]
+    assert len(set(agent_names(500, random.Random(1)))) == 500
+
+
+def test_shifts_cover_the_day_with_a_night_crew() -> None:
+    """At least one agent is on shift at every hour, and many more at the afternoon peak than at night."""
+    config = build_config(40, 4, seed=0)
+    on = [sum(on_shift(agent, hour + 0.5) for agent in config.agents) for hour in range(24)]
+    assert min(on) >= 1
+    assert on[15] > 5 * on[3]
+
+
+def test_arrival_rates_follow_staffing_and_handling_time() -> None:
+    """Twice the agents carry about twice the calls; a queue with longer calls gets fewer of them per agent."""
+    small, large = build_config(20, 2, seed=0), build_config(40, 2, seed=0)
+    ratio = sum(q.peak_rate_per_min for q in large.queues) / sum(q.peak_rate_per_min for q in small.queues)
+    assert 1.8 <= ratio <= 2.6
+    support = large.queue("support")
+    assert mean_handle_s(support, large.callers) > support.talk_median_s
+
+
+def test_config_is_frozen_and_validated() -> None:
+    """A built config cannot be changed, and bad values are refused when built."""
+    config = build_config(4, 1)
+    with pytest.raises(ValidationError):
+        config.load_factor = 2.0
+    with pytest.raises(ValidationError):
+        SimConfig(agents=(), queues=(), timezone="Mars/Olympus")
+    with pytest.raises(ValueError):
+        build_config(0, 1)
+
+
+def test_site_config_resolves_every_name_the_pbx_uses() -> None:
+    """The matching site file resolves each agent's interface and member name to its agent id."""
+    config = build_config(10, 3, seed=2, timezone="Europe/Paris")
+    site = site_config(config, site="demo")
+    assert site.timezone == "Europe/Paris" and set(site.queues) == {"support", "sales", "billing"}
+    assert site.queues["support"].sl_threshold_s == config.queue("support").servicelevel_s
+    directory = AgentDirectory(site)
+    for agent in config.agents:
+        assert directory.resolve(agent.interface) == directory.resolve(agent.name) == agent.agent_id
+        assert site.agents[agent.agent_id].team in site.teams

@@ -1,0 +1,100 @@
+"""Shared fixtures: a real ``redis-server`` (the Debian package; scripts/bootstrap installs it).
+
+``redis_server`` (module scope) runs one server per test module on a free loopback port with a
+private data directory. ``stop()`` shuts it down (saving its data: SIGTERM with a save point
+configured), ``start()`` brings it back on the same port with the same data, which is how tests
+simulate an outage. ``redis_url`` (function scope) empties that server first and gives its URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+START_TIMEOUT_S = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _answers_ping(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(64).startswith(b"+PONG")
+    return False
+
+
+class RedisServer:
+    """A redis-server child process on 127.0.0.1:<port> keeping its data in ``directory``."""
+
+    def __init__(self, executable: str, directory: Path, port: int) -> None:
+        self.executable = executable
+        self.directory = directory
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start (or restart) the server on the same port and data directory; returns once it answers PING."""
+        assert self.process is None, "redis-server already running"
+        argv = [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
+        argv += ["--save", "3600 1", "--appendonly", "no", "--daemonize", "no", "--logfile", "redis.log"]
+        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _answers_ping(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
+                self.stop()
+                raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
+            time.sleep(0.01)  # start-up poll of an external process, not a settle-sleep
+
+    def stop(self) -> None:
+        """Shut the server down, saving its data; connections to it fail until start()."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for this test module (started once, stopped at the end)."""
+    executable = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(executable).is_file():
+        pytest.fail("redis-server is not installed: run scripts/bootstrap (Debian package redis-server)")
+    server = RedisServer(executable, tmp_path_factory.mktemp("redis"), _free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The module's Redis, running and emptied for this test."""
+    if redis_server.process is None:
+        redis_server.start()
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url

@@ -1,0 +1,220 @@
+"""Display tokens: hashing, where a token is read from, REST 401 / ws 4401, /metrics access, no token in logs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from pydantic import SecretStr
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from wallboard.api import create_app, create_display_token
+from wallboard.api.app import serving
+from wallboard.api.auth import Authenticator, fingerprint, is_loopback, presented_token, redact, token_digest
+from wallboard.config import Settings
+from wallboard.store import Store, connect
+
+WAIT_S = 10.0
+STATIC = "static-token-from-the-environment"
+SNAPSHOT = {"site": "paris", "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queues": {}, "agents": {}}
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[Store]:
+    client = connect(redis_url)
+    store = Store(client, site="paris")
+    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 1)
+    yield store
+    await client.aclose()
+
+
+def settings(**values: Any) -> Settings:
+    return Settings(site="paris", display_tokens=(SecretStr(STATIC),), **values)
+
+
+@contextlib.asynccontextmanager
+async def api(store: Store, **values: Any) -> AsyncIterator[str]:
+    app = create_app(settings(**values), store=store)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    async with serving(config) as base:
+        yield base
+
+
+async def recv(ws: ClientConnection) -> str | bytes:
+    async with asyncio.timeout(WAIT_S):
+        return await ws.recv()
+
+
+def test_token_digest_is_sha256_hex() -> None:
+    """Tokens are stored under their sha256 hex digest; logs may show its first 8 digits."""
+    assert token_digest("abc") == hashlib.sha256(b"abc").hexdigest()
+    assert fingerprint("abc") == hashlib.sha256(b"abc").hexdigest()[:8]
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "expected"),
+    [
+        ({"authorization": "Bearer tok1"}, {}, "tok1"),
+        ({"authorization": "bearer  tok2 "}, {"token": "ignored"}, "tok2"),
+        ({"authorization": "Basic dXNlcjpwYXNz"}, {"token": "tok3"}, "tok3"),
+        ({}, {"token": "tok4"}, "tok4"),
+        ({"authorization": "Bearer "}, {}, None),
+        ({}, {"token": ""}, None),
+    ],
+)
+def test_presented_token_prefers_the_bearer_header(
+    headers: dict[str, str], query: dict[str, str], expected: str | None
+) -> None:
+    """The token comes from Authorization: Bearer, else ?token=; empty values count as no token."""
+    assert presented_token(headers, query) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("::ffff:127.0.0.1", True)]
+    + [("10.0.0.1", False), ("::ffff:10.0.0.1", False), ("localhost", False), (None, False)],
+)
+def test_loopback_detection(host: str | None, expected: bool) -> None:
+    """Only literal loopback addresses count (names are not resolved)."""
+    assert is_loopback(host) is expected
+
+
+async def test_create_display_token_stores_only_its_hash(store: Store) -> None:
+    """The new token is 43 url-safe characters; Redis holds its digest with the metadata, never the token."""
+    token = await create_display_token(store, board="floor-2", label="lobby TV")
+    assert len(token) == 43
+    stored = await store.list_tokens()
+    assert list(stored) == [token_digest(token)]
+    assert stored[token_digest(token)]["board"] == "floor-2" and stored[token_digest(token)]["label"] == "lobby TV"
+    raw = await store.client.hgetall(store.keys.tokens)
+    assert not [item for pair in raw.items() for item in pair if token in str(item)]
+
+
+async def test_authenticator_accepts_settings_and_redis_tokens(store: Store) -> None:
+    """A settings token and a stored token are granted; an unknown one and no token are not."""
+    auth = Authenticator(settings())
+    stored = await create_display_token(store, board="wall")
+    assert (await auth.check(STATIC, [store])) is not None
+    grant = await auth.check(stored, [store])
+    assert grant is not None and grant.board == "wall" and grant.source == "redis"
+    assert await auth.check("not-a-token", [store]) is None
+    assert await auth.check(None, [store]) is None
+
+
+async def test_authenticator_open_when_auth_disabled(store: Store) -> None:
+    """With auth_enabled=False every request is granted."""
+    grant = await Authenticator(settings(auth_enabled=False)).check(None, [store])
+    assert grant is not None and grant.source == "open"
+
+
+async def test_metrics_access_rule(store: Store) -> None:
+    """/metrics: loopback is open; a remote client needs a token unless metrics_public."""
+    closed, public = Authenticator(settings()), Authenticator(settings(metrics_public=True))
+    assert await closed.allow_metrics("127.0.0.1", None, [store])
+    assert not await closed.allow_metrics("198.51.100.7", None, [store])
+    assert await closed.allow_metrics("198.51.100.7", STATIC, [store])
+    assert await public.allow_metrics("198.51.100.7", None, [store])
+
+
+async def test_rest_without_or_with_a_bad_token_is_401_json(store: Store) -> None:
+    """No token and a wrong token get 401 with a JSON body and a Bearer challenge; /healthz stays open."""
+    async with api(store) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
+        missing = await http.get("/api/v1/snapshot")
+        wrong = await http.get("/api/v1/snapshot", headers={"Authorization": "Bearer wrong"})
+        health = await http.get("/healthz")
+    for response in (missing, wrong):
+        assert response.status_code == 401
+        assert response.json() == {"detail": "missing or unknown display token"}
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    assert health.status_code == 200
+
+
+async def test_rest_with_a_token_in_header_or_query(store: Store) -> None:
+    """A stored token works as a Bearer header and as ?token=; a settings token works too."""
+    token = await create_display_token(store)
+    async with api(store) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
+        await _wait_ready(http)
+        by_header = await http.get("/api/v1/snapshot", headers={"Authorization": f"Bearer {token}"})
+        by_query = await http.get("/api/v1/queues", params={"token": token})
+        by_settings = await http.get("/api/v1/agents", params={"token": STATIC})
+    assert [r.status_code for r in (by_header, by_query, by_settings)] == [200, 200, 200]
+
+
+async def _wait_ready(http: httpx.AsyncClient) -> None:
+    async with asyncio.timeout(WAIT_S):
+        while (await http.get("/readyz")).status_code != 200:
+            await asyncio.sleep(0.01)
+
+
+async def test_websocket_with_a_bad_token_closes_4401(store: Store) -> None:
+    """/ws without a valid token is accepted then closed with 4401; with ?token= it gets the snapshot."""
+    token = await create_display_token(store)
+    async with api(store) as base:
+        url = base.replace("http://", "ws://", 1) + "/ws"
+        for bad in (url, f"{url}?token=wrong"):
+            async with websockets.connect(bad, proxy=None, open_timeout=WAIT_S) as ws:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await recv(ws)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        async with websockets.connect(f"{url}?token={token}", proxy=None, open_timeout=WAIT_S) as ws:
+            assert json.loads(await recv(ws))["type"] == "snapshot"
+
+
+async def test_websocket_accepts_a_bearer_header(store: Store) -> None:
+    """A client that can set headers may send Authorization: Bearer on the upgrade request."""
+    async with api(store) as base:
+        url = base.replace("http://", "ws://", 1) + "/ws"
+        headers = {"Authorization": f"Bearer {STATIC}"}
+        async with websockets.connect(url, proxy=None, open_timeout=WAIT_S, additional_headers=headers) as ws:
+            assert json.loads(await recv(ws))["type"] == "snapshot"
+
+
+async def test_metrics_from_a_remote_address_needs_a_token(store: Store) -> None:
+    """Seen from a non-loopback client address, /metrics is 401 without a token and 200 with one."""
+    app = create_app(settings(), store=store)
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 40000))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://wallboard") as http,
+    ):
+        denied = await http.get("/metrics")
+        allowed = await http.get("/metrics", headers={"Authorization": f"Bearer {STATIC}"})
+    assert (denied.status_code, allowed.status_code) == (401, 200)
+
+
+def test_redact_masks_token_query_values() -> None:
+    """Every token= value in a logged path is masked; other parameters are kept."""
+    assert (
+        redact('1.2.3.4 - "GET /ws?site=a&token=s3cr3t&x=1 HTTP/1.1"')
+        == '1.2.3.4 - "GET /ws?site=a&token=***&x=1 HTTP/1.1"'
+    )
+    assert redact("/api/v1/snapshot?TOKEN=abc") == "/api/v1/snapshot?TOKEN=***"
+    assert redact("no secrets here") == "no secrets here"
+
+
+async def test_tokens_never_reach_the_logs(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """Creating and presenting tokens (REST and /ws, query and header) logs at most a digest prefix."""
+    caplog.set_level(logging.DEBUG)
+    token = await create_display_token(store, label="tv")
+    wrong = "wrong-token-value-0123456789"
+    async with api(store) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
+        await http.get("/api/v1/snapshot", params={"token": wrong})
+        await http.get("/api/v1/snapshot", headers={"Authorization": f"Bearer {token}"})
+        url = base.replace("http://", "ws://", 1) + f"/ws?token={token}"
+        async with websockets.connect(url, proxy=None, open_timeout=WAIT_S) as ws:
+            await recv(ws)
+    client_side = ("websockets.client", "httpx", "httpcore")  # the test's own clients log what they send
+    server_log = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(client_side))
+    assert "WebSocket /ws?token=***" in server_log  # uvicorn's accept line, masked
+    assert fingerprint(token) in server_log and fingerprint(wrong) in server_log
+    assert token not in server_log and wrong not in server_log

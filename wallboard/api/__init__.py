@@ -1,0 +1,6 @@
+"""The wallboard HTTP API: REST, the /ws fan-out, display-token auth and /metrics (see ``app``)."""
+
+from wallboard.api.app import ApiError, create_app, serving, uvicorn_config
+from wallboard.api.auth import create_display_token
+
+__all__ = ["ApiError", "create_app", "create_display_token", "serving", "uvicorn_config"]

@@ -1,0 +1,335 @@
+"""The API process: ``create_app(settings)`` builds a FastAPI app that serves one or more sites from Redis.
+
+Theory of operation
+-------------------
+An API process only reads Redis, so any number of them can serve a site behind a load balancer.
+For each site it serves, the app's lifespan starts two tasks:
+
+* ``SiteFeed.run`` subscribes to ``wb:{site}:updates`` *first*, then reads ``wb:{site}:snapshot``
+  (so no delta published in between is lost), and then applies each delta in ``seq`` order with
+  ``engine.apply_diff``. A delta whose ``base`` is not the ``seq`` it holds means one was missed
+  (or arrived before the first snapshot): it re-reads the snapshot key, which the runner writes
+  before publishing. Deltas it already has (``seq`` not above its own) are skipped. When Redis
+  goes away the feed marks itself unreachable (``/readyz`` answers 503), backs off, subscribes
+  again and re-reads the snapshot.
+* ``ws.Hub.run`` fans the feed's changes out to the site's websocket clients (see ``ws``).
+
+``/metrics`` renders a ``WallboardCollector`` registered on the app's own ``CollectorRegistry``;
+it reads the feeds' in-memory snapshots and the health hashes fetched for that scrape.
+
+Shutdown cancels the tasks and, when the app opened the Redis client itself, closes it.
+``uvicorn_config`` gives the server settings that match (message size limit on /ws).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client.registry import CollectorRegistry
+from redis.exceptions import RedisError
+
+from wallboard import store as store_module
+from wallboard.api.auth import Authenticator, redact_server_logs
+from wallboard.api.routes import build_router
+from wallboard.api.ws import Hub
+from wallboard.config import Settings
+from wallboard.engine import EngineError, apply_diff
+from wallboard.exporter import SiteReading, WallboardCollector
+from wallboard.store import Store
+
+log = logging.getLogger(__name__)
+
+RETRY_MIN_S = 0.5
+RETRY_MAX_S = 10.0
+STOP_TIMEOUT_S = 5.0
+ApplyDiff = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+class ApiError(Exception):
+    """The app cannot be built as asked (for example: no Redis URL and no store)."""
+
+
+class SiteFeed:
+    """One site's latest snapshot, kept current from Redis (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        apply: ApplyDiff = apply_diff,
+    ) -> None:
+        self.store = store
+        self.site = store.site
+        self.on_change: Callable[[], None] = lambda: None  # called after every change (the hub's notify)
+        self._apply = apply
+        self._snapshot: dict[str, Any] | None = None
+        self.redis_ok = False
+        self.problem: str | None = "not connected to Redis yet"
+        self.failure: str | None = None  # set when one of the site's tasks died: not ready until restarted
+        self.reloads = 0  # snapshot key reads after a gap (or a message before any snapshot)
+        self.applied = 0  # deltas applied in order
+
+    @property
+    def snapshot(self) -> dict[str, Any] | None:
+        """The latest snapshot (a new object after every change: never mutated in place)."""
+        return self._snapshot
+
+    @property
+    def seq(self) -> int | None:
+        return _seq(self._snapshot)
+
+    @property
+    def ready(self) -> bool:
+        return self.redis_ok and self._snapshot is not None and self.failure is None
+
+    async def run(self) -> None:
+        """Follow the site until cancelled, resubscribing (with backoff) whenever Redis fails."""
+        delay = RETRY_MIN_S
+        while True:
+            try:
+                await self._follow()
+                reason = "the updates subscription ended"
+            except (RedisError, OSError) as exc:  # OSError includes the store's TimeoutError
+                reason = f"Redis unreachable ({type(exc).__name__}: {exc})"
+            if self.redis_ok:  # it was following: this is a new outage, start the backoff over
+                delay = RETRY_MIN_S
+            self.redis_ok, self.problem = False, reason
+            log.warning("site %s: %s; retrying in %.1f s", self.site, reason, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _follow(self) -> None:
+        async with self.store.subscribe_updates() as updates:
+            await self.reload()
+            self.redis_ok = True
+            self.problem = None if self._snapshot is not None else "no snapshot published yet"
+            log.info("site %s: following updates from seq %s", self.site, self.seq)
+            async for message in updates:
+                await self.receive(message)
+
+    async def reload(self) -> None:
+        """Replace the copy with the snapshot key's content (kept as is when the key is empty)."""
+        snapshot = await self.store.load_snapshot()
+        if snapshot is not None:
+            self._set(snapshot)
+            self.problem = None
+
+    async def receive(self, message: Mapping[str, Any]) -> None:
+        """Apply one message of the updates channel (see the module docstring for the rules)."""
+        seq, base = message.get("seq"), message.get("base")
+        current = self.seq
+        if message.get("type") != "delta" or not isinstance(seq, int):
+            await self._resync("a message that is not a delta")
+        elif current is not None and seq <= current:
+            return
+        elif current is not None and base == current:
+            try:
+                updated = self._apply(self._snapshot or {}, message.get("changes") or {})
+            except (EngineError, TypeError, AttributeError) as exc:
+                await self._resync(f"delta {seq} that does not apply ({exc})")
+                return
+            self._set(updated, seq)
+            self.applied += 1
+        else:
+            await self._resync(f"delta {seq} on base {base} while holding {current}")
+
+    async def _resync(self, why: str) -> None:
+        self.reloads += 1
+        log.info("site %s: re-reading the snapshot after %s", self.site, why)
+        await self.reload()
+
+    def _set(self, snapshot: dict[str, Any], seq: int | None = None) -> None:
+        if seq is not None and snapshot.get("seq") != seq:
+            snapshot = {**snapshot, "seq": seq}
+        self._snapshot = snapshot
+        self.on_change()
+
+
+@dataclass
+class ServedSite:
+    """What the app holds for one site while running."""
+
+    name: str
+    store: Store
+    feed: SiteFeed
+    hub: Hub
+    health: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Runtime:
+    """The app's state: settings, the sites (filled in by the lifespan), auth, metrics registry."""
+
+    settings: Settings
+    site_names: tuple[str, ...]
+    auth: Authenticator
+    registry: CollectorRegistry
+    clock: Callable[[], float]
+    sites: dict[str, ServedSite] = field(default_factory=dict)
+
+    def readings(self) -> Iterable[SiteReading]:
+        """What the exporter reads at scrape time."""
+        now = self.clock()
+        return [SiteReading(s.name, s.feed.snapshot, s.health, now) for s in self.sites.values()]
+
+    async def refresh_health(self) -> None:
+        """Fetch every site's health hashes for the scrape about to render (kept as they were on error)."""
+        for site in self.sites.values():
+            try:
+                site.health = await site.store.read_health()
+            except (RedisError, OSError) as exc:
+                log.warning("site %s: cannot read health for /metrics (%s)", site.name, exc)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    sites: Sequence[str] = (),
+    registry: CollectorRegistry | None = None,
+    clock: Callable[[], float] = time.time,
+    ws_interval_s: float = 0.25,
+) -> FastAPI:
+    """The API for ``settings.site`` (and any extra ``sites`` in the same Redis).
+
+    ``store`` is the site's Store on an open client (the caller keeps ownership of the client);
+    without one, the lifespan connects to ``settings.redis_url`` and closes the client at shutdown.
+    ``registry`` receives the Prometheus collector (a fresh one by default, never the global one).
+    """
+    if store is None and settings.redis_url is None:
+        raise ApiError("no Redis to read: set WALLBOARD_REDIS_URL (or REDIS_URL), or pass store=")
+    redact_server_logs()
+    names = tuple(dict.fromkeys([store.site if store is not None else settings.site, *sites]))
+    runtime = Runtime(settings, names, Authenticator(settings), registry or CollectorRegistry(), clock)
+    runtime.registry.register(WallboardCollector(runtime.readings, per_agent=settings.metrics_per_agent))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _running(runtime, store, ws_interval_s):
+            yield
+
+    app = FastAPI(title="wallboard", version="1", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.include_router(build_router(runtime))
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _running(runtime: Runtime, store: Store | None, ws_interval_s: float) -> AsyncIterator[None]:
+    settings = runtime.settings
+    client = store.client if store is not None else store_module.connect(settings.redis_url or "", client_name="api")
+    prefix = store.keys.prefix if store is not None else settings.key_prefix
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for name in runtime.site_names:
+            site_store = store if store is not None and store.site == name else Store(client, prefix=prefix, site=name)
+            served = _serve(site_store, settings, runtime.clock, ws_interval_s)
+            runtime.sites[name] = served
+            for coroutine, role in ((served.feed.run(), "feed"), (served.hub.run(), "hub")):
+                task = asyncio.create_task(coroutine, name=f"{role}:{name}")
+                task.add_done_callback(functools.partial(_on_task_end, served.feed))
+                tasks.append(task)
+        log.info("API serving site(s) %s", ", ".join(runtime.site_names))
+        yield
+    finally:
+        await _cancel(tasks)
+        runtime.sites.clear()
+        if store is None:
+            await client.aclose()
+        log.info("API stopped")
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the site tasks and wait for them, at most STOP_TIMEOUT_S (a stuck Redis call cannot block shutdown)."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+    for task in pending:
+        log.warning(
+            "task %s did not stop within %.1f s of its cancellation; abandoning it", task.get_name(), STOP_TIMEOUT_S
+        )
+
+
+def _on_task_end(feed: SiteFeed, task: asyncio.Task[None]) -> None:
+    """A site task that ends other than by cancellation is a bug: log it and make /readyz say so."""
+    if task.cancelled() or task.exception() is None:
+        return
+    feed.failure = f"internal error: task {task.get_name()} stopped ({task.exception()!r})"
+    log.error("site %s: %s", feed.site, feed.failure, exc_info=task.exception())
+
+
+def _serve(site_store: Store, settings: Settings, clock: Callable[[], float], ws_interval_s: float) -> ServedSite:
+    feed = SiteFeed(site_store)
+    hub = Hub(
+        feed,
+        interval_s=ws_interval_s,
+        heartbeat_s=settings.ws_heartbeat_s,
+        queue_size=settings.ws_send_queue,
+        clock=clock,
+    )
+    feed.on_change = hub.notify
+    return ServedSite(site_store.site, site_store, feed, hub)
+
+
+def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """A uvicorn config for ``app``: host/port from settings, /ws frames capped at ws_max_message_bytes."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws_max_size": settings.ws_max_message_bytes,
+        "lifespan": "on",
+        "log_config": None,
+    }
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
+@contextlib.asynccontextmanager
+async def serving(config: uvicorn.Config, *, start_timeout_s: float = 10.0) -> AsyncIterator[str]:
+    """Run a uvicorn server in the current event loop; yields its base URL once it listens (port 0 works).
+
+    For embedding the API beside other tasks (the demo, tests). Raises ApiError if the server does not
+    start within ``start_timeout_s``; on exit asks it to stop and waits for its shutdown.
+    """
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name="uvicorn")
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(start_timeout_s):
+                while not server.started and not task.done():
+                    await asyncio.sleep(0.005)  # uvicorn exposes no start event: poll its flag
+        if not server.started:
+            raise ApiError(f"uvicorn did not start within {start_timeout_s} s on {config.host}:{config.port}")
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host
+        yield f"http://{host}:{port}"
+    finally:
+        await _stop(server, task, start_timeout_s)
+
+
+async def _stop(server: uvicorn.Server, task: asyncio.Task[None], timeout_s: float) -> None:
+    """Graceful stop, then forced (open connections dropped), then cancelled: never waits forever."""
+    server.should_exit = True
+    for escalate in (lambda: setattr(server, "force_exit", True), task.cancel):
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+        if done:
+            break
+        log.warning("uvicorn did not stop within %.1f s; escalating", timeout_s)
+        escalate()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _seq(snapshot: Mapping[str, Any] | None) -> int | None:
+    seq = snapshot.get("seq") if snapshot is not None else None
+    return seq if isinstance(seq, int) else None

@@ -1,0 +1,173 @@
+"""Display tokens: who may read the wallboard over REST, /ws and /metrics.
+
+Theory of operation
+-------------------
+A display token is a random secret (``secrets.token_urlsafe(32)``) given to a TV or a browser.
+The server never keeps the token itself: Redis holds ``sha256(token)`` as the field of the
+``wb:{site}:tokens`` hash (value: role, board, creation time, label), and the settings may list
+extra tokens (``WALLBOARD_DISPLAY_TOKENS``), which are hashed once at start-up. Checking a
+presented token hashes it, compares the digest with every configured digest in constant time
+(``hmac.compare_digest``, no early exit), then looks the digest up in Redis (a keyed lookup,
+which reveals nothing about other tokens' values).
+
+A client presents its token as ``Authorization: Bearer <token>`` or ``?token=<token>`` (the
+only option a browser has for a websocket). With auth disabled every request is granted.
+Logs never show a token: at most the first 8 hex digits of its digest. uvicorn logs request paths
+with their query string (access log, websocket accept lines), so ``redact_server_logs`` installs a
+filter on its loggers that masks ``token=`` values.
+
+``/metrics`` is open to loopback clients (a Prometheus beside the API) and to everyone when
+``metrics_public`` is set; otherwise it needs a display token like the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from wallboard.config import Settings
+
+log = logging.getLogger(__name__)
+
+BEARER = "bearer"
+TOKEN_QUERY = "token"
+DISPLAY = "display"
+SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE)
+
+
+class TokenStore(Protocol):
+    """The two store operations tokens need (``wallboard.store.Store`` provides them)."""
+
+    async def get_token(self, token_hash: str) -> dict[str, Any] | None: ...
+
+    async def add_token(self, token_hash: str, info: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a presented token allows: its role, the board it was made for, where it was found."""
+
+    role: str
+    board: str | None = None
+    label: str = ""
+    source: str = "redis"  # "redis", "settings" or "open" (auth disabled)
+
+
+def token_digest(token: str) -> str:
+    """The sha256 hex digest under which a token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def fingerprint(token: str) -> str:
+    """A short, log-safe name for a token: the first 8 hex digits of its digest."""
+    return token_digest(token)[:8]
+
+
+def presented_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The token from ``Authorization: Bearer`` (preferred) or the ``token`` query parameter."""
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == BEARER and credentials.strip():
+        return credentials.strip()
+    return query.get(TOKEN_QUERY) or None
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback; False for names and anything else."""
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+class Authenticator:
+    """Checks presented tokens against the settings' tokens and the store (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._enabled = settings.auth_enabled
+        self._metrics_public = settings.metrics_public
+        self._configured = tuple(token_digest(secret.get_secret_value()) for secret in settings.display_tokens)
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    async def check(self, token: str | None, stores: Iterable[TokenStore]) -> Grant | None:
+        """The grant for ``token`` from the settings or any of ``stores`` (the sites' token hashes).
+
+        None when auth is on and the token is missing or unknown. Store errors propagate: the
+        caller answers 503, not 401, since the token may well be valid.
+        """
+        if not self._enabled:
+            return Grant(role=DISPLAY, source="open")
+        if not token:
+            return None
+        digest = token_digest(token)
+        if self._matches_configured(digest):
+            return Grant(role=DISPLAY, source="settings")
+        info = None
+        for store in stores:
+            if (info := await store.get_token(digest)) is not None:
+                break
+        if info is None:
+            log.warning("rejected an unknown display token (sha256 %s...)", digest[:8])
+            return None
+        return Grant(role=str(info.get("role", DISPLAY)), board=info.get("board"), label=str(info.get("label", "")))
+
+    async def allow_metrics(self, client_host: str | None, token: str | None, stores: Iterable[TokenStore]) -> bool:
+        """/metrics: loopback clients, everyone when public, else whoever holds a display token."""
+        if self._metrics_public or is_loopback(client_host):
+            return True
+        return await self.check(token, stores) is not None
+
+    def _matches_configured(self, digest: str) -> bool:
+        found = False
+        for known in self._configured:  # no early exit: the time taken does not depend on which one matched
+            found |= hmac.compare_digest(known, digest)
+        return found
+
+
+async def create_display_token(store: TokenStore, board: str | None = None, label: str = "") -> str:
+    """Make a new display token, store its digest with its metadata, and return the token (shown once)."""
+    token = secrets.token_urlsafe(32)
+    info = {"role": DISPLAY, "board": board, "created": datetime.now(UTC).isoformat(), "label": label}
+    await store.add_token(token_digest(token), info)
+    log.info("created display token sha256 %s... for board %s", fingerprint(token), board or "(any)")
+    return token
+
+
+class TokenRedactor(logging.Filter):
+    """Masks ``token=`` query values in a record's message and arguments (the record is kept)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every ``token=`` query parameter replaced by ``***``."""
+    return _TOKEN_IN_QUERY.sub(r"\1***", text) if "token=" in text.lower() else text
+
+
+def redact_server_logs(names: Iterable[str] = SERVER_LOGGERS) -> None:
+    """Install a TokenRedactor on uvicorn's loggers (once: calling again adds nothing)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, TokenRedactor) for existing in logger.filters):
+            logger.addFilter(TokenRedactor())

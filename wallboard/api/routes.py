@@ -1,0 +1,310 @@
+"""REST routes, /ws, /metrics and the probes; response models that document the snapshot in OpenAPI.
+
+Every data route reads the in-memory copy the app keeps per site (never Redis), so a request costs
+no round trip. ``?site=`` picks a site when the app serves several (default: the first). Data
+routes need a display token when auth is on (401 otherwise); ``/healthz`` is always open,
+``/readyz`` too (it reveals no data), ``/metrics`` follows ``Authenticator.allow_metrics``.
+``/ws`` refuses after the handshake (close codes exist only then): 4401 for a missing or unknown
+token, 4404 for an unknown site, 4503 when the site is not followed yet or Redis cannot check the token.
+
+The models mirror the engine's snapshot (``wallboard.engine``) and allow extra fields, so a field
+the engine adds reaches clients before the models learn about it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
+from redis.exceptions import RedisError
+
+from wallboard.api.auth import Grant, presented_token
+from wallboard.api.ws import serve_client
+from wallboard.exporter import CONTENT_TYPE, render
+
+if TYPE_CHECKING:
+    from wallboard.api.app import Runtime, ServedSite
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLOSE_UNAUTHORIZED = 4401
+SiteQuery = Query(default=None, description="Site to read (default: the first site the API serves).")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Window(_Open):
+    """Counts and metrics of one time window of one queue (see wallboard/metrics.py for the definitions)."""
+
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    timed_out: int
+    exited_other: int
+    unknown: int
+    answered_within_sl: int
+    service_level_pct: float | None
+    service_level_live_pct: float | None = None
+    asa_s: float | None
+    avg_talk_s: float | None = None
+    avg_hold_s: float | None = None
+    avg_wrap_s: float | None = None
+    aht_s: float | None
+    abandon_rate_pct: float | None
+    max_wait_s: float | None = None
+    handled: int
+    talk_s: float
+    hold_s: float
+    wrap_s: float
+    wait_s_answered: float
+
+
+class QueueAgents(_Open):
+    """Agents of a queue by derived state."""
+
+    logged_in: int
+    available: int
+    ringing: int
+    on_call: int
+    wrap_up: int
+    paused: int
+
+
+class Queue(_Open):
+    name: str
+    group: str | None = None
+    sl_threshold_s: float | None = None
+    sl_target_pct: float | None = None
+    waiting: int
+    longest_wait_s: float | None = None
+    waiting_beyond_sl: int | None = None
+    waiting_calls: list[dict[str, Any]] = []
+    agents: QueueAgents
+    required_agents: int | None = None
+    interval: Window
+    day: Window
+    total: Window
+    previous_interval: Window | None = None
+
+
+class Agent(_Open):
+    id: str
+    name: str | None = None
+    team: str | None = None
+    state: str
+    reason: str | None = None
+    since: str | None = None
+    time_in_state_s: float | None = None
+    queues: list[str] = []
+    paused_queues: list[str] = []
+    call: dict[str, Any] | None = None
+    calls_today: int | None = None
+    aht_s: float | None = None
+    talk_s: float | None = None
+    paused_s: float | None = None
+
+
+class Snapshot(_Open):
+    """The whole published state of a site: what /ws sends first."""
+
+    site: str
+    seq: int
+    stream_id: str | None = None
+    ts: str
+    tz: str | None = None
+    interval: dict[str, Any] | None = None
+    day: dict[str, Any] | None = None
+    queues: dict[str, Queue]
+    agents: dict[str, Agent]
+    teams: dict[str, Any] = {}
+    counters: dict[str, Any] = {}
+
+
+class QueueList(BaseModel):
+    site: str
+    seq: int
+    ts: str
+    queues: list[Queue]
+
+
+class AgentList(BaseModel):
+    site: str
+    seq: int
+    ts: str
+    agents: list[Agent]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class SiteReadiness(BaseModel):
+    redis: bool
+    snapshot_seq: int | None
+    problem: str | None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    sites: dict[str, SiteReadiness]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No display token, or an unknown one."},
+    404: {"model": Problem, "description": "No such site, queue or agent."},
+    503: {"model": Problem, "description": "No snapshot yet, or Redis unreachable."},
+}
+
+
+def build_router(runtime: Runtime) -> APIRouter:
+    """Every route of the API, bound to ``runtime``."""
+    router = APIRouter()
+
+    async def site_for(request: Request, site: str | None) -> ServedSite:
+        served = _site(runtime, site)
+        await _authorise(runtime, served, presented_token(request.headers, request.query_params))
+        return served
+
+    @router.get("/api/v1/snapshot", response_model=Snapshot, responses=ERRORS)
+    async def get_snapshot(request: Request, site: str | None = SiteQuery) -> dict[str, Any]:
+        """The latest snapshot of the site."""
+        return _snapshot(await site_for(request, site))
+
+    @router.get("/api/v1/queues", response_model=QueueList, responses=ERRORS)
+    async def get_queues(request: Request, site: str | None = SiteQuery) -> dict[str, Any]:
+        """Every queue of the site, in snapshot order."""
+        snap = _snapshot(await site_for(request, site))
+        return {"site": snap["site"], "seq": snap["seq"], "ts": snap["ts"], "queues": list(snap["queues"].values())}
+
+    @router.get("/api/v1/queues/{name}", response_model=Queue, responses=ERRORS)
+    async def get_queue(request: Request, name: str, site: str | None = SiteQuery) -> dict[str, Any]:
+        """One queue by name."""
+        served = await site_for(request, site)
+        return _member(_snapshot(served), "queues", "queue", name, served.name)
+
+    @router.get("/api/v1/agents", response_model=AgentList, responses=ERRORS)
+    async def get_agents(request: Request, site: str | None = SiteQuery) -> dict[str, Any]:
+        """Every agent of the site."""
+        snap = _snapshot(await site_for(request, site))
+        return {"site": snap["site"], "seq": snap["seq"], "ts": snap["ts"], "agents": list(snap["agents"].values())}
+
+    @router.get("/api/v1/agents/{agent_id}", response_model=Agent, responses=ERRORS)
+    async def get_agent(request: Request, agent_id: str, site: str | None = SiteQuery) -> dict[str, Any]:
+        """One agent by id."""
+        served = await site_for(request, site)
+        return _member(_snapshot(served), "agents", "agent", agent_id, served.name)
+
+    @router.get("/healthz", response_model=Health)
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+    async def readyz() -> JSONResponse:
+        """Readiness: Redis reachable and a snapshot read, for every site served."""
+        return _readiness(runtime)
+
+    @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}, **ERRORS})
+    async def metrics(request: Request) -> Response:
+        """Prometheus text exposition of every site served."""
+        client = request.client.host if request.client else None
+        token = presented_token(request.headers, request.query_params)
+        stores = [served.store for served in runtime.sites.values()]
+        if not await _guarded(runtime.auth.allow_metrics(client, token, stores)):
+            raise _unauthorised()
+        await runtime.refresh_health()
+        return Response(render(runtime.registry), media_type=CONTENT_TYPE)
+
+    @router.websocket("/ws")
+    async def websocket(websocket: WebSocket, site: str | None = None) -> None:
+        """Snapshot, then coalesced deltas and heartbeats (see wallboard.api.ws)."""
+        await _websocket(runtime, websocket, site)
+
+    return router
+
+
+async def _websocket(runtime: Runtime, websocket: WebSocket, site: str | None) -> None:
+    try:
+        served = _site(runtime, site)
+        await _authorise(runtime, served, presented_token(websocket.headers, websocket.query_params))
+    except HTTPException as exc:
+        # Close codes only exist after the handshake: accept, then close with 4401 / 4404 / 4503.
+        await websocket.accept()
+        await websocket.close(4000 + exc.status_code, str(exc.detail)[:120])
+        return
+    await websocket.accept()
+    await serve_client(websocket, served.hub, max_message_bytes=runtime.settings.ws_max_message_bytes)
+
+
+def _site(runtime: Runtime, name: str | None) -> ServedSite:
+    wanted = name or runtime.site_names[0]
+    served = runtime.sites.get(wanted)
+    if served is None:
+        if wanted in runtime.site_names:
+            raise HTTPException(503, detail=f"site {wanted!r} is not being followed yet (starting or stopping)")
+        raise HTTPException(404, detail=f"no site {wanted!r} here; this API serves {', '.join(runtime.site_names)}")
+    return served
+
+
+async def _authorise(runtime: Runtime, served: ServedSite, token: str | None) -> Grant:
+    grant = await _guarded(runtime.auth.check(token, [served.store]))
+    if grant is None:
+        raise _unauthorised()
+    return grant
+
+
+async def _guarded(check: Awaitable[T]) -> T:
+    """Await a token check; a Redis failure is a 503 (the token may be valid), not a 401."""
+    try:
+        return await check
+    except (RedisError, OSError) as exc:
+        log.warning("cannot check a token: Redis unreachable (%s)", exc)
+        raise HTTPException(503, detail="cannot check the token now: Redis unreachable") from exc
+
+
+def _unauthorised() -> HTTPException:
+    return HTTPException(
+        401, detail="missing or unknown display token", headers={"WWW-Authenticate": 'Bearer realm="wallboard"'}
+    )
+
+
+def _snapshot(served: ServedSite) -> dict[str, Any]:
+    snapshot = served.feed.snapshot
+    if snapshot is None:
+        raise HTTPException(503, detail=f"no snapshot of site {served.name!r} yet ({served.feed.problem})")
+    return snapshot
+
+
+def _member(snapshot: dict[str, Any], collection: str, noun: str, key: str, site: str) -> dict[str, Any]:
+    found: dict[str, Any] | None = snapshot[collection].get(key)
+    if found is None:
+        known = sorted(snapshot[collection])
+        shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+        raise HTTPException(404, detail=f"no {noun} {key!r} at site {site!r}; known: {shown or 'none'}")
+    return found
+
+
+def _readiness(runtime: Runtime) -> JSONResponse:
+    sites = {
+        name: SiteReadiness(
+            redis=served.feed.redis_ok,
+            snapshot_seq=served.feed.seq,
+            problem=None if served.feed.ready else (served.feed.failure or served.feed.problem),
+        )
+        for name, served in runtime.sites.items()
+    }
+    ready = bool(sites) and all(served.feed.ready for served in runtime.sites.values())
+    body = Readiness(ready=ready, sites=sites)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -1,0 +1,240 @@
+"""Wiring of the live processes: collector -> Redis stream, health reporting, and the demo's process tree.
+
+Collectors know nothing of Redis: they hand batches of events to a sink. ``StreamSink`` is the
+sink that appends them to the site's stream and survives a Redis outage: it retries with
+backoff and never drops a batch (the collector's read loop waits meanwhile, which pushes back
+on the PBX connection instead of growing memory). Every event carries an idempotency key, so a
+retried append that had in fact succeeded is not counted twice by the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from collectors.ami.client import AmiClient, AmiConfig
+from collectors.backoff import Backoff
+from collectors.queue_log.collector import QueueLogCollector
+from collectors.simulator.ami_server import SimulatedAmiServer, run_simulator
+from collectors.simulator.config import build_config, site_config
+from collectors.simulator.model import Simulation
+from wallboard.api import create_app
+from wallboard.api.app import serving, uvicorn_config
+from wallboard.api.auth import create_display_token
+from wallboard.api.page import mount_board_page
+from wallboard.config import Settings
+from wallboard.embedded import EmbeddedRedis, start_embedded
+from wallboard.events import Event
+from wallboard.runner import EngineRunner
+from wallboard.store import Store, connect
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
+BATCH = 1000
+
+
+class StreamSink:
+    """Appends event batches to the site's stream; retries through Redis outages, losing nothing."""
+
+    def __init__(self, store: Store, *, backoff: Backoff | None = None) -> None:
+        self._store = store
+        self._backoff = backoff or Backoff(cap=5.0)
+        self.appended = 0
+        self.retries = 0
+        self.connected = True
+
+    async def __call__(self, events: Sequence[Event]) -> None:
+        for start in range(0, len(events), BATCH):
+            await self._append(events[start : start + BATCH])
+
+    async def _append(self, batch: Sequence[Event]) -> None:
+        while True:
+            try:
+                await self._store.append_events(batch)
+            except TRANSIENT as exc:
+                self.connected = False
+                self.retries += 1
+                delay = next(self._backoff)
+                log.warning("cannot append to Redis (%s): retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if not self.connected:
+                log.info("Redis is back: appending again")
+            self.connected = True
+            self._backoff.reset()
+            self.appended += len(batch)
+            return
+
+
+async def report_health(
+    store: Store,
+    component: str,
+    fields: Callable[[], Mapping[str, str | int | float]],
+    *,
+    interval_s: float = 1.0,
+) -> None:
+    """Write a component's health hash every ``interval_s`` until cancelled; Redis errors are retried."""
+    while True:
+        try:
+            await store.write_health(component, fields())
+        except TRANSIENT as exc:
+            log.debug("cannot write %s health: %s", component, exc)
+        await asyncio.sleep(interval_s)
+
+
+async def run_all(tasks: Mapping[str, Awaitable[None]]) -> None:
+    """Run named coroutines together; the first to fail stops the others and its error propagates."""
+    running = {asyncio.ensure_future(coro): name for name, coro in tasks.items()}
+    try:
+        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("%s stopped: %s", running[task], task.exception())
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def run_until_signalled(main: Awaitable[None]) -> int:
+    """Run ``main`` until it ends or SIGINT/SIGTERM arrives (then cancel it cleanly); exit status 0."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(main)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        log.info("stopped by signal")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def redis_for(settings: Settings, client_name: str) -> AsyncIterator[tuple[Redis, str]]:
+    """A Redis client for ``settings``: its URL, or an embedded Redis started (and stopped) here."""
+    embedded: EmbeddedRedis | None = None
+    url = settings.redis_url
+    if url is None:
+        embedded = start_embedded(settings.embedded_dir)
+        url = embedded.url
+    client = connect(url, client_name=client_name)
+    try:
+        yield client, url
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            embedded.stop()
+
+
+def _store(settings: Settings, client: Redis, site: str | None = None) -> Store:
+    return Store(client, prefix=settings.key_prefix, site=site or settings.site, maxlen=settings.stream_maxlen)
+
+
+async def simulate(
+    host: str, port: int, *, agents: int, queues: int, speed: float, seed: int, username: str, secret: str
+) -> None:
+    await run_simulator(
+        host,
+        port,
+        agents=agents,
+        queues=queues,
+        speed=speed,
+        seed=seed,
+        username=username,
+        secret=secret,
+        day_hour=10.0,
+    )
+
+
+async def collect_ami(settings: Settings, config: AmiConfig) -> None:
+    async with redis_for(settings, "wallboard-collector-ami") as (client, _):
+        store = _store(settings, client)
+        sink = StreamSink(store)
+        collector = AmiClient(config, sink)
+        await run_all(
+            {
+                "AMI collector": collector.run(),
+                "health": report_health(store, "collector:ami", collector.stats.as_fields),
+            }
+        )
+
+
+async def collect_queue_log(settings: Settings, path: Path, *, from_start: bool) -> None:
+    async with redis_for(settings, "wallboard-collector-queue-log") as (client, _):
+        store = _store(settings, client)
+        collector = QueueLogCollector(path, StreamSink(store), site=settings.site, from_start=from_start)
+        await run_all(
+            {
+                "queue_log collector": collector.run(),
+                "health": report_health(store, "collector:queue_log", collector.stats.as_fields),
+            }
+        )
+
+
+async def serve_api(settings: Settings) -> None:
+    async with redis_for(settings, "wallboard-api") as (client, _):
+        app = create_app(settings, store=_store(settings, client))
+        mount_board_page(app)
+        async with serving(uvicorn_config(app, settings)) as base:
+            log.info("API listening on %s", base)
+            await asyncio.Event().wait()
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    speed: float = 1.0
+    seed: int = 1
+    agents: int = 40
+    queues: int = 4
+
+
+async def demo(settings: Settings, options: DemoOptions, *, announce: Callable[[str], None]) -> None:
+    """The whole pipeline on one machine: simulator on loopback, AMI collector, Redis, engine, API."""
+    secret = secrets.token_urlsafe(16)
+    now = datetime.now(UTC)
+    # Play the simulated day from 10:00 whatever the clock says, so a demo at night is busy too.
+    config = build_config(
+        options.agents, options.queues, seed=options.seed, hour_offset=10.0 - now.hour - now.minute / 60
+    )
+    site = site_config(config, site=settings.site)
+    async with redis_for(settings, "wallboard-demo") as (client, url):
+        settings = settings.model_copy(update={"redis_url": url})
+        store = _store(settings, client)
+        simulation = Simulation(config, options.seed, start=now)
+        server = SimulatedAmiServer(simulation, username="wallboard", secret=secret, speed=options.speed)
+        await server.start("127.0.0.1", 0)
+        try:
+            ami = AmiClient(
+                AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site), StreamSink(store)
+            )
+            runner = EngineRunner(settings, store, site)
+            app = create_app(settings, store=store)
+            mount_board_page(app)
+            token = await create_display_token(store, board="default", label="demo")
+            async with serving(uvicorn_config(app, settings)) as base:
+                announce(f"{base}/?token={token}")
+                await run_all(
+                    {
+                        "AMI collector": ami.run(),
+                        "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
+                        "engine": runner.run(),
+                    }
+                )
+        finally:
+            await server.close()
