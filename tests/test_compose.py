@@ -1,0 +1,125 @@
+"""The docker compose stack: valid YAML, every wallboard command exists in the CLI, no secret in the file.
+
+Docker itself may be absent (CI has no daemon), so the file is checked by parsing it: each
+``wallboard`` service's command, after the compose variable defaults are applied, must be
+accepted by the real argument parser; the Prometheus config it mounts is checked by the real
+``promtool``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from wallboard.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+VARIABLE = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?:(?P<op>:-|:\?)(?P<arg>[^}]*))?\}")
+SECRETS = ("WALLBOARD_AMI_SECRET", "WALLBOARD_DISPLAY_TOKENS")
+
+
+def _interpolate(text: str) -> str:
+    """Apply compose interpolation as an empty environment would: defaults, and a placeholder for required ones."""
+
+    def value(match: re.Match[str]) -> str:
+        if match["op"] == ":-":
+            return match["arg"]
+        return f"<{match['name']}>"
+
+    return VARIABLE.sub(value, text)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load(_interpolate(COMPOSE.read_text()))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _wallboard_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: spec for name, spec in compose["services"].items() if spec.get("image") == "wallboard:latest"}
+
+
+def test_stack_has_the_production_services(compose: dict[str, Any]) -> None:
+    """redis, collector, engine, api (two replicas behind one proxy port) and prometheus are all there."""
+    services = compose["services"]
+    for name in ("redis", "collector", "engine", "api", "proxy", "prometheus"):
+        assert name in services, name
+    assert services["api"]["deploy"]["replicas"] >= 2
+    assert "ports" not in services["api"], "replicas must not fight over a host port: the proxy publishes it"
+    assert services["proxy"]["ports"]
+
+
+@pytest.mark.parametrize("service", ["simulator", "collector", "engine", "api"])
+def test_every_wallboard_command_exists_in_the_cli(compose: dict[str, Any], service: str) -> None:
+    """The command of each wallboard service is accepted by the real CLI parser."""
+    spec = _wallboard_services(compose)[service]
+    args = build_parser().parse_args([str(part) for part in spec["command"]])
+    assert callable(args.func)
+
+
+def test_one_engine_per_site(compose: dict[str, Any]) -> None:
+    """The engine is never replicated: it owns the consumer group's progress and the checkpoint."""
+    engine = compose["services"]["engine"]
+    assert engine.get("deploy", {}).get("replicas", 1) == 1
+
+
+def test_wallboard_services_use_the_compose_redis(compose: dict[str, Any]) -> None:
+    """Every wallboard process reads REDIS_URL pointing at the redis service, so none starts an embedded one."""
+    for name, spec in _wallboard_services(compose).items():
+        if name == "simulator":
+            continue
+        assert spec["environment"]["REDIS_URL"].startswith("redis://redis:"), name
+
+
+def test_no_secret_is_written_in_the_file() -> None:
+    """Secrets are only ever interpolated from the environment, and required (``:?``) rather than defaulted."""
+    raw = yaml.safe_load(COMPOSE.read_text())
+    seen = 0
+    for spec in raw["services"].values():
+        environment = spec.get("environment") or {}
+        for key in SECRETS:
+            if key in environment:
+                seen += 1
+                assert re.fullmatch(rf"\$\{{{key}:\?[^}}]+\}}", environment[key]), (key, environment[key])
+    assert seen >= 3
+
+
+def test_mounted_files_exist(compose: dict[str, Any]) -> None:
+    """Every bind-mounted file of the stack is in the repository."""
+    mounts = [
+        volume.split(":")[0]
+        for spec in compose["services"].values()
+        for volume in spec.get("volumes", [])
+        if volume.startswith("./")
+    ]
+    assert mounts
+    for mount in mounts:
+        assert (ROOT / mount).is_file(), mount
+
+
+def test_dockerfile_installs_the_cli() -> None:
+    """The image's entry point is the ``wallboard`` command installed from this project."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^RUN pip install \.", dockerfile, re.M)
+    assert 'ENTRYPOINT ["wallboard"]' in dockerfile
+
+
+def test_prometheus_config_is_valid_for_promtool(tmp_path: Path) -> None:
+    """The mounted Prometheus config passes the real ``promtool check config`` and scrapes the API replicas."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool comes with the Debian prometheus package (scripts/bootstrap installs it)"
+    config = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+    result = subprocess.run(
+        [promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {job["job_name"]: job for job in yaml.safe_load(config.read_text())["scrape_configs"]}
+    assert jobs["wallboard"]["dns_sd_configs"][0]["names"] == ["api"]
