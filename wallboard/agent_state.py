@@ -258,8 +258,13 @@ class Presence:
     def _sync(self, ts: datetime, reason: str | None, event: AgentInput | None) -> None:
         """Recompute the pause facts, open/close episodes, then feed ``event`` (or the pause re-assertion)."""
         if self.memberships:
-            flags = [member.paused for member in self.memberships.values()]
-            paused_any, self.paused_all = any(flags), all(flags)
+            paused_any, paused_all = False, True
+            for member in self.memberships.values():
+                if member.paused:
+                    paused_any = True
+                else:
+                    paused_all = False
+            self.paused_all = paused_all
         else:
             paused_any = self.paused_all = self.unscoped_pause is not None
         if paused_any:

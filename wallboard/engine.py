@@ -72,50 +72,25 @@ Corrections
   (``bad_timestamp``); durations are capped at 7 days. A bug in a handler is logged and counted
   (``internal_error``) instead of stopping the engine.
 
-Snapshot schema (``snapshot(now)``; websocket, REST, Prometheus exporter and Dash read exactly this)::
+Output: ``snapshot(now)`` and ``totals()`` are built by ``wallboard.snapshots`` (the schema is there);
+deltas between two snapshots are ``wallboard.deltas``. Per-queue counting is ``wallboard.queues`` and
+agent identities are ``wallboard.agents``: this module decides what an event means, they keep count.
 
-    {"site": str, "ts": iso8601 UTC of now, "tz": str,
-     "interval": {"start": iso, "end": iso, "minutes": int}, "day": {"start": iso},
-     "queues": {name: {"name", "group", "sl_threshold_s", "sl_target_pct", "waiting": int,
-         "longest_wait_s": float, "waiting_beyond_sl": int,
-         "waiting_calls": [{"call_id", "caller", "caller_name", "position", "wait_s"}] (oldest first,
-             at most 50; position = rank in our list, 1 = oldest),
-         "agents": {"logged_in", "available", "ringing", "on_call", "wrap_up", "paused": int},
-         "required_agents": int | None (Erlang C: interval offered / elapsed interval seconds (min 60 s),
-             AHT of the interval, else of the day),
-         "interval": WINDOW, "day": WINDOW, "total": WINDOW, "previous_interval": WINDOW | None}},
-     "agents": {agent_id: {"id", "name", "team", "state", "reason" (pause reason when paused, else None),
-         "since": iso, "time_in_state_s": float, "queues": [...], "paused_queues": [...],
-         "call": {"call_id", "queue", "since"} | None, "calls_today": int, "aht_s": float | None,
-         "talk_s": float, "paused_s": float}},   (agents seen in events; today's figures)
-     "teams": {team: {"agents": {state: count}}},   (site teams and teams of seen agents)
-     "counters": {"events_applied": int, "anomalies": {name: int}}}
-
-    WINDOW = ``wallboard.metrics.Counters.as_dict``: offered, answered, abandoned, short_abandoned,
-    timed_out, exited_other, unknown, answered_within_sl, service_level_pct, service_level_live_pct
-    (interval and day only, else None), asa_s, avg_talk_s, avg_hold_s, avg_wrap_s, aht_s,
-    abandon_rate_pct, max_wait_s, handled, talk_s, hold_s, wrap_s, wait_s_answered.
-
-``totals()`` (what ``wallboard replay --json`` prints): per queue the ``total`` window's counts with
-sl_threshold_s (int), service_level_pct, asa_s, avg_talk_s, aht_s, max_wait_s (int) and
-abandon_rate_pct; per agent answered, talk_s (int), paused_s (up to the last event) and pauses by
-reason. Agents are listed only with at least one answered call, pause or ring: in queue_log, members
-log in under their interface and do everything else under their member name, so without site-file
-aliases a login-only identity would list every agent twice.
-
-Deltas: ``diff(old, new)`` / ``apply_diff(old, changes)``, see ``diff``.
+Speed: a day's replay (1 M queue_log lines) spends about a third of its time here, some 2 µs an event,
+so the per-event path stays a few dict lookups and method calls; a closed interval is kept as its
+bounds and its ``Counters`` (the row dict is built when drained), which also keeps memory small.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wallboard.agent_state import BUSY_STATES, AgentInput, AgentState, Presence
+from wallboard.agent_state import AgentInput
+from wallboard.agents import Agent, AgentStats, CallKey, Roster
 from wallboard.events import (
     AgentDevice,
     AgentLogin,
@@ -133,12 +108,14 @@ from wallboard.events import (
     Snapshot,
     SourceReset,
 )
-from wallboard.metrics import Counters, day_end, day_start, interval_end, interval_start, required_agents
-from wallboard.site import AgentDirectory, SiteConfig
+from wallboard.metrics import Counters, day_end, day_start, interval_end, interval_start
+from wallboard.queues import Call, Queue, capped
+from wallboard.site import SiteConfig
+from wallboard.snapshots import STATES, agent_entries, iso, queue_entry, totals
+
+__all__ = ["ANOMALIES", "EngineError", "State"]
 
 logger = logging.getLogger(__name__)
-
-CallKey = tuple[str, str]
 
 ANOMALIES = (
     "duplicate_key",
@@ -155,32 +132,27 @@ ANOMALIES = (
     "bad_timestamp",
     "internal_error",
 )
-MAX_DURATION_S = 7 * 86_400.0  # a longer wait/talk/hold/wrap is a source error (and inf would break JSON)
 OLDEST_TS = datetime(1970, 1, 1, tzinfo=UTC)  # events outside [OLDEST_TS, LATEST_TS) are ignored: bad_timestamp
 LATEST_TS = datetime(9000, 1, 1, tzinfo=UTC)
 CLOSED_CALLS_MEMORY = 50_000
 EVENT_KEYS_MEMORY = 200_000
 CLOSED_INTERVALS_MEMORY = 100_000
-WAITING_CALLS_SHOWN = 50
 _EXIT_FIELD = {"timeout": "timed_out", "unknown": "unknown"}  # every other reason: exited_other
 _RING_DEVICE = frozenset({"ringing", "ring_in_use"})
 _BUSY_DEVICE = frozenset({"in_use", "busy", "on_hold"})
 _IDLE_DEVICE = frozenset({"idle", "unavailable", "invalid"})
-_STATES = tuple(state.value for state in AgentState)
-_NAME = {state: state.value for state in AgentState}  # plain str for JSON (faster than .value)
 _NEVER = datetime.min.replace(tzinfo=UTC)
+_ANSWER, _RING_END = AgentInput.ANSWER, AgentInput.RING_END
 
 
 class EngineError(Exception):
-    """Base of the errors this module raises (``apply`` itself never raises)."""
-
-
-class DiffError(EngineError):
-    """A delta cannot be applied: the message says what was read and what was expected."""
+    """Base of the errors the engine and its deltas raise (``apply`` itself never raises)."""
 
 
 class _Bounded:
     """A set that remembers at least its last ``size`` members: two generations of ``size`` each."""
+
+    __slots__ = ("_size", "_current", "_previous")
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -198,126 +170,26 @@ class _Bounded:
 
     def seen(self, item: Any) -> bool:
         """True when ``item`` was added before; otherwise add it and return False (one call on the hot path)."""
-        if item in self._current or item in self._previous:
+        current = self._current
+        if item in current or item in self._previous:
             return True
-        self.add(item)
+        current.add(item)
+        if len(current) >= self._size:
+            self._previous, self._current = current, set()
         return False
-
-
-class _Call:
-    __slots__ = (
-        "queue",
-        "call_id",
-        "enter",
-        "caller",
-        "caller_name",
-        "position",
-        "agent",
-        "answered_at",
-        "channel",
-        "hold_s",
-        "hold_since",
-        "epoch",
-        "uncertain_since",
-    )
-
-    def __init__(self, queue: str, call_id: str, enter: datetime | None) -> None:
-        self.queue = queue
-        self.call_id = call_id
-        self.enter = enter
-        self.caller = ""
-        self.caller_name = ""
-        self.position = 0
-        self.agent = ""
-        self.answered_at: datetime | None = None
-        self.channel: str | None = None
-        self.hold_s = 0.0
-        self.hold_since: datetime | None = None
-        self.epoch = 0
-        self.uncertain_since: datetime | None = None
-
-
-class _AgentStats:
-    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s")
-
-    def __init__(self) -> None:
-        self.answered = 0
-        self.handled = 0
-        self.talk_s = 0.0
-        self.hold_s = 0.0
-        self.wrap_s = 0.0
-
-    def add(self, other: _AgentStats) -> None:
-        self.answered += other.answered
-        self.handled += other.handled
-        self.talk_s += other.talk_s
-        self.hold_s += other.hold_s
-        self.wrap_s += other.wrap_s
-
-
-class _Agent:
-    __slots__ = ("id", "presence", "calls", "day", "total", "rang", "since", "since_iso")
-
-    def __init__(self, agent_id: str, ts: datetime) -> None:
-        self.id = agent_id
-        self.presence = Presence(ts)
-        self.calls: dict[CallKey, _Call] = {}
-        self.day = _AgentStats()
-        self.total = _AgentStats()
-        self.rang = False
-        self.since: datetime | None = None  # cache of presence.since in ISO form for snapshots
-        self.since_iso = ""
-
-
-class _Queue:
-    __slots__ = (
-        "name",
-        "group",
-        "threshold",
-        "threshold_configured",
-        "target",
-        "wrapup_s",
-        "waiting",
-        "uncertain",
-        "interval",
-        "day",
-        "total",
-        "windows",
-        "previous",
-    )
-
-    def __init__(self, name: str, site: SiteConfig) -> None:
-        config = site.queues.get(name)
-        self.name = name
-        self.group = config.group if config else None
-        configured = config.sl_threshold_s if config else None
-        self.threshold_configured = configured is not None
-        self.threshold = configured if configured is not None else site.default_sl_threshold_s
-        self.target = config.sl_target_pct if config else site.default_sl_target_pct
-        self.wrapup_s = (config.wrapup_s if config else None) or 0.0
-        self.waiting: dict[str, _Call] = {}
-        self.uncertain: dict[str, _Call] = {}
-        self.interval = Counters()
-        self.day = Counters()
-        self.total = Counters()
-        self.windows = (self.interval, self.day, self.total)
-        self.previous: Counters | None = None
-
-    def set_windows(self, interval: Counters, day: Counters) -> None:
-        self.interval, self.day = interval, day
-        self.windows = (interval, day, self.total)
 
 
 def _seconds(later: datetime, earlier: datetime) -> float:
     return max(0.0, (later - earlier).total_seconds())
 
 
-def _capped(seconds: float) -> float:
-    return seconds if seconds <= MAX_DURATION_S else MAX_DURATION_S
+class _ClosedInterval:
+    """A closed interval of one queue, kept compact until ``drain_closed_intervals`` builds its row."""
 
+    __slots__ = ("queue", "start", "end", "threshold", "counts")
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat()
+    def __init__(self, queue: str, start: datetime, end: datetime, threshold: float, counts: Counters) -> None:
+        self.queue, self.start, self.end, self.threshold, self.counts = queue, start, end, threshold, counts
 
 
 class State:
@@ -330,17 +202,16 @@ class State:
         self._tz = site.tz
         self._formula = site.sl_formula
         self._short_s = site.short_abandon_s
-        self._directory = AgentDirectory(site)
-        self._pairs: dict[tuple[str, str], str] = {}
-        self._resolved: dict[str, str] = {}  # name -> agent id; cleared whenever the directory learns
-        self._queues: dict[str, _Queue] = {}
-        self._agents: dict[str, _Agent] = {}
-        self._talking: dict[CallKey, _Call] = {}
-        self._by_id: dict[str, _Call] = {}
-        self._by_channel: dict[str, _Call] = {}
+        self._roster = Roster(site)
+        self._agents = self._roster.agents
+        self._queues: dict[str, Queue] = {}
+        self._talking: dict[CallKey, Call] = {}
+        self._by_id: dict[str, Call] = {}
+        self._by_channel: dict[str, Call] = {}
         self._closed = _Bounded(CLOSED_CALLS_MEMORY)
         self._keys = _Bounded(EVENT_KEYS_MEMORY)
-        self._closed_rows: deque[dict[str, Any]] = deque(maxlen=CLOSED_INTERVALS_MEMORY)
+        self._key_seen = self._keys.seen  # bound once: apply's first call
+        self._closed_rows: deque[_ClosedInterval] = deque(maxlen=CLOSED_INTERVALS_MEMORY)
         self._epoch = 0
         self._last_ts: datetime | None = None
         self._interval_start = _NEVER
@@ -372,7 +243,7 @@ class State:
     def apply(self, event: Event) -> None:
         """Apply one event (idempotent on ``event.key``); never raises."""
         key = event.key
-        if key is not None and self._keys.seen(key):
+        if key is not None and self._key_seen(key):
             self.anomalies["duplicate_key"] += 1
             return
         ts = event.ts
@@ -411,71 +282,42 @@ class State:
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _queue(self, name: str) -> _Queue:
+    def _queue(self, name: str) -> Queue:
         queue = self._queues.get(name)
         if queue is None:
-            queue = self._queues[name] = _Queue(name, self.site)
+            queue = self._queues[name] = Queue(name, self.site)
         return queue
 
-    def _is_known(self, queue: _Queue, key: CallKey) -> bool:
-        call_id = key[1]
-        return call_id in queue.waiting or call_id in queue.uncertain or key in self._talking or key in self._closed
-
     def _on_queued(self, event: CallQueued) -> None:
-        queue = self._queue(event.queue)
-        if self._is_known(queue, (event.queue, event.call_id)):
+        name, call_id = event.queue, event.call_id
+        queue = self._queues.get(name) or self._queue(name)
+        key = (name, call_id)
+        if call_id in queue.waiting or call_id in queue.uncertain or key in self._talking or key in self._closed:
             self.anomalies["duplicate_queued"] += 1
             return
-        call = _Call(event.queue, event.call_id, event.ts)
+        call = Call(name, call_id, event.ts)
         call.caller, call.caller_name, call.position = event.caller, event.caller_name, event.position
-        queue.waiting[event.call_id] = call
-
-    def _take(self, queue: _Queue, call_id: str) -> _Call | None:
-        """Remove a call from the waiting or uncertain list of ``queue``."""
-        call = queue.waiting.pop(call_id, None)
-        return call if call is not None else queue.uncertain.pop(call_id, None)
-
-    def _count_answer(self, queue: _Queue, wait: float) -> None:
-        wait = _capped(wait)
-        within = wait <= queue.threshold
-        for window in queue.windows:
-            window.offered += 1
-            window.answered += 1
-            window.wait_s_answered += wait
-            if within:
-                window.answered_within_sl += 1
-            if window.max_wait_s is None or wait > window.max_wait_s:
-                window.max_wait_s = wait
-
-    def _count_outcome(self, queue: _Queue, field: str, wait: float | None, short: bool = False) -> None:
-        if wait is not None:
-            wait = _capped(wait)
-        for window in queue.windows:
-            window.offered += 1
-            setattr(window, field, getattr(window, field) + 1)
-            if short:
-                window.short_abandoned += 1
-            if wait is not None and (window.max_wait_s is None or wait > window.max_wait_s):
-                window.max_wait_s = wait
+        queue.waiting[call_id] = call
 
     def _on_answered(self, event: CallAnswered) -> None:
-        queue = self._queue(event.queue)
-        key = (event.queue, event.call_id)
+        name, call_id = event.queue, event.call_id
+        queue = self._queues.get(name) or self._queue(name)
+        key = (name, call_id)
         if key in self._talking or key in self._closed:
             self.anomalies["duplicate_answer"] += 1
             return
         ts = event.ts
-        call = self._take(queue, event.call_id) or _Call(event.queue, event.call_id, None)
-        agent = self._agent(event.agent, event.interface, event.member_name, ts)
-        self._count_answer(queue, event.wait_s)
+        call = queue.take(call_id) or Call(name, call_id, None)
+        agent = self._roster.get(event.agent, event.interface, event.member_name, ts)
+        queue.count_answer(event.wait_s)
         call.channel = event.agent_channel
         self._open_talk(call, key, agent, ts)
         presence = agent.presence
         presence.expire(ts)
-        presence.join(event.queue, ts)
-        presence.feed(AgentInput.ANSWER, ts)
+        presence.join(name, ts)
+        presence.feed(_ANSWER, ts)
 
-    def _open_talk(self, call: _Call, key: CallKey, agent: _Agent, ts: datetime) -> None:
+    def _open_talk(self, call: Call, key: CallKey, agent: Agent, ts: datetime) -> None:
         call.agent = agent.id
         call.answered_at = ts
         call.epoch = self._epoch
@@ -490,15 +332,16 @@ class State:
 
     def _on_ended(self, event: CallEnded) -> None:
         ts = event.ts
-        queue = self._queue(event.queue)
-        agent = self._agent(event.agent, event.interface, event.member_name, ts)
+        name = event.queue
+        queue = self._queues.get(name) or self._queue(name)
+        agent = self._roster.get(event.agent, event.interface, event.member_name, ts)
         if event.call_id is None:
-            key = next((k for k in reversed(agent.calls) if k[0] == event.queue), None)
+            key = next((k for k in reversed(agent.calls) if k[0] == name), None)
             if key is None:
                 self.anomalies["end_without_call"] += 1
                 return
         else:
-            key = (event.queue, event.call_id)
+            key = (name, event.call_id)
         call = self._talking.pop(key, None)
         if call is None:
             if key in self._closed:
@@ -508,22 +351,22 @@ class State:
         owner = self._agents.get(call.agent, agent)
         self._close_talk(queue, call, key, owner, ts, event.talk_s, event.hold_s, None)
 
-    def _first_seen_at_end(self, queue: _Queue, key: CallKey, event: CallEnded, agent: _Agent) -> _Call:
-        call = self._take(queue, key[1]) or _Call(key[0], key[1], None)
+    def _first_seen_at_end(self, queue: Queue, key: CallKey, event: CallEnded, agent: Agent) -> Call:
+        call = queue.take(key[1]) or Call(key[0], key[1], None)
         wait = event.wait_s
         if wait is None:
             wait = 0.0 if call.enter is None else max(0.0, _seconds(event.ts, call.enter) - event.talk_s)
-        self._count_answer(queue, wait)
+        queue.count_answer(wait)
         self._open_talk(call, key, agent, event.ts)
         del self._talking[key]
         return call
 
     def _close_talk(
         self,
-        queue: _Queue,
-        call: _Call,
+        queue: Queue,
+        call: Call,
         key: CallKey,
-        agent: _Agent,
+        agent: Agent,
         ts: datetime,
         talk: float,
         hold: float | None,
@@ -533,12 +376,8 @@ class State:
             hold = call.hold_s + (_seconds(ts, call.hold_since) if call.hold_since is not None else 0.0)
         if wrap is None:
             wrap = self._wrapup(agent, queue)
-        talk, hold, wrap = _capped(talk), _capped(hold), _capped(wrap)
-        for window in queue.windows:
-            window.handled += 1
-            window.talk_s += talk
-            window.hold_s += hold
-            window.wrap_s += wrap
+        talk, hold, wrap = capped(talk), capped(hold), capped(wrap)
+        queue.count_handled(talk, hold, wrap)
         for stats in (agent.day, agent.total):
             stats.handled += 1
             stats.talk_s += talk
@@ -550,7 +389,7 @@ class State:
         if not agent.calls:
             presence.call_ended(ts, wrap)
 
-    def _forget_talk(self, call: _Call, key: CallKey, agent: _Agent) -> None:
+    def _forget_talk(self, call: Call, key: CallKey, agent: Agent) -> None:
         agent.calls.pop(key, None)
         if self._by_id.get(call.call_id) is call:
             del self._by_id[call.call_id]
@@ -558,13 +397,13 @@ class State:
             del self._by_channel[call.channel]
         self._closed.add(key)
 
-    def _wrapup(self, agent: _Agent, queue: _Queue) -> float:
+    def _wrapup(self, agent: Agent, queue: Queue) -> float:
         member = agent.presence.memberships.get(queue.name)
         if member is not None and member.wrapup_s:
             return member.wrapup_s
         return queue.wrapup_s
 
-    def _unanswered(self, queue_name: str, call_id: str) -> _Queue | None:
+    def _unanswered(self, queue_name: str, call_id: str) -> Queue | None:
         """Close a call that left the queue unanswered; its queue, or None when the outcome is ignored."""
         queue = self._queue(queue_name)
         key = (queue_name, call_id)
@@ -574,7 +413,7 @@ class State:
         if key in self._closed:
             self.anomalies["duplicate_outcome"] += 1
             return None
-        self._take(queue, call_id)
+        queue.take(call_id)
         self._closed.add(key)
         return queue
 
@@ -590,20 +429,20 @@ class State:
         wait = self._unanswered_wait(event.queue, event.call_id, event.ts, event.wait_s)
         queue = self._unanswered(event.queue, event.call_id)
         if queue is not None:
-            self._count_outcome(queue, "abandoned", wait, short=wait is not None and wait <= self._short_s)
+            queue.count_outcome("abandoned", wait, short=wait is not None and wait <= self._short_s)
 
     def _on_exited(self, event: CallExited) -> None:
         wait = self._unanswered_wait(event.queue, event.call_id, event.ts, event.wait_s)
         queue = self._unanswered(event.queue, event.call_id)
         if queue is not None:
-            self._count_outcome(queue, _EXIT_FIELD.get(event.reason, "exited_other"), wait)
+            queue.count_outcome(_EXIT_FIELD.get(event.reason, "exited_other"), wait)
 
-    def _close_unknown(self, queue: _Queue, call: _Call, ts: datetime) -> None:
+    def _close_unknown(self, queue: Queue, call: Call, ts: datetime) -> None:
         until = call.uncertain_since or ts
         self._closed.add((queue.name, call.call_id))
-        self._count_outcome(queue, "unknown", _seconds(until, call.enter) if call.enter else None)
+        queue.count_outcome("unknown", _seconds(until, call.enter) if call.enter else None)
 
-    def _close_uncertain(self, queue: _Queue) -> None:
+    def _close_uncertain(self, queue: Queue) -> None:
         calls, queue.uncertain = queue.uncertain, {}
         for call in calls.values():
             self._close_unknown(queue, call, call.uncertain_since or _NEVER)
@@ -613,7 +452,7 @@ class State:
         if call is None and event.channel:
             call = self._by_channel.get(event.channel)
         if call is None and event.agent:
-            agent = self._agents.get(self._resolve(event.agent))
+            agent = self._agents.get(self._roster.resolve(event.agent))
             if agent is not None and agent.calls:
                 call = next(reversed(agent.calls.values()))
         if call is None:
@@ -631,69 +470,17 @@ class State:
 
     # -- agents ---------------------------------------------------------------------------------
 
-    def _agent(self, name: str, interface: str | None, member_name: str | None, ts: datetime) -> _Agent:
-        if interface and member_name:
-            agent_id = self._pairs.get((interface, member_name))
-            if agent_id is None:
-                agent_id = self._learn(interface, member_name, ts)
-        else:
-            agent_id = self._resolved.get(name) or self._resolve(name)
-        agent = self._agents.get(agent_id)
-        if agent is None:
-            agent = self._agents[agent_id] = _Agent(agent_id, ts)
-        return agent
-
-    def _resolve(self, name: str) -> str:
-        agent_id = self._resolved[name] = self._directory.resolve(name)
-        return agent_id
-
-    def _learn(self, interface: str, member_name: str, ts: datetime) -> str:
-        """Link an interface and a member name; a record kept under either raw name joins the linked id.
-
-        Only raw names merge: a record under another member's name stays apart. A new member name on an
-        interface already linked to another (not site-configured) agent is hot-desking: it is its own
-        agent and the directory is left as it is (``AgentDirectory.learn`` would alias the new name to
-        the previous agent).
-        """
-        by_interface, by_name = self._directory.resolve(interface), self._directory.resolve(member_name)
-        learned_elsewhere = by_interface not in (interface, member_name) and by_interface not in self.site.agents
-        if by_name == member_name and learned_elsewhere and by_interface in self._agents:  # hot-desking
-            self._pairs[(interface, member_name)] = member_name
-            return member_name
-        agent_id = self._directory.learn(interface, member_name) or member_name
-        self._resolved.clear()
-        for old in {by_interface, by_name} - {agent_id}:
-            if old in (interface, member_name) and old in self._agents:
-                self._merge(old, agent_id, ts)
-        self._pairs[(interface, member_name)] = agent_id
-        return agent_id
-
-    def _merge(self, old: str, new: str, ts: datetime) -> None:
-        """Two names turned out to be one agent: move everything ``old`` had to ``new``."""
-        source = self._agents.pop(old)
-        self._pairs = {pair: agent_id for pair, agent_id in self._pairs.items() if agent_id != old}
-        for call in source.calls.values():
-            call.agent = new
-        target = self._agents.get(new)
-        if target is None:
-            source.id = new
-            self._agents[new] = source
-            return
-        target.presence.absorb(source.presence, ts)
-        target.calls.update(source.calls)
-        target.day.add(source.day)
-        target.total.add(source.total)
-        target.rang = target.rang or source.rang
-
     def _member_event(
         self, name: str, interface: str | None, member_name: str | None, queue: str | None, ts: datetime
-    ) -> _Agent:
+    ) -> Agent:
         """Resolve the agent, end an expired wrap-up and, when a queue is named, imply that membership."""
-        agent = self._agent(name, interface, member_name, ts)
-        agent.presence.expire(ts)
+        agent = self._roster.get(name, interface, member_name, ts)
+        presence = agent.presence
+        presence.expire(ts)
         if queue is not None:
-            self._queue(queue)
-            agent.presence.join(queue, ts)
+            if queue not in self._queues:
+                self._queue(queue)
+            presence.join(queue, ts)
         return agent
 
     def _on_login(self, event: AgentLogin) -> None:
@@ -719,7 +506,7 @@ class State:
     def _on_rang(self, event: AgentRang) -> None:
         agent = self._member_event(event.agent, event.interface, event.member_name, event.queue, event.ts)
         agent.rang = True
-        agent.presence.feed(AgentInput.RING_END, event.ts)
+        agent.presence.feed(_RING_END, event.ts)
 
     def _on_device(self, event: AgentDevice) -> None:
         ts = event.ts
@@ -734,7 +521,7 @@ class State:
                 presence.observe(name, event.paused, event.reason, ts)
         self._device(agent, event.device_state, bool(event.in_call), ts)
 
-    def _device(self, agent: _Agent, device_state: str, in_call: bool, ts: datetime) -> None:
+    def _device(self, agent: Agent, device_state: str, in_call: bool, ts: datetime) -> None:
         if device_state in _RING_DEVICE:
             agent.presence.feed(AgentInput.RING, ts)
         elif in_call or device_state in _BUSY_DEVICE:
@@ -750,7 +537,7 @@ class State:
         for info in event.queues:
             queue = self._queue(info.name)
             if info.sl_threshold_s and not queue.threshold_configured:
-                queue.threshold = _capped(info.sl_threshold_s)
+                queue.threshold = capped(info.sl_threshold_s)
         present = self._snapshot_members(event, ts)
         for agent in self._agents.values():
             for name in [q for q in agent.presence.memberships if q in covered]:
@@ -775,7 +562,7 @@ class State:
                 self._drop_lost_calls(lost, ts)
         return present
 
-    def _drop_lost_calls(self, agent: _Agent, ts: datetime) -> None:
+    def _drop_lost_calls(self, agent: Agent, ts: datetime) -> None:
         """Calls answered before a reconnect whose member the PBX now says is not in a call."""
         for key, call in list(agent.calls.items()):
             if call.epoch < self._epoch:
@@ -795,7 +582,7 @@ class State:
             if call is None:
                 if key in self._talking or key in self._closed:
                     continue
-                call = _Call(entry.queue, entry.call_id, ts - timedelta(seconds=_capped(entry.wait_s)))
+                call = Call(entry.queue, entry.call_id, ts - timedelta(seconds=capped(entry.wait_s)))
                 call.caller, call.caller_name = entry.caller, entry.caller_name
             call.position = entry.position
             call.uncertain_since = None
@@ -824,7 +611,7 @@ class State:
                 self._close_unknown(queue, call, ts)
         for key, call in list(self._talking.items()):
             del self._talking[key]
-            owner = self._agents.get(call.agent) or self._agent(call.agent, None, None, ts)
+            owner = self._agents.get(call.agent) or self._roster.get(call.agent, None, None, ts)
             talk = _seconds(ts, call.answered_at) if call.answered_at else 0.0
             self._close_talk(self._queue(key[0]), call, key, owner, ts, talk, None, 0.0)
         for agent in self._agents.values():
@@ -846,15 +633,16 @@ class State:
             for queue in self._queues.values():
                 self._close_uncertain(queue)
         contiguous = start == self._interval_end
+        begin, end = self._interval_start, self._interval_end
         for queue in self._queues.values():
-            self._closed_rows.append(self._interval_row(queue))
+            self._closed_rows.append(_ClosedInterval(queue.name, begin, end, queue.threshold, queue.interval))
             queue.previous = queue.interval if contiguous else Counters()
             queue.set_windows(Counters(), Counters() if new_day else queue.day)
         self._set_bounds(ts, start)
         if new_day:
             for agent in self._agents.values():
                 agent.presence.roll_day(self._day_start)
-                agent.day = _AgentStats()
+                agent.day = AgentStats()
         return True
 
     def _set_bounds(self, ts: datetime, start: datetime) -> None:
@@ -862,253 +650,46 @@ class State:
         self._interval_start, self._interval_end = start, interval_end(start, tz, minutes)
         self._day_start, self._day_end = day_start(ts, tz), day_end(ts, tz)
 
-    def _interval_row(self, queue: _Queue) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "site": self.site.site,
-            "queue": queue.name,
-            "start": _iso(self._interval_start),
-            "end": _iso(self._interval_end),
-            "minutes": self.site.interval_minutes,
-            "sl_threshold_s": queue.threshold,
-        }
-        row.update(queue.interval.as_dict(self._formula, None))
-        return row
-
     def drain_closed_intervals(self) -> list[dict[str, Any]]:
         """Each closed interval's per-queue rows, oldest first, returned once."""
-        rows = list(self._closed_rows)
+        site, minutes, formula = self.site.site, self.site.interval_minutes, self._formula
+        rows: list[dict[str, Any]] = []
+        for closed in self._closed_rows:
+            row: dict[str, Any] = {
+                "site": site,
+                "queue": closed.queue,
+                "start": iso(closed.start),
+                "end": iso(closed.end),
+                "minutes": minutes,
+                "sl_threshold_s": closed.threshold,
+            }
+            row.update(closed.counts.as_dict(formula, None))
+            rows.append(row)
         self._closed_rows.clear()
         return rows
 
     # -- output ---------------------------------------------------------------------------------
 
     def snapshot(self, now: datetime) -> dict[str, Any]:
-        """The whole state at ``now`` as JSON-ready data (schema in the module docstring)."""
+        """The whole state at ``now`` as JSON-ready data (schema: ``wallboard.snapshots``)."""
         if now >= self._interval_end:
             self._roll(now)
-        counts = {name: dict.fromkeys(("logged_in", *_STATES[1:]), 0) for name in self._queues}
-        teams = {team: dict.fromkeys(_STATES, 0) for team in self.site.teams}
-        agents = self._agents_snapshot(now, counts, teams)
+        counts = {name: dict.fromkeys(("logged_in", *STATES[1:]), 0) for name in self._queues}
+        teams = {team: dict.fromkeys(STATES, 0) for team in self.site.teams}
+        agents = agent_entries(self._agents, self.site, now, counts, teams)
+        formula, start = self._formula, self._interval_start
         return {
             "site": self.site.site,
-            "ts": _iso(now),
+            "ts": iso(now),
             "tz": self.site.timezone,
-            "interval": {
-                "start": _iso(self._interval_start),
-                "end": _iso(self._interval_end),
-                "minutes": self.site.interval_minutes,
-            },
-            "day": {"start": _iso(self._day_start)},
-            "queues": {name: self._queue_dict(queue, now, counts[name]) for name, queue in self._queues.items()},
+            "interval": {"start": iso(start), "end": iso(self._interval_end), "minutes": self.site.interval_minutes},
+            "day": {"start": iso(self._day_start)},
+            "queues": {name: queue_entry(q, now, counts[name], formula, start) for name, q in self._queues.items()},
             "agents": agents,
             "teams": {team: {"agents": states} for team, states in teams.items()},
             "counters": {"events_applied": self.applied, "anomalies": dict(self.anomalies)},
         }
 
-    def _queue_dict(self, queue: _Queue, now: datetime, agents: dict[str, int]) -> dict[str, Any]:
-        waiting = queue.waiting.values()
-        waits = [_seconds(now, call.enter or now) for call in waiting]
-        beyond = sum(1 for wait in waits if wait > queue.threshold)
-        shown = heapq.nsmallest(WAITING_CALLS_SHOWN, waiting, key=lambda call: call.enter or now)
-        formula = self._formula
-        return {
-            "name": queue.name,
-            "group": queue.group,
-            "sl_threshold_s": queue.threshold,
-            "sl_target_pct": queue.target,
-            "waiting": len(waits),
-            "longest_wait_s": max(waits, default=0.0),
-            "waiting_beyond_sl": beyond,
-            "waiting_calls": [
-                {
-                    "call_id": call.call_id,
-                    "caller": call.caller,
-                    "caller_name": call.caller_name,
-                    "position": rank,
-                    "wait_s": _seconds(now, call.enter or now),
-                }
-                for rank, call in enumerate(shown, 1)
-            ],
-            "agents": agents,
-            "required_agents": self._required(queue, now),
-            "interval": queue.interval.as_dict(formula, beyond),
-            "day": queue.day.as_dict(formula, beyond),
-            "total": queue.total.as_dict(formula, None),
-            "previous_interval": None if queue.previous is None else queue.previous.as_dict(formula, None),
-        }
-
-    def _required(self, queue: _Queue, now: datetime) -> int | None:
-        interval = queue.interval
-        elapsed = max(60.0, (now - self._interval_start).total_seconds())
-        source = interval if interval.handled else queue.day
-        if not interval.offered or not source.handled:
-            return None
-        handle = (source.talk_s + source.hold_s + source.wrap_s) / source.handled
-        return required_agents(interval.offered / elapsed, handle, queue.threshold, queue.target)
-
-    def _agents_snapshot(
-        self, now: datetime, counts: dict[str, dict[str, int]], teams: dict[str, dict[str, int]]
-    ) -> dict[str, Any]:
-        """Every agent's snapshot entry; adds each agent to its queues' and team's state counts.
-
-        The hottest loop of ``snapshot`` (10,000 agents): lookups are hoisted, nothing is called per
-        agent that can be avoided. Per-queue states follow ``Presence.queue_state``.
-        """
-        out: dict[str, Any] = {}
-        configured = self.site.agents
-        wrap_up, paused_state = AgentState.WRAP_UP, AgentState.PAUSED
-        for agent_id, agent in self._agents.items():
-            presence = agent.presence
-            if presence.state is wrap_up:
-                presence.expire(now)
-            state = presence.state
-            name = _NAME[state]
-            busy = state in BUSY_STATES
-            memberships = presence.memberships
-            paused_queues = []
-            for queue, member in memberships.items():
-                row = counts[queue]
-                row["logged_in"] += 1
-                if member.paused:
-                    paused_queues.append(queue)
-                    row[name if busy else "paused"] += 1
-                else:
-                    row[name if busy else "available"] += 1
-            config = configured.get(agent_id)
-            team = config.team if config else None
-            if team:
-                team_row = teams.get(team)
-                if team_row is None:
-                    team_row = teams[team] = dict.fromkeys(_STATES, 0)
-                team_row[name] += 1
-            since = presence.since
-            if since is not agent.since:
-                agent.since, agent.since_iso = since, _iso(since)
-            pause_since = presence.pause_since
-            paused_s = presence.paused_day_s
-            if pause_since is not None and now > pause_since:
-                paused_s += (now - pause_since).total_seconds()
-            day = agent.day
-            out[agent_id] = {
-                "id": agent_id,
-                "name": (config.name if config else None) or agent_id,
-                "team": team,
-                "state": name,
-                "reason": presence.pause_reason if state is paused_state else None,
-                "since": agent.since_iso,
-                "time_in_state_s": max(0.0, (now - since).total_seconds()),
-                "queues": sorted(memberships) if len(memberships) > 1 else list(memberships),
-                "paused_queues": sorted(paused_queues) if len(paused_queues) > 1 else paused_queues,
-                "call": _call_dict(next(reversed(agent.calls.values())), now) if agent.calls else None,
-                "calls_today": day.answered,
-                "aht_s": (day.talk_s + day.hold_s + day.wrap_s) / day.handled if day.handled else None,
-                "talk_s": day.talk_s,
-                "paused_s": paused_s,
-            }
-        return out
-
     def totals(self) -> dict[str, Any]:
-        """Whole-input totals (``wallboard replay --json``); schema in the module docstring."""
-        queues: dict[str, Any] = {}
-        for name, queue in self._queues.items():
-            window = queue.total.as_dict(self._formula, None)
-            row = {key: window[key] for key in _TOTAL_COUNTS}
-            row["sl_threshold_s"] = round(queue.threshold)
-            for key in ("service_level_pct", "asa_s", "avg_talk_s", "aht_s"):
-                row[key] = window[key]
-            row["max_wait_s"] = None if queue.total.max_wait_s is None else round(queue.total.max_wait_s)
-            row["abandon_rate_pct"] = window["abandon_rate_pct"]
-            queues[name] = row
-        last = self._last_ts or _NEVER
-        agents: dict[str, Any] = {}
-        for agent_id, agent in self._agents.items():
-            presence = agent.presence
-            if agent.total.answered or presence.pauses_total or agent.rang:
-                agents[agent_id] = {
-                    "answered": agent.total.answered,
-                    "talk_s": round(agent.total.talk_s),
-                    "paused_s": presence.paused_s(last, day=False),
-                    "pauses": dict(sorted(presence.pauses_total.items())),
-                }
-        return {"queues": queues, "agents": agents}
-
-
-_TOTAL_COUNTS = (
-    "offered",
-    "answered",
-    "abandoned",
-    "short_abandoned",
-    "timed_out",
-    "exited_other",
-    "unknown",
-    "answered_within_sl",
-)
-
-
-def _call_dict(call: _Call, now: datetime) -> dict[str, Any]:
-    return {"call_id": call.call_id, "queue": call.queue, "since": _iso(call.answered_at or now)}
-
-
-# -- deltas ---------------------------------------------------------------------------------------
-
-
-def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """The changes that turn ``old`` into ``new``: a JSON merge patch (RFC 7396) made exact.
-
-    * a key of ``old`` missing from ``new`` maps to ``None`` (removed);
-    * a dict that was a dict maps to the (non-empty) diff of the two;
-    * any other changed value maps to itself, except ``None`` and lists, which are wrapped in a
-      one-element list ``[value]`` ("set verbatim"): a bare ``None`` means "removed", and wrapping
-      every list keeps the rule simple for clients;
-    * a dict where there was none (or a non-dict) maps to ``diff({}, value)``.
-
-    Values are compared with ``==`` (a C-speed deep compare prunes unchanged subtrees) plus, at the
-    changed key, their type: ``1`` -> ``1.0`` or ``True`` is a change, inside an otherwise equal list
-    or dict it is not (the engine's snapshot fields each have one type, so this never matters there).
-    ``apply_diff(old, diff(old, new)) == new`` for any JSON-like dicts. A client without this module:
-    ``null`` -> delete the key; array -> set its only element; object -> merge recursively into the
-    existing object (or into ``{}``); anything else -> set.
-    """
-    changes: dict[str, Any] = {key: None for key in old if key not in new}
-    for key, value in new.items():
-        if key in old:
-            before = old[key]
-            if type(before) is type(value) and before == value:
-                continue
-            if isinstance(value, dict) and isinstance(before, dict):
-                nested = diff(before, value)
-                if nested:
-                    changes[key] = nested
-                continue
-        changes[key] = _encode(value)
-    return changes
-
-
-def apply_diff(old: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``old`` with ``changes`` (from ``diff``) applied, as a new dict; ``old`` is not modified.
-
-    Unchanged nested values are shared with ``old``. Raises ``DiffError`` for a list that is not a
-    one-element wrapper.
-    """
-    result = dict(old)
-    for key, change in changes.items():
-        if change is None:
-            result.pop(key, None)
-        elif isinstance(change, dict):
-            base = result.get(key)
-            result[key] = apply_diff(base if isinstance(base, dict) else {}, change)
-        elif isinstance(change, list):
-            if len(change) != 1:
-                raise DiffError(f"change of {key!r} is a list of {len(change)} items, expected exactly 1 ([value])")
-            result[key] = change[0]
-        else:
-            result[key] = change
-    return result
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, dict):
-        return diff({}, value)
-    if value is None or isinstance(value, list):
-        return [value]
-    return value
+        """Whole-input totals (``wallboard replay --json``; schema: ``wallboard.snapshots``)."""
+        return totals(self._queues, self._agents, self._formula, self._last_ts)

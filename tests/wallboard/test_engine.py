@@ -1,5 +1,6 @@
-"""The engine: counts and metrics from hand-built event sequences, corrections, windows, deltas, and
-properties that hold for any order of events."""
+"""The engine: counts and metrics from hand-built event sequences, corrections, windows, and properties
+that hold for any order of events. Deltas, snapshot building, identities and per-queue counting have
+their own test files (test_deltas.py, test_snapshots.py, test_agents.py, test_queues.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wallboard.engine import DiffError, State, apply_diff, diff
+from wallboard.deltas import apply_diff, diff
+from wallboard.engine import State
 from wallboard.events import Event, event_from_dict
 from wallboard.site import AgentConfig, QueueConfig, SiteConfig, TeamConfig
 
@@ -350,30 +352,6 @@ def test_device_states() -> None:
     assert state.totals()["agents"]["a1"]["answered"] == 1
 
 
-def test_identity_learned_from_interface_and_member_name() -> None:
-    """Logged in as SIP/100, then a device event naming both SIP/100 and Alice: one agent, Alice."""
-    state = run(
-        login(0, "SIP/100", interface="SIP/100"),
-        ev("agent_device", 5, agent="Alice", interface="SIP/100", member_name="Alice", device_state="idle"),
-        answered(10, "c1", "Alice", 3),
-    )
-    snapshot = state.snapshot(at(11))
-    assert list(snapshot["agents"]) == ["Alice"]
-    assert (snapshot["agents"]["Alice"]["queues"], snapshot["agents"]["Alice"]["state"]) == (["support"], "on_call")
-    assert snapshot["queues"]["support"]["agents"]["logged_in"] == 1
-
-
-def test_hot_desked_phone_keeps_two_agents() -> None:
-    """SIP/7 used by Ann, then by Ben: two agents, each with their own call."""
-    state = run(
-        answered(10, "c1", "Ann", 3, interface="SIP/7", member_name="Ann"),
-        ended(40, "c1", "Ann", 30, interface="SIP/7", member_name="Ann"),
-        answered(50, "c2", "Ben", 3, interface="SIP/7", member_name="Ben"),
-    )
-    agents = state.totals()["agents"]
-    assert (agents["Ann"]["answered"], agents["Ann"]["talk_s"], agents["Ben"]["answered"]) == (1, 30, 1)
-
-
 def test_site_aliases_and_teams() -> None:
     """Site-file aliases make the interface and the member name one agent with its display name and team."""
     site = SITE.model_copy(
@@ -592,17 +570,6 @@ def test_day_rollover_closes_uncertain_calls_in_the_old_day() -> None:
     assert (queue["day"]["unknown"], queue["total"]["unknown"]) == (0, 1)
 
 
-def test_required_agents_from_the_interval() -> None:
-    """10 calls in the first 600 s (1/60 per s), AHT 120 s: A = 2 erlangs, 80/20 needs 4 agents."""
-    events = []
-    for i in range(10):
-        events += [queued(60 * i, f"c{i}", "billing"), answered(60 * i, f"c{i}", "a1", 0, "billing")]
-    events += [ended(60 * i + 120, f"c{i}", "a1", 120, "billing") for i in range(3)]
-    queue = run(*events).snapshot(at(600))["queues"]["billing"]
-    assert queue["required_agents"] == 4
-    assert run().snapshot(at(600))["queues"]["billing"]["required_agents"] is None
-
-
 # -- output shape --------------------------------------------------------------------------------------
 
 
@@ -612,16 +579,6 @@ def _plain(value: Any) -> bool:
     if isinstance(value, list):
         return all(_plain(item) for item in value)
     return type(value) in (str, int, float, bool, type(None))
-
-
-def test_snapshot_is_plain_json() -> None:
-    """Only str/int/float/bool/None/list/dict, and a JSON round trip gives it back unchanged."""
-    state = run(*outcomes(), login(0, "a1"), ev("agent_paused", 1, agent="a1", reason="Break"))
-    snapshot = state.snapshot(at(100))
-    assert _plain(snapshot)
-    assert json.loads(json.dumps(snapshot)) == snapshot
-    assert snapshot["counters"]["events_applied"] == 12
-    assert set(snapshot["queues"]["support"]["interval"]) >= {"offered", "service_level_live_pct", "aht_s"}
 
 
 def test_absurd_values_cannot_break_the_output() -> None:
@@ -654,45 +611,6 @@ def test_state_survives_a_pickle_round_trip() -> None:
     assert restored.snapshot(at(90)) == state.snapshot(at(90))
     assert restored.totals() == state.totals()
     assert restored.anomalies["duplicate_queued"] == 1
-
-
-# -- deltas ------------------------------------------------------------------------------------------
-
-json_leaf = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=3)
-json_value = st.recursive(
-    json_leaf,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=4),
-    max_leaves=12,
-)
-json_dict = st.dictionaries(st.text(max_size=2), json_value, max_size=5)
-
-
-@settings(max_examples=200, deadline=None)
-@given(json_dict, json_dict)
-def test_apply_diff_of_diff_gives_new(old: dict[str, Any], new: dict[str, Any]) -> None:
-    """apply_diff(old, diff(old, new)) == new, old is left untouched, and a dict equal to itself has no diff."""
-    frozen = json.dumps(old, sort_keys=True)
-    assert apply_diff(old, diff(old, new)) == new
-    assert json.dumps(old, sort_keys=True) == frozen
-    assert diff(new, new) == {}
-
-
-def test_diff_encoding() -> None:
-    """Removed -> None, None and lists wrapped, nested dicts diffed, unchanged keys omitted."""
-    old = {"a": 1, "b": {"x": 1, "y": 2}, "c": 5, "d": [1], "e": None}
-    new = {"b": {"x": 1, "y": 3}, "c": None, "d": [1, 2], "e": {"k": None}}
-    assert diff(old, new) == {"a": None, "b": {"y": 3}, "c": [None], "d": [[1, 2]], "e": {"k": [None]}}
-    with pytest.raises(DiffError, match="list of 2 items"):
-        apply_diff(old, {"d": [1, 2]})
-
-
-def test_diff_between_engine_snapshots() -> None:
-    """A delta between two snapshots rebuilds the second one exactly."""
-    state = run(*outcomes()[:3], login(0, "a1"))
-    before = state.snapshot(at(12))
-    state.apply(ended(20, "c1", "a1", 10))
-    after = state.snapshot(at(30))
-    assert apply_diff(before, diff(before, after)) == after
 
 
 # -- any order of events -----------------------------------------------------------------------------
