@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "WALLBOARD_"
@@ -56,6 +56,19 @@ def check_redis_url(url: str, variable: str) -> str:
     if db and not db.isdigit():
         raise ValueError(f"{variable} names database {db!r}; expected a number")
     return url.strip()
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """A validation error of Settings as one line: each problem, named by its field unless it names its variable.
+
+    Input values are never shown (``hide_input_in_errors``): a URL may hold a password.
+    """
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{field}: {message}" if field and ENV_PREFIX + field.upper() not in message else message)
+    return "; ".join(problems)
 
 
 def redacted_url(url: str) -> str:

@@ -5,6 +5,11 @@ sink that appends them to the site's stream and survives a Redis outage: it retr
 backoff and never drops a batch (the collector's read loop waits meanwhile, which pushes back
 on the PBX connection instead of growing memory). Every event carries an idempotency key, so a
 retried append that had in fact succeeded is not counted twice by the engine.
+
+``demo`` runs every part in one process (plus the embedded Redis child): it announces the page's
+URL only once the API holds a snapshot (so the first page load and ``/ws`` have data), and on
+stop (SIGINT/SIGTERM cancel it) it closes the parts in reverse order: the engine writes its final
+checkpoint while Redis is still up, then the API, the simulator and the embedded Redis stop.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -30,7 +36,7 @@ from collectors.simulator.ami_server import SimulatedAmiServer, run_simulator
 from collectors.simulator.config import build_config, site_config
 from collectors.simulator.model import Simulation
 from wallboard.api import create_app
-from wallboard.api.app import serving, uvicorn_config
+from wallboard.api.app import Runtime, serving, uvicorn_config
 from wallboard.api.auth import create_display_token
 from wallboard.api.page import mount_board_page
 from wallboard.config import Settings
@@ -43,6 +49,8 @@ log = logging.getLogger(__name__)
 
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
 BATCH = 1000
+READY_TIMEOUT_S = 30.0
+READY_POLL_S = 0.05
 
 
 class StreamSink:
@@ -228,13 +236,37 @@ async def demo(settings: Settings, options: DemoOptions, *, announce: Callable[[
             mount_board_page(app)
             token = await create_display_token(store, board="default", label="demo")
             async with serving(uvicorn_config(app, settings)) as base:
-                announce(f"{base}/?token={token}")
-                await run_all(
-                    {
-                        "AMI collector": ami.run(),
-                        "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
-                        "engine": runner.run(),
-                    }
-                )
+                parts = {
+                    "AMI collector": ami.run(),
+                    "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
+                    "engine": runner.run(),
+                    "announcement": _announce_when_ready(app, settings.site, f"{base}/?token={token}", announce),
+                }
+                try:
+                    await run_all(parts)
+                finally:
+                    await close_runner(runner)
         finally:
             await server.close()
+
+
+async def close_runner(runner: EngineRunner, timeout_s: float = 5.0) -> None:
+    """The engine's final publish and checkpoint (after its task stopped), bounded; a failure is logged."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await runner.close()
+    except TRANSIENT as exc:
+        log.warning("engine stopped without a final checkpoint: %s", exc)
+
+
+async def _announce_when_ready(app: FastAPI, site: str, url: str, announce: Callable[[str], None]) -> None:
+    """Announce ``url`` once the API holds a snapshot of ``site`` (or after READY_TIMEOUT_S, with a warning)."""
+    runtime: Runtime = app.state.runtime
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT_S
+    while not ((served := runtime.sites.get(site)) is not None and served.feed.ready):
+        if loop.time() > deadline:
+            log.warning("no snapshot of site %s after %.0f s; the page will wait for it", site, READY_TIMEOUT_S)
+            break
+        await asyncio.sleep(READY_POLL_S)  # the feed exposes no event to wait on: poll its flag
+    announce(url)

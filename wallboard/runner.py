@@ -12,7 +12,16 @@ Theory of operation. One runner per site, consumer ``engine`` of the stream's co
                anyway (time in state must tick): snapshot(now), seq += 1, then in this order
                1. MULTI snapshot [+ checkpoint] EXEC   2. PUBLISH the delta   3. XACK what the
                stored checkpoint covers. The checkpoint (a pickle of the whole State, megabytes on
-               a busy day) is added at most every ``checkpoint_interval_s``, and on a graceful stop.
+               a busy day) is added at most every ``checkpoint_interval_s``, and on a graceful stop
+               (``close()``).
+
+A delta's ``base`` is the seq of the snapshot it was diffed against: the one this runner published
+last or, after a restart, the one stored under the snapshot key (what every API holds or re-reads),
+so the first delta after a restart applies to it exactly. Seq 1 diffs against the empty snapshot
+(base 0). When the runner does not know what the readers hold (restored from a checkpoint without
+a readable stored snapshot, or a snapshot write that failed and may or may not have reached
+Redis), the next delta carries ``base: None``, which readers answer by re-reading the snapshot key
+(written before the delta is published). A seq, once tried, is never reused for other content.
 
 An entry is acknowledged only once a checkpoint that includes it is stored, so after a crash at
 any point the new runner restores the checkpoint and the unacked entries are exactly those the
@@ -51,8 +60,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from collectors.backoff import Backoff
 from wallboard.config import Settings, redacted_url
+from wallboard.deltas import diff
 from wallboard.embedded import EmbeddedRedis, start_embedded
-from wallboard.engine import State, diff
+from wallboard.engine import State
 from wallboard.events import Event, parse_event
 from wallboard.site import SiteConfig
 from wallboard.store import CheckpointFormatError, Store, StreamEntry, connect, next_stream_id, stream_id_key
@@ -61,7 +71,7 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "engine"
 COMPONENT = "engine"
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: State split into queues/agents/snapshots modules
 PICKLE_PROTOCOL = 5
 READ_COUNT = 500
 TICK_S = 1.0
@@ -158,6 +168,7 @@ class EngineRunner:
         self._last_publish = float("-inf")
         self._last_checkpoint = float("-inf")
         self._last_health = float("-inf")
+        self._ever_connected = False
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -172,7 +183,8 @@ class EngineRunner:
                 self.stats.connected = False
                 self.stats.reconnects += 1
                 delay = next(self._backoff)
-                log.warning("engine lost Redis (%s: %s); reconnecting in %.1f s", type(exc).__name__, exc, delay)
+                what = "lost Redis" if self._ever_connected else "cannot reach Redis"
+                log.warning("engine %s (%s: %s); reconnecting in %.1f s", what, type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
 
     async def close(self) -> None:
@@ -189,7 +201,7 @@ class EngineRunner:
         await self._adopt_stored_seq()
         self._to_ack.clear()  # the pending list is the truth: resync re-reads every unacked entry
         await self._resync()
-        self.stats.connected = True
+        self.stats.connected = self._ever_connected = True
         self._backoff.reset()
         log.info("engine for site %s resynced at stream id %s, seq %d", self.store.site, self.last_id, self.seq)
         await self._publish()
@@ -237,13 +249,21 @@ class EngineRunner:
         )
 
     async def _rebuild(self) -> None:
-        """A fresh State fed every entry the group has already delivered (what the lost checkpoint covered)."""
-        self.state = State(self.site_config)
-        bound = await self.store.last_delivered_id()
-        start = "-"
-        while bound is not None and (entries := await self.store.read_range(start, bound, READ_COUNT)):
-            self._apply_entries(entries, ack=False)
-            start = next_stream_id(entries[-1].id)
+        """A fresh State fed every entry the group has already delivered (what the lost checkpoint covered).
+
+        Interrupted (Redis lost, or cancelled), it leaves no State behind: a partial one would be
+        continued, or checkpointed by ``close()``, without the acknowledged entries it lacks.
+        """
+        self.state, self.last_id = State(self.site_config), None
+        try:
+            bound = await self.store.last_delivered_id()
+            start = "-"
+            while bound is not None and (entries := await self.store.read_range(start, bound, READ_COUNT)):
+                self._apply_entries(entries, ack=False)
+                start = next_stream_id(entries[-1].id)
+        except BaseException:
+            self.state = self.last_id = None
+            raise
         log.warning("rebuilt site %s from %d stream entries up to %s", self.store.site, self.stats.records, bound)
 
     async def _adopt_stored_seq(self) -> None:
@@ -334,16 +354,20 @@ class EngineRunner:
         snapshot: dict[str, Any] = json.loads(text)  # what every reader sees: diff that, not Python tuples
         with_checkpoint = self.last_id != self._checkpointed_id and (checkpoint or self._checkpoint_due())
         payload = encode_state(self.state) if with_checkpoint else None
+        # Until the write is known to have succeeded, readers may hold either state: forget the base
+        # (and never reuse this seq for other content, should the write fail after all).
+        previous, self.published, self.seq = self.published, None, seq
         await self.store.save_state(text, payload, self.last_id or "0-0", seq)
         now = asyncio.get_running_loop().time()
-        previous, self.published, self.seq = self.published, snapshot, seq
+        self.published = snapshot
         self._changed = False
         self._last_publish = now
         if payload is not None:
             self._checkpointed_id, self._last_checkpoint = self.last_id, now
         self.stats.published += 1
         changes = diff(previous or {}, snapshot)
-        await self.store.publish_delta({"type": "delta", "seq": seq, "base": seq - 1, "changes": changes})
+        base = seq - 1 if previous is not None or seq == 1 else None  # None: readers re-read the snapshot key
+        await self.store.publish_delta({"type": "delta", "seq": seq, "base": base, "changes": changes})
         await self._ack_checkpointed()
 
     async def _ack_checkpointed(self) -> None:

@@ -78,6 +78,10 @@ class CheckpointFormatError(StoreError):
     """The stored checkpoint is not in a format this version can read."""
 
 
+MAX_CONNECTIONS = 256
+POOL_WAIT_S = 5.0
+
+
 def connect(url: str, *, client_name: str = "wallboard") -> Redis:
     """A client for ``url``: bounded connect, TCP keepalive, periodic health checks, no hidden retries.
 
@@ -91,8 +95,12 @@ def connect(url: str, *, client_name: str = "wallboard") -> Redis:
     options: dict[str, Any] = {}
     if urlsplit(url).scheme in ("redis", "rediss"):
         options = {"socket_keepalive": True, "socket_keepalive_options": _KEEPALIVE}
-    return aioredis.Redis.from_url(
+    # A burst (1,000 TVs reconnecting after a deploy) waits for a pooled connection instead of
+    # failing at once with "Too many connections", as redis-py's default pool would.
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_S,
         socket_connect_timeout=5.0,
         socket_timeout=None,
         health_check_interval=10,
@@ -100,6 +108,9 @@ def connect(url: str, *, client_name: str = "wallboard") -> Redis:
         client_name=client_name,
         **options,
     )
+    client = aioredis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True
+    return client
 
 
 @dataclass(frozen=True)

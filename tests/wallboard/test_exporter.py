@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from wallboard.exporter import SiteReading, WallboardCollector, register, render
+from wallboard.exporter import SiteReading, WallboardCollector, _Family, register, render
 
 NOW = 1_700_000_100.0  # 2023-11-14T22:15:00Z
 SNAPSHOT_TS = "2023-11-14T22:14:58+00:00"  # 2 s before NOW
@@ -245,3 +246,31 @@ def test_render_before_any_snapshot_has_only_headers() -> None:
     """Without a snapshot or health, a scrape succeeds and carries no wallboard sample."""
     registry, _ = registry_with([SiteReading("paris", None, {}, NOW)])
     assert not [line for line in render(registry).decode().splitlines() if not line.startswith("#")]
+
+
+def test_a_scrape_creates_few_objects_for_the_garbage_collector() -> None:
+    """A 300-queue scrape keeps its samples as shared label tuples and floats, not one tracked object (or more)
+    per sample: scrapes must not set off full collections in an API process holding a large snapshot."""
+    queues = {f"q{n:03d}": {**SUPPORT, "name": f"q{n:03d}"} for n in range(300)}
+    registry, _ = registry_with([SiteReading("paris", snapshot(**queues), HEALTH, NOW)])
+    gc.collect()
+    before = len(gc.get_objects())
+    families = list(registry.collect())
+    tracked = len(gc.get_objects()) - before
+    samples = sum(len(family.samples) for family in families)
+    assert samples > 300 * 20  # 23 per queue here, plus the health families
+    assert tracked < samples / 2
+
+
+def test_samples_are_built_from_the_rows_added_so_far() -> None:
+    """The samples view follows add(): values become floats, absent or unreadable ones are skipped, _total names."""
+    registry, _ = registry_with([SiteReading("paris", snapshot(support=SUPPORT), {}, NOW)])
+    (family,) = [f for f in registry.collect() if f.name == "wallboard_calls_offered"]
+    assert isinstance(family, _Family)
+    assert [(s.name, s.labels, s.value) for s in family.samples] == [
+        ("wallboard_calls_offered_total", {"site": "paris", "queue": "support"}, 120.0)
+    ]
+    family.add(("paris", "sales"), "7")
+    family.add(("paris", "billing"), None)
+    family.add(("paris", "billing"), "n/a")
+    assert [(s.labels["queue"], s.value) for s in family.samples] == [("support", 120.0), ("sales", 7.0)]

@@ -18,7 +18,7 @@ import uvicorn
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.config import Settings
-from wallboard.engine import diff
+from wallboard.deltas import diff
 from wallboard.store import Store, connect
 
 WAIT_S = 30.0

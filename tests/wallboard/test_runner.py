@@ -24,8 +24,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from collectors.backoff import Backoff
 from wallboard.config import Settings
+from wallboard.deltas import apply_diff
 from wallboard.embedded import start_embedded
-from wallboard.engine import State, apply_diff
+from wallboard.engine import State
 from wallboard.events import (
     AgentLogin,
     CallAbandoned,

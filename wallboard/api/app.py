@@ -7,7 +7,7 @@ For each site it serves, the app's lifespan starts two tasks:
 
 * ``SiteFeed.run`` subscribes to ``wb:{site}:updates`` *first*, then reads ``wb:{site}:snapshot``
   (so no delta published in between is lost), and then applies each delta in ``seq`` order with
-  ``engine.apply_diff``. A delta whose ``base`` is not the ``seq`` it holds means one was missed
+  ``deltas.apply_diff``. A delta whose ``base`` is not the ``seq`` it holds means one was missed
   (or arrived before the first snapshot): it re-reads the snapshot key, which the runner writes
   before publishing. Deltas it already has (``seq`` not above its own) are skipped. When Redis
   goes away the feed marks itself unreachable (``/readyz`` answers 503), backs off, subscribes
@@ -42,7 +42,8 @@ from wallboard.api.auth import Authenticator, redact_server_logs
 from wallboard.api.routes import build_router
 from wallboard.api.ws import Hub
 from wallboard.config import Settings
-from wallboard.engine import EngineError, apply_diff
+from wallboard.deltas import apply_diff
+from wallboard.engine import EngineError
 from wallboard.exporter import SiteReading, WallboardCollector
 from wallboard.store import Store
 
@@ -129,7 +130,7 @@ class SiteFeed:
         current = self.seq
         if message.get("type") != "delta" or not isinstance(seq, int):
             await self._resync("a message that is not a delta")
-        elif current is not None and seq <= current:
+        elif current is not None and seq <= current and base is not None:  # base None: the engine restarted
             return
         elif current is not None and base == current:
             try:
@@ -283,11 +284,18 @@ def _serve(site_store: Store, settings: Settings, clock: Callable[[], float], ws
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
-    """A uvicorn config for ``app``: host/port from settings, /ws frames capped at ws_max_message_bytes."""
+    """A uvicorn config for ``app``: host/port from settings, /ws frames capped at ws_max_message_bytes.
+
+    permessage-deflate is off: the hub serialises a delta once for every client, but compression
+    runs per connection (each has its own zlib context), which made it the largest cost of a
+    1,000-client fan-out; wallboard deltas are a few kB. Pass ``ws_per_message_deflate=True`` to
+    trade that CPU for bandwidth (clients over a slow WAN).
+    """
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "ws_max_size": settings.ws_max_message_bytes,
+        "ws_per_message_deflate": False,
         "lifespan": "on",
         "log_config": None,
     }

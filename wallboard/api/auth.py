@@ -10,6 +10,14 @@ presented token hashes it, compares the digest with every configured digest in c
 (``hmac.compare_digest``, no early exit), then looks the digest up in Redis (a keyed lookup,
 which reveals nothing about other tokens' values).
 
+Redis lookups are shared and bounded: concurrent checks of one token wait for a single lookup,
+at most ``LOOKUPS_IN_FLIGHT`` lookups run at once (the others wait their turn), and a token found
+is trusted for ``GRANT_TTL_S`` seconds without asking again. So when a thousand TVs sharing a token
+reconnect at once (an API restart), Redis sees one lookup instead of a burst that would exhaust the
+client's connection pool and turn valid tokens away with 503/4503. The price: a revoked token keeps
+opening connections to this process for up to ``GRANT_TTL_S``. Unknown tokens are never cached,
+so a token created a moment ago works at once.
+
 A client presents its token as ``Authorization: Bearer <token>`` or ``?token=<token>`` (the
 only option a browser has for a websocket). With auth disabled every request is granted.
 Logs never show a token: at most the first 8 hex digits of its digest. uvicorn logs request paths
@@ -22,13 +30,15 @@ filter on its loggers that masks ``token=`` values.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -42,6 +52,9 @@ TOKEN_QUERY = "token"
 DISPLAY = "display"
 SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE)
+LOOKUPS_IN_FLIGHT = 16  # Redis token lookups at once (the API's Redis pool holds 100 connections)
+GRANT_TTL_S = 5.0  # how long a token found in Redis is trusted without asking again
+MAX_REMEMBERED = 4096  # remembered grants; past that the memory starts over
 
 
 class TokenStore(Protocol):
@@ -96,10 +109,14 @@ def is_loopback(host: str | None) -> bool:
 class Authenticator:
     """Checks presented tokens against the settings' tokens and the store (see the module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._enabled = settings.auth_enabled
         self._metrics_public = settings.metrics_public
         self._configured = tuple(token_digest(secret.get_secret_value()) for secret in settings.display_tokens)
+        self._clock = clock
+        self._found: dict[tuple[TokenStore, str], tuple[float, dict[str, Any]]] = {}  # -> (expiry, info)
+        self._lookups: dict[tuple[TokenStore, str], asyncio.Future[dict[str, Any] | None]] = {}
+        self._gate = asyncio.Semaphore(LOOKUPS_IN_FLIGHT)
 
     @property
     def enabled(self) -> bool:
@@ -120,7 +137,7 @@ class Authenticator:
             return Grant(role=DISPLAY, source="settings")
         info = None
         for store in stores:
-            if (info := await store.get_token(digest)) is not None:
+            if (info := await self._lookup(store, digest)) is not None:
                 break
         if info is None:
             log.warning("rejected an unknown display token (sha256 %s...)", digest[:8])
@@ -132,6 +149,32 @@ class Authenticator:
         if self._metrics_public or is_loopback(client_host):
             return True
         return await self.check(token, stores) is not None
+
+    async def _lookup(self, store: TokenStore, digest: str) -> dict[str, Any] | None:
+        """The store's info for ``digest``: remembered for GRANT_TTL_S when found, one lookup per token at a time."""
+        key = (store, digest)
+        found = self._found.get(key)
+        if found is not None and found[0] > self._clock():
+            return found[1]
+        pending = self._lookups.get(key)
+        if pending is None:
+            pending = self._lookups[key] = asyncio.ensure_future(self._fetch(store, digest))
+            pending.add_done_callback(lambda done: self._settled(key, done))
+        return await asyncio.shield(pending)  # a caller that goes away does not cancel the others' lookup
+
+    async def _fetch(self, store: TokenStore, digest: str) -> dict[str, Any] | None:
+        async with self._gate:
+            info = await store.get_token(digest)
+        if info is not None:
+            if len(self._found) >= MAX_REMEMBERED:
+                self._found.clear()
+            self._found[(store, digest)] = (self._clock() + GRANT_TTL_S, info)
+        return info
+
+    def _settled(self, key: tuple[TokenStore, str], done: asyncio.Future[dict[str, Any] | None]) -> None:
+        self._lookups.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter may have gone away; each one that waited got it raised
 
     def _matches_configured(self, digest: str) -> bool:
         found = False

@@ -4,10 +4,14 @@ Theory of operation
 -------------------
 The app keeps one up-to-date snapshot per site (``app.SiteFeed``) and calls ``Hub.notify()``
 whenever it changes. The hub's task wakes on that, diffs the snapshot it last *broadcast*
-against the current one with ``engine.diff``, serialises ``{"type": "delta", "seq", "base",
-"changes"}`` once, and offers the same string to every client; then it sleeps ``interval_s``
-(250 ms) so that however fast the runner publishes, a client gets at most four deltas a second,
-each covering everything that changed meanwhile. Every ``heartbeat_s`` it offers a heartbeat.
+against the current one with ``deltas.diff``, serialises ``{"type": "delta", "seq", "base",
+"changes"}`` once, and offers the same string to every client. Broadcasts *start* at least
+``interval_s`` (250 ms) apart, so however fast the runner publishes, a client gets at most four
+deltas a second, each covering everything that changed meanwhile. The spacing is counted from
+the start of the previous broadcast, not from its end: the runner publishes every 250 ms plus its
+own work, so an update normally finds the hub ready and goes out at once. (Counted from the end,
+the hub's period would be 250 ms plus its work, slightly longer than the runner's, and updates
+would queue behind it for up to 250 ms.) Every ``heartbeat_s`` it offers a heartbeat.
 
 Each client has an ``Outbox``: a bounded queue of encoded messages drained by the client's own
 pump task, which awaits the socket (uvicorn's send blocks while the transport is paused, so a
@@ -39,7 +43,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from wallboard.engine import diff as engine_diff
+from wallboard.deltas import diff as snapshot_diff
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ class Hub:
         heartbeat_s: float = 5.0,
         queue_size: int = 8,
         clock: Callable[[], float] = time.time,
-        diff: Diff = engine_diff,
+        diff: Diff = snapshot_diff,
     ) -> None:
         self._source = source
         self._interval_s = interval_s
@@ -149,48 +153,54 @@ class Hub:
         if text is not None:
             outbox.replace(text)
 
-    def tick(self) -> None:
-        """Bring every client from the state last broadcast to the source's current one."""
+    def tick(self) -> bool:
+        """Bring every client from the state last broadcast to the source's current one; True if anything was sent."""
         current = self._source.snapshot
         if current is None or current is self._sent:
-            return
+            return False
         seq = _seq(current)
         if seq is not None and seq == self._sent_seq:
-            return
+            return False
         previous, base = self._sent, self._sent_seq
         self._sent, self._sent_seq, self._snapshot_text = current, seq, None
         if not self._clients:
-            return  # nobody to bring along: adopting the state is enough
+            return False  # nobody to bring along: adopting the state is enough
         self.broadcasts += 1
         if previous is None or base is None or seq is None or seq < base:
             # First snapshot, or the runner started over: everyone gets the whole state.
             self._fan_out(self._snapshot_message() or "")
-            return
+            return True
         changes = self._diff(previous, current)
         self._fan_out(_encode({"type": "delta", "seq": seq, "base": base, "changes": changes}))
+        return True
 
     def heartbeat(self) -> None:
         stamp = datetime.fromtimestamp(self._clock(), UTC).isoformat().replace("+00:00", "Z")
         self._fan_out(_encode({"type": "heartbeat", "ts": stamp}))
 
     async def run(self) -> None:
-        """Tick on changes (at most every ``interval_s``) and beat every ``heartbeat_s``, until cancelled.
+        """Tick on changes (broadcasts start at least ``interval_s`` apart) and beat every ``heartbeat_s``.
 
-        Scheduling uses the event loop's monotonic time; the injected clock only stamps heartbeats.
+        Runs until cancelled. Scheduling uses the event loop's monotonic time; the injected clock only
+        stamps heartbeats.
         """
         loop = asyncio.get_running_loop()
         next_beat = loop.time() + self._heartbeat_s
+        next_tick = loop.time()  # the earliest start of the next broadcast
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(next_beat):
                     await self._dirty.wait()
             if self._dirty.is_set():
+                if loop.time() < next_tick:
+                    await asyncio.sleep(next_tick - loop.time())  # changes meanwhile join this broadcast
                 self._dirty.clear()
-                self.tick()
+                started = loop.time()
+                if self.tick():
+                    next_tick = started + self._interval_s
             if loop.time() >= next_beat:
                 self.heartbeat()
                 next_beat = loop.time() + self._heartbeat_s
-            await asyncio.sleep(self._interval_s)
 
     def _fan_out(self, message: str) -> None:
         for outbox in self._clients:

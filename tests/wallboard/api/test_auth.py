@@ -20,7 +20,16 @@ from websockets.exceptions import ConnectionClosed
 
 from wallboard.api import create_app, create_display_token
 from wallboard.api.app import serving
-from wallboard.api.auth import Authenticator, fingerprint, is_loopback, presented_token, redact, token_digest
+from wallboard.api.auth import (
+    GRANT_TTL_S,
+    LOOKUPS_IN_FLIGHT,
+    Authenticator,
+    fingerprint,
+    is_loopback,
+    presented_token,
+    redact,
+    token_digest,
+)
 from wallboard.config import Settings
 from wallboard.store import Store, connect
 
@@ -115,6 +124,98 @@ async def test_authenticator_open_when_auth_disabled(store: Store) -> None:
     """With auth_enabled=False every request is granted."""
     grant = await Authenticator(settings(auth_enabled=False)).check(None, [store])
     assert grant is not None and grant.source == "open"
+
+
+class SlowStore:
+    """A token store whose lookups wait until released; counts lookups and the most in flight at once."""
+
+    def __init__(self, tokens: dict[str, dict[str, Any]]) -> None:
+        self.tokens = tokens
+        self.release = asyncio.Event()
+        self.lookups = self.in_flight = self.most_in_flight = 0
+        self.fail: Exception | None = None
+
+    async def get_token(self, token_hash: str) -> dict[str, Any] | None:
+        self.lookups += 1
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.release.wait()
+            if self.fail is not None:
+                raise self.fail
+            return self.tokens.get(token_hash)
+        finally:
+            self.in_flight -= 1
+
+    async def add_token(self, token_hash: str, info: Any) -> None:
+        self.tokens[token_hash] = dict(info)
+
+
+async def until_waiting(store: SlowStore, lookups: int) -> None:
+    async with asyncio.timeout(WAIT_S):
+        while store.in_flight < lookups:
+            await asyncio.sleep(0)
+
+
+async def test_concurrent_checks_of_one_token_share_one_lookup() -> None:
+    """A thousand TVs presenting the same token at once cost the store one lookup, and all are granted."""
+    store = SlowStore({token_digest("tv-token"): {"role": "display", "board": "wall"}})
+    auth = Authenticator(settings())
+    checks = [asyncio.ensure_future(auth.check("tv-token", [store])) for _ in range(1000)]
+    await until_waiting(store, 1)
+    store.release.set()
+    grants = await asyncio.gather(*checks)
+    assert store.lookups == 1
+    assert {(grant.board if grant else None) for grant in grants} == {"wall"}
+
+
+async def test_lookups_in_flight_are_bounded() -> None:
+    """Checks of many different tokens at once wait their turn: at most LOOKUPS_IN_FLIGHT reach the store."""
+    store = SlowStore({})
+    auth = Authenticator(settings())
+    checks = [asyncio.ensure_future(auth.check(f"guess-{n}", [store])) for n in range(3 * LOOKUPS_IN_FLIGHT)]
+    await until_waiting(store, LOOKUPS_IN_FLIGHT)
+    for _ in range(10):
+        await asyncio.sleep(0)  # give any lookup past the bound a chance to start (none may)
+    assert store.in_flight == LOOKUPS_IN_FLIGHT
+    store.release.set()
+    assert await asyncio.gather(*checks) == [None] * (3 * LOOKUPS_IN_FLIGHT)
+    assert (store.lookups, store.most_in_flight) == (3 * LOOKUPS_IN_FLIGHT, LOOKUPS_IN_FLIGHT)
+
+
+async def test_a_found_token_is_remembered_for_its_ttl_and_unknown_ones_never() -> None:
+    """A grant is reused within GRANT_TTL_S and looked up again after it (a revocation shows); an unknown
+    token is looked up every time, so one created after a refused check works at once."""
+    now = [100.0]
+    store = SlowStore({token_digest("known"): {"role": "display"}})
+    store.release.set()
+    auth = Authenticator(settings(), clock=lambda: now[0])
+    assert await auth.check("known", [store]) is not None
+    now[0] += GRANT_TTL_S - 0.1
+    assert await auth.check("known", [store]) is not None
+    assert store.lookups == 1
+    del store.tokens[token_digest("known")]  # revoked
+    now[0] += 0.2
+    assert await auth.check("known", [store]) is None
+    assert await auth.check("later", [store]) is None
+    store.tokens[token_digest("later")] = {"role": "display"}  # created after the refusal
+    assert await auth.check("later", [store]) is not None
+    assert store.lookups == 4
+
+
+async def test_a_failed_lookup_reaches_every_waiter_and_is_not_remembered() -> None:
+    """A store error is raised to each check that waited on the lookup; the next check asks again."""
+    store = SlowStore({token_digest("tv-token"): {"role": "display"}})
+    store.fail = ConnectionError("Redis unreachable")
+    auth = Authenticator(settings())
+    checks = [asyncio.ensure_future(auth.check("tv-token", [store])) for _ in range(3)]
+    await until_waiting(store, 1)
+    store.release.set()
+    results = await asyncio.gather(*checks, return_exceptions=True)
+    assert [type(result) for result in results] == [ConnectionError] * 3
+    store.fail = None
+    assert await auth.check("tv-token", [store]) is not None
+    assert store.lookups == 2
 
 
 async def test_metrics_access_rule(store: Store) -> None:

@@ -18,7 +18,8 @@ from wallboard.api import ApiError, create_app
 from wallboard.api.app import Runtime, serving
 from wallboard.api.routes import Agent, AgentList, Queue, QueueList, Snapshot
 from wallboard.config import Settings
-from wallboard.engine import State, diff
+from wallboard.deltas import diff
+from wallboard.engine import State
 from wallboard.events import AgentLogin, CallAbandoned, CallAnswered, CallQueued, Event
 from wallboard.runner import EngineRunner
 from wallboard.site import SiteConfig

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from wallboard.api import create_app, uvicorn_config
 from wallboard.api.app import Runtime, serving
 from wallboard.api.ws import Hub, Outbox
 from wallboard.config import Settings
-from wallboard.engine import apply_diff, diff
+from wallboard.deltas import apply_diff, diff
 from wallboard.store import Store, connect
 
 WAIT_S = 10.0
@@ -166,6 +167,57 @@ def test_heartbeat_carries_the_clock_time() -> None:
     assert drain(outbox) == [{"type": "heartbeat", "ts": "2023-11-14T22:13:20Z"}]
 
 
+def test_tick_says_whether_it_sent_anything() -> None:
+    """tick() is True after a broadcast; False with nobody connected or when the seq did not move."""
+    feed = FakeFeed(board(1, 0))
+    hub = Hub(feed)
+    assert hub.tick() is False  # nobody to send to: the state is adopted silently
+    outbox = hub.connect()
+    feed.snapshot = board(2, 3)
+    assert hub.tick() is True
+    assert hub.tick() is False
+    assert [m["seq"] for m in drain(outbox)] == [1, 2]
+
+
+class SlowDiff:
+    """engine.diff taking ``seconds`` of wall time (a large site's broadcast); records when each call started."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.starts: list[float] = []
+
+    def __call__(self, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        self.starts.append(asyncio.get_running_loop().time())
+        time.sleep(self.seconds)  # simulated work inside the broadcast, not a wait for something to settle
+        return diff(old, new)
+
+
+async def test_broadcasts_start_interval_apart_counted_from_the_previous_start() -> None:
+    """Back-to-back updates go out interval_s apart, counted from the start of the previous broadcast:
+    a broadcast that takes long does not push the next one a whole interval further."""
+    interval, work = 0.4, 0.3
+    feed = FakeFeed(board(1, 0))
+    slow = SlowDiff(work)
+    hub = Hub(feed, interval_s=interval, heartbeat_s=3600, diff=slow)
+    outbox = hub.connect()
+    assert json.loads(await outbox.get())["type"] == "snapshot"
+    running = asyncio.create_task(hub.run())
+    try:
+        for seq in (2, 3, 4):
+            feed.snapshot = board(seq, seq)
+            hub.notify()
+            async with asyncio.timeout(WAIT_S):
+                assert json.loads(await outbox.get())["seq"] == seq
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    gaps = [later - earlier for earlier, later in zip(slow.starts, slow.starts[1:], strict=False)]
+    assert len(gaps) == 2
+    assert all(gap >= interval - 0.001 for gap in gaps), gaps  # never more than one broadcast per interval
+    assert all(gap < interval + work for gap in gaps), gaps  # counted from the start, not the end
+
+
 # -- end to end: uvicorn, redis-server, websockets ---------------------------------------------
 
 
@@ -303,6 +355,17 @@ async def test_uvicorn_config_makes_the_server_refuse_oversize_frames(stores: di
         with pytest.raises(ConnectionClosed) as closed:
             await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+async def test_uvicorn_config_turns_permessage_deflate_off(stores: dict[str, Store]) -> None:
+    """A client offering permessage-deflate is answered without it: one encoding of a delta serves every client."""
+    await Publisher(stores["paris"]).publish(site_board("paris", 1))
+    settings = Settings(auth_enabled=False, site="paris", port=0)
+    app = create_app(settings, store=stores["paris"])
+    async with serving(uvicorn_config(app, settings)) as base, open_ws(base.replace("http", "ws", 1) + "/ws") as ws:
+        assert ws.response is not None and "Sec-WebSocket-Extensions" not in ws.response.headers
+        assert (await receive(ws))["type"] == "snapshot"
+    assert uvicorn_config(app, settings, ws_per_message_deflate=True).ws_per_message_deflate is True
 
 
 async def test_heartbeats_arrive_every_heartbeat_interval(stores: dict[str, Store]) -> None:
