@@ -13,10 +13,21 @@ PURE = [
     "wallboard/site.py",
     "wallboard/agent_state.py",
     "wallboard/engine.py",
+    "wallboard/queues.py",
+    "wallboard/agents.py",
+    "wallboard/snapshots.py",
+    "wallboard/deltas.py",
     "wallboard/metrics.py",
+    "wallboard/thresholds.py",
+    "wallboard/alerts.py",
+    "wallboard/alert_rules.py",
     "collectors/ami/protocol.py",
     "collectors/ami/mapping.py",
     "collectors/queue_log/parser.py",
+    "collectors/queue_log/records.py",
+    "collectors/queue_log/csv_export.py",
+    "collectors/queue_log/verbs.py",
+    "collectors/queue_log/reorder.py",
     "collectors/backoff.py",
     "collectors/simulator/model.py",
     "collectors/simulator/config.py",
@@ -26,6 +37,15 @@ PURE = [
     "collectors/simulator/ami_frames.py",
 ]
 FORBIDDEN_MODULES = {"asyncio", "socket", "redis", "fastapi", "starlette", "prometheus_client", "uvicorn", "websockets"}
+# The engine and what it is made of: a collector imports none of them.
+ENGINE_MODULES = (
+    "wallboard.engine",
+    "wallboard.queues",
+    "wallboard.agents",
+    "wallboard.snapshots",
+    "wallboard.deltas",
+    "wallboard.metrics",
+)
 FORBIDDEN_CALLS = {
     ("datetime", "now"),
     ("datetime", "utcnow"),
@@ -72,4 +92,4 @@ def test_collectors_never_import_the_engine() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
-                assert not node.module.startswith(("wallboard.engine", "wallboard.metrics")), path
+                assert not node.module.startswith(ENGINE_MODULES), path

@@ -3,6 +3,12 @@
 Only this module builds settings from the environment, configures logging, and imports
 ``collectors`` and ``dash_app`` together with the core. Every subcommand is a small function
 that builds its collaborators and hands them over.
+
+Errors: a wrong setting (a malformed ``REDIS_URL``, a bad site name) is reported in one line on
+stderr and exits with status 2 at once; a refused AMI login, a port already taken or an embedded
+Redis that cannot start exit with status 1, also in one line. An unreachable Redis is not an
+error: it may be starting or failing over, so the engine, the collectors and the API retry with
+backoff and log each attempt. SIGINT/SIGTERM stop a live command cleanly with status 0.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from collectors.ami.client import AmiAuthError, AmiConfig
-from wallboard.config import Settings
+from wallboard.config import Settings, describe_errors
 from wallboard.site import QueueConfig, SiteConfig, SiteFileError, load_site_file
 
 log = logging.getLogger("wallboard")
@@ -118,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--agents", type=int, default=40)
     demo.add_argument("--queues", type=int, default=4)
     demo.set_defaults(func=cmd_demo)
+
+    alerts = sub.add_parser("alerts", help="alert thresholds: export them as Prometheus alerting rules")
+    asub = alerts.add_subparsers(dest="alerts_command", required=True)
+    rules = asub.add_parser("export-rules", help="write the site file's thresholds as a Prometheus rule file")
+    rules.add_argument("--site-file", type=Path, required=True)
+    rules.add_argument("--out", type=Path, default=None, help="rule file to write (default: stdout)")
+    rules.add_argument("--horizon-days", type=int, default=400, help="DST changes are resolved this far ahead")
+    rules.set_defaults(func=cmd_alerts_export_rules)
     return parser
 
 
@@ -235,6 +249,26 @@ def _site_from_args(args: argparse.Namespace) -> SiteConfig:
         raise SiteFileError(f"invalid option: {exc}") from exc
 
 
+def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from wallboard.alert_rules import export_rules
+
+    site = load_site_file(args.site_file)
+    export = export_rules(site.thresholds, site, datetime.now(UTC), horizon_days=args.horizon_days)
+    for skipped in export.skipped:
+        log.warning("threshold %s is not exported to Prometheus: %s", skipped.threshold_id, skipped.reason)
+    text = export.to_yaml()
+    if args.out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
+    return EXIT_OK
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from wallboard import replay as rp
     from wallboard.report import print_replay_table, replay_progress
@@ -253,6 +287,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _startup_errors() -> tuple[type[Exception], ...]:
+    """Errors that stop a live command with a message of their own (no traceback): no Redis, no port, bad login."""
+    from wallboard.api.app import ApiError
+    from wallboard.embedded import EmbeddedRedisError
+    from wallboard.runner import RunnerError
+
+    return (ApiError, EmbeddedRedisError, RunnerError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -265,9 +308,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wallboard: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:
-        print(f"wallboard: invalid settings: {exc}", file=sys.stderr)
+        print(f"wallboard: invalid settings: {describe_errors(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except AmiAuthError as exc:
+        print(f"wallboard: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except _startup_errors() as exc:  # evaluated only when an exception gets here: imports stay lazy
         print(f"wallboard: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -22,16 +22,22 @@ Example (YAML)::
         name: Alice Nguyen
         team: care-a
         aliases: ["Local/agent01@agents/n", "Alice Nguyen"]
+    thresholds:            # warn/alarm levels (wallboard.thresholds; examples/thresholds.yaml)
+      - {id: sl-low, metric: service_level_pct, warn: 80, alarm: 70, for_s: 180}
+
+A threshold scoped to a queue or team the file does not list is an error naming its field.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator, model_validator
+
+from wallboard.thresholds import ThresholdSet
 
 SlFormula = Literal["offered_minus_short", "answered", "offered"]
 
@@ -75,6 +81,19 @@ class SiteConfig(BaseModel):
     queues: dict[str, QueueConfig] = Field(default_factory=dict)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    thresholds: ThresholdSet = Field(default_factory=ThresholdSet)
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _threshold_list(cls, value: Any) -> Any:
+        return {"thresholds": value} if isinstance(value, list | tuple) else value
+
+    @model_validator(mode="after")
+    def _thresholds_name_known_targets(self) -> SiteConfig:
+        problems = self.thresholds.check_against(self)
+        if problems:
+            raise ValueError("; ".join(f"{problem.path}: {problem.message}" for problem in problems))
+        return self
 
     @field_validator("timezone")
     @classmethod
