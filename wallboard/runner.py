@@ -17,8 +17,9 @@ Theory of operation. One runner per site, consumer ``engine`` of the stream's co
 
 A delta's ``base`` is the seq of the snapshot it was diffed against: the one this runner published
 last or, after a restart, the one stored under the snapshot key (what every API holds or re-reads),
-so the first delta after a restart applies to it exactly. Seq 1 diffs against the empty snapshot
-(base 0). When the runner does not know what the readers hold (restored from a checkpoint without
+so the first delta after a restart applies to it exactly. Seq 1 carries ``base: None`` too: a
+runner starting from nothing (Redis lost its data) restarts the seq, and a reader holding a higher
+seq from before must not mistake the new deltas for old ones. When the runner does not know what the readers hold (restored from a checkpoint without
 a readable stored snapshot, or a snapshot write that failed and may or may not have reached
 Redis), the next delta carries ``base: None``, which readers answer by re-reading the snapshot key
 (written before the delta is published). A seq, once tried, is never reused for other content.
@@ -366,7 +367,7 @@ class EngineRunner:
             self._checkpointed_id, self._last_checkpoint = self.last_id, now
         self.stats.published += 1
         changes = diff(previous or {}, snapshot)
-        base = seq - 1 if previous is not None or seq == 1 else None  # None: readers re-read the snapshot key
+        base = seq - 1 if previous is not None else None  # None: readers re-read the snapshot key
         await self.store.publish_delta({"type": "delta", "seq": seq, "base": base, "changes": changes})
         await self._ack_checkpointed()
 

@@ -193,7 +193,9 @@ async def test_snapshots_carry_the_engine_figures_and_deltas_chain_to_them(harne
                 if chain["stream_id"] == ids[-1]:
                     break
     assert figures(chain) == expected
-    assert [base for base, _ in seqs] == [seq - 1 for _, seq in seqs] == list(range(len(seqs)))
+    # Seq 1 has no base (readers re-read the key); every later delta builds on the one before.
+    assert [seq for _, seq in seqs] == list(range(1, len(seqs) + 1))
+    assert [base for base, _ in seqs] == [None] + [seq - 1 for _, seq in seqs[1:]]
     await until(lambda: harness.caught_up(ids[-1]))
     stored = await harness.store.load_snapshot()
     assert stored is not None and figures(stored) == expected

@@ -309,6 +309,22 @@ async def test_gap_in_published_seq_rereads_the_snapshot_key(stores: dict[str, S
         assert runtime.sites["paris"].feed.snapshot == third
 
 
+async def test_engine_restarted_from_nothing_replaces_a_higher_seq(stores: dict[str, Store]) -> None:
+    """Redis lost its data and a new engine restarts at seq 1 (base None): the API and its clients follow it."""
+    old = Publisher(stores["paris"])
+    for waiting in (1, 2, 3):
+        await old.publish(site_board("paris", waiting))
+    async with api(stores["paris"]) as (base, runtime), open_ws(f"{base}/ws") as ws:
+        assert (await receive(ws))["seq"] == 3
+        fresh = {**site_board("paris", 9), "seq": 1, "stream_id": "1-0"}
+        await stores["paris"].save_state(json.dumps(fresh), None, "1-0", 1)
+        await stores["paris"].publish_delta({"type": "delta", "seq": 1, "base": None, "changes": diff({}, fresh)})
+        message = await receive(ws)
+        assert message["type"] == "snapshot" and message["seq"] == 1
+        assert message["queues"]["support"]["waiting"] == 9
+        assert runtime.sites["paris"].feed.snapshot == fresh
+
+
 async def test_resync_request_answers_with_a_snapshot(stores: dict[str, Store]) -> None:
     """{"type": "resync"} gets a full snapshot of the current state."""
     publisher = Publisher(stores["paris"])
