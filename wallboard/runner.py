@@ -17,12 +17,13 @@ Theory of operation. One runner per site, consumer ``engine`` of the stream's co
 
 A delta's ``base`` is the seq of the snapshot it was diffed against: the one this runner published
 last or, after a restart, the one stored under the snapshot key (what every API holds or re-reads),
-so the first delta after a restart applies to it exactly. Seq 1 carries ``base: None`` too: a
-runner starting from nothing (Redis lost its data) restarts the seq, and a reader holding a higher
-seq from before must not mistake the new deltas for old ones. When the runner does not know what the readers hold (restored from a checkpoint without
-a readable stored snapshot, or a snapshot write that failed and may or may not have reached
-Redis), the next delta carries ``base: None``, which readers answer by re-reading the snapshot key
-(written before the delta is published). A seq, once tried, is never reused for other content.
+so the first delta after a restart applies to it exactly. When the runner does not know what the
+readers hold (restored from a checkpoint without a readable stored snapshot, or a snapshot write
+that failed and may or may not have reached Redis), the next delta carries ``base: None``, which
+readers answer by re-reading the snapshot key. Seq 1 carries ``base: None`` too: a runner starting
+from nothing (Redis lost its data) restarts the seq, and a reader holding a higher seq from before
+must not mistake the new deltas for old ones. The key is always written before the delta is
+published. A seq, once tried, is never reused for other content.
 
 An entry is acknowledged only once a checkpoint that includes it is stored, so after a crash at
 any point the new runner restores the checkpoint and the unacked entries are exactly those the
