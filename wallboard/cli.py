@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--agents", type=int, default=40)
     demo.add_argument("--queues", type=int, default=4)
+    demo.add_argument("--site", default=None, help="site name (default: WALLBOARD_SITE, else 'default')")
     demo.set_defaults(func=cmd_demo)
 
     alerts = sub.add_parser("alerts", help="alert thresholds: export them as Prometheus alerting rules")
