@@ -2,8 +2,8 @@
 
 Docker itself may be absent (CI has no daemon), so the file is checked by parsing it: each
 ``wallboard`` service's command, after the compose variable defaults are applied, must be
-accepted by the real argument parser; the Prometheus config it mounts is checked by the real
-``promtool``.
+accepted by the real argument parser; the Prometheus config it mounts (with the rules generated
+from the example site) is checked by the real ``promtool``, the Alertmanager config by ``amtool``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,17 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from wallboard.alert_rules import export_rules, inhibit_rules
 from wallboard.cli import build_parser
+from wallboard.site import load_site_file
+from wallboard.thresholds import load_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -123,3 +127,63 @@ def test_prometheus_config_is_valid_for_promtool(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     jobs = {job["job_name"]: job for job in yaml.safe_load(config.read_text())["scrape_configs"]}
     assert jobs["wallboard"]["dns_sd_configs"][0]["names"] == ["api"]
+
+
+# -- alerting (issue 5): Alertmanager, and the rules Prometheus loads -------------------------------
+
+ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
+PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+RULES = ROOT / "deploy" / "prometheus" / "rules" / "wallboard.yml"
+EXAMPLE_SITE = ROOT / "deploy" / "site.example.yaml"
+
+
+def test_alertmanager_config_is_valid_for_amtool() -> None:
+    """The mounted Alertmanager config passes the real ``amtool check-config``."""
+    amtool = shutil.which("amtool")
+    assert amtool, "amtool comes with the Debian prometheus-alertmanager package (scripts/bootstrap installs it)"
+    result = subprocess.run(
+        [amtool, "check-config", str(ALERTMANAGER)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alertmanager_pages_on_page_severity_and_lets_alarms_mute_their_warn() -> None:
+    """page -> one webhook receiver, ticket and warning -> another; the inhibit rule is the generated one."""
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+    routes = {tuple(route["matchers"]): route["receiver"] for route in config["route"]["routes"]}
+    pager, tickets = routes[('severity="page"',)], routes[('severity=~"ticket|warning"',)]
+    assert pager != tickets
+    assert receivers[pager]["webhook_configs"] and receivers[tickets]["webhook_configs"]
+    assert config["inhibit_rules"] == inhibit_rules()
+
+
+def test_prometheus_evaluates_the_generated_rules_and_alerts_alertmanager(compose: dict[str, Any]) -> None:
+    """Prometheus loads rules/*.yml (the generated file is mounted there) and sends to the alertmanager service."""
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    assert config["rule_files"] == ["rules/*.yml"]
+    (target,) = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert target == "alertmanager:9093"
+    services = compose["services"]
+    assert (
+        "./deploy/prometheus/rules/wallboard.yml:/etc/prometheus/rules/wallboard.yml:ro"
+        in services["prometheus"]["volumes"]
+    )
+    assert services["alertmanager"]["image"].startswith("prom/alertmanager:")
+    assert (
+        "./deploy/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"
+        in services["alertmanager"]["volumes"]
+    )
+
+
+def test_the_committed_rules_are_exactly_what_export_rules_generates() -> None:
+    """deploy/prometheus/rules/wallboard.yml is `wallboard alerts export-rules` of the example site, unedited,
+    and the example site's thresholds are examples/thresholds.yaml's."""
+    site = load_site_file(EXAMPLE_SITE)
+    example = load_thresholds(yaml.safe_load((ROOT / "examples" / "thresholds.yaml").read_text()))
+    assert site.thresholds == example
+    text = RULES.read_text()
+    stamp = re.search(r" at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)\.", text.splitlines()[0])
+    assert stamp, "the generated header names its generation time"
+    generated_at = datetime.fromisoformat(stamp[1].replace("Z", "+00:00"))
+    assert export_rules(site.thresholds, site, generated_at).to_yaml() == text

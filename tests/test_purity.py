@@ -21,6 +21,7 @@ PURE = [
     "wallboard/thresholds.py",
     "wallboard/alerts.py",
     "wallboard/alert_rules.py",
+    "wallboard/alerting.py",
     "collectors/ami/protocol.py",
     "collectors/ami/mapping.py",
     "collectors/queue_log/parser.py",

@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from collectors.ami.client import AmiAuthError, AmiConfig
 from wallboard.config import Settings, describe_errors
 from wallboard.site import QueueConfig, SiteConfig, SiteFileError, load_site_file
+from wallboard.users import Role
+
+if TYPE_CHECKING:
+    from wallboard.accounts import Accounts
+    from wallboard.live import PageMount
 
 log = logging.getLogger("wallboard")
 
@@ -133,7 +139,35 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--out", type=Path, default=None, help="rule file to write (default: stdout)")
     rules.add_argument("--horizon-days", type=int, default=400, help="DST changes are resolved this far ahead")
     rules.set_defaults(func=cmd_alerts_export_rules)
+    _add_account_commands(sub)
     return parser
+
+
+def _add_account_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``users add|list|disable`` and ``tokens create|list|revoke`` (Redis from WALLBOARD_REDIS_URL)."""
+    users = sub.add_parser("users", help="users of the API and the ops page")
+    users.add_argument("--site", default=None)
+    usub = users.add_subparsers(dest="users_command", required=True)
+    add = usub.add_parser("add", help="add a user (password from WALLBOARD_NEW_PASSWORD, else prompted for)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    add.set_defaults(func=cmd_users_add)
+    usub.add_parser("list", help="list the users").set_defaults(func=cmd_users_list)
+    disable = usub.add_parser("disable", help="disable a user (its sessions stop working at once)")
+    disable.add_argument("name")
+    disable.set_defaults(func=cmd_users_disable)
+
+    tokens = sub.add_parser("tokens", help="read-only display tokens for the boards")
+    tokens.add_argument("--site", default=None)
+    tsub = tokens.add_subparsers(dest="tokens_command", required=True)
+    create = tsub.add_parser("create", help="create a display token and print it (shown this once)")
+    create.add_argument("--board", default=None)
+    create.add_argument("--label", default="")
+    create.set_defaults(func=cmd_tokens_create)
+    tsub.add_parser("list", help="list display tokens by id").set_defaults(func=cmd_tokens_list)
+    revoke = tsub.add_parser("revoke", help="revoke the display token whose id starts with PREFIX")
+    revoke.add_argument("prefix")
+    revoke.set_defaults(func=cmd_tokens_revoke)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -209,7 +243,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     from wallboard import live
 
     settings = _settings(args)
-    return _run(live.serve_api(settings))
+    return _run(live.serve_api(settings, pages=_pages()))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -217,7 +251,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     options = live.DemoOptions(speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues)
-    return _run(live.demo(settings, options, announce=_announce))
+    return _run(live.demo(settings, options, announce=_announce, pages=_pages()))
+
+
+def _pages() -> tuple[PageMount, ...]:
+    """The Dash pages served beside the API (only this module imports ``dash_app``)."""
+    from dash_app.ops import mount_ops_page
+
+    return (mount_ops_page,)
 
 
 def _announce(line: str) -> None:
@@ -288,6 +329,108 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CLI_ACTOR = "cli"
+
+
+def _with_accounts(args: argparse.Namespace, work: Callable[[Accounts], Awaitable[int]]) -> int:
+    """Run ``work(accounts)`` against the site's Redis (embedded when no URL is set, as the demo does)."""
+    from redis.exceptions import RedisError
+
+    from wallboard.accounts import Accounts, Hashing
+    from wallboard.live import redis_for
+    from wallboard.store import Store
+    from wallboard.users import Passwords
+
+    settings = _settings(args)
+
+    async def run() -> int:
+        async with redis_for(settings, "wallboard-cli") as (client, _):
+            store = Store(client, prefix=settings.key_prefix, site=settings.site)
+            return await work(Accounts(store, Hashing(Passwords())))
+
+    try:
+        return asyncio.run(run())
+    except (RedisError, OSError) as exc:
+        print(f"wallboard: cannot reach Redis ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _new_password(settings: Settings) -> str:
+    if settings.new_password is not None:
+        return settings.new_password.get_secret_value()
+    if not sys.stdin.isatty():
+        raise ConfigError("set WALLBOARD_NEW_PASSWORD or run on a terminal to be asked for the password")
+    first = getpass.getpass("Password for the new user: ")
+    if getpass.getpass("Same password again: ") != first:
+        raise ConfigError("the two passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    password = _new_password(_settings(args))
+
+    async def add(accounts: Accounts) -> int:
+        user = await accounts.add_user(args.name, Role(args.role), password, actor=CLI_ACTOR)
+        print(f"added user {user.name} with role {user.role.value}")
+        return EXIT_OK
+
+    return _with_accounts(args, add)
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    async def show(accounts: Accounts) -> int:
+        for user in await accounts.list_users():
+            state = "disabled" if user.disabled else "active"
+            print(f"{user.name}\t{user.role.value}\t{state}\tcreated {user.created}")
+        return EXIT_OK
+
+    return _with_accounts(args, show)
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    async def disable(accounts: Accounts) -> int:
+        await accounts.update_user(args.name, actor=CLI_ACTOR, disabled=True)
+        print(f"disabled user {args.name}")
+        return EXIT_OK
+
+    return _with_accounts(args, disable)
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    async def create(accounts: Accounts) -> int:
+        token, shown = await accounts.create_token(args.board, args.label, actor=CLI_ACTOR)
+        print(f"display token {shown.id} for board {shown.board or '(any)'} (shown only now):", file=sys.stderr)
+        print(token)
+        return EXIT_OK
+
+    return _with_accounts(args, create)
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    async def show(accounts: Accounts) -> int:
+        for token in await accounts.list_tokens():
+            print(f"{token.id}\t{token.board or '(any)'}\t{token.label}\tcreated {token.created}")
+        return EXIT_OK
+
+    return _with_accounts(args, show)
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    async def revoke(accounts: Accounts) -> int:
+        _, shown = await accounts.revoke_token(args.prefix, actor=CLI_ACTOR)
+        print(f"revoked display token {shown.id} (board {shown.board or '(any)'})")
+        return EXIT_OK
+
+    return _with_accounts(args, revoke)
+
+
+def _account_errors() -> tuple[type[Exception], ...]:
+    from wallboard.accounts import AccountError
+    from wallboard.users import UserError
+
+    return (AccountError, UserError)
+
+
 def _startup_errors() -> tuple[type[Exception], ...]:
     """Errors that stop a live command with a message of their own (no traceback): no Redis, no port, bad login."""
     from wallboard.api.app import ApiError
@@ -315,6 +458,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wallboard: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except _startup_errors() as exc:  # evaluated only when an exception gets here: imports stay lazy
+        print(f"wallboard: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except _account_errors() as exc:
         print(f"wallboard: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -11,7 +11,11 @@ the default. The Redis URL also accepts the conventional ``REDIS_URL`` when
 ``WALLBOARD_REDIS_URL`` is not set; with neither, ``redis_url`` is None and the CLI starts an
 embedded Redis (``wallboard.embedded``). A URL is checked here (scheme, host, port, database) so a
 typo fails at start-up with a message naming the variable, and never echoes the URL itself (it
-may hold a password). Display tokens are ``SecretStr`` so they never appear in a repr or a log.
+may hold a password). A Redis Cluster is named by its own schemes, ``redis+cluster://`` or
+``rediss+cluster://`` (TLS), followed by one or more comma-separated seed nodes and no database:
+``redis+cluster://user:secret@10.0.0.1:6379,10.0.0.2:6379/``; any seed that answers reveals the
+whole cluster (``wallboard.store.connect`` builds a ``RedisCluster`` client for it). Display tokens
+are ``SecretStr`` so they never appear in a repr or a log.
 """
 
 from __future__ import annotations
@@ -28,23 +32,59 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, Pydanti
 
 ENV_PREFIX = "WALLBOARD_"
 CONVENTIONAL_REDIS_URL = "REDIS_URL"
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+REDIS_SCHEMES = ("redis", "rediss", "unix", *CLUSTER_SCHEMES)
+DEFAULT_REDIS_PORT = 6379
 
 _NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 # The environment the next Settings() reads, when a test injects one (``_env=``).
 _INJECTED_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("wallboard_injected_env", default=None)
 
 
+def cluster_seeds(url: str, variable: str = "the Redis URL") -> list[tuple[str, int]]:
+    """The (host, port) seed nodes of a ``redis+cluster://`` URL; ValueError naming ``variable`` if unusable.
+
+    ``scheme://[user:password@]host[:port][,host[:port]...][/][?options]``: the port defaults to
+    6379, IPv6 hosts go in brackets, and the path may only name database 0 (a cluster has no other).
+    """
+    parts = urlsplit(url.strip())
+    seeds: list[tuple[str, int]] = []
+    for seed in parts.netloc.rpartition("@")[2].split(","):
+        try:
+            node = urlsplit("//" + seed.strip())
+            port = node.port
+        except ValueError as exc:
+            raise ValueError(f"{variable} has a seed node that is not host:port ({exc})") from exc
+        if not node.hostname:
+            raise ValueError(f"{variable} has an empty seed node (expected {parts.scheme}://host:port[,host:port...]/)")
+        if port == 0:
+            raise ValueError(f"{variable} has a seed node with port 0")
+        seeds.append((node.hostname, port or DEFAULT_REDIS_PORT))
+    if parts.path.strip("/") not in ("", "0"):
+        raise ValueError(f"{variable} names a database; a Redis Cluster has only database 0")
+    return seeds
+
+
 def check_redis_url(url: str, variable: str) -> str:
-    """Return ``url`` if it is a usable Redis URL, else raise ValueError naming ``variable`` (never the URL)."""
+    """Return ``url`` if it is a usable Redis URL, else raise ValueError naming ``variable`` (never the URL).
+
+    Schemes: ``redis``, ``rediss`` (TLS), ``unix`` for one server; ``redis+cluster`` and
+    ``rediss+cluster`` for a Redis Cluster given by comma-separated seed nodes (see ``cluster_seeds``).
+    """
     try:
         parts = urlsplit(url.strip())
-        port = parts.port
+        if parts.scheme in CLUSTER_SCHEMES:
+            port = None
+        else:
+            port = parts.port
     except ValueError as exc:
         raise ValueError(f"{variable} is not a valid URL ({exc})") from exc
     if parts.scheme not in REDIS_SCHEMES:
         shown = repr(parts.scheme) if parts.scheme else "none"
         raise ValueError(f"{variable} must use one of the schemes {', '.join(REDIS_SCHEMES)}; read scheme {shown}")
+    if parts.scheme in CLUSTER_SCHEMES:
+        cluster_seeds(url, variable)
+        return url.strip()
     if parts.scheme == "unix":
         if not parts.path:
             raise ValueError(f"{variable} is a unix:// URL without a socket path")
@@ -136,8 +176,21 @@ class Settings(BaseSettings):
     ws_heartbeat_s: PositiveFloat = 5.0
     ws_max_message_bytes: PositiveInt = 4096
     ws_send_queue: PositiveInt = 8
+    # Users and sessions (wallboard.accounts)
+    session_ttl_s: PositiveFloat = 12 * 3600.0  # sliding: every request with the session restarts it
+    login_max_failures: PositiveInt = 5  # failed logins per user name within login_window_s, then 429
+    login_max_failures_per_ip: PositiveInt = 20  # failed logins per client address within login_window_s
+    login_window_s: PositiveFloat = 300.0
     # Collectors (the AMI secret only ever comes from the environment: WALLBOARD_AMI_SECRET)
     ami_secret: SecretStr | None = None
+    # `wallboard users add`: the new user's password (else it is prompted for; never a command-line argument)
+    new_password: SecretStr | None = None
+    # Alert notifications (wallboard.notify, issue 5 B): comma-separated receivers "[generic:|slack:|teams:]https://..."
+    # (a receiver's URL may be its credential, e.g. a Slack webhook: secret); bodies signed with webhook_secret.
+    webhook_urls: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_s: PositiveFloat = 10.0
+    webhook_max_attempts: PositiveInt = 6
 
     def __init__(self, _env: Mapping[str, str] | None = None, **values: Any) -> None:
         token = _INJECTED_ENV.set(_env)
@@ -181,3 +234,45 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(token.strip() for token in value.split(",") if token.strip())
         return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _no_empty_secret(cls, value: Any) -> Any:
+        """An empty WALLBOARD_WEBHOOK_SECRET (compose passes one through when unset) means no secret."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_webhooks(cls, value: Any) -> Any:
+        """Comma-separated receivers, each checked (format prefix, http(s) URL) without ever echoing it."""
+        if isinstance(value, str):
+            value = tuple(entry.strip() for entry in value.split(",") if entry.strip())
+        if isinstance(value, list | tuple):
+            for index, entry in enumerate(value):
+                text = entry.get_secret_value() if isinstance(entry, SecretStr) else str(entry)
+                webhook_target(text, f"{ENV_PREFIX}WEBHOOK_URLS item {index + 1}")
+        return value
+
+
+WEBHOOK_FORMATS = ("generic", "slack", "teams")
+
+
+def webhook_target(entry: str, variable: str = "a webhook") -> tuple[str, str]:
+    """(format, url) of a receiver entry ``[generic:|slack:|teams:]https://host/...``; the format defaults to generic.
+
+    Raises ValueError naming ``variable`` (never the URL, which may hold a credential).
+    """
+    fmt, sep, rest = entry.strip().partition(":")
+    if sep and fmt in WEBHOOK_FORMATS:
+        url = rest.strip()
+    else:
+        fmt, url = "generic", entry.strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"{variable} is not a valid URL ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        formats = "|".join(WEBHOOK_FORMATS)
+        raise ValueError(f"{variable} must be [{formats}:]http(s)://host/path (read scheme {parts.scheme or 'none'!r})")
+    return fmt, url

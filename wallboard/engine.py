@@ -234,6 +234,7 @@ class State:
             "agent_device": self._on_device,
             "snapshot": self._on_snapshot,
             "source_reset": self._on_reset,
+            "alert_action": self._on_ignored,  # the runner hands these to its AlertBook (wallboard.alerting)
         }
         for name in site.queues:
             self._queue(name)
@@ -466,7 +467,7 @@ class State:
             call.hold_since = None
 
     def _on_ignored(self, event: Event) -> None:
-        """CallTransferred is informational: the transferred call's end is a CallEnded."""
+        """CallTransferred is informational (the call's end is a CallEnded); AlertAction is not about calls."""
 
     # -- agents ---------------------------------------------------------------------------------
 

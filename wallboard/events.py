@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, TypeAdapter, model_validator
 
 
 def _utc(value: datetime) -> datetime:
@@ -281,6 +281,30 @@ class SourceReset(_Event):
     reason: Literal["reconnect", "restart"]
 
 
+class AlertAction(_Event):
+    """An operator's action on an alert (appended by the API; the runner hands it to the alert book, not the State).
+
+    ``ack`` acknowledges, ``snooze`` silences notifications until ``until``, ``unsnooze`` ends a
+    snooze early, ``note`` adds a note. ``by`` is who did it (the API's principal name). ``key`` is
+    the API's idempotency key, so a retried request is applied once.
+    """
+
+    kind: Literal["alert_action"] = "alert_action"
+    alert_id: Name
+    action: Literal["ack", "snooze", "unsnooze", "note"]
+    by: Name
+    note: str | None = Field(default=None, max_length=1000)
+    until: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _until_for_snoozes(self) -> AlertAction:
+        if (self.action == "snooze") != (self.until is not None):
+            raise ValueError(f"a {self.action} action {'needs' if self.action == 'snooze' else 'takes no'} 'until'")
+        if self.action == "note" and not self.note:
+            raise ValueError("a note action needs a non-empty 'note'")
+        return self
+
+
 Event = Annotated[
     CallQueued
     | CallAnswered
@@ -296,7 +320,8 @@ Event = Annotated[
     | AgentUnpaused
     | AgentDevice
     | Snapshot
-    | SourceReset,
+    | SourceReset
+    | AlertAction,
     Field(discriminator="kind"),
 ]
 

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -42,8 +41,9 @@ from wallboard.api.page import mount_board_page
 from wallboard.config import Settings
 from wallboard.embedded import EmbeddedRedis, start_embedded
 from wallboard.events import Event
+from wallboard.notify import Notifier
 from wallboard.runner import EngineRunner
-from wallboard.store import Store, connect
+from wallboard.store import Client, Store, connect
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ async def run_until_signalled(main: Awaitable[None]) -> int:
 
 
 @contextlib.asynccontextmanager
-async def redis_for(settings: Settings, client_name: str) -> AsyncIterator[tuple[Redis, str]]:
+async def redis_for(settings: Settings, client_name: str) -> AsyncIterator[tuple[Client, str]]:
     """A Redis client for ``settings``: its URL, or an embedded Redis started (and stopped) here."""
     embedded: EmbeddedRedis | None = None
     url = settings.redis_url
@@ -150,7 +150,7 @@ async def redis_for(settings: Settings, client_name: str) -> AsyncIterator[tuple
             embedded.stop()
 
 
-def _store(settings: Settings, client: Redis, site: str | None = None) -> Store:
+def _store(settings: Settings, client: Client, site: str | None = None) -> Store:
     return Store(client, prefix=settings.key_prefix, site=site or settings.site, maxlen=settings.stream_maxlen)
 
 
@@ -195,10 +195,15 @@ async def collect_queue_log(settings: Settings, path: Path, *, from_start: bool)
         )
 
 
-async def serve_api(settings: Settings) -> None:
+PageMount = Callable[[FastAPI], object]  # mounts a page (the Dash apps) on the API; given by the CLI
+
+
+async def serve_api(settings: Settings, *, pages: Sequence[PageMount] = ()) -> None:
     async with redis_for(settings, "wallboard-api") as (client, _):
         app = create_app(settings, store=_store(settings, client))
         mount_board_page(app)
+        for mount in pages:
+            mount(app)
         async with serving(uvicorn_config(app, settings)) as base:
             log.info("API listening on %s", base)
             await asyncio.Event().wait()
@@ -212,7 +217,9 @@ class DemoOptions:
     queues: int = 4
 
 
-async def demo(settings: Settings, options: DemoOptions, *, announce: Callable[[str], None]) -> None:
+async def demo(
+    settings: Settings, options: DemoOptions, *, announce: Callable[[str], None], pages: Sequence[PageMount] = ()
+) -> None:
     """The whole pipeline on one machine: simulator on loopback, AMI collector, Redis, engine, API."""
     secret = secrets.token_urlsafe(16)
     now = datetime.now(UTC)
@@ -234,6 +241,8 @@ async def demo(settings: Settings, options: DemoOptions, *, announce: Callable[[
             runner = EngineRunner(settings, store, site)
             app = create_app(settings, store=store)
             mount_board_page(app)
+            for mount in pages:
+                mount(app)
             token = await create_display_token(store, board="default", label="demo")
             async with serving(uvicorn_config(app, settings)) as base:
                 parts = {
@@ -242,6 +251,8 @@ async def demo(settings: Settings, options: DemoOptions, *, announce: Callable[[
                     "engine": runner.run(),
                     "announcement": _announce_when_ready(app, settings.site, f"{base}/?token={token}", announce),
                 }
+                if settings.webhook_urls:  # alert notifications only when receivers are configured
+                    parts["notifier"] = Notifier.from_settings(settings, store).run()
                 try:
                     await run_all(parts)
                 finally:

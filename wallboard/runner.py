@@ -34,6 +34,21 @@ Redis going away (connection refused, reset, timeout, a replica turned read-only
 the runner logs "reconnecting in X s", backs off (``collectors.backoff``), reconnects, resyncs
 and goes on with the State it has in memory. Refused credentials are fatal and say so.
 
+Alerts (issue 5). The runner owns an ``AlertBook`` (``wallboard.alerting``), pickled in the same
+checkpoint as the State. Its thresholds are the site file's until ``wb:{site}:config:thresholds``
+holds a version (written by the API): the runner re-reads that key when a notice arrives on
+``wb:{site}:config`` and every ``thresholds_poll_s`` anyway; a stored document it cannot use is
+logged once per version, counted (``config_errors``) and ignored, the thresholds in force stay.
+At a publish, at most every ``evaluate_every_s``, the book evaluates the snapshot about to be
+published plus the health hashes. ``alert_action`` entries of the stream (operators' ack, snooze,
+note) go to the book, never to the State, in stream order; a refused one (unknown or resolved
+alert...) is logged and counted by reason (``alert_actions_rejected``). Every lifecycle
+transition is a record XADDed to ``wb:{site}:alerts`` in the same MULTI/EXEC as the snapshot and
+a checkpoint that includes the book after it (a publish with records always checkpoints), so a
+record is written exactly once however the runner is killed; the published snapshot carries the
+open alerts as ``alerts``, which reach /ws clients as deltas. Notifications are another
+consumer's job (``wallboard.notify``): the engine never waits for a webhook.
+
 The checkpoint payload is the State pickled (protocol 5) with a format version, inside the
 store's envelope that records the last applied stream id and the seq. Redis is trusted
 infrastructure (the same trust as the events: whoever can write the stream can forge the figures
@@ -61,25 +76,40 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from collectors.backoff import Backoff
+from wallboard.alerting import ActionRejected, AlertBook, Record
 from wallboard.config import Settings, redacted_url
 from wallboard.deltas import diff
 from wallboard.embedded import EmbeddedRedis, start_embedded
 from wallboard.engine import State
-from wallboard.events import Event, parse_event
+from wallboard.events import AlertAction, Event, parse_event
+from wallboard.notify import Notifier
 from wallboard.site import SiteConfig
-from wallboard.store import CheckpointFormatError, Store, StreamEntry, connect, next_stream_id, stream_id_key
+from wallboard.store import (
+    CheckpointFormatError,
+    ConfigFormatError,
+    Store,
+    StreamEntry,
+    connect,
+    next_stream_id,
+    stream_id_key,
+)
+from wallboard.thresholds import Problem, ThresholdError, ThresholdSet, load_thresholds
 
 log = logging.getLogger(__name__)
 
 CONSUMER = "engine"
 COMPONENT = "engine"
-CHECKPOINT_FORMAT = 2  # 2: State split into queues/agents/snapshots modules
+CHECKPOINT_FORMAT = 3  # 2: State split into queues/agents/snapshots modules; 3: (State, AlertBook)
 PICKLE_PROTOCOL = 5
 READ_COUNT = 500
 TICK_S = 1.0
 MAX_BLOCK_MS = 1000
 HEALTH_EVERY_S = 2.0
 FINAL_WRITE_TIMEOUT_S = 5.0
+EVALUATE_EVERY_S = 1.0  # thresholds are evaluated at most this often (about 6 us per target and threshold)
+THRESHOLDS_POLL_S = 5.0  # re-read the stored thresholds this often even without a notice
+THRESHOLDS_CONFIG = "thresholds"  # wb:{site}:config:thresholds
+CONFIG_RETRY_S = 1.0
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -118,24 +148,34 @@ class RunnerStats:
     connected: bool = False
     last_event_ts: float | None = None
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    alert_records: int = 0
+    alert_actions_rejected: Counter[str] = field(default_factory=Counter)
+    config_errors: int = 0
 
 
-def encode_state(state: State) -> bytes:
-    """The checkpoint payload: the State and the payload format version, pickled."""
-    return pickle.dumps((CHECKPOINT_FORMAT, state), protocol=PICKLE_PROTOCOL)
+def encode_state(state: State, book: AlertBook | None = None) -> bytes:
+    """The checkpoint payload: the payload format version, the State and the alert book, pickled."""
+    return pickle.dumps((CHECKPOINT_FORMAT, state, book), protocol=PICKLE_PROTOCOL)
+
+
+def decode_payload(payload: bytes) -> tuple[State, AlertBook | None]:
+    """The State and alert book of a checkpoint payload; raises UnreadableCheckpointError if this version cannot."""
+    try:
+        loaded = pickle.loads(payload)  # Redis is trusted infrastructure: see the module docstring
+    except Exception as exc:  # unpickling can raise nearly anything for foreign or stale data
+        raise UnreadableCheckpointError(f"cannot unpickle: {exc!r}") from exc
+    if not isinstance(loaded, tuple) or len(loaded) != 3 or loaded[0] != CHECKPOINT_FORMAT:
+        version = loaded[0] if isinstance(loaded, tuple) and loaded else None
+        raise UnreadableCheckpointError(f"format {version!r}, expected {CHECKPOINT_FORMAT}")
+    _, state, book = loaded
+    if not isinstance(state, State) or not isinstance(book, AlertBook | None):
+        raise UnreadableCheckpointError(f"holding {type(state).__name__} and {type(book).__name__}")
+    return state, book
 
 
 def decode_state(payload: bytes) -> State:
     """The State of a checkpoint payload; raises UnreadableCheckpointError if this version cannot use it."""
-    try:
-        version, state = pickle.loads(payload)  # Redis is trusted infrastructure: see the module docstring
-    except Exception as exc:  # unpickling can raise nearly anything for foreign or stale data
-        raise UnreadableCheckpointError(f"cannot unpickle: {exc!r}") from exc
-    if version != CHECKPOINT_FORMAT or not isinstance(state, State):
-        raise UnreadableCheckpointError(
-            f"format {version!r} holding {type(state).__name__}, expected {CHECKPOINT_FORMAT}"
-        )
-    return state
+    return decode_payload(payload)[0]
 
 
 class EngineRunner:
@@ -151,6 +191,8 @@ class EngineRunner:
         backoff: Backoff | None = None,
         consumer: str = CONSUMER,
         tick_s: float = TICK_S,
+        evaluate_every_s: float = EVALUATE_EVERY_S,
+        thresholds_poll_s: float = THRESHOLDS_POLL_S,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -158,8 +200,12 @@ class EngineRunner:
         self.clock = clock
         self.consumer = consumer
         self.tick_s = tick_s
+        self.evaluate_every_s = evaluate_every_s
+        self.thresholds_poll_s = thresholds_poll_s
         self.stats = RunnerStats()
         self.state: State | None = None
+        self.book: AlertBook | None = None
+        self.thresholds_version: int | None = None  # of the thresholds in force: 0 = the site file's
         self.seq = 0
         self.last_id: str | None = None
         self.published: dict[str, Any] | None = None
@@ -171,6 +217,11 @@ class EngineRunner:
         self._last_checkpoint = float("-inf")
         self._last_health = float("-inf")
         self._ever_connected = False
+        self._records: list[str] = []  # alert records (JSON) waiting for the next publish
+        self._last_evaluate = float("-inf")
+        self._last_config_check = float("-inf")
+        self._config_notice = False
+        self._bad_config_version: object = None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -191,7 +242,9 @@ class EngineRunner:
 
     async def close(self) -> None:
         """Graceful stop: publish and checkpoint what is not yet stored, ack it, mark the engine disconnected."""
-        if self.state is not None and (self._changed or self._to_ack or self.last_id != self._checkpointed_id):
+        if self.state is not None and (
+            self._changed or self._to_ack or self._records or self.last_id != self._checkpointed_id
+        ):
             await self._publish(checkpoint=True)
         self.stats.connected = False
         await self._write_health(force=True)
@@ -201,19 +254,26 @@ class EngineRunner:
         if self.state is None:
             await self._restore()
         await self._adopt_stored_seq()
+        await self._sync_thresholds(force=True)
         self._to_ack.clear()  # the pending list is the truth: resync re-reads every unacked entry
         await self._resync()
         self.stats.connected = self._ever_connected = True
         self._backoff.reset()
         log.info("engine for site %s resynced at stream id %s, seq %d", self.store.site, self.last_id, self.seq)
-        await self._publish()
-        await self._write_health(force=True)
-        while True:
-            entries = await self.store.read_new(self.consumer, READ_COUNT, self._block_ms())
-            self._apply_entries(entries)
-            if self._publish_due():
-                await self._publish()
-            await self._write_health()
+        watcher = asyncio.create_task(self._watch_config(), name=f"config-notices:{self.store.site}")
+        try:
+            await self._publish()
+            await self._write_health(force=True)
+            while True:
+                entries = await self.store.read_new(self.consumer, READ_COUNT, self._block_ms())
+                self._apply_entries(entries)
+                await self._sync_thresholds()
+                if self._publish_due():
+                    await self._publish()
+                await self._write_health()
+        finally:
+            watcher.cancel()
+            await asyncio.wait({watcher})
 
     async def _resync(self) -> None:
         """Apply (or skip) the entries delivered to this consumer and never acknowledged."""
@@ -228,10 +288,10 @@ class EngineRunner:
         try:
             checkpoint = await self.store.load_checkpoint()
             if checkpoint is None:
-                self.state = State(self.site_config)
+                self.state, self.book = State(self.site_config), self._new_book()
                 log.info("no checkpoint for site %s: starting from an empty state", self.store.site)
                 return
-            state = decode_state(checkpoint.payload)
+            state, book = decode_payload(checkpoint.payload)
         except (CheckpointFormatError, UnreadableCheckpointError) as exc:
             log.error("checkpoint of site %s is unreadable (%s): rebuilding from the stream", self.store.site, exc)
             await self._rebuild()
@@ -242,7 +302,7 @@ class EngineRunner:
             )
             await self._rebuild()
             return
-        self.state = state
+        self.state, self.book = state, book if book is not None else self._new_book()
         self.last_id = self._checkpointed_id = checkpoint.stream_id
         self._last_checkpoint = asyncio.get_running_loop().time()  # as good as one written now
         self.seq = checkpoint.seq
@@ -256,7 +316,7 @@ class EngineRunner:
         Interrupted (Redis lost, or cancelled), it leaves no State behind: a partial one would be
         continued, or checkpointed by ``close()``, without the acknowledged entries it lacks.
         """
-        self.state, self.last_id = State(self.site_config), None
+        self.state, self.book, self.last_id = State(self.site_config), self._new_book(), None
         try:
             bound = await self.store.last_delivered_id()
             start = "-"
@@ -264,9 +324,13 @@ class EngineRunner:
                 self._apply_entries(entries, ack=False)
                 start = next_stream_id(entries[-1].id)
         except BaseException:
-            self.state = self.last_id = None
+            self.state = self.book = self.last_id = None
             raise
         log.warning("rebuilt site %s from %d stream entries up to %s", self.store.site, self.stats.records, bound)
+
+    def _new_book(self) -> AlertBook:
+        """An empty alert book with the thresholds in force (the site file's until the stored ones are read)."""
+        return AlertBook(self.site_config.thresholds, self.site_config.tz)
 
     async def _adopt_stored_seq(self) -> None:
         """Continue after the stored snapshot's seq (a write may have succeeded without us hearing back)."""
@@ -312,6 +376,9 @@ class EngineRunner:
 
     def _apply(self, entry_id: str, event: Event) -> None:
         assert self.state is not None
+        if isinstance(event, AlertAction):
+            self._apply_action(entry_id, event)
+            return
         try:
             self.state.apply(event)
         except Exception:  # an engine bug on one event must not stop the wallboard
@@ -324,6 +391,87 @@ class EngineRunner:
     def _reject(self, reason: str) -> None:
         self.stats.rejected += 1
         self.stats.rejected_by_reason[reason] += 1
+
+    def _apply_action(self, entry_id: str, action: AlertAction) -> None:
+        """An operator's action goes to the alert book (not the State: it is no contact-center event)."""
+        assert self.book is not None
+        try:
+            record = self.book.apply(action)
+        except ActionRejected as exc:
+            log.info("alert action in stream entry %s refused (%s): %s", entry_id, exc.reason, exc)
+            self.stats.alert_actions_rejected[exc.reason] += 1
+            return
+        self.stats.applied += 1
+        self._queue_records([record])
+
+    def _queue_records(self, records: Sequence[Record]) -> None:
+        self._records.extend(json.dumps(record.as_dict(), separators=(",", ":")) for record in records)
+        self.stats.alert_records += len(records)
+
+    # -- thresholds and alerts ----------------------------------------------------------------
+
+    async def _watch_config(self) -> None:
+        """Flag a re-read of the thresholds on every notice of the config channel (the poll covers any outage)."""
+        while True:
+            try:
+                async with self.store.subscribe_config() as notices:
+                    self._config_notice = True  # anything published before we subscribed
+                    async for notice in notices:
+                        if notice.get("type") == THRESHOLDS_CONFIG:
+                            self._config_notice = True
+            except TRANSIENT_ERRORS as exc:
+                log.debug("config notices of site %s interrupted (%s)", self.store.site, exc)
+            await asyncio.sleep(CONFIG_RETRY_S)
+
+    async def _sync_thresholds(self, *, force: bool = False) -> None:
+        """Use the stored thresholds when their version changed (after a notice, or every thresholds_poll_s)."""
+        assert self.book is not None
+        if not (force or self._config_notice or self._since(self._last_config_check) >= self.thresholds_poll_s):
+            return
+        self._config_notice = False
+        self._last_config_check = asyncio.get_running_loop().time()
+        try:
+            document = await self.store.load_config_checked(THRESHOLDS_CONFIG)
+        except ConfigFormatError as exc:
+            self._bad_config("unreadable", exc)
+            return
+        try:
+            version, thresholds = _thresholds_of(document, self.site_config)
+        except ThresholdError as exc:
+            self._bad_config(document.get("version") if document is not None else None, exc)
+            return
+        if version == self.thresholds_version:
+            return
+        self.book.set_thresholds(thresholds)
+        self.thresholds_version, self._bad_config_version = version, None
+        source = "the site file" if version == 0 else f"version {version}"
+        log.info("site %s: %d thresholds in force (%s)", self.store.site, len(thresholds.thresholds), source)
+
+    def _bad_config(self, version: object, exc: Exception) -> None:
+        """Log and count an unusable stored document once per version (it is re-read every poll)."""
+        if version == self._bad_config_version:
+            return
+        self._bad_config_version = version
+        self.stats.config_errors += 1
+        log.error(
+            "site %s: stored thresholds (version %s) are unusable, keeping version %s: %s",
+            self.store.site,
+            version,
+            self.thresholds_version,
+            exc,
+        )
+
+    def _evaluate_due(self) -> bool:
+        return self._since(self._last_evaluate) >= self.evaluate_every_s
+
+    async def _evaluate(self, figures: dict[str, Any], now: datetime) -> None:
+        """Evaluate the thresholds on the snapshot about to be published plus the health hashes."""
+        assert self.book is not None
+        self._last_evaluate = asyncio.get_running_loop().time()
+        if not self.book.thresholds.thresholds and not len(self.book):
+            return
+        health = await self.store.read_health()
+        self._queue_records(self.book.evaluate(figures, now, health))
 
     # -- publishing ---------------------------------------------------------------------------
 
@@ -349,17 +497,27 @@ class EngineRunner:
 
     async def _publish(self, *, checkpoint: bool = False) -> None:
         """Snapshot, then store it (with the checkpoint when due), then publish the delta, then ack."""
-        assert self.state is not None
+        assert self.state is not None and self.book is not None
+        now_utc = self.clock()
+        figures = self.state.snapshot(now_utc)
+        if self._evaluate_due():
+            await self._evaluate(figures, now_utc)
         seq = self.seq + 1
-        body = {**self.state.snapshot(self.clock()), "seq": seq, "stream_id": self.last_id}
+        body = {**figures, "alerts": self.book.alerts(), "seq": seq, "stream_id": self.last_id}
         text = json.dumps(body, separators=(",", ":"))
         snapshot: dict[str, Any] = json.loads(text)  # what every reader sees: diff that, not Python tuples
-        with_checkpoint = self.last_id != self._checkpointed_id and (checkpoint or self._checkpoint_due())
-        payload = encode_state(self.state) if with_checkpoint else None
+        records = list(self._records)  # written with a checkpoint that includes them: exactly once
+        stale = self.last_id != self._checkpointed_id
+        with_checkpoint = bool(records) or (stale and (checkpoint or self._checkpoint_due()))
+        payload = encode_state(self.state, self.book) if with_checkpoint else None
         # Until the write is known to have succeeded, readers may hold either state: forget the base
         # (and never reuse this seq for other content, should the write fail after all).
         previous, self.published, self.seq = self.published, None, seq
-        await self.store.save_state(text, payload, self.last_id or "0-0", seq)
+        if records:
+            await self.store.save_state(text, payload, self.last_id or "0-0", seq, alerts=records)
+            del self._records[: len(records)]
+        else:
+            await self.store.save_state(text, payload, self.last_id or "0-0", seq)
         now = asyncio.get_running_loop().time()
         self.published = snapshot
         self._changed = False
@@ -401,7 +559,13 @@ class EngineRunner:
             "rejected_by_reason": json.dumps(dict(stats.rejected_by_reason), sort_keys=True),
             "seq": self.seq,
             "updated_ts": self.clock().timestamp(),
+            "alerts_open": len(self.book) if self.book is not None else 0,
+            "alert_records": stats.alert_records,
+            "alert_actions_rejected": json.dumps(dict(stats.alert_actions_rejected), sort_keys=True),
+            "config_errors": stats.config_errors,
         }
+        if self.thresholds_version is not None:
+            fields["thresholds_version"] = self.thresholds_version
         if stats.last_event_ts is not None:
             fields["last_event_ts"] = stats.last_event_ts
         if lag is not None:
@@ -409,11 +573,31 @@ class EngineRunner:
         await self.store.write_health(COMPONENT, fields)
 
 
+def _thresholds_of(document: dict[str, Any] | None, site: SiteConfig) -> tuple[int, ThresholdSet]:
+    """(version, thresholds) of a stored thresholds document; the site file's (version 0) when there is none.
+
+    Raises ThresholdError when the document cannot be used: no positive integer version, invalid
+    thresholds, or a queue or team the site file does not know.
+    """
+    if document is None:
+        return 0, site.thresholds
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ThresholdError([Problem("version", f"expected a positive integer, read {version!r}")])
+    thresholds = load_thresholds(document.get("thresholds") or [])
+    problems = thresholds.check_against(site)
+    if problems:
+        raise ThresholdError(problems)
+    return version, thresholds
+
+
 async def run_engine(settings: Settings, site_config: SiteConfig) -> None:
     """Run the engine of ``site_config.site`` until cancelled, then write a final checkpoint.
 
     Without a Redis URL an embedded Redis is started (in ``settings.embedded_dir`` when set) and
-    stopped on the way out.
+    stopped on the way out. With webhooks configured (``settings.webhook_urls``) a ``Notifier``
+    runs beside the engine as its own task: it only reads the alerts stream, so a failing
+    receiver (or a notifier bug, logged) never holds the engine up.
     """
     embedded: EmbeddedRedis | None = None
     url = settings.redis_url
@@ -424,9 +608,13 @@ async def run_engine(settings: Settings, site_config: SiteConfig) -> None:
     client = connect(url, client_name=f"wallboard-engine-{site_config.site}")
     store = Store(client, prefix=settings.key_prefix, site=site_config.site, maxlen=settings.stream_maxlen)
     runner = EngineRunner(settings, store, site_config)
+    notifying = _start_notifier(settings, store)
     try:
         await runner.run()
     finally:
+        if notifying is not None:
+            notifying.cancel()
+            await asyncio.wait({notifying})
         try:
             async with asyncio.timeout(FINAL_WRITE_TIMEOUT_S):
                 await runner.close()
@@ -437,3 +625,17 @@ async def run_engine(settings: Settings, site_config: SiteConfig) -> None:
             await client.aclose()
             if embedded is not None:
                 embedded.stop()
+
+
+def _start_notifier(settings: Settings, store: Store) -> asyncio.Task[None] | None:
+    """The webhook notifier as a task beside the engine, when receivers are configured."""
+    if not settings.webhook_urls:
+        return None
+    task = asyncio.create_task(Notifier.from_settings(settings, store).run(), name=f"notifier:{store.site}")
+    task.add_done_callback(_notifier_ended)
+    return task
+
+
+def _notifier_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the webhook notifier stopped; the engine goes on without it", exc_info=task.exception())

@@ -110,8 +110,7 @@ class WsFollower:
                 continue
             self.kinds.append(kind)
             if kind == "snapshot":
-                message.pop("alerts")
-                self.held = message
+                self.held = message  # its alerts are the runner's (issue 5), as stored
             else:
                 assert kind == "delta", message
                 assert message["base"] == self.held.get("seq"), (message["base"], self.held.get("seq"))

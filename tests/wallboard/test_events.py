@@ -39,6 +39,16 @@ def _examples() -> list[ev.Event]:
             entries=(ev.EntryInfo(queue="support", call_id="1.9", position=1, wait_s=7),),
         ),
         ev.SourceReset(ts=TS, source="ami", reason="reconnect", key="ami:1:0"),
+        ev.AlertAction(
+            ts=TS,
+            source="api",
+            key="api:7f3a",
+            alert_id="waiting:queue:support:1795350761",
+            action="snooze",
+            by="alice",
+            note="storm, on it",
+            until=TS + timedelta(minutes=30),
+        ),
     ]
 
 
@@ -119,3 +129,21 @@ def test_round_trip_property(call_id: str, queue: str, wait: float, micros: int)
     ts = datetime(1990, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
     event = ev.CallAbandoned(ts=ts, source="x", call_id=call_id, queue=queue, wait_s=wait)
     assert ev.parse_event(ev.event_to_json(event)) == event
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"action": "snooze"},
+        {"action": "ack", "until": "2026-11-22T13:00:00Z"},
+        {"action": "note"},
+        {"action": "note", "note": ""},
+        {"action": "mute"},
+    ],
+    ids=["snooze-without-until", "ack-with-until", "note-without-note", "empty-note", "unknown-action"],
+)
+def test_alert_actions_say_what_they_need(fields: dict[str, object]) -> None:
+    """A snooze needs its end, other actions take none, a note needs text, and only four actions exist."""
+    base = {"kind": "alert_action", "ts": "2026-11-22T12:00:00Z", "source": "api", "alert_id": "a:1", "by": "bob"}
+    with pytest.raises(ValidationError):
+        ev.event_from_dict(base | fields)

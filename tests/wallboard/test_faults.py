@@ -346,6 +346,8 @@ async def test_demo_announces_its_url_serves_it_and_stops_every_child_on_sigterm
     assert any("redis-server" in _command(pid) for pid in pids), [(pid, _command(pid)) for pid in pids]
     async with httpx.AsyncClient() as http:
         assert (await http.get(url)).status_code == 200
+        ops = await http.get(url.split("?", 1)[0].rstrip("/") + "/ops/")  # the Dash ops page is served too
+        assert ops.status_code == 200 and "dash" in ops.text.lower()
     ws_base = base.replace("http", "ws", 1)
     async with connect_ws(f"{ws_base}/ws?token={token}", proxy=None, open_timeout=WAIT_S) as ws:
         async with asyncio.timeout(WAIT_S):

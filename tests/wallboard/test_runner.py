@@ -29,6 +29,7 @@ from wallboard.embedded import start_embedded
 from wallboard.engine import State
 from wallboard.events import (
     AgentLogin,
+    AlertAction,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -36,9 +37,10 @@ from wallboard.events import (
     Event,
     event_to_json,
 )
-from wallboard.runner import EngineRunner, decode_state, encode_state, run_engine
+from wallboard.runner import EngineRunner, decode_payload, decode_state, encode_state, run_engine
 from wallboard.site import QueueConfig, SiteConfig
 from wallboard.store import Store, connect
+from wallboard.thresholds import load_thresholds
 
 SITE = SiteConfig(
     site="paris",
@@ -90,8 +92,8 @@ def pure(events: Sequence[Event]) -> State:
 
 
 def figures(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """A snapshot without the runner's own fields, JSON-normalised."""
-    return {k: v for k, v in json.loads(json.dumps(snapshot)).items() if k not in ("seq", "stream_id")}
+    """A snapshot without the runner's own fields (seq, stream id, alerts), JSON-normalised."""
+    return {k: v for k, v in json.loads(json.dumps(snapshot)).items() if k not in ("seq", "stream_id", "alerts")}
 
 
 def settings(**overrides: Any) -> Settings:
@@ -126,12 +128,12 @@ class Harness:
         self.store = Store(self.client, site="paris")
         self.running: list[tuple[asyncio.Task[None], aioredis.Redis]] = []
 
-    def start(self, store_class: type[Store] = Store, **kwargs: Any) -> EngineRunner:
+    def start(self, store_class: type[Store] = Store, site: SiteConfig = SITE, **kwargs: Any) -> EngineRunner:
         client = connect(self.url)
         runner = EngineRunner(
             kwargs.pop("settings", settings()),
             store_class(client, site="paris"),
-            SITE,
+            site,
             clock=pinned_clock,
             backoff=Backoff(initial=0.01, cap=0.2),
             **kwargs,
@@ -217,11 +219,13 @@ async def test_a_runner_killed_at_any_step_loses_nothing_and_counts_nothing_twic
 
         stuck = asyncio.Event()
 
-        async def save_state(self, snapshot_json: str, checkpoint: bytes | None, stream_id: str, seq: int) -> None:
+        async def save_state(
+            self, snapshot_json: str, checkpoint: bytes | None, stream_id: str, seq: int, alerts: Sequence[str] = ()
+        ) -> None:
             if checkpoint is not None:
                 self.stuck.set()
                 await asyncio.Event().wait()
-            await super().save_state(snapshot_json, checkpoint, stream_id, seq)
+            await super().save_state(snapshot_json, checkpoint, stream_id, seq, alerts)
 
     batches = [logins() + call_events(0, 10), call_events(10, 10), call_events(20, 10), call_events(30, 10)]
     store = harness.store
@@ -450,3 +454,227 @@ async def test_run_engine_without_a_url_uses_an_embedded_redis(tmp_path: Path) -
             assert await Store(restarted, site="paris").load_snapshot() is not None
         finally:
             await restarted.aclose()
+
+
+# -- alerts (issue 5): the runner's alert book -------------------------------------------------------
+
+# Calls waiting on support: warn above 2, alarm above 4, warn clears at <= 1.
+WAITING = {"id": "waiting", "metric": "waiting", "scope": "queue:support", "warn": 2, "alarm": 4, "clear": 1}
+ALERTING = SITE.model_copy(update={"thresholds": load_thresholds([WAITING])})
+ALERT_ID = f"waiting:queue:support:{int(T0.timestamp())}"  # fired at the pinned clock's T0
+
+
+def waiting_calls(count: int, first: int = 0) -> list[Event]:
+    """``count`` callers entering support a second apart, never answered."""
+    return [
+        CallQueued(
+            ts=T0 + timedelta(seconds=1 + n), site="paris", source="test", key=f"w{n}", call_id=f"w{n}", queue="support"
+        )
+        for n in range(first, first + count)
+    ]
+
+
+def alert_action(kind: str, key: str, alert_id: str = ALERT_ID, **fields: Any) -> AlertAction:
+    return AlertAction(ts=T0, site="paris", source="api", key=key, alert_id=alert_id, action=kind, by="alice", **fields)
+
+
+async def open_alerts(store: Store) -> list[dict[str, Any]]:
+    snapshot = await store.load_snapshot()
+    return [] if snapshot is None else list(snapshot.get("alerts", []))
+
+
+async def transitions(store: Store) -> list[str]:
+    return [record["transition"] for _, record in await store.alert_records(count=1000) if record is not None]
+
+
+async def test_an_alert_fires_is_acknowledged_and_recorded_with_its_checkpoint(harness: Harness) -> None:
+    """3 waiting > warn 2: the snapshot lists the alert, its record is in the stream with a checkpoint that has it."""
+    runner = harness.start(site=ALERTING, evaluate_every_s=0)
+    events = logins() + waiting_calls(3)
+    await harness.store.append_events(events)
+    await until(lambda: open_alerts(harness.store))
+    (alert,) = await open_alerts(harness.store)
+    assert (alert["alert_id"], alert["level"], alert["state"], alert["value"]) == (ALERT_ID, "warn", "firing", 3.0)
+    checkpoint = await harness.store.load_checkpoint()
+    assert checkpoint is not None
+    book = decode_payload(checkpoint.payload)[1]
+    assert book is not None and book.get(ALERT_ID) is not None
+    assert await transitions(harness.store) == ["fired"]
+
+    ids = await harness.store.append_events([alert_action("ack", "api:1", note="on it")])
+
+    async def acknowledged() -> bool:
+        alerts = await open_alerts(harness.store)
+        return bool(alerts) and alerts[0]["state"] == "acknowledged"
+
+    await until(acknowledged)
+    await until(lambda: harness.caught_up(ids[-1]))
+    (alert,) = await open_alerts(harness.store)
+    assert (alert["acknowledged_by"], alert["note"]) == ("alice", "on it")
+    assert await transitions(harness.store) == ["fired", "acknowledged"]
+    stored = await harness.store.load_snapshot()
+    assert stored is not None and figures(stored) == figures(pure(events).snapshot(T0))  # the State never saw it
+    assert runner.stats.applied == len(events) + 1
+
+
+async def test_refused_actions_are_counted_by_reason(harness: Harness) -> None:
+    """A repeated idempotency key and an unknown alert id are refused, counted, and change nothing."""
+    runner = harness.start(site=ALERTING, evaluate_every_s=0)
+    await harness.store.append_events(logins() + waiting_calls(3))
+    await until(lambda: open_alerts(harness.store))
+    actions = [
+        alert_action("note", "api:1", note="first"),
+        alert_action("note", "api:1", note="again"),
+        alert_action("ack", "api:2", alert_id="waiting:queue:support:1"),
+    ]
+    ids = await harness.store.append_events(actions)
+    await until(lambda: harness.caught_up(ids[-1]))
+    assert dict(runner.stats.alert_actions_rejected) == {"duplicate": 1, "unknown_alert": 1}
+    assert (await open_alerts(harness.store))[0]["note"] == "first"
+    assert await transitions(harness.store) == ["fired", "noted"]
+    await runner.close()
+    health = (await harness.store.read_health())["engine"]
+    assert json.loads(health["alert_actions_rejected"]) == {"duplicate": 1, "unknown_alert": 1}
+    assert (health["alerts_open"], health["alert_records"], health["thresholds_version"]) == ("1", "2", "0")
+
+
+async def test_alert_records_are_written_exactly_once_however_the_runner_is_killed(harness: Harness) -> None:
+    """Killed before the write with the records, then after it but before the acks: one 'fired' record in the end."""
+
+    class KilledBeforeRecords(Store):
+        """A process killed as it writes its first alert records: the MULTI never happens."""
+
+        stuck = asyncio.Event()
+
+        async def save_state(
+            self, snapshot_json: str, checkpoint: bytes | None, stream_id: str, seq: int, alerts: Sequence[str] = ()
+        ) -> None:
+            if alerts:
+                self.stuck.set()
+                await asyncio.Event().wait()
+            await super().save_state(snapshot_json, checkpoint, stream_id, seq, alerts)
+
+    class AckLost(Store):
+        async def ack(self, ids: Sequence[str]) -> int:
+            return 0
+
+    first = harness.start(KilledBeforeRecords, site=ALERTING, evaluate_every_s=0)
+    ids = await harness.store.append_events(logins() + waiting_calls(3))
+    await until(KilledBeforeRecords.stuck.is_set)
+    await harness.kill(first)
+    assert await transitions(harness.store) == []
+
+    second = harness.start(AckLost, site=ALERTING, evaluate_every_s=0)
+    await until(lambda: transitions(harness.store))
+    checkpoint = await harness.store.load_checkpoint()
+    assert checkpoint is not None and checkpoint.stream_id == ids[-1]
+    await harness.kill(second)
+    assert await harness.store.pending_count() > 0
+
+    third = harness.start(site=ALERTING, evaluate_every_s=0)
+    await until(lambda: harness.caught_up(ids[-1]))
+    await until(lambda: third.seq >= 3)  # evaluated again after its restore: nothing new fired
+    assert await transitions(harness.store) == ["fired"]
+    assert [alert["alert_id"] for alert in await open_alerts(harness.store)] == [ALERT_ID]
+
+
+def replacement(version: int, **changes: Any) -> dict[str, Any]:
+    return {
+        "version": version,
+        "thresholds": [{**WAITING, **changes}],
+        "updated_by": "ops",
+        "updated_ts": T0.isoformat(),
+    }
+
+
+AUDIT = {"ts": T0.isoformat(), "actor": "ops", "action": "thresholds.update", "target": "thresholds", "old": "{}"}
+
+
+async def test_stored_thresholds_replace_the_site_files_on_a_notice(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A new version (notice on the config channel, no polling) resolves the alert; a bad one is logged and kept out."""
+    caplog.set_level(logging.ERROR, logger="wallboard.runner")
+    runner = harness.start(site=ALERTING, evaluate_every_s=0, thresholds_poll_s=3600, tick_s=0.05)
+    await harness.store.append_events(logins() + waiting_calls(3))
+    await until(lambda: open_alerts(harness.store))
+    assert runner.thresholds_version == 0
+    await harness.store.replace_config("thresholds", replacement(1, warn=5, alarm=8, clear=4), {**AUDIT, "new": "{}"})
+    await until(lambda: runner.thresholds_version == 1)
+
+    async def resolved() -> bool:
+        return (await transitions(harness.store))[-1:] == ["resolved"]
+
+    await until(resolved)
+    assert await open_alerts(harness.store) == []
+    await harness.store.replace_config("thresholds", replacement(2, scope="queue:nowhere"), {**AUDIT, "new": "{}"})
+    await until(lambda: runner.stats.config_errors == 1)
+    assert runner.thresholds_version == 1
+    assert any("queue 'nowhere'" in record.getMessage() for record in caplog.records)
+
+
+async def test_stored_thresholds_are_polled_without_a_notice(harness: Harness) -> None:
+    """Written without a notice, a version is picked up by the poll; an unreadable one is counted once."""
+    runner = harness.start(site=ALERTING, evaluate_every_s=0, thresholds_poll_s=0.02, tick_s=0.02)
+    key = harness.store.keys.config("thresholds")
+    await until(lambda: runner.thresholds_version == 0)
+    await harness.client.set(key, json.dumps(replacement(3, warn=7, alarm=9, clear=6)))
+    await until(lambda: runner.thresholds_version == 3)
+    assert runner.book is not None and runner.book.thresholds.thresholds[0].warn == 7
+    await harness.client.set(key, b"{not json")
+    await until(lambda: runner.stats.config_errors == 1)
+    published = runner.seq
+    await until(lambda: runner.seq >= published + 5)  # re-read every poll, counted once
+    assert runner.stats.config_errors == 1 and runner.thresholds_version == 3
+
+
+async def test_thresholds_are_evaluated_at_most_every_evaluate_every_s(harness: Harness) -> None:
+    """With evaluate_every_s an hour, many publishes read the health hashes for an evaluation only once."""
+
+    class Counting(Store):
+        health_reads = 0
+
+        async def read_health(self) -> dict[str, dict[str, str]]:
+            Counting.health_reads += 1
+            return await super().read_health()
+
+    runner = harness.start(Counting, site=ALERTING, evaluate_every_s=3600, tick_s=0.01)
+    await until(lambda: runner.seq >= 6)
+    assert Counting.health_reads == 1
+
+
+async def test_run_engine_sends_webhooks_when_receivers_are_configured(redis_url: str) -> None:
+    """With WALLBOARD_WEBHOOK_URLS, `wallboard engine` runs a notifier beside the runner: the alert is posted."""
+    bodies: list[bytes] = []
+
+    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+        bodies.append(await reader.readexactly(length))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    hook = await asyncio.start_server(receive, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{hook.sockets[0].getsockname()[1]}/hook"
+    config = settings(redis_url=redis_url, webhook_urls=url, webhook_secret="s")
+    client = connect(redis_url)
+    store = Store(client, site="paris")
+
+    async def notifier_listening() -> bool:
+        return any(group["name"] == b"notifier" for group in await client.xinfo_groups(store.alerts_key))
+
+    task = asyncio.create_task(run_engine(config, ALERTING))
+    try:
+        await until(lambda: client.exists(store.alerts_key))
+        await until(notifier_listening)
+        await store.append_events(logins() + waiting_calls(3))
+        await until(lambda: bool(bodies))
+        assert json.loads(bodies[0])["alert"]["transition"] == "fired"
+    finally:
+        await cancel(task)
+        hook.close()
+        await hook.wait_closed()
+        await client.aclose()

@@ -1,4 +1,4 @@
-"""The wallboard HTTP API: REST, the /ws fan-out, display-token auth and /metrics (see ``app``)."""
+"""The wallboard HTTP API: REST, the /ws fan-out, users, sessions and display tokens, /metrics (see ``app``)."""
 
 from wallboard.api.app import ApiError, create_app, serving, uvicorn_config
 from wallboard.api.auth import create_display_token

@@ -15,7 +15,14 @@ For each site it serves, the app's lifespan starts two tasks:
 * ``ws.Hub.run`` fans the feed's changes out to the site's websocket clients (see ``ws``).
 
 ``/metrics`` renders a ``WallboardCollector`` registered on the app's own ``CollectorRegistry``;
-it reads the feeds' in-memory snapshots and the health hashes fetched for that scrape.
+it reads the feeds' in-memory snapshots and the health hashes fetched for that scrape. Counters of
+the API process itself (``wallboard_login_failures_total``) are registered on the same registry.
+
+Users, sessions, display tokens and the audit trail are ``wallboard.accounts.Accounts`` (one per
+site); who may call what is ``wallboard.api.security``. The admin routes (``admin_routes``: login,
+users, tokens, audit) and the thresholds routes (``threshold_routes``) are included here. The
+thresholds are checked against the site file (``settings.site_file``) for the main site when there
+is one, else against the queues and teams of the site's latest snapshot.
 
 Shutdown cancels the tasks and, when the app opened the Redis client itself, closes it.
 ``uvicorn_config`` gives the server settings that match (message size limit on /ws).
@@ -34,18 +41,27 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import Counter
 from prometheus_client.registry import CollectorRegistry
 from redis.exceptions import RedisError
 
 from wallboard import store as store_module
+from wallboard.accounts import Accounts, Hashing, LoginPolicy
+from wallboard.api.admin_routes import build_admin_router, validation_problems
+from wallboard.api.alert_routes import build_alert_router
 from wallboard.api.auth import Authenticator, redact_server_logs
 from wallboard.api.routes import build_router
+from wallboard.api.security import login_failure_counter
+from wallboard.api.threshold_routes import build_threshold_router
 from wallboard.api.ws import Hub
 from wallboard.config import Settings
 from wallboard.deltas import apply_diff
 from wallboard.engine import EngineError
 from wallboard.exporter import SiteReading, WallboardCollector
+from wallboard.site import SiteConfig, SiteFileError, load_site_file
 from wallboard.store import Store
+from wallboard.users import Passwords
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +179,7 @@ class ServedSite:
     store: Store
     feed: SiteFeed
     hub: Hub
+    accounts: Accounts
     health: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
@@ -175,7 +192,15 @@ class Runtime:
     auth: Authenticator
     registry: CollectorRegistry
     clock: Callable[[], float]
+    hashing: Hashing
+    login_failures: Counter
+    site_config: SiteConfig | None = None  # the main site's file (settings.site_file), for checking thresholds
     sites: dict[str, ServedSite] = field(default_factory=dict)
+
+    @property
+    def login_policy(self) -> LoginPolicy:
+        s = self.settings
+        return LoginPolicy(s.session_ttl_s, s.login_max_failures, s.login_max_failures_per_ip, s.login_window_s)
 
     def readings(self) -> Iterable[SiteReading]:
         """What the exporter reads at scrape time."""
@@ -199,18 +224,31 @@ def create_app(
     registry: CollectorRegistry | None = None,
     clock: Callable[[], float] = time.time,
     ws_interval_s: float = 0.25,
+    passwords: Passwords | None = None,
 ) -> FastAPI:
     """The API for ``settings.site`` (and any extra ``sites`` in the same Redis).
 
     ``store`` is the site's Store on an open client (the caller keeps ownership of the client);
     without one, the lifespan connects to ``settings.redis_url`` and closes the client at shutdown.
     ``registry`` receives the Prometheus collector (a fresh one by default, never the global one).
+    ``passwords`` hashes and verifies passwords (argon2 defaults; tests pass ``Passwords.cheap()``).
+    Raises ApiError without Redis or when ``settings.site_file`` cannot be loaded.
     """
     if store is None and settings.redis_url is None:
         raise ApiError("no Redis to read: set WALLBOARD_REDIS_URL (or REDIS_URL), or pass store=")
     redact_server_logs()
     names = tuple(dict.fromkeys([store.site if store is not None else settings.site, *sites]))
-    runtime = Runtime(settings, names, Authenticator(settings), registry or CollectorRegistry(), clock)
+    registry = registry or CollectorRegistry()
+    runtime = Runtime(
+        settings,
+        names,
+        Authenticator(settings),
+        registry,
+        clock,
+        Hashing(passwords or Passwords()),
+        login_failure_counter(registry),
+        _site_config(settings, names[0]),
+    )
     runtime.registry.register(WallboardCollector(runtime.readings, per_agent=settings.metrics_per_agent))
 
     @contextlib.asynccontextmanager
@@ -220,8 +258,22 @@ def create_app(
 
     app = FastAPI(title="wallboard", version="1", lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_exception_handler(RequestValidationError, validation_problems)
     app.include_router(build_router(runtime))
+    app.include_router(build_admin_router(runtime))
+    app.include_router(build_threshold_router(runtime))
+    app.include_router(build_alert_router(runtime))  # issue 5 B: /api/v1/alerts (wallboard.api.alert_routes)
     return app
+
+
+def _site_config(settings: Settings, site: str) -> SiteConfig | None:
+    """The site file of ``settings`` for the main site, if there is one (ApiError if it cannot be read)."""
+    if settings.site_file is None or site != settings.site:
+        return None
+    try:
+        return load_site_file(settings.site_file)
+    except SiteFileError as exc:
+        raise ApiError(f"cannot load the site file for the thresholds check: {exc}") from exc
 
 
 @contextlib.asynccontextmanager
@@ -233,7 +285,7 @@ async def _running(runtime: Runtime, store: Store | None, ws_interval_s: float) 
     try:
         for name in runtime.site_names:
             site_store = store if store is not None and store.site == name else Store(client, prefix=prefix, site=name)
-            served = _serve(site_store, settings, runtime.clock, ws_interval_s)
+            served = _serve(site_store, runtime, ws_interval_s)
             runtime.sites[name] = served
             for coroutine, role in ((served.feed.run(), "feed"), (served.hub.run(), "hub")):
                 task = asyncio.create_task(coroutine, name=f"{role}:{name}")
@@ -270,17 +322,25 @@ def _on_task_end(feed: SiteFeed, task: asyncio.Task[None]) -> None:
     log.error("site %s: %s", feed.site, feed.failure, exc_info=task.exception())
 
 
-def _serve(site_store: Store, settings: Settings, clock: Callable[[], float], ws_interval_s: float) -> ServedSite:
+def _serve(site_store: Store, runtime: Runtime, ws_interval_s: float) -> ServedSite:
+    settings = runtime.settings
     feed = SiteFeed(site_store)
     hub = Hub(
         feed,
         interval_s=ws_interval_s,
         heartbeat_s=settings.ws_heartbeat_s,
         queue_size=settings.ws_send_queue,
-        clock=clock,
+        clock=runtime.clock,
     )
     feed.on_change = hub.notify
-    return ServedSite(site_store.site, site_store, feed, hub)
+    failures = runtime.login_failures
+    accounts = Accounts(
+        site_store,
+        runtime.hashing,
+        runtime.login_policy,
+        on_login_failure=lambda reason: failures.labels(site_store.site, reason).inc(),
+    )
+    return ServedSite(site_store.site, site_store, feed, hub, accounts)
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:

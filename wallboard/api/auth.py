@@ -1,4 +1,4 @@
-"""Display tokens: who may read the wallboard over REST, /ws and /metrics.
+"""Display tokens: checking them fast and safely (sessions and permissions: ``wallboard.api.security``).
 
 Theory of operation
 -------------------
@@ -15,8 +15,8 @@ at most ``LOOKUPS_IN_FLIGHT`` lookups run at once (the others wait their turn), 
 is trusted for ``GRANT_TTL_S`` seconds without asking again. So when a thousand TVs sharing a token
 reconnect at once (an API restart), Redis sees one lookup instead of a burst that would exhaust the
 client's connection pool and turn valid tokens away with 503/4503. The price: a revoked token keeps
-opening connections to this process for up to ``GRANT_TTL_S``. Unknown tokens are never cached,
-so a token created a moment ago works at once.
+opening connections to this process for up to ``GRANT_TTL_S``, except on the process that revoked
+it (``forget``). Unknown tokens are never cached, so a token created a moment ago works at once.
 
 A client presents its token as ``Authorization: Bearer <token>`` or ``?token=<token>`` (the
 only option a browser has for a websocket). With auth disabled every request is granted.
@@ -31,18 +31,18 @@ filter on its loggers that masks ``token=`` values.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import ipaddress
 import logging
 import re
-import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from wallboard.accounts import new_display_token
+from wallboard.accounts import token_digest as token_digest
 from wallboard.config import Settings
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,6 @@ class Grant:
     board: str | None = None
     label: str = ""
     source: str = "redis"  # "redis", "settings" or "open" (auth disabled)
-
-
-def token_digest(token: str) -> str:
-    """The sha256 hex digest under which a token is stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def fingerprint(token: str) -> str:
@@ -171,6 +166,11 @@ class Authenticator:
             self._found[(store, digest)] = (self._clock() + GRANT_TTL_S, info)
         return info
 
+    def forget(self, digest: str) -> None:
+        """Stop trusting a remembered token now (it was revoked through this process)."""
+        for key in [key for key in self._found if key[1] == digest]:
+            del self._found[key]
+
     def _settled(self, key: tuple[TokenStore, str], done: asyncio.Future[dict[str, Any] | None]) -> None:
         self._lookups.pop(key, None)
         if not done.cancelled():
@@ -185,9 +185,7 @@ class Authenticator:
 
 async def create_display_token(store: TokenStore, board: str | None = None, label: str = "") -> str:
     """Make a new display token, store its digest with its metadata, and return the token (shown once)."""
-    token = secrets.token_urlsafe(32)
-    info = {"role": DISPLAY, "board": board, "created": datetime.now(UTC).isoformat(), "label": label}
-    await store.add_token(token_digest(token), info)
+    token, _ = await new_display_token(store, board, label, datetime.now(UTC))
     log.info("created display token sha256 %s... for board %s", fingerprint(token), board or "(any)")
     return token
 

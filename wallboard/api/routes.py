@@ -2,8 +2,9 @@
 
 Every data route reads the in-memory copy the app keeps per site (never Redis), so a request costs
 no round trip. ``?site=`` picks a site when the app serves several (default: the first). Data
-routes need a display token when auth is on (401 otherwise); ``/healthz`` is always open,
-``/readyz`` too (it reveals no data), ``/metrics`` follows ``Authenticator.allow_metrics``.
+routes need READ when auth is on: a display token or a session of any role (401 otherwise, see
+``security``); ``/healthz`` is always open, ``/readyz`` too (it reveals no data), ``/metrics`` is
+open to loopback clients (or everyone with ``metrics_public``) and otherwise needs READ.
 ``/ws`` refuses after the handshake (close codes exist only then): 4401 for a missing or unknown
 token, 4404 for an unknown site, 4503 when the site is not followed yet or Redis cannot check the token.
 
@@ -14,15 +15,14 @@ the engine adds reaches clients before the models learn about it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
-from redis.exceptions import RedisError
 
-from wallboard.api.auth import Grant, presented_token
+from wallboard.api.auth import is_loopback
+from wallboard.api.security import Permission, authenticate, authorise, site_named, unauthorised
 from wallboard.api.ws import serve_client
 from wallboard.exporter import CONTENT_TYPE, render
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from wallboard.api.app import Runtime, ServedSite
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 CLOSE_UNAUTHORIZED = 4401
 SiteQuery = Query(default=None, description="Site to read (default: the first site the API serves).")
@@ -162,7 +161,7 @@ class Problem(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No display token, or an unknown one."},
+    401: {"model": Problem, "description": "No credential (display token or session), or an unknown one."},
     404: {"model": Problem, "description": "No such site, queue or agent."},
     503: {"model": Problem, "description": "No snapshot yet, or Redis unreachable."},
 }
@@ -173,8 +172,8 @@ def build_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
 
     async def site_for(request: Request, site: str | None) -> ServedSite:
-        served = _site(runtime, site)
-        await _authorise(runtime, served, presented_token(request.headers, request.query_params))
+        served = site_named(runtime, site)
+        await authorise(runtime, served, request, Permission.READ)
         return served
 
     @router.get("/api/v1/snapshot", response_model=Snapshot, responses=ERRORS)
@@ -220,10 +219,8 @@ def build_router(runtime: Runtime) -> APIRouter:
     async def metrics(request: Request) -> Response:
         """Prometheus text exposition of every site served."""
         client = request.client.host if request.client else None
-        token = presented_token(request.headers, request.query_params)
-        stores = [served.store for served in runtime.sites.values()]
-        if not await _guarded(runtime.auth.allow_metrics(client, token, stores)):
-            raise _unauthorised()
+        if not (runtime.settings.metrics_public or is_loopback(client)):
+            await authorise(runtime, site_named(runtime, None), request, Permission.READ)
         await runtime.refresh_health()
         return Response(render(runtime.registry), media_type=CONTENT_TYPE)
 
@@ -237,8 +234,9 @@ def build_router(runtime: Runtime) -> APIRouter:
 
 async def _websocket(runtime: Runtime, websocket: WebSocket, site: str | None) -> None:
     try:
-        served = _site(runtime, site)
-        await _authorise(runtime, served, presented_token(websocket.headers, websocket.query_params))
+        served = site_named(runtime, site)
+        if await authenticate(runtime, served, websocket) is None:
+            raise unauthorised()
     except HTTPException as exc:
         # Close codes only exist after the handshake: accept, then close with 4401 / 4404 / 4503.
         await websocket.accept()
@@ -246,38 +244,6 @@ async def _websocket(runtime: Runtime, websocket: WebSocket, site: str | None) -
         return
     await websocket.accept()
     await serve_client(websocket, served.hub, max_message_bytes=runtime.settings.ws_max_message_bytes)
-
-
-def _site(runtime: Runtime, name: str | None) -> ServedSite:
-    wanted = name or runtime.site_names[0]
-    served = runtime.sites.get(wanted)
-    if served is None:
-        if wanted in runtime.site_names:
-            raise HTTPException(503, detail=f"site {wanted!r} is not being followed yet (starting or stopping)")
-        raise HTTPException(404, detail=f"no site {wanted!r} here; this API serves {', '.join(runtime.site_names)}")
-    return served
-
-
-async def _authorise(runtime: Runtime, served: ServedSite, token: str | None) -> Grant:
-    grant = await _guarded(runtime.auth.check(token, [served.store]))
-    if grant is None:
-        raise _unauthorised()
-    return grant
-
-
-async def _guarded(check: Awaitable[T]) -> T:
-    """Await a token check; a Redis failure is a 503 (the token may be valid), not a 401."""
-    try:
-        return await check
-    except (RedisError, OSError) as exc:
-        log.warning("cannot check a token: Redis unreachable (%s)", exc)
-        raise HTTPException(503, detail="cannot check the token now: Redis unreachable") from exc
-
-
-def _unauthorised() -> HTTPException:
-    return HTTPException(
-        401, detail="missing or unknown display token", headers={"WWW-Authenticate": 'Bearer realm="wallboard"'}
-    )
 
 
 def _snapshot(served: ServedSite) -> dict[str, Any]:

@@ -235,7 +235,7 @@ async def test_rest_without_or_with_a_bad_token_is_401_json(store: Store) -> Non
         health = await http.get("/healthz")
     for response in (missing, wrong):
         assert response.status_code == 401
-        assert response.json() == {"detail": "missing or unknown display token"}
+        assert response.json() == {"detail": "missing or unknown credentials"}
         assert response.headers["www-authenticate"].startswith("Bearer")
     assert health.status_code == 200
 
