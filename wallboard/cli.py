@@ -251,7 +251,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     options = live.DemoOptions(speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues)
-    return _run(live.demo(settings, options, announce=_announce, pages=_pages()))
+    return _run(live.demo(settings, options, announce=_announce, inform=_inform, pages=_pages()))
 
 
 def _pages() -> tuple[PageMount, ...]:
@@ -263,6 +263,11 @@ def _pages() -> tuple[PageMount, ...]:
 
 def _announce(line: str) -> None:
     print(line, flush=True)
+
+
+def _inform(line: str) -> None:
+    """A line for the person at the terminal, on stderr: stdout holds only the announced URL."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _site_from_args(args: argparse.Namespace) -> SiteConfig:

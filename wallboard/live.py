@@ -34,6 +34,7 @@ from collectors.queue_log.collector import QueueLogCollector
 from collectors.simulator.ami_server import SimulatedAmiServer, run_simulator
 from collectors.simulator.config import build_config, site_config
 from collectors.simulator.model import Simulation
+from wallboard.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import Runtime, serving, uvicorn_config
 from wallboard.api.auth import create_display_token
@@ -44,6 +45,7 @@ from wallboard.events import Event
 from wallboard.notify import Notifier
 from wallboard.runner import EngineRunner
 from wallboard.store import Client, Store, connect
+from wallboard.users import Passwords, Role
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +220,12 @@ class DemoOptions:
 
 
 async def demo(
-    settings: Settings, options: DemoOptions, *, announce: Callable[[str], None], pages: Sequence[PageMount] = ()
+    settings: Settings,
+    options: DemoOptions,
+    *,
+    announce: Callable[[str], None],
+    inform: Callable[[str], None] = lambda line: None,
+    pages: Sequence[PageMount] = (),
 ) -> None:
     """The whole pipeline on one machine: simulator on loopback, AMI collector, Redis, engine, API."""
     secret = secrets.token_urlsafe(16)
@@ -228,6 +235,7 @@ async def demo(
         options.agents, options.queues, seed=options.seed, hour_offset=10.0 - now.hour - now.minute / 60
     )
     site = site_config(config, site=settings.site)
+    embedded = settings.redis_url is None
     async with redis_for(settings, "wallboard-demo") as (client, url):
         settings = settings.model_copy(update={"redis_url": url})
         store = _store(settings, client)
@@ -244,7 +252,11 @@ async def demo(
             for mount in pages:
                 mount(app)
             token = await create_display_token(store, board="default", label="demo")
+            # An admin only in the demo's own throwaway Redis, never in a Redis given by URL.
+            password = await _demo_admin(store) if embedded else None
             async with serving(uvicorn_config(app, settings)) as base:
+                if password is not None:
+                    inform(f"ops page: {base}/ops/ (user {DEMO_ADMIN!r}, password {password!r}; this demo only)")
                 parts = {
                     "AMI collector": ami.run(),
                     "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
@@ -259,6 +271,17 @@ async def demo(
                     await close_runner(runner)
         finally:
             await server.close()
+
+
+DEMO_ADMIN = "demo"
+
+
+async def _demo_admin(store: Store) -> str:
+    """An admin with a fresh random password in the demo's throwaway Redis, so the ops page can be tried."""
+    password = secrets.token_urlsafe(12)
+    accounts = Accounts(store, Hashing(Passwords()))
+    await accounts.add_user(DEMO_ADMIN, Role.ADMIN, password, actor="demo")
+    return password
 
 
 async def close_runner(runner: EngineRunner, timeout_s: float = 5.0) -> None:
