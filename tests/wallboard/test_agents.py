@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from engine_events import answered, at, ended, ev, login, run_on
 
 from wallboard.agents import Roster
 from wallboard.engine import State
-from wallboard.events import Event, event_from_dict
+from wallboard.events import Event
 from wallboard.site import AgentConfig, QueueConfig, SiteConfig
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a quarter-hour boundary
 SITE = SiteConfig(
     site="test",
     short_abandon_s=5,
@@ -22,34 +20,8 @@ SITE = SiteConfig(
 )
 
 
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def ev(kind: str, seconds: float, **fields: Any) -> Event:
-    return event_from_dict({"kind": kind, "ts": at(seconds), "source": "test", **fields})
-
-
-def answered(seconds: float, call_id: str, agent: str, wait_s: float, queue: str = "support", **fields: Any) -> Event:
-    return ev("call_answered", seconds, call_id=call_id, queue=queue, agent=agent, wait_s=wait_s, **fields)
-
-
-def ended(
-    seconds: float, call_id: str | None, agent: str, talk_s: float, queue: str = "support", **fields: Any
-) -> Event:
-    return ev("call_ended", seconds, call_id=call_id, queue=queue, agent=agent, talk_s=talk_s, **fields)
-
-
-def login(seconds: float, agent: str, queue: str = "support", **fields: Any) -> Event:
-    return ev("agent_login", seconds, agent=agent, queue=queue, **fields)
-
-
 def run(*events: Event, site: SiteConfig = SITE) -> State:
-    state = State(site)
-    for event in events:
-        state.apply(event)
-    assert state.anomalies["internal_error"] == 0
-    return state
+    return run_on(site, *events)
 
 
 def test_identity_learned_from_interface_and_member_name() -> None:
