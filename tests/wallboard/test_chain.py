@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from waiting import poll_until
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as connect_ws
 
@@ -67,18 +68,7 @@ RATES = ("service_level_pct", "abandon_rate_pct")
 
 
 async def until(predicate: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = WAIT_S) -> None:
-    """Poll a condition (sync or async) until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                result = predicate()
-                if not isinstance(result, bool):
-                    result = await result
-                if result:
-                    return
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"timed out after {timeout} s waiting for {what}")
+    await poll_until(predicate, what, timeout)
 
 
 class RecordingStore(Store):

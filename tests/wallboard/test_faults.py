@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from waiting import poll_until
 from websockets.asyncio.client import connect as connect_ws
 from websockets.exceptions import ConnectionClosed
 
@@ -50,18 +51,7 @@ COUNTS = ("offered", "answered", "abandoned", "timed_out", "exited_other", "unkn
 
 
 async def until(predicate: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = WAIT_S) -> None:
-    """Poll a condition (sync or async) until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                result = predicate()
-                if not isinstance(result, bool):
-                    result = await result
-                if result:
-                    return
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"timed out after {timeout} s waiting for {what}")
+    await poll_until(predicate, what, timeout)
 
 
 class Child:

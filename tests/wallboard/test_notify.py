@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from waiting import poll_until
 
 from collectors.backoff import Backoff
 from wallboard.config import Settings
@@ -101,14 +102,7 @@ async def receivers(*scripts: Callable[[int], int | None]) -> AsyncIterator[list
 
 
 async def until(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            result = predicate()
-            if not isinstance(result, bool):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.005)
+    await poll_until(predicate, "the condition", timeout)
 
 
 def record(n: int, transition: str = "fired", *, notify: bool = True) -> dict[str, Any]:

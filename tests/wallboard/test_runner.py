@@ -9,7 +9,6 @@ be compared exactly with the pure one.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import random
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from waiting import poll_until
 
 from collectors.backoff import Backoff
 from wallboard.config import Settings
@@ -102,15 +102,7 @@ def settings(**overrides: Any) -> Settings:
 
 
 async def until(predicate: Callable[[], Awaitable[Any] | bool], timeout: float = 10.0) -> None:
-    """Wait for a condition (polled; sync or async), failing the test after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while True:
-            result = predicate()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.005)
+    await poll_until(predicate, "the condition", timeout)
 
 
 async def cancel(task: asyncio.Task[None]) -> None:

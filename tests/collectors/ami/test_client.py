@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from waiting import poll_until
 
 from collectors.ami.client import AmiAuthError, AmiClient, AmiConfig, AmiStats
 from collectors.ami.protocol import AmiParser
@@ -59,13 +60,7 @@ class Recorder:
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
-    """Wait (polling) until ``condition()`` holds; fail with ``what`` after WAIT seconds."""
-    try:
-        async with asyncio.timeout(WAIT):
-            while not condition():
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
+    await poll_until(condition, what, WAIT)
 
 
 def config(port: int, **overrides: Any) -> AmiConfig:

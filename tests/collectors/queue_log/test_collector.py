@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from waiting import poll_until
 
 from collectors.queue_log.collector import QueueLogCollector, QueueLogStats
 from wallboard.events import CallQueued, Event
@@ -49,12 +50,7 @@ async def drain(collector: QueueLogCollector) -> None:
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
-    try:
-        async with asyncio.timeout(WAIT):
-            while not condition():
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
+    await poll_until(condition, what, WAIT)
 
 
 @contextlib.asynccontextmanager
