@@ -44,6 +44,7 @@ from wallboard.embedded import EmbeddedRedis, start_embedded
 from wallboard.events import Event
 from wallboard.notify import Notifier
 from wallboard.runner import EngineRunner
+from wallboard.site import SiteConfig
 from wallboard.store import Client, Store, connect
 from wallboard.users import Passwords, Role
 
@@ -235,6 +236,7 @@ async def demo(
         options.agents, options.queues, seed=options.seed, hour_offset=10.0 - now.hour - now.minute / 60
     )
     site = site_config(config, site=settings.site)
+    site = SiteConfig.model_validate({**site.model_dump(), "thresholds": DEMO_THRESHOLDS})
     embedded = settings.redis_url is None
     async with redis_for(settings, "wallboard-demo") as (client, url):
         settings = settings.model_copy(update={"redis_url": url})
@@ -274,6 +276,15 @@ async def demo(
 
 
 DEMO_ADMIN = "demo"
+# The demo's floor is judged all day (no quiet hours): tiles turn amber and red as the simulated day gets busy.
+DEMO_THRESHOLDS: list[dict[str, object]] = [
+    {"id": "sl-interval", "metric": "service_level_pct", "warn": 80, "alarm": 70, "clear": 82, "for_s": 60},
+    {"id": "longest-wait", "metric": "longest_wait_s", "warn": 60, "alarm": 120, "clear": 45, "for_s": 10},
+    {"id": "calls-waiting", "metric": "waiting", "warn": 4, "alarm": 8, "clear": 2, "for_s": 20},
+    {"id": "abandon-rate", "metric": "abandon_rate_pct", "warn": 5, "alarm": 10, "clear": 4, "for_s": 60},
+    {"id": "break-too-long", "metric": "agent_pause_s", "warn": 900, "alarm": 1800},
+    {"id": "call-too-long", "metric": "agent_on_call_s", "warn": 900, "alarm": 1800},
+]
 
 
 async def _demo_admin(store: Store) -> str:
