@@ -257,8 +257,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _pages() -> tuple[PageMount, ...]:
     """The Dash pages served beside the API (only this module imports ``dash_app``)."""
     from dash_app.ops import mount_ops_page
+    from dash_app.supervisor import mount_supervisor_page
+    from dash_app.tv import mount_tv_page
 
-    return (mount_ops_page,)
+    return (mount_ops_page, mount_tv_page, mount_supervisor_page)
 
 
 def _announce(line: str) -> None:

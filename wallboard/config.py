@@ -173,7 +173,7 @@ class Settings(BaseSettings):
     display_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     metrics_public: bool = False
     metrics_per_agent: bool = False
-    ws_heartbeat_s: PositiveFloat = 5.0
+    ws_heartbeat_s: PositiveFloat = 2.0  # well inside the TV's 5 s STALE window
     ws_max_message_bytes: PositiveInt = 4096
     ws_send_queue: PositiveInt = 8
     # Users and sessions (wallboard.accounts)

@@ -71,7 +71,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError, ReadOnlyError
+from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError, ReadOnlyError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -110,6 +110,9 @@ EVALUATE_EVERY_S = 1.0  # thresholds are evaluated at most this often (about 6 u
 THRESHOLDS_POLL_S = 5.0  # re-read the stored thresholds this often even without a notice
 THRESHOLDS_CONFIG = "thresholds"  # wb:{site}:config:thresholds
 CONFIG_RETRY_S = 1.0
+# trend (issue 6 E): per-queue sparkline samples, see "# -- trend" below
+TREND_EVERY_S = 10.0
+TREND_KEEP_S = 65 * 60.0
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -222,6 +225,7 @@ class EngineRunner:
         self._last_config_check = float("-inf")
         self._config_notice = False
         self._bad_config_version: object = None
+        self._last_trend: datetime | None = None  # trend (issue 6 E): the clock at the last sample
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -529,6 +533,7 @@ class EngineRunner:
         base = seq - 1 if previous is not None else None  # None: readers re-read the snapshot key
         await self.store.publish_delta({"type": "delta", "seq": seq, "base": base, "changes": changes})
         await self._ack_checkpointed()
+        await self._sample_trend(snapshot, now_utc)  # trend (issue 6 E)
 
     async def _ack_checkpointed(self) -> None:
         """XACK the entries the stored checkpoint covers (ids up to the checkpointed one)."""
@@ -539,6 +544,23 @@ class EngineRunner:
         if covered:
             await self.store.ack(covered)
             self._to_ack = [entry_id for entry_id in self._to_ack if stream_id_key(entry_id) > bound]
+
+    # -- trend (issue 6 E): the supervisor's sparklines ---------------------------------------
+
+    async def _sample_trend(self, snapshot: dict[str, Any], now: datetime) -> None:
+        """Every TREND_EVERY_S of the runner's clock: each queue's waiting and interval SL into the trend stream.
+
+        A Redis that refuses the command (MINID needs Redis >= 6.2) stops the sampling with one error
+        logged: the engine never stops for a sparkline.
+        """
+        if self._last_trend is not None and (now - self._last_trend).total_seconds() < TREND_EVERY_S:
+            return
+        self._last_trend = now
+        try:
+            await self.store.add_trend_sample(int(now.timestamp() * 1000), trend_sample(snapshot), TREND_KEEP_S)
+        except ResponseError as exc:
+            log.error("site %s: cannot write trend samples, sparklines stop (%s)", self.store.site, exc)
+            self._last_trend = datetime.max.replace(tzinfo=UTC)
 
     # -- health -------------------------------------------------------------------------------
 
@@ -571,6 +593,14 @@ class EngineRunner:
         if lag is not None:
             fields["lag"] = lag
         await self.store.write_health(COMPONENT, fields)
+
+
+def trend_sample(snapshot: dict[str, Any]) -> dict[str, list[float | None]]:
+    """trend (issue 6 E): {queue: [calls waiting, interval service_level_pct or None]} of a snapshot."""
+    return {
+        name: [queue.get("waiting", 0), (queue.get("interval") or {}).get("service_level_pct")]
+        for name, queue in (snapshot.get("queues") or {}).items()
+    }
 
 
 def _thresholds_of(document: dict[str, Any] | None, site: SiteConfig) -> tuple[int, ThresholdSet]:

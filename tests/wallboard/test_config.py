@@ -22,7 +22,7 @@ def test_defaults_are_the_contract_values() -> None:
     )
     assert (settings.auth_enabled, settings.display_tokens) == (True, ())
     assert (settings.metrics_public, settings.metrics_per_agent) == (False, False)
-    assert (settings.ws_heartbeat_s, settings.ws_max_message_bytes, settings.ws_send_queue) == (5.0, 4096, 8)
+    assert (settings.ws_heartbeat_s, settings.ws_max_message_bytes, settings.ws_send_queue) == (2.0, 4096, 8)
 
 
 def test_prefixed_variables_are_read_and_converted() -> None:

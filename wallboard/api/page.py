@@ -1,28 +1,30 @@
-"""The minimal wallboard page of the live pipeline (the Dash TV board replaces it in its own issue).
+"""The root page: ``/`` sends a browser on to the default TV board, ``/tv/default``, keeping its query string.
 
-The page is static: it holds no data and no secret. It reads the display token from its own
-URL and opens ``/ws`` with it, so an unauthorised display gets the websocket's 4401 and shows
-a clear "not authorised" message.
+The TV board itself is the Dash app ``dash_app.tv`` mounted at ``/tv`` by the CLI (``wallboard.cli._pages``):
+this module only keeps the short URL the demo announces working, so ``http://host:port/?token=...``
+still opens a board. The page is static (200, no data, no secret): a one-line script replaces the
+location with ``/tv/default`` plus the page's own query string, so the display token is never
+echoed by the server.
 """
 
 from __future__ import annotations
 
-from importlib import resources
-
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-
-def board_html() -> str:
-    return resources.files("wallboard.api").joinpath("static/board.html").read_text(encoding="utf-8")
+DEFAULT_BOARD_PATH = "/tv/default"
+ROOT_HTML = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>wallboard</title>
+<script>location.replace("{DEFAULT_BOARD_PATH}" + location.search);</script></head>
+<body style="background:#0b0f14;color:#e8eef5;font-family:sans-serif">
+<p>Opening the <a href="{DEFAULT_BOARD_PATH}">default board</a>…</p></body></html>
+"""
 
 
 def mount_board_page(app: FastAPI) -> None:
-    """Serve the board at ``/`` and ``/tv/{board}``."""
-    html = board_html()
+    """Serve ``/``: a static page that moves the browser to the default board, query string kept."""
 
-    async def page() -> HTMLResponse:
-        return HTMLResponse(html, headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"})
+    async def root() -> HTMLResponse:
+        return HTMLResponse(ROOT_HTML, headers={"Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"})
 
-    app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/tv/{board}", page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/", root, methods=["GET"], include_in_schema=False)

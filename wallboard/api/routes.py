@@ -235,7 +235,7 @@ def build_router(runtime: Runtime) -> APIRouter:
 async def _websocket(runtime: Runtime, websocket: WebSocket, site: str | None) -> None:
     try:
         served = site_named(runtime, site)
-        if await authenticate(runtime, served, websocket) is None:
+        if await authenticate(runtime, served, websocket, cookie=True) is None:
             raise unauthorised()
     except HTTPException as exc:
         # Close codes only exist after the handshake: accept, then close with 4401 / 4404 / 4503.

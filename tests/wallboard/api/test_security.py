@@ -163,6 +163,25 @@ async def test_websocket_refuses_without_a_credential(store: Store) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
+async def test_websocket_accepts_the_ops_session_cookie(store: Store) -> None:
+    """The supervisor page, signed in with the HttpOnly session cookie, opens /ws with it and gets the snapshot."""
+    async with api(store) as a:
+        login = await a.http.post("/api/v1/login", json={"name": "supervisor1", "password": PASSWORD, "cookie": True})
+        assert login.status_code == 200, login.text
+        session = login.cookies.get("wb_session")
+        assert session
+        url = a.base.replace("http", "ws") + "/ws"
+        async with websockets.connect(url, additional_headers={"Cookie": f"wb_session={session}"}) as ws:
+            async with asyncio.timeout(WAIT_S):
+                first = json.loads(await ws.recv())
+        async with websockets.connect(url, additional_headers={"Cookie": "wb_session=wbs_forged"}) as ws:
+            async with asyncio.timeout(WAIT_S):
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await ws.recv()
+    assert first["type"] == "snapshot" and first["seq"] == 1
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
 @pytest.mark.parametrize("name", ["ops1", "ghost"])
 async def test_login_is_rate_limited_per_name(store: Store, name: str) -> None:
     """After N failures for a name, known or not, the next attempts get 429 with Retry-After, right password too."""

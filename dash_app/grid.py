@@ -1,0 +1,149 @@
+"""The supervisor's agent grid and queue detail as data: column definitions and rows from a snapshot. Pure.
+
+Theory of operation
+-------------------
+The supervisor page (``dash_app.supervisor``) builds its rows in the browser from every snapshot
+the websocket delivers, so it needs no server round trip per change. This module is the reference
+for what those rows hold, and the page's script mirrors :func:`agent_row` field for field (the
+browser test compares the grid with ``/api/v1/agents``). Everything the browser needs that is not
+the snapshot itself comes from here: the ag-grid column definitions (:data:`COLUMN_DEFS`), the row
+class rules (:data:`ROW_CLASS_RULES`) and which alert metric highlights a row
+(:data:`HIGHLIGHT_METRICS`).
+
+Rows (one per logged-in agent, state other than ``logged_out``)::
+
+    {"id", "name", "team", "state", "reason", "since" (iso, the base the browser ticks time in
+     state from), "time_in_state_s" (at the snapshot's ts), "queues" ("a, b": sorted, joined),
+     "calls_today", "aht_s", "highlight"}
+
+``highlight`` names the worst open alert on the agent whose metric is a long break
+(``agent_pause_s``) or a long call (``agent_on_call_s``): ``"long-break-warn"``,
+``"long-call-alarm"``... or ``""``. An alarm wins over a warn.
+
+Queue detail rows (:func:`waiting_rows`): the queue's waiting callers, oldest first, with their
+position, caller, wait at the snapshot's ts and ``entered`` (iso: ts minus wait), the base the
+browser ticks the wait from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "COLUMN_DEFS",
+    "HIGHLIGHT_METRICS",
+    "LEVELS",
+    "ROW_CLASS_RULES",
+    "agent_highlights",
+    "agent_row",
+    "agent_rows",
+    "queue_names",
+    "waiting_rows",
+]
+
+HIGHLIGHT_METRICS: dict[str, str] = {"agent_pause_s": "long-break", "agent_on_call_s": "long-call"}
+LEVELS = ("warn", "alarm")  # worst last
+LOGGED_OUT = "logged_out"
+
+_SECONDS = {"function": "params.value == null ? '' : wbDuration(params.value)"}
+COLUMN_DEFS: list[dict[str, Any]] = [
+    {"field": "name", "headerName": "Agent", "pinned": "left", "minWidth": 170},
+    {"field": "team", "filter": "agTextColumnFilter", "width": 130},
+    {"field": "state", "filter": "agTextColumnFilter", "width": 130},
+    {"field": "reason", "filter": "agTextColumnFilter", "width": 130},
+    {
+        # Ticks in the browser: the value is recomputed from ``since_ms`` (the row's ``since`` on the
+        # browser's clock) each time the page's timer refreshes this column; no server message needed.
+        # wbElapsed and wbDuration are the page's dashAgGridFunctions (dash_app.supervisor).
+        "colId": "time_in_state",
+        "headerName": "Time in state",
+        "valueGetter": {"function": "wbElapsed(params.data.since_ms)"},
+        "valueFormatter": _SECONDS,
+        "filter": "agNumberColumnFilter",
+        "width": 140,
+    },
+    {"field": "queues", "filter": "agTextColumnFilter", "flex": 1, "minWidth": 160},
+    {"field": "calls_today", "headerName": "Calls today", "filter": "agNumberColumnFilter", "width": 130},
+    {
+        "field": "aht_s",
+        "headerName": "AHT",
+        "valueFormatter": _SECONDS,
+        "filter": "agNumberColumnFilter",
+        "width": 110,
+    },
+]
+
+ROW_CLASS_RULES: dict[str, str] = {
+    f"wb-{kind}-{level}": f"params.data.highlight === '{kind}-{level}'"
+    for kind in HIGHLIGHT_METRICS.values()
+    for level in LEVELS
+}
+
+
+def agent_highlights(alerts: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """agent id -> the highlight of its worst long-break or long-call alert (alarm beats warn)."""
+    out: dict[str, str] = {}
+    for alert in alerts:
+        target = alert.get("target") or {}
+        kind = HIGHLIGHT_METRICS.get(str(alert.get("metric")))
+        level = alert.get("level")
+        if target.get("kind") != "agent" or kind is None or level not in LEVELS:
+            continue
+        agent = str(target.get("name"))
+        current = out.get(agent)
+        if current is None or (current.endswith("-warn") and level == "alarm"):
+            out[agent] = f"{kind}-{level}"
+    return out
+
+
+def agent_row(agent: Mapping[str, Any], highlight: str = "") -> dict[str, Any]:
+    """One grid row for a snapshot agent entry."""
+    return {
+        "id": agent["id"],
+        "name": agent.get("name") or agent["id"],
+        "team": agent.get("team") or "",
+        "state": agent["state"],
+        "reason": agent.get("reason") or "",
+        "since": agent.get("since"),
+        "time_in_state_s": agent.get("time_in_state_s"),
+        "queues": ", ".join(sorted(agent.get("queues") or [])),
+        "calls_today": agent.get("calls_today") or 0,
+        "aht_s": agent.get("aht_s"),
+        "highlight": highlight,
+    }
+
+
+def agent_rows(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of every logged-in agent of ``snapshot``, by name then id."""
+    highlights = agent_highlights(snapshot.get("alerts") or [])
+    rows = [
+        agent_row(agent, highlights.get(str(agent["id"]), ""))
+        for agent in (snapshot.get("agents") or {}).values()
+        if agent.get("state") != LOGGED_OUT
+    ]
+    return sorted(rows, key=lambda row: (str(row["name"]), str(row["id"])))
+
+
+def queue_names(snapshot: Mapping[str, Any]) -> list[str]:
+    """The snapshot's queues, sorted."""
+    return sorted(snapshot.get("queues") or {})
+
+
+def waiting_rows(snapshot: Mapping[str, Any], queue: str) -> list[dict[str, Any]]:
+    """The waiting callers of ``queue`` (oldest first); [] for a queue the snapshot does not have."""
+    entry = (snapshot.get("queues") or {}).get(queue)
+    if entry is None:
+        return []
+    now = datetime.fromisoformat(str(snapshot["ts"]))
+    return [
+        {
+            "call_id": call["call_id"],
+            "position": call["position"],
+            "caller": call.get("caller_name") or call.get("caller") or "unknown",
+            "wait_s": call["wait_s"],
+            "entered": (now - timedelta(seconds=float(call["wait_s"]))).astimezone(UTC).isoformat(),
+        }
+        for call in sorted(entry.get("waiting_calls") or [], key=lambda call: int(call["position"]))
+    ]

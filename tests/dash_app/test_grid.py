@@ -1,0 +1,119 @@
+"""Tests for dash_app/grid.py: agent rows, highlights from alerts, queue detail rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash_app.grid import COLUMN_DEFS, ROW_CLASS_RULES, agent_highlights, agent_row, agent_rows, waiting_rows
+
+
+def agent(agent_id: str, state: str = "available", **extra: Any) -> dict[str, Any]:
+    base = {
+        "id": agent_id,
+        "name": f"Agent {agent_id}",
+        "team": "blue",
+        "state": state,
+        "reason": None,
+        "since": "2024-05-06T09:00:00+00:00",
+        "time_in_state_s": 30.0,
+        "queues": ["support", "sales"],
+        "calls_today": 3,
+        "aht_s": 125.5,
+    }
+    return base | extra
+
+
+def alert(agent_id: str, metric: str, level: str, kind: str = "agent") -> dict[str, Any]:
+    return {"target": {"kind": kind, "name": agent_id}, "metric": metric, "level": level}
+
+
+def test_a_row_holds_the_agent_fields_with_queues_sorted_and_joined() -> None:
+    """Name, team, state, reason, since, queues "sales, support", calls today and AHT come from the entry."""
+    row = agent_row(agent("a1", "paused", reason="Lunch"), "long-break-warn")
+    assert row == {
+        "id": "a1",
+        "name": "Agent a1",
+        "team": "blue",
+        "state": "paused",
+        "reason": "Lunch",
+        "since": "2024-05-06T09:00:00+00:00",
+        "time_in_state_s": 30.0,
+        "queues": "sales, support",
+        "calls_today": 3,
+        "aht_s": 125.5,
+        "highlight": "long-break-warn",
+    }
+
+
+def test_missing_optional_fields_become_blanks() -> None:
+    """No name -> the id; no team, reason -> ""; no calls -> 0; no AHT stays None."""
+    row = agent_row({"id": "a9", "state": "available", "since": None, "calls_today": None})
+    assert (row["name"], row["team"], row["reason"], row["queues"], row["calls_today"], row["aht_s"]) == (
+        "a9",
+        "",
+        "",
+        "",
+        0,
+        None,
+    )
+
+
+def test_rows_list_logged_in_agents_by_name_with_their_highlight() -> None:
+    """A logged-out agent is left out; rows sort by name; a long call alarm marks its agent only."""
+    snapshot = {
+        "agents": {
+            "a2": agent("a2", "on_call", name="Bea"),
+            "a1": agent("a1", name="Ann"),
+            "a3": agent("a3", "logged_out", name="Cid"),
+        },
+        "alerts": [alert("a2", "agent_on_call_s", "alarm")],
+    }
+    rows = agent_rows(snapshot)
+    assert [(row["id"], row["highlight"]) for row in rows] == [("a1", ""), ("a2", "long-call-alarm")]
+
+
+def test_an_alarm_beats_a_warn_and_other_alerts_do_not_highlight() -> None:
+    """Warn then alarm on one agent -> alarm; queue alerts, other metrics and ok levels are ignored."""
+    alerts = [
+        alert("a1", "agent_pause_s", "warn"),
+        alert("a1", "agent_pause_s", "alarm"),
+        alert("a2", "agent_pause_s", "alarm"),
+        alert("a2", "agent_pause_s", "warn"),
+        alert("a3", "adherence_pct", "alarm"),
+        alert("sales", "waiting", "alarm", kind="queue"),
+        alert("a4", "agent_on_call_s", "ok"),
+    ]
+    assert agent_highlights(alerts) == {"a1": "long-break-alarm", "a2": "long-break-alarm"}
+
+
+def test_every_highlight_has_a_row_class_and_time_in_state_ticks_from_since() -> None:
+    """Four row classes (break/call x warn/alarm); the time-in-state column is computed from since_ms."""
+    assert sorted(ROW_CLASS_RULES) == [
+        "wb-long-break-alarm",
+        "wb-long-break-warn",
+        "wb-long-call-alarm",
+        "wb-long-call-warn",
+    ]
+    assert ROW_CLASS_RULES["wb-long-call-warn"] == "params.data.highlight === 'long-call-warn'"
+    ticking = next(column for column in COLUMN_DEFS if column.get("colId") == "time_in_state")
+    assert "since_ms" in ticking["valueGetter"]["function"]
+
+
+def test_waiting_rows_are_oldest_first_with_the_time_they_entered() -> None:
+    """Two callers waiting 75 s and 5 s at 09:10:00 entered at 09:08:45 and 09:09:55; positions kept."""
+    snapshot = {
+        "ts": "2024-05-06T09:10:00+00:00",
+        "queues": {
+            "sales": {
+                "waiting_calls": [
+                    {"call_id": "c2", "caller": "555-2", "caller_name": None, "position": 2, "wait_s": 5.0},
+                    {"call_id": "c1", "caller": "555-1", "caller_name": "Jo", "position": 1, "wait_s": 75.0},
+                ]
+            }
+        },
+    }
+    assert waiting_rows(snapshot, "sales") == [
+        {"call_id": "c1", "position": 1, "caller": "Jo", "wait_s": 75.0, "entered": "2024-05-06T09:08:45+00:00"},
+        {"call_id": "c2", "position": 2, "caller": "555-2", "wait_s": 5.0, "entered": "2024-05-06T09:09:55+00:00"},
+    ]
+    assert waiting_rows(snapshot, "support") == []
