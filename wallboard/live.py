@@ -249,7 +249,7 @@ async def demo(
                 AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site), StreamSink(store)
             )
             runner = EngineRunner(settings, store, site)
-            app = create_app(settings, store=store)
+            app = create_app(settings, store=store, site_config=site)
             mount_board_page(app)
             for mount in pages:
                 mount(app)

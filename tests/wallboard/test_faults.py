@@ -338,6 +338,8 @@ async def test_demo_announces_its_url_serves_it_and_stops_every_child_on_sigterm
         assert (await http.get(url)).status_code == 200
         ops = await http.get(url.split("?", 1)[0].rstrip("/") + "/ops/")  # the Dash ops page is served too
         assert ops.status_code == 200 and "dash" in ops.text.lower()
+        thresholds = await http.get(url.split("?", 1)[0].rstrip("/") + "/api/v1/thresholds", params={"token": token})
+        assert thresholds.status_code == 200 and thresholds.json()["thresholds"], "the demo judges its floor"
     ws_base = base.replace("http", "ws", 1)
     async with connect_ws(f"{ws_base}/ws?token={token}", proxy=None, open_timeout=WAIT_S) as ws:
         async with asyncio.timeout(WAIT_S):

@@ -227,8 +227,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     ws_interval_s: float = 0.25,
     passwords: Passwords | None = None,
+    site_config: SiteConfig | None = None,
 ) -> FastAPI:
     """The API for ``settings.site`` (and any extra ``sites`` in the same Redis).
+
+    ``site_config`` is the main site's configuration when the caller built it (the demo); otherwise
+    it is read from ``settings.site_file``, if any.
 
     ``store`` is the site's Store on an open client (the caller keeps ownership of the client);
     without one, the lifespan connects to ``settings.redis_url`` and closes the client at shutdown.
@@ -249,7 +253,7 @@ def create_app(
         clock,
         Hashing(passwords or Passwords()),
         login_failure_counter(registry),
-        _site_config(settings, names[0]),
+        site_config or _site_config(settings, names[0]),
     )
     runtime.registry.register(WallboardCollector(runtime.readings, per_agent=settings.metrics_per_agent))
 
