@@ -22,6 +22,7 @@ from wallboard.deltas import diff
 from wallboard.store import Store, connect
 
 WAIT_S = 30.0
+QUERY_POLL_S = 0.1
 QUEUE = 'queue="support",site="paris"'
 SL_EXPR = (
     f"increase(wallboard_calls_answered_within_sl_total{{{QUEUE}}}[1m])"
@@ -100,7 +101,7 @@ class Prometheus:
                     if self.process.poll() is not None:
                         pytest.fail(f"prometheus exited: {self.log.read_text(errors='replace')[-2000:]}")
                     seen = await self.query(http, expr)
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(QUERY_POLL_S)  # between queries of a condition, bounded by WAIT_S
         except TimeoutError:
             pytest.fail(f"{expr} was {seen}, expected {expected}; log: {self.log.read_text(errors='replace')[-2000:]}")
 

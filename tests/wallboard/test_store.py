@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 import redis.asyncio as aioredis
+from waiting import poll_until
 
 from wallboard.embedded import EmbeddedRedis, start_embedded
 from wallboard.events import CallQueued, Event, parse_event
@@ -145,9 +146,12 @@ async def test_a_blocking_read_returns_when_an_entry_arrives(store: Store, any_u
     other = connect(any_url)
     try:
         reader = asyncio.create_task(store.read_new("engine", count=10, block_ms=5000))
+
+        async def blocked_in_xreadgroup() -> bool:
+            return any(c.get("cmd") == "xreadgroup" for c in await other.client_list(_type="normal"))
+
+        await poll_until(blocked_in_xreadgroup, "the reader to block in XREADGROUP", 5)
         async with asyncio.timeout(5):
-            while not any(c.get("cmd") == "xreadgroup" for c in await other.client_list(_type="normal")):
-                await asyncio.sleep(0.005)
             ids = await Store(other, site="paris").append_events([queued(7)])
             entries = await reader
     finally:

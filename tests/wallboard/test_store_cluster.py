@@ -60,13 +60,16 @@ def _free_ports(count: int) -> list[int]:
         return [int(sock.getsockname()[1]) for sock in sockets]
 
 
+START_POLL_S = 0.02
+
+
 def _poll(condition: Any, what: str, timeout: float = START_TIMEOUT_S) -> None:
     """Wait for an external process' condition (polled), failing with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.02)  # start-up poll of external processes, not a settle-sleep
+        time.sleep(START_POLL_S)  # start-up poll of external processes, not a settle-sleep
 
 
 class Cluster:
