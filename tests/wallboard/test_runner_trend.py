@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from waiting import poll_until
 
 from collectors.backoff import Backoff
 from wallboard.config import Settings
@@ -46,9 +47,7 @@ class Clock:
 
 
 async def until(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await predicate():
-            await asyncio.sleep(0.005)
+    await poll_until(predicate, "the condition", timeout)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 import websockets
 from pydantic import SecretStr
+from waiting import poll_until
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -252,9 +253,10 @@ async def test_rest_with_a_token_in_header_or_query(store: Store) -> None:
 
 
 async def _wait_ready(http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while (await http.get("/readyz")).status_code != 200:
-            await asyncio.sleep(0.01)
+    async def ready() -> bool:
+        return (await http.get("/readyz")).status_code == 200
+
+    await poll_until(ready, "/readyz to answer 200", WAIT_S)
 
 
 async def test_websocket_with_a_bad_token_closes_4401(store: Store) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from waiting import poll_until
 
 from wallboard.api import ApiError, create_app
 from wallboard.api.app import Runtime, serving
@@ -91,9 +92,7 @@ async def api(store: Store, *, sites: tuple[str, ...] = ()) -> AsyncIterator[tup
 
 
 async def wait_for(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():
-            await asyncio.sleep(0.005)
+    await poll_until(condition, "the condition", WAIT_S)
 
 
 async def ready(http: httpx.AsyncClient) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from waiting import poll_until
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as connect_ws
 from websockets.exceptions import ConnectionClosed
@@ -264,9 +265,7 @@ async def api(store: Store, **settings: Any) -> AsyncIterator[tuple[str, Runtime
 
 
 async def wait_for(condition: Any) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not condition():
-            await asyncio.sleep(0.005)
+    await poll_until(condition, "the condition", WAIT_S)
 
 
 async def receive(ws: ClientConnection) -> dict[str, Any]:
