@@ -24,6 +24,9 @@ Example (YAML)::
         aliases: ["Local/agent01@agents/n", "Alice Nguyen"]
     thresholds:            # warn/alarm levels (wallboard.thresholds; examples/thresholds.yaml)
       - {id: sl-low, metric: service_level_pct, warn: 80, alarm: 70, for_s: 180}
+    adherence:             # activities, pause reasons -> activities, grace (wallboard.adherence.policy)
+      grace_s: 120
+      pause_reasons: {Coaching: training}
 
 A threshold scoped to a queue or team the file does not list is an error naming its field.
 """
@@ -37,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator, model_validator
 
+from wallboard.adherence.policy import AdherencePolicy
 from wallboard.thresholds import ThresholdSet
 
 SlFormula = Literal["offered_minus_short", "answered", "offered"]
@@ -82,6 +86,7 @@ class SiteConfig(BaseModel):
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     thresholds: ThresholdSet = Field(default_factory=ThresholdSet)
+    adherence: AdherencePolicy = Field(default_factory=AdherencePolicy)
 
     @field_validator("thresholds", mode="before")
     @classmethod
