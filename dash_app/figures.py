@@ -12,8 +12,9 @@ format name doing the same (``tests/dash_app/test_tv.py`` compares the browser's
 * ``ratio``    -> ``"needed / staffed"``, e.g. ``"5 / 7"`` (the Erlang C figure beside agents logged in).
 
 Levels come from the snapshot's open ``alerts`` (``wallboard.alerting``): the worst level of the
-alerts on one queue and metric. Colour is never the only cue: each level has an icon
-(``ICONS``: ● ok, ▲ warn, ■ alarm) and a word, shown beside the colour.
+alerts on one queue and metric (:func:`alert_levels`), or on one team and metric, an agent's alert
+counting for the agent's team (:func:`team_levels`, for the adherence tiles). Colour is never the
+only cue: each level has an icon (``ICONS``: ● ok, ▲ warn, ■ alarm) and a word, shown beside the colour.
 """
 
 from __future__ import annotations
@@ -85,4 +86,26 @@ def alert_levels(alerts: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], L
             continue
         key = (str(target.get("name")), str(alert.get("metric")))
         out[key] = worst([out.get(key, "ok"), level])
+    return out
+
+
+def team_levels(alerts: Iterable[Mapping[str, Any]], snapshot: Mapping[str, Any]) -> dict[tuple[str, str], Level]:
+    """The worst open level per (team, metric): alerts on a team, and on an agent for the agent's team
+    (``snapshot["agents"][agent]["team"]``; an agent of no team counts for none)."""
+    agents = snapshot.get("agents") or {}
+    out: dict[tuple[str, str], Level] = {}
+    for alert in alerts:
+        target = alert.get("target") or {}
+        level = alert.get("level")
+        if level not in ("warn", "alarm"):
+            continue
+        if target.get("kind") == "team":
+            team = target.get("name")
+        elif target.get("kind") == "agent":
+            team = (agents.get(str(target.get("name"))) or {}).get("team")
+        else:
+            continue
+        if team:
+            key = (str(team), str(alert.get("metric")))
+            out[key] = worst([out.get(key, "ok"), level])
     return out

@@ -10,15 +10,25 @@ the snapshot itself comes from here: the ag-grid column definitions (:data:`COLU
 class rules (:data:`ROW_CLASS_RULES`) and which alert metric highlights a row
 (:data:`HIGHLIGHT_METRICS`).
 
-Rows (one per logged-in agent, state other than ``logged_out``)::
+Rows (:func:`listed`: one per logged-in agent, state other than ``logged_out``, and per logged-out
+agent who should be working, adherence status ``out`` or ``grace``: a late login or an early
+logout is exactly an agent the supervisor must see)::
 
     {"id", "name", "team", "state", "reason", "since" (iso, the base the browser ticks time in
      state from), "time_in_state_s" (at the snapshot's ts), "queues" ("a, b": sorted, joined),
-     "calls_today", "aht_s", "highlight"}
+     "calls_today", "aht_s", "highlight",
+     "scheduled", "adherence", "adherence_status", "out_since", "exception"}   (issue 7, below)
+
+Adherence (issue 7: the agent's ``adherence`` entry, None when it has no slot today, see
+``wallboard.adherence``): ``scheduled`` is the scheduled activity now (``""`` when none);
+``adherence_status`` the raw status (in, grace, out, unscheduled) for the cell's colour and
+``adherence`` the same with a non-colour cue (:data:`ADHERENCE_CUES`: ``"✖ out"``); ``out_since``
+(iso or None) the base the browser ticks "out for" from, like time in state; ``exception`` the
+exception in words (:func:`exception_words`: ``"late login"``, ``"unmapped reason: Smoke"``).
 
 ``highlight`` names the worst open alert on the agent whose metric is a long break
-(``agent_pause_s``) or a long call (``agent_on_call_s``): ``"long-break-warn"``,
-``"long-call-alarm"``... or ``""``. An alarm wins over a warn.
+(``agent_pause_s``), a long call (``agent_on_call_s``) or adherence (``adherence_pct``):
+``"long-break-warn"``, ``"long-call-alarm"``, ``"adherence-warn"``... or ``""``. An alarm wins over a warn.
 
 Queue detail rows (:func:`waiting_rows`): the queue's waiting callers, oldest first, with their
 position, caller, wait at the snapshot's ts and ``entered`` (iso: ts minus wait), the base the
@@ -32,18 +42,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = [
+    "ADHERENCE_CUES",
     "COLUMN_DEFS",
+    "EXCEPTION_WORDS",
     "HIGHLIGHT_METRICS",
     "LEVELS",
     "ROW_CLASS_RULES",
     "agent_highlights",
     "agent_row",
     "agent_rows",
+    "exception_words",
+    "listed",
     "queue_names",
     "waiting_rows",
 ]
 
-HIGHLIGHT_METRICS: dict[str, str] = {"agent_pause_s": "long-break", "agent_on_call_s": "long-call"}
+HIGHLIGHT_METRICS: dict[str, str] = {
+    "agent_pause_s": "long-break",
+    "agent_on_call_s": "long-call",
+    "adherence_pct": "adherence",
+}
+ADHERENCE_CUES: dict[str, str] = {"in": "✔ in", "grace": "◔ grace", "out": "✖ out", "unscheduled": "– unscheduled"}
+EXCEPTION_WORDS: dict[str, str] = {
+    "late_login": "late login",
+    "early_logout": "early logout",
+    "wrong_activity": "wrong activity",
+    "unmapped_reason": "unmapped reason",
+}
+UNMAPPED_PREFIX = "unmapped:"  # wallboard.adherence.policy.UNMAPPED_PREFIX
 LEVELS = ("warn", "alarm")  # worst last
 LOGGED_OUT = "logged_out"
 
@@ -64,6 +90,26 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "filter": "agNumberColumnFilter",
         "width": 140,
     },
+    {"field": "scheduled", "headerName": "Scheduled", "filter": "agTextColumnFilter", "width": 130},
+    {
+        "field": "adherence",
+        "headerName": "Adherence",
+        "filter": "agTextColumnFilter",
+        "width": 150,
+        "cellClassRules": {
+            f"wb-adh-{status}": f"params.data.adherence_status === '{status}'" for status in ADHERENCE_CUES
+        },
+    },
+    {
+        # Ticks like time in state, from ``out_since_ms`` (the row's ``out_since`` on the browser's clock).
+        "colId": "out_for",
+        "headerName": "Out for",
+        "valueGetter": {"function": "wbElapsed(params.data.out_since_ms)"},
+        "valueFormatter": _SECONDS,
+        "filter": "agNumberColumnFilter",
+        "width": 110,
+    },
+    {"field": "exception", "headerName": "Exception", "filter": "agTextColumnFilter", "width": 250},
     {"field": "queues", "filter": "agTextColumnFilter", "flex": 1, "minWidth": 160},
     {"field": "calls_today", "headerName": "Calls today", "filter": "agNumberColumnFilter", "width": 130},
     {
@@ -98,6 +144,32 @@ def agent_highlights(alerts: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     return out
 
 
+def exception_words(adherence: Mapping[str, Any], reason: Any = None) -> str:
+    """The adherence exception in words; an unmapped reason names the reason (from the actual activity
+    ``"unmapped:<reason>"``, else the agent's pause ``reason``)."""
+    kind = adherence.get("exception")
+    if not kind:
+        return ""
+    if kind == "unmapped_reason":
+        actual = str(adherence.get("actual") or "")
+        found = actual[len(UNMAPPED_PREFIX) :] if actual.startswith(UNMAPPED_PREFIX) else str(reason or "?")
+        return f"{EXCEPTION_WORDS[kind]}: {found}"
+    return EXCEPTION_WORDS.get(str(kind), str(kind).replace("_", " "))
+
+
+def adherence_fields(agent: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's adherence columns (see the module docstring); blanks for an agent with no slot today."""
+    adherence = agent.get("adherence") or {}
+    status = str(adherence.get("status") or "")
+    return {
+        "scheduled": adherence.get("scheduled") or "",
+        "adherence": ADHERENCE_CUES.get(status, status),
+        "adherence_status": status,
+        "out_since": adherence.get("out_since"),
+        "exception": exception_words(adherence, agent.get("reason")),
+    }
+
+
 def agent_row(agent: Mapping[str, Any], highlight: str = "") -> dict[str, Any]:
     """One grid row for a snapshot agent entry."""
     return {
@@ -112,16 +184,24 @@ def agent_row(agent: Mapping[str, Any], highlight: str = "") -> dict[str, Any]:
         "calls_today": agent.get("calls_today") or 0,
         "aht_s": agent.get("aht_s"),
         "highlight": highlight,
+        **adherence_fields(agent),
     }
 
 
+def listed(agent: Mapping[str, Any]) -> bool:
+    """Whether the grid lists ``agent``: logged in, or logged out while out of adherence (or in its grace)."""
+    if agent.get("state") != LOGGED_OUT:
+        return True
+    return (agent.get("adherence") or {}).get("status") in ("out", "grace")
+
+
 def agent_rows(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Rows of every logged-in agent of ``snapshot``, by name then id."""
+    """Rows of every :func:`listed` agent of ``snapshot``, by name then id."""
     highlights = agent_highlights(snapshot.get("alerts") or [])
     rows = [
         agent_row(agent, highlights.get(str(agent["id"]), ""))
         for agent in (snapshot.get("agents") or {}).values()
-        if agent.get("state") != LOGGED_OUT
+        if listed(agent)
     ]
     return sorted(rows, key=lambda row: (str(row["name"]), str(row["id"])))
 

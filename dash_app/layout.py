@@ -1,20 +1,32 @@
-"""The TV board's tiles as data: which figures a board shows, per queue, with their text and level. Pure.
+"""The TV board's tiles as data: which figures a board shows, per queue, group or team, with text and level. Pure.
 
 Theory of operation
 -------------------
 A *board* (stored through ``/api/v1/boards``, see ``wallboard.api.board_routes``) names its queues
 (or queue groups of the site file; none: every queue), its tiles (figure keys of ``KPIS``; none: all
 of them, the standard board) and optional rotation pages (each its own queues, shown in turn).
+Two options add other kinds of tile:
+
+* ``group_tiles``: one *combined* tile per queue group (``dash_app.groups.group_entry``: figures from
+  the summed counters of the group's queues) for each of its ``groups`` (none and no ``queues``:
+  every group, and the queues of no group on their own tiles), followed by its ``queues`` one by one.
+  A figure's level is the worst of the group's queues on that metric; the tile's level is the worst
+  open alert on any of its queues, whatever the metric (a problem in one queue shows on its group);
+* ``team_tiles``: after those, one adherence tile per team of ``teams`` (none: every team of the
+  snapshot) with the team's adherence figures (``teams[team]["adherence"]``, issue 7: adherence %,
+  agents out of adherence now over agents scheduled now, conformance, minutes late). Their level is
+  the worst open ``adherence_pct`` alert on the team or on one of its agents.
+
 :func:`tile_models` turns one snapshot, one board (and the page showing) into the tiles a TV shows:
-per queue, each figure's text (``dash_app.figures``) and level (the worst open alert on that queue
+per tile, each figure's text (``dash_app.figures``) and level (the worst open alert on that queue
 and the figure's threshold metric), and the tile's level (the worst of its figures).
 :func:`grid_shape` chooses columns and rows for a 16:9 screen.
 
 The TV page renders in the browser, from the websocket, with ``dash_app/tv_assets/tv.js``. It gets
 this module's catalogue (:func:`catalogue`: keys, labels, snapshot paths, formats, metrics) in the
-page, so labels, paths and metric mapping have a single source; the formats and the grid shape are
-re-implemented there in a few lines, and ``tests/dash_app/test_tv.py`` checks that the browser shows
-exactly :func:`tile_models` for a published snapshot.
+page, so labels, paths and metric mapping have a single source; the formats, the group sums and the
+grid shape are re-implemented there in a few lines, and ``tests/dash_app/test_tv.py`` checks that the
+browser shows exactly :func:`tile_models` for a published snapshot.
 """
 
 from __future__ import annotations
@@ -22,9 +34,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from dash_app.figures import ICONS, WORDS, Format, Level, alert_levels, fmt, worst
+from dash_app.figures import ICONS, WORDS, Format, Level, alert_levels, fmt, team_levels, worst
+from dash_app.groups import group_entry, snapshot_groups
+
+TileKind = Literal["queue", "group", "team"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,21 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("needed", "Needed / staffed", ("required_agents",), "ratio", "agents_short", other=("agents", "logged_in")),
 )
 KPI_KEYS: tuple[str, ...] = tuple(kpi.key for kpi in KPIS)
+# A team's adherence tile (issue 7): paths into the snapshot's teams[team].
+TEAM_KPIS: tuple[Kpi, ...] = (
+    Kpi("adherence", "Adherence", ("adherence", "adherence_pct"), "percent", "adherence_pct", True),
+    Kpi(
+        "out_now",
+        "Out now / scheduled",
+        ("adherence", "out_now"),
+        "ratio",
+        "adherence_pct",
+        True,
+        other=("adherence", "scheduled_now"),
+    ),
+    Kpi("conformance", "Conformance", ("adherence", "conformance_pct"), "percent"),
+    Kpi("minutes_late", "Minutes late", ("adherence", "minutes_late"), "count"),
+)
 _BY_KEY = {kpi.key: kpi for kpi in KPIS}
 SL_KEYS = frozenset({"sl_interval", "sl_day"})  # their label carries the queue's target, "80/20"
 
@@ -70,7 +100,9 @@ class KpiValue:
 
 @dataclass(frozen=True)
 class Tile:
-    queue: str
+    kind: TileKind
+    name: str  # the queue, group or team
+    title: str  # the tile's heading
     level: Level
     icon: str
     word: str
@@ -91,9 +123,11 @@ def _number_text(value: Any) -> str:
 
 
 def kpi_label(kpi: Kpi, queue: Mapping[str, Any]) -> str:
-    """The label under a figure; service levels carry the target: ``"SL now 80/20"``."""
-    if kpi.key in SL_KEYS:
-        return f"{kpi.label} {_number_text(queue.get('sl_target_pct'))}/{_number_text(queue.get('sl_threshold_s'))}"
+    """The label under a figure; service levels carry the target, ``"SL now 80/20"``, when there is one (not for
+    a queue missing from the snapshot, nor for a group whose queues differ in target or threshold)."""
+    target, threshold = queue.get("sl_target_pct"), queue.get("sl_threshold_s")
+    if kpi.key in SL_KEYS and target is not None and threshold is not None:
+        return f"{kpi.label} {_number_text(target)}/{_number_text(threshold)}"
     return kpi.label
 
 
@@ -117,24 +151,73 @@ def board_kpis(board: Mapping[str, Any]) -> list[Kpi]:
     return [kpi for kpi in KPIS if kpi.key in wanted]
 
 
+def group_title(group: str, queues: int) -> str:
+    """A group tile's heading: ``"care · 3 queues"``."""
+    return f"{group} · {queues} queue{'' if queues == 1 else 's'}"
+
+
+def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[tuple[TileKind, str]]:
+    """The board's tiles as (kind, name), in order (see the module docstring)."""
+    units: list[tuple[TileKind, str]]
+    if board.get("group_tiles") and not board.get("pages"):
+        groups = [str(name) for name in board.get("groups") or ()]
+        named = [str(name) for name in board.get("queues") or ()]
+        if not groups and not named:
+            groups = snapshot_groups(snapshot)
+            named = sorted(n for n, q in (snapshot.get("queues") or {}).items() if not dig(q, ("group",)))
+        units = [("group", name) for name in groups] + [("queue", name) for name in named]
+    else:
+        units = [("queue", name) for name in board_queues(snapshot, board, page)]
+    if board.get("team_tiles"):
+        teams = [str(name) for name in board.get("teams") or ()] or sorted(snapshot.get("teams") or {})
+        units += [("team", name) for name in teams]
+    return units
+
+
+def _values(kpis: Sequence[Kpi], entry: Mapping[str, Any], level_of: Mapping[str, Level]) -> tuple[KpiValue, ...]:
+    return tuple(
+        KpiValue(
+            kpi.key,
+            kpi_label(kpi, entry),
+            fmt(kpi.format, dig(entry, kpi.path), dig(entry, kpi.other)),
+            level_of.get(kpi.metric, "ok") if kpi.metric else "ok",
+        )
+        for kpi in kpis
+    )
+
+
+def _tile(kind: TileKind, name: str, title: str, values: tuple[KpiValue, ...], *extra: Level) -> Tile:
+    level = worst([*(value.level for value in values), *extra])
+    return Tile(kind, name, title, level, ICONS[level], WORDS[level], values)
+
+
+def _by_name(levels: Mapping[tuple[str, str], Level]) -> dict[str, dict[str, Level]]:
+    out: dict[str, dict[str, Level]] = {}
+    for (name, metric), level in levels.items():
+        out.setdefault(name, {})[metric] = level
+    return out
+
+
 def tile_models(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[Tile]:
     """The tiles of ``board`` (its page ``page`` when it rotates) for ``snapshot`` (see the module docstring)."""
-    levels = alert_levels(snapshot.get("alerts") or ())
+    alerts = snapshot.get("alerts") or ()
+    by_queue = _by_name(alert_levels(alerts))
+    by_team = _by_name(team_levels(alerts, snapshot))
     kpis = board_kpis(board)
     tiles = []
-    for name in board_queues(snapshot, board, page):
-        queue = dig(snapshot, ("queues", name)) or {}
-        values = tuple(
-            KpiValue(
-                kpi.key,
-                kpi_label(kpi, queue),
-                fmt(kpi.format, dig(queue, kpi.path), dig(queue, kpi.other)),
-                levels.get((name, kpi.metric), "ok") if kpi.metric else "ok",
-            )
-            for kpi in kpis
-        )
-        level = worst(value.level for value in values)
-        tiles.append(Tile(name, level, ICONS[level], WORDS[level], values))
+    for kind, name in board_units(snapshot, board, page):
+        if kind == "team":
+            entry = dig(snapshot, ("teams", name)) or {}
+            tiles.append(_tile(kind, name, f"Adherence · {name}", _values(TEAM_KPIS, entry, by_team.get(name, {}))))
+        elif kind == "group":
+            entry = group_entry(snapshot, name)
+            members = [by_queue.get(queue_name, {}) for queue_name in entry["queues"]]
+            merged = {kpi.metric: worst(m.get(kpi.metric, "ok") for m in members) for kpi in kpis if kpi.metric}
+            title = group_title(name, len(entry["queues"]))
+            tiles.append(_tile(kind, name, title, _values(kpis, entry, merged), *(worst(m.values()) for m in members)))
+        else:
+            entry = dig(snapshot, ("queues", name)) or {}
+            tiles.append(_tile(kind, name, name, _values(kpis, entry, by_queue.get(name, {}))))
     return tiles
 
 
@@ -147,22 +230,24 @@ def grid_shape(tiles: int) -> tuple[int, int]:
     return columns, math.ceil(tiles / columns)
 
 
+def _described(kpi: Kpi) -> dict[str, Any]:
+    return {
+        "key": kpi.key,
+        "label": kpi.label,
+        "path": list(kpi.path),
+        "other": list(kpi.other),
+        "format": kpi.format,
+        "metric": kpi.metric,
+        "primary": kpi.primary,
+        "sl": kpi.key in SL_KEYS,
+    }
+
+
 def catalogue() -> dict[str, Any]:
     """What the browser script needs from this module (JSON-ready)."""
     return {
-        "kpis": [
-            {
-                "key": kpi.key,
-                "label": kpi.label,
-                "path": list(kpi.path),
-                "other": list(kpi.other),
-                "format": kpi.format,
-                "metric": kpi.metric,
-                "primary": kpi.primary,
-                "sl": kpi.key in SL_KEYS,
-            }
-            for kpi in KPIS
-        ],
+        "kpis": [_described(kpi) for kpi in KPIS],
+        "team_kpis": [_described(kpi) for kpi in TEAM_KPIS],
         "icons": ICONS,
         "words": WORDS,
     }

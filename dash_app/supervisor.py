@@ -9,13 +9,21 @@ client that lives in the browser (``window.wbSupervisor``):
 * it loads the last hour of per-queue samples from ``GET /api/v1/trend?minutes=60`` (kept by the
   engine runner in Redis, so a reload loses nothing), then opens ``/ws?token=`` and keeps the
   snapshot current with the server's deltas (``apply_diff``'s rules, resync on a seq gap), and
-  reconnects with backoff. Close code 4401/4403 or a 401 from the trend route shows
+  reconnects with backoff (0.5 s doubling to 5 s). Credentials: a display token in ``?token=``, else
+  the ops session cookie (log in on ``/ops/``: the cookie is sent with the trend request and the
+  websocket handshake, both accept it). Close code 4401/4403 or a 401 from the trend route shows
   "Not authorised" instead of the page;
+* nothing heard from the server (snapshot, delta or heartbeat) for 5 s (+ 0.5 s grace, as the TV):
+  a STALE banner with the age of the data the grid shows; a socket silent for 12 s is closed and
+  reopened. The next snapshot after a reconnect clears it, without a reload;
 * on every message it rebuilds the agent rows the way ``dash_app.grid.agent_row`` does (that
   module is the reference; its column definitions and row class rules configure the grid) and
   hands them to dash-ag-grid (``setGridOption("rowData")`` with row ids, so ag-grid updates rows
   in place). The team/queue/state dropdowns narrow the rows handed over; the ag-grid column
   filters and sorting work on top of that;
+* the adherence columns (issue 7: scheduled activity, in/grace/out with a non-colour cue, out for,
+  exception in words) are ``dash_app.grid.adherence_fields`` of the agent's ``adherence`` entry;
+  "out for" ticks like time in state, from ``out_since``;
 * time in state ticks in the browser: each row carries ``since_ms`` (its ``since`` moved onto the
   browser's clock with the skew between the snapshot's ``ts`` and the browser's time), and a
   one-second timer refreshes only that column (``refreshCells``), whose value getter computes
@@ -36,7 +44,14 @@ from a2wsgi import WSGIMiddleware
 from dash import Dash, Input, Output, dcc, html
 from starlette.applications import Starlette
 
-from dash_app.grid import COLUMN_DEFS, HIGHLIGHT_METRICS, ROW_CLASS_RULES
+from dash_app.grid import (
+    ADHERENCE_CUES,
+    COLUMN_DEFS,
+    EXCEPTION_WORDS,
+    HIGHLIGHT_METRICS,
+    ROW_CLASS_RULES,
+    UNMAPPED_PREFIX,
+)
 from dash_app.ops import ReadOnly
 
 __all__ = ["PREFIX", "SUPERVISOR_JS", "build_supervisor_app", "mount_supervisor_page"]
@@ -72,12 +87,20 @@ HEAD = """
   svg.spark.waiting circle { fill: #1f6feb; }
   svg.spark.sl circle { fill: #2e7d32; }
   svg.spark { background: #f4f6f8; }
-  .wb-long-break-warn, .wb-long-call-warn { background: #fff3cd !important; }
-  .wb-long-break-alarm, .wb-long-call-alarm { background: #f8d7da !important; font-weight: 700; }
-  .wb-long-break-warn .ag-cell[col-id="state"]::before, .wb-long-call-warn .ag-cell[col-id="state"]::before
-    { content: "\\25B2  "; }
-  .wb-long-break-alarm .ag-cell[col-id="state"]::before, .wb-long-call-alarm .ag-cell[col-id="state"]::before
-    { content: "\\2716  "; }
+  #sup-stale { display: none; position: sticky; top: 0; z-index: 10; padding: 10px 16px; text-align: center;
+    font-size: 26px; font-weight: 700; letter-spacing: 0.05em; color: #fff; border-bottom: 3px solid #fff;
+    background: repeating-linear-gradient(45deg, #b00020 0 16px, #7a0016 16px 32px); }
+  #sup-stale.on { display: block; }
+  .wb-long-break-warn, .wb-long-call-warn, .wb-adherence-warn { background: #fff3cd !important; }
+  .wb-long-break-alarm, .wb-long-call-alarm, .wb-adherence-alarm { background: #f8d7da !important; font-weight: 700; }
+  .wb-long-break-warn .ag-cell[col-id="state"]::before, .wb-long-call-warn .ag-cell[col-id="state"]::before,
+  .wb-adherence-warn .ag-cell[col-id="state"]::before { content: "\\25B2  "; }
+  .wb-long-break-alarm .ag-cell[col-id="state"]::before, .wb-long-call-alarm .ag-cell[col-id="state"]::before,
+  .wb-adherence-alarm .ag-cell[col-id="state"]::before { content: "\\2716  "; }
+  .wb-adh-out { color: #b00020; font-weight: 700; }
+  .wb-adh-grace { color: #8a5a00; }
+  .wb-adh-in { color: #2e7d32; }
+  .wb-adh-unscheduled { color: #6b7785; }
 </style>
 <script>
 window.dashAgGridFunctions = Object.assign(window.dashAgGridFunctions || {}, {
@@ -101,7 +124,9 @@ INDEX = (
 SUPERVISOR_JS = """
 async function(config) {
     if (window.wbSupervisor) { return window.dash_clientside.no_update; }
-    const S = window.wbSupervisor = {snap: null, skew: 0, trend: {}, lastSample: 0, rows: [], ws: null, retry: 500};
+    const S = window.wbSupervisor = {snap: null, skew: 0, trend: {}, lastSample: 0, rows: [], ws: null, retry: 500,
+                                     lastHeard: 0, lastData: 0, loadedAt: Date.now()};
+    const STALE_MS = 5500, SILENT_MS = 12000, RETRY_MAX_MS = 5000;
     const $ = (id) => document.getElementById(id);
     const el = (tag, props, ...children) => {
         const node = Object.assign(document.createElement(tag), props || {});
@@ -121,7 +146,7 @@ async function(config) {
         if (S.ws) { S.ws.onclose = null; S.ws.close(); }
     };
     const refused = () => deny(token ? "this display token is wrong or revoked"
-                                     : "open this page with ?token=<display token>");
+                                     : "log in on /ops/ first, or open this page with ?token=<display token>");
 
     function applyDiff(old, changes) {
         const out = Object.assign({}, old);
@@ -169,12 +194,29 @@ async function(config) {
         }
         return out;
     };
-    const rowOf = (a, hl) => ({
+    // Adherence columns: dash_app.grid.adherence_fields and exception_words.
+    const exceptionWords = (adh, reason) => {
+        const kind = adh.exception;
+        if (!kind) { return ""; }
+        if (kind === "unmapped_reason") {
+            const actual = String(adh.actual || ""), prefix = config.unmapped;
+            const found = actual.startsWith(prefix) ? actual.slice(prefix.length) : String(reason || "?");
+            return `${config.exceptions[kind]}: ${found}`;
+        }
+        return config.exceptions[kind] || String(kind).replaceAll("_", " ");
+    };
+    const adherenceOf = (a) => {
+        const adh = a.adherence || {}, status = String(adh.status || "");
+        return {scheduled: adh.scheduled || "", adherence: config.cues[status] ?? status, adherence_status: status,
+                out_since: adh.out_since ?? null, exception: exceptionWords(adh, a.reason)};
+    };
+    const rowOf = (a, hl) => Object.assign({
         id: a.id, name: a.name || a.id, team: a.team || "", state: a.state, reason: a.reason || "",
         since: a.since, time_in_state_s: a.time_in_state_s, queues: (a.queues || []).slice().sort().join(", "),
         calls_today: a.calls_today || 0, aht_s: a.aht_s ?? null, highlight: hl[a.id] || "",
         since_ms: a.since ? Date.parse(a.since) - S.skew : NaN,
-    });
+    }, adherenceOf(a), {out_since_ms: a.adherence && a.adherence.out_since
+                                       ? Date.parse(a.adherence.out_since) - S.skew : NaN});
     const showRows = () => {
         const f = Object.fromEntries(FILTERS.map((n) => [n, selects[n].value]));
         const rows = S.rows.filter((r) => (!f.team || r.team === f.team) && (!f.state || r.state === f.state)
@@ -258,7 +300,8 @@ async function(config) {
     const render = () => {
         const snap = S.snap;
         const hl = highlights(snap.alerts);
-        S.rows = Object.values(snap.agents || {}).filter((a) => a.state !== "logged_out").map((a) => rowOf(a, hl));
+        const listed = (a) => a.state !== "logged_out" || ["out", "grace"].includes((a.adherence || {}).status);
+        S.rows = Object.values(snap.agents || {}).filter(listed).map((a) => rowOf(a, hl));  // grid.listed
         const queues = Object.keys(snap.queues || {}).sort();
         setOptions(selects.team, [...new Set(S.rows.map((r) => r.team).filter(Boolean))].sort());
         setOptions(selects.queue, queues);
@@ -279,6 +322,7 @@ async function(config) {
         ws.onopen = () => { S.retry = 500; };
         ws.onmessage = (msg) => {
             const m = JSON.parse(msg.data);
+            S.lastHeard = Date.now();
             if (m.type === "snapshot") { S.snap = m; }
             else if (m.type === "delta") {
                 if (!S.snap || m.base !== S.snap.seq) { ws.send(JSON.stringify({type: "resync"})); return; }
@@ -286,13 +330,16 @@ async function(config) {
                 S.snap.seq = m.seq;
             } else { return; }
             if (S.snap.ts) { S.skew = Date.parse(S.snap.ts) - Date.now(); }
+            S.lastData = S.lastHeard;
             render();
         };
         ws.onclose = (ev) => {
+            if (S.ws !== ws) { return; }
+            S.ws = null;
             if (ev.code === 4401 || ev.code === 4403) { refused(); return; }
             $("sup-status").textContent = `reconnecting in ${(S.retry / 1000).toFixed(1)} s`;
-            setTimeout(connect, S.retry);
-            S.retry = Math.min(S.retry * 2, 10000);
+            setTimeout(connect, S.retry * (0.75 + Math.random() / 2));
+            S.retry = Math.min(S.retry * 2, RETRY_MAX_MS);
         };
     };
 
@@ -308,9 +355,18 @@ async function(config) {
             renderTrends();
         }
     } catch (e) { /* no history: the sparklines start from the live samples */ }
+    setInterval(() => {  // STALE: nothing heard for STALE_MS; a silent socket is reopened
+        const now = Date.now(), silent = now - (S.lastHeard || S.loadedAt);
+        const stale = !S.denied && silent > STALE_MS;
+        $("sup-stale").classList.toggle("on", stale);
+        const age = Math.floor((now - (S.lastData || S.loadedAt)) / 1000);
+        const text = `${age} s`;
+        if ($("sup-stale-age").textContent !== text) { $("sup-stale-age").textContent = text; }
+        if (S.ws && S.ws.readyState === WebSocket.OPEN && silent > SILENT_MS) { S.ws.close(); }
+    }, 250);
     setInterval(() => {
         if (!S.snap || S.denied) { return; }
-        grid.refreshCells({columns: ["time_in_state"], force: true});
+        grid.refreshCells({columns: ["time_in_state", "out_for"], force: true});
         renderCallers();
     }, 1000);
     connect();
@@ -342,7 +398,14 @@ def build_supervisor_app(prefix: str = PREFIX) -> Dash:
 
 
 def _config() -> dict[str, Any]:
-    return {"highlight": HIGHLIGHT_METRICS, "minutes": TREND_MINUTES, "sample_every_s": SAMPLE_EVERY_S}
+    return {
+        "highlight": HIGHLIGHT_METRICS,
+        "minutes": TREND_MINUTES,
+        "sample_every_s": SAMPLE_EVERY_S,
+        "cues": ADHERENCE_CUES,
+        "exceptions": EXCEPTION_WORDS,
+        "unmapped": UNMAPPED_PREFIX,
+    }
 
 
 def _layout() -> html.Div:
@@ -368,6 +431,7 @@ def _layout() -> html.Div:
             html.Header(
                 className="sup-header", children=[html.H1("Supervisor"), html.Span("connecting…", id="sup-status")]
             ),
+            html.Div(id="sup-stale", role="alert", children=["STALE — no data for ", html.Span(id="sup-stale-age")]),
             html.Div(id="sup-denied", role="alert", style=HIDDEN),
             html.Div(id="sup-main", children=[html.Div(id="sup-filters"), grid, bottom]),
             dcc.Store(id="sup-config", data=_config()),

@@ -51,6 +51,7 @@ class Permission(StrEnum):
     READ = "read"  # every role and display tokens
     ACK_ALERTS = "ack_alerts"  # supervisor, ops, admin (acknowledge, snooze, add a note)
     EDIT_THRESHOLDS = "edit_thresholds"  # ops, admin
+    MANAGE_BOARDS = "manage_boards"  # ops, admin (what the TV boards show: /api/v1/boards writes)
     EDIT_SCHEDULES = "edit_schedules"  # planner, admin (issue 7)
     MANAGE_TOKENS = "manage_tokens"  # ops, admin (display tokens per board, revocable)
     READ_AUDIT = "read_audit"  # ops, admin
@@ -65,7 +66,9 @@ PERMISSIONS: dict[RoleName, frozenset[Permission]] = {
     Role.VIEWER: frozenset({_R.READ}),
     Role.SUPERVISOR: frozenset({_R.READ, _R.ACK_ALERTS}),
     Role.PLANNER: frozenset({_R.READ, _R.EDIT_SCHEDULES}),
-    Role.OPS: frozenset({_R.READ, _R.ACK_ALERTS, _R.EDIT_THRESHOLDS, _R.MANAGE_TOKENS, _R.READ_AUDIT}),
+    Role.OPS: frozenset(
+        {_R.READ, _R.ACK_ALERTS, _R.EDIT_THRESHOLDS, _R.MANAGE_BOARDS, _R.MANAGE_TOKENS, _R.READ_AUDIT}
+    ),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -1,5 +1,5 @@
 /* The floor TV board's live script (see dash_app/tv.py for the theory of operation).
- * Formats, level rules and the grid shape mirror dash_app/figures.py and dash_app/layout.py;
+ * Formats, level rules, group sums and the grid shape mirror dash_app/figures.py, groups.py and layout.py;
  * tests/dash_app/test_tv.py checks the page shows exactly layout.tile_models() for a snapshot. */
 "use strict";
 (() => {
@@ -40,6 +40,100 @@
     }
     return out;
   }
+  function teamLevels(alerts, snap) {
+    const out = new Map(), agents = snap.agents || {};
+    for (const a of alerts || []) {
+      const t = a.target || {};
+      if (a.level !== "warn" && a.level !== "alarm") continue;
+      const team = t.kind === "team" ? t.name : t.kind === "agent" ? (agents[t.name] || {}).team : null;
+      if (!team) continue;
+      const key = `${team}\u0000${a.metric}`;
+      out.set(key, worst([out.get(key) || "ok", a.level]));
+    }
+    return out;
+  }
+
+  // -- queue groups (dash_app/groups.py) --
+  const FORMULAS = ["offered_minus_short", "offered", "answered"];
+  const COUNTERS = ["offered", "answered", "abandoned", "short_abandoned", "answered_within_sl", "handled", "talk_s",
+    "hold_s", "wrap_s", "wait_s_answered"];
+  const AGENT_KEYS = ["logged_in", "available", "ringing", "on_call", "wrap_up", "paused"];
+  const BUSY = ["ringing", "on_call", "wrap_up"];
+  const count = (w, k) => num(w[k]) || 0;
+  const pct = (n, d) => (d <= 0 ? null : Math.min(100, Math.max(0, (100 * n) / d)));
+  const ratio = (t, c) => (c <= 0 ? null : Math.max(0, t / c));
+  function denominator(w, f) {
+    if (f === "answered") return count(w, "answered");
+    if (f === "offered") return count(w, "offered");
+    return count(w, "offered") - count(w, "short_abandoned");
+  }
+  function fits(w, f) {
+    const published = num(w.service_level_pct), computed = pct(count(w, "answered_within_sl"), denominator(w, f));
+    if (published === null || computed === null) return published === null && computed === null;
+    return Math.abs(computed - published) <= 1e-6 * Math.max(1, published);
+  }
+  function slFormula(snap) {
+    if (FORMULAS.includes(snap.sl_formula)) return snap.sl_formula;
+    const windows = [];
+    for (const q of Object.values(snap.queues || {})) {
+      for (const n of ["interval", "day"]) if (q && q[n] && typeof q[n] === "object") windows.push(q[n]);
+    }
+    return FORMULAS.find((f) => windows.every((w) => fits(w, f))) || FORMULAS[0];
+  }
+  function groupWindow(windows, f) {
+    const s = Object.fromEntries(COUNTERS.map((k) => [k, 0]));
+    for (const w of windows) for (const k of COUNTERS) s[k] += count(w, k);
+    const short = s.short_abandoned;
+    return Object.assign(s, {
+      service_level_pct: pct(s.answered_within_sl, denominator(s, f)),
+      asa_s: ratio(s.wait_s_answered, s.answered),
+      aht_s: ratio(s.talk_s + s.hold_s + s.wrap_s, s.handled),
+      abandon_rate_pct: pct(s.abandoned - short, s.offered - short),
+    });
+  }
+  const snapshotGroups = (snap) => [...new Set(Object.values(snap.queues || {}).map((q) => q && q.group)
+    .filter(Boolean).map(String))].sort();
+  const groupQueues = (snap, g) => Object.keys(snap.queues || {}).filter((n) => (snap.queues[n] || {}).group === g).sort();
+  function groupAgents(snap, names) {
+    const members = new Set(names), out = Object.fromEntries(AGENT_KEYS.map((k) => [k, 0]));
+    const agents = Object.values(snap.agents || {});
+    if (!agents.length) {
+      for (const n of members) {
+        const c = ((snap.queues || {})[n] || {}).agents || {};
+        for (const k of AGENT_KEYS) out[k] += Math.trunc(num(c[k]) || 0);
+      }
+      return out;
+    }
+    for (const a of agents) {
+      const mine = (a.queues || []).filter((q) => members.has(q));
+      if (!mine.length || a.state === "logged_out") continue;
+      out.logged_in += 1;
+      const paused = new Set(a.paused_queues || []);
+      if (BUSY.includes(a.state)) out[a.state] += 1;
+      else if (mine.every((q) => paused.has(q))) out.paused += 1;
+      else out.available += 1;
+    }
+    return out;
+  }
+  const common = (values) => { const s = new Set(values); return s.size === 1 ? [...s][0] : null; };
+  function groupEntry(snap, g) {
+    const names = groupQueues(snap, g), entries = names.map((n) => snap.queues[n]), f = slFormula(snap);
+    const needs = entries.map((q) => num(q.required_agents)).filter((n) => n !== null);
+    const waits = entries.map((q) => num(q.longest_wait_s)).filter((n) => n !== null);
+    const sum = (k) => entries.reduce((t, q) => t + Math.trunc(num(q[k]) || 0), 0);
+    const entry = {
+      name: g, group: g, queues: names,
+      sl_threshold_s: common(entries.map((q) => q.sl_threshold_s ?? null)),
+      sl_target_pct: common(entries.map((q) => q.sl_target_pct ?? null)),
+      waiting: sum("waiting"), longest_wait_s: waits.length ? Math.max(...waits) : null,
+      waiting_beyond_sl: sum("waiting_beyond_sl"), agents: groupAgents(snap, names),
+      required_agents: needs.length ? Math.trunc(needs.reduce((t, n) => t + n, 0)) : null,
+    };
+    for (const w of ["interval", "day"]) entry[w] = groupWindow(entries.map((q) => q[w] || {}), f);
+    return entry;
+  }
+
+  // -- tile models (dash_app/layout.py) --
   function boardQueues(snap, board, pageIndex) {
     const pages = board.pages || [];
     if (pages.length) return pages[pageIndex % pages.length].queues.map(String);
@@ -48,23 +142,57 @@
     const queues = snap.queues || {};
     return Object.keys(queues).filter((n) => !groups.size || groups.has(dig(queues[n], ["group"]))).sort();
   }
+  function boardUnits(snap, board, pageIndex) {
+    let units;
+    if (board.group_tiles && !(board.pages || []).length) {
+      let groups = (board.groups || []).map(String), named = (board.queues || []).map(String);
+      if (!groups.length && !named.length) {
+        groups = snapshotGroups(snap);
+        named = Object.keys(snap.queues || {}).filter((n) => !dig(snap.queues[n], ["group"])).sort();
+      }
+      units = [...groups.map((n) => ["group", n]), ...named.map((n) => ["queue", n])];
+    } else units = boardQueues(snap, board, pageIndex).map((n) => ["queue", n]);
+    if (board.team_tiles) {
+      const teams = (board.teams || []).length ? board.teams.map(String) : Object.keys(snap.teams || {}).sort();
+      units.push(...teams.map((n) => ["team", n]));
+    }
+    return units;
+  }
   function boardKpis(cat, board) {
     const wanted = new Set((board.tiles || []).length ? board.tiles : cat.kpis.map((k) => k.key));
     return cat.kpis.filter((k) => wanted.has(k.key));
   }
+  function slLabel(k, q) {
+    const target = q.sl_target_pct ?? null, threshold = q.sl_threshold_s ?? null;
+    if (!k.sl || target === null || threshold === null) return k.label;
+    return `${k.label} ${numberText(target)}/${numberText(threshold)}`;
+  }
+  const values = (kpis, q, levelOf) => kpis.map((k) => ({
+    key: k.key,
+    label: slLabel(k, q),
+    text: fmt(k.format, dig(q, k.path), dig(q, k.other)),
+    level: (k.metric && levelOf(k.metric)) || "ok",
+    primary: k.primary,
+  }));
   function tileModels(cat, snap, board, pageIndex) {
     const levels = alertLevels(snap.alerts), kpis = boardKpis(cat, board);
-    return boardQueues(snap, board, pageIndex).map((name) => {
-      const q = dig(snap, ["queues", name]) || {};
-      const values = kpis.map((k) => ({
-        key: k.key,
-        label: k.sl ? `${k.label} ${numberText(q.sl_target_pct)}/${numberText(q.sl_threshold_s)}` : k.label,
-        text: fmt(k.format, dig(q, k.path), dig(q, k.other)),
-        level: (k.metric && levels.get(`${name}\u0000${k.metric}`)) || "ok",
-        primary: k.primary,
-      }));
-      const level = worst(values.map((v) => v.level));
-      return { queue: name, level, icon: cat.icons[level], word: cat.words[level], kpis: values };
+    const queueLevel = (name) => (m) => levels.get(`${name}\u0000${m}`) || "ok";
+    const queueWorst = (name) => worst([...levels].filter(([k]) => k.split("\u0000")[0] === name).map(([, v]) => v));
+    let teams = null;
+    return boardUnits(snap, board, pageIndex).map(([kind, name]) => {
+      let title = name, kv, extra = [];
+      if (kind === "team") {
+        teams = teams || teamLevels(snap.alerts, snap);
+        title = `Adherence · ${name}`;
+        kv = values(cat.team_kpis, dig(snap, ["teams", name]) || {}, (m) => teams.get(`${name}\u0000${m}`) || "ok");
+      } else if (kind === "group") {
+        const entry = groupEntry(snap, name);
+        title = `${name} · ${entry.queues.length} queue${entry.queues.length === 1 ? "" : "s"}`;
+        kv = values(kpis, entry, (m) => worst(entry.queues.map((q) => queueLevel(q)(m))));
+        extra = entry.queues.map(queueWorst);
+      } else kv = values(kpis, dig(snap, ["queues", name]) || {}, queueLevel(name));
+      const level = worst([...kv.map((v) => v.level), ...extra]);
+      return { kind, name, title, level, icon: cat.icons[level], word: cat.words[level], kpis: kv };
     });
   }
   function gridShape(n) {
@@ -129,9 +257,11 @@
       document.documentElement.style.setProperty("--rows", String(Math.max(rows, 2)));
       main.replaceChildren(...models.map((m) => {
         const el = document.createElement("section");
-        el.dataset.queue = m.queue;
+        el.dataset.kind = m.kind;
+        el.dataset.name = m.name;
+        el.dataset[m.kind] = m.name;  // data-queue, data-group or data-team
         const h2 = document.createElement("h2"), name = document.createElement("span"), state = document.createElement("span");
-        name.textContent = m.queue;
+        name.className = "title";
         state.className = "state";
         h2.append(name, state);
         const primary = document.createElement("div"), secondary = document.createElement("div");
@@ -146,12 +276,13 @@
       if (!snap || !board || denied) return;
       setText($("tv-title"), board.title || `wallboard · ${snap.site || ""}`);
       const models = tileModels(cat, snap, board, pageIndex);
-      const shape = JSON.stringify(models.map((m) => [m.queue, m.kpis.map((v) => v.key)]));
+      const shape = JSON.stringify(models.map((m) => [m.kind, m.name, m.kpis.map((v) => v.key)]));
       if (shape !== built) { build(models); built = shape; }
       const tiles = $("tv-tiles").children;
       models.forEach((m, i) => {
         const el = tiles[i];
-        setClass(el, `tile lvl-${m.level}`);
+        setClass(el, `tile ${m.kind} lvl-${m.level}`);
+        setText(el.querySelector(".title"), m.title);
         setText(el.querySelector(".state"), `${m.icon} ${m.word}`);
         for (const v of m.kpis) {
           const k = el.querySelector(`[data-kpi="${v.key}"]`);

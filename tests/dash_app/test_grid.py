@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash_app.grid import COLUMN_DEFS, ROW_CLASS_RULES, agent_highlights, agent_row, agent_rows, waiting_rows
+import pytest
+
+from dash_app.grid import (
+    COLUMN_DEFS,
+    ROW_CLASS_RULES,
+    adherence_fields,
+    agent_highlights,
+    agent_row,
+    agent_rows,
+    exception_words,
+    listed,
+    waiting_rows,
+)
 
 
 def agent(agent_id: str, state: str = "available", **extra: Any) -> dict[str, Any]:
@@ -42,6 +54,11 @@ def test_a_row_holds_the_agent_fields_with_queues_sorted_and_joined() -> None:
         "calls_today": 3,
         "aht_s": 125.5,
         "highlight": "long-break-warn",
+        "scheduled": "",
+        "adherence": "",
+        "adherence_status": "",
+        "out_since": None,
+        "exception": "",
     }
 
 
@@ -79,16 +96,19 @@ def test_an_alarm_beats_a_warn_and_other_alerts_do_not_highlight() -> None:
         alert("a1", "agent_pause_s", "alarm"),
         alert("a2", "agent_pause_s", "alarm"),
         alert("a2", "agent_pause_s", "warn"),
-        alert("a3", "adherence_pct", "alarm"),
+        alert("a3", "adherence_pct", "warn"),
+        alert("a3", "service_level_pct", "alarm"),
         alert("sales", "waiting", "alarm", kind="queue"),
         alert("a4", "agent_on_call_s", "ok"),
     ]
-    assert agent_highlights(alerts) == {"a1": "long-break-alarm", "a2": "long-break-alarm"}
+    assert agent_highlights(alerts) == {"a1": "long-break-alarm", "a2": "long-break-alarm", "a3": "adherence-warn"}
 
 
 def test_every_highlight_has_a_row_class_and_time_in_state_ticks_from_since() -> None:
-    """Four row classes (break/call x warn/alarm); the time-in-state column is computed from since_ms."""
+    """Six row classes (break/call/adherence x warn/alarm); the time-in-state column is computed from since_ms."""
     assert sorted(ROW_CLASS_RULES) == [
+        "wb-adherence-alarm",
+        "wb-adherence-warn",
         "wb-long-break-alarm",
         "wb-long-break-warn",
         "wb-long-call-alarm",
@@ -117,3 +137,87 @@ def test_waiting_rows_are_oldest_first_with_the_time_they_entered() -> None:
         {"call_id": "c2", "position": 2, "caller": "555-2", "wait_s": 5.0, "entered": "2024-05-06T09:09:55+00:00"},
     ]
     assert waiting_rows(snapshot, "support") == []
+
+
+def adherence(**extra: Any) -> dict[str, Any]:
+    """An agent's adherence entry in the shape of the issue 7 contract."""
+    base = {
+        "scheduled": "available",
+        "actual": "Break",
+        "status": "out",
+        "out_since": "2024-05-06T09:05:00+00:00",
+        "out_for_s": 300.0,
+        "exception": "wrong_activity",
+        "adherence_pct": 91.0,
+        "conformance_pct": 100.0,
+        "minutes_late": 0.0,
+        "next": None,
+    }
+    return base | extra
+
+
+def test_adherence_columns_of_an_agent_out_of_adherence() -> None:
+    """Scheduled activity, "✖ out" (a cue besides the colour), the raw status, out_since to tick from, the
+    exception in words."""
+    row = agent_row(agent("a1", "paused", reason="Break", adherence=adherence()))
+    assert {k: row[k] for k in ("scheduled", "adherence", "adherence_status", "out_since", "exception")} == {
+        "scheduled": "available",
+        "adherence": "✖ out",
+        "adherence_status": "out",
+        "out_since": "2024-05-06T09:05:00+00:00",
+        "exception": "wrong activity",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "cue"), [("in", "✔ in"), ("grace", "◔ grace"), ("out", "✖ out"), ("unscheduled", "– unscheduled")]
+)
+def test_every_status_has_a_non_colour_cue(status: str, cue: str) -> None:
+    """Each status shows an icon and its word, and its cell a colour class of its own."""
+    assert adherence_fields({"adherence": adherence(status=status)})["adherence"] == cue
+    column = next(c for c in COLUMN_DEFS if c.get("field") == "adherence")
+    assert column["cellClassRules"][f"wb-adh-{status}"] == f"params.data.adherence_status === '{status}'"
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason", "words"),
+    [
+        ({"exception": "late_login"}, None, "late login"),
+        ({"exception": "early_logout"}, None, "early logout"),
+        ({"exception": "wrong_activity"}, "Lunch", "wrong activity"),
+        ({"exception": "unmapped_reason", "actual": "unmapped:Smoke"}, "Smoke", "unmapped reason: Smoke"),
+        ({"exception": "unmapped_reason", "actual": "paused"}, "Dentist", "unmapped reason: Dentist"),
+        ({"exception": None}, None, ""),
+    ],
+)
+def test_exceptions_in_words(entry: dict[str, Any], reason: str | None, words: str) -> None:
+    """Exception kinds read as words; an unmapped reason names the reason."""
+    assert exception_words(entry, reason) == words
+
+
+def test_no_slot_today_leaves_the_adherence_columns_blank() -> None:
+    """adherence None (no slot today) or absent: blank columns, nothing to tick."""
+    for entry in (agent("a1", adherence=None), agent("a1")):
+        fields = adherence_fields(entry)
+        assert fields == {"scheduled": "", "adherence": "", "adherence_status": "", "out_since": None, "exception": ""}
+
+
+def test_out_for_ticks_from_out_since() -> None:
+    """The "Out for" column is computed in the browser from out_since_ms, like time in state."""
+    column = next(c for c in COLUMN_DEFS if c.get("colId") == "out_for")
+    assert "out_since_ms" in column["valueGetter"]["function"]
+
+
+def test_a_logged_out_agent_out_of_adherence_is_listed() -> None:
+    """A late login (logged out, status out) and one in its grace are listed; logged out and in adherence (an
+    offline slot) or unscheduled is not."""
+    late = agent("a1", "logged_out", since=None, adherence=adherence(exception="late_login", actual="offline"))
+    grace = agent("a2", "logged_out", adherence=adherence(status="grace", exception=None))
+    offline = agent("a3", "logged_out", adherence=adherence(status="in", exception=None))
+    unscheduled = agent("a4", "logged_out", adherence=None)
+    assert [listed(a) for a in (late, grace, offline, unscheduled)] == [True, True, False, False]
+    rows = agent_rows({"agents": {a["id"]: a for a in (late, grace, offline, unscheduled)}})
+    assert [(row["id"], row["adherence"], row["exception"]) for row in rows] == [
+        ("a1", "✖ out", "late login"),
+        ("a2", "◔ grace", ""),
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dash_app.figures import alert_levels, fmt_count, fmt_duration, fmt_percent, fmt_ratio, worst
+from dash_app.figures import alert_levels, fmt_count, fmt_duration, fmt_percent, fmt_ratio, team_levels, worst
 from dash_app.layout import KPI_KEYS, catalogue, grid_shape, tile_models
 from wallboard.api.board_routes import TILE_KEYS
 
@@ -70,7 +70,7 @@ def test_tile_models_of_the_standard_board() -> None:
     snapshot = {"queues": {"support": queue()}, "alerts": [alert("support", "service_level_pct", "alarm")]}
     (tile,) = tile_models(snapshot, {})
     shown = {kpi.key: (kpi.label, kpi.text, kpi.level) for kpi in tile.kpis}
-    assert (tile.queue, tile.level, tile.icon, tile.word) == ("support", "alarm", "■", "ALARM")
+    assert (tile.name, tile.level, tile.icon, tile.word) == ("support", "alarm", "■", "ALARM")
     assert shown["waiting"] == ("Waiting", "3", "ok")
     assert shown["longest_wait"] == ("Longest wait", "3:07", "ok")
     assert shown["sl_interval"] == ("SL now 80/20", "67%", "alarm")
@@ -89,11 +89,11 @@ def test_tile_models_of_the_standard_board() -> None:
 def test_board_picks_queues_groups_and_tiles() -> None:
     """A board's queues keep its order; groups filter; pages rotate; tiles keep catalogue order; no queues: all."""
     snapshot = {"queues": {"b": queue(group="x"), "a": queue(group="y"), "c": queue(group="x")}}
-    assert [t.queue for t in tile_models(snapshot, {})] == ["a", "b", "c"]
-    assert [t.queue for t in tile_models(snapshot, {"queues": ["c", "a"]})] == ["c", "a"]
-    assert [t.queue for t in tile_models(snapshot, {"groups": ["x"]})] == ["b", "c"]
+    assert [t.name for t in tile_models(snapshot, {})] == ["a", "b", "c"]
+    assert [t.name for t in tile_models(snapshot, {"queues": ["c", "a"]})] == ["c", "a"]
+    assert [t.name for t in tile_models(snapshot, {"groups": ["x"]})] == ["b", "c"]
     pages = {"queues": ["a"], "pages": [{"queues": ["b"], "seconds": 10}, {"queues": ["c", "a"], "seconds": 5}]}
-    assert [[t.queue for t in tile_models(snapshot, pages, page)] for page in range(3)] == [["b"], ["c", "a"], ["b"]]
+    assert [[t.name for t in tile_models(snapshot, pages, page)] for page in range(3)] == [["b"], ["c", "a"], ["b"]]
     (tile,) = tile_models(snapshot, {"queues": ["a"], "tiles": ["aht", "waiting"]})
     assert [k.key for k in tile.kpis] == ["waiting", "aht"]
 
@@ -118,11 +118,74 @@ def test_catalogue_and_api_agree() -> None:
 
 
 def test_layout_and_figures_are_pure() -> None:
-    """layout.py and figures.py import only the standard library and each other (STYLE.md: pure modules)."""
+    """layout.py, figures.py and groups.py import only the standard library and each other (STYLE.md: pure modules)."""
     root = Path(__file__).resolve().parents[2] / "dash_app"
     allowed = {"__future__", "math", "collections", "dataclasses", "typing", "dash_app"}
-    for name in ("layout.py", "figures.py"):
+    for name in ("layout.py", "figures.py", "groups.py"):
         tree = ast.parse((root / name).read_text(encoding="utf-8"))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert {module.split(".")[0] for module in imported} <= allowed, (name, imported)
+
+
+def team_snapshot(alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Teams blue (with adherence figures, issue 7's shape) and red (no schedule: adherence None)."""
+    adherence = {"adherence_pct": 92.5, "conformance_pct": 98.04, "scheduled_now": 12, "out_now": 3, "minutes_late": 14}
+    return {
+        "queues": {"a": queue()},
+        "agents": {"x1": {"team": "blue"}, "x2": {"team": "red"}, "x3": {"team": None}},
+        "teams": {"red": {"adherence": None}, "blue": {"adherence": adherence}},
+        "alerts": alerts,
+    }
+
+
+def test_team_adherence_tiles_follow_the_queue_tiles() -> None:
+    """team_tiles adds one tile per team (every team, sorted, when the board names none) after the queues: adherence
+    93 %, 3 out of 12 scheduled, conformance 98 %, 14 minutes late; a team without schedule shows dashes."""
+    tiles = tile_models(team_snapshot([]), {"team_tiles": True, "tiles": ["waiting"]})
+    assert [(t.kind, t.name, t.title) for t in tiles] == [
+        ("queue", "a", "a"),
+        ("team", "blue", "Adherence · blue"),
+        ("team", "red", "Adherence · red"),
+    ]
+    assert [(k.key, k.label, k.text) for k in tiles[1].kpis] == [
+        ("adherence", "Adherence", "93%"),
+        ("out_now", "Out now / scheduled", "3 / 12"),
+        ("conformance", "Conformance", "98%"),
+        ("minutes_late", "Minutes late", "14"),
+    ]
+    assert [k.text for k in tiles[2].kpis] == ["—", "— / —", "—", "—"]
+    named = tile_models(team_snapshot([]), {"queues": ["a"], "team_tiles": True, "teams": ["red"]})
+    assert [t.name for t in named] == ["a", "red"]
+
+
+def test_team_tile_level_from_adherence_alerts_on_the_team_or_its_agents() -> None:
+    """An adherence alarm on agent x1 (team blue) and a warn on team red colour those tiles; an agent of no team
+    and other metrics colour nothing."""
+    alerts = [
+        {"target": {"kind": "agent", "name": "x1"}, "metric": "adherence_pct", "level": "alarm"},
+        {"target": {"kind": "team", "name": "red"}, "metric": "adherence_pct", "level": "warn"},
+        {"target": {"kind": "agent", "name": "x3"}, "metric": "adherence_pct", "level": "alarm"},
+        {"target": {"kind": "agent", "name": "x2"}, "metric": "agent_pause_s", "level": "alarm"},
+    ]
+    _, blue, red = tile_models(team_snapshot(alerts), {"team_tiles": True, "tiles": ["waiting"]})
+    assert (blue.level, blue.icon, blue.word) == ("alarm", "■", "ALARM")
+    assert [k.level for k in blue.kpis] == ["alarm", "alarm", "ok", "ok"]
+    assert red.level == "warn"
+    assert team_levels(alerts, team_snapshot(alerts)) == {
+        ("blue", "adherence_pct"): "alarm",
+        ("red", "adherence_pct"): "warn",
+        ("red", "agent_pause_s"): "alarm",
+    }
+
+
+def test_group_tiles_with_named_groups_and_queues() -> None:
+    """group_tiles with groups and queues named: those groups combined, then those queues one by one; pages
+    ignore group_tiles."""
+    snapshot = {"queues": {"b": queue(group="x"), "a": queue(group="y"), "c": queue(group=None)}}
+    board = {"group_tiles": True, "groups": ["y"], "queues": ["b"]}
+    assert [(t.kind, t.name) for t in tile_models(snapshot, board)] == [("group", "y"), ("queue", "b")]
+    every = tile_models(snapshot, {"group_tiles": True})
+    assert [(t.kind, t.name) for t in every] == [("group", "x"), ("group", "y"), ("queue", "c")]
+    paged = {"group_tiles": True, "pages": [{"queues": ["a"], "seconds": 10}]}
+    assert [(t.kind, t.name) for t in tile_models(snapshot, paged)] == [("queue", "a")]

@@ -1,9 +1,10 @@
-"""The supervisor view in a real headless Chromium against the real demo stack (``wallboard demo`` as a subprocess).
+"""The supervisor view in a real headless Chromium, against the real demo stack and against published snapshots.
 
-The demo runs the simulator, the AMI collector, an embedded Redis, the engine and the API with every
-page; it prints the TV URL with a display token on stdout. The page's websocket goes through
-Playwright's websocket routing, so a test can stop the server's messages and see what the browser
-does on its own.
+The demo (``wallboard demo`` as a subprocess) runs the simulator, the AMI collector, an embedded
+Redis, the engine and the API with every page; it prints the TV URL with a display token on stdout.
+The page's websocket goes through Playwright's websocket routing, so a test can stop the server's
+messages and see what the browser does on its own. The other tests publish hand-built snapshots
+(``conftest.Publisher``) to the API served in-process (``serve``), which a test can stop and restart.
 """
 
 from __future__ import annotations
@@ -18,19 +19,23 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Page, WebSocketRoute, async_playwright, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright, expect
+from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
-from dash_app.grid import agent_rows
+from dash_app.grid import agent_rows, listed
+from wallboard.accounts import Accounts
+from wallboard.users import Role
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "supervisor.png"
+SCREENSHOT = ROOT / "build" / "screenshots" / "supervisor.png"  # gitignored; scripts/screenshot copies it to docs/
 START_TIMEOUT_S = 30.0
 WAIT_MS = 15_000
 TWO_SAMPLES = "() => window.wbSupervisor && Object.values(window.wbSupervisor.trend).some((s) => s.length >= 2)"
@@ -133,12 +138,13 @@ async def grid_ids(page: Page) -> list[str]:
 async def logged_in(demo: Demo) -> list[str]:
     async with httpx.AsyncClient(base_url=demo.base, headers={"Authorization": f"Bearer {demo.token}"}) as http:
         agents = (await http.get("/api/v1/agents")).json()["agents"]
-    return sorted(agent["id"] for agent in agents if agent["state"] != "logged_out")
+    return sorted(agent["id"] for agent in agents if listed(agent))  # logged in, or late for their shift
 
 
 async def test_the_grid_ticks_filters_and_shows_waiting_callers(page: Page, demo: Demo) -> None:
-    """Every logged-in agent is listed; time in state ticks with the server silenced; a team filter narrows the
-    rows to that team; a queue with callers lists them with their wait; a screenshot is saved."""
+    """Every logged-in agent (and any logged out out of adherence) is listed; time in state ticks with the server
+    silenced; a team filter narrows the rows to that team; a queue with callers lists them with their wait; a
+    screenshot is saved (build/screenshots)."""
     gate = Gate()
     await page.route_web_socket(re.compile(r"/ws\?"), gate.route)
     await page.goto(f"/supervisor/?token={demo.token}")
@@ -155,9 +161,13 @@ async def test_the_grid_ticks_filters_and_shows_waiting_callers(page: Page, demo
     await expect(page.locator(CELL)).not_to_have_text(before, timeout=3_000)
     assert re.fullmatch(r"\d+:\d\d(:\d\d)?", await page.locator(CELL).inner_text())
     assert gate.relayed == relayed  # ticked with no message from the server
-    # The page's rows are dash_app.grid's rows of the snapshot it holds (plus since_ms, the ticking base).
+    # The page's rows are dash_app.grid's rows of the snapshot it holds (plus since_ms and out_since_ms, the
+    # ticking bases).
     held, rows = await page.evaluate("() => [window.wbSupervisor.snap, window.wbSupervisor.rows]")
-    assert [{k: v for k, v in row.items() if k != "since_ms"} for row in sorted(rows, key=_by_name)] == agent_rows(held)
+    ticking = ("since_ms", "out_since_ms")
+    assert [{k: v for k, v in row.items() if k not in ticking} for row in sorted(rows, key=_by_name)] == agent_rows(
+        held
+    )
     gate.open = True
 
     team = (await page.locator("#sup-filter-team option").all_inner_texts())[1]
@@ -175,7 +185,7 @@ async def test_the_grid_ticks_filters_and_shows_waiting_callers(page: Page, demo
     await expect(first.locator("td").first).to_have_text("1")
     assert re.fullmatch(r"\d+:\d\d", await first.locator("td.wait").inner_text())
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOT))
 
 
@@ -219,3 +229,171 @@ async def test_a_wrong_token_is_not_authorised(page: Page) -> None:
     await page.goto("/supervisor/?token=not-a-token")
     await expect(page.locator("#sup-denied")).to_contain_text("Not authorised")
     await expect(page.locator("#sup-main")).to_be_hidden()
+
+
+# -- published snapshots (no demo): highlights, filters, STALE, the session cookie ----------------------------------
+
+PASSWORD = "correct horse battery"
+ROW = '.ag-center-cols-container .ag-row[row-id="{}"]'
+
+
+def floor(now: datetime, on_call: str = "a4") -> dict[str, Any]:
+    """Agents of teams blue and red: a1 on a long break (warn) and out of adherence, a2 on a longer one (alarm)
+    in its grace with an unmapped reason, a5 logged out, a6 logged out and late for its shift."""
+
+    def agent(ident: str, name: str, team: str, state: str, queues: list[str], ago_s: float, reason: str | None = None):
+        since = (now - timedelta(seconds=ago_s)).isoformat()
+        return {"id": ident, "name": name, "team": team, "state": state, "reason": reason, "since": since,
+                "time_in_state_s": ago_s, "queues": queues, "paused_queues": queues if state == "paused" else [],
+                "calls_today": 3, "aht_s": 200.0}  # fmt: skip
+
+    out_since = (now - timedelta(seconds=300)).isoformat()
+    adherence = {"scheduled": "available", "actual": "Break", "status": "out", "out_since": out_since,
+                 "out_for_s": 300.0, "exception": "wrong_activity", "adherence_pct": 91.0}  # fmt: skip
+    agents = [
+        agent("a1", "Ana", "blue", "paused", ["support"], 900, "Break") | {"adherence": adherence},
+        agent("a2", "Ben", "blue", "paused", ["support"], 2400, "Smoke")
+        | {
+            "adherence": {
+                "scheduled": "available",
+                "actual": "unmapped:Smoke",
+                "status": "grace",
+                "out_since": None,
+                "exception": "unmapped_reason",
+            }
+        },  # fmt: skip
+        agent("a3", "Cleo", "red", "on_call" if on_call == "a3" else "available", ["sales"], 30),
+        agent("a4", "Dan", "red", "on_call" if on_call == "a4" else "available", ["sales", "support"], 60),
+        agent("a5", "Eve", "red", "logged_out", [], 5000),
+        agent("a6", "Fay", "red", "logged_out", [], 0)
+        | {"since": None, "adherence": adherence | {"actual": "offline", "exception": "late_login"}},
+    ]
+    alerts = [
+        {"target": {"kind": "agent", "name": "a1"}, "metric": "agent_pause_s", "level": "warn"},
+        {"target": {"kind": "agent", "name": "a2"}, "metric": "agent_pause_s", "level": "alarm"},
+    ]
+    queues = {name: {"name": name, "waiting": 0, "waiting_calls": [], "interval": {}} for name in ("sales", "support")}
+    return {"site": "paris", "ts": now.isoformat(), "queues": queues, "agents": {a["id"]: a for a in agents},
+            "alerts": alerts}  # fmt: skip
+
+
+async def open_supervisor(browser: Browser, base: str, query: str = "") -> Page:
+    page = await browser.new_page(base_url=base, viewport={"width": 1920, "height": 1080})
+    page.set_default_timeout(WAIT_MS)
+    await record_frames(page)
+    await page.goto(f"/supervisor/{query}")
+    return page
+
+
+async def test_alert_highlights_with_an_icon(
+    browser: Browser, publisher: Any, serve: Any, port: int, token: str
+) -> None:
+    """An agent with a long-break warn alert is highlighted warn with the ▲ icon, one with an alarm alarm with ✖;
+    an agent without alert is not highlighted."""
+    await publisher.publish(floor(datetime.now(UTC)))
+    async with serve(port) as base:
+        page = await open_supervisor(browser, base, f"?token={token}")
+        await expect(page.locator(ROW.format("a1"))).to_have_class(re.compile(r"\bwb-long-break-warn\b"))
+        await expect(page.locator(ROW.format("a2"))).to_have_class(re.compile(r"\bwb-long-break-alarm\b"))
+        assert "wb-long" not in (await page.locator(ROW.format("a3")).get_attribute("class") or "")
+        icons = await page.evaluate(
+            """(ids) => ids.map((id) => getComputedStyle(document.querySelector(
+                 `.ag-center-cols-container .ag-row[row-id="${id}"] .ag-cell[col-id="state"]`), "::before").content)""",
+            ["a1", "a2", "a3"],
+        )
+        assert "▲" in icons[0] and "✖" in icons[1] and icons[2] in ("none", "normal", "")
+
+
+async def test_team_queue_and_state_filters(
+    browser: Browser, publisher: Any, serve: Any, port: int, token: str
+) -> None:
+    """Choosing a team lists only its agents; a queue only its members; team and state together both."""
+    await publisher.publish(floor(datetime.now(UTC)))
+    async with serve(port) as base:
+        page = await open_supervisor(browser, base, f"?token={token}")
+        await expect(page.locator(ROW.format("a4"))).to_be_visible()
+        assert await grid_ids(page) == ["a1", "a2", "a3", "a4", "a6"]  # a5 is logged out, a6 late for work
+        assert await page.locator("#sup-filter-team option").all_inner_texts() == ["all teams", "blue", "red"]
+        await page.select_option("#sup-filter-team", "blue")
+        assert await grid_ids(page) == ["a1", "a2"]
+        await page.select_option("#sup-filter-team", "")
+        await page.select_option("#sup-filter-queue", "sales")
+        assert await grid_ids(page) == ["a3", "a4"]
+        await page.select_option("#sup-filter-queue", "")
+        await page.select_option("#sup-filter-team", "red")
+        await page.select_option("#sup-filter-state", "on_call")
+        assert await grid_ids(page) == ["a4"]
+
+
+async def test_stale_banner_and_recovery_without_reload(
+    browser: Browser, publisher: Any, serve: Any, port: int, token: str
+) -> None:
+    """Stopping the server shows STALE with the data's age within 6 s; starting it again clears it and shows the
+    new data, and the page was never reloaded."""
+    await publisher.publish(floor(datetime.now(UTC)))
+    async with serve(port) as base:
+        page = await open_supervisor(browser, base, f"?token={token}")
+        await expect(page.locator("#sup-status")).to_contain_text("live")
+        await expect(page.locator("#sup-stale")).to_be_hidden()
+        await page.evaluate("window.marker = 'no reload'")
+        await watch_banner(page, "#sup-stale")
+    await expect(page.locator("#sup-stale")).to_be_visible(timeout=STALE_WAIT_MS)
+    assert await stale_after_s(page) <= STALE_PROMISE_S
+    await expect(page.locator("#sup-stale")).to_contain_text(re.compile(r"STALE — no data for \d+ s"))
+    await page.screenshot(path=str(SCREENSHOT.with_name("supervisor-stale.png")))
+    await publisher.publish(floor(datetime.now(UTC), on_call="a3"))
+    async with serve(port):
+        await expect(page.locator("#sup-stale")).to_be_hidden()
+        await expect(page.locator(ROW.format("a3") + ' .ag-cell[col-id="state"]')).to_have_text("on_call")
+        assert await page.evaluate("window.marker") == "no reload"
+
+
+async def test_the_ops_session_cookie_opens_the_page(
+    browser: Browser, publisher: Any, serve: Any, port: int, accounts: Accounts
+) -> None:
+    """Logged in on /ops/, /supervisor/ without ?token= is live with the grid; with no credential at all it shows
+    "Not authorised" and says how to get in."""
+    await publisher.publish(floor(datetime.now(UTC)))
+    await accounts.add_user("ops1", Role.OPS, PASSWORD, actor="test")
+    async with serve(port) as base:
+        page = await open_supervisor(browser, base)
+        await expect(page.locator("#sup-denied")).to_contain_text("Not authorised: log in on /ops/")
+        await expect(page.locator("#sup-main")).to_be_hidden()
+        await page.goto("/ops/")
+        await page.fill("#login-name", "ops1")
+        await page.fill("#login-password", PASSWORD)
+        await page.click("#login-button")
+        await expect(page.locator("#whoami")).to_have_text("ops1 (ops)")
+        await page.goto("/supervisor/")
+        await expect(page.locator("#sup-status")).to_contain_text("live")
+        await expect(page.locator(ROW.format("a4"))).to_be_visible()
+        assert await grid_ids(page) == ["a1", "a2", "a3", "a4", "a6"]
+
+
+async def test_adherence_columns(browser: Browser, publisher: Any, serve: Any, port: int, token: str) -> None:
+    """The grid shows the scheduled activity, the status with its cue, "out for" ticking from out_since, and the
+    exception in words; the page's rows are dash_app.grid's rows of the snapshot it holds."""
+    await publisher.publish(floor(datetime.now(UTC)))
+    async with serve(port) as base:
+        page = await open_supervisor(browser, base, f"?token={token}")
+        row, ben = page.locator(ROW.format("a1")), page.locator(ROW.format("a2"))
+        await expect(row.locator('[col-id="adherence"]')).to_have_text("✖ out")
+        await expect(row.locator('[col-id="scheduled"]')).to_have_text("available")
+        await expect(row.locator('[col-id="exception"]')).to_have_text("wrong activity")
+        await expect(row.locator('[col-id="adherence"]')).to_have_class(re.compile(r"\bwb-adh-out\b"))
+        out_for = row.locator('[col-id="out_for"]')
+        assert re.fullmatch(r"5:0\d", await out_for.inner_text())  # out for 300 s when published
+        before = await out_for.inner_text()
+        await expect(out_for).not_to_have_text(before, timeout=3_000)  # ticks with no new message
+        await expect(ben.locator('[col-id="adherence"]')).to_have_text("◔ grace")
+        await expect(ben.locator('[col-id="exception"]')).to_have_text("unmapped reason: Smoke")
+        assert await ben.locator('[col-id="out_for"]').inner_text() == ""
+        await expect(page.locator(ROW.format("a3") + ' [col-id="adherence"]')).to_have_text("")
+        fay = page.locator(ROW.format("a6"))
+        await expect(fay.locator('[col-id="state"]')).to_have_text("logged_out")
+        await expect(fay.locator('[col-id="exception"]')).to_have_text("late login")
+        held, rows = await page.evaluate("() => [window.wbSupervisor.snap, window.wbSupervisor.rows]")
+        strip = ("since_ms", "out_since_ms")
+        page_rows = [{k: v for k, v in r.items() if k not in strip} for r in sorted(rows, key=_by_name)]
+        assert page_rows == agent_rows(held)
+        await page.screenshot(path=str(SCREENSHOT.with_name("supervisor-adherence.png")))

@@ -30,7 +30,7 @@ P = Permission
         (Role.VIEWER, {P.READ}),
         (Role.SUPERVISOR, {P.READ, P.ACK_ALERTS}),
         (Role.PLANNER, {P.READ, P.EDIT_SCHEDULES}),
-        (Role.OPS, {P.READ, P.ACK_ALERTS, P.EDIT_THRESHOLDS, P.MANAGE_TOKENS, P.READ_AUDIT}),
+        (Role.OPS, {P.READ, P.ACK_ALERTS, P.EDIT_THRESHOLDS, P.MANAGE_BOARDS, P.MANAGE_TOKENS, P.READ_AUDIT}),
         (Role.ADMIN, set(Permission)),
     ],
 )

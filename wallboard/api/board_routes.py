@@ -5,17 +5,20 @@ Theory of operation
 A board is a JSON document in the hash ``wb:{site}:config:boards`` (board name -> document)::
 
     {"title": str, "queues": [queue...], "groups": [group...], "tiles": [figure key...],
-     "pages": [{"title": str, "queues": [queue...], "seconds": int}], "version": int,
-     "updated_by": str | None, "updated_ts": iso | None}
+     "pages": [{"title": str, "queues": [queue...], "seconds": int}], "group_tiles": bool,
+     "team_tiles": bool, "teams": [team...], "version": int, "updated_by": str | None, "updated_ts": iso | None}
 
 Empty ``queues`` and ``groups`` mean every queue; empty ``tiles`` means the standard set
 (``TILE_KEYS``, the figures of ``dash_app.layout.KPIS``: a test keeps the two lists equal);
-``pages`` (optional) make the TV rotate between queue subsets, ``seconds`` each.
+``pages`` (optional) make the TV rotate between queue subsets, ``seconds`` each. ``group_tiles``
+shows one combined tile per group (of ``groups``; none and no ``queues``: every group) instead of
+one per queue; ``team_tiles`` adds an adherence tile per team of ``teams`` (none: every team). Stored
+boards without these fields read as false / empty. ``dash_app.layout`` documents what a TV shows.
 
 * ``GET /api/v1/boards`` and ``GET /api/v1/boards/{name}`` need READ, so a TV's display token reads
   its board. A name with no stored board answers the *default board* (every queue, standard
   tiles, version 0) for ``default``, else 404.
-* ``PUT /api/v1/boards/{name}`` (EDIT_THRESHOLDS: ops and admin, as for thresholds) validates
+* ``PUT /api/v1/boards/{name}`` (MANAGE_BOARDS: ops and admin) validates
   the body: 422 ``{"detail": [{"field", "reason"}]}``, also for queues and groups the site does not
   have (checked against the site file, else the latest snapshot). It writes version + 1 (a
   ``version`` in the body must match the stored one, else 409) in one MULTI with its audit entry
@@ -63,7 +66,7 @@ TileKey = Literal[
 ]
 TILE_KEYS: tuple[str, ...] = get_args(TileKey)  # the figures of dash_app.layout.KPIS (a test keeps them equal)
 Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
-Manager = Annotated[Principal, Depends(require(Permission.EDIT_THRESHOLDS, cookie=True))]
+Manager = Annotated[Principal, Depends(require(Permission.MANAGE_BOARDS, cookie=True))]
 BoardName = Annotated[str, Path(pattern=NAME_PATTERN, description="board name (lower case, digits, _ and -)")]
 QueueName = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -84,6 +87,9 @@ class BoardBody(BaseModel):
     groups: list[QueueName] = Field(default=[], max_length=50)
     tiles: list[TileKey] = Field(default=[], max_length=len(TILE_KEYS))
     pages: list[BoardPage] = Field(default=[], max_length=20)
+    group_tiles: bool = False
+    team_tiles: bool = False
+    teams: list[QueueName] = Field(default=[], max_length=200)
     version: int | None = Field(default=None, ge=0)
 
 
@@ -93,6 +99,9 @@ class Board(BaseModel):
     groups: list[str]
     tiles: list[str]
     pages: list[dict[str, Any]]
+    group_tiles: bool = False
+    team_tiles: bool = False
+    teams: list[str] = []
     version: int
     updated_by: str | None = None
     updated_ts: str | None = None
@@ -100,7 +109,17 @@ class Board(BaseModel):
 
 def default_board(title: str = "") -> dict[str, Any]:
     """The board shown when none is stored: every queue, the standard tiles."""
-    return {"title": title, "queues": [], "groups": [], "tiles": [], "pages": [], "version": 0}
+    return {
+        "title": title,
+        "queues": [],
+        "groups": [],
+        "tiles": [],
+        "pages": [],
+        "group_tiles": False,
+        "team_tiles": False,
+        "teams": [],
+        "version": 0,
+    }
 
 
 def build_board_router(runtime: Runtime) -> APIRouter:
@@ -162,7 +181,7 @@ async def _stored(served: ServedSite, name: str) -> dict[str, Any]:
 
 
 def _check_names(runtime: Runtime, served: ServedSite, name: str, body: BoardBody) -> None:
-    """422 for a reserved board name, or queues and groups the site does not have."""
+    """422 for a reserved board name, or queues, groups and teams the site does not have."""
     found: list[tuple[str, str]] = []
     if name in RESERVED:
         found.append(("name", f"{name!r} is reserved"))
@@ -173,6 +192,9 @@ def _check_names(runtime: Runtime, served: ServedSite, name: str, body: BoardBod
     groups |= {str(q["group"]) for q in snapshot_queues.values() if isinstance(q, dict) and q.get("group")}
     found += [(f"queues[{i}]", f"unknown queue {q!r}") for i, q in enumerate(body.queues) if q not in queues]
     found += [(f"groups[{i}]", f"unknown group {g!r}") for i, g in enumerate(body.groups) if g not in groups]
+    teams = set(site.teams) | {agent.team for agent in site.agents.values() if agent.team}
+    teams |= set((served.feed.snapshot or {}).get("teams") or {})
+    found += [(f"teams[{i}]", f"unknown team {t!r}") for i, t in enumerate(body.teams) if t not in teams]
     for p, page in enumerate(body.pages):
         found += [
             (f"pages[{p}].queues[{i}]", f"unknown queue {q!r}") for i, q in enumerate(page.queues) if q not in queues

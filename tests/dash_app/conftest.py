@@ -1,0 +1,119 @@
+"""Browser-test fixtures shared by the TV and supervisor tests: Chromium, a store, a display token, a publisher
+playing the runner, and the API with every page on a port a test can stop and start again."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.async_api import Browser, async_playwright
+
+from dash_app.ops import mount_ops_page
+from dash_app.supervisor import mount_supervisor_page
+from dash_app.tv import mount_tv_page
+from wallboard.accounts import Accounts, Hashing
+from wallboard.api import create_app
+from wallboard.api.app import serving
+from wallboard.api.page import mount_board_page
+from wallboard.config import Settings
+from wallboard.deltas import diff
+from wallboard.store import Store, connect
+from wallboard.users import Passwords
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
+SITE = "paris"
+START_TIMEOUT_S = 15.0
+Serve = Callable[[int], AbstractAsyncContextManager[str]]
+
+
+class Publisher:
+    """Plays the runner: writes the snapshot key, then publishes the delta from the previous publish."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.seq = store, 0
+        self.published: dict[str, Any] = {}
+
+    async def publish(self, snap: dict[str, Any]) -> None:
+        self.seq += 1
+        full = {**snap, "seq": self.seq, "stream_id": f"{self.seq}-0"}
+        await self.store.save_state(json.dumps(full), None, full["stream_id"], self.seq)
+        changes = diff(self.published, full)
+        await self.store.publish_delta({"type": "delta", "seq": self.seq, "base": self.seq - 1, "changes": changes})
+        self.published = full
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[Store]:
+    client = connect(redis_url)
+    yield Store(client, site=SITE)
+    await client.aclose()
+
+
+@pytest.fixture
+def accounts(store: Store) -> Accounts:
+    return Accounts(store, Hashing(Passwords.cheap()))
+
+
+@pytest.fixture
+async def token(accounts: Accounts) -> str:
+    made, _ = await accounts.create_token("default", "tv", actor="test")
+    return made
+
+
+@pytest.fixture
+def publisher(store: Store) -> Publisher:
+    return Publisher(store)
+
+
+@pytest.fixture
+def serve(store: Store) -> Serve:
+    """``async with serve(port) as base``: the API with the root, TV, ops and supervisor pages on ``port`` (fixed,
+    so a test can stop it and start it again there); heartbeats every second, deltas every 50 ms."""
+
+    @contextlib.asynccontextmanager
+    async def running(port: int) -> AsyncIterator[str]:
+        settings = Settings(site=SITE, ws_heartbeat_s=1.0)
+        app = create_app(settings, store=store, ws_interval_s=0.05, passwords=Passwords.cheap())
+        mount_board_page(app)
+        mount_tv_page(app)
+        mount_ops_page(app)
+        mount_supervisor_page(app)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws_per_message_deflate=False
+        )
+        async with serving(config, start_timeout_s=START_TIMEOUT_S) as base:
+            yield base
+
+    return running
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap (Debian package chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+def port() -> int:
+    """A free loopback port for ``serve``."""
+    return free_port()

@@ -1,0 +1,47 @@
+"""Browser-test helper: how long after the page last heard from the server its STALE banner went up.
+
+The STALE promise is measured by the page's own clock: from the last websocket message the page received
+to the moment the banner became visible. Waiting for the banner uses a generous timeout, so that a loaded
+machine slowing the test harness (not the page) cannot fail a test, while the page's own figure stays exact.
+"""
+
+from __future__ import annotations
+
+from playwright.async_api import Page
+
+STALE_PROMISE_S = 6.0
+STALE_WAIT_MS = 20_000
+_RECORD_FRAMES = """(() => {
+  window.__lastFrame = 0;
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", () => { window.__lastFrame = Date.now(); });
+    }
+  };
+})();"""
+_WATCH_BANNER = """(selector) => {
+  window.__staleAt = 0;
+  const banner = document.querySelector(selector);
+  new MutationObserver(() => {
+    if (!window.__staleAt && getComputedStyle(banner).display !== "none") { window.__staleAt = Date.now(); }
+  }).observe(banner, {attributes: true});
+}"""
+
+
+async def record_frames(page: Page) -> None:
+    """Before the page loads: remember when its websockets last received a message."""
+    await page.add_init_script(_RECORD_FRAMES)
+
+
+async def watch_banner(page: Page, selector: str) -> None:
+    """From now on: remember when the banner at ``selector`` first became visible."""
+    await page.evaluate(_WATCH_BANNER, selector)
+
+
+async def stale_after_s(page: Page) -> float:
+    """Seconds from the page's last websocket message to its STALE banner going up (page clock)."""
+    last, stale = await page.evaluate("[window.__lastFrame, window.__staleAt]")
+    assert last and stale, f"no frame ({last}) or no banner ({stale}) recorded"
+    return float(stale - last) / 1000
