@@ -97,7 +97,7 @@ def test_no_secret_is_written_in_the_file() -> None:
 
 
 def test_mounted_files_exist(compose: dict[str, Any]) -> None:
-    """Every bind-mounted file of the stack is in the repository."""
+    """Every bind-mounted file (or Grafana's provisioning folder) of the stack is in the repository."""
     mounts = [
         volume.split(":")[0]
         for spec in compose["services"].values()
@@ -106,7 +106,7 @@ def test_mounted_files_exist(compose: dict[str, Any]) -> None:
     ]
     assert mounts
     for mount in mounts:
-        assert (ROOT / mount).is_file(), mount
+        assert (ROOT / mount).is_file() or (mount.startswith("./grafana/") and (ROOT / mount).is_dir()), mount
 
 
 def test_dockerfile_installs_the_cli() -> None:
@@ -187,3 +187,35 @@ def test_the_committed_rules_are_exactly_what_export_rules_generates() -> None:
     assert stamp, "the generated header names its generation time"
     generated_at = datetime.fromisoformat(stamp[1].replace("Z", "+00:00"))
     assert export_rules(site.thresholds, site, generated_at).to_yaml() == text
+
+
+# -- history (issue 8): recording rules and Grafana ---------------------------------------------------
+
+
+def test_prometheus_loads_the_recording_rules(compose: dict[str, Any]) -> None:
+    """The generated recording rules are mounted in the rules folder Prometheus loads (rules/*.yml)."""
+    volumes = compose["services"]["prometheus"]["volumes"]
+    assert "./deploy/prometheus/rules/recording.yml:/etc/prometheus/rules/recording.yml:ro" in volumes
+    assert (ROOT / "deploy" / "prometheus" / "rules" / "recording.yml").is_file()
+
+
+def test_grafana_is_provisioned_from_the_repository_and_needs_a_password(compose: dict[str, Any]) -> None:
+    """Grafana mounts the datasource, provider and dashboards folders where the provider looks; no anonymous
+    access, no sign-up; the admin password is required from the environment and published on loopback only."""
+    from wallboard.grafana.build import CONTAINER_DASHBOARDS
+
+    grafana = compose["services"]["grafana"]
+    assert grafana["image"].startswith("grafana/grafana-oss:")
+    mounts = dict(volume.rsplit(":", 2)[:2] for volume in grafana["volumes"] if volume.startswith("./"))
+    assert mounts["./grafana/provisioning/datasources"] == "/etc/grafana/provisioning/datasources"
+    assert mounts["./grafana/provisioning/dashboards"] == "/etc/grafana/provisioning/dashboards"
+    assert mounts["./grafana/dashboards"] == CONTAINER_DASHBOARDS
+    provider = yaml.safe_load((ROOT / "grafana" / "provisioning" / "dashboards" / "wallboard.yaml").read_text())
+    assert provider["providers"][0]["options"]["path"] == CONTAINER_DASHBOARDS
+    datasource = yaml.safe_load((ROOT / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text())
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+    environment = grafana["environment"]
+    assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "false" and environment["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    raw = yaml.safe_load(COMPOSE.read_text())["services"]["grafana"]["environment"]
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", raw["GF_SECURITY_ADMIN_PASSWORD"])
+    assert all(port.startswith("127.0.0.1:") for port in grafana["ports"])

@@ -14,8 +14,10 @@ through ``wallboard.site.AgentDirectory`` (the site file's aliases plus what eve
 * resolutions are cached per name (``resolved``) and per (interface, member name) pair; the name cache
   is cleared whenever the directory learns.
 
-An :class:`Agent` holds its ``wallboard.agent_state.Presence`` (memberships, pauses, displayed
-state), its open calls (keyed ``(queue, call_id)``, oldest first) and today's and all-time figures.
+An :class:`Agent` holds its :class:`TimedPresence` (a ``wallboard.agent_state.Presence``:
+memberships, pauses, displayed state; timed: it also accounts the current interval's time per state
+and pause reason in a ``wallboard.history.AgentInterval``), its open calls (keyed ``(queue,
+call_id)``, oldest first) and today's and all-time figures.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from wallboard.agent_state import Presence
+from wallboard.agent_state import AgentInput, Presence
+from wallboard.history import AgentInterval
 from wallboard.site import AgentDirectory, SiteConfig
 
 if TYPE_CHECKING:
     from wallboard.queues import Call
 
-__all__ = ["Agent", "AgentStats", "CallKey", "Roster"]
+__all__ = ["Agent", "AgentStats", "CallKey", "Roster", "TimedPresence"]
 
 CallKey = tuple[str, str]  # (queue, call_id)
 
@@ -55,6 +58,56 @@ class AgentStats:
         self.wrap_s += other.wrap_s
 
 
+class TimedPresence(Presence):
+    """A Presence that also accounts the current interval's time per displayed state and pause reason.
+
+    Every state change goes through ``feed`` and every paused second through ``flush_pause``, so
+    these two overrides see all of it (see ``wallboard.history``); ``cut`` closes the interval.
+    """
+
+    def __init__(self, ts: datetime) -> None:
+        super().__init__(ts)
+        self.interval = AgentInterval(ts)
+        self.pauses_mark: dict[str, int] = {}  # pauses_total at the last cut
+
+    def feed(self, event: AgentInput, ts: datetime) -> None:
+        """``Presence.feed``, then the time in the state left (inlined ``AgentInterval.spend``: the hot path)."""
+        before = self.state
+        Presence.feed(self, event, ts)
+        if self.state is not before:
+            interval = self.interval
+            mark = interval.mark
+            if ts > mark:
+                spent = interval.state_s
+                spent[before] = spent.get(before, 0.0) + (ts - mark).total_seconds()
+                interval.mark = ts
+
+    def flush_pause(self, ts: datetime) -> None:
+        since = self.pause_since
+        if since is not None and ts > since:
+            self.interval.pause(self.pause_reason, (ts - since).total_seconds())
+        super().flush_pause(ts)
+
+    def absorb(self, other: Presence, ts: datetime) -> None:
+        if isinstance(other, TimedPresence):
+            self.interval.add(other.interval)
+        super().absorb(other, ts)
+
+    def cut(self, end: datetime) -> tuple[AgentInterval, dict[str, int]]:
+        """Close the interval at ``end``: (its figures, pause episodes started in it); a new one starts at ``end``."""
+        self.expire(end)
+        self.flush_pause(end)
+        closed = self.interval
+        closed.spend(self.state, end)
+        totals = self.pauses_total
+        mark = self.pauses_mark
+        pauses = {
+            reason: count - mark.get(reason, 0) for reason, count in totals.items() if count > mark.get(reason, 0)
+        }
+        self.interval, self.pauses_mark = AgentInterval(max(end, closed.mark)), dict(totals)
+        return closed, pauses
+
+
 class Agent:
     """One agent: presence, open calls, figures of the day and of the whole run."""
 
@@ -62,7 +115,7 @@ class Agent:
 
     def __init__(self, agent_id: str, ts: datetime) -> None:
         self.id = agent_id
-        self.presence = Presence(ts)
+        self.presence = TimedPresence(ts)
         self.calls: dict[CallKey, Call] = {}
         self.day = AgentStats()
         self.total = AgentStats()

@@ -39,8 +39,9 @@ Targets and values (snapshot schema in ``wallboard.engine``): queue metrics read
 ``required_agents``; agents short = required - logged in); ``agents_available`` with a team scope
 reads ``teams[t].agents.available``; agent metrics read ``agents[id]``: time in the current pause
 (``pause_since`` when the snapshot has it, else ``time_in_state_s``; optionally of one ``reason``),
-time on the current call, and ``adherence_pct`` (no_data until the adherence issue adds that
-field). Data age is ``now`` minus the last event: the snapshot's
+time on the current call, and ``adherence_pct`` (merged by the runner from its adherence book,
+``wallboard.adherence.tracker``; no_data without a schedule in force or for an agent not scheduled
+today, which the reason says). Data age is ``now`` minus the last event: the snapshot's
 ``last_event_ts`` when it has one, else the engine's health hash ``last_event_ts``, else the newest
 collector's. ``collector_connected`` reads the ``connected`` field of every ``collector:*`` health
 hash. The evaluator is plain data and pickles with the engine's checkpoint.
@@ -379,8 +380,10 @@ def _agent_readings(
             yield _Reading(target, value, subject=name, detail=str(reason) if paused and reason else None)
         elif threshold.metric is Metric.AGENT_ON_CALL_S:
             yield _Reading(target, _on_call_s(agent, now), subject=name)
-        else:
-            yield _Reading(target, _number(agent.get("adherence_pct")), subject=name)
+        else:  # adherence (issue 7 T): merged into the snapshot by the runner; detail says why there is none
+            unscheduled = "adherence" in snapshot and agent.get("adherence") is None
+            detail = "not scheduled today" if unscheduled else None
+            yield _Reading(target, _number(agent.get("adherence_pct")), subject=name, detail=detail)
 
 
 def _pause_s(agent: Mapping[str, Any], now: datetime) -> float:
@@ -473,7 +476,7 @@ def _reason(threshold: Threshold, reading: _Reading, track: _Track, level: Level
         return f"{reading.offered} offered {window}, fewer than {threshold.min_offered}: not judged"
     if value is None:
         if threshold.metric is Metric.ADHERENCE_PCT:
-            return "no adherence figure (schedules are not loaded)"
+            return f"no adherence figure ({reading.detail or 'schedules are not loaded'})"
         words = threshold.spec.words
         return f"no {words if words.split()[0].isupper() else words.lower()} figure yet"
     if level in FIRING:

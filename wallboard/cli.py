@@ -33,6 +33,7 @@ from wallboard.users import Role
 if TYPE_CHECKING:
     from wallboard.accounts import Accounts
     from wallboard.live import PageMount
+    from wallboard.store import Store
 
 log = logging.getLogger("wallboard")
 
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--speed", type=float, default=1.0)
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--username", default="wallboard")
+    sim.add_argument(
+        "--schedule-out", type=Path, default=None, metavar="FILE.csv", help="write the schedule the agents follow"
+    )
     sim.set_defaults(func=cmd_simulate)
 
     collect = sub.add_parser("collect", help="collect a PBX into the Redis stream")
@@ -140,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--horizon-days", type=int, default=400, help="DST changes are resolved this far ahead")
     rules.set_defaults(func=cmd_alerts_export_rules)
     _add_account_commands(sub)
+    _add_schedule_commands(sub)  # issue 7 S
+    _add_grafana_commands(sub)  # issue 8 G
+    _add_history_commands(sub)  # issue 8 H
     return parser
 
 
@@ -201,6 +208,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     settings = Settings()
     secret = settings.ami_secret.get_secret_value() if settings.ami_secret else "wallboard"
+    if args.schedule_out is not None and not args.schedule_out.resolve().parent.is_dir():
+        raise ConfigError(f"--schedule-out: no directory {str(args.schedule_out.resolve().parent)!r} to write into")
     return _run(
         live.simulate(
             args.host,
@@ -211,6 +220,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             seed=args.seed,
             username=args.username,
             secret=secret,
+            schedule_out=args.schedule_out,
         )
     )
 
@@ -431,6 +441,250 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     return _with_accounts(args, revoke)
 
 
+# -- schedules (issue 7 S): `wallboard schedule import|show|export`, against Redis through the Store
+
+
+def _add_schedule_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``schedule import FILE``, ``schedule show``, ``schedule export`` (Redis from WALLBOARD_REDIS_URL)."""
+    schedule = sub.add_parser("schedule", help="agent schedules for adherence (CSV or JSON files)")
+    schedule.add_argument("--site", default=None)
+    ssub = schedule.add_subparsers(dest="schedule_command", required=True)
+    imp = ssub.add_parser("import", help="validate a file and store it (all rows or nothing)")
+    imp.add_argument("path", type=Path, metavar="FILE")
+    imp.add_argument(
+        "--mode",
+        choices=["replace", "merge"],
+        default="replace",
+        help="merge: replace only the (agent, day) pairs the file has rows for",
+    )
+    imp.add_argument("--format", choices=["csv", "json"], default=None, help="default: from the extension")
+    imp.add_argument(
+        "--site-file", type=Path, default=None, help="time zone, agents, activities (default: WALLBOARD_SITE_FILE)"
+    )
+    imp.set_defaults(func=cmd_schedule_import)
+    show = ssub.add_parser("show", help="print the stored slots")
+    show.add_argument("--date", type=_iso_date, default=None, metavar="YYYY-MM-DD")
+    show.add_argument("--agent", default=None)
+    show.set_defaults(func=cmd_schedule_show)
+    export = ssub.add_parser("export", help="write the stored schedule as a file `schedule import` reads")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    export.set_defaults(func=cmd_schedule_export)
+
+
+def _iso_date(text: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, read {text!r}") from exc
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[int]]) -> int:
+    """Run ``work(store)`` against the site's Redis (embedded when no URL is set, as ``users`` does)."""
+    from redis.exceptions import RedisError
+
+    from wallboard.live import redis_for
+    from wallboard.store import Store, StoreError
+
+    settings = _settings(args)
+
+    async def run() -> int:
+        async with redis_for(settings, "wallboard-cli") as (client, _):
+            return await work(Store(client, prefix=settings.key_prefix, site=settings.site))
+
+    try:
+        return asyncio.run(run())
+    except StoreError as exc:  # an unreadable stored document
+        print(f"wallboard: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (RedisError, OSError) as exc:
+        print(f"wallboard: cannot reach Redis ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli"
+
+
+def cmd_schedule_import(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from wallboard.adherence import schedule as sc
+    from wallboard.store import ConfigConflictError, ConfigFormatError
+
+    settings = _settings(args)
+    if args.site_file is None and settings.site_file is None:
+        raise ConfigError("a site file gives the time zone and agents: pass --site-file or set WALLBOARD_SITE_FILE")
+    site = _site_for(settings, args.site_file)
+    kind: sc.Format = "json" if (args.format or args.path.suffix.lower().lstrip(".")) == "json" else "csv"
+    data = _read_schedule_file(args.path)
+    actor = _cli_actor()
+
+    async def store_it(store: Store) -> int:
+        try:
+            stored = await store.read_schedules()
+        except ConfigFormatError as exc:
+            if args.mode == "merge":
+                print(f"wallboard: {exc}: import with --mode replace", file=sys.stderr)
+                return EXIT_FAILED
+            stored = None  # unreadable counts as version 0 (see Store.replace_config): a replace repairs it
+        version = stored.get("version", 0) if stored is not None else 0
+        try:
+            base = sc.schedule_from_document(stored, site) if args.mode == "merge" and stored is not None else None
+            schedule = sc.parse_bytes(data, site, kind, merge_into=base)
+            rows = sc.dump_schedule(schedule, site)
+        except sc.ScheduleError as exc:
+            await store.count_schedule_rejection()
+            log.info("rejected %s by %s: %d problem(s)", args.path, actor, len(exc.problems))
+            print(f"wallboard: {args.path}: {len(exc.problems)} problem(s), nothing stored", file=sys.stderr)
+            for problem in exc.problems:
+                print(f"{args.path}: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+        at = datetime.now(UTC)
+        try:
+            written = await store.write_schedules({"slots": rows}, version, actor, at=at, action="schedules.import")
+        except ConfigConflictError as exc:
+            print(f"wallboard: the schedule changed meanwhile ({exc}); nothing stored, try again", file=sys.stderr)
+            return EXIT_FAILED
+        shown = sc.describe(schedule)
+        span = f"{shown['first_day']} to {shown['last_day']}" if shown["days"] else "no day"
+        print(f"imported {shown['slots']} slots of {shown['agents']} agents, {span}: version {written['version']}")
+        return EXIT_OK
+
+    return _with_store(args, store_it)
+
+
+def _read_schedule_file(path: Path) -> bytes:
+    from wallboard.adherence.schedule import MAX_BYTES
+
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError(f"{path} has more than {MAX_BYTES} bytes: split it (by days or teams)")
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _stored_rows(stored: dict[str, Any] | None, date: str | None = None, agent: str | None = None) -> list[Any]:
+    rows = stored.get("slots") if stored is not None else None
+    return [
+        row
+        for row in (rows if isinstance(rows, list) else [])
+        if isinstance(row, dict) and (date is None or row.get("date") == date) and agent in (None, row.get("agent"))
+    ]
+
+
+def cmd_schedule_show(args: argparse.Namespace) -> int:
+    async def show(store: Store) -> int:
+        stored = await store.read_schedules()
+        if stored is None:
+            print("no schedule stored (version 0)", file=sys.stderr)
+            return EXIT_OK
+        print(
+            f"version {stored.get('version')} by {stored.get('updated_by')} at {stored.get('updated_ts')}",
+            file=sys.stderr,
+        )
+        for row in _stored_rows(stored, args.date, args.agent):
+            print(f"{row.get('agent')}\t{row.get('date')}\t{row.get('start')}-{row.get('end')}\t{row.get('activity')}")
+        return EXIT_OK
+
+    return _with_store(args, show)
+
+
+def cmd_schedule_export(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    from wallboard.adherence.schedule import COLUMNS
+
+    async def export(store: Store) -> int:
+        rows = _stored_rows(await store.read_schedules())
+        if args.format == "json":
+            text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+        else:
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+            text = out.getvalue()
+        if args.out is None:
+            sys.stdout.write(text)
+            return EXIT_OK
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
+        return EXIT_OK
+
+    return _with_store(args, export)
+
+
+# -- grafana (issue 8 G): `wallboard grafana build [--check]` and `wallboard grafana push --url URL`
+
+
+def _add_grafana_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``grafana build [--check]`` (generated dashboards, provisioning, recording rules) and ``grafana push``."""
+    grafana = sub.add_parser("grafana", help="history dashboards: generate the files, push them to a Grafana")
+    gsub = grafana.add_subparsers(dest="grafana_command", required=True)
+    build = gsub.add_parser("build", help="regenerate grafana/ and deploy/prometheus/rules/recording.yml")
+    build.add_argument("--check", action="store_true", help="write nothing; exit 1 listing the stale files")
+    build.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
+    build.add_argument("--site-file", type=Path, default=None, help="take the SL formula from this site file")
+    build.set_defaults(func=cmd_grafana_build)
+    push = gsub.add_parser("push", help="create the folder and upload the dashboards (token: WALLBOARD_GRAFANA_TOKEN)")
+    push.add_argument("--url", default=None, help="Grafana's base URL (default: WALLBOARD_GRAFANA_URL)")
+    push.add_argument("--folder", default="Wallboard", help="folder title (default: Wallboard)")
+    push.set_defaults(func=cmd_grafana_push)
+
+
+def cmd_grafana_build(args: argparse.Namespace) -> int:
+    from wallboard.grafana.build import BuildError, artefacts, stale, write
+
+    formula = load_site_file(args.site_file).sl_formula if args.site_file else "offered_minus_short"
+    expected = artefacts(formula)
+    try:
+        if args.check:
+            outdated = stale(args.root, expected)
+            for path in outdated:
+                print(f"stale: {path}", file=sys.stderr)
+            if outdated:
+                print("wallboard: generated files are out of date: run `wallboard grafana build`", file=sys.stderr)
+            return EXIT_FAILED if outdated else EXIT_OK
+        for path in write(args.root, expected):
+            print(f"wrote {path}")
+    except BuildError as exc:
+        print(f"wallboard: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_grafana_push(args: argparse.Namespace) -> int:
+    from wallboard.grafana.dashboards import board_json, dashboards
+    from wallboard.grafana.push import PushError, connect, push
+
+    settings = Settings()
+    url = args.url or settings.grafana_url
+    if not url:
+        raise ConfigError("give --url or set WALLBOARD_GRAFANA_URL to Grafana's base URL")
+    if settings.grafana_token is None:
+        raise ConfigError("set WALLBOARD_GRAFANA_TOKEN to a Grafana service-account token (never given on argv)")
+    boards = {name: board_json(board) for name, board in dashboards().items()}
+    try:
+        report = push(connect(url, settings.grafana_token.get_secret_value()), boards, args.folder)
+    except PushError as exc:
+        print(f"wallboard: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    created = " (created)" if report.folder_created else ""
+    print(f"folder {report.folder_uid}{created}: {len(report.created)} created, {len(report.updated)} updated, "
+          f"{len(report.unchanged)} unchanged")  # fmt: skip
+    return EXIT_OK
+
+
 def _account_errors() -> tuple[type[Exception], ...]:
     from wallboard.accounts import AccountError
     from wallboard.users import UserError
@@ -445,6 +699,57 @@ def _startup_errors() -> tuple[type[Exception], ...]:
     from wallboard.runner import RunnerError
 
     return (ApiError, EmbeddedRedisError, RunnerError)
+
+
+# -- history (issue 8 H): `wallboard history export`, the closed interval rows the engine keeps in Redis
+
+
+def _add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``history export --kind queue|agent [--from] [--to] [--format csv|json] [--out FILE]``."""
+    history = sub.add_parser("history", help="closed interval rows per queue and agent, kept in Redis")
+    history.add_argument("--site", default=None)
+    hsub = history.add_subparsers(dest="history_command", required=True)
+    export = hsub.add_parser("export", help="write the rows of the intervals starting in [--from, --to)")
+    export.add_argument("--kind", choices=["queue", "agent"], required=True)
+    export.add_argument("--from", dest="start", default=None, help="ISO date or time, site-local (default: yesterday)")
+    export.add_argument("--to", dest="end", default=None, help="ISO date (that day included) or time (default: now)")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    export.add_argument("--site-file", type=Path, default=None, help="for the time zone (default: WALLBOARD_SITE_FILE)")
+    export.set_defaults(func=cmd_history_export)
+
+
+def cmd_history_export(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from wallboard.api.history_routes import MAX_ROWS, id_range, read_rows
+    from wallboard.history import AGENT_COLUMNS, QUEUE_COLUMNS, WindowError, to_csv, window
+
+    settings = _settings(args)
+    try:
+        low, high = window(args.start, args.end, _site_for(settings, args.site_file).tz, datetime.now(UTC))
+    except WindowError as exc:
+        raise ConfigError(f"--{exc.field}: {exc.reason}") from exc
+
+    async def export(store: Store) -> int:
+        rows: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            first, last = id_range(low, high, after)
+            page, after = await read_rows(store, args.kind, first, last, {}, MAX_ROWS)
+            rows += page
+            if after is None:
+                break
+        columns = QUEUE_COLUMNS if args.kind == "queue" else AGENT_COLUMNS
+        text = to_csv(rows, columns) if args.format == "csv" else json.dumps(rows, indent=1) + "\n"
+        if args.out is None:
+            sys.stdout.write(text)
+        else:
+            args.out.write_text(text, encoding="utf-8")
+        print(f"{len(rows)} {args.kind} rows from {low.isoformat()} to {high.isoformat()}", file=sys.stderr)
+        return EXIT_OK
+
+    return _with_store(args, export)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -166,6 +166,7 @@ class Settings(BaseSettings):
     stream_maxlen: PositiveInt = 1_000_000
     snapshot_interval_s: PositiveFloat = 0.25
     checkpoint_interval_s: PositiveFloat = 5.0  # the State pickle is MBs on a busy day: not 4 times a second
+    history_retention_days: PositiveInt = 35  # history (issue 8 H): closed interval rows kept in Redis
     # API and websockets
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -191,6 +192,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_timeout_s: PositiveFloat = 10.0
     webhook_max_attempts: PositiveInt = 6
+    # `wallboard grafana push` (issue 8 G): Grafana's URL (--url overrides) and its service-account token,
+    # only ever from WALLBOARD_GRAFANA_TOKEN (never a command-line argument, never logged)
+    grafana_url: str | None = Field(default=None, repr=False)  # may hold user:password@
+    grafana_token: SecretStr | None = None
 
     def __init__(self, _env: Mapping[str, str] | None = None, **values: Any) -> None:
         token = _INJECTED_ENV.set(_env)

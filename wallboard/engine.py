@@ -35,7 +35,10 @@ the window in which its wait finished (answer, abandon, exit); handle times coun
 ended. When an event's ts (or ``snapshot(now)``/``finish(now)``) passes the interval end, the interval
 closes: its figures stay available as ``previous_interval`` (an empty window when the new interval
 does not follow it directly) and as one row per queue from ``drain_closed_intervals()`` (the last
-100,000 rows are kept; intervals in which nothing at all happened produce no row). An event older than
+100,000 rows are kept; intervals in which nothing at all happened produce no row), and one row per
+agent active in it from ``drain_closed_agent_intervals()`` (time per displayed state, paused time by
+reason, calls, occupancy: ``wallboard.history``; when the input skips whole intervals, as after a
+stop, agents still logged in get rows for the skipped ones too, for at most a day of them). An event older than
 the current interval (out of order across a boundary) is counted in total and in the *current* windows
 (``stale_event``). So a runner applies its backlog before its first ``snapshot(now)``.
 
@@ -108,6 +111,7 @@ from wallboard.events import (
     Snapshot,
     SourceReset,
 )
+from wallboard.history import AgentInterval, agent_row
 from wallboard.metrics import Counters, day_end, day_start, interval_end, interval_start
 from wallboard.queues import Call, Queue, capped
 from wallboard.site import SiteConfig
@@ -137,6 +141,7 @@ LATEST_TS = datetime(9000, 1, 1, tzinfo=UTC)
 CLOSED_CALLS_MEMORY = 50_000
 EVENT_KEYS_MEMORY = 200_000
 CLOSED_INTERVALS_MEMORY = 100_000
+GAP_INTERVALS_FILLED = 96  # skipped intervals given agent rows after a gap in the input (a day of quarters)
 _EXIT_FIELD = {"timeout": "timed_out", "unknown": "unknown"}  # every other reason: exited_other
 _RING_DEVICE = frozenset({"ringing", "ring_in_use"})
 _BUSY_DEVICE = frozenset({"in_use", "busy", "on_hold"})
@@ -192,6 +197,17 @@ class _ClosedInterval:
         self.queue, self.start, self.end, self.threshold, self.counts = queue, start, end, threshold, counts
 
 
+class _ClosedAgentInterval:
+    """A closed interval of one agent, kept compact until ``drain_closed_agent_intervals`` builds its row."""
+
+    __slots__ = ("agent", "start", "end", "figures", "pauses")
+
+    def __init__(
+        self, agent: str, start: datetime, end: datetime, figures: AgentInterval, pauses: dict[str, int]
+    ) -> None:
+        self.agent, self.start, self.end, self.figures, self.pauses = agent, start, end, figures, pauses
+
+
 class State:
     """The whole state of one site; see the module docstring for the semantics."""
 
@@ -212,6 +228,7 @@ class State:
         self._keys = _Bounded(EVENT_KEYS_MEMORY)
         self._key_seen = self._keys.seen  # bound once: apply's first call
         self._closed_rows: deque[_ClosedInterval] = deque(maxlen=CLOSED_INTERVALS_MEMORY)
+        self._closed_agents: deque[_ClosedAgentInterval] = deque(maxlen=CLOSED_INTERVALS_MEMORY)
         self._epoch = 0
         self._last_ts: datetime | None = None
         self._interval_start = _NEVER
@@ -330,6 +347,7 @@ class State:
         agent.calls[key] = call
         agent.day.answered += 1
         agent.total.answered += 1
+        agent.presence.interval.answered += 1
 
     def _on_ended(self, event: CallEnded) -> None:
         ts = event.ts
@@ -384,6 +402,7 @@ class State:
             stats.talk_s += talk
             stats.hold_s += hold
             stats.wrap_s += wrap
+        agent.presence.interval.handle(talk, hold, wrap)
         self._forget_talk(call, key, agent)
         presence = agent.presence
         presence.expire(ts)
@@ -639,6 +658,9 @@ class State:
             self._closed_rows.append(_ClosedInterval(queue.name, begin, end, queue.threshold, queue.interval))
             queue.previous = queue.interval if contiguous else Counters()
             queue.set_windows(Counters(), Counters() if new_day else queue.day)
+        self._cut_agents(begin, end)
+        if not contiguous:
+            self._fill_gap(end, start)
         self._set_bounds(ts, start)
         if new_day:
             for agent in self._agents.values():
@@ -650,6 +672,44 @@ class State:
         tz, minutes = self._tz, self.site.interval_minutes
         self._interval_start, self._interval_end = start, interval_end(start, tz, minutes)
         self._day_start, self._day_end = day_start(ts, tz), day_end(ts, tz)
+
+    def _cut_agents(self, begin: datetime, end: datetime, *, keep: bool = True) -> None:
+        """Close every agent's interval [begin, end) at ``end``; rows of the agents active in it (when ``keep``)."""
+        closed = self._closed_agents
+        for agent_id, agent in self._agents.items():
+            figures, pauses = agent.presence.cut(end)
+            if keep and figures.active:
+                closed.append(_ClosedAgentInterval(agent_id, begin, end, figures, pauses))
+
+    def _fill_gap(self, end: datetime, start: datetime) -> None:
+        """Rows for the intervals the input skipped between ``end`` and ``start`` (at most GAP_INTERVALS_FILLED)."""
+        tz, minutes = self._tz, self.site.interval_minutes
+        for _ in range(GAP_INTERVALS_FILLED):
+            if end >= start:
+                return
+            begin, end = end, interval_end(end, tz, minutes)
+            self._cut_agents(begin, end)
+        if end < start:  # a longer gap: the rest of it is not reported
+            self._cut_agents(end, start, keep=False)
+
+    def drain_closed_agent_intervals(self) -> list[dict[str, Any]]:
+        """Each closed interval's rows of the agents active in it, oldest first then by agent id, returned once."""
+        site, minutes, configured = self.site.site, self.site.interval_minutes, self.site.agents
+        rows: list[dict[str, Any]] = []
+        closed = sorted(self._closed_agents, key=lambda c: (c.start, c.agent))
+        for item in closed:
+            config = configured.get(item.agent)
+            head = {
+                "site": site,
+                "agent": item.agent,
+                "name": (config.name if config else None) or item.agent,
+                "team": config.team if config else None,
+                "start": iso(item.start),
+                "end": iso(item.end),
+            }
+            rows.append(agent_row(head, item.figures, item.pauses, minutes))
+        self._closed_agents.clear()
+        return rows
 
     def drain_closed_intervals(self) -> list[dict[str, Any]]:
         """Each closed interval's per-queue rows, oldest first, returned once."""

@@ -279,12 +279,16 @@ class _Families:
         self.per_agent = per_agent
         self.agent_state = _gauge("agent_state", "1 for the agent's current derived state.", SITE_AGENT_STATE)
         self.agent_calls = _counter("agent_calls", "Calls the agent handled today.", SITE_AGENT)
+        self.grafana = GrafanaFamilies(per_agent)  # issue 8 G: see the section at the end
+        self.adherence = AdherenceFamilies(per_agent)  # issue 7 T: see the section at the end
 
     def all(self) -> Iterator[_Family]:
         yield from (self.waiting, self.longest, self.beyond, *self.windowed.values(), self.agents)
         yield from (self.staffed, self.required, *self.totals.values(), self.seq, self.age)
         yield from (self.ingested, self.rejected, self.lag, self.event_age, self.health_age)
         yield from (self.connected, self.reconnects)
+        yield from self.grafana.all()
+        yield from self.adherence.all()
         if self.per_agent:
             yield from (self.agent_state, self.agent_calls)
 
@@ -301,6 +305,8 @@ def _add_snapshot(families: _Families, site: str, snapshot: Mapping[str, Any], n
     for name, queue in snapshot.get("queues", {}).items():
         _add_queue(families, site, str(name), queue)
     families.seq.add((site,), snapshot.get("seq"))
+    add_grafana(families.grafana, site, snapshot)
+    add_adherence(families.adherence, site, snapshot)
     computed = _epoch(snapshot.get("ts"))
     if computed is not None:
         families.age.add((site,), max(0.0, now - computed))
@@ -392,3 +398,130 @@ def _epoch(value: Any) -> float | None:
         except ValueError:
             return None
     return _number(value)
+
+
+# -- grafana (issue 8 G) ----------------------------------------------------------------------------
+# What the history dashboards need beyond the families above (grafana/dashboards, wallboard.grafana):
+# handle-time counters per queue (AHT over any range: (talk + hold + wrap) / handled), agents by
+# state per team, paused agents by team and pause reason, and with the opt-in per-agent series each
+# agent's name and team (to join and filter per-agent series by team) and today's AHT and pause time.
+
+SITE_TEAM_STATE = ("site", "team", "state")
+SITE_TEAM_REASON = ("site", "team", "reason")
+SITE_AGENT_NAME_TEAM = ("site", "agent", "name", "team")
+NO_TEAM = ""  # an agent the site file does not place in a team
+NO_REASON = "none"  # paused without a reason given by the PBX
+# Counter name (without _total) -> (field of the "total" window, help).
+HANDLE_COUNTERS = {
+    "calls_handled": ("handled", "Answered calls that ended (talk, hold and wrap-up counted), per queue."),
+    "hold_seconds": ("hold_s", "Seconds of hold on handled calls."),
+    "wrap_seconds": ("wrap_s", "Seconds of wrap-up after handled calls."),
+}
+
+
+class GrafanaFamilies:
+    """The families of this section; the per-agent ones only when per-agent series are on."""
+
+    def __init__(self, per_agent: bool) -> None:
+        self.per_agent = per_agent
+        self.handle = {name: _counter(name, doc, SITE_QUEUE) for name, (_, doc) in HANDLE_COUNTERS.items()}
+        self.team_agents = _gauge("team_agents", "Agents of the team by derived state now.", SITE_TEAM_STATE)
+        self.paused = _gauge("agents_paused", "Paused agents now by team and pause reason.", SITE_TEAM_REASON)
+        self.agent_info = _gauge("agent_info", "1 per agent seen: its name and team.", SITE_AGENT_NAME_TEAM)
+        self.agent_aht = _gauge("agent_aht_seconds", "The agent's average handle time today.", SITE_AGENT)
+        self.agent_paused = _gauge("agent_paused_seconds", "Seconds the agent was paused today.", SITE_AGENT)
+
+    def all(self) -> Iterator[_Family]:
+        yield from (*self.handle.values(), self.team_agents, self.paused)
+        if self.per_agent:
+            yield from (self.agent_info, self.agent_aht, self.agent_paused)
+
+
+def add_grafana(families: GrafanaFamilies, site: str, snapshot: Mapping[str, Any]) -> None:
+    """Fill the section's families from one site's snapshot."""
+    for name, queue in snapshot.get("queues", {}).items():
+        total = queue.get("total") or {}
+        for family_name, (field_name, _) in HANDLE_COUNTERS.items():
+            families.handle[family_name].add((site, str(name)), total.get(field_name))
+    for team, entry in sorted(snapshot.get("teams", {}).items()):
+        for state, count in sorted((entry.get("agents") or {}).items()):
+            families.team_agents.add((site, str(team), str(state)), count)
+    paused: dict[tuple[str, str, str], int] = {}
+    for agent_id, agent in snapshot.get("agents", {}).items():
+        team = str(agent.get("team") or NO_TEAM)
+        if agent.get("state") == "paused":
+            reason = (site, team, str(agent.get("reason") or NO_REASON))
+            paused[reason] = paused.get(reason, 0) + 1
+        if families.per_agent:
+            labels = (site, str(agent_id))
+            families.agent_info.add((*labels, str(agent.get("name") or agent_id), team), 1.0)
+            families.agent_aht.add(labels, agent.get("aht_s"))
+            families.agent_paused.add(labels, agent.get("paused_s"))
+    for labels_of_reason, count in sorted(paused.items()):
+        families.paused.add(labels_of_reason, count)
+
+
+# -- adherence (issue 7 T) ---------------------------------------------------------------------------
+# The schedule adherence figures the runner merges into the snapshot (wallboard.adherence.tracker):
+# per team and for the whole site, today's adherence and conformance, agents out of adherence and
+# scheduled to work now, minutes late; unmapped pause reasons (transitions today: the counter resets
+# at the site-local midnight, which rate() and increase() treat as a counter reset). Per agent (opt-in):
+# adherence today and 1 while out of adherence. Nothing is exported when no schedule is loaded.
+
+SITE_TEAM = ("site", "team")
+SITE_REASON = ("site", "reason")
+# Family suffix -> (field of the snapshot's team/site "adherence" entry, help)
+ADHERENCE_GAUGES = {
+    "adherence_percent": ("adherence_pct", "Adherence today: seconds in adherence / scheduled seconds so far, in %."),
+    "conformance_percent": (
+        "conformance_pct",
+        "Conformance today: logged-in seconds / scheduled working seconds, in %.",
+    ),
+    "agents_out_of_adherence": ("out_now", "Agents out of adherence now (beyond the grace period)."),
+    "agents_scheduled": ("scheduled_now", "Agents scheduled to a working activity now."),
+    "minutes_late": ("minutes_late", "Minutes late today (shift starts to logins), summed over the agents."),
+}
+
+
+class AdherenceFamilies:
+    """The families of this section; the per-agent ones only when per-agent series are on."""
+
+    def __init__(self, per_agent: bool) -> None:
+        self.per_agent = per_agent
+        self.team = {name: _gauge(f"team_{name}", doc, SITE_TEAM) for name, (_, doc) in ADHERENCE_GAUGES.items()}
+        self.site = {name: _gauge(f"site_{name}", doc, SITE) for name, (_, doc) in ADHERENCE_GAUGES.items()}
+        self.unmapped = _counter(
+            "adherence_unmapped",
+            "Transitions today into a pause reason the adherence policy does not map.",
+            SITE_REASON,
+        )
+        self.agent_pct = _gauge("agent_adherence_percent", "The agent's adherence today, in %.", SITE_AGENT)
+        self.agent_out = _gauge("agent_out_of_adherence", "1 while the agent is out of adherence.", SITE_AGENT)
+
+    def all(self) -> Iterator[_Family]:
+        yield from (*self.team.values(), *self.site.values(), self.unmapped)
+        if self.per_agent:
+            yield from (self.agent_pct, self.agent_out)
+
+
+def add_adherence(families: AdherenceFamilies, site: str, snapshot: Mapping[str, Any]) -> None:
+    """Fill the section's families from one site's snapshot (nothing without ``snapshot["adherence"]``)."""
+    summary = snapshot.get("adherence")
+    if not isinstance(summary, Mapping):
+        return
+    for team, entry in sorted((snapshot.get("teams") or {}).items()):
+        figures = entry.get("adherence") if isinstance(entry, Mapping) else None
+        if isinstance(figures, Mapping):
+            for name, (key, _) in ADHERENCE_GAUGES.items():
+                families.team[name].add((site, str(team)), figures.get(key))
+    whole = summary.get("site") or {}
+    for name, (key, _) in ADHERENCE_GAUGES.items():
+        families.site[name].add((site,), whole.get(key))
+    for reason, count in sorted((summary.get("unmapped") or {}).items()):
+        families.unmapped.add((site, str(reason)), count)
+    if families.per_agent:
+        for agent_id, agent in (snapshot.get("agents") or {}).items():
+            figures = agent.get("adherence") if isinstance(agent, Mapping) else None
+            if isinstance(figures, Mapping):
+                families.agent_pct.add((site, str(agent_id)), figures.get("adherence_pct"))
+                families.agent_out.add((site, str(agent_id)), 1.0 if figures.get("status") == "out" else 0.0)

@@ -6,7 +6,9 @@ backoff and never drops a batch (the collector's read loop waits meanwhile, whic
 on the PBX connection instead of growing memory). Every event carries an idempotency key, so a
 retried append that had in fact succeeded is not counted twice by the engine.
 
-``demo`` runs every part in one process (plus the embedded Redis child): it announces the page's
+``demo`` runs every part in one process (plus the embedded Redis child). Its simulated agents follow a
+generated schedule, with some indiscipline, and that schedule is stored first as the site's schedules
+(``store_demo_schedule``), so the engine tracks real adherence exceptions. It announces the page's
 URL only once the API holds a snapshot (so the first page load and ``/ws`` have data), and on
 stop (SIGINT/SIGTERM cancel it) it closes the parts in reverse order: the engine writes its final
 checkpoint while Redis is still up, then the API, the simulator and the embedded Redis stop.
@@ -23,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,9 +35,11 @@ from collectors.ami.client import AmiClient, AmiConfig
 from collectors.backoff import Backoff
 from collectors.queue_log.collector import QueueLogCollector
 from collectors.simulator.ami_server import SimulatedAmiServer, run_simulator
-from collectors.simulator.config import build_config, site_config
+from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
 from collectors.simulator.model import Simulation
+from collectors.simulator.schedule import on_wall_clock, schedule_around
 from wallboard.accounts import Accounts, Hashing
+from wallboard.adherence.schedule import ScheduleError, dump_schedule
 from wallboard.api import create_app
 from wallboard.api.app import Runtime, serving, uvicorn_config
 from wallboard.api.auth import create_display_token
@@ -158,8 +163,18 @@ def _store(settings: Settings, client: Client, site: str | None = None) -> Store
 
 
 async def simulate(
-    host: str, port: int, *, agents: int, queues: int, speed: float, seed: int, username: str, secret: str
+    host: str,
+    port: int,
+    *,
+    agents: int,
+    queues: int,
+    speed: float,
+    seed: int,
+    username: str,
+    secret: str,
+    schedule_out: Path | None = None,
 ) -> None:
+    """The simulator as an AMI server; its agents follow a generated schedule (written to ``schedule_out``)."""
     await run_simulator(
         host,
         port,
@@ -170,6 +185,8 @@ async def simulate(
         username=username,
         secret=secret,
         day_hour=10.0,
+        schedule=SchedulePolicy(),
+        schedule_out=schedule_out,
     )
 
 
@@ -218,6 +235,7 @@ class DemoOptions:
     seed: int = 1
     agents: int = 40
     queues: int = 4
+    schedule: SchedulePolicy | None = SchedulePolicy()  # None: random breaks and no stored schedule
 
 
 async def demo(
@@ -233,7 +251,11 @@ async def demo(
     now = datetime.now(UTC)
     # Play the simulated day from 10:00 whatever the clock says, so a demo at night is busy too.
     config = build_config(
-        options.agents, options.queues, seed=options.seed, hour_offset=10.0 - now.hour - now.minute / 60
+        options.agents,
+        options.queues,
+        seed=options.seed,
+        hour_offset=10.0 - now.hour - now.minute / 60,
+        schedule=options.schedule,
     )
     site = site_config(config, site=settings.site)
     site = SiteConfig.model_validate({**site.model_dump(), "thresholds": DEMO_THRESHOLDS})
@@ -242,6 +264,8 @@ async def demo(
         settings = settings.model_copy(update={"redis_url": url})
         store = _store(settings, client)
         simulation = Simulation(config, options.seed, start=now)
+        if config.schedule is not None:
+            await store_demo_schedule(store, config, site, now, options.speed)
         server = SimulatedAmiServer(simulation, username="wallboard", secret=secret, speed=options.speed)
         await server.start("127.0.0.1", 0)
         try:
@@ -285,6 +309,30 @@ DEMO_THRESHOLDS: list[dict[str, object]] = [
     {"id": "break-too-long", "metric": "agent_pause_s", "warn": 900, "alarm": 1800},
     {"id": "call-too-long", "metric": "agent_on_call_s", "warn": 900, "alarm": 1800},
 ]
+
+
+async def store_demo_schedule(
+    store: Store, config: SimConfig, site: SiteConfig, start: datetime, speed: float
+) -> dict[str, Any] | None:
+    """Store the schedule the demo's agents follow (the days around ``start``, on the wall clock of a run at
+    ``speed``) as the next version of the site's schedules, actor "demo", so the engine tracks their adherence.
+
+    Returns the stored document, or None (logged) when the schedule cannot be written as local rows.
+    """
+    schedule = on_wall_clock(schedule_around(config, site, start), start, speed, config.timezone)
+    try:
+        rows = dump_schedule(schedule, site)
+    except ScheduleError as exc:
+        log.warning("the demo's schedule is not stored: %s", exc)
+        return None
+    current = await store.read_schedules()
+    version = int(current.get("version", 0)) if current else 0
+    stored = await store.write_schedules(
+        {"slots": rows}, version, DEMO_ADMIN, at=datetime.now(UTC), action="schedules.import"
+    )
+    log.info("stored the demo's schedule as version %d: %d agents, %d slots", stored["version"],
+             len(schedule.agents()), len(rows))  # fmt: skip
+    return stored
 
 
 async def _demo_admin(store: Store) -> str:

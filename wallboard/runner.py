@@ -49,6 +49,21 @@ record is written exactly once however the runner is killed; the published snaps
 open alerts as ``alerts``, which reach /ws clients as deltas. Notifications are another
 consumer's job (``wallboard.notify``): the engine never waits for a webhook.
 
+Interval history (issue 8 H). At every publish the runner drains the State's closed interval rows
+(per queue and per active agent, ``wallboard.history``) and writes them to ``wb:{site}:history:queue``
+and ``wb:{site}:history:agent`` in the same MULTI/EXEC as the snapshot and a checkpoint taken after
+the drain (a publish with rows always checkpoints), as the alert records are. A row's stream id is
+its interval start in ms (``<ms>-<n>``); before writing, the runner drops the rows of intervals the
+stream already has (a write whose reply was lost, a State rebuilt from the stream), so each row is
+written exactly once however the runner is killed. XADD MINID keeps ``history_retention_days``.
+
+Adherence (issue 7 T). The runner owns an ``AdherenceBook`` (``wallboard.adherence.tracker``), pickled in
+the checkpoint beside the State and the alert book. Its schedule is ``wb:{site}:config:schedules``, re-read on a
+``{"type": "schedules"}`` notice and every ``thresholds_poll_s`` like the thresholds (a stored document it cannot
+use is logged once per version, counted in ``config_errors`` and ignored). At every publish the book observes the
+snapshot's agents and its figures are merged into the snapshot (``merge_figures``) before the alert evaluation,
+so ``adherence_pct`` thresholds read them. A State rebuilt from the stream starts a fresh book.
+
 The checkpoint payload is the State pickled (protocol 5) with a format version, inside the
 store's envelope that records the last applied stream id and the seq. Redis is trusted
 infrastructure (the same trust as the events: whoever can write the stream can forge the figures
@@ -76,17 +91,21 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from collectors.backoff import Backoff
+from wallboard.adherence.schedule import ScheduleError, schedule_from_document
+from wallboard.adherence.tracker import AdherenceBook, merge_figures
 from wallboard.alerting import ActionRejected, AlertBook, Record
 from wallboard.config import Settings, redacted_url
 from wallboard.deltas import diff
 from wallboard.embedded import EmbeddedRedis, start_embedded
 from wallboard.engine import State
 from wallboard.events import AlertAction, Event, parse_event
+from wallboard.history import row_ids, written
 from wallboard.notify import Notifier
 from wallboard.site import SiteConfig
 from wallboard.store import (
     CheckpointFormatError,
     ConfigFormatError,
+    HistoryWrite,
     Store,
     StreamEntry,
     connect,
@@ -99,7 +118,10 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "engine"
 COMPONENT = "engine"
-CHECKPOINT_FORMAT = 3  # 2: State split into queues/agents/snapshots modules; 3: (State, AlertBook)
+CHECKPOINT_FORMAT = 5  # 2: State split into queues/agents/snapshots modules; 3: (State, AlertBook)
+# 4: agents account interval time (history, issue 8 H: wallboard.agents.TimedPresence)
+# 5: (State, AlertBook, AdherenceBook) (adherence, issue 7 T)
+SCHEDULES_CONFIG = "schedules"  # wb:{site}:config:schedules (adherence, issue 7 T)
 PICKLE_PROTOCOL = 5
 READ_COUNT = 500
 TICK_S = 1.0
@@ -156,24 +178,32 @@ class RunnerStats:
     config_errors: int = 0
 
 
-def encode_state(state: State, book: AlertBook | None = None) -> bytes:
-    """The checkpoint payload: the payload format version, the State and the alert book, pickled."""
-    return pickle.dumps((CHECKPOINT_FORMAT, state, book), protocol=PICKLE_PROTOCOL)
+def encode_state(state: State, book: AlertBook | None = None, adherence: AdherenceBook | None = None) -> bytes:
+    """The checkpoint payload: the payload format version, the State, the alert and adherence books, pickled."""
+    return pickle.dumps((CHECKPOINT_FORMAT, state, book, adherence), protocol=PICKLE_PROTOCOL)
 
 
 def decode_payload(payload: bytes) -> tuple[State, AlertBook | None]:
     """The State and alert book of a checkpoint payload; raises UnreadableCheckpointError if this version cannot."""
+    state, book, _ = decode_checkpoint(payload)
+    return state, book
+
+
+def decode_checkpoint(payload: bytes) -> tuple[State, AlertBook | None, AdherenceBook | None]:
+    """State, alert book and adherence book of a payload; raises UnreadableCheckpointError if this version cannot."""
     try:
         loaded = pickle.loads(payload)  # Redis is trusted infrastructure: see the module docstring
     except Exception as exc:  # unpickling can raise nearly anything for foreign or stale data
         raise UnreadableCheckpointError(f"cannot unpickle: {exc!r}") from exc
-    if not isinstance(loaded, tuple) or len(loaded) != 3 or loaded[0] != CHECKPOINT_FORMAT:
+    if not isinstance(loaded, tuple) or len(loaded) != 4 or loaded[0] != CHECKPOINT_FORMAT:
         version = loaded[0] if isinstance(loaded, tuple) and loaded else None
         raise UnreadableCheckpointError(f"format {version!r}, expected {CHECKPOINT_FORMAT}")
-    _, state, book = loaded
+    _, state, book, adherence = loaded
     if not isinstance(state, State) or not isinstance(book, AlertBook | None):
         raise UnreadableCheckpointError(f"holding {type(state).__name__} and {type(book).__name__}")
-    return state, book
+    if not isinstance(adherence, AdherenceBook | None):
+        raise UnreadableCheckpointError(f"holding {type(adherence).__name__} as the adherence book")
+    return state, book, adherence
 
 
 def decode_state(payload: bytes) -> State:
@@ -221,11 +251,16 @@ class EngineRunner:
         self._last_health = float("-inf")
         self._ever_connected = False
         self._records: list[str] = []  # alert records (JSON) waiting for the next publish
+        self._history: dict[str, list[dict[str, Any]]] = {"queue": [], "agent": []}  # history (issue 8 H): rows
         self._last_evaluate = float("-inf")
         self._last_config_check = float("-inf")
         self._config_notice = False
         self._bad_config_version: object = None
         self._last_trend: datetime | None = None  # trend (issue 6 E): the clock at the last sample
+        self.adherence: AdherenceBook | None = None  # adherence (issue 7 T): see "# -- adherence" below
+        self._schedules_notice = False
+        self._last_schedules_check = float("-inf")
+        self._bad_schedules_version: object = None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -247,7 +282,11 @@ class EngineRunner:
     async def close(self) -> None:
         """Graceful stop: publish and checkpoint what is not yet stored, ack it, mark the engine disconnected."""
         if self.state is not None and (
-            self._changed or self._to_ack or self._records or self.last_id != self._checkpointed_id
+            self._changed
+            or self._to_ack
+            or self._records
+            or any(self._history.values())
+            or self.last_id != self._checkpointed_id
         ):
             await self._publish(checkpoint=True)
         self.stats.connected = False
@@ -259,6 +298,7 @@ class EngineRunner:
             await self._restore()
         await self._adopt_stored_seq()
         await self._sync_thresholds(force=True)
+        await self._sync_schedules(force=True)
         self._to_ack.clear()  # the pending list is the truth: resync re-reads every unacked entry
         await self._resync()
         self.stats.connected = self._ever_connected = True
@@ -272,6 +312,7 @@ class EngineRunner:
                 entries = await self.store.read_new(self.consumer, READ_COUNT, self._block_ms())
                 self._apply_entries(entries)
                 await self._sync_thresholds()
+                await self._sync_schedules()
                 if self._publish_due():
                     await self._publish()
                 await self._write_health()
@@ -295,7 +336,7 @@ class EngineRunner:
                 self.state, self.book = State(self.site_config), self._new_book()
                 log.info("no checkpoint for site %s: starting from an empty state", self.store.site)
                 return
-            state, book = decode_payload(checkpoint.payload)
+            state, book, adherence = decode_checkpoint(checkpoint.payload)
         except (CheckpointFormatError, UnreadableCheckpointError) as exc:
             log.error("checkpoint of site %s is unreadable (%s): rebuilding from the stream", self.store.site, exc)
             await self._rebuild()
@@ -307,6 +348,7 @@ class EngineRunner:
             await self._rebuild()
             return
         self.state, self.book = state, book if book is not None else self._new_book()
+        self.adherence = adherence
         self.last_id = self._checkpointed_id = checkpoint.stream_id
         self._last_checkpoint = asyncio.get_running_loop().time()  # as good as one written now
         self.seq = checkpoint.seq
@@ -321,6 +363,7 @@ class EngineRunner:
         continued, or checkpointed by ``close()``, without the acknowledged entries it lacks.
         """
         self.state, self.book, self.last_id = State(self.site_config), self._new_book(), None
+        self.adherence = None  # a fresh one: the book knows nothing before its first observation
         try:
             bound = await self.store.last_delivered_id()
             start = "-"
@@ -419,10 +462,12 @@ class EngineRunner:
         while True:
             try:
                 async with self.store.subscribe_config() as notices:
-                    self._config_notice = True  # anything published before we subscribed
+                    self._config_notice = self._schedules_notice = True  # anything published before we subscribed
                     async for notice in notices:
                         if notice.get("type") == THRESHOLDS_CONFIG:
                             self._config_notice = True
+                        elif notice.get("type") == SCHEDULES_CONFIG:
+                            self._schedules_notice = True
             except TRANSIENT_ERRORS as exc:
                 log.debug("config notices of site %s interrupted (%s)", self.store.site, exc)
             await asyncio.sleep(CONFIG_RETRY_S)
@@ -504,6 +549,8 @@ class EngineRunner:
         assert self.state is not None and self.book is not None
         now_utc = self.clock()
         figures = self.state.snapshot(now_utc)
+        self._drain_history()
+        self._merge_adherence(figures, now_utc)  # adherence (issue 7 T): before the alerts read adherence_pct
         if self._evaluate_due():
             await self._evaluate(figures, now_utc)
         seq = self.seq + 1
@@ -511,17 +558,20 @@ class EngineRunner:
         text = json.dumps(body, separators=(",", ":"))
         snapshot: dict[str, Any] = json.loads(text)  # what every reader sees: diff that, not Python tuples
         records = list(self._records)  # written with a checkpoint that includes them: exactly once
+        history = await self._history_writes()  # the same for the closed interval rows (issue 8 H)
         stale = self.last_id != self._checkpointed_id
-        with_checkpoint = bool(records) or (stale and (checkpoint or self._checkpoint_due()))
-        payload = encode_state(self.state, self.book) if with_checkpoint else None
+        with_checkpoint = bool(records) or bool(history) or (stale and (checkpoint or self._checkpoint_due()))
+        payload = encode_state(self.state, self.book, self.adherence) if with_checkpoint else None
         # Until the write is known to have succeeded, readers may hold either state: forget the base
         # (and never reuse this seq for other content, should the write fail after all).
         previous, self.published, self.seq = self.published, None, seq
-        if records:
-            await self.store.save_state(text, payload, self.last_id or "0-0", seq, alerts=records)
-            del self._records[: len(records)]
-        else:
-            await self.store.save_state(text, payload, self.last_id or "0-0", seq)
+        extra: dict[str, Any] = {"alerts": records} if records else {}
+        if history:
+            extra["history"] = history
+        await self.store.save_state(text, payload, self.last_id or "0-0", seq, **extra)
+        del self._records[: len(records)]
+        for rows in self._history.values():
+            rows.clear()
         now = asyncio.get_running_loop().time()
         self.published = snapshot
         self._changed = False
@@ -535,6 +585,37 @@ class EngineRunner:
         await self._ack_checkpointed()
         await self._sample_trend(snapshot, now_utc)  # trend (issue 6 E)
 
+    # -- history (issue 8 H): closed interval rows, written once with the checkpoint that drained them -------
+
+    def _drain_history(self) -> None:
+        """Move the State's closed interval rows to the pending lists (the next save_state writes them)."""
+        assert self.state is not None
+        self._history["queue"] += self.state.drain_closed_intervals()
+        self._history["agent"] += self.state.drain_closed_agent_intervals()
+
+    async def _history_writes(self) -> list[HistoryWrite]:
+        """The pending rows as stream writes, without the intervals their stream already has.
+
+        A stream may have them when a save_state whose outcome we did not hear went through, or after a
+        rebuild from the stream closed the same intervals again. Rows are trimmed (MINID) to the
+        ``history_retention_days`` before the newest row's interval.
+        """
+        writes: list[HistoryWrite] = []
+        keep_ms = self.settings.history_retention_days * 86_400_000
+        for kind, rows in self._history.items():
+            if not rows:
+                continue
+            ids = row_ids(rows)
+            skip = written(ids, await self.store.last_history_id(kind))
+            if skip:
+                log.info("site %s: %d %s history rows were already written; skipped", self.store.site, skip, kind)
+            pairs = zip(ids[skip:], rows[skip:], strict=True)
+            entries = [(entry_id, json.dumps(row, separators=(",", ":"))) for entry_id, row in pairs]
+            if entries:
+                newest_ms = int(ids[-1].partition("-")[0])
+                writes.append(HistoryWrite(kind, entries, f"{max(0, newest_ms - keep_ms)}-0"))
+        return writes
+
     async def _ack_checkpointed(self) -> None:
         """XACK the entries the stored checkpoint covers (ids up to the checkpointed one)."""
         if not self._to_ack or self._checkpointed_id is None:
@@ -544,6 +625,66 @@ class EngineRunner:
         if covered:
             await self.store.ack(covered)
             self._to_ack = [entry_id for entry_id in self._to_ack if stream_id_key(entry_id) > bound]
+
+    # -- adherence (issue 7 T): the schedule in force and the adherence figures ---------------
+
+    def _adherence_book(self) -> AdherenceBook:
+        if self.adherence is None:
+            self.adherence = AdherenceBook(self.site_config)
+        return self.adherence
+
+    async def _sync_schedules(self, *, force: bool = False) -> None:
+        """Put the stored schedule in force when its version changed (after a notice, or every thresholds_poll_s)."""
+        book = self._adherence_book()
+        if not (force or self._schedules_notice or self._since(self._last_schedules_check) >= self.thresholds_poll_s):
+            return
+        self._schedules_notice = False
+        self._last_schedules_check = asyncio.get_running_loop().time()
+        try:
+            document = await self.store.load_config_checked(SCHEDULES_CONFIG)
+        except ConfigFormatError as exc:
+            self._bad_schedules("unreadable", exc)
+            return
+        version = document.get("version") if document is not None else 0
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            self._bad_schedules(version, ValueError(f"expected a positive integer version, read {version!r}"))
+            return
+        if version == book.version and (book.schedule is None) == (document is None):
+            return
+        try:
+            schedule = None if document is None else schedule_from_document(document, self.site_config)
+        except ScheduleError as exc:
+            self._bad_schedules(version, exc)
+            return
+        book.set_schedule(schedule, version)
+        self._bad_schedules_version, self._changed = None, True
+        log.info("site %s: schedule version %d in force (%d agents)", self.store.site, version, len(book))
+
+    def _bad_schedules(self, version: object, exc: Exception) -> None:
+        """Log and count an unusable stored schedule once per version (it is re-read every poll)."""
+        if version == self._bad_schedules_version:
+            return
+        self._bad_schedules_version = version
+        self.stats.config_errors += 1
+        kept = self.adherence.version if self.adherence is not None else 0
+        log.error(
+            "site %s: stored schedules (version %s) are unusable, keeping version %s: %s",
+            self.store.site,
+            version,
+            kept,
+            exc,
+        )
+
+    def _merge_adherence(self, figures: dict[str, Any], now: datetime) -> None:
+        """The book observes the snapshot's agents; the snapshot gets the adherence fields (wallboard.snapshots).
+
+        Without a schedule nothing is added, so a site without schedules publishes what it did before.
+        """
+        book = self._adherence_book()
+        if book.schedule is None:
+            return  # no schedule: the adherence fields stay absent (readers take absent as None)
+        book.observe(figures["agents"], now)
+        merge_figures(figures, book.figures(now), self.site_config)
 
     # -- trend (issue 6 E): the supervisor's sparklines ---------------------------------------
 

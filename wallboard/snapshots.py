@@ -27,6 +27,23 @@ Snapshot schema (``snapshot(now)``; websocket, REST, Prometheus exporter and Das
      "teams": {team: {"agents": {state: count}}},   (site teams and teams of seen agents)
      "counters": {"events_applied": int, "anomalies": {name: int}}}
 
+Added by the runner when a schedule is in force (``wallboard.adherence.tracker.merge_figures``; absent
+without one, which readers take as None)::
+
+    agents[id] += {"adherence": None (no slot on the agent's day) | {"scheduled": str | None,
+         "actual": str, "status": "in" | "grace" | "out" | "unscheduled", "out_since": iso | None (start of
+         the current mismatch, in grace or out), "out_for_s": float | None, "exception": "late_login" |
+         "early_logout" | "wrong_activity" | "unmapped_reason" | None (when out), "adherence_pct": float | None,
+         "conformance_pct": float | None, "minutes_late": float, "next": {"activity", "start": iso} | None},
+         "adherence_pct": float | None}   (a scheduled agent never seen is added: state logged_out, since None)
+    teams[team] += {"adherence": None | TEAM_ADHERENCE}
+    "adherence": {"schedule_version": int, "site": TEAM_ADHERENCE, "exceptions": [{"agent", "name", "team",
+         "kind", "scheduled", "actual", "start": iso, "end": iso | None, "minutes": float}] (newest first,
+         at most 200), "unmapped": {reason: transitions today}}
+
+    TEAM_ADHERENCE = {"adherence_pct": float | None, "conformance_pct": float | None, "scheduled_now": int,
+         "out_now": int, "minutes_late": float}
+
     WINDOW = ``wallboard.metrics.Counters.as_dict``: offered, answered, abandoned, short_abandoned,
     timed_out, exited_other, unknown, answered_within_sl, service_level_pct, service_level_live_pct
     (interval and day only, else None), asa_s, avg_talk_s, avg_hold_s, avg_wrap_s, aht_s,

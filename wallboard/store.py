@@ -42,6 +42,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -599,15 +600,23 @@ class Store:
     # -- snapshot, checkpoint, deltas --------------------------------------------------------
 
     async def save_state(
-        self, snapshot_json: str, checkpoint: bytes | None, stream_id: str, seq: int, alerts: Sequence[str] = ()
+        self,
+        snapshot_json: str,
+        checkpoint: bytes | None,
+        stream_id: str,
+        seq: int,
+        alerts: Sequence[str] = (),
+        history: Sequence[HistoryWrite] = (),
     ) -> None:
-        """Write the snapshot, (when given) the checkpoint payload and alert records (XADD) in one MULTI/EXEC."""
+        """Write the snapshot, (when given) the checkpoint payload, alert records and history rows in one MULTI/EXEC."""
         async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.snapshot, snapshot_json)
             if checkpoint is not None:
                 pipe.set(self.keys.checkpoint, encode_checkpoint(Checkpoint(stream_id, seq, checkpoint)))
             for record in alerts:  # alerting (B): lifecycle transitions, atomic with the checkpoint that has them
                 pipe.xadd(self.alerts_key, {ALERT_FIELD: record}, maxlen=ALERTS_MAXLEN, approximate=True)
+            for batch in history:  # history (issue 8 H): closed interval rows, atomic with the checkpoint too
+                self._add_history(pipe, batch)
             await pipe.execute()
 
     async def load_checkpoint(self) -> Checkpoint | None:
@@ -925,6 +934,111 @@ class Store:
             if sample is not None:
                 out.append((stream_id_key(_text(entry_id))[0], sample))
         return out
+
+    # -- history (issue 8 H): closed interval rows (wallboard.history), exported by wallboard.api.history_routes
+    # <prefix>:{<site>}:history:queue   stream, one entry per queue and closed interval, id "<start ms>-<n>",
+    # <prefix>:{<site>}:history:agent   one per active agent and closed interval; field "r" = the row JSON.
+    # Written by the runner in its snapshot MULTI (save_state(history=...)); XADD MINID (exact: a few writes an
+    # interval) trims rows whose interval started more than the retention before the newest row written
+    # (MINID needs Redis >= 6.2).
+
+    def history_key(self, kind: str) -> str:
+        if kind not in HISTORY_KINDS:
+            raise ValueError(f"history kind {kind!r}, expected one of {', '.join(HISTORY_KINDS)}")
+        return f"{self.keys.base}:history:{kind}"
+
+    def _add_history(self, pipe: Any, batch: HistoryWrite) -> None:
+        key = self.history_key(batch.kind)
+        last = len(batch.entries) - 1
+        for n, (entry_id, row_json) in enumerate(batch.entries):
+            trim = {"minid": batch.min_id, "approximate": False} if n == last and batch.min_id else {}
+            pipe.xadd(key, {HISTORY_FIELD: row_json}, id=entry_id, **trim)
+
+    async def last_history_id(self, kind: str) -> str | None:
+        """The newest entry id of a history stream, None when it is empty."""
+        raw: Any = await self._do(self.client.xrevrange(self.history_key(kind), "+", "-", count=1))
+        return _text(raw[0][0]) if raw else None
+
+    async def history_rows(
+        self, kind: str, start: str, end: str, count: int
+    ) -> list[tuple[str, dict[str, Any] | None]]:
+        """Up to ``count`` (id, row) of a history stream between two ids (inclusive), oldest first; None: unreadable."""
+        raw: Any = await self._do(self.client.xrange(self.history_key(kind), start, end, count=count))
+        return [
+            (_text(entry_id), _json_object(fields.get(HISTORY_FIELD)) if fields else None)
+            for entry_id, fields in raw or ()
+        ]
+
+    # -- schedules (issue 7 S): wb:{site}:config:schedules, versioned like the thresholds
+    # {"version", "slots": [wallboard.adherence.schedule.dump_schedule rows], "updated_by", "updated_ts"};
+    # absent = version 0, no schedule. Rejected imports count in wb:{site}:health:schedules field "rejected".
+
+    async def read_schedules(self) -> dict[str, Any] | None:
+        """The stored schedules document, None when absent; raises ConfigFormatError when unreadable."""
+        return await self.load_config_checked(SCHEDULES_CONFIG)
+
+    async def write_schedules(
+        self, document: Mapping[str, Any], expected_version: int, actor: str, *, at: datetime, action: str
+    ) -> dict[str, Any]:
+        """Store ``document["slots"]`` as version ``expected_version + 1`` (compare-and-set, see ``replace_config``)
+        with its audit entry ``action`` (old/new: version and counts, never the rows) and the config notice.
+
+        Returns the stored document; raises ConfigConflictError when ``expected_version`` is not the stored one.
+        """
+        old = await self.load_config(SCHEDULES_CONFIG)
+        found = old.get("version") if old is not None else 0
+        if found != expected_version:
+            raise ConfigConflictError(self.keys.config(SCHEDULES_CONFIG), expected_version, _int_or_none(found))
+        slots = list(document.get("slots") or [])
+        stored = {"version": expected_version + 1, "slots": slots, "updated_by": actor, "updated_ts": at.isoformat()}
+        audit = {
+            "ts": at.isoformat(),
+            "actor": actor,
+            "action": action,
+            "target": SCHEDULES_CONFIG,
+            "old": json.dumps(_schedule_counts(old), sort_keys=True, separators=(",", ":")),
+            "new": json.dumps(_schedule_counts(stored), sort_keys=True, separators=(",", ":")),
+        }
+        await self.replace_config(SCHEDULES_CONFIG, stored, audit)
+        return stored
+
+    async def count_schedule_rejection(self) -> int:
+        """One more rejected schedule import (``wallboard_events_rejected_total{component="schedules"}``)."""
+        return int(await self._do(self.client.hincrby(self.keys.health(SCHEDULES_CONFIG), "rejected", 1)))
+
+
+# schedules (issue 7 S)
+SCHEDULES_CONFIG = "schedules"
+
+# history (issue 8 H)
+HISTORY_FIELD = b"r"
+HISTORY_KINDS = ("queue", "agent")
+
+
+@dataclass(frozen=True)
+class HistoryWrite:
+    """Rows for one history stream: (stream id, row JSON) in id order; ``min_id`` trims older entries (MINID)."""
+
+    kind: str
+    entries: Sequence[tuple[str, str]]
+    min_id: str | None = None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _schedule_counts(document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Version and counts of a schedules document, for the audit trail."""
+    if document is None:
+        return {"version": 0, "slots": 0, "agents": 0, "days": 0}
+    rows = [row for row in document.get("slots") or () if isinstance(row, Mapping)]
+    return {
+        "version": _int_or_none(document.get("version")),
+        "slots": len(rows),
+        "agents": len({row.get("agent") for row in rows}),
+        "days": len({row.get("date") for row in rows}),
+    }
 
 
 # KEYS[1] the counter, ARGV[1] its window in ms: INCR, and start the window with the first failure.

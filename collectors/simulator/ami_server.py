@@ -30,6 +30,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from collectors.ami.protocol import AmiParser, Frame
@@ -43,9 +44,11 @@ from collectors.simulator.ami_frames import (
     response,
     successful_auth,
 )
-from collectors.simulator.config import build_config
+from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
 from collectors.simulator.model import Simulation
+from collectors.simulator.schedule import on_wall_clock, schedule_around, schedule_csv
 from collectors.simulator.views import SimEvent
+from wallboard.adherence.schedule import Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -350,18 +353,26 @@ async def run_simulator(
     timezone: str = "UTC",
     load_factor: float = 1.0,
     day_hour: float | None = None,
+    schedule: SchedulePolicy | None = None,
+    schedule_out: Path | None = None,
 ) -> None:
     """Serve a generated contact center over AMI until cancelled (``wallboard simulate``).
 
     Model time is wall time. ``day_hour`` (e.g. 10.0) plays the simulated day from that local hour
-    whatever the clock says, for a busy demo at night; None follows the real time of day.
+    whatever the clock says, for a busy demo at night; None follows the real time of day. With
+    ``schedule`` the agents follow their generated schedule; ``schedule_out`` writes it first as CSV
+    (the days before, of and after the start, on the wall clock of a run at ``speed``).
     """
     now = datetime.now(UTC)
     offset = 0.0
     if day_hour is not None:
         local = now.astimezone(ZoneInfo(timezone))
         offset = day_hour - (local.hour + local.minute / 60 + local.second / 3600)
-    config = build_config(agents, queues, seed=seed, load_factor=load_factor, timezone=timezone, hour_offset=offset)
+    config = build_config(
+        agents, queues, seed=seed, load_factor=load_factor, timezone=timezone, hour_offset=offset, schedule=schedule
+    )
+    if schedule_out is not None:
+        write_schedule_csv(schedule_out, config, now, speed)
     simulation = Simulation(config, seed, start=now)
     server = SimulatedAmiServer(simulation, username=username, secret=secret, speed=speed)
     await server.start(host, port)
@@ -370,3 +381,11 @@ async def run_simulator(
         await asyncio.Event().wait()
     finally:
         await server.close()
+
+
+def write_schedule_csv(path: Path, config: SimConfig, start: datetime, speed: float = 1.0) -> Schedule:
+    """Write the schedule a simulation started at ``start`` follows (on the wall clock of a run at ``speed``)."""
+    schedule = on_wall_clock(schedule_around(config, site_config(config), start), start, speed, config.timezone)
+    path.write_text(schedule_csv(schedule, config.timezone), encoding="utf-8")
+    logger.info("wrote the schedule of %d agents (%d slots) to %s", len(schedule.agents()), len(schedule.slots), path)
+    return schedule

@@ -87,6 +87,64 @@ class BreakPolicy(BaseModel):
     removed_during_call_probability: float = Field(default=0.05, ge=0, le=1)
 
 
+Span = tuple[float, float]
+
+
+def _ordered(span: Span) -> Span:
+    low, high = span
+    if not 0 <= low <= high:
+        raise ValueError(f"need 0 <= low <= high, got ({low}, {high})")
+    return span
+
+
+class Indiscipline(BaseModel):
+    """How far agents stray from their schedule; each draw is per agent and shift, seeded.
+
+    A probability says how often it happens on a shift, the span how much (uniform in [low, high]).
+    ``seed`` None uses the simulation's seed. The defaults make a 40-agent demo show a few
+    exceptions within its first minutes: late logins, breaks overrun past the 2-minute grace, a
+    "Personal" pause (a reason no policy maps), and early logouts later in the day.
+    """
+
+    model_config = _FROZEN
+
+    late_login_p: float = Field(default=0.15, ge=0, le=1)
+    late_login_minutes: Span = (3.0, 12.0)
+    late_return_p: float = Field(default=0.25, ge=0, le=1, description="per scheduled break or lunch")
+    late_return_s: Span = (150.0, 600.0)
+    early_logout_p: float = Field(default=0.1, ge=0, le=1)
+    early_logout_minutes: Span = (5.0, 30.0)
+    unscheduled_pause_p: float = Field(default=0.15, ge=0, le=1, description="one pause not in the schedule")
+    unscheduled_pause_minutes: Span = (3.0, 10.0)
+    unscheduled_reasons: tuple[str, ...] = Field(default=("Personal",), min_length=1)
+    seed: int | None = None
+
+    @field_validator("late_login_minutes", "late_return_s", "early_logout_minutes", "unscheduled_pause_minutes")
+    @classmethod
+    def _ordered_span(cls, span: Span) -> Span:
+        return _ordered(span)
+
+    @classmethod
+    def none(cls) -> Indiscipline:
+        """Perfect discipline: every transition exactly on its schedule."""
+        return cls(late_login_p=0, late_return_p=0, early_logout_p=0, unscheduled_pause_p=0)
+
+
+class SchedulePolicy(BaseModel):
+    """Agents follow a generated schedule (``collectors.simulator.schedule``) instead of random breaks.
+
+    Breaks and lunch last ``BreakPolicy.break_minutes`` / ``lunch_minutes``; they sit at a quarter,
+    half and about three quarters of the shift, moved by up to ``jitter_minutes`` and rounded to
+    ``round_minutes`` of the clock.
+    """
+
+    model_config = _FROZEN
+
+    jitter_minutes: float = Field(default=15.0, ge=0)
+    round_minutes: int = Field(default=5, ge=1, le=60)
+    indiscipline: Indiscipline = Indiscipline()
+
+
 class CallerPolicy(BaseModel):
     """Caller and conversation behaviour shared by every queue."""
 
@@ -114,6 +172,7 @@ class SimConfig(BaseModel):
     agents: tuple[AgentSpec, ...]
     queues: tuple[QueueSpec, ...] = Field(min_length=1)
     breaks: BreakPolicy = BreakPolicy()
+    schedule: SchedulePolicy | None = Field(default=None, description="None: random breaks (no schedule)")
     callers: CallerPolicy = CallerPolicy()
     profile: tuple[tuple[float, float], ...] = DAY_PROFILE
     bursts_per_hour: float = Field(default=0.6, ge=0, description="per queue")
@@ -167,6 +226,7 @@ def build_config(
     timezone: str = "UTC",
     interface_style: InterfaceStyle = "mixed",
     hour_offset: float = 0.0,
+    schedule: SchedulePolicy | None = None,
 ) -> SimConfig:
     """A generated site of ``agents`` agents and ``queues`` queues, identical for the same arguments."""
     if agents < 1 or queues < 1:
@@ -190,6 +250,7 @@ def build_config(
         load_factor=load_factor,
         agents=tuple(specs),
         queues=sized,
+        schedule=schedule,
     )
 
 

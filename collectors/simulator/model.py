@@ -25,6 +25,12 @@ caller, ring attempt or call is still the current one (a token) and otherwise do
 * Agents log in and out with their shift, take breaks, lunch and training (pauses on every
   queue, sometimes rolling from one reason to the next without an unpause) and are now and
   then removed from their queues while still on a call (Asterisk quirk 2).
+* With ``config.schedule`` set, agents instead follow their generated schedule
+  (``collectors.simulator.schedule``): log in at the shift's first slot, pause "Break"/"Lunch"
+  at each break and lunch slot, unpause at its end, log out at the last slot's end, each moved
+  by the shift's seeded ``Conduct`` (late login, overrun breaks, early logout, one unscheduled
+  pause). A simulation starting inside a shift logs its agents in at once (plus any late login),
+  already paused when a break or lunch is running.
 
 Every device change is reported per membership (``member_status``), as Asterisk does with
 QueueMemberStatus; ``state()`` answers a QueueStatus with queue counters kept the way
@@ -44,6 +50,7 @@ from zoneinfo import ZoneInfo
 
 from collectors.simulator.config import AgentSpec, QueueSpec, SimConfig, on_shift
 from collectors.simulator.names import caller_identity, profile_rate
+from collectors.simulator.schedule import PAUSE_REASONS, Conduct, draw_conduct, shift_slots
 from collectors.simulator.views import (
     CallerInfo,
     DeviceState,
@@ -54,6 +61,7 @@ from collectors.simulator.views import (
     SimKind,
     SimState,
 )
+from wallboard.adherence.schedule import Slot
 
 
 class SimulationError(Exception):
@@ -465,6 +473,9 @@ class Simulation:
 
     def _schedule_shift(self, agent: _Agent, first: bool = False) -> None:
         """Schedule the agent's next shift; log in at once when the simulation starts inside one."""
+        if self.config.schedule is not None:
+            self._schedule_planned_shift(agent, first)
+            return
         rng, spec = self._rng_agents, agent.spec
         if first and on_shift(spec, self._local_hour(0.0)):
             login, logout = 0.0, self._next_local(spec.shift_end_h, 0.0)
@@ -491,12 +502,15 @@ class Simulation:
     def _login(self, agent: _Agent, token: int, logout: float) -> None:
         if token != agent.shift_token or agent.logged_in:
             return
+        self._add_members(agent)
+        self._plan_breaks(agent, logout)
+        self._at(logout, lambda: self._on_shift_end(agent, token))
+
+    def _add_members(self, agent: _Agent) -> None:
         agent.logout_pending = False
         for queue, penalty in agent.spec.skills:
             agent.members[queue] = _Member(queue, penalty, self.now)
             self._emit("member_added", queue, member=self._member_view(agent, queue))
-        self._plan_breaks(agent, logout)
-        self._at(logout, lambda: self._on_shift_end(agent, token))
 
     def _plan_breaks(self, agent: _Agent, logout: float) -> None:
         policy, rng = self.config.breaks, self._rng_agents
@@ -543,6 +557,83 @@ class Simulation:
     def _pause_all(self, agent: _Agent, reason: str) -> None:
         for queue in agent.members:
             self._set_paused(agent, queue, True, reason)
+
+    # ------------------------------------------------------------------ agents: following a schedule
+
+    def _schedule_planned_shift(self, agent: _Agent, first: bool) -> None:
+        """Log in for the next planned shift (the current one when the simulation starts inside it)."""
+        found = self._next_plan(agent, first)
+        if found is None:
+            return
+        slots, conduct = found
+        start, end = self._seconds(slots[0].start), self._seconds(slots[-1].end)
+        login = max(start, self.now) + conduct.late_login_s
+        logout = end - conduct.early_logout_s
+        agent.shift_token += 1
+        token = agent.shift_token
+        if login >= logout:  # started too near the end of a shift to work any of it
+            self._at(end, lambda: self._schedule_shift(agent) if token == agent.shift_token else None)
+            return
+        self._at(login, lambda: self._planned_login(agent, token, slots, conduct, logout))
+
+    def _next_plan(self, agent: _Agent, first: bool) -> tuple[tuple[Slot, ...], Conduct] | None:
+        """The first planned shift starting after now, or (``first``) the one running now."""
+        today = self.current_time.astimezone(self._tz).date()
+        policy = self.config.schedule
+        assert policy is not None
+        seed = self.seed if policy.indiscipline.seed is None else policy.indiscipline.seed
+        for offset in range(-1, 3):
+            slots = shift_slots(self.config, agent.spec, today + timedelta(days=offset))
+            if not slots:
+                continue
+            start, end = self._seconds(slots[0].start), self._seconds(slots[-1].end)
+            if start > self.now or (first and start <= self.now < end):
+                return slots, draw_conduct(policy.indiscipline, seed, slots)
+        return None
+
+    def _seconds(self, moment: datetime) -> float:
+        return (moment - self.start).total_seconds()
+
+    def _planned_login(
+        self, agent: _Agent, token: int, slots: tuple[Slot, ...], conduct: Conduct, logout: float
+    ) -> None:
+        if token != agent.shift_token or agent.logged_in:
+            return
+        self._add_members(agent)
+        pauses = [slot for slot in slots if slot.activity in PAUSE_REASONS]
+        for index, slot in enumerate(pauses):
+            begin, end = self._seconds(slot.start), self._seconds(slot.end)
+            if end > self.now and begin < logout:
+                back = end + conduct.late_return_s(index)
+                self._at(begin, self._planned_pause(agent, PAUSE_REASONS[slot.activity], back))
+        if conduct.unscheduled is not None:
+            when, seconds, reason = conduct.unscheduled
+            begin = self._seconds(when)
+            if self.now < begin < logout:
+                self._at(begin, self._planned_pause(agent, reason, begin + seconds, unless_paused=True))
+        self._at(logout, lambda: self._on_shift_end(agent, token))
+
+    def _planned_pause(
+        self, agent: _Agent, reason: str, until: float, *, unless_paused: bool = False
+    ) -> Callable[[], None]:
+        token = agent.shift_token
+
+        def pause() -> None:
+            if token != agent.shift_token or not agent.logged_in or agent.logout_pending:
+                return
+            if unless_paused and any(member.paused for member in agent.members.values()):
+                return
+            self._pause_all(agent, reason)
+            self._at(until, lambda: self._planned_unpause(agent, token, reason))
+
+        return pause
+
+    def _planned_unpause(self, agent: _Agent, token: int, reason: str) -> None:
+        if token != agent.shift_token or not any(member.reason == reason for member in agent.members.values()):
+            return
+        for queue, member in agent.members.items():
+            if member.paused:
+                self._set_paused(agent, queue, False, "")
 
     def _auto_pause(self, agent: _Agent, queue: str) -> None:
         if agent.members[queue].paused:

@@ -52,7 +52,9 @@ from wallboard.api.admin_routes import build_admin_router, validation_problems
 from wallboard.api.alert_routes import build_alert_router
 from wallboard.api.auth import Authenticator, redact_server_logs
 from wallboard.api.board_routes import build_board_router
+from wallboard.api.history_routes import build_history_router
 from wallboard.api.routes import build_router
+from wallboard.api.schedule_routes import build_schedule_router
 from wallboard.api.security import login_failure_counter
 from wallboard.api.threshold_routes import build_threshold_router
 from wallboard.api.trend_routes import build_trend_router
@@ -271,6 +273,8 @@ def create_app(
     app.include_router(build_alert_router(runtime))  # issue 5 B: /api/v1/alerts (wallboard.api.alert_routes)
     app.include_router(build_trend_router(runtime))  # issue 6 E: /api/v1/trend (wallboard.api.trend_routes)
     app.include_router(build_board_router(runtime))  # issue 6 D: /api/v1/boards (wallboard.api.board_routes)
+    app.include_router(build_history_router(runtime))  # issue 8 H: /api/v1/history (wallboard.api.history_routes)
+    app.include_router(build_schedule_router(runtime))  # issue 7 S: /api/v1/schedules (wallboard.api.schedule_routes)
     return app
 
 

@@ -8,13 +8,16 @@ import re
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from collectors.ami.protocol import AmiParser, Frame, encode_action
-from collectors.simulator.ami_server import SimulatedAmiServer, event_mask, run_simulator
-from collectors.simulator.config import build_config
+from collectors.simulator.ami_server import SimulatedAmiServer, event_mask, run_simulator, write_schedule_csv
+from collectors.simulator.config import SchedulePolicy, build_config, site_config
 from collectors.simulator.model import Simulation
+from collectors.simulator.schedule import schedule_around
+from wallboard.adherence.schedule import parse_csv
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 WAIT = 5.0
@@ -380,3 +383,16 @@ def test_event_mask_reads_asterisk_forms() -> None:
     assert event_mask("agent,call") == (1 << 5) | (1 << 1)
     assert event_mask("on") == event_mask("all") != 0
     assert event_mask("  ") is None
+
+
+def test_write_schedule_csv_writes_what_the_importer_reads(tmp_path: Path) -> None:
+    """`simulate --schedule-out`: the CSV parses back to the schedule the agents follow, squeezed at speed 4."""
+    config = build_config(6, 2, seed=3, schedule=SchedulePolicy())
+    start = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    path = tmp_path / "schedule.csv"
+    written = write_schedule_csv(path, config, start, speed=4.0)
+    assert path.read_text(encoding="utf-8").startswith("agent,date,start,end,activity\n")
+    assert parse_csv(path.read_text(encoding="utf-8"), site_config(config)) == written
+    plain = schedule_around(config, site_config(config), start)
+    assert len(written.slots) == len(plain.slots)
+    assert written.slots[0].start - start == (plain.slots[0].start - start) / 4

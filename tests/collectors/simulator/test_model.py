@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from collectors.simulator.config import AgentSpec, BreakPolicy, CallerPolicy, QueueSpec, SimConfig, build_config
+from collectors.simulator.config import (
+    AgentSpec,
+    BreakPolicy,
+    CallerPolicy,
+    Indiscipline,
+    QueueSpec,
+    SchedulePolicy,
+    SimConfig,
+    build_config,
+)
 from collectors.simulator.model import Simulation, SimulationError
 from collectors.simulator.names import profile_rate
+from collectors.simulator.schedule import shift_slots
 from collectors.simulator.views import SimEvent
+from wallboard.adherence.schedule import Slot
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -325,3 +337,172 @@ def test_hour_offset_plays_the_day_ahead_of_the_clock() -> None:
     assert len(busy_sim.state().members) > 3 * max(len(quiet_sim.state().members), 1)
     joins = [sum(e.kind == "caller_join" for e in events) for events in (quiet, busy)]
     assert joins[1] > 5 * max(joins[0], 1)
+
+
+# ---------------------------------------------------------------------- following a generated schedule
+
+PARIS_MONDAY = datetime(2026, 3, 2, tzinfo=ZoneInfo("Europe/Paris"))
+Transition = tuple[datetime, str, str]
+
+
+def _scheduled(indiscipline: Indiscipline, *agents: AgentSpec, **fields: object) -> SimConfig:
+    """No callers (load 0), so every logout happens when planned instead of after a call in progress."""
+    return SimConfig(
+        agents=agents,
+        queues=(QueueSpec(name="support"),),
+        timezone="Europe/Paris",
+        load_factor=0.0,
+        schedule=SchedulePolicy(indiscipline=indiscipline),
+        **fields,
+    )
+
+
+def _spec(agent_id: str, start_h: float, end_h: float) -> AgentSpec:
+    return AgentSpec(
+        agent_id=agent_id,
+        name=agent_id,
+        interface=f"PJSIP/{agent_id}",
+        skills=(("support", 0),),
+        shift_start_h=start_h,
+        shift_end_h=end_h,
+    )
+
+
+def _transitions(events: list[SimEvent], agent: str) -> list[Transition]:
+    kinds = {"member_added": "login", "member_removed": "logout", "member_paused": "pause", "member_unpaused": "back"}
+    return [
+        (event.ts, kinds[event.kind], event.reason)
+        for event in events
+        if event.kind in kinds and event.member is not None and event.member.agent_id == agent
+    ]
+
+
+def _planned(slots: tuple[Slot, ...], start: datetime, until: datetime) -> list[Transition]:
+    """What a punctual agent does for ``slots`` seen from a simulation started at ``start``: the rules of the issue."""
+    reasons = {"break": "Break", "lunch": "Lunch"}
+    plan = [(max(slots[0].start, start), "login", "")]
+    for slot in slots:
+        if slot.activity in reasons and slot.end > start:
+            plan += [(max(slot.start, start), "pause", reasons[slot.activity]), (slot.end, "back", "")]
+    plan.append((slots[-1].end, "logout", ""))
+    return [step for step in plan if step[0] <= until]
+
+
+def test_punctual_agents_follow_their_schedule_to_the_second() -> None:
+    """Indiscipline.none(): in at the shift's start, pause Break/Lunch at slot starts, back at ends, out at the end."""
+    config = _scheduled(Indiscipline.none(), _spec("day", 9, 17), _spec("night", 22, 6), _spec("late", 12, 20.5))
+    start = PARIS_MONDAY + timedelta(hours=10)  # inside the day shift and the night shift is over
+    until = start + timedelta(hours=44)
+    events = Simulation(config, start=start).advance(until)
+    for spec in config.agents:
+        expected: list[Transition] = []
+        for day in (date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)):
+            shift = shift_slots(config, spec, day)
+            if shift[-1].end > start:
+                expected += _planned(shift, start, until)
+        assert _transitions(events, spec.agent_id) == expected, spec.agent_id
+    assert len(_transitions(events, "day")) == 2 * (1 + 3 * 2 + 1)  # Monday (joined at 10:00) and Tuesday
+    assert _transitions(events, "night")[-1] == (until, "logout", "")  # Tuesday's night shift ends at `until`
+
+
+def test_a_simulation_starting_in_a_lunch_logs_in_already_at_lunch() -> None:
+    """Started inside a lunch slot, the agent logs in and pauses Lunch at once, and is back at the slot's end."""
+    config = _scheduled(Indiscipline.none(), _spec("day", 9, 17))
+    lunch = next(s for s in shift_slots(config, config.agents[0], date(2026, 3, 2)) if s.activity == "lunch")
+    start = lunch.start + timedelta(minutes=10)
+    events = Simulation(config, start=start).advance(lunch.end)
+    assert _transitions(events, "day") == [(start, "login", ""), (start, "pause", "Lunch"), (lunch.end, "back", "")]
+
+
+ALWAYS = Indiscipline(
+    late_login_p=1, late_login_minutes=(2, 4), late_return_p=1, late_return_s=(150, 300), early_logout_p=1,
+    early_logout_minutes=(10, 20), unscheduled_pause_p=1, unscheduled_pause_minutes=(5, 6),
+)  # fmt: skip
+
+
+def test_undisciplined_agents_stray_only_as_far_as_configured() -> None:
+    """Every probability 1: logins 2-4 min late, returns 150-300 s late, logouts 10-20 min early, one Personal pause."""
+    config = _scheduled(ALWAYS, *(_spec(f"a{n}", 8 + n / 2, 16 + n / 2) for n in range(6)))
+    start = PARIS_MONDAY + timedelta(hours=6)
+    events = Simulation(config, start=start).advance(start + timedelta(hours=18))
+    for spec in config.agents:
+        slots = shift_slots(config, spec, date(2026, 3, 2))
+        steps = _transitions(events, spec.agent_id)
+        logins = [ts for ts, kind, _ in steps if kind == "login"]
+        logouts = [ts for ts, kind, _ in steps if kind == "logout"]
+        assert len(logins) == len(logouts) == 1
+        assert 120 <= (logins[0] - slots[0].start).total_seconds() <= 240
+        assert 600 <= (slots[-1].end - logouts[0]).total_seconds() <= 1200
+        pauses = [(ts, reason) for ts, kind, reason in steps if kind == "pause"]
+        backs = [ts for ts, kind, _ in steps if kind == "back"]
+        scheduled = [s for s in slots if s.activity != "work"]
+        assert [reason for _, reason in pauses if reason != "Personal"] == ["Break", "Lunch", "Break"]
+        assert [ts for ts, reason in pauses if reason != "Personal"] == [s.start for s in scheduled]
+        for slot in scheduled:
+            back = next(ts for ts in backs if ts > slot.start)
+            assert 150 <= (back - slot.end).total_seconds() <= 300
+        personal = [ts for ts, reason in pauses if reason == "Personal"]
+        assert len(personal) == 1
+        back = next(ts for ts in backs if ts > personal[0])
+        assert 300 <= (back - personal[0]).total_seconds() <= 360
+        assert not any(s.start <= personal[0] < s.end for s in scheduled)
+
+
+def test_a_seed_gives_one_history_and_the_indiscipline_seed_changes_only_the_conduct() -> None:
+    """One seed, one history; another Indiscipline.seed keeps the plan (pause starts) but changes the lateness."""
+    config = _scheduled(ALWAYS, *(_spec(f"a{n}", 8 + n, 16 + n) for n in range(3)))
+    start = PARIS_MONDAY + timedelta(hours=6)
+    first, again = (Simulation(config, start=start).advance(start + timedelta(hours=16)) for _ in range(2))
+    assert first == again
+    reseeded = config.model_copy(
+        update={"schedule": SchedulePolicy(indiscipline=ALWAYS.model_copy(update={"seed": 99}))}
+    )
+    other = Simulation(reseeded, start=start).advance(start + timedelta(hours=16))
+    pause_starts = [
+        [ts for ts, kind, r in _transitions(run, "a1") if kind == "pause" and r != "Personal"] for run in (first, other)
+    ]
+    assert pause_starts[0] == pause_starts[1]
+    assert _transitions(first, "a1") != _transitions(other, "a1")
+
+
+def test_scheduled_agents_still_take_calls_and_are_never_called_while_paused() -> None:
+    """With callers, scheduled agents answer calls, and no member is rung while paused or logged out."""
+    config = build_config(20, 2, seed=4, schedule=SchedulePolicy())
+    events = Simulation(config, start=MONDAY + timedelta(hours=8)).advance(MONDAY + timedelta(hours=14))
+    paused: dict[tuple[str, str], bool] = {}
+    for event in events:
+        if event.member is None:
+            continue
+        key = (event.member.agent_id, event.queue)
+        if event.kind in ("member_added", "member_paused", "member_unpaused"):
+            paused[key] = event.member.paused
+        elif event.kind == "member_removed":
+            del paused[key]
+        elif event.kind == "agent_called":
+            assert paused[key] is False
+    kinds = Counter(e.kind for e in events)
+    assert kinds["agent_connect"] > 100
+    assert {e.reason for e in events if e.kind == "member_paused"} >= {"Break", "Lunch"}
+    assert "Training" not in {e.reason for e in events if e.kind == "member_paused"}
+
+
+def test_the_demo_defaults_show_exceptions_in_the_first_minutes() -> None:
+    """The demo's site (40 agents, seed 1, day at 10:00): some agents on shift log in late within 15 minutes."""
+    start = MONDAY + timedelta(hours=10)
+    config = build_config(40, 4, seed=1, schedule=SchedulePolicy())
+    sim = Simulation(config, start=start)
+    at_once = {e.member.agent_id for e in sim.advance(start) if e.kind == "member_added" and e.member}
+    later = sim.advance(start + timedelta(minutes=15))
+    late = {
+        e.member.agent_id
+        for e in later
+        if e.kind == "member_added" and e.member and e.ts >= start + timedelta(minutes=3)
+    }
+    days = (date(2026, 3, 1), date(2026, 3, 2))
+    on_shift_now = {
+        a.agent_id
+        for a in config.agents
+        if any(s.start <= start < s.end for d in days for s in shift_slots(config, a, d))
+    }
+    assert at_once < on_shift_now
+    assert len(on_shift_now - at_once) >= 2 and (on_shift_now - at_once) <= late

@@ -9,7 +9,15 @@ from collections import Counter
 import pytest
 from pydantic import ValidationError
 
-from collectors.simulator.config import SimConfig, build_config, mean_handle_s, on_shift, site_config
+from collectors.simulator.config import (
+    Indiscipline,
+    SchedulePolicy,
+    SimConfig,
+    build_config,
+    mean_handle_s,
+    on_shift,
+    site_config,
+)
 from collectors.simulator.names import agent_names, queue_names
 from wallboard.site import AgentDirectory
 
@@ -92,3 +100,23 @@ def test_site_config_resolves_every_name_the_pbx_uses() -> None:
     for agent in config.agents:
         assert directory.resolve(agent.interface) == directory.resolve(agent.name) == agent.agent_id
         assert site.agents[agent.agent_id].team in site.teams
+
+
+def test_indiscipline_spans_must_be_ordered_and_none_is_punctual() -> None:
+    """A span (low, high) with low > high or below 0 is refused; Indiscipline.none() has every probability 0."""
+    with pytest.raises(ValidationError, match="low <= high"):
+        Indiscipline(late_return_s=(300.0, 60.0))
+    with pytest.raises(ValidationError):
+        Indiscipline(late_login_minutes=(-1.0, 2.0))
+    with pytest.raises(ValidationError):
+        Indiscipline(early_logout_p=1.5)
+    punctual = Indiscipline.none()
+    probabilities = (punctual.late_login_p, punctual.late_return_p, punctual.early_logout_p)
+    assert probabilities + (punctual.unscheduled_pause_p,) == (0, 0, 0, 0)
+
+
+def test_build_config_follows_a_schedule_only_when_asked() -> None:
+    """build_config keeps random breaks by default (schedule None) and carries a SchedulePolicy when given."""
+    assert build_config(3, 1).schedule is None
+    policy = SchedulePolicy(indiscipline=Indiscipline.none())
+    assert build_config(3, 1, schedule=policy).schedule == policy
