@@ -743,6 +743,7 @@ class State:
             "site": self.site.site,
             "ts": iso(now),
             "tz": self.site.timezone,
+            "sl_formula": self.site.sl_formula,
             "interval": {"start": iso(start), "end": iso(self._interval_end), "minutes": self.site.interval_minutes},
             "day": {"start": iso(self._day_start)},
             "queues": {name: queue_entry(q, now, counts[name], formula, start) for name, q in self._queues.items()},

@@ -10,7 +10,7 @@ Nothing here changes the state except the lazy end of an expired wrap-up and the
 
 Snapshot schema (``snapshot(now)``; websocket, REST, Prometheus exporter and Dash read exactly this)::
 
-    {"site": str, "ts": iso8601 UTC of now, "tz": str,
+    {"site": str, "ts": iso8601 UTC of now, "tz": str, "sl_formula": the site's SL variant (wallboard.metrics),
      "interval": {"start": iso, "end": iso, "minutes": int}, "day": {"start": iso},
      "queues": {name: {"name", "group", "sl_threshold_s", "sl_target_pct", "waiting": int,
          "longest_wait_s": float, "waiting_beyond_sl": int,

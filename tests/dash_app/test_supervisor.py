@@ -39,7 +39,12 @@ SCREENSHOT = ROOT / "build" / "screenshots" / "supervisor.png"  # gitignored; sc
 START_TIMEOUT_S = 30.0
 WAIT_MS = 15_000
 TWO_SAMPLES = "() => window.wbSupervisor && Object.values(window.wbSupervisor.trend).some((s) => s.length >= 2)"
-CELL = '.ag-center-cols-container .ag-row[row-index="0"] .ag-cell[col-id="time_in_state"]'
+# Time in state of a logged-in agent's row (a scheduled agent the engine never saw is listed logged out, with no
+# state start to tick from).
+CELL = (
+    '.ag-center-cols-container .ag-row:not(:has(.ag-cell[col-id="state"]:text-is("logged_out")))'
+    ' .ag-cell[col-id="time_in_state"] >> nth=0'
+)
 
 
 @dataclass

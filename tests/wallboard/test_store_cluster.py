@@ -1,4 +1,4 @@
-"""Tests for wallboard/store.py on a real Redis Cluster: three redis-server masters (Debian package, >= 7).
+"""Tests for the wallboard.store package on a real Redis Cluster: three redis-server masters (Debian package, >= 7).
 
 The session fixture starts the three nodes on free loopback ports, joins them with
 ``redis-cli --cluster create`` and waits until every node reports ``cluster_state:ok``. Two sites

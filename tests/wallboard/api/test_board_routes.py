@@ -26,6 +26,7 @@ SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queues":
 SITE_FILE = """
 site: paris
 queues: {support: {group: care}, sales: {group: revenue}}
+teams: {care-a: {}, care-b: {}}
 """
 BOARD = {"title": "Floor 2", "queues": ["support"], "tiles": ["waiting", "sl_interval"]}
 WAIT_S = 10.0
@@ -106,6 +107,7 @@ async def test_stale_version_is_a_conflict(store: Store, tmp_path: Path) -> None
         ({"pages": [{"queues": ["sales"], "seconds": 1}]}, "pages[0].seconds"),
         ({"pages": [{"queues": ["sales", "x"], "seconds": 10}]}, "pages[0].queues[1]"),
         ({"colour": "red"}, "colour"),
+        ({"team_tiles": True, "teams": ["care-a", "night-shift"]}, "teams[1]"),
     ],
 )
 async def test_invalid_board_is_422_naming_the_field(
@@ -139,3 +141,27 @@ async def test_delete_falls_back_and_audits(store: Store, tmp_path: Path) -> Non
     assert read.json()["version"] == 0 and read.json()["queues"] == []
     _, entry = (await store.read_audit(1))[0]
     assert entry["action"] == "board.delete"
+
+
+async def test_group_and_team_tiles_round_trip(store: Store, tmp_path: Path) -> None:
+    """A board asking for group tiles and team adherence tiles of known teams is stored as sent and read back."""
+    board = {**BOARD, "group_tiles": True, "team_tiles": True, "teams": ["care-b"]}
+    async with api(store, tmp_path) as (http, ops, token):
+        put = await http.put("/api/v1/boards/floor2", json=board, headers=ops)
+        read = await http.get("/api/v1/boards/floor2", params={"token": token})
+    assert put.status_code == 200, put.text
+    shown = read.json()
+    assert (shown["group_tiles"], shown["team_tiles"], shown["teams"]) == (True, True, ["care-b"])
+
+
+async def test_board_writes_need_manage_boards(store: Store, tmp_path: Path) -> None:
+    """A supervisor (no manage_boards permission) gets 403 and nothing is stored; ops may write."""
+    async with api(store, tmp_path) as (http, ops, _):
+        accounts = Accounts(store, Hashing(Passwords.cheap()))
+        await accounts.add_user("sup1", Role.SUPERVISOR, PASSWORD, actor="test")
+        login = await http.post("/api/v1/login", json={"name": "sup1", "password": PASSWORD})
+        supervisor = {"Authorization": f"Bearer {login.json()['token']}"}
+        refused = await http.put("/api/v1/boards/floor2", json=BOARD, headers=supervisor)
+        stored = await store.get_board("floor2")
+    assert refused.status_code == 403
+    assert stored is None

@@ -1,0 +1,126 @@
+"""The only package that talks to Redis: key names, the event stream, snapshot, checkpoint, pub/sub, health, tokens.
+
+Layout (``{site}`` is a Redis Cluster hash tag, so every key of a site lives on one shard and one
+``MULTI`` may span them; two sites in one Redis never share a key)::
+
+    <prefix>:{<site>}:events        stream, one field "e" = event JSON, XADD MAXLEN ~ maxlen
+                                    consumer group "engine", created with MKSTREAM at id 0
+    <prefix>:{<site>}:snapshot      string: latest snapshot JSON (engine snapshot + seq + stream_id)
+    <prefix>:{<site>}:checkpoint    string: engine checkpoint envelope (see below), same MULTI as the snapshot
+    <prefix>:{<site>}:updates       pub/sub channel of delta messages (JSON)
+    <prefix>:{<site>}:health:<c>    hash of component c's health fields
+    <prefix>:{<site>}:tokens        hash: sha256(token) hex -> JSON info
+
+The checkpoint envelope is ``b"WBCP1\\n" + JSON header {"stream_id", "seq"} + b"\\n" + payload``:
+the store knows which stream entry and which snapshot seq a checkpoint belongs to; the payload
+(the serialised engine state) belongs to the runner.
+
+Redis is trusted infrastructure here: whoever can write these keys can already forge the events
+the figures come from, and the runner unpickles the checkpoint payload. Point the wallboard at a
+Redis that only it and its collectors can reach.
+
+Compatible with Redis >= 6.0: no command newer than that is required (XINFO GROUPS' ``lag``, a
+Redis 7 field, is used when present). Connection problems surface as ``redis.ConnectionError``,
+and an operation that outlives ``op_timeout_s`` as the builtin ``TimeoutError`` (no silent
+client-side retries: see ``connect``); callers back off and resync.
+
+Redis Cluster (``redis+cluster://seed[,seed...]/``, see ``connect``): the hash tag keeps a site on
+one shard, so the stream commands, the pipelined XADDs and the snapshot+checkpoint MULTI/EXEC run
+unchanged on the node that owns the site's slot. Pub/sub is sharded there (SPUBLISH/SSUBSCRIBE,
+Redis >= 7): a site's channels live on the site's shard instead of being broadcast to every node.
+The cluster's passing states (no seed reachable, slot not covered, CLUSTERDOWN, a MOVED/ASK/TRYAGAIN
+that escaped redirection during a resharding or failover) surface as ``ClusterUnavailableError``, a
+``redis.ConnectionError``, so every caller backs off and retries as after a lost connection.
+Modules, one noun each; ``Store`` is their sections put together::
+
+    layout      key names (Keys), stream entries, the checkpoint envelope, shared codecs
+    errors      the exception tree           connection  connect / connect_cluster
+    updates     the pub/sub channel          base        StoreBase: client, keys, deadlines
+    streams     events, snapshot + checkpoint, deltas, health
+    security    display tokens, users, sessions, login failures, audit, versioned config
+    alerting    alert lifecycle stream, notifier group, dead letters
+    boards · trend · history · schedules     one section each
+"""
+
+from __future__ import annotations
+
+from wallboard.store.alerting import AlertStore
+from wallboard.store.boards import BoardStore
+from wallboard.store.connection import connect, connect_cluster
+from wallboard.store.errors import (
+    CheckpointFormatError,
+    ClusterConfigError,
+    ClusterUnavailableError,
+    ConfigConflictError,
+    ConfigFormatError,
+    SiteMismatchError,
+    StoreError,
+    SubscriptionLostError,
+)
+from wallboard.store.history import HistoryStore
+from wallboard.store.layout import (
+    ALERT_FIELD,
+    AUDIT_MAXLEN,
+    CHECKPOINT_MAGIC,
+    EVENT_FIELD,
+    GROUP,
+    HISTORY_FIELD,
+    HISTORY_KINDS,
+    OP_TIMEOUT_S,
+    TREND_FIELD,
+    Checkpoint,
+    Client,
+    HealthValue,
+    HistoryWrite,
+    Keys,
+    StreamEntry,
+    decode_checkpoint,
+    encode_checkpoint,
+    next_stream_id,
+    stream_id_key,
+)
+from wallboard.store.schedules import SCHEDULES_CONFIG, ScheduleStore
+from wallboard.store.security import SecurityStore
+from wallboard.store.streams import StreamStore
+from wallboard.store.trend import TrendStore
+from wallboard.store.updates import Updates
+
+
+class Store(BoardStore, ScheduleStore, TrendStore, StreamStore, SecurityStore, AlertStore, HistoryStore):
+    """Typed access to one site's keys: every section of the store on one client."""
+
+
+__all__ = [
+    "ALERT_FIELD",
+    "AUDIT_MAXLEN",
+    "CHECKPOINT_MAGIC",
+    "EVENT_FIELD",
+    "GROUP",
+    "HISTORY_FIELD",
+    "HISTORY_KINDS",
+    "OP_TIMEOUT_S",
+    "SCHEDULES_CONFIG",
+    "TREND_FIELD",
+    "Checkpoint",
+    "CheckpointFormatError",
+    "Client",
+    "ClusterConfigError",
+    "ClusterUnavailableError",
+    "ConfigConflictError",
+    "ConfigFormatError",
+    "HealthValue",
+    "HistoryWrite",
+    "Keys",
+    "SiteMismatchError",
+    "Store",
+    "StoreError",
+    "StreamEntry",
+    "SubscriptionLostError",
+    "Updates",
+    "connect",
+    "connect_cluster",
+    "decode_checkpoint",
+    "encode_checkpoint",
+    "next_stream_id",
+    "stream_id_key",
+]

@@ -1,0 +1,199 @@
+"""Key names, stream entries, the checkpoint envelope and the small codecs every part of the store shares."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+
+from wallboard.store.errors import CheckpointFormatError
+
+GROUP = "engine"
+EVENT_FIELD = b"e"
+CHECKPOINT_MAGIC = b"WBCP1\n"
+LAG_SCAN_LIMIT = 10_000
+AUDIT_MAXLEN = 100_000  # audit entries kept (XADD MAXLEN ~)
+# alerting (B): the alert lifecycle stream (field "a" = record JSON) and the notifier's dead letters
+ALERT_FIELD = b"a"
+ALERTS_MAXLEN = 100_000
+DEAD_LETTER_MAXLEN = 10_000
+# trend (issue 6 E): the sparkline samples stream (field "t" = {queue: [waiting, sl]} JSON)
+TREND_FIELD = b"t"
+TREND_MAX_SAMPLES = 2000
+OP_TIMEOUT_S = 10.0
+# Linux names; elsewhere only what the platform has. A dead peer is noticed within ~30 s.
+_KEEPALIVE = {
+    getattr(socket, name): value
+    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+    if hasattr(socket, name)
+}
+
+T = TypeVar("T")
+
+Client = aioredis.Redis | RedisCluster  # what ``connect`` returns: one server, or a Redis Cluster
+HealthValue = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key names of one site."""
+
+    prefix: str
+    site: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{{self.site}}}"
+
+    @property
+    def events(self) -> str:
+        return f"{self.base}:events"
+
+    @property
+    def snapshot(self) -> str:
+        return f"{self.base}:snapshot"
+
+    @property
+    def checkpoint(self) -> str:
+        return f"{self.base}:checkpoint"
+
+    @property
+    def updates(self) -> str:
+        return f"{self.base}:updates"
+
+    @property
+    def tokens(self) -> str:
+        return f"{self.base}:tokens"
+
+    def health(self, component: str) -> str:
+        return f"{self.base}:health:{component}"
+
+    # security (A): users, sessions, login failure counters, the audit stream, versioned config
+    @property
+    def users(self) -> str:
+        return f"{self.base}:users"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.base}:audit"
+
+    @property
+    def config_channel(self) -> str:
+        return f"{self.base}:config"
+
+    def config(self, name: str) -> str:
+        return f"{self.base}:config:{name}"
+
+    def session(self, digest: str) -> str:
+        return f"{self.base}:session:{digest}"
+
+    def login_failures(self, subject: str) -> str:
+        return f"{self.base}:login-failures:{subject}"
+
+
+@dataclass(frozen=True)
+class StreamEntry:
+    """One stream entry as read: ``data`` is the event JSON, None when the entry was trimmed while pending."""
+
+    id: str
+    data: bytes | None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A stored checkpoint: the payload covers every stream entry up to ``stream_id`` and snapshot ``seq``."""
+
+    stream_id: str
+    seq: int
+    payload: bytes
+
+
+def stream_id_key(entry_id: str) -> tuple[int, int]:
+    """A stream id ("1700000000000-3") as a comparable pair; raises ValueError if malformed."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def next_stream_id(entry_id: str) -> str:
+    """The smallest id after ``entry_id`` (for exclusive ranges on Redis < 6.2)."""
+    ms, seq = stream_id_key(entry_id)
+    return f"{ms}-{seq + 1}"
+
+
+def encode_checkpoint(checkpoint: Checkpoint) -> bytes:
+    header = json.dumps({"stream_id": checkpoint.stream_id, "seq": checkpoint.seq}).encode()
+    return CHECKPOINT_MAGIC + header + b"\n" + checkpoint.payload
+
+
+def decode_checkpoint(blob: bytes) -> Checkpoint:
+    """Split a stored checkpoint; raises CheckpointFormatError if it is not one this version wrote."""
+    if not blob.startswith(CHECKPOINT_MAGIC):
+        raise CheckpointFormatError(f"checkpoint starts with {blob[:6]!r}, expected {CHECKPOINT_MAGIC!r}")
+    header, sep, payload = blob[len(CHECKPOINT_MAGIC) :].partition(b"\n")
+    try:
+        if not sep:
+            raise ValueError("no end of header line")
+        meta = json.loads(header)
+        checkpoint = Checkpoint(stream_id=str(meta["stream_id"]), seq=int(meta["seq"]), payload=payload)
+        stream_id_key(checkpoint.stream_id)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointFormatError(f"checkpoint header unreadable: {exc}") from exc
+    return checkpoint
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entries(items: Any) -> list[StreamEntry]:
+    """Stream entries from a list of (id, fields) pairs; fields are empty/None for an entry trimmed while pending."""
+    return [
+        StreamEntry(_text(entry_id), fields.get(EVENT_FIELD, b"") if fields else None)
+        for entry_id, fields in items or ()
+    ]
+
+
+def _group_entries(reply: Any) -> list[StreamEntry]:
+    """Entries of the one stream in an XREADGROUP reply: ``[[stream, entries]]`` (RESP2) or ``{stream: ...}``."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        (entries,) = reply.values()
+        return _entries(entries[0] if entries and isinstance(entries[0], list) else entries)
+    return _entries(reply[0][1])
+
+
+HISTORY_FIELD = b"r"
+HISTORY_KINDS = ("queue", "agent")
+
+
+@dataclass(frozen=True)
+class HistoryWrite:
+    """Rows for one history stream: (stream id, row JSON) in id order; ``min_id`` trims older entries (MINID)."""
+
+    kind: str
+    entries: Sequence[tuple[str, str]]
+    min_id: str | None = None
+
+
+def _previous_stream_id(entry_id: str) -> str | None:
+    """The largest id before ``entry_id`` (an exclusive end without Redis 6.2's "(" syntax); None before 0-1."""
+    ms, seq = stream_id_key(entry_id)
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-{2**64 - 1}" if ms > 0 else None
+
+
+def _json_object(raw: bytes | str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,238 @@
+"""The event stream, the snapshot + checkpoint transaction, deltas and health hashes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT
+
+from wallboard.events import Event, event_to_json
+from wallboard.store.alerting import AlertStore
+from wallboard.store.errors import SiteMismatchError
+from wallboard.store.history import HistoryStore
+from wallboard.store.layout import (
+    ALERT_FIELD,
+    ALERTS_MAXLEN,
+    EVENT_FIELD,
+    GROUP,
+    LAG_SCAN_LIMIT,
+    Checkpoint,
+    HealthValue,
+    HistoryWrite,
+    StreamEntry,
+    _entries,
+    _group_entries,
+    _text,
+    decode_checkpoint,
+    encode_checkpoint,
+    next_stream_id,
+)
+from wallboard.store.updates import Updates
+
+log = logging.getLogger(__name__)
+
+
+class StreamStore(AlertStore, HistoryStore):
+    """The event stream, the snapshot + checkpoint transaction, deltas and health hashes."""
+
+    # -- the event stream ------------------------------------------------------------------
+
+    async def append_events(self, events: Sequence[Event]) -> list[str]:
+        """XADD each event (one pipelined round trip, MAXLEN ~ maxlen); returns the new stream ids."""
+        for event in events:
+            if event.site != self.site:
+                raise SiteMismatchError(f"event for site {event.site!r} appended to the stream of site {self.site!r}")
+        return await self.append_raw([event_to_json(event).encode() for event in events])
+
+    async def append_raw(self, payloads: Sequence[bytes | str]) -> list[str]:
+        """XADD already-serialised event JSON (no validation: the engine rejects what is invalid)."""
+        if not payloads:
+            return []
+        async with self._deadline(), self.client.pipeline(transaction=False) as pipe:
+            for payload in payloads:
+                pipe.xadd(self.keys.events, {EVENT_FIELD: payload}, maxlen=self.maxlen, approximate=True)
+            ids = await pipe.execute()
+        return [_text(entry_id) for entry_id in ids]
+
+    async def ensure_group(self) -> bool:
+        """Create the stream and its consumer group if missing; True if it was created now."""
+        try:
+            await self._do(self.client.xgroup_create(self.keys.events, GROUP, id="0", mkstream=True))
+        except ResponseError as exc:
+            if "BUSYGROUP" in str(exc):
+                return False
+            raise
+        log.info("created consumer group %s on %s", GROUP, self.keys.events)
+        return True
+
+    async def read_new(self, consumer: str, count: int, block_ms: int) -> list[StreamEntry]:
+        """Entries never delivered to the group (XREADGROUP '>'), waiting up to ``block_ms`` for some."""
+        return await self._read_group(consumer, ">", count, block_ms)
+
+    async def read_pending(self, consumer: str, after: str = "0", count: int = 500) -> list[StreamEntry]:
+        """Entries delivered to ``consumer`` but not acknowledged, with ids after ``after`` (XREADGROUP id)."""
+        return await self._read_group(consumer, after, count, None)
+
+    async def _read_group(self, consumer: str, start: str, count: int, block_ms: int | None) -> list[StreamEntry]:
+        try:
+            command = self.client.xreadgroup(GROUP, consumer, {self.keys.events: start}, count=count, block=block_ms)
+            reply = await self._do(command, extra_s=(block_ms or 0) / 1000)
+        except ResponseError as exc:
+            # NOGROUP: no stream or group; UNBLOCKED: the stream was deleted while we waited on it.
+            if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
+                raise
+            log.warning(
+                "consumer group %s on %s is gone (Redis lost its data?); recreating it", GROUP, self.keys.events
+            )
+            await self.ensure_group()
+            return []
+        return _group_entries(reply)
+
+    async def read_range(self, start: str = "-", end: str = "+", count: int = 1000) -> list[StreamEntry]:
+        """Entries between two ids, inclusive, whatever their delivery state (XRANGE)."""
+        return _entries(await self._do(self.client.xrange(self.keys.events, start, end, count=count)))
+
+    async def ack(self, ids: Sequence[str]) -> int:
+        """XACK ``ids``; returns how many were pending."""
+        if not ids:
+            return 0
+        return int(await self._do(self.client.xack(self.keys.events, GROUP, *ids)))
+
+    async def pending_count(self) -> int:
+        """Entries delivered to the group and not acknowledged yet."""
+        summary = await self._do(self.client.xpending(self.keys.events, GROUP))
+        return int(summary.get("pending", 0)) if isinstance(summary, dict) else int(summary[0])
+
+    async def stream_length(self) -> int:
+        return int(await self._do(self.client.xlen(self.keys.events)))
+
+    async def _group_info(self) -> dict[Any, Any] | None:
+        try:
+            groups = await self._do(self.client.xinfo_groups(self.keys.events))
+        except ResponseError:  # no such stream
+            return None
+        return next((g for g in groups if _text(g.get("name", b"")) == GROUP), None)
+
+    async def last_delivered_id(self) -> str | None:
+        """The id of the last entry the group handed out (acked or not); None without a group."""
+        group = await self._group_info()
+        return None if group is None else _text(group.get("last-delivered-id", b"0-0"))
+
+    async def stream_lag(self) -> int | None:
+        """Entries not yet acknowledged by the engine: pending + never delivered; None without a group.
+
+        Redis >= 7 reports the undelivered count (``lag``); on older servers it is counted with
+        XRANGE, up to LAG_SCAN_LIMIT.
+        """
+        group = await self._group_info()
+        if group is None:
+            return None
+        pending = int(group.get("pending", 0))
+        lag = group.get("lag")
+        if lag is not None:
+            return pending + int(lag)
+        delivered = _text(group.get("last-delivered-id", b"0-0"))
+        undelivered = await self.read_range(next_stream_id(delivered), "+", LAG_SCAN_LIMIT)
+        return pending + len(undelivered)
+
+    # -- snapshot, checkpoint, deltas --------------------------------------------------------
+
+    async def save_state(
+        self,
+        snapshot_json: str,
+        checkpoint: bytes | None,
+        stream_id: str,
+        seq: int,
+        alerts: Sequence[str] = (),
+        history: Sequence[HistoryWrite] = (),
+    ) -> None:
+        """Write the snapshot, (when given) the checkpoint payload, alert records and history rows in one MULTI/EXEC."""
+        async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self.keys.snapshot, snapshot_json)
+            if checkpoint is not None:
+                pipe.set(self.keys.checkpoint, encode_checkpoint(Checkpoint(stream_id, seq, checkpoint)))
+            for record in alerts:  # alerting (B): lifecycle transitions, atomic with the checkpoint that has them
+                pipe.xadd(self.alerts_key, {ALERT_FIELD: record}, maxlen=ALERTS_MAXLEN, approximate=True)
+            for batch in history:  # history (issue 8 H): closed interval rows, atomic with the checkpoint too
+                self._add_history(pipe, batch)
+            await pipe.execute()
+
+    async def load_checkpoint(self) -> Checkpoint | None:
+        """The stored checkpoint, None if there is none; raises CheckpointFormatError if unreadable."""
+        blob = await self._do(self.client.get(self.keys.checkpoint))
+        if blob is None:
+            return None
+        return decode_checkpoint(blob if isinstance(blob, bytes) else blob.encode())
+
+    async def load_snapshot(self) -> dict[str, Any] | None:
+        """The latest published snapshot, None if none was published (or it is not a JSON object)."""
+        raw = await self._do(self.client.get(self.keys.snapshot))
+        if raw is None:
+            return None
+        try:
+            snapshot = json.loads(raw)
+        except ValueError:
+            log.warning("stored snapshot %s is not JSON; ignoring it", self.keys.snapshot)
+            return None
+        return snapshot if isinstance(snapshot, dict) else None
+
+    async def publish_delta(self, message: Mapping[str, Any]) -> int:
+        """PUBLISH a message on the updates channel; returns how many subscribers received it."""
+        text = json.dumps(message, separators=(",", ":"))
+        return int(await self._do(self._publish(self.client, self.keys.updates, text)))
+
+    def subscribe_updates(self) -> Updates:
+        """A subscription to the updates channel (use ``async with``, then ``async for``)."""
+        return self._subscribe(self.keys.updates)
+
+    def _publish(self, target: Any, channel: str, message: str) -> Any:
+        """Publish on one of the site's channels through ``target``, the client or a pipeline (also in a MULTI).
+
+        SPUBLISH on a Redis Cluster, where ``Updates`` subscribes with SSUBSCRIBE (a cluster pipeline
+        refuses PUBLISH, and a sharded subscriber never hears one); PUBLISH elsewhere.
+        """
+        return target.spublish(channel, message) if self.on_cluster else target.publish(channel, message)
+
+    def _subscribe(self, channel: str) -> Updates:
+        """A subscription to one of the site's channels (sharded on a Redis Cluster, see ``_publish``)."""
+        return Updates(self.client.pubsub(), channel, self.op_timeout_s)
+
+    # -- health ---------------------------------------------------------------------------
+
+    async def write_health(self, component: str, fields: Mapping[str, HealthValue]) -> None:
+        """HSET a component's health fields (booleans as 0/1)."""
+        mapping: dict[FieldT, EncodableT] = {
+            name: int(value) if isinstance(value, bool) else value for name, value in fields.items()
+        }
+        if mapping:
+            await self._do(self.client.hset(self.keys.health(component), mapping=mapping))
+
+    async def read_health(self) -> dict[str, dict[str, str]]:
+        """Every component's health hash, by component name."""
+        prefix = self.keys.health("")
+        health: dict[str, dict[str, str]] = {}
+        async with self._deadline():
+            async for key in self._scan(prefix + "*"):
+                name = _text(key)
+                fields = await self.client.hgetall(name)
+                health[name[len(prefix) :]] = {_text(k): _text(v) for k, v in fields.items()}
+        return health
+
+    async def _scan(self, match: str) -> AsyncIterator[bytes | str]:
+        """SCAN for the site's keys matching ``match`` (a pattern with the site's hash tag).
+
+        On a Redis Cluster only the node owning the site's slot is scanned, not every primary.
+        """
+        if isinstance(self.client, RedisCluster):
+            await self.client.initialize()
+            node = self.client.get_node_from_key(self.keys.base)
+            keys = self.client.scan_iter(match=match, count=100, target_nodes=node)
+        else:
+            keys = self.client.scan_iter(match=match, count=100)
+        async for key in keys:
+            yield key
