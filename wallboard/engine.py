@@ -211,8 +211,10 @@ class _ClosedAgentInterval:
 class State:
     """The whole state of one site; see the module docstring for the semantics."""
 
-    def __init__(self, site: SiteConfig) -> None:
+    def __init__(self, site: SiteConfig, *, history: bool = True) -> None:
+        """``history=False``: keep no closed-interval rows (a replay that never drains them stays flat in memory)."""
         self.site = site
+        self.history = history
         self.applied = 0
         self.anomalies: dict[str, int] = dict.fromkeys(ANOMALIES, 0)
         self._tz = site.tz
@@ -655,11 +657,12 @@ class State:
         contiguous = start == self._interval_end
         begin, end = self._interval_start, self._interval_end
         for queue in self._queues.values():
-            self._closed_rows.append(_ClosedInterval(queue.name, begin, end, queue.threshold, queue.interval))
+            if self.history:
+                self._closed_rows.append(_ClosedInterval(queue.name, begin, end, queue.threshold, queue.interval))
             queue.previous = queue.interval if contiguous else Counters()
             queue.set_windows(Counters(), Counters() if new_day else queue.day)
-        self._cut_agents(begin, end)
-        if not contiguous:
+        self._cut_agents(begin, end, keep=self.history)
+        if not contiguous and self.history:
             self._fill_gap(end, start)
         self._set_bounds(ts, start)
         if new_day:
