@@ -978,6 +978,9 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+DRAIN_EVERY = 10_000  # events between two drains of the closed-interval rows (~1 s of a busy runner)
+
+
 def rss_child(agents: int, queues: int) -> None:
     """The engine process, fresh: its imports, then a State fed the event JSON lines of stdin; prints JSON figures.
 
@@ -997,6 +1000,9 @@ def rss_child(agents: int, queues: int) -> None:
         event = parse_event(line)
         state.apply(event)
         count, last = count + 1, event.ts
+        if count % DRAIN_EVERY == 0:  # the runner drains the closed-interval rows at every publish (>= 1 Hz)
+            state.drain_closed_intervals()
+            state.drain_closed_agent_intervals()
     elapsed = time.perf_counter() - t0
     seen = len(state.snapshot(last + timedelta(seconds=5))["agents"])
     gc.collect()
