@@ -89,6 +89,10 @@ def alert_levels(alerts: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], L
     return out
 
 
+# A team's own adherence threshold colours the same KPI as its agents' adherence thresholds.
+TEAM_METRIC_SHOWN_AS = {"team_adherence_pct": "adherence_pct"}
+
+
 def team_levels(alerts: Iterable[Mapping[str, Any]], snapshot: Mapping[str, Any]) -> dict[tuple[str, str], Level]:
     """The worst open level per (team, metric): alerts on a team, and on an agent for the agent's team
     (``snapshot["agents"][agent]["team"]``; an agent of no team counts for none)."""
@@ -106,6 +110,7 @@ def team_levels(alerts: Iterable[Mapping[str, Any]], snapshot: Mapping[str, Any]
         else:
             continue
         if team:
-            key = (str(team), str(alert.get("metric")))
+            metric = str(alert.get("metric"))
+            key = (str(team), TEAM_METRIC_SHOWN_AS.get(metric, metric))
             out[key] = worst([out.get(key, "ok"), level])
     return out

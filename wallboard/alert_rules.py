@@ -77,10 +77,12 @@ _SERIES: dict[Metric, tuple[str, str, tuple[str, ...]]] = {
     Metric.AGENTS_SHORT: ("wallboard_required_agents", "", _QUEUE_LABELS),  # minus wallboard_agents_staffed
     Metric.DATA_AGE_S: ("wallboard_last_event_age_seconds", 'component="engine"', _COMPONENT_LABELS),
     Metric.COLLECTOR_CONNECTED: ("wallboard_collector_connected", 'component=~"collector:.*"', _COMPONENT_LABELS),
+    Metric.TEAM_ADHERENCE_PCT: ("wallboard_team_adherence_percent", "", ("site", "team")),
 }
 _WHERE = {
     Metric.DATA_AGE_S: "site {{ $labels.site }}",
     Metric.COLLECTOR_CONNECTED: "{{ $labels.component }} of site {{ $labels.site }}",
+    Metric.TEAM_ADHERENCE_PCT: "team {{ $labels.team }}",
 }
 _QUEUE_WHERE = "queue {{ $labels.queue }}"
 
@@ -170,7 +172,7 @@ def inhibit_rules() -> list[dict[str, Any]]:
 def _unsupported(threshold: Threshold) -> str | None:
     if threshold.spec.target == "agent":
         return f"{threshold.metric} is per agent: Prometheus has no per-agent time in state; the engine alerts on it"
-    if threshold.scope.kind == "team":
+    if threshold.scope.kind == "team" and threshold.spec.target != "team":
         return "Prometheus has no per-team agent series; the engine alerts on it"
     return None
 
@@ -226,11 +228,12 @@ def _traffic(threshold: Threshold, site: SiteConfig, excluded: frozenset[str]) -
 
 def _selector(threshold: Threshold, site: SiteConfig, excluded: frozenset[str], extra: str) -> str:
     matchers = [f"site={_quote(site.site)}"]
-    if threshold.scope.kind == "queue" and threshold.scope.name is not None:
-        matchers.append(f"queue={_quote(threshold.scope.name)}")
-    elif excluded and threshold.spec.target == "queue":
-        alternatives = "|".join(re.escape(queue) for queue in sorted(excluded))
-        matchers.append(f"queue!~{_quote(alternatives)}")
+    label = threshold.spec.target  # "queue" or "team": the label naming a target
+    if threshold.scope.kind in ("queue", "team") and threshold.scope.name is not None:
+        matchers.append(f"{threshold.scope.kind}={_quote(threshold.scope.name)}")
+    elif excluded and label in ("queue", "team"):
+        alternatives = "|".join(re.escape(name) for name in sorted(excluded))
+        matchers.append(f"{label}!~{_quote(alternatives)}")
     if extra:
         matchers.append(extra)
     return "{" + ", ".join(matchers) + "}"

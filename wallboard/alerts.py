@@ -326,6 +326,8 @@ def _readings(
     target = threshold.spec.target
     if threshold.metric is Metric.AGENTS_AVAILABLE and threshold.scope.kind == "team":
         yield _team_reading(threshold, snapshot)
+    elif target == "team":
+        yield from _team_adherence_readings(threshold, skip, snapshot)
     elif target == "queue":
         yield from _queue_readings(threshold, skip, snapshot)
     elif target == "agent":
@@ -347,6 +349,17 @@ def _team_reading(threshold: Threshold, snapshot: Mapping[str, Any]) -> _Reading
     name = threshold.scope.name or ""
     team = (snapshot.get("teams") or {}).get(name) or {}
     return _Reading(Target("team", name), _number((team.get("agents") or {}).get("available")))
+
+
+def _team_adherence_readings(
+    threshold: Threshold, skip: frozenset[str], snapshot: Mapping[str, Any]
+) -> Iterator[_Reading]:
+    """Each team's adherence % of the day so far (no figure: the team has nobody scheduled today)."""
+    teams: Mapping[str, Any] = snapshot.get("teams") or {}
+    names = [threshold.scope.name] if threshold.scope.name is not None else [n for n in teams if n not in skip]
+    for name in names:
+        figures = (teams.get(name) or {}).get("adherence") or {}
+        yield _Reading(Target("team", name), _number(figures.get("adherence_pct")), subject=name)
 
 
 def _queue_readings(threshold: Threshold, skip: frozenset[str], snapshot: Mapping[str, Any]) -> Iterator[_Reading]:
@@ -454,6 +467,8 @@ def _said(threshold: Threshold, reading: _Reading, value: float) -> str:
         return f"{who} on one call for {shown}" if value else f"{who} not on a call"
     if metric is Metric.ADHERENCE_PCT:
         return f"{who} adherence {shown}"
+    if metric is Metric.TEAM_ADHERENCE_PCT:
+        return f"Team {who} adherence {shown}"
     if metric is Metric.DATA_AGE_S:
         return f"No event for {shown}"
     if metric is Metric.COLLECTOR_CONNECTED:
@@ -477,6 +492,8 @@ def _reason(threshold: Threshold, reading: _Reading, track: _Track, level: Level
     if value is None:
         if threshold.metric is Metric.ADHERENCE_PCT:
             return f"no adherence figure ({reading.detail or 'schedules are not loaded'})"
+        if threshold.metric is Metric.TEAM_ADHERENCE_PCT:
+            return "no adherence figure (nobody of the team is scheduled today, or schedules are not loaded)"
         words = threshold.spec.words
         return f"no {words if words.split()[0].isupper() else words.lower()} figure yet"
     if level in FIRING:

@@ -69,6 +69,7 @@ class Metric(StrEnum):
     AGENT_PAUSE_S = "agent_pause_s"
     AGENT_ON_CALL_S = "agent_on_call_s"
     ADHERENCE_PCT = "adherence_pct"
+    TEAM_ADHERENCE_PCT = "team_adherence_pct"
     DATA_AGE_S = "data_age_s"
     COLLECTOR_CONNECTED = "collector_connected"
 
@@ -117,6 +118,7 @@ METRICS: dict[Metric, MetricSpec] = {
     Metric.AGENT_PAUSE_S: MetricSpec("Pause", "seconds", "agent", _A, None, 0, _AGENT),
     Metric.AGENT_ON_CALL_S: MetricSpec("On one call", "seconds", "agent", _A, None, 0, _AGENT),
     Metric.ADHERENCE_PCT: MetricSpec("Adherence", "percent", "agent", _B, None, 0, _AGENT),
+    Metric.TEAM_ADHERENCE_PCT: MetricSpec("Team adherence", "percent", "team", _B, None, 0, _AGENT),
     Metric.DATA_AGE_S: MetricSpec("Data age", "seconds", "site", _A, None, 0, _SITE),
     Metric.COLLECTOR_CONNECTED: MetricSpec("Collector", "flag", "component", _B, None, 0, _SITE),
 }
@@ -517,7 +519,7 @@ class ThresholdSet(BaseModel):
         """For a site-scoped threshold: the queues (or teams) where a specific threshold of the same key applies."""
         if threshold.scope.kind != "site":
             return frozenset()
-        kind = "team" if threshold.spec.target == "agent" else "queue"
+        kind = "team" if threshold.spec.target in ("agent", "team") else "queue"
         return frozenset(
             t.scope.name
             for t in self.thresholds

@@ -47,7 +47,8 @@
       if (a.level !== "warn" && a.level !== "alarm") continue;
       const team = t.kind === "team" ? t.name : t.kind === "agent" ? (agents[t.name] || {}).team : null;
       if (!team) continue;
-      const key = `${team}\u0000${a.metric}`;
+      const metric = a.metric === "team_adherence_pct" ? "adherence_pct" : a.metric;  // figures.TEAM_METRIC_SHOWN_AS
+      const key = `${team}\u0000${metric}`;
       out.set(key, worst([out.get(key) || "ok", a.level]));
     }
     return out;

@@ -160,11 +160,11 @@ def test_team_adherence_tiles_follow_the_queue_tiles() -> None:
 
 
 def test_team_tile_level_from_adherence_alerts_on_the_team_or_its_agents() -> None:
-    """An adherence alarm on agent x1 (team blue) and a warn on team red colour those tiles; an agent of no team
-    and other metrics colour nothing."""
+    """An adherence alarm on agent x1 (team blue) and a team adherence warn on team red colour those tiles; an agent
+    of no team and other metrics colour nothing."""
     alerts = [
         {"target": {"kind": "agent", "name": "x1"}, "metric": "adherence_pct", "level": "alarm"},
-        {"target": {"kind": "team", "name": "red"}, "metric": "adherence_pct", "level": "warn"},
+        {"target": {"kind": "team", "name": "red"}, "metric": "team_adherence_pct", "level": "warn"},
         {"target": {"kind": "agent", "name": "x3"}, "metric": "adherence_pct", "level": "alarm"},
         {"target": {"kind": "agent", "name": "x2"}, "metric": "agent_pause_s", "level": "alarm"},
     ]

@@ -65,12 +65,12 @@ def queue_labels(queue: str, threshold: str, level: str, severity: str, **extra:
 
 
 def test_example_thresholds_pass_promtool_check(tmp_path: Path) -> None:
-    """The example file's rules are valid: 9 thresholds exported, 8 with two levels + 1 alarm-only, + outdated."""
+    """The example file's rules are valid: 10 thresholds exported, 9 with two levels + 1 alarm-only, + outdated."""
     thresholds = load_thresholds(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")))
     export = export_rules(thresholds, PARIS, datetime(2025, 1, 15, tzinfo=UTC))
     (tmp_path / "rules.yml").write_text(export.to_yaml(), encoding="utf-8")
     output = promtool("check", "rules", "rules.yml", cwd=tmp_path)
-    assert "SUCCESS: 18 rules found" in output
+    assert "SUCCESS: 20 rules found" in output
     assert {s.threshold_id for s in export.skipped} == {"break-too-long", "lunch-too-long", "call-too-long"}
 
 
@@ -311,3 +311,21 @@ def test_for_durations_and_inhibition() -> None:
     assert [rule["labels"]["severity"] for rule in rules] == ["warning", "page"]
     (rule,) = inhibit_rules()
     assert "threshold" in rule["equal"] and rule["source_matchers"] == ['level="alarm"']
+
+
+def test_team_adherence_rules_per_team(tmp_path: Path) -> None:
+    """Team adherence 85 % everywhere: the site default (warn < 90) fires for sales only; care's own (< 70) does not."""
+    site = SiteConfig(site="paris", timezone="Europe/Paris", teams={"care": {}, "sales": {}})
+    rows = [
+        {"id": "team-adh", "metric": "team_adherence_pct", "warn": 90},
+        {"id": "care-adh", "metric": "team_adherence_pct", "warn": 70, "scope": "team:care"},
+    ]
+    write_rules(tmp_path, rows, site)
+    series = {
+        'wallboard_team_adherence_percent{site="paris", team="care"}': "85 85",
+        'wallboard_team_adherence_percent{site="paris", team="sales"}': "85 85",
+    }
+    labels = {"site": "paris", "team": "sales", "job": "wallboard", "threshold": "team-adh", "level": "warn",
+              "severity": "warning"}  # fmt: skip
+    sales = fired(labels, "Team adherence 85.0 % in team sales (warn < 90 %)", "Team adherence warn in team sales")
+    run_unit_test(tmp_path, series, [check("1m", "WallboardTeamAdh", sales), check("1m", "WallboardCareAdh")])

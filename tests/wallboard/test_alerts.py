@@ -481,3 +481,25 @@ def test_level_never_changes_without_crossing_its_boundary(scenario: tuple[Thres
             assert clear is not None
             assert not threshold.beyond(value, clear)
         level = new
+
+
+def test_team_adherence_is_judged_per_team_with_its_own_threshold_winning() -> None:
+    """A site-wide team adherence threshold judges every team except one with its own; no figure is no_data."""
+    ev = evaluator(
+        {"id": "team-adh", "metric": "team_adherence_pct", "warn": 90, "alarm": 80},
+        {"id": "care-adh", "metric": "team_adherence_pct", "scope": {"team": "care"}, "warn": 70},
+    )
+    snapshot = {
+        "teams": {
+            "care": {"adherence": {"adherence_pct": 75.0}},
+            "sales": {"adherence": {"adherence_pct": 85.0}},
+            "night": {"adherence": None},
+        }
+    }
+    statuses = ev.evaluate(snapshot, T0)
+    by_target = {(s.threshold_id, s.target.name): s for s in statuses}
+    assert by_target[("team-adh", "sales")].level.value == "warn"  # 85 < 90, above the 80 alarm
+    assert by_target[("care-adh", "care")].level.value == "ok"  # 75 >= its own 70
+    assert ("team-adh", "care") not in by_target
+    assert by_target[("team-adh", "night")].level.value == "no_data"
+    assert "Team sales adherence 85" in by_target[("team-adh", "sales")].reason

@@ -269,7 +269,7 @@ def test_yaml_sexagesimal_times_and_day_ranges_are_read() -> None:
 def test_example_file_loads_and_round_trips_through_yaml() -> None:
     """examples/thresholds.yaml is valid and dump -> YAML -> load gives the same set."""
     loaded = load_thresholds(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")))
-    assert len(loaded.thresholds) == 12
+    assert len(loaded.thresholds) == 13
     text = yaml.safe_dump(dump_thresholds(loaded), sort_keys=False)
     assert load_thresholds(yaml.safe_load(text)) == loaded
     assert loaded.check_against(SiteConfig(queues={"sales": {}})) == []
