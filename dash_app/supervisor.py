@@ -417,7 +417,7 @@ def _layout() -> html.Div:
         getRowId="params.data.id",
         rowClassRules=ROW_CLASS_RULES,
         dashGridOptions={"animateRows": False},
-        style={"height": "52vh"},
+        style={"height": "max(52vh, calc(100vh - 330px))"},  # the rest of the screen above the bottom panels
     )
     bottom = html.Div(
         className="sup-bottom",

@@ -38,11 +38,12 @@ from collectors.simulator.ami_server import SimulatedAmiServer, run_simulator
 from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import on_wall_clock, schedule_around
-from wallboard.accounts import Accounts, Hashing
+from wallboard.accounts import Accounts, Hashing, audit_entry
 from wallboard.adherence.schedule import ScheduleError, dump_schedule
 from wallboard.api import create_app
 from wallboard.api.app import Runtime, serving, uvicorn_config
 from wallboard.api.auth import create_display_token
+from wallboard.api.board_routes import default_board
 from wallboard.api.page import mount_board_page
 from wallboard.config import Settings
 from wallboard.embedded import EmbeddedRedis, start_embedded
@@ -278,11 +279,14 @@ async def demo(
             for mount in pages:
                 mount(app)
             token = await create_display_token(store, board="default", label="demo")
+            await _demo_boards(store, now)
             # An admin only in the demo's own throwaway Redis, never in a Redis given by URL.
             password = await _demo_admin(store) if embedded else None
             async with serving(uvicorn_config(app, settings)) as base:
                 if password is not None:
                     inform(f"ops page: {base}/ops/ (user {DEMO_ADMIN!r}, password {password!r}; this demo only)")
+                inform(f"supervisor view: {base}/supervisor/?token={token}")
+                inform(f"TV board with team adherence tiles: {base}/tv/adherence?token={token}")
                 parts = {
                     "AMI collector": ami.run(),
                     "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
@@ -308,7 +312,23 @@ DEMO_THRESHOLDS: list[dict[str, object]] = [
     {"id": "abandon-rate", "metric": "abandon_rate_pct", "warn": 5, "alarm": 10, "clear": 4, "for_s": 60},
     {"id": "break-too-long", "metric": "agent_pause_s", "warn": 900, "alarm": 1800},
     {"id": "call-too-long", "metric": "agent_on_call_s", "warn": 900, "alarm": 1800},
+    {"id": "team-adherence", "metric": "team_adherence_pct", "warn": 90, "alarm": 80, "for_s": 60},
 ]
+# Boards the demo stores besides the default one (every queue): /tv/adherence adds a tile per team.
+DEMO_BOARDS: dict[str, dict[str, Any]] = {
+    "adherence": {
+        "title": "Queues and adherence",
+        "team_tiles": True,
+        "tiles": ["waiting", "longest_wait", "sl_interval", "available"],
+    },
+}
+
+
+async def _demo_boards(store: Store, now: datetime) -> None:
+    """Store the demo's boards (version 1, actor "demo"), as an ops user would through PUT /api/v1/boards."""
+    for name, body in DEMO_BOARDS.items():
+        board = {**default_board(), **body, "version": 1, "updated_by": DEMO_ADMIN, "updated_ts": now.isoformat()}
+        await store.write_board(name, board, audit_entry(now, DEMO_ADMIN, "board.update", f"board:{name}", None, board))
 
 
 async def store_demo_schedule(

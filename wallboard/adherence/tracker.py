@@ -56,8 +56,9 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+import sys
+from array import array
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -115,69 +116,78 @@ class _Days:
         return self.start(self.date_of(t) + timedelta(days=1))
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """One agent's schedule cut into pieces: piece k is [bounds[k], bounds[k+1]) doing acts[k] (None: no slot)."""
+_Plan = tuple[Slot, ...]  # one agent's slots in time order: the schedule's own tuple, shared (never copied)
 
-    bounds: tuple[float, ...]
-    acts: tuple[str | None, ...]
-    block_first: tuple[bool, ...]  # piece k starts a work block
-    spans: tuple[tuple[float, float, date], ...]  # (first slot start, last slot end, day), by start
-    days: frozenset[date]
-    starts: tuple[float, ...]  # slot starts, for "next"
-    nexts: tuple[dict[str, str], ...]  # {"activity", "start"} of each slot (shared, never mutated)
 
-    @classmethod
-    def of(cls, slots: tuple[Slot, ...]) -> _Plan:
-        bounds: list[float] = []
-        acts: list[str | None] = []
-        spans: dict[date, tuple[float, float]] = {}
-        for slot in slots:
-            start, end = slot.start.timestamp(), slot.end.timestamp()
-            if bounds and bounds[-1] == start:
-                bounds.append(end)
-            else:
-                if bounds:
-                    acts.append(None)
-                bounds.extend((start, end))
-            acts.append(slot.activity)
-            first, last = spans.get(slot.day, (start, end))
-            spans[slot.day] = (min(first, start), max(last, end))
-        work = [act is not None and act != OFFLINE for act in acts]
-        block_first = tuple(w and (k == 0 or not work[k - 1]) for k, w in enumerate(work))
-        return cls(
-            bounds=tuple(bounds),
-            acts=tuple(acts),
-            block_first=block_first,
-            spans=tuple(sorted((first, last, day) for day, (first, last) in spans.items())),
-            days=frozenset(spans),
-            starts=tuple(slot.start.timestamp() for slot in slots),
-            nexts=tuple({"activity": slot.activity, "start": _iso(slot.start.timestamp())} for slot in slots),
-        )
+def _slot_start(slot: Slot) -> float:
+    return slot.start.timestamp()
 
-    def piece(self, t: float) -> tuple[int, str | None, float]:
-        """(index, scheduled activity or None, end) of the piece holding ``t``."""
-        k = bisect.bisect_right(self.bounds, t) - 1
-        if k < 0:
-            return k, None, self.bounds[0] if self.bounds else _INF
-        if k >= len(self.acts):
-            return k, None, _INF
-        return k, self.acts[k], self.bounds[k + 1]
 
-    def day(self, t: float, days: _Days) -> tuple[date, float]:
-        """(agent day at ``t``, when it may change next): see the module docstring."""
-        following = _INF
-        for start, end, day in self.spans:
-            if start <= t < end:
-                return day, end
-            if start > t:
-                following = start
-                break
-        return days.date_of(t), min(following, days.midnight_after(t))
+def _piece(plan: _Plan, t: float) -> tuple[int, str | None, float]:
+    """(index of the slot holding ``t``, -1 outside any slot; its activity or None; when that piece ends)."""
+    k = bisect.bisect_right(plan, t, key=_slot_start) - 1
+    if k >= 0:
+        slot = plan[k]
+        end = slot.end.timestamp()
+        if t < end:
+            return k, slot.activity, end
+    if k + 1 < len(plan):
+        return -1, None, plan[k + 1].start.timestamp()
+    return -1, None, _INF
 
-    def next_slot(self, t: float) -> dict[str, str] | None:
-        k = bisect.bisect_right(self.starts, t)
-        return self.nexts[k] if k < len(self.nexts) else None
+
+def _starts_block(plan: _Plan, k: int) -> bool:
+    """Slot ``k`` (a working one) starts a work block: no working slot ends where it starts."""
+    if k == 0:
+        return True
+    before = plan[k - 1]
+    return before.end != plan[k].start or before.activity == OFFLINE
+
+
+def _spans(plan: _Plan) -> list[tuple[float, float, date]]:
+    """(first slot start, last slot end, day) of each day of the plan, by start."""
+    spans: dict[date, tuple[float, float]] = {}
+    for slot in plan:
+        start, end = slot.start.timestamp(), slot.end.timestamp()
+        first, last = spans.get(slot.day, (start, end))
+        spans[slot.day] = (min(first, start), max(last, end))
+    return sorted((first, last, day) for day, (first, last) in spans.items())
+
+
+def _agent_day(plan: _Plan, t: float, days: _Days) -> tuple[date, float]:
+    """(agent day at ``t``, when it may change next): see the module docstring."""
+    following = _INF
+    for start, end, day in _spans(plan):
+        if start <= t < end:
+            return day, end
+        if start > t:
+            following = start
+            break
+    return days.date_of(t), min(following, days.midnight_after(t))
+
+
+class _Nexts:
+    """The ``next`` entries ({"activity", "start"} of a slot), one dict per distinct slot start, shared and never
+    mutated: agents whose shifts start together show the same object."""
+
+    LIMIT = 65536
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, datetime], dict[str, str]] = {}
+
+    def after(self, plan: _Plan, t: float) -> dict[str, str] | None:
+        """The first slot of ``plan`` starting after ``t``."""
+        k = bisect.bisect_right(plan, t, key=_slot_start)
+        if k >= len(plan):
+            return None
+        slot = plan[k]
+        key = (slot.activity, slot.start)
+        found = self._known.get(key)
+        if found is None:
+            if len(self._known) >= self.LIMIT:
+                self._known = {}
+            found = self._known[key] = {"activity": slot.activity, "start": _iso(slot.start.timestamp())}
+        return found
 
 
 class _Episode:
@@ -190,38 +200,52 @@ class _Episode:
         self.scheduled, self.actual = scheduled, actual
         self.end: float | None = None
         self.stale = False  # closed within its grace, or of a day gone: never listed again
-        self.start_iso = _iso(start)
+        self.start_iso = _iso(start)  # read every tick while open; "" once closed (made again when listed)
+
+    def started(self) -> str:
+        return self.start_iso or _iso(self.start)
 
 
 class _Track:
     """One scheduled agent: its actual activity, cursor, the closed sums of its agent day, the open mismatch."""
 
     __slots__ = tuple(
-        "act agent block_logged cached cursor day day_end entry episode episodes history in_s key late_s "
+        "act acts agent block_logged cached cursor day day_end entry episode episodes in_s key late_s "
         "late_start logged logged_s match_s next next_break out_s piece piece_end plan sched sched_s "
-        "scheduled_today work_s".split()
+        "scheduled_today team times work_s".split()
     )
 
-    def __init__(self, agent: str, plan: _Plan, start: float, act: str, days: _Days) -> None:
-        self.agent, self.plan = agent, plan
+    def __init__(self, agent: str, plan: _Plan, start: float, act: str, book: AdherenceBook) -> None:
+        self.agent, self.plan, self.team = agent, plan, book.team_of(agent)
         self.key: tuple[str, str | None] = _ABSENT
         self.act, self.logged, self.cursor = act, act != OFFLINE, start
-        self.history: list[tuple[float, str]] = [(start, act)]
+        # the activity history of the agent day (for a new schedule's replay): times packed, activities shared
+        self.times = array("d", (start,))
+        self.acts: list[str] = [act]
         self.cached: tuple[dict[str, Any], tuple[float, ...]] | None = None  # entry while it cannot change
         self.entry: dict[str, Any] = {}  # the snapshot entry, updated in place (no garbage per tick)
         self.episode: _Episode | None = None
-        self.episodes: list[_Episode] = []
+        self.episodes: list[_Episode] = []  # the day's exceptions so far (and the open mismatch)
         self.late_start: float | None = None
         self.block_logged = self.logged
-        self.day, self.day_end = plan.day(start, days)
-        self.piece, self.sched, self.piece_end = plan.piece(start)
+        self.day, self.day_end = _agent_day(plan, start, book.days)
+        self.piece, self.sched, self.piece_end = _piece(plan, start)
         self.next_break = min(self.piece_end, self.day_end)
-        self.next = plan.next_slot(start)
+        self.next = book.nexts.after(plan, start)
         self._reset_sums()
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        """Pickled without the snapshot entry (rebuilt by the next ``figures``)."""
+        return tuple(None if name in ("cached", "entry") else getattr(self, name) for name in _TRACK_FIELDS)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(_TRACK_FIELDS, state, strict=True):
+            setattr(self, name, value)
+        self.entry = {}
 
     def _reset_sums(self) -> None:
         self.sched_s = self.work_s = self.logged_s = self.match_s = self.in_s = self.out_s = self.late_s = 0.0
-        self.scheduled_today = self.day in self.plan.days
+        self.scheduled_today = any(slot.day == self.day for slot in self.plan)
 
     def begin(self, book: AdherenceBook) -> None:
         """Settle the first moment (a block starting exactly then starts late when logged out)."""
@@ -259,16 +283,16 @@ class _Track:
         """At a boundary: the next piece, maybe the next agent day, then what that means at ``t``."""
         self.cursor, self.cached = t, None
         if t >= self.piece_end:
-            self.piece, self.sched, self.piece_end = self.plan.piece(t)
+            self.piece, self.sched, self.piece_end = _piece(self.plan, t)
         if t >= self.day_end:
             self._roll(t, book)
         self.next_break = min(self.piece_end, self.day_end)
-        self.next = self.plan.next_slot(t)
+        self.next = book.nexts.after(self.plan, t)
         self._enter(t, book, boundary=True)
 
     def _roll(self, t: float, book: AdherenceBook) -> None:
         """The agent day may change at ``t``: if it does, close what is open, forget the day's sums and exceptions."""
-        day, self.day_end = self.plan.day(t, book.days)
+        day, self.day_end = _agent_day(self.plan, t, book.days)
         if day == self.day:
             return
         self._close_episode(t)
@@ -277,14 +301,15 @@ class _Track:
             episode.stale = True
         self.episodes.clear()
         self.day = day
-        self.history = [(t, self.act)]
+        self.times, self.acts = array("d", (t,)), [self.act]
         self._reset_sums()
 
     def transition(self, t: float, act: str, book: AdherenceBook) -> None:
         """The actual activity becomes ``act`` at ``t`` (not before the cursor)."""
         self.advance(t, book)
         self.act, self.logged, self.cached = act, act != OFFLINE, None
-        self.history.append((self.cursor, act))
+        self.times.append(self.cursor)
+        self.acts.append(act)
         self._enter(self.cursor, book, boundary=False)
 
     # -- what a moment means ---------------------------------------------------------------------
@@ -293,7 +318,7 @@ class _Track:
         """Settle lateness, block and mismatch after the piece, the day or the activity changed at ``t``."""
         sched, plan, k = self.sched, self.plan, self.piece
         working = sched is not None and sched != OFFLINE
-        if boundary and working and plan.block_first[k] and t == plan.bounds[k]:
+        if boundary and working and t == plan[k].start.timestamp() and _starts_block(plan, k):
             self._stop_late(t)
             self.block_logged = self.logged
             if not self.logged:
@@ -338,6 +363,8 @@ class _Track:
         else:
             self.in_s += length
             episode.stale = True
+            self.episodes.pop()  # the open one is the last
+        episode.start_iso = ""
         self.episode = None
 
 
@@ -351,41 +378,56 @@ class AdherenceBook:
         self.schedule: Schedule | None = None
         self.version = version
         self.listed: list[_Episode] = []  # every episode of the agents' current days, in opening order
+        self.nexts = _Nexts()
         self._tracks: dict[str, _Track] = {}
-        self._plans: dict[str, _Plan] = {}
-        self._teams: dict[str, str | None] = {}
-        self._names: dict[str, str] = {}
+        self._keys: dict[tuple[str, str | None], tuple[str, str | None]] = {}  # (state, reason) keys, shared
         self._now: float | None = None
         self._unmapped: dict[str, int] = {}
         self._site_day_end = -_INF
         self.set_schedule(schedule, version)
 
     def __len__(self) -> int:
-        return len(self._plans)
+        return len(self.schedule.agents()) if self.schedule is not None else 0
+
+    def team_of(self, agent: str) -> str | None:
+        config = self.site.agents.get(agent)
+        return config.team if config is not None else None
+
+    def _plans(self) -> Iterator[tuple[str, _Plan]]:
+        """Each scheduled agent and its slots (the schedule's own tuples: nothing is copied)."""
+        schedule = self.schedule
+        if schedule is not None:
+            for agent in schedule.agents():
+                yield agent, schedule.for_agent(agent)
+
+    def _key(self, key: tuple[str, str | None]) -> tuple[str, str | None]:
+        """The one (state, reason) tuple equal to ``key`` (agents in the same state share it)."""
+        shared = self._keys.get(key)
+        if shared is None:
+            if len(self._keys) >= 4096:
+                self._keys = {}
+            shared = self._keys[key] = key
+        return shared
 
     # -- inputs -----------------------------------------------------------------------------------
 
     def set_schedule(self, schedule: Schedule | None, version: int) -> None:
         """Put ``schedule`` in force; every agent's current day is replayed against it."""
         self.schedule, self.version = schedule, version
-        agents = schedule.agents() if schedule is not None else ()
-        self._plans = {agent: _Plan.of(schedule.for_agent(agent)) for agent in agents} if schedule else {}
-        configured = self.site.agents
-        self._teams = {a: (configured[a].team if a in configured else None) for a in self._plans}
-        self._names = {a: ((configured[a].name if a in configured else None) or a) for a in self._plans}
-        old, self._tracks, self.listed = self._tracks, {}, []
+        old, self._tracks, self.listed, self.nexts = self._tracks, {}, [], _Nexts()
         if self._now is None:
             return
-        for agent, plan in self._plans.items():
+        for agent, plan in self._plans():
             previous = old.get(agent)
-            history = previous.history if previous is not None else [(self._now, OFFLINE)]
-            track = self._tracks[agent] = _Track(agent, plan, history[0][0], history[0][1], self.days)
+            times, acts = (previous.times, previous.acts) if previous is not None else ((self._now,), [OFFLINE])
+            track = self._tracks[agent] = _Track(agent, plan, times[0], acts[0], self)
             track.key = previous.key if previous is not None else _ABSENT
             track.begin(self)
-            for t, act in history[1:]:
-                track.transition(t, act, self)
+            for k in range(1, len(acts)):
+                track.transition(times[k], acts[k], self)
             track.advance(self._now, self)
-        log.info("adherence: schedule version %d in force for %d agents", version, len(self._plans))
+        self.listed = [episode for episode in self.listed if not episode.stale]
+        log.info("adherence: schedule version %d in force for %d agents", version, len(self._tracks))
 
     def observe(self, agents: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
         """Take the snapshot's agents at ``now``: a changed (state, reason) is a transition at ``since``."""
@@ -402,9 +444,10 @@ class AdherenceBook:
             row = agents.get(agent)
             key = (row.get("state") or "logged_out", row.get("reason")) if row is not None else _ABSENT
             if key != track.key:
-                track.key = key
+                track.key = self._key(key)
                 act = policy.actual_activity(key[0], key[1])
                 if act != track.act:
+                    act = sys.intern(act)  # shared by the histories (an unmapped one is made anew)
                     since = _epoch(row.get("since"), t) if row is not None else t
                     track.transition(min(t, max(since, track.cursor)), act, self)
                     if is_unmapped(act):
@@ -416,14 +459,14 @@ class AdherenceBook:
 
     def _start_tracks(self, agents: Mapping[str, Mapping[str, Any]], t: float) -> None:
         """First observation: each scheduled agent is tracked from its ``since`` (absent ones from ``t``)."""
-        for agent, plan in self._plans.items():
+        for agent, plan in self._plans():
             row = agents.get(agent)
             key = (row.get("state") or "logged_out", row.get("reason")) if row is not None else _ABSENT
-            act = self.policy.actual_activity(key[0], key[1])
+            act = sys.intern(self.policy.actual_activity(key[0], key[1]))
             since = _epoch(row.get("since"), t) if row is not None else t
             start = min(t, max(since, t - MAX_LOOKBACK_S))
-            track = self._tracks[agent] = _Track(agent, plan, start, act, self.days)
-            track.key = key
+            track = self._tracks[agent] = _Track(agent, plan, start, act, self)
+            track.key = self._key(key)
             track.begin(self)
 
     def _roll_site_day(self, t: float) -> None:
@@ -449,14 +492,13 @@ class AdherenceBook:
         t = max(now.timestamp(), self._now if self._now is not None else -_INF)
         agents: dict[str, dict[str, Any] | None] = {}
         groups: dict[str | None, list[float]] = {}  # team (None: no team) -> the seven sums of _group_entry
-        team_of = self._teams
         for agent, track in self._tracks.items():
             if track.next_break <= t:
                 track.advance(t, self)  # figures asked for a later moment than the last observe
             if not track.scheduled_today:
                 agents[agent] = None
                 continue
-            team = team_of[agent]
+            team = track.team
             sums = groups.get(team)
             if sums is None:
                 sums = groups[team] = [0.0] * 7
@@ -493,17 +535,21 @@ class AdherenceBook:
 
     def _exception(self, episode: _Episode, t: float) -> dict[str, Any]:
         end = episode.end
+        config = self.site.agents.get(episode.agent)
         return {
             "agent": episode.agent,
-            "name": self._names.get(episode.agent, episode.agent),
-            "team": self._teams.get(episode.agent),
+            "name": (config.name if config is not None else None) or episode.agent,
+            "team": config.team if config is not None else None,
             "kind": episode.kind,
             "scheduled": episode.scheduled,
             "actual": episode.actual,
-            "start": episode.start_iso,
+            "start": episode.started(),
             "end": None if end is None else _iso(end),
             "minutes": ((end if end is not None else t) - episode.start) / 60.0,
         }
+
+
+_TRACK_FIELDS = _Track.__slots__
 
 
 def _agent_entry(track: _Track, t: float, sums: list[float]) -> dict[str, Any]:
