@@ -17,6 +17,13 @@ cursor; per tick only the open piece (cursor to now) is added on the fly, and a 
 only when a transition arrives or ``now`` passes its next boundary. So a tick costs a few attribute
 reads per agent, whatever the length of the day.
 
+Memory (10,000 agents: the book is checkpointed and lives in the engine beside the State). A track's
+plan is the schedule's own tuple of slots, read where a piece or day begins (no copy of the schedule);
+its activity history is one ``bytes`` of (time, activity code) pairs; strings that repeat (activities,
+``next`` entries, episode start times, (state, reason) keys) are one object each; an episode closed
+within its grace, or of a day gone, is dropped from ``listed`` at the next compaction. Pickled, the book
+leaves out its caches and the snapshot entries, and unpickling shares equal floats again.
+
 Definitions (per agent and per *agent day*)
 -------------------------------------------
 * Agent day. The ``day`` of a slot is its schedule row's site-local date, even for a night shift that
@@ -56,8 +63,8 @@ from __future__ import annotations
 
 import bisect
 import logging
+import struct
 import sys
-from array import array
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -76,6 +83,12 @@ EXCEPTIONS_SHOWN = 200
 MAX_LOOKBACK_S = 2 * 86400.0  # an agent's first ``since`` is not followed further back than this
 _INF = float("inf")
 _ABSENT = ("logged_out", None)
+_MOVE = struct.Struct("<dI")  # one move of an agent's history: when, the code of the activity (AdherenceBook.code)
+# the float fields of a track and of an episode (unpickled, equal ones share one object again)
+_TRACK_FLOATS = tuple(
+    "cursor day_end piece_end next_break late_start sched_s work_s logged_s match_s in_s out_s late_s".split()
+)
+_EPISODE_FLOATS = ("start", "end", "grace")
 
 Status = str  # "in" | "grace" | "out" | "unscheduled"
 
@@ -102,9 +115,11 @@ class _Days:
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
         self._starts: dict[date, float] = {}
+        self._dates: dict[date, date] = {}
 
     def date_of(self, t: float) -> date:
-        return datetime.fromtimestamp(t, self.tz).date()
+        day = datetime.fromtimestamp(t, self.tz).date()
+        return self._dates.setdefault(day, day)  # one object per date (agent days share it)
 
     def start(self, day: date) -> float:
         start = self._starts.get(day)
@@ -175,6 +190,9 @@ class _Nexts:
     def __init__(self) -> None:
         self._known: dict[tuple[str, datetime], dict[str, str]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_known": {}}  # pickled empty: it fills again
+
     def after(self, plan: _Plan, t: float) -> dict[str, str] | None:
         """The first slot of ``plan`` starting after ``t``."""
         k = bisect.bisect_right(plan, t, key=_slot_start)
@@ -193,14 +211,21 @@ class _Nexts:
 class _Episode:
     """One mismatch: from ``start`` until ``end`` (None while open); an exception once longer than ``grace``."""
 
-    __slots__ = ("actual", "agent", "end", "grace", "kind", "scheduled", "stale", "start", "start_iso")
+    __slots__ = ("actual", "agent", "day", "end", "grace", "kind", "scheduled", "stale", "start", "start_iso")
 
-    def __init__(self, agent: str, start: float, grace: float, kind: str, scheduled: str, actual: str) -> None:
-        self.agent, self.start, self.grace, self.kind = agent, start, grace, kind
-        self.scheduled, self.actual = scheduled, actual
+    def __init__(self, track: _Track, start: float, grace: float, kind: str, scheduled: str, start_iso: str) -> None:
+        self.agent, self.day, self.start, self.grace, self.kind = track.agent, track.day, start, grace, kind
+        self.scheduled, self.actual = scheduled, track.act
         self.end: float | None = None
-        self.stale = False  # closed within its grace, or of a day gone: never listed again
-        self.start_iso = _iso(start)  # read every tick while open; "" once closed (made again when listed)
+        self.stale = False  # closed within its grace: never listed again (nor once its agent ``day`` is gone)
+        self.start_iso = start_iso  # read every tick while open; "" once closed (made again when listed)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _Episode.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(_Episode.__slots__, state, strict=True):
+            setattr(self, name, value)
 
     def started(self) -> str:
         return self.start_iso or _iso(self.start)
@@ -210,22 +235,20 @@ class _Track:
     """One scheduled agent: its actual activity, cursor, the closed sums of its agent day, the open mismatch."""
 
     __slots__ = tuple(
-        "act acts agent block_logged cached cursor day day_end entry episode episodes in_s key late_s "
+        "act agent block_logged cached cursor day day_end entry episode history in_s key late_s "
         "late_start logged logged_s match_s next next_break out_s piece piece_end plan sched sched_s "
-        "scheduled_today team times work_s".split()
+        "scheduled_today team work_s".split()
     )
 
     def __init__(self, agent: str, plan: _Plan, start: float, act: str, book: AdherenceBook) -> None:
         self.agent, self.plan, self.team = agent, plan, book.team_of(agent)
         self.key: tuple[str, str | None] = _ABSENT
         self.act, self.logged, self.cursor = act, act != OFFLINE, start
-        # the activity history of the agent day (for a new schedule's replay): times packed, activities shared
-        self.times = array("d", (start,))
-        self.acts: list[str] = [act]
+        # the activity history of the agent day, for a new schedule's replay: (time, activity code) packed
+        self.history = _MOVE.pack(start, book.code(act))
         self.cached: tuple[dict[str, Any], tuple[float, ...]] | None = None  # entry while it cannot change
-        self.entry: dict[str, Any] = {}  # the snapshot entry, updated in place (no garbage per tick)
+        self.entry: dict[str, Any] | None = None  # the snapshot entry, updated in place (no garbage per tick)
         self.episode: _Episode | None = None
-        self.episodes: list[_Episode] = []  # the day's exceptions so far (and the open mismatch)
         self.late_start: float | None = None
         self.block_logged = self.logged
         self.day, self.day_end = _agent_day(plan, start, book.days)
@@ -235,13 +258,12 @@ class _Track:
         self._reset_sums()
 
     def __getstate__(self) -> tuple[Any, ...]:
-        """Pickled without the snapshot entry (rebuilt by the next ``figures``)."""
+        """Pickled without the snapshot entry (made again by the next ``figures``)."""
         return tuple(None if name in ("cached", "entry") else getattr(self, name) for name in _TRACK_FIELDS)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for name, value in zip(_TRACK_FIELDS, state, strict=True):
             setattr(self, name, value)
-        self.entry = {}
 
     def _reset_sums(self) -> None:
         self.sched_s = self.work_s = self.logged_s = self.match_s = self.in_s = self.out_s = self.late_s = 0.0
@@ -297,19 +319,15 @@ class _Track:
             return
         self._close_episode(t)
         self._stop_late(t)
-        for episode in self.episodes:
-            episode.stale = True
-        self.episodes.clear()
         self.day = day
-        self.times, self.acts = array("d", (t,)), [self.act]
+        self.history = _MOVE.pack(t, book.code(self.act))
         self._reset_sums()
 
     def transition(self, t: float, act: str, book: AdherenceBook) -> None:
         """The actual activity becomes ``act`` at ``t`` (not before the cursor)."""
         self.advance(t, book)
         self.act, self.logged, self.cached = act, act != OFFLINE, None
-        self.times.append(self.cursor)
-        self.acts.append(act)
+        self.history += _MOVE.pack(self.cursor, book.code(act))
         self._enter(self.cursor, book, boundary=False)
 
     # -- what a moment means ---------------------------------------------------------------------
@@ -347,9 +365,8 @@ class _Track:
             kind = "early_logout" if self.block_logged else "late_login"
         else:
             kind = "wrong_activity"
-        episode = _Episode(self.agent, t, book.policy.grace_for(sched), kind, sched, act)
+        episode = _Episode(self, t, book.policy.grace_for(sched), kind, sched, book.iso(t))
         self.episode = episode
-        self.episodes.append(episode)
         book.listed.append(episode)
 
     def _close_episode(self, t: float) -> None:
@@ -363,7 +380,6 @@ class _Track:
         else:
             self.in_s += length
             episode.stale = True
-            self.episodes.pop()  # the open one is the last
         episode.start_iso = ""
         self.episode = None
 
@@ -381,10 +397,29 @@ class AdherenceBook:
         self.nexts = _Nexts()
         self._tracks: dict[str, _Track] = {}
         self._keys: dict[tuple[str, str | None], tuple[str, str | None]] = {}  # (state, reason) keys, shared
+        self._isos: dict[float, str] = {}
+        self._activities: list[str] = []  # the activities of the histories, by code
+        self._codes: dict[str, int] = {}
         self._now: float | None = None
         self._unmapped: dict[str, int] = {}
         self._site_day_end = -_INF
+        self._compact_at = 4096
         self.set_schedule(schedule, version)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the caches of shared strings and keys (they fill again)."""
+        return {**self.__dict__, "_isos": {}, "_keys": {}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled floats are one object each: equal ones (instants, boundaries, zero sums, graces) share one."""
+        self.__dict__.update(state)
+        shared: dict[float, float] = {}
+        for objects, names in ((self._tracks.values(), _TRACK_FLOATS), (self.listed, _EPISODE_FLOATS)):
+            for obj in objects:
+                for name in names:
+                    value = getattr(obj, name)
+                    if value is not None:
+                        setattr(obj, name, shared.setdefault(value, value))
 
     def __len__(self) -> int:
         return len(self.schedule.agents()) if self.schedule is not None else 0
@@ -399,6 +434,28 @@ class AdherenceBook:
         if schedule is not None:
             for agent in schedule.agents():
                 yield agent, schedule.for_agent(agent)
+
+    def code(self, act: str) -> int:
+        """The number of the activity ``act`` in the histories (the same for the book's lifetime)."""
+        found = self._codes.get(act)
+        if found is None:
+            found = self._codes[act] = len(self._activities)
+            self._activities.append(act)
+        return found
+
+    def moves(self, history: bytes) -> list[tuple[float, str]]:
+        """A track's packed history as (time, activity)."""
+        activities = self._activities
+        return [(t, activities[code]) for t, code in _MOVE.iter_unpack(history)]
+
+    def iso(self, t: float) -> str:
+        """``t`` in ISO 8601, one string per instant (mismatches often start together, at a slot boundary)."""
+        found = self._isos.get(t)
+        if found is None:
+            if len(self._isos) >= 4096:
+                self._isos = {}
+            found = self._isos[t] = _iso(t)
+        return found
 
     def _key(self, key: tuple[str, str | None]) -> tuple[str, str | None]:
         """The one (state, reason) tuple equal to ``key`` (agents in the same state share it)."""
@@ -419,14 +476,14 @@ class AdherenceBook:
             return
         for agent, plan in self._plans():
             previous = old.get(agent)
-            times, acts = (previous.times, previous.acts) if previous is not None else ((self._now,), [OFFLINE])
-            track = self._tracks[agent] = _Track(agent, plan, times[0], acts[0], self)
+            history = self.moves(previous.history) if previous is not None else [(self._now, OFFLINE)]
+            track = self._tracks[agent] = _Track(agent, plan, history[0][0], history[0][1], self)
             track.key = previous.key if previous is not None else _ABSENT
             track.begin(self)
-            for k in range(1, len(acts)):
-                track.transition(times[k], acts[k], self)
+            for t, act in history[1:]:
+                track.transition(t, act, self)
             track.advance(self._now, self)
-        self.listed = [episode for episode in self.listed if not episode.stale]
+        self._compact(force=True)
         log.info("adherence: schedule version %d in force for %d agents", version, len(self._tracks))
 
     def observe(self, agents: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
@@ -474,10 +531,13 @@ class AdherenceBook:
             self._unmapped = {}
             self._site_day_end = self.days.midnight_after(t)
 
-    def _compact(self) -> None:
+    def _compact(self, *, force: bool = False) -> None:
+        """Drop the episodes never listed again, when there are twice as many as at the last time."""
         listed = self.listed
-        if len(listed) > 4096:
-            self.listed = [episode for episode in listed if not episode.stale]
+        if force or len(listed) > self._compact_at:
+            tracks = self._tracks
+            self.listed = [e for e in listed if not e.stale and e.day == tracks[e.agent].day]
+            self._compact_at = max(4096, 2 * len(self.listed))
 
     # -- outputs ----------------------------------------------------------------------------------
 
@@ -522,8 +582,9 @@ class AdherenceBook:
     def exceptions(self, t: float) -> list[dict[str, Any]]:
         """Today's exceptions (mismatches beyond their grace), newest first, at most EXCEPTIONS_SHOWN."""
         found: list[_Episode] = []
+        tracks = self._tracks
         for episode in reversed(self.listed):
-            if episode.stale:
+            if episode.stale or episode.day != tracks[episode.agent].day:
                 continue
             end = episode.end if episode.end is not None else t
             if end - episode.start > episode.grace:
@@ -584,6 +645,8 @@ def _agent_entry(track: _Track, t: float, sums: list[float]) -> dict[str, Any]:
     sums[3] += work_s
     sums[4] += late_s
     entry = track.entry
+    if entry is None:
+        entry = track.entry = {}
     entry["scheduled"] = sched
     entry["actual"] = act
     entry["status"] = status

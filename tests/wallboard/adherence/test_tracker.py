@@ -312,3 +312,47 @@ def test_ticks_do_not_change_the_figures(moves: list[tuple[int, tuple[str, str |
     assert one["agents"]["a1"] == pytest.approx(other["agents"]["a1"]) or one == other
     pct = one["agents"]["a1"]["adherence_pct"]
     assert 0.0 <= pct <= 100.0 + 1e-9
+
+
+def test_exceptions_of_a_day_gone_are_not_listed() -> None:
+    """Yesterday's late login is listed until the agent day changes, then only today's exceptions are."""
+    schedule = Schedule.of(
+        slots("a1", DAY, "09:00-10:00 work") + slots("a1", DAY + timedelta(days=1), "09:00-10:00 work")
+    )
+    drive = Driver(AdherenceBook(site_of(), schedule, 1))
+    drive.at(local(DAY, "08:00"))
+    figures = drive.at(local(DAY, "09:20"), a1=("available", None))
+    assert [(e["kind"], e["minutes"]) for e in figures["exceptions"]] == [("late_login", approx(20.0))]
+    assert drive.at(local(DAY, "23:00"))["exceptions"] != []  # still the site's day 1
+    drive.at(local(DAY, "23:30"), a1=("logged_out", None))
+    figures = drive.at(local(DAY + timedelta(days=1), "08:00"))
+    assert figures["exceptions"] == []
+    figures = drive.at(local(DAY + timedelta(days=1), "09:30"))
+    assert [(e["kind"], e["start"]) for e in figures["exceptions"]] == [
+        ("late_login", local(DAY + timedelta(days=1), "09:00").isoformat())
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    moves=st.lists(st.tuples(st.integers(0, 6 * 3600), STATES), max_size=25),
+    cut=st.integers(0, 25),
+)
+def test_a_restored_book_replays_its_history(moves: list[tuple[int, tuple[str, str | None]]], cut: int) -> None:
+    """A book pickled mid-day (packed history, shared strings) and given a new schedule matches the original."""
+    first = Schedule.of(slots("a1", DAY, "08:00-10:00 work, 10:00-10:15 break, 10:15-11:00 work, 12:00-13:00 work"))
+    second = Schedule.of(slots("a1", DAY, "08:30-11:00 work, 11:00-12:00 lunch, 12:00-13:30 work"))
+    start = local(DAY, "07:30")
+    moves = sorted(moves)
+    drive = Driver(AdherenceBook(site_of(), first, 1))
+    drive.at(start)
+    for seconds, change in moves[:cut]:
+        drive.at(start + timedelta(seconds=seconds), a1=change)
+    copy = Driver(pickle.loads(pickle.dumps(drive.book, protocol=5)))
+    copy.agents = dict(drive.agents)
+    for one in (drive, copy):
+        for seconds, change in moves[cut:]:
+            one.at(start + timedelta(seconds=seconds), a1=change)
+        one.book.set_schedule(second, 2)
+    end = start + timedelta(hours=6)
+    assert copy.at(end) == drive.at(end)
