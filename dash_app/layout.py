@@ -208,7 +208,8 @@ def tile_models(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
     for kind, name in board_units(snapshot, board, page):
         if kind == "team":
             entry = dig(snapshot, ("teams", name)) or {}
-            tiles.append(_tile(kind, name, f"Adherence · {name}", _values(TEAM_KPIS, entry, by_team.get(name, {}))))
+            title = f"Adherence · {entry.get('name') or name}"  # the site file's display name of the team
+            tiles.append(_tile(kind, name, title, _values(TEAM_KPIS, entry, by_team.get(name, {}))))
         elif kind == "group":
             entry = group_entry(snapshot, name)
             members = [by_queue.get(queue_name, {}) for queue_name in entry["queues"]]

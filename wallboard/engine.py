@@ -751,9 +751,13 @@ class State:
             "day": {"start": iso(self._day_start)},
             "queues": {name: queue_entry(q, now, counts[name], formula, start) for name, q in self._queues.items()},
             "agents": agents,
-            "teams": {team: {"agents": states} for team, states in teams.items()},
+            "teams": {team: {"name": self._team_name(team), "agents": states} for team, states in teams.items()},
             "counters": {"events_applied": self.applied, "anomalies": dict(self.anomalies)},
         }
+
+    def _team_name(self, team: str) -> str:
+        config = self.site.teams.get(team)
+        return (config.name if config else None) or team
 
     def totals(self) -> dict[str, Any]:
         """Whole-input totals (``wallboard replay --json``; schema: ``wallboard.snapshots``)."""

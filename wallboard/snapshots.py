@@ -24,7 +24,8 @@ Snapshot schema (``snapshot(now)``; websocket, REST, Prometheus exporter and Das
          "since": iso, "time_in_state_s": float, "queues": [...], "paused_queues": [...],
          "call": {"call_id", "queue", "since"} | None, "calls_today": int, "aht_s": float | None,
          "talk_s": float, "paused_s": float}},   (agents seen in events; today's figures)
-     "teams": {team: {"agents": {state: count}}},   (site teams and teams of seen agents)
+     "teams": {team: {"name": display name (site file) or the id, "agents": {state: count}}},
+         (site teams and teams of seen agents)
      "counters": {"events_applied": int, "anomalies": {name: int}}}
 
 Added by the runner when a schedule is in force (``wallboard.adherence.tracker.merge_figures``; absent

@@ -184,7 +184,7 @@
       let title = name, kv, extra = [];
       if (kind === "team") {
         teams = teams || teamLevels(snap.alerts, snap);
-        title = `Adherence · ${name}`;
+        title = `Adherence · ${dig(snap, ["teams", name, "name"]) || name}`;  // layout.py: the team's display name
         kv = values(cat.team_kpis, dig(snap, ["teams", name]) || {}, (m) => teams.get(`${name}\u0000${m}`) || "ok");
       } else if (kind === "group") {
         const entry = groupEntry(snap, name);

@@ -134,7 +134,7 @@ def team_snapshot(alerts: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "queues": {"a": queue()},
         "agents": {"x1": {"team": "blue"}, "x2": {"team": "red"}, "x3": {"team": None}},
-        "teams": {"red": {"adherence": None}, "blue": {"adherence": adherence}},
+        "teams": {"red": {"adherence": None}, "blue": {"name": "Blue team", "adherence": adherence}},
         "alerts": alerts,
     }
 
@@ -145,7 +145,7 @@ def test_team_adherence_tiles_follow_the_queue_tiles() -> None:
     tiles = tile_models(team_snapshot([]), {"team_tiles": True, "tiles": ["waiting"]})
     assert [(t.kind, t.name, t.title) for t in tiles] == [
         ("queue", "a", "a"),
-        ("team", "blue", "Adherence · blue"),
+        ("team", "blue", "Adherence · Blue team"),
         ("team", "red", "Adherence · red"),
     ]
     assert [(k.key, k.label, k.text) for k in tiles[1].kpis] == [
