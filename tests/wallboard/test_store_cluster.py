@@ -26,6 +26,7 @@ from redis.asyncio.connection import SSLConnection
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from waiting import poll_until
 
 from collectors.backoff import Backoff
 from wallboard.api.app import SiteFeed
@@ -374,8 +375,11 @@ async def test_runners_on_two_shards_feed_an_api_feed_and_a_plain_subscriber(
                     chain = apply_diff(chain if delta["base"] is not None else {}, delta["changes"])
                     if chain.get("stream_id") == last_ids[1]:
                         break
-                while feed.snapshot is None or feed.snapshot.get("stream_id") != last_ids[0]:
-                    await asyncio.sleep(0.005)
+            await poll_until(
+                lambda: feed.snapshot is not None and feed.snapshot.get("stream_id") == last_ids[0],
+                "the first site's snapshot to reach the last entry",
+                WAIT_S,
+            )
         finally:
             for task in tasks:
                 task.cancel()

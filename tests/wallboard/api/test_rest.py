@@ -96,10 +96,14 @@ async def wait_for(condition: Callable[[], bool]) -> None:
 
 
 async def ready(http: httpx.AsyncClient) -> dict[str, Any]:
-    async with asyncio.timeout(WAIT_S):
-        while (response := await http.get("/readyz")).status_code != 200:
-            await asyncio.sleep(0.01)
-    body: dict[str, Any] = response.json()
+    responses: list[httpx.Response] = []
+
+    async def answered_ready() -> bool:
+        responses.append(await http.get("/readyz"))
+        return responses[-1].status_code == 200
+
+    await poll_until(answered_ready, "/readyz to answer 200", WAIT_S)
+    body: dict[str, Any] = responses[-1].json()
     return body
 
 
