@@ -36,8 +36,7 @@ from wallboard.engine import State  # noqa: E402
 from wallboard.replay import replay  # noqa: E402
 from wallboard.site import SiteConfig  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
-LIGHT = SHARED / "asterisk-live" / "light"
+LIGHT = ROOT / "tests" / "fixtures" / "asterisk22-light"  # a real Asterisk 22 capture (its PROVENANCE.md)
 CHUNK = 4096
 
 

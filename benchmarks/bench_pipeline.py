@@ -101,7 +101,7 @@ if TYPE_CHECKING:
     from collectors.ami.protocol import Frame
     from wallboard.engine import State
 
-LIGHT = ROOT.parent / "shared" / "data" / "asterisk-live" / "light"
+LIGHT = ROOT / "tests" / "fixtures" / "asterisk22-light"  # a real Asterisk 22 capture (its PROVENANCE.md)
 SITE = "bench"
 AMI_USER, AMI_SECRET = "wallboard", "bench-secret"
 

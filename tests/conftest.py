@@ -98,3 +98,46 @@ def redis_url(redis_server: RedisServer) -> str:
     with redis.Redis.from_url(redis_server.url) as client:
         client.flushall()
     return redis_server.url
+
+
+# -- markers of the tests that need more than Python and redis-server --------------------------------------------
+# Registered in pyproject.toml; `scripts/test --fast` deselects them. Files whose every test needs one say so with
+# ``pytestmark``; on top of that, a test is marked here from what it uses, so a new test needs no one to remember.
+
+# Fixtures launching such a thing: a test using one, directly or through another fixture, carries the marker.
+MARKING_FIXTURES = {
+    "browser": "browser",  # tests/dash_app/conftest.py: Debian's chromium through Playwright
+    "page": "browser",  # a chromium page (tests/dash_app/test_ops.py, test_supervisor.py)
+    "prometheus_binary": "prometheus",  # tests/wallboard/test_exporter_prometheus.py: runs the prometheus binary
+    "cluster": "cluster",  # tests/wallboard/test_store_cluster.py: a 3-master Redis Cluster
+}
+# Launchers called inside tests, as (module, name): every test of a module importing one carries the marker.
+MARKING_LAUNCHERS = {
+    ("prom_stack", "prom_stack"): "prometheus",  # tests/support/prom_stack.py: the demo stack and a prometheus
+    ("prom_stack", "_prometheus"): "prometheus",
+    ("prom_stack", "prometheus_binary"): "prometheus",
+    ("playwright.async_api", "async_playwright"): "browser",
+    ("playwright.sync_api", "sync_playwright"): "browser",
+}
+
+
+def _launchers_imported(module: object) -> set[str]:
+    found: set[str] = set()
+    for value in vars(module).values():
+        key = (getattr(value, "__module__", None), getattr(value, "__name__", None))
+        if key in MARKING_LAUNCHERS:
+            found.add(MARKING_LAUNCHERS[key])
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    by_module: dict[object, set[str]] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module not in by_module:
+            by_module[module] = _launchers_imported(module)
+        wanted = {MARKING_FIXTURES[name] for name in getattr(item, "fixturenames", ()) if name in MARKING_FIXTURES}
+        wanted |= by_module.get(module, set())
+        for name in sorted(wanted - {mark.name for mark in item.iter_markers()}):
+            item.add_marker(name)

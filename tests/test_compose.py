@@ -116,6 +116,7 @@ def test_dockerfile_installs_the_cli() -> None:
     assert 'ENTRYPOINT ["wallboard"]' in dockerfile
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_prometheus_config_is_valid_for_promtool(tmp_path: Path) -> None:
     """The mounted Prometheus config passes the real ``promtool check config`` and scrapes the API replicas."""
     promtool = shutil.which("promtool")
@@ -137,6 +138,7 @@ RULES = ROOT / "deploy" / "prometheus" / "rules" / "wallboard.yml"
 EXAMPLE_SITE = ROOT / "deploy" / "site.example.yaml"
 
 
+@pytest.mark.prometheus  # runs amtool
 def test_alertmanager_config_is_valid_for_amtool() -> None:
     """The mounted Alertmanager config passes the real ``amtool check-config``."""
     amtool = shutil.which("amtool")

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PURE = [
     "wallboard/events.py",
     "wallboard/site.py",
+    "wallboard/starter_site.py",
     "wallboard/agent_state.py",
     "wallboard/engine.py",
     "wallboard/queues.py",

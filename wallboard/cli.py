@@ -21,7 +21,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
@@ -68,132 +68,252 @@ def _sl_threshold(text: str) -> tuple[str, float]:
     return queue, value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wallboard", description="Real-time contact-center wallboard.")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging on stderr (-v info, -vv debug)"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, when it has one worth showing."""
 
-    rp = sub.add_parser("replay", help="replay a recorded AMI transcript or queue_log and print the figures")
-    rp.add_argument("path", type=Path)
-    rp.add_argument("--format", required=True, choices=["ami", "queue_log", "queue_log_csv"])
-    rp.add_argument("--sl-threshold", type=_sl_threshold, action="append", default=[], metavar="QUEUE=SECONDS")
-    rp.add_argument("--short-abandon", type=float, default=None, metavar="SECONDS")
-    rp.add_argument("--sl-formula", choices=["offered_minus_short", "answered", "offered"], default=None)
-    rp.add_argument("--site-file", type=Path, default=None)
-    rp.add_argument("--site", default=None, help="site name (default: the site file's, else 'default')")
-    rp.add_argument("--tz", default=None, help="site time zone (IANA name), overrides the site file")
-    rp.add_argument("--frame-times", type=Path, default=None, help="ami_frames.jsonl with receive times")
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS, [], ())
+        if shown and "%(default)" not in text and "default:" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name (``wallboard --site paris users list``
+    and ``wallboard users list --site paris`` are the same)."""
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_HelpFormatter)
+    common.add_argument(
+        "--site",
+        default=argparse.SUPPRESS,
+        help="site name (default: WALLBOARD_SITE, else the site file's site:, else 'default')",  # fmt: skip
+    )
+    common.add_argument(
+        "--site-file", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+        help="the site file: queues, agents, teams, thresholds, time zone (default: WALLBOARD_SITE_FILE)",
+    )  # fmt: skip
+    common.add_argument(
+        "--data-dir", type=Path, default=argparse.SUPPRESS, metavar="DIR",
+        help="where the embedded Redis keeps its data when WALLBOARD_REDIS_URL is not set "
+        "(default: WALLBOARD_DATA_DIR, else the user data directory, e.g. ~/.local/share/wallboard)",
+    )  # fmt: skip
+    common.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging on stderr (-v info, -vv debug)"
+    )
+    return common
+
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _command(sub: Subparsers, name: str, help_text: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_text, description=help_text, parents=[common], formatter_class=_HelpFormatter)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="wallboard",
+        description="Real-time contact-center wallboard.",
+        parents=[common],
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"wallboard {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rp = _command(sub, "replay", "replay a recorded AMI transcript or queue_log and print the figures", common)
+    rp.add_argument("path", type=Path, help="the recorded file")
+    rp.add_argument("--format", required=True, choices=["ami", "queue_log", "queue_log_csv"], help="what the file is")
+    rp.add_argument(
+        "--sl-threshold", type=_sl_threshold, action="append", default=[], metavar="QUEUE=SECONDS",
+        help="service-level threshold of a queue (repeat per queue; default: the site file's, else 20 s)",
+    )  # fmt: skip
+    rp.add_argument(
+        "--short-abandon", type=float, default=None, metavar="SECONDS",
+        help="abandons within this many seconds are short (default: the site file's, else 5)",
+    )  # fmt: skip
+    rp.add_argument(
+        "--sl-formula", choices=["offered_minus_short", "answered", "offered"], default=None,
+        help="service level's denominator (default: the site file's, else offered_minus_short)",
+    )  # fmt: skip
+    rp.add_argument("--tz", default=None, help="site time zone (IANA name; default: the site file's, else UTC)")
+    rp.add_argument(
+        "--frame-times", type=Path, default=None, metavar="FILE", help="ami_frames.jsonl with receive times"
+    )
     rp.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     rp.set_defaults(func=cmd_replay)
 
-    sim = sub.add_parser("simulate", help="run the contact-center simulator as an AMI server")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=5038)
-    sim.add_argument("--agents", type=int, default=40)
-    sim.add_argument("--queues", type=int, default=4)
-    sim.add_argument("--speed", type=float, default=1.0)
-    sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--username", default="wallboard")
+    sim = _command(sub, "simulate", "run the contact-center simulator as an AMI server", common)
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sim.add_argument("--port", type=int, default=5038, help="AMI port to listen on")
+    sim.add_argument("--agents", type=int, default=40, help="simulated agents")
+    sim.add_argument("--queues", type=int, default=4, help="simulated queues")
+    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    sim.add_argument("--seed", type=int, default=1, help="random seed: the same seed plays the same day")
+    sim.add_argument("--username", default="wallboard", help="AMI user (secret from WALLBOARD_AMI_SECRET)")
     sim.add_argument(
         "--schedule-out", type=Path, default=None, metavar="FILE.csv", help="write the schedule the agents follow"
     )
     sim.set_defaults(func=cmd_simulate)
 
-    collect = sub.add_parser("collect", help="collect a PBX into the Redis stream")
-    csub = collect.add_subparsers(dest="source", required=True)
-    ami = csub.add_parser("ami", help="Asterisk Manager Interface (secret from WALLBOARD_AMI_SECRET)")
-    ami.add_argument("--host", default="127.0.0.1")
-    ami.add_argument("--port", type=int, default=5038)
-    ami.add_argument("--username", default="wallboard")
-    ami.add_argument("--site", default=None)
+    collect = _command(sub, "collect", "collect a PBX into the Redis stream", common)
+    csub = collect.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    ami = _command(csub, "ami", "Asterisk Manager Interface (secret from WALLBOARD_AMI_SECRET)", common)
+    ami.add_argument("--host", default="127.0.0.1", help="the PBX's AMI address")
+    ami.add_argument("--port", type=int, default=5038, help="the PBX's AMI port")
+    ami.add_argument("--username", default="wallboard", help="AMI user of manager.conf")
     ami.set_defaults(func=cmd_collect_ami)
-    ql = csub.add_parser("queue-log", help="follow an Asterisk queue_log file")
-    ql.add_argument("path", type=Path)
+    ql = _command(csub, "queue-log", "follow an Asterisk queue_log file", common)
+    ql.add_argument("path", type=Path, help="the queue_log file (e.g. /var/log/asterisk/queue_log)")
     ql.add_argument("--from-start", action="store_true", help="read the file from its start (default: its end)")
-    ql.add_argument("--site", default=None)
     ql.set_defaults(func=cmd_collect_queue_log)
 
-    eng = sub.add_parser("engine", help="run the engine: stream -> metrics -> snapshot and deltas")
-    eng.add_argument("--site", default=None)
-    eng.add_argument("--site-file", type=Path, default=None)
+    eng = _command(sub, "engine", "run the engine: stream -> metrics -> snapshot and deltas", common)
     eng.set_defaults(func=cmd_engine)
 
-    api = sub.add_parser("api", help="serve the REST API, /ws, /metrics and the wallboard page")
-    api.add_argument("--host", default=None)
-    api.add_argument("--port", type=int, default=None)
-    api.add_argument("--site", default=None)
+    api = _command(sub, "api", "serve the REST API, /ws, /metrics and the wallboard pages", common)
+    api.add_argument("--host", default=None, help="address to listen on (default: WALLBOARD_HOST, else 127.0.0.1)")
+    api.add_argument("--port", type=int, default=None, help="port to listen on (default: WALLBOARD_PORT, else 8000)")
     api.set_defaults(func=cmd_api)
 
-    demo = sub.add_parser("demo", help="everything on one machine: simulator, collector, Redis, engine, API")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--speed", type=float, default=1.0)
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--agents", type=int, default=40)
-    demo.add_argument("--queues", type=int, default=4)
-    demo.add_argument("--site", default=None, help="site name (default: WALLBOARD_SITE, else 'default')")
+    _add_serve_command(sub, common)
+
+    demo = _command(sub, "demo", "everything on one machine: simulator, collector, Redis, engine, API", common)
+    demo.add_argument("--host", default="127.0.0.1", help="address the API listens on")
+    demo.add_argument("--port", type=int, default=8000, help="port the API listens on")
+    demo.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    demo.add_argument("--seed", type=int, default=1, help="random seed of the simulated day")
+    demo.add_argument("--agents", type=int, default=40, help="simulated agents")
+    demo.add_argument("--queues", type=int, default=4, help="simulated queues")
     demo.set_defaults(func=cmd_demo)
 
-    alerts = sub.add_parser("alerts", help="alert thresholds: export them as Prometheus alerting rules")
-    asub = alerts.add_subparsers(dest="alerts_command", required=True)
-    rules = asub.add_parser("export-rules", help="write the site file's thresholds as a Prometheus rule file")
-    rules.add_argument("--site-file", type=Path, required=True)
+    _add_init_command(sub, common)
+
+    alerts = _command(sub, "alerts", "alert thresholds: export them as Prometheus alerting rules", common)
+    asub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    rules = _command(asub, "export-rules", "write the site file's thresholds as a Prometheus rule file", common)
     rules.add_argument("--out", type=Path, default=None, help="rule file to write (default: stdout)")
     rules.add_argument("--horizon-days", type=int, default=400, help="DST changes are resolved this far ahead")
     rules.set_defaults(func=cmd_alerts_export_rules)
-    _add_account_commands(sub)
-    _add_schedule_commands(sub)  # issue 7 S
-    _add_grafana_commands(sub)  # issue 8 G
-    _add_history_commands(sub)  # issue 8 H
+    _add_account_commands(sub, common)
+    _add_schedule_commands(sub, common)
+    _add_grafana_commands(sub, common)
+    _add_history_commands(sub, common)
     return parser
 
 
-def _add_account_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``users add|list|disable`` and ``tokens create|list|revoke`` (Redis from WALLBOARD_REDIS_URL)."""
-    users = sub.add_parser("users", help="users of the API and the ops page")
-    users.add_argument("--site", default=None)
-    usub = users.add_subparsers(dest="users_command", required=True)
-    add = usub.add_parser("add", help="add a user (password from WALLBOARD_NEW_PASSWORD, else prompted for)")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+def _endpoint(text: str) -> tuple[str, int]:
+    from wallboard.serve import parse_endpoint
+
+    try:
+        return parse_endpoint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _add_serve_command(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    serve = _command(
+        sub, "serve", "run a site on this machine: collectors, engine and API on the data directory's Redis", common
+    )
+    serve.add_argument(
+        "--host", default=None, help="address the API listens on (default: WALLBOARD_HOST, else 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="port the API listens on (default: WALLBOARD_PORT, else 8000)"
+    )
+    serve.add_argument(
+        "--ami", type=_endpoint, action="append", default=[], metavar="HOST:PORT",
+        help="collect this Asterisk's AMI (repeat per PBX; secret from WALLBOARD_AMI_SECRET; port default 5038)",
+    )  # fmt: skip
+    serve.add_argument("--ami-username", default="wallboard", metavar="NAME", help="AMI user of manager.conf")
+    serve.add_argument(
+        "--queue-log", type=Path, action="append", default=[], metavar="PATH",
+        help="follow this queue_log file (repeat per file), e.g. /var/log/asterisk/queue_log",
+    )  # fmt: skip
+    serve.set_defaults(func=cmd_serve)
+
+
+def _add_init_command(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    init = _command(sub, "init", "write a starter site file from the PBX's own QueueStatus (queues, members)", common)
+    init.add_argument(
+        "--ami", type=_endpoint, required=True, metavar="HOST:PORT", help="the Asterisk to ask (port default 5038)"
+    )
+    init.add_argument(
+        "--ami-username", default="wallboard", metavar="NAME", help="AMI user (secret: WALLBOARD_AMI_SECRET)"
+    )
+    init.add_argument("--out", type=Path, default=Path("site.yaml"), metavar="FILE", help="site file to write")
+    init.add_argument(
+        "--timezone", default=None, metavar="ZONE", help="the site's IANA time zone (default: this machine's)"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    init.set_defaults(func=cmd_init)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wallboard")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _add_account_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """``users add|list|disable`` and ``tokens create|list|revoke``."""
+    users = _command(sub, "users", "users of the API, the supervisor view and the ops page", common)
+    usub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    add = _command(usub, "add", "add a user (password from WALLBOARD_NEW_PASSWORD, else prompted for)", common)
+    add.add_argument("name", help="login name")
+    add.add_argument("--role", required=True, choices=[role.value for role in Role], help="what the user may do")
     add.set_defaults(func=cmd_users_add)
-    usub.add_parser("list", help="list the users").set_defaults(func=cmd_users_list)
-    disable = usub.add_parser("disable", help="disable a user (its sessions stop working at once)")
-    disable.add_argument("name")
+    _command(usub, "list", "list the users", common).set_defaults(func=cmd_users_list)
+    disable = _command(usub, "disable", "disable a user (its sessions stop working at once)", common)
+    disable.add_argument("name", help="login name")
     disable.set_defaults(func=cmd_users_disable)
 
-    tokens = sub.add_parser("tokens", help="read-only display tokens for the boards")
-    tokens.add_argument("--site", default=None)
-    tsub = tokens.add_subparsers(dest="tokens_command", required=True)
-    create = tsub.add_parser("create", help="create a display token and print it (shown this once)")
-    create.add_argument("--board", default=None)
-    create.add_argument("--label", default="")
+    tokens = _command(sub, "tokens", "read-only display tokens for the TV boards", common)
+    tsub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    create = _command(tsub, "create", "create a display token and print it (shown this once)", common)
+    create.add_argument("--board", default=None, help="the only board the token opens (default: any board)")
+    create.add_argument("--label", default="", help="a note to tell tokens apart, e.g. the screen's place")
     create.set_defaults(func=cmd_tokens_create)
-    tsub.add_parser("list", help="list display tokens by id").set_defaults(func=cmd_tokens_list)
-    revoke = tsub.add_parser("revoke", help="revoke the display token whose id starts with PREFIX")
-    revoke.add_argument("prefix")
+    _command(tsub, "list", "list display tokens by id", common).set_defaults(func=cmd_tokens_list)
+    revoke = _command(tsub, "revoke", "revoke the display token whose id starts with PREFIX", common)
+    revoke.add_argument("prefix", help="the first characters of the token's id (tokens list)")
     revoke.set_defaults(func=cmd_tokens_revoke)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {
-        key: value
-        for key, value in (("site", getattr(args, "site", None)), ("host", getattr(args, "host", None)))
-        if value is not None
-    }
-    if getattr(args, "port", None) is not None and args.command in ("api", "demo"):
-        overrides["port"] = args.port
-    return Settings(**overrides)
+    """Settings from the environment and the options every command takes.
+
+    The site is ``--site``, else ``WALLBOARD_SITE``, else the site file's ``site:``, else ``default``.
+    """
+    overrides: dict[str, Any] = {}
+    for name in ("site", "site_file", "data_dir"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    if args.command in ("api", "demo", "serve"):
+        overrides.update({name: getattr(args, name) for name in ("host", "port") if getattr(args, name) is not None})
+    settings = Settings(**overrides)
+    if "site" not in settings.model_fields_set and settings.site_file is not None:
+        settings = settings.model_copy(update={"site": load_site_file(settings.site_file).site})
+    return settings
 
 
-def _site_for(settings: Settings, site_file: Path | None = None) -> SiteConfig:
-    path = site_file or settings.site_file
-    site = load_site_file(path) if path else SiteConfig()
+def _site_for(settings: Settings) -> SiteConfig:
+    """The site file of ``settings`` (or an empty site), named as ``settings.site``."""
+    site = load_site_file(settings.site_file) if settings.site_file else SiteConfig()
     if site.site != settings.site:
         site = site.model_copy(update={"site": settings.site})
     return site
+
+
+def _required_site_file(args: argparse.Namespace, why: str) -> Path:
+    path = getattr(args, "site_file", None) or Settings().site_file
+    if path is None:
+        raise ConfigError(f"{why}: pass --site-file or set WALLBOARD_SITE_FILE")
+    return cast(Path, path)
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> int:
@@ -246,7 +366,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from wallboard.runner import run_engine
 
     settings = _settings(args)
-    return _run(run_engine(settings, _site_for(settings, args.site_file)))
+    return _run(run_engine(settings, _site_for(settings)))
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -254,6 +374,75 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     return _run(live.serve_api(settings, pages=_pages()))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from wallboard.datadir import resolve_data_dir
+    from wallboard.serve import ServeOptions, serve
+
+    settings = _settings(args)
+    if settings.redis_url is not None:
+        log.warning("serve keeps its data in its data directory's Redis: WALLBOARD_REDIS_URL is not used")
+    if args.ami and settings.ami_secret is None:
+        raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+    for path in args.queue_log:
+        if not path.parent.is_dir():
+            raise ConfigError(f"--queue-log {path}: no directory {str(path.parent)!r}")
+    site = _site_for(settings)  # a bad site file is refused here, before anything starts
+    data_dir = resolve_data_dir(settings.data_dir)
+    if data_dir is None:
+        raise ConfigError("no data directory: give --data-dir or set WALLBOARD_DATA_DIR (HOME is not usable)")
+    options = ServeOptions(
+        host=settings.host,
+        port=settings.port,
+        amis=tuple(args.ami),
+        ami_username=args.ami_username,
+        queue_logs=tuple(path.resolve() for path in args.queue_log),
+        verbose=getattr(args, "verbose", 0),
+        env=dict(os.environ),
+    )
+    return _run(serve(data_dir, options, site=site.site, site_file=settings.site_file, inform=_inform))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from wallboard.discover import DiscoveryError, discover
+    from wallboard.starter_site import starter_site_yaml
+
+    settings = _settings(args)
+    if settings.ami_secret is None:
+        raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+    if args.out.exists() and not args.force:
+        raise ConfigError(f"{args.out} exists: give --force to overwrite it, or --out another file")
+    host, port = args.ami
+    try:
+        found = asyncio.run(discover(host, port, args.ami_username, settings.ami_secret.get_secret_value()))
+    except DiscoveryError as exc:
+        print(f"wallboard: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        text = starter_site_yaml(found, site=settings.site, timezone=args.timezone or _local_zone())
+    except ValueError as exc:  # a site name or time zone the site file would refuse
+        raise ConfigError(str(exc)) from exc
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
+    site = load_site_file(args.out)  # what we wrote must be what the engine reads
+    print(f"wrote {args.out}: {len(site.queues)} queues, {len(site.agents)} agents; now edit its teams and thresholds")
+    return EXIT_OK
+
+
+def _local_zone() -> str:
+    """This machine's IANA time zone (from /etc/localtime or TZ), else UTC."""
+    import os
+
+    named = os.environ.get("TZ", "").lstrip(":")
+    if "/" in named:
+        return named
+    target = os.path.realpath("/etc/localtime")
+    return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -283,7 +472,8 @@ def _inform(line: str) -> None:
 
 
 def _site_from_args(args: argparse.Namespace) -> SiteConfig:
-    site = load_site_file(args.site_file) if args.site_file else SiteConfig()
+    site_file = getattr(args, "site_file", None)
+    site = load_site_file(site_file) if site_file else SiteConfig()
     update: dict[str, object] = {}
     if getattr(args, "site", None):
         update["site"] = args.site
@@ -313,7 +503,7 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
 
     from wallboard.alert_rules import export_rules
 
-    site = load_site_file(args.site_file)
+    site = load_site_file(_required_site_file(args, "the thresholds come from the site file"))
     export = export_rules(site.thresholds, site, datetime.now(UTC), horizon_days=args.horizon_days)
     for skipped in export.skipped:
         log.warning("threshold %s is not exported to Prometheus: %s", skipped.threshold_id, skipped.reason)
@@ -349,27 +539,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 CLI_ACTOR = "cli"
 
 
-def _with_accounts(args: argparse.Namespace, work: Callable[[Accounts], Awaitable[int]]) -> int:
-    """Run ``work(accounts)`` against the site's Redis (embedded when no URL is set, as the demo does)."""
-    from redis.exceptions import RedisError
-
+def _with_accounts(args: argparse.Namespace, work: Callable[[Accounts], Awaitable[int]], *, writes: bool) -> int:
+    """Run ``work(accounts)`` against the site's Redis (see ``_with_store``)."""
     from wallboard.accounts import Accounts, Hashing
-    from wallboard.live import redis_for
-    from wallboard.store import Store
     from wallboard.users import Passwords
 
-    settings = _settings(args)
+    async def accounts(store: Store) -> int:
+        return await work(Accounts(store, Hashing(Passwords())))
 
-    async def run() -> int:
-        async with redis_for(settings, "wallboard-cli") as (client, _):
-            store = Store(client, prefix=settings.key_prefix, site=settings.site)
-            return await work(Accounts(store, Hashing(Passwords())))
-
-    try:
-        return asyncio.run(run())
-    except (RedisError, OSError) as exc:
-        print(f"wallboard: cannot reach Redis ({type(exc).__name__}: {exc})", file=sys.stderr)
-        return EXIT_FAILED
+    return _with_store(args, accounts, writes=writes)
 
 
 def _new_password(settings: Settings) -> str:
@@ -391,7 +569,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         print(f"added user {user.name} with role {user.role.value}")
         return EXIT_OK
 
-    return _with_accounts(args, add)
+    return _with_accounts(args, add, writes=True)
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
@@ -401,7 +579,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
             print(f"{user.name}\t{user.role.value}\t{state}\tcreated {user.created}")
         return EXIT_OK
 
-    return _with_accounts(args, show)
+    return _with_accounts(args, show, writes=False)
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
@@ -410,7 +588,7 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
         print(f"disabled user {args.name}")
         return EXIT_OK
 
-    return _with_accounts(args, disable)
+    return _with_accounts(args, disable, writes=True)
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:
@@ -420,7 +598,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
         print(token)
         return EXIT_OK
 
-    return _with_accounts(args, create)
+    return _with_accounts(args, create, writes=True)
 
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
@@ -429,7 +607,7 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
             print(f"{token.id}\t{token.board or '(any)'}\t{token.label}\tcreated {token.created}")
         return EXIT_OK
 
-    return _with_accounts(args, show)
+    return _with_accounts(args, show, writes=False)
 
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
@@ -438,36 +616,34 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
         print(f"revoked display token {shown.id} (board {shown.board or '(any)'})")
         return EXIT_OK
 
-    return _with_accounts(args, revoke)
+    return _with_accounts(args, revoke, writes=True)
 
 
-# -- schedules (issue 7 S): `wallboard schedule import|show|export`, against Redis through the Store
+# -- schedules: `wallboard schedule import|show|export`, against Redis through the Store
 
 
-def _add_schedule_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``schedule import FILE``, ``schedule show``, ``schedule export`` (Redis from WALLBOARD_REDIS_URL)."""
-    schedule = sub.add_parser("schedule", help="agent schedules for adherence (CSV or JSON files)")
-    schedule.add_argument("--site", default=None)
-    ssub = schedule.add_subparsers(dest="schedule_command", required=True)
-    imp = ssub.add_parser("import", help="validate a file and store it (all rows or nothing)")
-    imp.add_argument("path", type=Path, metavar="FILE")
+def _add_schedule_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """``schedule import FILE``, ``schedule show``, ``schedule export``."""
+    schedule = _command(sub, "schedule", "agent schedules for adherence (CSV or JSON files)", common)
+    ssub = schedule.add_subparsers(dest="schedule_command", required=True, metavar="ACTION")
+    imp = _command(ssub, "import", "validate a file and store it (all rows or nothing)", common)
+    imp.add_argument("path", type=Path, metavar="FILE", help="the schedule, CSV or JSON (see examples/schedule.csv)")
     imp.add_argument(
         "--mode",
         choices=["replace", "merge"],
         default="replace",
         help="merge: replace only the (agent, day) pairs the file has rows for",
     )
-    imp.add_argument("--format", choices=["csv", "json"], default=None, help="default: from the extension")
     imp.add_argument(
-        "--site-file", type=Path, default=None, help="time zone, agents, activities (default: WALLBOARD_SITE_FILE)"
+        "--format", choices=["csv", "json"], default=None, help="the file's format (default: its extension)"
     )
     imp.set_defaults(func=cmd_schedule_import)
-    show = ssub.add_parser("show", help="print the stored slots")
-    show.add_argument("--date", type=_iso_date, default=None, metavar="YYYY-MM-DD")
-    show.add_argument("--agent", default=None)
+    show = _command(ssub, "show", "print the stored slots", common)
+    show.add_argument("--date", type=_iso_date, default=None, metavar="YYYY-MM-DD", help="only this day (default: all)")
+    show.add_argument("--agent", default=None, help="only this agent id (default: all)")
     show.set_defaults(func=cmd_schedule_show)
-    export = ssub.add_parser("export", help="write the stored schedule as a file `schedule import` reads")
-    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export = _command(ssub, "export", "write the stored schedule as a file `schedule import` reads", common)
+    export.add_argument("--format", choices=["csv", "json"], default="csv", help="the file's format")
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     export.set_defaults(func=cmd_schedule_export)
 
@@ -481,27 +657,44 @@ def _iso_date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, read {text!r}") from exc
 
 
-def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[int]]) -> int:
-    """Run ``work(store)`` against the site's Redis (embedded when no URL is set, as ``users`` does)."""
+def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[int]], *, writes: bool) -> int:
+    """Run ``work(store)`` against the site's Redis: ``WALLBOARD_REDIS_URL``, else the data directory's
+    (``serve``'s, or started for this command and stopped after, its data kept on disk).
+
+    A command that ``writes`` is refused (exit 2) when its Redis would be a throwaway one, started for
+    this command and removed after it: the write would be lost without a word.
+    """
     from redis.exceptions import RedisError
 
-    from wallboard.live import redis_for
-    from wallboard.store import Store, StoreError
+    from wallboard.datadir import redis_link
+    from wallboard.store import Store, StoreError, connect
 
     settings = _settings(args)
 
-    async def run() -> int:
-        async with redis_for(settings, "wallboard-cli") as (client, _):
+    async def run(url: str) -> int:
+        client = connect(url, client_name="wallboard-cli")
+        try:
             return await work(Store(client, prefix=settings.key_prefix, site=settings.site))
+        finally:
+            await client.aclose()
 
-    try:
-        return asyncio.run(run())
-    except StoreError as exc:  # an unreadable stored document
-        print(f"wallboard: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (RedisError, OSError) as exc:
-        print(f"wallboard: cannot reach Redis ({type(exc).__name__}: {exc})", file=sys.stderr)
-        return EXIT_FAILED
+    with redis_link(settings) as link:
+        if link.throwaway:
+            if writes:
+                raise ConfigError(
+                    "no data directory to write to (the user data directory cannot be created), so this would "
+                    "land in a throwaway Redis and be lost: set WALLBOARD_REDIS_URL to your Redis, or "
+                    "--data-dir / WALLBOARD_DATA_DIR to the directory `wallboard serve` uses"
+                )
+            print("wallboard: no data directory: reading an empty throwaway Redis", file=sys.stderr)
+        try:
+            return asyncio.run(run(link.url))
+        except StoreError as exc:  # an unreadable stored document
+            print(f"wallboard: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        except (RedisError, OSError) as exc:
+            print(f"wallboard: cannot reach Redis ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return EXIT_FAILED
 
 
 def _cli_actor() -> str:
@@ -518,9 +711,9 @@ def cmd_schedule_import(args: argparse.Namespace) -> int:
     from wallboard.store import ConfigConflictError, ConfigFormatError
 
     settings = _settings(args)
-    if args.site_file is None and settings.site_file is None:
+    if settings.site_file is None:
         raise ConfigError("a site file gives the time zone and agents: pass --site-file or set WALLBOARD_SITE_FILE")
-    site = _site_for(settings, args.site_file)
+    site = _site_for(settings)
     kind: sc.Format = "json" if (args.format or args.path.suffix.lower().lstrip(".")) == "json" else "csv"
     data = _read_schedule_file(args.path)
     actor = _cli_actor()
@@ -556,7 +749,7 @@ def cmd_schedule_import(args: argparse.Namespace) -> int:
         print(f"imported {shown['slots']} slots of {shown['agents']} agents, {span}: version {written['version']}")
         return EXIT_OK
 
-    return _with_store(args, store_it)
+    return _with_store(args, store_it, writes=True)
 
 
 def _read_schedule_file(path: Path) -> bytes:
@@ -593,7 +786,7 @@ def cmd_schedule_show(args: argparse.Namespace) -> int:
             print(f"{row.get('agent')}\t{row.get('date')}\t{row.get('start')}-{row.get('end')}\t{row.get('activity')}")
         return EXIT_OK
 
-    return _with_store(args, show)
+    return _with_store(args, show, writes=False)
 
 
 def cmd_schedule_export(args: argparse.Namespace) -> int:
@@ -621,22 +814,26 @@ def cmd_schedule_export(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
         return EXIT_OK
 
-    return _with_store(args, export)
+    return _with_store(args, export, writes=False)
 
 
-# -- grafana (issue 8 G): `wallboard grafana build [--check]` and `wallboard grafana push --url URL`
+# -- grafana: `wallboard grafana build [--check]` and `wallboard grafana push --url URL`
 
 
-def _add_grafana_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_grafana_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """``grafana build [--check]`` (generated dashboards, provisioning, recording rules) and ``grafana push``."""
-    grafana = sub.add_parser("grafana", help="history dashboards: generate the files, push them to a Grafana")
-    gsub = grafana.add_subparsers(dest="grafana_command", required=True)
-    build = gsub.add_parser("build", help="regenerate grafana/ and deploy/prometheus/rules/recording.yml")
+    grafana = _command(sub, "grafana", "history dashboards: generate the files, push them to a Grafana", common)
+    gsub = grafana.add_subparsers(dest="grafana_command", required=True, metavar="ACTION")
+    build = _command(
+        gsub, "build", "regenerate grafana/ and deploy/prometheus/rules/recording.yml (SL formula from --site-file)",
+        common,
+    )  # fmt: skip
     build.add_argument("--check", action="store_true", help="write nothing; exit 1 listing the stale files")
     build.add_argument("--root", type=Path, default=Path("."), help="repository root (default: .)")
-    build.add_argument("--site-file", type=Path, default=None, help="take the SL formula from this site file")
     build.set_defaults(func=cmd_grafana_build)
-    push = gsub.add_parser("push", help="create the folder and upload the dashboards (token: WALLBOARD_GRAFANA_TOKEN)")
+    push = _command(
+        gsub, "push", "create the folder and upload the dashboards (token: WALLBOARD_GRAFANA_TOKEN)", common
+    )
     push.add_argument("--url", default=None, help="Grafana's base URL (default: WALLBOARD_GRAFANA_URL)")
     push.add_argument("--folder", default="Wallboard", help="folder title (default: Wallboard)")
     push.set_defaults(func=cmd_grafana_push)
@@ -645,7 +842,8 @@ def _add_grafana_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
 def cmd_grafana_build(args: argparse.Namespace) -> int:
     from wallboard.grafana.build import BuildError, artefacts, stale, write
 
-    formula = load_site_file(args.site_file).sl_formula if args.site_file else "offered_minus_short"
+    site_file = getattr(args, "site_file", None)
+    formula = load_site_file(site_file).sl_formula if site_file else "offered_minus_short"
     expected = artefacts(formula)
     try:
         if args.check:
@@ -692,6 +890,12 @@ def _account_errors() -> tuple[type[Exception], ...]:
     return (AccountError, UserError)
 
 
+def _serve_error() -> type[Exception]:
+    from wallboard.serve import ServeError
+
+    return ServeError
+
+
 def _startup_errors() -> tuple[type[Exception], ...]:
     """Errors that stop a live command with a message of their own (no traceback): no Redis, no port, bad login."""
     from wallboard.api.app import ApiError
@@ -701,21 +905,19 @@ def _startup_errors() -> tuple[type[Exception], ...]:
     return (ApiError, EmbeddedRedisError, RunnerError)
 
 
-# -- history (issue 8 H): `wallboard history export`, the closed interval rows the engine keeps in Redis
+# -- history: `wallboard history export`, the closed interval rows the engine keeps in Redis
 
 
-def _add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_history_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """``history export --kind queue|agent [--from] [--to] [--format csv|json] [--out FILE]``."""
-    history = sub.add_parser("history", help="closed interval rows per queue and agent, kept in Redis")
-    history.add_argument("--site", default=None)
-    hsub = history.add_subparsers(dest="history_command", required=True)
-    export = hsub.add_parser("export", help="write the rows of the intervals starting in [--from, --to)")
-    export.add_argument("--kind", choices=["queue", "agent"], required=True)
+    history = _command(sub, "history", "closed interval rows per queue and agent, kept in Redis", common)
+    hsub = history.add_subparsers(dest="history_command", required=True, metavar="ACTION")
+    export = _command(hsub, "export", "write the rows of the intervals starting in [--from, --to)", common)
+    export.add_argument("--kind", choices=["queue", "agent"], required=True, help="rows per queue or per agent")
     export.add_argument("--from", dest="start", default=None, help="ISO date or time, site-local (default: yesterday)")
     export.add_argument("--to", dest="end", default=None, help="ISO date (that day included) or time (default: now)")
-    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--format", choices=["csv", "json"], default="csv", help="the file's format")
     export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
-    export.add_argument("--site-file", type=Path, default=None, help="for the time zone (default: WALLBOARD_SITE_FILE)")
     export.set_defaults(func=cmd_history_export)
 
 
@@ -727,7 +929,7 @@ def cmd_history_export(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        low, high = window(args.start, args.end, _site_for(settings, args.site_file).tz, datetime.now(UTC))
+        low, high = window(args.start, args.end, _site_for(settings).tz, datetime.now(UTC))
     except WindowError as exc:
         raise ConfigError(f"--{exc.field}: {exc.reason}") from exc
 
@@ -749,13 +951,13 @@ def cmd_history_export(args: argparse.Namespace) -> int:
         print(f"{len(rows)} {args.kind} rows from {low.isoformat()} to {high.isoformat()}", file=sys.stderr)
         return EXIT_OK
 
-    return _with_store(args, export)
+    return _with_store(args, export, writes=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    _configure_logging(getattr(args, "verbose", 0))
     from wallboard.replay import ReplayError
 
     try:
@@ -766,6 +968,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"wallboard: invalid settings: {describe_errors(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except _serve_error() as exc:
+        print(f"wallboard: {exc}", file=sys.stderr)
+        return cast(int, getattr(exc, "exit_code", EXIT_FAILED))
     except AmiAuthError as exc:
         print(f"wallboard: {exc}", file=sys.stderr)
         return EXIT_FAILED

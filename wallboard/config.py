@@ -8,11 +8,11 @@ explicit keyword arguments and, to exercise the environment parsing, an injected
 
 Resolution of each field: keyword argument, else ``WALLBOARD_<FIELD>`` (case-insensitive), else
 the default. The Redis URL also accepts the conventional ``REDIS_URL`` when
-``WALLBOARD_REDIS_URL`` is not set; with neither, ``redis_url`` is None and the CLI starts an
-embedded Redis (``wallboard.embedded``). A URL is checked here (scheme, host, port, database) so a
-typo fails at start-up with a message naming the variable, and never echoes the URL itself (it
-may hold a password). A Redis Cluster is named by its own schemes, ``redis+cluster://`` or
-``rediss+cluster://`` (TLS), followed by one or more comma-separated seed nodes and no database:
+``WALLBOARD_REDIS_URL`` is not set; with neither, ``redis_url`` is None and the commands share the
+embedded Redis of the data directory (``data_dir``, see ``wallboard.datadir``). A URL is checked here
+(scheme, host, port, database) so a typo fails at start-up with a message naming the variable, and
+never echoes the URL itself (it may hold a password). A Redis Cluster is named by its own schemes,
+``redis+cluster://`` or ``rediss+cluster://`` (TLS), followed by one or more comma-separated seed nodes and no database:
 ``redis+cluster://user:secret@10.0.0.1:6379,10.0.0.2:6379/``; any seed that answers reveals the
 whole cluster (``wallboard.store.connect`` builds a ``RedisCluster`` client for it). Display tokens
 are ``SecretStr`` so they never appear in a repr or a log.
@@ -162,7 +162,7 @@ class Settings(BaseSettings):
     key_prefix: str = Field(default="wb", min_length=1, max_length=32, pattern=_NAME_PATTERN)
     site: str = Field(default="default", min_length=1, max_length=64, pattern=_NAME_PATTERN)
     site_file: Path | None = None
-    embedded_dir: Path | None = None
+    data_dir: Path | None = None  # the embedded Redis' directory when no redis_url (wallboard.datadir)
     stream_maxlen: PositiveInt = 1_000_000
     snapshot_interval_s: PositiveFloat = 0.25
     checkpoint_interval_s: PositiveFloat = 5.0  # the State pickle is MBs on a busy day: not 4 times a second

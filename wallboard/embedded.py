@@ -13,8 +13,10 @@ Owning the process keeps start and stop explicit. On Linux the server also gets 
 the thread that started it dies (``PR_SET_PDEATHSIG``), so a killed demo leaves no stray server;
 start it from the main thread for that to hold.
 
-Without a ``directory`` the data is ephemeral (no snapshots, removed on stop). With one, it
-persists there (RDB snapshots, and a save on stop), and a later start serves the same data.
+Without a ``directory`` the data is ephemeral (no snapshots, removed on stop) unless ``persistent``
+asks for an append-only file in the temporary directory. With one, it persists there (an append-only
+file fsynced every second, RDB snapshots, and a save on stop), and a later start serves the same data.
+``wallboard.datadir`` shares one such server between the processes of a machine.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def find_redis_server() -> Path:
 
 def _config(directory: Path, persistent: bool) -> str:
     lines = [
+        f'pidfile "{directory / "redis.pid"}"',
         "port 0",
         f'unixsocket "{directory / SOCKET_NAME}"',
         "unixsocketperm 700",
@@ -68,9 +71,12 @@ def _config(directory: Path, persistent: bool) -> str:
         "dbfilename dump.rdb",
         "daemonize no",
         'logfile "redis.log"',
-        "appendonly no",
     ]
-    lines += ["save 300 1", "save 60 1000"] if persistent else ['save ""']
+    if persistent:
+        lines += ["appendonly yes", 'appendfilename "appendonly.aof"', "appendfsync everysec"]
+        lines += ["save 300 1", "save 60 1000"]
+    else:
+        lines += ["appendonly no", 'save ""']
     return "\n".join(lines) + "\n"
 
 
@@ -150,10 +156,18 @@ def _prepare_directory(directory: Path | None) -> tuple[Path, bool]:
     return directory.resolve(), False
 
 
-def start_embedded(directory: Path | None = None, *, timeout: float = 10.0) -> EmbeddedRedis:
+def start_embedded(
+    directory: Path | None = None,
+    *,
+    timeout: float = 10.0,
+    persistent: bool | None = None,
+    die_with_parent: bool = True,
+) -> EmbeddedRedis:
     """Start a private Redis on a unix socket and return it once it answers PING.
 
-    ``directory`` None: a fresh temporary directory and no persistence. Raises EmbeddedRedisError
+    ``directory`` None: a fresh temporary directory, removed on stop, with no persistence unless
+    ``persistent`` (an append-only file there, for the process's lifetime). ``die_with_parent`` False
+    lets the server outlive the process that started it (``wallboard.datadir`` stops it). Raises EmbeddedRedisError
     when no binary is found, the socket path is too long, or the server does not come up in time.
     """
     executable = find_redis_server()
@@ -163,12 +177,13 @@ def start_embedded(directory: Path | None = None, *, timeout: float = 10.0) -> E
             f"embedded Redis directory {path} is too long for a unix socket path "
             f"(at most {MAX_SOCKET_PATH - len(SOCKET_NAME) - 1} bytes)"
         )
-    (path / "redis.conf").write_text(_config(path, persistent=not temporary), encoding="utf-8")
-    preexec = (
-        _die_with_parent if sys.platform == "linux" and threading.current_thread() is threading.main_thread() else None
-    )
+    keep = (not temporary) if persistent is None else persistent
+    (path / "redis.conf").write_text(_config(path, persistent=keep), encoding="utf-8")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    preexec = _die_with_parent if die_with_parent and sys.platform == "linux" and in_main_thread else None
     process = subprocess.Popen(
         [str(executable), str(path / "redis.conf")],
+        start_new_session=not die_with_parent,  # outliving its starter: keep it out of the starter's Ctrl-C
         cwd=path,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import secrets
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -38,7 +40,7 @@ from collectors.simulator.ami_server import SimulatedAmiServer, run_simulator
 from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import on_wall_clock, schedule_around
-from wallboard.accounts import Accounts, Hashing, audit_entry
+from wallboard.accounts import Accounts, Hashing, audit_entry, token_digest
 from wallboard.adherence.schedule import ScheduleError, dump_schedule
 from wallboard.api import create_app
 from wallboard.api.app import Runtime, serving, uvicorn_config
@@ -46,7 +48,7 @@ from wallboard.api.auth import create_display_token
 from wallboard.api.board_routes import default_board
 from wallboard.api.page import mount_board_page
 from wallboard.config import Settings
-from wallboard.embedded import EmbeddedRedis, start_embedded
+from wallboard.datadir import RedisLink, redis_link
 from wallboard.events import Event
 from wallboard.notify import Notifier
 from wallboard.runner import EngineRunner
@@ -144,19 +146,13 @@ async def run_until_signalled(main: Awaitable[None]) -> int:
 
 @contextlib.asynccontextmanager
 async def redis_for(settings: Settings, client_name: str) -> AsyncIterator[tuple[Client, str]]:
-    """A Redis client for ``settings``: its URL, or an embedded Redis started (and stopped) here."""
-    embedded: EmbeddedRedis | None = None
-    url = settings.redis_url
-    if url is None:
-        embedded = start_embedded(settings.embedded_dir)
-        url = embedded.url
-    client = connect(url, client_name=client_name)
-    try:
-        yield client, url
-    finally:
-        await client.aclose()
-        if embedded is not None:
-            embedded.stop()
+    """A Redis client for ``settings`` (see ``redis_link``) and its URL."""
+    with redis_link(settings) as link:
+        client = connect(link.url, client_name=client_name)
+        try:
+            yield client, link.url
+        finally:
+            await client.aclose()
 
 
 def _store(settings: Settings, client: Client, site: str | None = None) -> Store:
@@ -248,6 +244,28 @@ async def demo(
     pages: Sequence[PageMount] = (),
 ) -> None:
     """The whole pipeline on one machine: simulator on loopback, AMI collector, Redis, engine, API."""
+    # Its own Redis unless told otherwise: a throwaway one (append-only file in a temporary directory), or
+    # with --data-dir that directory's, where the token, the users and the day's figures outlive a restart.
+    with redis_link(settings, throwaway=settings.data_dir is None) as link:
+        if link.shared is not None:
+            inform(f"redis: {link.url}" + (" (throwaway: gone when the demo stops)" if link.throwaway else ""))
+        client = connect(link.url, client_name="wallboard-demo")
+        try:
+            await _demo_on(settings.model_copy(update={"redis_url": link.url}), link, client, options, inform,
+                           announce, pages)  # fmt: skip
+        finally:
+            await client.aclose()
+
+
+async def _demo_on(
+    settings: Settings,
+    link: RedisLink,
+    client: Client,
+    options: DemoOptions,
+    inform: Callable[[str], None],
+    announce: Callable[[str], None],
+    pages: Sequence[PageMount],
+) -> None:
     secret = secrets.token_urlsafe(16)
     now = datetime.now(UTC)
     # Play the simulated day from 10:00 whatever the clock says, so a demo at night is busy too.
@@ -260,47 +278,41 @@ async def demo(
     )
     site = site_config(config, site=settings.site)
     site = SiteConfig.model_validate({**site.model_dump(), "thresholds": DEMO_THRESHOLDS})
-    embedded = settings.redis_url is None
-    async with redis_for(settings, "wallboard-demo") as (client, url):
-        settings = settings.model_copy(update={"redis_url": url})
-        store = _store(settings, client)
-        simulation = Simulation(config, options.seed, start=now)
-        if config.schedule is not None:
-            await store_demo_schedule(store, config, site, now, options.speed)
-        server = SimulatedAmiServer(simulation, username="wallboard", secret=secret, speed=options.speed)
-        await server.start("127.0.0.1", 0)
-        try:
-            ami = AmiClient(
-                AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site), StreamSink(store)
-            )
-            runner = EngineRunner(settings, store, site)
-            app = create_app(settings, store=store, site_config=site)
-            mount_board_page(app)
-            for mount in pages:
-                mount(app)
-            token = await create_display_token(store, board="default", label="demo")
-            await _demo_boards(store, now)
-            # An admin only in the demo's own throwaway Redis, never in a Redis given by URL.
-            password = await _demo_admin(store) if embedded else None
-            async with serving(uvicorn_config(app, settings)) as base:
-                if password is not None:
-                    inform(f"ops page: {base}/ops/ (user {DEMO_ADMIN!r}, password {password!r}; this demo only)")
-                inform(f"supervisor view: {base}/supervisor/?token={token}")
-                inform(f"TV board with team adherence tiles: {base}/tv/adherence?token={token}")
-                parts = {
-                    "AMI collector": ami.run(),
-                    "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
-                    "engine": runner.run(),
-                    "announcement": _announce_when_ready(app, settings.site, f"{base}/?token={token}", announce),
-                }
-                if settings.webhook_urls:  # alert notifications only when receivers are configured
-                    parts["notifier"] = Notifier.from_settings(settings, store).run()
-                try:
-                    await run_all(parts)
-                finally:
-                    await close_runner(runner)
-        finally:
-            await server.close()
+    store = _store(settings, client)
+    simulation = Simulation(config, options.seed, start=now)
+    if config.schedule is not None:
+        await store_demo_schedule(store, config, site, now, options.speed)
+    server = SimulatedAmiServer(simulation, username="wallboard", secret=secret, speed=options.speed)
+    await server.start("127.0.0.1", 0)
+    try:
+        ami = AmiClient(AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site), StreamSink(store))
+        runner = EngineRunner(settings, store, site)
+        app = create_app(settings, store=store, site_config=site)
+        mount_board_page(app)
+        for mount in pages:
+            mount(app)
+        await _demo_boards(store, now)
+        # An admin only in the demo's own Redis, never in a Redis given by URL.
+        token, password = await _demo_credentials(store, link)
+        async with serving(uvicorn_config(app, settings)) as base:
+            if password is not None:
+                inform(f"ops page: {base}/ops/ (user {DEMO_ADMIN!r}, password {password!r}; this demo only)")
+            inform(f"supervisor view: {base}/supervisor/?token={token}")
+            inform(f"TV board with team adherence tiles: {base}/tv/adherence?token={token}")
+            parts = {
+                "AMI collector": ami.run(),
+                "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
+                "engine": runner.run(),
+                "announcement": _announce_when_ready(app, settings.site, f"{base}/?token={token}", announce),
+            }
+            if settings.webhook_urls:  # alert notifications only when receivers are configured
+                parts["notifier"] = Notifier.from_settings(settings, store).run()
+            try:
+                await run_all(parts)
+            finally:
+                await close_runner(runner)
+    finally:
+        await server.close()
 
 
 DEMO_ADMIN = "demo"
@@ -355,12 +367,50 @@ async def store_demo_schedule(
     return stored
 
 
-async def _demo_admin(store: Store) -> str:
-    """An admin with a fresh random password in the demo's throwaway Redis, so the ops page can be tried."""
-    password = secrets.token_urlsafe(12)
+DEMO_CREDENTIALS = "demo-credentials.json"
+
+
+async def _demo_credentials(store: Store, link: RedisLink) -> tuple[str, str | None]:
+    """The demo's display token and its admin's password (None in a Redis given by URL: no admin there).
+
+    In a data directory they are kept in ``demo-credentials.json`` (mode 0600) beside the Redis, and reused
+    while Redis still knows them, so an open TV keeps working across a restart of the demo.
+    """
+    if link.shared is None:
+        return await create_display_token(store, board="default", label="demo"), None
+    kept = _read_credentials(link)
+    token = kept.get("token")
+    if not isinstance(token, str) or await store.get_token(token_digest(token)) is None:
+        token = await create_display_token(store, board="default", label="demo")
+    password = kept.get("password")
     accounts = Accounts(store, Hashing(Passwords()))
-    await accounts.add_user(DEMO_ADMIN, Role.ADMIN, password, actor="demo")
-    return password
+    if await accounts.get_user(DEMO_ADMIN) is None:
+        password = secrets.token_urlsafe(12)
+        await accounts.add_user(DEMO_ADMIN, Role.ADMIN, password, actor="demo")
+    elif not isinstance(password, str):
+        password = secrets.token_urlsafe(12)
+        await accounts.update_user(DEMO_ADMIN, actor="demo", password=password)
+    _write_credentials(link, {"token": token, "password": password})
+    return token, password
+
+
+def _read_credentials(link: RedisLink) -> dict[str, Any]:
+    if link.shared is None or link.shared.redis_dir is None:
+        return {}
+    try:
+        kept = json.loads((link.shared.redis_dir.parent / DEMO_CREDENTIALS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def _write_credentials(link: RedisLink, credentials: Mapping[str, str]) -> None:
+    if link.shared is None or link.shared.redis_dir is None:
+        return  # a throwaway Redis: nothing to keep
+    path = link.shared.redis_dir.parent / DEMO_CREDENTIALS
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        json.dump(credentials, out)
 
 
 async def close_runner(runner: EngineRunner, timeout_s: float = 5.0) -> None:

@@ -79,7 +79,7 @@ Progress = Callable[[int], None]
 
 
 def load_frame_times(path: Path) -> dict[int, float]:
-    """Receive times by byte offset, from an ``ami_frames.jsonl`` index (see shared/data/README.md)."""
+    """Receive times by byte offset, from an ``ami_frames.jsonl`` index (as in tests/fixtures/asterisk22-light)."""
     times: dict[int, float] = {}
     try:
         with path.open(encoding="utf-8") as stream:

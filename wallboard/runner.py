@@ -95,8 +95,8 @@ from wallboard.adherence.schedule import ScheduleError, schedule_from_document
 from wallboard.adherence.tracker import AdherenceBook, merge_figures
 from wallboard.alerting import ActionRejected, AlertBook, Record
 from wallboard.config import Settings, redacted_url
+from wallboard.datadir import redis_link
 from wallboard.deltas import diff
-from wallboard.embedded import EmbeddedRedis, start_embedded
 from wallboard.engine import State
 from wallboard.events import AlertAction, Event, parse_event
 from wallboard.history import row_ids, written
@@ -765,16 +765,16 @@ def _thresholds_of(document: dict[str, Any] | None, site: SiteConfig) -> tuple[i
 async def run_engine(settings: Settings, site_config: SiteConfig) -> None:
     """Run the engine of ``site_config.site`` until cancelled, then write a final checkpoint.
 
-    Without a Redis URL an embedded Redis is started (in ``settings.embedded_dir`` when set) and
-    stopped on the way out. With webhooks configured (``settings.webhook_urls``) a ``Notifier``
+    Without a Redis URL it uses the data directory's Redis (``wallboard.datadir.redis_link``), started
+    here when no other process runs it. With webhooks configured (``settings.webhook_urls``) a ``Notifier``
     runs beside the engine as its own task: it only reads the alerts stream, so a failing
     receiver (or a notifier bug, logged) never holds the engine up.
     """
-    embedded: EmbeddedRedis | None = None
-    url = settings.redis_url
-    if url is None:
-        embedded = start_embedded(settings.embedded_dir)
-        url = embedded.url
+    with redis_link(settings) as link:
+        await _run_engine(settings, site_config, link.url)
+
+
+async def _run_engine(settings: Settings, site_config: SiteConfig, url: str) -> None:
     log.info("engine for site %s using Redis at %s", site_config.site, redacted_url(url))
     client = connect(url, client_name=f"wallboard-engine-{site_config.site}")
     store = Store(client, prefix=settings.key_prefix, site=site_config.site, maxlen=settings.stream_maxlen)
@@ -794,8 +794,6 @@ async def run_engine(settings: Settings, site_config: SiteConfig) -> None:
             log.warning("engine for site %s stopped without a final checkpoint: %s", site_config.site, exc)
         finally:
             await client.aclose()
-            if embedded is not None:
-                embedded.stop()
 
 
 def _start_notifier(settings: Settings, store: Store) -> asyncio.Task[None] | None:

@@ -19,6 +19,8 @@ from wallboard.config import Settings
 from wallboard.store import Store, connect
 from wallboard.users import Passwords, Role
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
 SITE = "paris"
 PASSWORD = "correct horse battery"

@@ -33,6 +33,8 @@ from dash_app.grid import agent_rows, listed
 from wallboard.accounts import Accounts
 from wallboard.users import Role
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "build" / "screenshots" / "supervisor.png"  # gitignored; scripts/screenshot copies it to docs/
@@ -99,7 +101,7 @@ def _announced_url(process: subprocess.Popen[str]) -> str:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WALLBOARD_") and k != "REDIS_URL"}
-    env["WALLBOARD_EMBEDDED_DIR"] = str(tmp_path_factory.mktemp("redis"))
+    env["HOME"] = str(tmp_path_factory.mktemp("home"))  # the demo's own throwaway Redis: nothing of the user's
     argv = [sys.executable, "-m", "wallboard.cli", "demo", "--port", str(_free_port()), "--speed", "20"]
     process = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import Browser, Page, expect
 from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
@@ -24,6 +25,8 @@ from dash_app.layout import tile_models
 from wallboard.accounts import Accounts
 from wallboard.store import Store
 from wallboard.users import Role
+
+pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"  # gitignored; scripts/screenshot copies the README's into docs/

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import yaml
 
 from wallboard.alert_rules import OUTDATED_ALERT, alert_names, export_rules, inhibit_rules, offset_changes
@@ -64,6 +65,7 @@ def queue_labels(queue: str, threshold: str, level: str, severity: str, **extra:
 # -- promtool check ---------------------------------------------------------------------------------
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_example_thresholds_pass_promtool_check(tmp_path: Path) -> None:
     """The example file's rules are valid: 10 thresholds exported, 9 with two levels + 1 alarm-only, + outdated."""
     thresholds = load_thresholds(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")))
@@ -74,6 +76,7 @@ def test_example_thresholds_pass_promtool_check(tmp_path: Path) -> None:
     assert {s.threshold_id for s in export.skipped} == {"break-too-long", "lunch-too-long", "call-too-long"}
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_odd_queue_names_are_escaped(tmp_path: Path) -> None:
     """Queue names with regex and quote characters survive the exclusion regex and the string literal."""
     site = SiteConfig(site="paris", queues={'a.b"c': {}, "d|e": {}})
@@ -90,6 +93,7 @@ def test_odd_queue_names_are_escaped(tmp_path: Path) -> None:
 # -- promtool test ----------------------------------------------------------------------------------
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_warn_then_alarm_fire_after_for_and_a_blip_never_fires(tmp_path: Path) -> None:
     """for 2m: a 2-sample blip (1m pending) never fires; 70 from 4m fires warn at 6m; 130 from 8m alarms at 10m."""
     write_rules(tmp_path, [{"id": "wait", "metric": "longest_wait_s", "warn": 60, "alarm": 120, "for_s": 120}])
@@ -117,6 +121,7 @@ def test_warn_then_alarm_fire_after_for_and_a_blip_never_fires(tmp_path: Path) -
     run_unit_test(tmp_path, {'wallboard_longest_wait_seconds{site="paris", queue="sales"}': values}, checks)
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_hysteresis_holds_until_the_clear_level(tmp_path: Path) -> None:
     """warn 60 clear 45: 70 fires, 50 and 46 hold, 45 clears, 50 does not fire again."""
     write_rules(tmp_path, [{"id": "wait", "metric": "longest_wait_s", "warn": 60, "clear": 45}])
@@ -138,6 +143,7 @@ def test_hysteresis_holds_until_the_clear_level(tmp_path: Path) -> None:
     run_unit_test(tmp_path, {'wallboard_longest_wait_seconds{site="paris", queue="sales"}': "70 50 46 45 50"}, checks)
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_min_traffic_gates_the_service_level(tmp_path: Path) -> None:
     """SL 50 % alarms only while the last 15 min hold >= 5 offered calls (a jump of 10 at 20m)."""
     write_rules(tmp_path, [{"id": "sl", "metric": "service_level_pct", "alarm": 70}])
@@ -154,6 +160,7 @@ def test_min_traffic_gates_the_service_level(tmp_path: Path) -> None:
     run_unit_test(tmp_path, series, checks)
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_site_default_excludes_queues_with_their_own_threshold(tmp_path: Path) -> None:
     """7 waiting everywhere: the site default (5) fires for support only; sales' own limit (10) does not fire."""
     rows = [
@@ -175,6 +182,7 @@ def test_site_default_excludes_queues_with_their_own_threshold(tmp_path: Path) -
     run_unit_test(tmp_path, series, checks)
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_active_hours_across_midnight(tmp_path: Path) -> None:
     """Thu 22:00-06:00 Paris (UTC+1 in 1970; 1970-01-01 was a Thursday): fires Thu 22:00 to Fri 05:59 only."""
     rows = [
@@ -196,6 +204,7 @@ def test_active_hours_across_midnight(tmp_path: Path) -> None:
     run_unit_test(tmp_path, {'wallboard_calls_waiting{site="paris", queue="sales"}': "5+0x300"}, checks, step="10m")
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_active_hours_follow_a_dst_change(tmp_path: Path) -> None:
     """Hobart left DST on 1970-03-07 16:00 UTC (1576 h): 08:00 local is 21:00 UTC before, 22:00 UTC after."""
     site = SiteConfig(site="paris", timezone="Australia/Hobart", queues={"sales": {}})
@@ -215,6 +224,7 @@ def test_active_hours_follow_a_dst_change(tmp_path: Path) -> None:
     run_unit_test(tmp_path, {'wallboard_calls_waiting{site="paris", queue="sales"}': "5+0x530"}, checks, step="3h")
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_rules_past_their_horizon_raise_an_outdated_alert(tmp_path: Path) -> None:
     """Exported with a 30-day horizon for a DST zone, the outdated alert fires after 720 h, not before."""
     site = SiteConfig(site="paris", timezone="Australia/Hobart", queues={"sales": {}})
@@ -232,6 +242,7 @@ def test_rules_past_their_horizon_raise_an_outdated_alert(tmp_path: Path) -> Non
     run_unit_test(tmp_path, {'wallboard_calls_waiting{site="paris", queue="sales"}': "0+0x125"}, checks, step="6h")
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_pipeline_health_rules(tmp_path: Path) -> None:
     """Disconnected from 60 s with for 30 s: alarm at 90 s, not at 60 s; data age 40 s is fine, 70 s warns."""
     rows = [
@@ -313,6 +324,7 @@ def test_for_durations_and_inhibition() -> None:
     assert "threshold" in rule["equal"] and rule["source_matchers"] == ['level="alarm"']
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_team_adherence_rules_per_team(tmp_path: Path) -> None:
     """Team adherence 85 % everywhere: the site default (warn < 90) fires for sales only; care's own (< 70) does not."""
     site = SiteConfig(site="paris", timezone="Europe/Paris", teams={"care": {}, "sales": {}})

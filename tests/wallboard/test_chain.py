@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fixture_paths import LIGHT
 from waiting import poll_until
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as connect_ws
@@ -48,7 +49,7 @@ from wallboard.runner import EngineRunner
 from wallboard.site import SiteConfig
 from wallboard.store import Store, connect, next_stream_id
 
-TRANSCRIPT = Path("/work/shared/data/asterisk-live/light/ami_transcript.txt")
+TRANSCRIPT = LIGHT / "ami_transcript.txt"
 SITE = "chain"
 SECRET = "s3cret"
 SPEED = 300.0

@@ -28,6 +28,7 @@ def _site_file(tmp_path: Path, thresholds: list[dict[str, Any]]) -> Path:
     return path
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_example_thresholds_export_to_rules_promtool_accepts(tmp_path: Path) -> None:
     """Every example threshold Prometheus can express becomes a rule; the file passes promtool check rules."""
     thresholds = yaml.safe_load(EXAMPLE.read_text())["thresholds"]

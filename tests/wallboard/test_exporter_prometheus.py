@@ -21,6 +21,8 @@ from wallboard.config import Settings
 from wallboard.deltas import diff
 from wallboard.store import Store, connect
 
+pytestmark = pytest.mark.prometheus
+
 WAIT_S = 30.0
 QUERY_POLL_S = 0.1
 QUEUE = 'queue="support",site="paris"'

@@ -43,6 +43,8 @@ from wallboard.runner import EngineRunner
 from wallboard.site import QueueConfig, SiteConfig
 from wallboard.store import Store, connect
 
+pytestmark = pytest.mark.prometheus
+
 SITE = SiteConfig(
     site="agree",
     short_abandon_s=5,

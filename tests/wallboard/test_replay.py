@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixture_paths import LIGHT, PUBLIC
 
 ROOT = Path(__file__).resolve().parents[2]
-LIGHT = ROOT.parent / "shared" / "data" / "asterisk-live" / "light"
-PUBLIC = ROOT.parent / "shared" / "data" / "public"
 THRESHOLDS = ["--sl-threshold", "support=20", "--sl-threshold", "sales=30", "--sl-threshold", "billing=30"]
 
-# The table of shared/data/README.md (from queue_log and the driver's ground truth).
+# The table of tests/fixtures/asterisk22-light/PROVENANCE.md (from queue_log and the driver's ground truth).
 EXPECTED = {
     "support": {"offered": 8, "answered": 8, "abandoned": 0, "timed_out": 0, "within": 8, "asa": 3.88, "talk": 45.62},
     "sales": {"offered": 7, "answered": 7, "abandoned": 0, "timed_out": 0, "within": 7, "asa": 3.71, "talk": 49.86},
@@ -54,7 +53,7 @@ def assert_readme_table(result: dict[str, Any]) -> None:
 
 
 def test_queue_log_replay_gives_the_readme_table() -> None:
-    """The light queue_log replays to the shared README's per-queue table."""
+    """The light queue_log replays to the per-queue table of the capture's PROVENANCE.md."""
     result = replay_json(LIGHT / "queue_log", "--format", "queue_log", *THRESHOLDS)
     assert_readme_table(result)
     assert result["source"]["format"] == "queue_log"

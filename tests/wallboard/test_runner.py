@@ -427,8 +427,8 @@ async def test_run_engine_stops_cleanly_with_a_final_checkpoint(redis_url: str) 
 
 
 async def test_run_engine_without_a_url_uses_an_embedded_redis(tmp_path: Path) -> None:
-    """No Redis URL: run_engine starts an embedded Redis in embedded_dir, publishes, and stops it on cancel."""
-    task = asyncio.create_task(run_engine(settings(embedded_dir=tmp_path / "redis"), SITE))
+    """No Redis URL: run_engine starts the data directory's Redis, publishes, and stops it on cancel."""
+    task = asyncio.create_task(run_engine(settings(data_dir=tmp_path), SITE))
     socket_path = tmp_path / "redis" / "redis.sock"
     async with asyncio.timeout(10):
         while not socket_path.exists():

@@ -50,7 +50,7 @@ class Updates:
         await self._close()
 
     async def _close(self) -> None:
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        await self._pubsub.aclose()
 
     async def _subscribe(self) -> None:
         """Subscribe and wait for Redis' confirmation (the first reply on the subscribed connection)."""

@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import cast
 
 import pytest
+from fixture_paths import LIGHT, PUBLIC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,9 +39,6 @@ from wallboard.events import (
     parse_event,
 )
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-LIGHT = DATA / "asterisk-live" / "light"
-PUBLIC = DATA / "public"
 T0 = datetime(2026, 11, 22, 12, 33, 0, tzinfo=UTC)
 SEC = timedelta(seconds=1)
 
@@ -874,8 +871,8 @@ def test_light_transcript_totals() -> None:
     for queue, count, wait, talk in (("support", 8, 31, 365), ("sales", 7, 26, 349), ("billing", 2, 3, 106)):
         calls = [c for c in truth if c["queue"] == queue]
         assert len(calls) == count
-        assert sum(float(c["connect_holdtime"]) for c in calls) == wait  # README: ASA x answered
-        assert sum(float(c["agent_complete_talktime"]) for c in calls) == talk  # README: avg talk x answered
+        assert sum(float(c["connect_holdtime"]) for c in calls) == wait  # PROVENANCE.md: ASA x answered
+        assert sum(float(c["agent_complete_talktime"]) for c in calls) == talk  # PROVENANCE.md: avg talk x answered
         assert sum(1 for e in answered if e.queue == queue) == count
         assert sum(e.wait_s for e in answered if e.queue == queue) == wait
         assert sum(e.talk_s for e in ended if e.queue == queue) == talk

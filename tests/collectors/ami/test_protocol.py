@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from fixture_paths import LIGHT, PUBLIC
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,9 +27,6 @@ from collectors.ami.protocol import (
     encode_action,
 )
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-LIGHT = DATA / "asterisk-live" / "light"
-PUBLIC = DATA / "public"
 TRANSCRIPT = (LIGHT / "ami_transcript.txt").read_bytes()
 INDEX = [json.loads(line) for line in (LIGHT / "ami_frames.jsonl").read_text().splitlines()]
 INDEXED = [entry for entry in INDEX if entry["kind"] in ("banner", "event", "response")]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import fixture_paths
 import pytest
 
 from collectors.queue_log.csv_export import CSV_COLUMNS, parse_csv_row, read_csv
@@ -17,13 +17,10 @@ from collectors.queue_log.parser import QueueLogMapper
 from collectors.queue_log.records import QueueLogError, parse_line
 from wallboard.events import AgentPaused, Event
 
-DATA = Path(os.environ.get("WALLBOARD_TEST_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data"))
-LIGHT = DATA / "asterisk-live" / "light" / "queue_log"
+LIGHT = fixture_paths.LIGHT / "queue_log"
 
 
 def _lines(path: Path) -> list[str]:
-    if not path.exists():
-        pytest.skip(f"test data {path} is not available")
     return path.read_text(encoding="utf-8").splitlines()
 
 

@@ -6,12 +6,12 @@ test_verbs.py and the ordering in test_reorder.py."""
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import fixture_paths
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,15 +34,12 @@ from wallboard.events import (
     parse_event,
 )
 
-DATA = Path(os.environ.get("WALLBOARD_TEST_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data"))
-LIGHT = DATA / "asterisk-live" / "light" / "queue_log"
-SLACK = DATA / "public" / "asterisk2slack_queue_log.txt"
-SLACK_V1 = DATA / "public" / "asterisk2slack_queue_log_v1.txt"
+LIGHT = fixture_paths.LIGHT / "queue_log"
+SLACK = fixture_paths.PUBLIC / "asterisk2slack_queue_log.txt"
+SLACK_V1 = fixture_paths.PUBLIC / "asterisk2slack_queue_log_v1.txt"
 
 
 def _lines(path: Path) -> list[str]:
-    if not path.exists():
-        pytest.skip(f"test data {path} is not available")
     return path.read_text(encoding="utf-8").splitlines()
 
 
@@ -94,7 +91,7 @@ def test_light_queue_log_maps_every_line() -> None:
 
 
 def test_light_queue_log_agent_column_is_an_interface_for_addmember_and_a_name_for_pause() -> None:
-    """ADDMEMBER/REMOVEMEMBER carry the interface, PAUSE the member name (README quirk 6)."""
+    """ADDMEMBER/REMOVEMEMBER carry the interface, PAUSE the member name (PROVENANCE.md quirk 6)."""
     _, events = _run(_lines(LIGHT))
     logins = [event for event in events if isinstance(event, AgentLogin | AgentLogout)]
     pauses = [event for event in events if isinstance(event, AgentPaused | AgentUnpaused)]
@@ -112,7 +109,7 @@ def test_light_queue_log_pauseall_is_followed_by_per_queue_pauses() -> None:
 
 
 def test_light_queue_log_gives_the_readme_figures() -> None:
-    """Waits and talk times per queue reproduce data/README.md's ASA and average talk table."""
+    """Waits and talk times per queue reproduce the ASA and average talk table of the capture's PROVENANCE.md."""
     _, events = _run(_lines(LIGHT))
     expected = {"support": (8, 3.88, 45.62), "sales": (7, 3.71, 49.86), "billing": (2, 1.50, 53.00)}
     for queue, (answered, asa, talk) in expected.items():

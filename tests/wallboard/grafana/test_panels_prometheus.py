@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prom_stack import PromQueryError, PromStack, prom_stack
 
 from collectors.simulator.config import Indiscipline
 from wallboard.grafana.build import RULES_FILE
 from wallboard.grafana.dashboards import board_json, dashboards, iter_panels
 from wallboard.grafana.rules import WINDOWS
+
+pytestmark = pytest.mark.prometheus
 
 ROOT = Path(__file__).resolve().parents[3]
 # 300x: the first breaks (a quarter into the agents' remaining shift, ~1.5 h simulated) come within ~10 s.

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from prom_stack import PromQueryError, prom_stack
 
+pytestmark = pytest.mark.prometheus
+
 
 async def test_stack_yields_with_samples_and_reports_query_errors(tmp_path: Path, redis_url: str) -> None:
     """Once yielded, offered calls and per-agent series are in Prometheus; bad PromQL raises PromQueryError."""

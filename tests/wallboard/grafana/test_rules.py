@@ -81,12 +81,14 @@ def check(name: str, *samples: dict[str, Any]) -> dict[str, Any]:
     return {"expr": name, "eval_time": "15m", "exp_samples": list(samples)}
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_rule_file_passes_promtool_check(tmp_path: Path) -> None:
     """10 increases + 4 queue ratios + 4 site ratios per window, 4 windows: 72 valid rules."""
     (tmp_path / "rules.yml").write_text(recording_rules_yaml(), encoding="utf-8")
     assert "SUCCESS: 72 rules found" in promtool("check", "rules", "rules.yml", cwd=tmp_path)
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_queue_ratios_match_the_engine_definitions(tmp_path: Path) -> None:
     """Over 15m: q1 SL 75 %, abandon 12.5 %, ASA 20 s, AHT 250 s; q2 SL 100 %, abandon 0 %; q3 (no calls) nothing."""
     figures = {
@@ -104,6 +106,7 @@ def test_queue_ratios_match_the_engine_definitions(tmp_path: Path) -> None:
     run_test(tmp_path, checks)
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_site_ratios_sum_the_queues(tmp_path: Path) -> None:
     """Site over 15m: SL 270/300 = 90 %, abandon 15/300 = 5 %, ASA 5700/285 = 20 s, AHT 71250/285 = 250 s."""
     figures = {"service_level_percent": 90, "abandon_rate_percent": 5, "asa_seconds": 20, "aht_seconds": 250}
@@ -113,6 +116,7 @@ def test_site_ratios_sum_the_queues(tmp_path: Path) -> None:
     run_test(tmp_path, checks)
 
 
+@pytest.mark.prometheus  # runs promtool
 def test_offered_formula_divides_by_all_offered_calls(tmp_path: Path) -> None:
     """With sl_formula "offered", q1's SL is 90 / 150 = 60 % (short abandons stay in the denominator)."""
     name = ratio_name("service_level_percent", "15m")
