@@ -110,9 +110,10 @@ def test_mounted_files_exist(compose: dict[str, Any]) -> None:
 
 
 def test_dockerfile_installs_the_cli() -> None:
-    """The image's entry point is the ``wallboard`` command installed from this project."""
+    """The image's entry point is the ``wallboard`` command installed from this project, on the locked versions."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^RUN pip install \.", dockerfile, re.M)
+    assert re.search(r"^RUN pip install --no-deps \.", dockerfile, re.M)
+    assert "uv export --frozen" in dockerfile and "COPY pyproject.toml uv.lock" in dockerfile
     assert 'ENTRYPOINT ["wallboard"]' in dockerfile
 
 

@@ -34,9 +34,9 @@ an unpause.
 
 Pause episodes (pause counts and paused time): the agent is "paused" at agent level while paused in at
 least one queue. An episode starts when that becomes true, or when a new reason arrives without an
-unpause (data/README.md quirk 7); PAUSEALL followed by one PAUSE per queue with the same reason is one
-episode. Paused time accumulates per site-local day and in total; an open episode is flushed at a day
-boundary and at the end of input.
+unpause (quirk 7 of tests/fixtures/asterisk22-light/PROVENANCE.md); PAUSEALL followed by one PAUSE per
+queue with the same reason is one episode. Paused time accumulates per site-local day and in total; an
+open episode is flushed at a day boundary and at the end of input.
 
 Displayed as ``paused:<reason>`` (the reason of the current episode).
 """

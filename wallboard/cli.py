@@ -9,6 +9,11 @@ stderr and exits with status 2 at once; a refused AMI login, a port already take
 Redis that cannot start exit with status 1, also in one line. An unreachable Redis is not an
 error: it may be starting or failing over, so the engine, the collectors and the API retry with
 backoff and log each attempt. SIGINT/SIGTERM stop a live command cleanly with status 0.
+
+Redis: ``WALLBOARD_REDIS_URL`` when set, else the data directory's embedded Redis, shared by ``serve``
+and every other command (``wallboard.datadir``). The options every command takes (``--site``,
+``--site-file``, ``--data-dir``, ``-v``) are accepted before or after its name; the site is ``--site``,
+else ``WALLBOARD_SITE``, else the site file's ``site:``, else ``default``.
 """
 
 from __future__ import annotations

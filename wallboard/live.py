@@ -6,7 +6,9 @@ backoff and never drops a batch (the collector's read loop waits meanwhile, whic
 on the PBX connection instead of growing memory). Every event carries an idempotency key, so a
 retried append that had in fact succeeded is not counted twice by the engine.
 
-``demo`` runs every part in one process (plus the embedded Redis child). Its simulated agents follow a
+``demo`` runs every part in one process (plus the embedded Redis child: a throwaway one with an
+append-only file in a temporary directory, or with ``--data-dir`` that directory's, where its display
+token, its admin and the day's figures outlive a restart). Its simulated agents follow a
 generated schedule, with some indiscipline, and that schedule is stored first as the site's schedules
 (``store_demo_schedule``), so the engine tracks real adherence exceptions. It announces the page's
 URL only once the API holds a snapshot (so the first page load and ``/ws`` have data), and on

@@ -8,7 +8,7 @@ returns the events it implies (often none). Time is an argument: an event's ``ts
 ``received_at``. Nothing here reads the clock or does I/O.
 
 A waiting call is tracked per Uniqueid of its queue leg, because the outcome of a call that leaves
-the queue unanswered is only known *after* the leave (data/README.md quirks 1 and 12)::
+the queue unanswered is only known *after* the leave (tests/fixtures/asterisk22-light/PROVENANCE.md, quirks 1 and 12)::
 
     joined ──QueueCallerAbandon──► abandoned? ──Leave──► (pending) ──Hangup───────────► CallAbandoned
        │                                                    └────VarSet QUEUESTATUS──► CallExited(reason)

@@ -27,7 +27,7 @@ Mapping choices (the brief's open questions, settled):
 * ABANDON / EXIT* ``position`` is the position when the caller left (the join position is in
   CallQueued). FULL / JOINEMPTY / JOINUNAVAIL are calls offered that never joined: CallExited
   with reason full / empty / empty and ``wait_s=0``. WITHDRAW is CallExited(reason="withdraw").
-* RINGNOANSWER's ringtime is in milliseconds (data/README.md quirk 4).
+* RINGNOANSWER's ringtime is in milliseconds (tests/fixtures/asterisk22-light/PROVENANCE.md, quirk 4).
 * The agent column names an interface when it contains ``/`` (``Local/agent01@agents/n``:
   ADDMEMBER/REMOVEMEMBER by default, every verb for members without a name), else a member name;
   events get ``interface`` or ``member_name`` accordingly and ``agent`` is the column verbatim.
@@ -296,7 +296,7 @@ def _not_joined(rec: Record, common: Fields, build: Build) -> list[Event]:
 
 
 def _ring_no_answer(rec: Record, common: Fields, build: Build) -> list[Event]:
-    # ringtime in MILLISECONDS (README quirk 4)
+    # ringtime in MILLISECONDS (quirk 4 of tests/fixtures/asterisk22-light/PROVENANCE.md)
     ring_ms = _int(rec, 0, "ringtime")
     common["call_id"] = None if rec.call_id in NOT_CALLS else rec.call_id
     common["queue"] = _queue(rec)

@@ -10,7 +10,7 @@ sessions whose event mask has that bit. The formatter is the PBX: it invents cha
 a call as Linkedid, and remembers them per call until the call hangs up.
 
 Layouts and orders follow app_queue/manager of Asterisk 22 and the captured transcript
-(data/README.md quirks):
+(quirks of tests/fixtures/asterisk22-light/PROVENANCE.md):
 
 * queue events: channel snapshot headers, then ``Queue``, ``Position``, ``Count`` (join/leave),
   ``OriginalPosition``, ``HoldTime`` (abandon), ``Dest*`` agent channel and ``Interface``,

@@ -3,7 +3,7 @@
 Every function returns the ``(key, value)`` pairs or the bytes of one frame; nothing here keeps
 state except ``Channel``, a channel's snapshot headers (``ast_manager_build_channel_state_string``).
 Sources: main/manager.c, main/manager_channels.c and apps/app_queue.c of Asterisk 22, checked
-against the captured transcript in data/asterisk-live/light (data/README.md quirks 3, 4, 5).
+against the captured transcript in tests/fixtures/asterisk22-light (quirks 3, 4, 5 of its PROVENANCE.md).
 """
 
 from __future__ import annotations

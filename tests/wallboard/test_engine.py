@@ -334,7 +334,10 @@ def test_site_aliases_and_teams() -> None:
 
 
 def test_logout_during_a_call_still_counts_the_call() -> None:
-    """Removed from the queue while talking (README quirk 2): the call is still handled."""
+    """Removed from the queue while talking: the call is still handled.
+
+    Quirk 2 of tests/fixtures/asterisk22-light/PROVENANCE.md.
+    """
     state = run(login(0, "a1"), answered(10, "c1", "a1", 3), ev("agent_logout", 20, agent="a1", queue="support"))
     assert state.snapshot(at(21))["agents"]["a1"]["state"] == "logged_out"
     state.apply(ended(40, "c1", "a1", 30))

@@ -20,7 +20,7 @@ START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 QUEUE_EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect", "AgentComplete"}
 
 # Field order of QueueMemberAdded/Pause/Status/Removed in the real Asterisk 22 transcript
-# (data/asterisk-live/light/ami_transcript.txt), after Event and Privilege.
+# (tests/fixtures/asterisk22-light/ami_transcript.txt), after Event and Privilege.
 REAL_MEMBER_FIELDS = [
     "Queue", "MemberName", "Interface", "StateInterface", "Membership", "Penalty", "CallsTaken", "LastCall",
     "LastPause", "LoginTime", "InCall", "Status", "Paused", "PausedReason", "Ringinuse", "Wrapuptime",
