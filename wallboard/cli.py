@@ -247,7 +247,10 @@ def _add_init_command(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     init.add_argument(
         "--ami-username", default="wallboard", metavar="NAME", help="AMI user (secret: WALLBOARD_AMI_SECRET)"
     )
-    init.add_argument("--out", type=Path, default=Path("site.yaml"), metavar="FILE", help="site file to write")
+    init.add_argument(
+        "--out", type=Path, default=None, metavar="FILE",
+        help="site file to write (default: WALLBOARD_SITE_FILE, else site.yaml here)",
+    )  # fmt: skip
     init.add_argument(
         "--timezone", default=None, metavar="ZONE", help="the site's IANA time zone (default: this machine's)"
     )
@@ -397,6 +400,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise ConfigError(f"--queue-log {path}: no directory {str(path.parent)!r}")
     site = _site_for(settings)  # a bad site file is refused here, before anything starts
     data_dir = resolve_data_dir(settings.data_dir)
+    data_dir = data_dir.resolve() if data_dir is not None else None
     if data_dir is None:
         raise ConfigError("no data directory: give --data-dir or set WALLBOARD_DATA_DIR (HOME is not usable)")
     options = ServeOptions(
@@ -415,9 +419,11 @@ def cmd_init(args: argparse.Namespace) -> int:
     from wallboard.discover import DiscoveryError, discover
     from wallboard.starter_site import starter_site_yaml
 
-    settings = _settings(args)
+    # Not _settings(): the site file may be the one about to be written (WALLBOARD_SITE_FILE set already).
+    settings = Settings(**({"site": args.site} if getattr(args, "site", None) else {}))
     if settings.ami_secret is None:
         raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+    args.out = args.out or settings.site_file or Path("site.yaml")
     if args.out.exists() and not args.force:
         raise ConfigError(f"{args.out} exists: give --force to overwrite it, or --out another file")
     host, port = args.ami
@@ -453,7 +459,9 @@ def _local_zone() -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     from wallboard import live
 
-    settings = _settings(args)
+    # A directory only when named on the command line: WALLBOARD_DATA_DIR may be a real site's, and the
+    # demo would fill it with simulated calls.
+    settings = _settings(args).model_copy(update={"data_dir": getattr(args, "data_dir", None)})
     options = live.DemoOptions(speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues)
     return _run(live.demo(settings, options, announce=_announce, inform=_inform, pages=_pages()))
 

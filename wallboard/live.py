@@ -298,7 +298,12 @@ async def _demo_on(
         token, password = await _demo_credentials(store, link)
         async with serving(uvicorn_config(app, settings)) as base:
             if password is not None:
-                inform(f"ops page: {base}/ops/ (user {DEMO_ADMIN!r}, password {password!r}; this demo only)")
+                kept = (
+                    "kept with its data directory"
+                    if link.shared is not None and not link.throwaway
+                    else "this demo only"
+                )
+                inform(f"ops page: {base}/ops/ (user {DEMO_ADMIN!r}, password {password!r}; {kept})")
             inform(f"supervisor view: {base}/supervisor/?token={token}")
             inform(f"TV board with team adherence tiles: {base}/tv/adherence?token={token}")
             parts = {

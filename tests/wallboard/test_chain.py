@@ -67,6 +67,8 @@ COUNTS = (
 AVERAGES = ("asa_s", "avg_talk_s", "aht_s")
 RATES = ("service_level_pct", "abandon_rate_pct")
 
+pytestmark = pytest.mark.slow  # the whole live chain per test: not in the fast tier (scripts/test --fast)
+
 
 async def until(predicate: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = WAIT_S) -> None:
     await poll_until(predicate, what, timeout)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import re
 import select
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,8 +24,19 @@ from wallboard.cli import EXIT_OK, EXIT_USAGE, build_parser, main
 PASSWORD = "correct horse battery staple"
 
 
-def test_users_added_in_one_process_are_listed_by_the_next(tmp_path: Path) -> None:
-    env = clean_env(tmp_path)
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A fresh HOME with a short path: the data directory's socket path must stay within 103 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="wb-home-", dir="/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_users_added_in_one_process_are_listed_by_the_next(home: Path) -> None:
+    tmp_path = home
+    env = clean_env(home)
     added = wallboard("users", "add", "alice", "--role", "ops", env={**env, "WALLBOARD_NEW_PASSWORD": PASSWORD})
     assert added.returncode == 0, added.stderr
     listed = wallboard("users", "list", env=env)
@@ -119,15 +133,15 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.fullmatch(r"wallboard \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
 
 
-def _demo_url(tmp_path: Path, data_dir: Path | None) -> tuple[str, str]:
+def _demo_url(tmp_path: Path, data_dir: Path | None, **extra: str) -> tuple[str, str]:
     """Start the demo, read its URL's token and the stderr lines before it, stop it; returns (token, stderr)."""
     argv = [*WALLBOARD, "demo", "--port", str(free_port()), "--speed", "20", "--agents", "8", "--queues", "2"]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     err = tmp_path / "demo.err"
     with err.open("w") as stderr:
-        process = subprocess.Popen(argv, cwd=ROOT, env=clean_env(tmp_path), stdout=subprocess.PIPE, stderr=stderr,
-                                   text=True)  # fmt: skip
+        env = clean_env(tmp_path, extra)
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], 60)
@@ -141,6 +155,7 @@ def _demo_url(tmp_path: Path, data_dir: Path | None) -> tuple[str, str]:
     return token, err.read_text()
 
 
+@pytest.mark.slow  # the demo (simulator, collector, engine, API) as a process, twice
 def test_the_demo_keeps_its_token_in_a_data_directory_and_not_without(tmp_path: Path) -> None:
     first, stderr = _demo_url(tmp_path, tmp_path / "data")
     assert f"redis: unix://{tmp_path / 'data' / 'redis' / 'redis.sock'}" in stderr
@@ -148,5 +163,6 @@ def test_the_demo_keeps_its_token_in_a_data_directory_and_not_without(tmp_path: 
     assert again == first  # an open TV keeps working across a restart
     password = re.search(r"password '([^']+)'", stderr)
     assert password is not None and f"password '{password.group(1)}'" in (tmp_path / "demo.err").read_text()
-    throwaway, stderr = _demo_url(tmp_path, None)
+    # Only --data-dir: WALLBOARD_DATA_DIR may name a real site's data, which simulated calls must not fill.
+    throwaway, stderr = _demo_url(tmp_path, None, WALLBOARD_DATA_DIR=str(tmp_path / "data"))
     assert throwaway != first and "(throwaway: gone when the demo stops)" in stderr

@@ -41,6 +41,8 @@ from wallboard.events import parse_event
 from wallboard.site import SiteConfig
 from wallboard.store import Store, connect, next_stream_id
 
+pytestmark = pytest.mark.slow  # wallboard commands as real processes: not in the fast tier (scripts/test --fast)
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "faults"
 SECRET = "s3cret"

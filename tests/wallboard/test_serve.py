@@ -107,6 +107,7 @@ def site(tmp_path: Path, pbx: int) -> Iterator[Site]:
             stop(serving.process)
 
 
+@pytest.mark.slow  # serve, its collector, engine and API, and the simulator: real processes
 async def test_users_tokens_and_the_day_survive_a_restart(site: Site) -> None:
     site.start()
     await site.ready()
@@ -134,6 +135,7 @@ async def test_users_tokens_and_the_day_survive_a_restart(site: Site) -> None:
     assert listed.returncode == 0 and listed.stdout.startswith("alice\tops\tactive"), listed
 
 
+@pytest.mark.slow
 async def test_a_crashed_part_is_started_again(site: Site) -> None:
     site.start()
     await site.ready()
@@ -151,12 +153,32 @@ async def test_a_crashed_part_is_started_again(site: Site) -> None:
     assert "engine exited with status -9; starting it again" in site.log.read_text()
 
 
+@pytest.mark.slow
 async def test_one_serve_per_data_directory(site: Site) -> None:
     site.start()
     await site.ready()
     second = wallboard("serve", "--data-dir", str(site.data), "--port", str(free_port()), env=site.env)
     assert second.returncode == 1
     assert f"wallboard serve already runs on {site.data} (pid {site.process.pid})" in second.stderr
+
+
+def test_init_writes_the_site_file_serve_reads(tmp_path: Path, pbx: int) -> None:
+    """`wallboard init` against the PBX, even with WALLBOARD_SITE_FILE already naming the file it writes."""
+    out = tmp_path / "site.yaml"
+    env = clean_env(tmp_path, {"WALLBOARD_AMI_SECRET": SECRET, "WALLBOARD_SITE_FILE": str(out)})
+    wrote = wallboard("init", "--ami", f"127.0.0.1:{pbx}", "--timezone", "Europe/Paris", "--site", "lyon", env=env)
+    assert wrote.returncode == 0, wrote.stderr
+    from wallboard.site import load_site_file
+
+    site = load_site_file(out)
+    assert (site.site, str(site.tz)) == ("lyon", "Europe/Paris")
+    assert len(site.queues) == 3 and site.agents
+    assert wrote.stdout.startswith(f"wrote {out}: 3 queues, {len(site.agents)} agents")
+    again = wallboard("init", "--ami", f"127.0.0.1:{pbx}", "--out", str(out), env=env)
+    assert again.returncode == 2 and "--force" in again.stderr
+    wrong = wallboard("init", "--ami", f"127.0.0.1:{pbx}", "--out", str(tmp_path / "x.yaml"),
+                      env={**env, "WALLBOARD_AMI_SECRET": "wrong"})  # fmt: skip
+    assert wrong.returncode == 1 and "wrong" not in wrong.stderr and not (tmp_path / "x.yaml").exists()
 
 
 def test_a_taken_port_and_a_bad_site_file_stop_serve_before_it_starts(tmp_path: Path) -> None:
