@@ -44,9 +44,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from wallboard.adherence.schedule import Schedule, Slot  # noqa: E402
-from wallboard.adherence.tracker import AdherenceBook, merge_figures  # noqa: E402
-from wallboard.site import AgentConfig, SiteConfig, TeamConfig  # noqa: E402
+from wallboard.core.adherence.schedule import Schedule, Slot  # noqa: E402
+from wallboard.core.adherence.tracker import AdherenceBook, merge_figures  # noqa: E402
+from wallboard.core.site import AgentConfig, SiteConfig, TeamConfig  # noqa: E402
 
 TARGET_TICK_MS = 50.0
 DAY = date(2026, 11, 23)

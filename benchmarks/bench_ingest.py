@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from collectors.ami.mapping import AmiMapper, make_drop_predicate  # noqa: E402
 from collectors.ami.protocol import AmiParser, Frame  # noqa: E402
-from wallboard.engine import State  # noqa: E402
-from wallboard.replay import replay  # noqa: E402
-from wallboard.site import SiteConfig  # noqa: E402
+from wallboard.core.engine import State  # noqa: E402
+from wallboard.core.site import SiteConfig  # noqa: E402
+from wallboard.processes.replay import replay  # noqa: E402
 
 LIGHT = ROOT / "tests" / "fixtures" / "asterisk22-light"  # a real Asterisk 22 capture (its PROVENANCE.md)
 CHUNK = 4096

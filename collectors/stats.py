@@ -25,8 +25,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 
-from collectors.backoff import Backoff
-from wallboard.events import Event
+from wallboard.core.backoff import Backoff
+from wallboard.core.events import Event
 
 log = logging.getLogger(__name__)
 

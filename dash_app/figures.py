@@ -11,7 +11,7 @@ format name doing the same (``tests/dash_app/test_tv.py`` compares the browser's
   like a clock); ``percent`` -> ``"87%"`` (rounded half up); a missing value -> ``"—"``.
 * ``ratio``    -> ``"needed / staffed"``, e.g. ``"5 / 7"`` (the Erlang C figure beside agents logged in).
 
-Levels come from the snapshot's open ``alerts`` (``wallboard.alerting``): the worst level of the
+Levels come from the snapshot's open ``alerts`` (``wallboard.core.alerting``): the worst level of the
 alerts on one queue and metric (:func:`alert_levels`), or on one team and metric, an agent's alert
 counting for the agent's team (:func:`team_levels`, for the adherence tiles). Colour is never the
 only cue: each level has an icon (``ICONS``: ● ok, ▲ warn, ■ alarm) and a word, shown beside the colour.

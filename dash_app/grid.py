@@ -20,7 +20,7 @@ logout is exactly an agent the supervisor must see)::
      "scheduled", "adherence", "adherence_status", "out_since", "exception"}   (issue 7, below)
 
 Adherence (issue 7: the agent's ``adherence`` entry, None when it has no slot today, see
-``wallboard.adherence``): ``scheduled`` is the scheduled activity now (``""`` when none);
+``wallboard.core.adherence``): ``scheduled`` is the scheduled activity now (``""`` when none);
 ``adherence_status`` the raw status (in, grace, out, unscheduled) for the cell's colour and
 ``adherence`` the same with a non-colour cue (:data:`ADHERENCE_CUES`: ``"✖ out"``); ``out_since``
 (iso or None) the base the browser ticks "out for" from, like time in state; ``exception`` the
@@ -69,7 +69,7 @@ EXCEPTION_WORDS: dict[str, str] = {
     "wrong_activity": "wrong activity",
     "unmapped_reason": "unmapped reason",
 }
-UNMAPPED_PREFIX = "unmapped:"  # wallboard.adherence.policy.UNMAPPED_PREFIX
+UNMAPPED_PREFIX = "unmapped:"  # wallboard.core.adherence.policy.UNMAPPED_PREFIX
 LEVELS = ("warn", "alarm")  # worst last
 LOGGED_OUT = "logged_out"
 

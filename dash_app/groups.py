@@ -4,13 +4,13 @@ Theory of operation
 -------------------
 A board may show one tile per queue *group* (``QueueConfig.group``) instead of one per queue.
 :func:`group_entry` builds, from one snapshot, an entry shaped like a queue's snapshot entry
-(``wallboard.snapshots.queue_entry``) so the same tile figures read it. Every figure is recomputed
+(``wallboard.core.snapshots.queue_entry``) so the same tile figures read it. Every figure is recomputed
 from summed counters, never averaged from the queues' percentages:
 
 * ``waiting``, ``waiting_beyond_sl`` are sums; ``longest_wait_s`` the maximum;
 * each window (``interval``, ``day``) sums the counters (offered, answered, abandoned,
   short_abandoned, answered_within_sl, handled, talk_s, hold_s, wrap_s, wait_s_answered) and
-  derives service level, ASA, AHT and abandon rate from the sums exactly as ``wallboard.metrics``
+  derives service level, ASA, AHT and abandon rate from the sums exactly as ``wallboard.core.metrics``
   does for one queue. ``answered_within_sl`` of each queue counts against *that queue's* threshold,
   so the group's SL is "calls answered within their own queue's threshold" over the group's
   denominator. The SL denominator follows the site's ``sl_formula``: the snapshot's ``sl_formula``
@@ -77,7 +77,7 @@ def _count(window: Mapping[str, Any], key: str) -> float:
 
 
 def _pct(numerator: float, denominator: float) -> float | None:
-    """As ``wallboard.metrics._pct``: clamped to [0, 100], None when the denominator is <= 0."""
+    """As ``wallboard.core.metrics._pct``: clamped to [0, 100], None when the denominator is <= 0."""
     if denominator <= 0:
         return None
     return min(100.0, max(0.0, 100.0 * numerator / denominator))

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from wallboard.alert_rules import export_rules, inhibit_rules
 from wallboard.cli import build_parser
-from wallboard.site import load_site_file
-from wallboard.thresholds import load_thresholds
+from wallboard.core.alert_rules import export_rules, inhibit_rules
+from wallboard.core.site import load_site_file
+from wallboard.core.thresholds import load_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"

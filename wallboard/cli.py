@@ -11,7 +11,7 @@ error: it may be starting or failing over, so the engine, the collectors and the
 backoff and log each attempt. SIGINT/SIGTERM stop a live command cleanly with status 0.
 
 Redis: ``WALLBOARD_REDIS_URL`` when set, else the data directory's embedded Redis, shared by ``serve``
-and every other command (``wallboard.datadir``). The options every command takes (``--site``,
+and every other command (``wallboard.store.datadir``). The options every command takes (``--site``,
 ``--site-file``, ``--data-dir``, ``-v``) are accepted before or after its name; the site is ``--site``,
 else ``WALLBOARD_SITE``, else the site file's ``site:``, else ``default``.
 """
@@ -30,24 +30,23 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
-from collectors.ami.client import AmiAuthError, AmiConfig
+from collectors.ami.client import AmiConfig
 from wallboard.config import Settings, describe_errors
-from wallboard.site import QueueConfig, SiteConfig, SiteFileError, load_site_file
-from wallboard.users import Role
+from wallboard.core.site import QueueConfig, SiteConfig, SiteFileError, load_site_file
+from wallboard.core.users import Role
+from wallboard.errors import EXIT_FAILED, EXIT_USAGE, UsageError, WallboardError
 
 if TYPE_CHECKING:
-    from wallboard.accounts import Accounts
-    from wallboard.live import PageMount
+    from wallboard.admin.accounts import Accounts
+    from wallboard.processes.api import PageMount
     from wallboard.store import Store
 
 log = logging.getLogger("wallboard")
 
 EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """A setting is missing or wrong; the message says which and how to fix it."""
 
 
@@ -209,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _endpoint(text: str) -> tuple[str, int]:
-    from wallboard.serve import parse_endpoint
+    from wallboard.processes.serve import parse_endpoint
 
     try:
         return parse_endpoint(text)
@@ -326,20 +325,20 @@ def _required_site_file(args: argparse.Namespace, why: str) -> Path:
 
 def _run(coro: Coroutine[Any, Any, None]) -> int:
     """Run the main coroutine; SIGINT/SIGTERM cancel it and the process exits 0."""
-    from wallboard.live import run_until_signalled
+    from wallboard.processes.tasks import run_until_signalled
 
     return asyncio.run(run_until_signalled(coro))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from wallboard import live
+    from wallboard.processes import simulate
 
     settings = Settings()
     secret = settings.ami_secret.get_secret_value() if settings.ami_secret else "wallboard"
     if args.schedule_out is not None and not args.schedule_out.resolve().parent.is_dir():
         raise ConfigError(f"--schedule-out: no directory {str(args.schedule_out.resolve().parent)!r} to write into")
     return _run(
-        live.simulate(
+        simulate.simulate(
             args.host,
             args.port,
             agents=args.agents,
@@ -354,41 +353,41 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_collect_ami(args: argparse.Namespace) -> int:
-    from wallboard import live
+    from wallboard.processes import collect
 
     settings = _settings(args)
     if settings.ami_secret is None:
         raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
     config = AmiConfig(args.host, args.port, args.username, settings.ami_secret.get_secret_value(), site=settings.site)
-    return _run(live.collect_ami(settings, config))
+    return _run(collect.collect_ami(settings, config))
 
 
 def cmd_collect_queue_log(args: argparse.Namespace) -> int:
-    from wallboard import live
+    from wallboard.processes import collect
 
     settings = _settings(args)
-    return _run(live.collect_queue_log(settings, args.path, from_start=args.from_start))
+    return _run(collect.collect_queue_log(settings, args.path, from_start=args.from_start))
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    from wallboard.runner import run_engine
+    from wallboard.processes.engine import run_engine
 
     settings = _settings(args)
     return _run(run_engine(settings, _site_for(settings)))
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from wallboard import live
+    from wallboard.processes import api
 
     settings = _settings(args)
-    return _run(live.serve_api(settings, pages=_pages()))
+    return _run(api.serve_api(settings, pages=_pages()))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from wallboard.datadir import resolve_data_dir
-    from wallboard.serve import ServeOptions, serve
+    from wallboard.processes.serve import ServeOptions, serve
+    from wallboard.store.datadir import resolve_data_dir
 
     settings = _settings(args)
     if settings.redis_url is not None:
@@ -416,8 +415,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from wallboard.discover import DiscoveryError, discover
-    from wallboard.starter_site import starter_site_yaml
+    from collectors.ami.discover import DiscoveryError, discover
+    from wallboard.core.starter_site import starter_site_yaml
 
     # Not _settings(): the site file may be the one about to be written (WALLBOARD_SITE_FILE set already).
     settings = Settings(**({"site": args.site} if getattr(args, "site", None) else {}))
@@ -457,13 +456,13 @@ def _local_zone() -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from wallboard import live
+    from wallboard.processes import demo
 
     # A directory only when named on the command line: WALLBOARD_DATA_DIR may be a real site's, and the
     # demo would fill it with simulated calls.
     settings = _settings(args).model_copy(update={"data_dir": getattr(args, "data_dir", None)})
-    options = live.DemoOptions(speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues)
-    return _run(live.demo(settings, options, announce=_announce, inform=_inform, pages=_pages()))
+    options = demo.DemoOptions(speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues)
+    return _run(demo.demo(settings, options, announce=_announce, inform=_inform, pages=_pages()))
 
 
 def _pages() -> tuple[PageMount, ...]:
@@ -514,7 +513,7 @@ def _site_from_args(args: argparse.Namespace) -> SiteConfig:
 def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from wallboard.alert_rules import export_rules
+    from wallboard.core.alert_rules import export_rules
 
     site = load_site_file(_required_site_file(args, "the thresholds come from the site file"))
     export = export_rules(site.thresholds, site, datetime.now(UTC), horizon_days=args.horizon_days)
@@ -532,8 +531,8 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from wallboard import replay as rp
-    from wallboard.report import print_replay_table, replay_progress
+    from wallboard.processes import replay as rp
+    from wallboard.processes.report import print_replay_table, replay_progress
 
     site = _site_from_args(args)
     frame_times = rp.load_frame_times(args.frame_times) if args.frame_times else None
@@ -554,8 +553,8 @@ CLI_ACTOR = "cli"
 
 def _with_accounts(args: argparse.Namespace, work: Callable[[Accounts], Awaitable[int]], *, writes: bool) -> int:
     """Run ``work(accounts)`` against the site's Redis (see ``_with_store``)."""
-    from wallboard.accounts import Accounts, Hashing
-    from wallboard.users import Passwords
+    from wallboard.admin.accounts import Accounts, Hashing
+    from wallboard.core.users import Passwords
 
     async def accounts(store: Store) -> int:
         return await work(Accounts(store, Hashing(Passwords())))
@@ -679,8 +678,8 @@ def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[int]
     """
     from redis.exceptions import RedisError
 
-    from wallboard.datadir import redis_link
     from wallboard.store import Store, StoreError, connect
+    from wallboard.store.datadir import redis_link
 
     settings = _settings(args)
 
@@ -720,7 +719,7 @@ def _cli_actor() -> str:
 def cmd_schedule_import(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from wallboard.adherence import schedule as sc
+    from wallboard.core.adherence import schedule as sc
     from wallboard.store import ConfigConflictError, ConfigFormatError
 
     settings = _settings(args)
@@ -766,7 +765,7 @@ def cmd_schedule_import(args: argparse.Namespace) -> int:
 
 
 def _read_schedule_file(path: Path) -> bytes:
-    from wallboard.adherence.schedule import MAX_BYTES
+    from wallboard.core.adherence.schedule import MAX_BYTES
 
     try:
         if path.stat().st_size > MAX_BYTES:
@@ -806,7 +805,7 @@ def cmd_schedule_export(args: argparse.Namespace) -> int:
     import csv
     import io
 
-    from wallboard.adherence.schedule import COLUMNS
+    from wallboard.core.adherence.schedule import COLUMNS
 
     async def export(store: Store) -> int:
         rows = _stored_rows(await store.read_schedules())
@@ -896,28 +895,6 @@ def cmd_grafana_push(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _account_errors() -> tuple[type[Exception], ...]:
-    from wallboard.accounts import AccountError
-    from wallboard.users import UserError
-
-    return (AccountError, UserError)
-
-
-def _serve_error() -> type[Exception]:
-    from wallboard.serve import ServeError
-
-    return ServeError
-
-
-def _startup_errors() -> tuple[type[Exception], ...]:
-    """Errors that stop a live command with a message of their own (no traceback): no Redis, no port, bad login."""
-    from wallboard.api.app import ApiError
-    from wallboard.embedded import EmbeddedRedisError
-    from wallboard.runner import RunnerError
-
-    return (ApiError, EmbeddedRedisError, RunnerError)
-
-
 # -- history: `wallboard history export`, the closed interval rows the engine keeps in Redis
 
 
@@ -938,7 +915,7 @@ def cmd_history_export(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from wallboard.api.history_routes import MAX_ROWS, id_range, read_rows
-    from wallboard.history import AGENT_COLUMNS, QUEUE_COLUMNS, WindowError, to_csv, window
+    from wallboard.core.history import AGENT_COLUMNS, QUEUE_COLUMNS, WindowError, to_csv, window
 
     settings = _settings(args)
     try:
@@ -971,28 +948,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "verbose", 0))
-    from wallboard.replay import ReplayError
-
     try:
         code: int = args.func(args)
-    except (ReplayError, SiteFileError, ConfigError) as exc:
+    except WallboardError as exc:  # every error of the project: one line, its own exit status
         print(f"wallboard: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except ValidationError as exc:
         print(f"wallboard: invalid settings: {describe_errors(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except _serve_error() as exc:
-        print(f"wallboard: {exc}", file=sys.stderr)
-        return cast(int, getattr(exc, "exit_code", EXIT_FAILED))
-    except AmiAuthError as exc:
-        print(f"wallboard: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except _startup_errors() as exc:  # evaluated only when an exception gets here: imports stay lazy
-        print(f"wallboard: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except _account_errors() as exc:
-        print(f"wallboard: {exc}", file=sys.stderr)
-        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     return code

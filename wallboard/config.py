@@ -9,7 +9,7 @@ explicit keyword arguments and, to exercise the environment parsing, an injected
 Resolution of each field: keyword argument, else ``WALLBOARD_<FIELD>`` (case-insensitive), else
 the default. The Redis URL also accepts the conventional ``REDIS_URL`` when
 ``WALLBOARD_REDIS_URL`` is not set; with neither, ``redis_url`` is None and the commands share the
-embedded Redis of the data directory (``data_dir``, see ``wallboard.datadir``). A URL is checked here
+embedded Redis of the data directory (``data_dir``, see ``wallboard.store.datadir``). A URL is checked here
 (scheme, host, port, database) so a typo fails at start-up with a message naming the variable, and
 never echoes the URL itself (it may hold a password). A Redis Cluster is named by its own schemes,
 ``redis+cluster://`` or ``rediss+cluster://`` (TLS), followed by one or more comma-separated seed nodes and no database:
@@ -162,7 +162,7 @@ class Settings(BaseSettings):
     key_prefix: str = Field(default="wb", min_length=1, max_length=32, pattern=_NAME_PATTERN)
     site: str = Field(default="default", min_length=1, max_length=64, pattern=_NAME_PATTERN)
     site_file: Path | None = None
-    data_dir: Path | None = None  # the embedded Redis' directory when no redis_url (wallboard.datadir)
+    data_dir: Path | None = None  # the embedded Redis' directory when no redis_url (wallboard.store.datadir)
     stream_maxlen: PositiveInt = 1_000_000
     snapshot_interval_s: PositiveFloat = 0.25
     checkpoint_interval_s: PositiveFloat = 5.0  # the State pickle is MBs on a busy day: not 4 times a second
@@ -177,7 +177,7 @@ class Settings(BaseSettings):
     ws_heartbeat_s: PositiveFloat = 2.0  # well inside the TV's 5 s STALE window
     ws_max_message_bytes: PositiveInt = 4096
     ws_send_queue: PositiveInt = 8
-    # Users and sessions (wallboard.accounts)
+    # Users and sessions (wallboard.admin.accounts)
     session_ttl_s: PositiveFloat = 12 * 3600.0  # sliding: every request with the session restarts it
     login_max_failures: PositiveInt = 5  # failed logins per user name within login_window_s, then 429
     login_max_failures_per_ip: PositiveInt = 20  # failed logins per client address within login_window_s
@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     ami_secret: SecretStr | None = None
     # `wallboard users add`: the new user's password (else it is prompted for; never a command-line argument)
     new_password: SecretStr | None = None
-    # Alert notifications (wallboard.notify, issue 5 B): comma-separated receivers "[generic:|slack:|teams:]https://..."
+    # Alert notifications (wallboard.processes.notify, issue 5 B): comma-separated receivers "[generic:|slack:|teams:]https://..."
     # (a receiver's URL may be its credential, e.g. a Slack webhook: secret); bodies signed with webhook_secret.
     webhook_urls: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     webhook_secret: SecretStr | None = None

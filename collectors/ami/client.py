@@ -46,9 +46,10 @@ from datetime import UTC, datetime
 
 from collectors.ami.mapping import AmiMapper, make_drop_predicate
 from collectors.ami.protocol import AmiParser, Frame, FrameTooLarge, MalformedFrame, TruncatedFrame, encode_action
-from collectors.backoff import Backoff
 from collectors.stats import CollectorStats, Sink, deliver
-from wallboard.events import Event
+from wallboard.core.backoff import Backoff
+from wallboard.core.events import Event
+from wallboard.errors import WallboardError
 
 __all__ = ["AmiAuthError", "AmiClient", "AmiConfig", "AmiConnectionLost", "AmiError", "AmiStats", "Sink"]
 
@@ -64,7 +65,7 @@ _REASONS = (
 )
 
 
-class AmiError(Exception):
+class AmiError(WallboardError):
     """Base of the AMI client's errors."""
 
 

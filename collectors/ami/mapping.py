@@ -1,4 +1,4 @@
-"""AMI frames -> normalised events (pure): what Asterisk 11 to 22 says, turned into ``wallboard.events``.
+"""AMI frames -> normalised events (pure): what Asterisk 11 to 22 says, turned into ``wallboard.core.events``.
 
 Theory of operation
 -------------------
@@ -72,7 +72,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collectors.ami.protocol import Frame, ListAssembler, ListResult, drop_events
-from wallboard.events import (
+from wallboard.core.events import (
     AgentDevice,
     AgentLogin,
     AgentLogout,

@@ -60,6 +60,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
+from wallboard.errors import WallboardError
+
 __all__ = [
     "BANNER_PREFIX",
     "END_COMMAND",
@@ -99,7 +101,7 @@ _EXCERPT = 40
 # -- errors -----------------------------------------------------------------------------------------
 
 
-class ProtocolError(Exception):
+class ProtocolError(WallboardError):
     """Base of the errors this module reports; ``offset`` is the stream offset of the bad frame."""
 
     def __init__(self, message: str, *, offset: int, size: int = 0) -> None:

@@ -31,11 +31,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from collectors.backoff import Backoff
 from collectors.queue_log.parser import QueueLogMapper
 from collectors.queue_log.tail import FileFollower
 from collectors.stats import CollectorStats, Sink, deliver
-from wallboard.events import Event
+from wallboard.core.backoff import Backoff
+from wallboard.core.events import Event
 
 __all__ = ["QueueLogCollector", "QueueLogStats", "Sink"]
 

@@ -58,7 +58,7 @@ from collectors.queue_log.csv_export import parse_csv_row
 from collectors.queue_log.records import MalformedLine, Record, split_line
 from collectors.queue_log.reorder import ReorderBuffer
 from collectors.queue_log.verbs import HANDLERS, Build, Fields, bad, construct, new
-from wallboard.events import Event, SourceReset
+from wallboard.core.events import Event, SourceReset
 
 __all__ = ["QueueLogMapper"]
 

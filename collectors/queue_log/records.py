@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from wallboard.errors import WallboardError
+
 __all__ = [
     "EXCERPT_CHARS",
     "FIXED_FIELDS",
@@ -30,7 +32,7 @@ FIXED_FIELDS = 5  # epoch|callid|queue|agent|VERB
 EXCERPT_CHARS = 80
 
 
-class QueueLogError(Exception):
+class QueueLogError(WallboardError):
     """Base of the errors the queue_log package raises (a CSV stream without its header, a malformed line)."""
 
 

@@ -44,7 +44,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from pydantic import BaseModel
 
 from collectors.queue_log.records import MalformedLine, Record
-from wallboard.events import (
+from wallboard.core.events import (
     AgentLogin,
     AgentLogout,
     AgentPaused,

@@ -48,7 +48,8 @@ from collectors.simulator.config import SchedulePolicy, SimConfig, build_config,
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import on_wall_clock, schedule_around, schedule_csv
 from collectors.simulator.views import SimEvent
-from wallboard.adherence.schedule import Schedule
+from wallboard.core.adherence.schedule import Schedule
+from wallboard.errors import StartupError
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ _FALSE = frozenset(("no", "false", "n", "f", "0", "off"))
 _PRE_AUTH = frozenset(("login", "logoff", "challenge"))
 
 
-class AmiServerError(Exception):
+class AmiServerError(StartupError):
     """The server was used out of order (advance() with a running clock, port before start())."""
 
 

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collectors.simulator.names import DAY_PROFILE, agent_names, profile_rate, queue_names
-from wallboard.site import AgentConfig, QueueConfig, SiteConfig, TeamConfig
+from wallboard.core.site import AgentConfig, QueueConfig, SiteConfig, TeamConfig
 
 Strategy = Literal["ringall", "rrmemory", "leastrecent", "fewestcalls", "random", "linear"]
 InterfaceStyle = Literal["pjsip", "local", "mixed"]

@@ -61,10 +61,11 @@ from collectors.simulator.views import (
     SimKind,
     SimState,
 )
-from wallboard.adherence.schedule import Slot
+from wallboard.core.adherence.schedule import Slot
+from wallboard.errors import WallboardError
 
 
-class SimulationError(Exception):
+class SimulationError(WallboardError):
     """The simulation was asked something impossible (time going backwards, a naive start time)."""
 
 

@@ -12,7 +12,7 @@ half and about three quarters of the shift's real length, moved by a seeded jitt
 or would start or end in the second pass of a repeated hour (a DST fold, which no wall-clock row can
 name), is dropped. Every draw comes from a generator seeded by (config seed, agent, day), so a plan never
 depends on what else was generated or simulated. ``generate_schedule`` gathers every agent's plan
-for a day into a ``wallboard.adherence.schedule.Schedule``; a slot's ``day`` is the local date it
+for a day into a ``wallboard.core.adherence.schedule.Schedule``; a slot's ``day`` is the local date it
 starts on (a night shift's slots after midnight belong to the next day, so the CSV form never needs
 a ``+1`` on a start time).
 
@@ -43,8 +43,9 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from collectors.simulator.config import AgentSpec, BreakPolicy, Indiscipline, SchedulePolicy, SimConfig, Span
-from wallboard.adherence.schedule import Schedule, Slot
-from wallboard.site import SiteConfig
+from wallboard.core.adherence.schedule import Schedule, Slot
+from wallboard.core.site import SiteConfig
+from wallboard.errors import WallboardError
 
 PAUSE_REASONS: dict[str, str] = {"break": "Break", "lunch": "Lunch"}
 """The pause reason an agent gives for each scheduled pause activity (the default policy maps them back)."""
@@ -55,7 +56,7 @@ _PLAN: tuple[tuple[float, str], ...] = ((0.25, "break"), (0.5, "lunch"), (0.78, 
 _MARGIN_S = 300.0  # an unscheduled pause keeps this far from the edges of its work slot
 
 
-class ScheduleGenerationError(ValueError):
+class ScheduleGenerationError(WallboardError, ValueError):
     """A schedule was asked for a site that does not match the simulated center (its time zone)."""
 
 

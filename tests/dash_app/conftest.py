@@ -18,14 +18,14 @@ from playwright.async_api import Browser, async_playwright
 from dash_app.ops import mount_ops_page
 from dash_app.supervisor import mount_supervisor_page
 from dash_app.tv import mount_tv_page
-from wallboard.accounts import Accounts, Hashing
+from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.api.page import mount_board_page
 from wallboard.config import Settings
-from wallboard.deltas import diff
+from wallboard.core.deltas import diff
+from wallboard.core.users import Passwords
 from wallboard.store import Store, connect
-from wallboard.users import Passwords
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
 SITE = "paris"

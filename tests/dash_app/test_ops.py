@@ -12,12 +12,12 @@ import uvicorn
 from playwright.async_api import Page, async_playwright, expect
 
 from dash_app.ops import mount_ops_page
-from wallboard.accounts import Accounts, Hashing
+from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.config import Settings
+from wallboard.core.users import Passwords, Role
 from wallboard.store import Store, connect
-from wallboard.users import Passwords, Role
 
 pytestmark = pytest.mark.browser
 

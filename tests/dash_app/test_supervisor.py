@@ -30,8 +30,8 @@ from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright
 from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
 from dash_app.grid import agent_rows, listed
-from wallboard.accounts import Accounts
-from wallboard.users import Role
+from wallboard.admin.accounts import Accounts
+from wallboard.core.users import Role
 
 pytestmark = pytest.mark.browser
 

@@ -22,9 +22,9 @@ from playwright.async_api import Browser, Page, expect
 from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
 from dash_app.layout import tile_models
-from wallboard.accounts import Accounts
+from wallboard.admin.accounts import Accounts
+from wallboard.core.users import Role
 from wallboard.store import Store
-from wallboard.users import Role
 
 pytestmark = pytest.mark.browser
 

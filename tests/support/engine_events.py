@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wallboard.engine import State
-from wallboard.events import Event, event_from_dict
-from wallboard.site import SiteConfig
+from wallboard.core.engine import State
+from wallboard.core.events import Event, event_from_dict
+from wallboard.core.site import SiteConfig
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a quarter-hour boundary
 

@@ -41,10 +41,13 @@ from collectors.simulator.model import Simulation
 from wallboard.api import create_app
 from wallboard.api.app import serving, uvicorn_config
 from wallboard.config import Settings
-from wallboard.live import StreamSink, close_runner, redis_for, report_health, run_all, store_demo_schedule
-from wallboard.runner import EngineRunner
-from wallboard.site import SiteConfig, load_site_file
+from wallboard.core.site import SiteConfig, load_site_file
+from wallboard.processes.demo import store_demo_schedule
+from wallboard.processes.engine import EngineRunner
+from wallboard.processes.tasks import close_runner, report_health, run_all
 from wallboard.store import Store
+from wallboard.store.datadir import redis_for
+from wallboard.store.sink import StreamSink
 
 READY_TIMEOUT_S = 30.0
 POLL_S = 0.2  # between two questions to Prometheus while waiting on a condition (bounded by the timeout)

@@ -30,17 +30,17 @@ from collectors.ami.client import AmiClient, AmiConfig
 from collectors.simulator.ami_server import SimulatedAmiServer
 from collectors.simulator.config import AgentSpec, BreakPolicy, QueueSpec, SimConfig, site_config
 from collectors.simulator.model import Simulation
-from wallboard.accounts import Accounts, Hashing
-from wallboard.adherence.schedule import Schedule, Slot, dump_schedule
+from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving, uvicorn_config
 from wallboard.api.auth import create_display_token
 from wallboard.config import Settings
-from wallboard.deltas import apply_diff
-from wallboard.live import StreamSink
-from wallboard.runner import EngineRunner
+from wallboard.core.adherence.schedule import Schedule, Slot, dump_schedule
+from wallboard.core.deltas import apply_diff
+from wallboard.core.users import Passwords, Role
+from wallboard.processes.engine import EngineRunner
 from wallboard.store import Store, connect
-from wallboard.users import Passwords, Role
+from wallboard.store.sink import StreamSink
 
 SITE = "e2e"
 AMI_SECRET = "ami-s3cret"

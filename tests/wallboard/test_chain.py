@@ -41,13 +41,13 @@ from wallboard.api import create_app
 from wallboard.api.app import serving, uvicorn_config
 from wallboard.api.auth import create_display_token
 from wallboard.config import Settings
-from wallboard.deltas import apply_diff
-from wallboard.engine import State
-from wallboard.events import CallQueued, parse_event
-from wallboard.live import StreamSink
-from wallboard.runner import EngineRunner
-from wallboard.site import SiteConfig
+from wallboard.core.deltas import apply_diff
+from wallboard.core.engine import State
+from wallboard.core.events import CallQueued, parse_event
+from wallboard.core.site import SiteConfig
+from wallboard.processes.engine import EngineRunner
 from wallboard.store import Store, connect, next_stream_id
+from wallboard.store.sink import StreamSink
 
 TRANSCRIPT = LIGHT / "ami_transcript.txt"
 SITE = "chain"

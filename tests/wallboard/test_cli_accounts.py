@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from wallboard.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from wallboard.users import Passwords
+from wallboard.core.users import Passwords
 
 PASSWORD = "a long enough passphrase"
 

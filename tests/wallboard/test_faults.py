@@ -36,9 +36,9 @@ from websockets.exceptions import ConnectionClosed
 from collectors.simulator.ami_server import SimulatedAmiServer
 from collectors.simulator.config import build_config
 from collectors.simulator.model import Simulation
-from wallboard.engine import State
-from wallboard.events import parse_event
-from wallboard.site import SiteConfig
+from wallboard.core.engine import State
+from wallboard.core.events import parse_event
+from wallboard.core.site import SiteConfig
 from wallboard.store import Store, connect, next_stream_id
 
 pytestmark = pytest.mark.slow  # wallboard commands as real processes: not in the fast tier (scripts/test --fast)

@@ -12,8 +12,7 @@ import redis
 import redis.asyncio as aioredis
 from waiting import poll_until
 
-from wallboard.embedded import EmbeddedRedis, start_embedded
-from wallboard.events import CallQueued, Event, parse_event
+from wallboard.core.events import CallQueued, Event, parse_event
 from wallboard.store import (
     Checkpoint,
     CheckpointFormatError,
@@ -26,6 +25,7 @@ from wallboard.store import (
     next_stream_id,
     stream_id_key,
 )
+from wallboard.store.embedded import EmbeddedRedis, start_embedded
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 

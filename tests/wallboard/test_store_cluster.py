@@ -28,14 +28,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from waiting import poll_until
 
-from collectors.backoff import Backoff
 from wallboard.api.app import SiteFeed
 from wallboard.config import Settings
-from wallboard.deltas import apply_diff
-from wallboard.engine import State
-from wallboard.events import AgentLogin, CallAnswered, CallEnded, CallQueued, Event, parse_event
-from wallboard.runner import EngineRunner
-from wallboard.site import QueueConfig, SiteConfig
+from wallboard.core.backoff import Backoff
+from wallboard.core.deltas import apply_diff
+from wallboard.core.engine import State
+from wallboard.core.events import AgentLogin, CallAnswered, CallEnded, CallQueued, Event, parse_event
+from wallboard.core.site import QueueConfig, SiteConfig
+from wallboard.processes.engine import EngineRunner
 from wallboard.store import (
     Checkpoint,
     Client,

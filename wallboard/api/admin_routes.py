@@ -1,4 +1,4 @@
-"""Login, logout and /me; users, display tokens and the audit trail: the HTTP face of ``wallboard.accounts``.
+"""Login, logout and /me; users, display tokens and the audit trail: the HTTP face of ``wallboard.admin.accounts``.
 
 | route                           | permission    | answers                                                 |
 |---------------------------------|---------------|---------------------------------------------------------|
@@ -28,7 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from wallboard.accounts import (
+from wallboard.admin.accounts import (
     MIN_TOKEN_PREFIX,
     LoginRefused,
     LoginThrottled,
@@ -49,7 +49,7 @@ from wallboard.api.security import (
     site_named,
     unauthorised,
 )
-from wallboard.users import MAX_PASSWORD_LENGTH, NAME_PATTERN, Role, User, UserError
+from wallboard.core.users import MAX_PASSWORD_LENGTH, NAME_PATTERN, Role, User, UserError
 
 if TYPE_CHECKING:
     from wallboard.api.app import Runtime

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wallboard.api.admin_routes import GUARDED, Detail, problems
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
-from wallboard.events import AlertAction
+from wallboard.core.events import AlertAction
 from wallboard.store import next_stream_id, stream_id_key
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class AlertList(BaseModel):
 
 
 class HistoryRecord(_Open):
-    """One lifecycle transition (``wallboard.alerting.Record``) with its stream id."""
+    """One lifecycle transition (``wallboard.core.alerting.Record``) with its stream id."""
 
     id: str
     key: str

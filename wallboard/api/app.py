@@ -18,7 +18,7 @@ For each site it serves, the app's lifespan starts two tasks:
 it reads the feeds' in-memory snapshots and the health hashes fetched for that scrape. Counters of
 the API process itself (``wallboard_login_failures_total``) are registered on the same registry.
 
-Users, sessions, display tokens and the audit trail are ``wallboard.accounts.Accounts`` (one per
+Users, sessions, display tokens and the audit trail are ``wallboard.admin.accounts.Accounts`` (one per
 site); who may call what is ``wallboard.api.security``. The admin routes (``admin_routes``: login,
 users, tokens, audit) and the thresholds routes (``threshold_routes``) are included here. The
 thresholds are checked against the site file (``settings.site_file``) for the main site when there
@@ -47,11 +47,12 @@ from prometheus_client.registry import CollectorRegistry
 from redis.exceptions import RedisError
 
 from wallboard import store as store_module
-from wallboard.accounts import Accounts, Hashing, LoginPolicy
+from wallboard.admin.accounts import Accounts, Hashing, LoginPolicy
 from wallboard.api.admin_routes import build_admin_router, validation_problems
 from wallboard.api.alert_routes import build_alert_router
 from wallboard.api.auth import Authenticator, redact_server_logs
 from wallboard.api.board_routes import build_board_router
+from wallboard.api.exporter import SiteReading, WallboardCollector
 from wallboard.api.history_routes import build_history_router
 from wallboard.api.routes import build_router
 from wallboard.api.schedule_routes import build_schedule_router
@@ -60,12 +61,12 @@ from wallboard.api.threshold_routes import build_threshold_router
 from wallboard.api.trend_routes import build_trend_router
 from wallboard.api.ws import Hub
 from wallboard.config import Settings
-from wallboard.deltas import apply_diff
-from wallboard.engine import EngineError
-from wallboard.exporter import SiteReading, WallboardCollector
-from wallboard.site import SiteConfig, SiteFileError, load_site_file
+from wallboard.core.deltas import apply_diff
+from wallboard.core.engine import EngineError
+from wallboard.core.site import SiteConfig, SiteFileError, load_site_file
+from wallboard.core.users import Passwords
+from wallboard.errors import StartupError
 from wallboard.store import Store
-from wallboard.users import Passwords
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ STOP_TIMEOUT_S = 5.0
 ApplyDiff = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
-class ApiError(Exception):
+class ApiError(StartupError):
     """The app cannot be built as asked (for example: no Redis URL and no store)."""
 
 

@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from wallboard.accounts import new_display_token
-from wallboard.accounts import token_digest as token_digest
+from wallboard.admin.accounts import new_display_token
+from wallboard.admin.accounts import token_digest as token_digest
 from wallboard.config import Settings
 
 log = logging.getLogger(__name__)

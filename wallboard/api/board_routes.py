@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from wallboard.accounts import audit_entry
+from wallboard.admin.accounts import audit_entry
 from wallboard.api.admin_routes import GUARDED, Detail, problems
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
 from wallboard.api.threshold_routes import known_targets

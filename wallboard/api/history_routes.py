@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 The engine runner writes one row per queue and per active agent for every closed interval to the
-site's history streams (``wallboard.history``, ``Store.history_rows``), with stream ids made of the
+site's history streams (``wallboard.core.history``, ``Store.history_rows``), with stream ids made of the
 interval's start in epoch ms. A request names a window ``from``/``to``: an ISO time (without offset:
 site-local) or a date (site-local midnight; a ``to`` date includes that whole day). Rows whose
 interval *starts* in ``[from, to)`` are returned, oldest first, so ``from=2026-03-02&to=2026-03-02``
@@ -11,7 +11,7 @@ is that day. Without ``from`` the window starts at the previous site-local midni
 without ``to`` it ends now. ``queue=``, ``agent=`` and ``team=`` filter (each may be repeated).
 
 ``format=csv`` (or ``Accept: text/csv`` without ``format``) answers CSV with the fixed header
-``wallboard.history.QUEUE_COLUMNS``/``AGENT_COLUMNS``; JSON is ``{"kind", "site", "from", "to",
+``wallboard.core.history.QUEUE_COLUMNS``/``AGENT_COLUMNS``; JSON is ``{"kind", "site", "from", "to",
 "rows": [...], "next"}``. At most ``limit`` rows (default and maximum MAX_ROWS) and MAX_SCANNED
 entries looked at per request: when more remain, ``next`` (JSON) or the ``X-Next-After`` header
 (CSV) gives the stream id to pass as ``after=`` for the next page. A window that ends before it
@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse
 from wallboard.api.admin_routes import GUARDED, problems
 from wallboard.api.routes import ERRORS
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
-from wallboard.history import (
+from wallboard.core.history import (
     AGENT_COLUMNS,
     MAX_RANGE_DAYS,
     QUEUE_COLUMNS,
@@ -44,8 +44,8 @@ from wallboard.history import (
     to_csv,
     window,
 )
+from wallboard.core.users import DISPLAY
 from wallboard.store import Store, stream_id_key
-from wallboard.users import DISPLAY
 
 if TYPE_CHECKING:
     from wallboard.api.app import Runtime, ServedSite

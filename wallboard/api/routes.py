@@ -8,7 +8,7 @@ open to loopback clients (or everyone with ``metrics_public``) and otherwise nee
 ``/ws`` refuses after the handshake (close codes exist only then): 4401 for a missing or unknown
 token, 4404 for an unknown site, 4503 when the site is not followed yet or Redis cannot check the token.
 
-The models mirror the engine's snapshot (``wallboard.engine``) and allow extra fields, so a field
+The models mirror the engine's snapshot (``wallboard.core.engine``) and allow extra fields, so a field
 the engine adds reaches clients before the models learn about it.
 """
 
@@ -22,9 +22,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from wallboard.api.auth import is_loopback
+from wallboard.api.exporter import CONTENT_TYPE, render
 from wallboard.api.security import Permission, authenticate, authorise, site_named, unauthorised
 from wallboard.api.ws import serve_client
-from wallboard.exporter import CONTENT_TYPE, render
 
 if TYPE_CHECKING:
     from wallboard.api.app import Runtime, ServedSite
@@ -40,7 +40,7 @@ class _Open(BaseModel):
 
 
 class Window(_Open):
-    """Counts and metrics of one time window of one queue (see wallboard/metrics.py for the definitions)."""
+    """Counts and metrics of one time window of one queue (see wallboard/core/metrics.py for the definitions)."""
 
     offered: int
     answered: int

@@ -11,7 +11,7 @@ Theory of operation
 -------------------
 The schedule in force is the document ``wb:{site}:config:schedules`` (``Store.read_schedules``):
 ``{"version", "slots": [rows], "updated_by", "updated_ts"}`` with rows as
-``wallboard.adherence.schedule.dump_schedule`` writes them; absent, it is version 0 with no slot.
+``wallboard.core.adherence.schedule.dump_schedule`` writes them; absent, it is version 0 with no slot.
 
 An import's body is the file itself: ``Content-Type: text/csv`` (or ``text/plain``) for CSV,
 ``application/json`` for JSON, at most ``MAX_BYTES``. It is validated against the site (its time
@@ -42,7 +42,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from wallboard.adherence.schedule import (
+from wallboard.api.admin_routes import GUARDED, Detail
+from wallboard.api.security import Permission, Principal, guarded, require, site_named
+from wallboard.core.adherence.schedule import (
     COLUMNS,
     MAX_BYTES,
     Format,
@@ -53,9 +55,7 @@ from wallboard.adherence.schedule import (
     parse_bytes,
     schedule_from_document,
 )
-from wallboard.api.admin_routes import GUARDED, Detail
-from wallboard.api.security import Permission, Principal, guarded, require, site_named
-from wallboard.site import SiteConfig
+from wallboard.core.site import SiteConfig
 from wallboard.store import ConfigConflictError, ConfigFormatError
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ No credential, or one that resolves to nothing, is 401; a valid one without the 
 403; Redis unreachable while checking is 503 (the credential may well be valid). With
 ``auth_enabled=False`` (tests, development) every request is the admin principal ``anonymous``.
 
-Permissions per role are the table ``wallboard.users.PERMISSIONS``; a display token has READ only.
+Permissions per role are the table ``wallboard.core.users.PERMISSIONS``; a display token has READ only.
 A revoked display token keeps working on a process that checked it within the last
 ``auth.GRANT_TTL_S`` (5 s) at most; the process that revokes it forgets it at once.
 """
@@ -38,9 +38,9 @@ from prometheus_client.registry import CollectorRegistry
 from redis.exceptions import ReadOnlyError, RedisError, ResponseError
 from starlette.requests import HTTPConnection
 
-from wallboard.accounts import SESSION_PREFIX, ActiveSession, token_digest
+from wallboard.admin.accounts import SESSION_PREFIX, ActiveSession, token_digest
 from wallboard.api.auth import presented_token
-from wallboard.users import DISPLAY, Permission, Role, RoleName, permissions_of
+from wallboard.core.users import DISPLAY, Permission, Role, RoleName, permissions_of
 
 if TYPE_CHECKING:
     from wallboard.api.app import Runtime, ServedSite

@@ -7,7 +7,7 @@ The thresholds in force are the document ``wb:{site}:config:thresholds``
 the site file's thresholds are in force as version 0. ``PUT /api/v1/thresholds`` with
 ``{"version": N, "thresholds": [...]}`` (and optionally ``If-Match: N``):
 
-1. validates the list with ``wallboard.thresholds.load_thresholds`` (warn/alarm order, units,
+1. validates the list with ``wallboard.core.thresholds.load_thresholds`` (warn/alarm order, units,
    scopes...) and the queue and team names with ``ThresholdSet.check_against``: against the site
    file (``settings.site_file``) when the API has one for that site, else against the queues and
    teams of the site's latest snapshot (503 before there is one). Problems answer 422
@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
-from wallboard.accounts import audit_entry
+from wallboard.admin.accounts import audit_entry
 from wallboard.api.admin_routes import GUARDED, Detail, problems
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
-from wallboard.site import QueueConfig, SiteConfig, TeamConfig
+from wallboard.core.site import QueueConfig, SiteConfig, TeamConfig
+from wallboard.core.thresholds import ThresholdError, ThresholdSet, dump_thresholds, load_thresholds
 from wallboard.store import ConfigConflictError
-from wallboard.thresholds import ThresholdError, ThresholdSet, dump_thresholds, load_thresholds
 
 if TYPE_CHECKING:
     from wallboard.api.app import Runtime, ServedSite

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from wallboard.deltas import diff as snapshot_diff
+from wallboard.core.deltas import diff as snapshot_diff
 
 log = logging.getLogger(__name__)
 

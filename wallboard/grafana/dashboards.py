@@ -60,7 +60,7 @@ SITE = 'site="$site"'
 QUEUES = 'site="$site", queue=~"$queue"'
 TEAMS = 'site="$site", team=~"$team"'
 PER_AGENT_NOTE = "Needs the opt-in per-agent series (WALLBOARD_METRICS_PER_AGENT=true on the API)."
-# Agent states as codes for the state timeline (wallboard.agent_state.AgentState), with their colours.
+# Agent states as codes for the state timeline (wallboard.core.agent_state.AgentState), with their colours.
 STATE_CODES = {
     "available": (1, "green"),
     "ringing": (2, "yellow"),

@@ -31,6 +31,7 @@ from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
 from wallboard.config import redacted_url
+from wallboard.errors import WallboardError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ TIMEOUT_S = 10.0
 NOT_FOUND = 404
 
 
-class PushError(Exception):
+class PushError(WallboardError):
     """Grafana refused or failed a step of the push (the message names the step and Grafana's answer)."""
 
 

@@ -48,7 +48,7 @@ class AlertStore(StoreBase):
     """The alert lifecycle stream, the notifier's consumer group and dead letters, config notices."""
 
     # -- alerting (B): the alert lifecycle stream, the notifier's consumer group and dead letters, config notices
-    # <prefix>:{<site>}:alerts        stream, field "a" = one lifecycle record (wallboard.alerting.Record) as JSON,
+    # <prefix>:{<site>}:alerts        stream, field "a" = one lifecycle record (wallboard.core.alerting.Record) as JSON,
     #                                 written by the runner in its snapshot MULTI; consumer group(s) of notifiers
     # <prefix>:{<site>}:alerts:dead   stream of notifications a receiver never accepted (fields: receiver, ...)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from wallboard.errors import WallboardError
 
-class StoreError(Exception):
+
+class StoreError(WallboardError):
     """Base of the errors this module raises itself (Redis' own errors pass through unchanged)."""
 
 

@@ -40,7 +40,7 @@ class ScheduleStore(SecurityStore, AlertStore):
     """Schedules: wb:{site}:config:schedules, versioned like the thresholds."""
 
     # -- schedules (issue 7 S): wb:{site}:config:schedules, versioned like the thresholds
-    # {"version", "slots": [wallboard.adherence.schedule.dump_schedule rows], "updated_by", "updated_ts"};
+    # {"version", "slots": [wallboard.core.adherence.schedule.dump_schedule rows], "updated_by", "updated_ts"};
     # absent = version 0, no schedule. Rejected imports count in wb:{site}:health:schedules field "rejected".
 
     async def read_schedules(self) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
-from wallboard.events import Event, event_to_json
+from wallboard.core.events import Event, event_to_json
 from wallboard.store.alerting import AlertStore
 from wallboard.store.errors import SiteMismatchError
 from wallboard.store.history import HistoryStore

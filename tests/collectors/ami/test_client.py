@@ -16,14 +16,14 @@ from waiting import poll_until
 
 from collectors.ami.client import AmiAuthError, AmiClient, AmiConfig, AmiStats
 from collectors.ami.protocol import AmiParser
-from collectors.backoff import Backoff
 from collectors.simulator.ami_server import SimulatedAmiServer
 from collectors.simulator.config import build_config
 from collectors.simulator.model import Simulation
 from collectors.simulator.views import SimEvent
-from wallboard.events import CallAbandoned, CallExited, Event, Snapshot, SourceReset, parse_event
-from wallboard.live import StreamSink
+from wallboard.core.backoff import Backoff
+from wallboard.core.events import CallAbandoned, CallExited, Event, Snapshot, SourceReset, parse_event
 from wallboard.store import Store, connect
+from wallboard.store.sink import StreamSink
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 WAIT = 10.0

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from collectors.ami.mapping import AmiMapper, make_drop_predicate
 from collectors.ami.protocol import AmiParser, Frame, FrameKind
-from wallboard.events import (
+from wallboard.core.events import (
     AgentDevice,
     AgentLogin,
     AgentLogout,

@@ -13,7 +13,7 @@ import pytest
 from waiting import poll_until
 
 from collectors.queue_log.collector import QueueLogCollector, QueueLogStats
-from wallboard.events import CallQueued, Event
+from wallboard.core.events import CallQueued, Event
 
 WAIT = 10.0
 

@@ -15,7 +15,7 @@ import pytest
 from collectors.queue_log.csv_export import CSV_COLUMNS, parse_csv_row, read_csv
 from collectors.queue_log.parser import QueueLogMapper
 from collectors.queue_log.records import QueueLogError, parse_line
-from wallboard.events import AgentPaused, Event
+from wallboard.core.events import AgentPaused, Event
 
 LIGHT = fixture_paths.LIGHT / "queue_log"
 

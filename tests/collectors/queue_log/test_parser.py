@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from collectors.queue_log.parser import QueueLogMapper
 from collectors.queue_log.records import parse_line
-from wallboard.events import (
+from wallboard.core.events import (
     AgentLogin,
     AgentLogout,
     AgentPaused,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from collectors.queue_log.parser import QueueLogMapper
 from collectors.queue_log.reorder import ReorderBuffer
-from wallboard.events import CallQueued, Event
+from wallboard.core.events import CallQueued, Event
 
 
 def _run(lines: Iterable[str | bytes], mapper: QueueLogMapper | None = None) -> tuple[QueueLogMapper, list[Event]]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from collectors.queue_log.parser import QueueLogMapper
 from collectors.queue_log.records import MalformedLine, parse_line
 from collectors.queue_log.verbs import HANDLERS, construct, new
-from wallboard.events import (
+from wallboard.core.events import (
     AgentLogin,
     AgentLogout,
     AgentPaused,

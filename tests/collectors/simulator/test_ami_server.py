@@ -17,7 +17,7 @@ from collectors.simulator.ami_server import SimulatedAmiServer, event_mask, run_
 from collectors.simulator.config import SchedulePolicy, build_config, site_config
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import schedule_around
-from wallboard.adherence.schedule import parse_csv
+from wallboard.core.adherence.schedule import parse_csv
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 WAIT = 5.0

@@ -24,7 +24,7 @@ from collectors.simulator.model import Simulation, SimulationError
 from collectors.simulator.names import profile_rate
 from collectors.simulator.schedule import shift_slots
 from collectors.simulator.views import SimEvent
-from wallboard.adherence.schedule import Slot
+from wallboard.core.adherence.schedule import Slot
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from collectors.simulator.config import (
     site_config,
 )
 from collectors.simulator.names import agent_names, queue_names
-from wallboard.site import AgentDirectory
+from wallboard.core.site import AgentDirectory
 
 
 def test_the_same_arguments_build_the_same_site() -> None:

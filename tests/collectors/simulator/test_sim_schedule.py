@@ -32,7 +32,7 @@ from collectors.simulator.schedule import (
     schedule_rows,
     shift_slots,
 )
-from wallboard.adherence.schedule import Slot
+from wallboard.core.adherence.schedule import Slot
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -265,7 +265,7 @@ def test_a_pause_in_the_repeated_hour_is_dropped() -> None:
 )
 def test_the_csv_imports_back_as_the_same_schedule(seed: int, day: date, timezone: str, hour_offset: float) -> None:
     """parse_csv (`wallboard schedule import`) reads schedule_csv back as the same schedule, DST days too."""
-    from wallboard.adherence.schedule import parse_csv
+    from wallboard.core.adherence.schedule import parse_csv
 
     config = build_config(10, 2, seed=seed, timezone=timezone, hour_offset=hour_offset, schedule=SchedulePolicy())
     site = site_config(config)

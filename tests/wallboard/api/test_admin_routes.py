@@ -14,12 +14,12 @@ import pytest
 import redis.asyncio as aioredis
 import uvicorn
 
-from wallboard.accounts import Accounts, Hashing
+from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.config import Settings
+from wallboard.core.users import Passwords, Role
 from wallboard.store import Store, connect
-from wallboard.users import Passwords, Role
 
 SITE = "paris"
 PASSWORD = "correct horse battery"

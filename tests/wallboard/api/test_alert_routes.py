@@ -16,14 +16,14 @@ import httpx
 import pytest
 import uvicorn
 
-from wallboard.accounts import Accounts, Hashing
+from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.api.auth import create_display_token
 from wallboard.config import Settings
-from wallboard.events import AlertAction, parse_event
+from wallboard.core.events import AlertAction, parse_event
+from wallboard.core.users import Passwords, Role
 from wallboard.store import Store, connect
-from wallboard.users import Passwords, Role
 
 SITE = "paris"
 PASSWORD = "correct horse battery"

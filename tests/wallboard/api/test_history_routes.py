@@ -17,16 +17,16 @@ import httpx
 import pytest
 import uvicorn
 
-from wallboard.accounts import Accounts, Hashing
+from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.api.auth import create_display_token
 from wallboard.cli import main
 from wallboard.config import Settings
-from wallboard.history import AGENT_COLUMNS, MAX_RANGE_DAYS, QUEUE_COLUMNS, row_ids
-from wallboard.site import AgentConfig, QueueConfig, SiteConfig
+from wallboard.core.history import AGENT_COLUMNS, MAX_RANGE_DAYS, QUEUE_COLUMNS, row_ids
+from wallboard.core.site import AgentConfig, QueueConfig, SiteConfig
+from wallboard.core.users import Passwords, Role
 from wallboard.store import HistoryWrite, Store, connect
-from wallboard.users import Passwords, Role
 
 SITE = "paris"
 PARIS = SiteConfig(

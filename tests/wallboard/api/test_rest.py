@@ -19,11 +19,11 @@ from wallboard.api import ApiError, create_app
 from wallboard.api.app import Runtime, serving
 from wallboard.api.routes import Agent, AgentList, Queue, QueueList, Snapshot
 from wallboard.config import Settings
-from wallboard.deltas import diff
-from wallboard.engine import State
-from wallboard.events import AgentLogin, CallAbandoned, CallAnswered, CallQueued, Event
-from wallboard.runner import EngineRunner
-from wallboard.site import SiteConfig
+from wallboard.core.deltas import diff
+from wallboard.core.engine import State
+from wallboard.core.events import AgentLogin, CallAbandoned, CallAnswered, CallQueued, Event
+from wallboard.core.site import SiteConfig
+from wallboard.processes.engine import EngineRunner
 from wallboard.store import Store, connect
 
 WAIT_S = 10.0

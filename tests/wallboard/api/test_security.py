@@ -23,12 +23,12 @@ import websockets
 from fastapi import FastAPI
 from schemathesis.checks import not_a_server_error
 
-from wallboard.accounts import Accounts, Hashing
+from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.config import Settings
+from wallboard.core.users import Passwords, Role
 from wallboard.store import Store, connect
-from wallboard.users import Passwords, Role
 
 SITE = "paris"
 PASSWORD = "correct horse battery"

@@ -24,7 +24,7 @@ from wallboard.api import create_app, uvicorn_config
 from wallboard.api.app import Runtime, serving
 from wallboard.api.ws import Hub, Outbox
 from wallboard.config import Settings
-from wallboard.deltas import apply_diff, diff
+from wallboard.core.deltas import apply_diff, diff
 from wallboard.store import Store, connect
 
 WAIT_S = 10.0

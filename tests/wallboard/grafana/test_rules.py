@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from wallboard.core.site import SlFormula
 from wallboard.grafana.rules import (
     COUNTERS,
     RATIOS,
@@ -20,7 +21,6 @@ from wallboard.grafana.rules import (
     recording_rules_yaml,
     rule_group,
 )
-from wallboard.site import SlFormula
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 # Per minute, over 15 minutes (so each 15m increase is 15 x the rate):

@@ -1,0 +1,460 @@
+"""Accounts: users, login sessions, display tokens and the audit trail of one site, over its Store.
+
+Theory of operation
+-------------------
+The API (``wallboard.api``) and the CLI (``wallboard users ...``, ``wallboard tokens ...``) share this
+one implementation, so a user added on the command line and one added over the API are the same.
+
+* **Users** live in the ``wb:{site}:users`` hash as ``wallboard.core.users.User`` JSON (argon2 hash,
+  never the password). Every change is audited.
+* **Login** counts every attempt as a failure *before* looking at the password, for the user name
+  and for the client address (so a burst of concurrent guesses cannot all pass a check made
+  before any of them failed). Past ``max_failures`` for the name, or ``max_failures_per_ip`` for the
+  address, within ``window_s`` (counted from the first failure) it answers ``LoginThrottled`` (HTTP
+  429 with Retry-After) without looking at the password. A known user's password is verified
+  in a worker thread (argon2 takes tens of ms of CPU on purpose; at most ``HASHES_IN_FLIGHT`` at a
+  time so a login burst cannot take the machine's memory); an unknown name is verified against the
+  dummy hash, so the answer takes as long and says the same (``LoginRefused``: "wrong user name or
+  password", also for a disabled user). The failure that reaches a limit writes one
+  ``login.blocked`` audit entry (a burst, not every attempt). A success clears the user-name counter
+  and takes its own attempt back from the address's (without clearing it: one account of the
+  attacker's must not reset the address), and rehashes the password when the argon2 parameters
+  changed.
+* **Sessions** are random bearer tokens (``wbs_`` + 256 bits) stored as
+  ``wb:{site}:session:<sha256(token)>`` with a sliding time to live (every use restarts it).
+  Each holds a CSRF token's digest for the cookie-carried session of the ops page. Resolving a
+  session re-reads the user, so disabling a user or changing a role takes effect at once, and a
+  password change ends the user's other sessions (the user's ``epoch`` moves on; sessions carry
+  the epoch they started in).
+* **Display tokens** (read-only, one board each) live in ``wb:{site}:tokens`` under their sha256;
+  they are listed and revoked by ``id``, the first ``TOKEN_ID_CHARS`` hex digits of the digest.
+* **Audit** entries are flat string fields ``ts, actor, action, target, old, new`` (``old``/``new``
+  JSON), never a password, a hash or a token.
+
+Failure subjects are ``user:<sha256(name)>`` / ``ip:<sha256(address)>``: what an attacker types
+becomes a fixed-size key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn, Protocol
+
+from pydantic import ValidationError
+
+from wallboard.core.users import (
+    DISPLAY,
+    Passwords,
+    Role,
+    User,
+    UserError,
+    Verified,
+    check_name,
+    check_password,
+)
+from wallboard.errors import WallboardError
+
+log = logging.getLogger(__name__)
+
+SESSION_PREFIX = "wbs_"
+TOKEN_ID_CHARS = 12
+MIN_TOKEN_PREFIX = 6
+HASHES_IN_FLIGHT = 2
+AUDIT_SCAN_LIMIT = 20_000  # audit entries read at most to answer one filtered query
+Clock = Callable[[], datetime]
+
+
+class AccountError(WallboardError):
+    """Base of this module's errors (``wallboard.core.users.UserError`` covers invalid names and passwords)."""
+
+
+class UnknownUserError(AccountError):
+    """No user of that name."""
+
+
+class UserExistsError(AccountError):
+    """A user of that name exists already."""
+
+
+class LoginRefused(AccountError):
+    """Wrong user name or password (or a disabled user): one message for all, on purpose."""
+
+    def __init__(self) -> None:
+        super().__init__("wrong user name or password")
+
+
+class LoginThrottled(AccountError):
+    """Too many failed logins for this user name or client address; retry after ``retry_after_s``."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"too many failed logins; try again in {max(1, round(retry_after_s))} s")
+
+
+class TokenNotFoundError(AccountError):
+    """No display token has that id (prefix), or the prefix names several."""
+
+
+class AccountStore(Protocol):
+    """The Store operations accounts use (``wallboard.store.Store`` provides them)."""
+
+    async def get_user(self, name: str) -> dict[str, Any] | None: ...
+    async def add_user(self, name: str, info: Mapping[str, Any]) -> bool: ...
+    async def put_user(self, name: str, info: Mapping[str, Any]) -> None: ...
+    async def list_users(self) -> dict[str, dict[str, Any]]: ...
+    async def add_session(self, digest: str, info: Mapping[str, Any], ttl_s: float) -> None: ...
+    async def touch_session(self, digest: str, ttl_s: float) -> dict[str, Any] | None: ...
+    async def end_session(self, digest: str) -> bool: ...
+    async def count_login_failure(self, subject: str, window_s: float) -> tuple[int, float]: ...
+    async def clear_login_failures(self, subject: str) -> None: ...
+    async def forgive_login_failure(self, subject: str) -> None: ...
+    async def append_audit(self, entry: Mapping[str, str]) -> str: ...
+    async def read_audit(self, count: int, before: str | None = None) -> list[tuple[str, dict[str, str]]]: ...
+    async def add_token(self, token_hash: str, info: Mapping[str, Any]) -> None: ...
+    async def revoke_token(self, token_hash: str) -> bool: ...
+    async def list_tokens(self) -> dict[str, dict[str, Any]]: ...
+
+
+def token_digest(token: str) -> str:
+    """The sha256 hex digest under which a token (display or session) is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def audit_entry(ts: datetime, actor: str, action: str, target: str, old: Any = None, new: Any = None) -> dict[str, str]:
+    """The fields of one audit entry (``old``/``new`` as JSON; the caller keeps secrets out of them)."""
+    return {
+        "ts": ts.isoformat(),
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "old": json.dumps(old, separators=(",", ":"), sort_keys=True),
+        "new": json.dumps(new, separators=(",", ":"), sort_keys=True),
+    }
+
+
+def read_entry(entry_id: str, fields: Mapping[str, str]) -> dict[str, Any]:
+    """An audit entry as the API shows it: its id, the fields, ``old``/``new`` decoded."""
+    entry: dict[str, Any] = {"id": entry_id, **{k: fields.get(k, "") for k in ("ts", "actor", "action", "target")}}
+    for key in ("old", "new"):
+        try:
+            entry[key] = json.loads(fields.get(key, "null"))
+        except ValueError:
+            entry[key] = fields.get(key)
+    return entry
+
+
+@dataclass(frozen=True)
+class Session:
+    """A new session: ``token`` and ``csrf`` are shown once (to the client) and stored only as digests."""
+
+    token: str
+    csrf: str
+    user: User
+    ttl_s: float
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    """A resolved session: who, with which role now, and the digests to end it or check a CSRF token."""
+
+    digest: str
+    user: User
+    csrf_digest: str
+
+
+@dataclass(frozen=True)
+class DisplayToken:
+    """A display token's public description (the token itself is shown once, at creation)."""
+
+    id: str
+    board: str | None
+    label: str
+    created: str
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "board": self.board, "label": self.label, "created": self.created}
+
+
+class Hashing:
+    """``Passwords`` run in worker threads, at most HASHES_IN_FLIGHT at once (argon2 is CPU and memory bound)."""
+
+    def __init__(self, passwords: Passwords, limit: int = HASHES_IN_FLIGHT) -> None:
+        self.passwords = passwords
+        self._gate = asyncio.Semaphore(limit)
+
+    async def hash(self, password: str) -> str:
+        async with self._gate:
+            return await asyncio.to_thread(self.passwords.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> Verified:
+        async with self._gate:
+            return await asyncio.to_thread(self.passwords.verify, password_hash, password)
+
+    async def waste_time(self, password: str) -> None:
+        async with self._gate:
+            await asyncio.to_thread(self.passwords.waste_time, password)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    session_ttl_s: float = 12 * 3600.0
+    max_failures: int = 5
+    max_failures_per_ip: int = 20
+    window_s: float = 300.0
+
+
+class Accounts:
+    """Users, sessions, display tokens and audit of one site (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: AccountStore,
+        hashing: Hashing,
+        policy: LoginPolicy = LoginPolicy(),
+        *,
+        clock: Clock = utc_now,
+        on_login_failure: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        self.store = store
+        self.hashing = hashing
+        self.policy = policy
+        self._clock = clock
+        self._on_login_failure = on_login_failure
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    async def audit(self, actor: str, action: str, target: str, old: Any = None, new: Any = None) -> str:
+        return await self.store.append_audit(audit_entry(self._clock(), actor, action, target, old, new))
+
+    async def audit_entries(
+        self, count: int, *, before: str | None = None, action: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to ``count`` entries, newest first, older than ``before``; only ``action``'s when given."""
+        found: list[dict[str, Any]] = []
+        scanned = 0
+        while len(found) < count and scanned < AUDIT_SCAN_LIMIT:
+            page = await self.store.read_audit(count if action is None else 500, before)
+            for entry_id, fields in page:
+                if action is None or fields.get("action") == action:
+                    found.append(read_entry(entry_id, fields))
+            if len(page) < (count if action is None else 500):
+                break
+            scanned += len(page)
+            before = page[-1][0]
+        return found[:count]
+
+    # -- users ----------------------------------------------------------------------------------
+
+    async def get_user(self, name: str) -> User | None:
+        info = await self.store.get_user(name)
+        if info is None:
+            return None
+        try:
+            return User.model_validate({**info, "name": name})
+        except ValidationError:
+            log.warning("user record %r is not valid; treating it as absent", name[:64])
+            return None
+
+    async def list_users(self) -> list[User]:
+        users = [await self.get_user(name) for name in sorted(await self.store.list_users())]
+        return [user for user in users if user is not None]
+
+    async def add_user(self, name: str, role: Role, password: str, *, actor: str) -> User:
+        """Create a user; UserError for an invalid name or password, UserExistsError if taken."""
+        check_name(name)
+        check_password(password, name)
+        user = User(name=name, role=role, password_hash=await self.hashing.hash(password), created=self._now())
+        if not await self.store.add_user(name, _record(user)):
+            raise UserExistsError(f"user {name!r} exists already")
+        await self.audit(actor, "user.create", f"user:{name}", None, _audited(user))
+        log.info("user %s created with role %s by %s", name, role.value, actor)
+        return user
+
+    async def update_user(
+        self,
+        name: str,
+        *,
+        actor: str,
+        role: Role | None = None,
+        disabled: bool | None = None,
+        password: str | None = None,
+    ) -> User:
+        """Change a user's role, disabled flag or password (audited; the password only as "changed")."""
+        user = await self.get_user(name)
+        if user is None:
+            raise UnknownUserError(f"no user {name!r}")
+        changes: dict[str, Any] = {}
+        if role is not None:
+            changes["role"] = role
+        if disabled is not None:
+            changes["disabled"] = disabled
+        if password is not None:
+            changes["password_hash"] = await self.hashing.hash(check_password(password, name))
+        if password is not None or disabled:
+            changes["epoch"] = user.epoch + 1
+        updated = user.model_copy(update=changes)
+        await self.store.put_user(name, _record(updated))
+        old, new = _audited(user), _audited(updated)
+        if password is not None:
+            old, new = {**old, "password": "(old)"}, {**new, "password": "changed"}
+        await self.audit(actor, "user.update", f"user:{name}", old, new)
+        return updated
+
+    # -- login and sessions ---------------------------------------------------------------------
+
+    async def login(self, name: str, password: str, client: str | None) -> Session:
+        """A new session for a correct name and password; LoginThrottled or LoginRefused otherwise."""
+        subjects = [f"user:{token_digest(name.lower())}", f"ip:{token_digest(client or '?')}"]
+        limits = [self.policy.max_failures, self.policy.max_failures_per_ip]
+        counts = [await self.store.count_login_failure(subject, self.policy.window_s) for subject in subjects]
+        over = [left for (failures, left), limit in zip(counts, limits, strict=True) if failures > limit]
+        if over:
+            self._on_login_failure("throttled")
+            raise LoginThrottled(max(over) or self.policy.window_s)
+        user = await self.get_user(name) if len(name) <= 64 else None
+        if user is None:
+            await self.hashing.waste_time(password)
+            await self._failed(counts, limits, name, client, "unknown_user")
+        verified = await self.hashing.verify(user.password_hash, password)
+        if not verified.ok or user.disabled:
+            await self._failed(counts, limits, name, client, "disabled" if verified.ok else "bad_password")
+        if verified.rehash is not None:
+            user = user.model_copy(update={"password_hash": verified.rehash})
+            await self.store.put_user(user.name, _record(user))
+            log.info("user %s: password rehashed with the current argon2 parameters", user.name)
+        await self.store.clear_login_failures(subjects[0])
+        await self.store.forgive_login_failure(subjects[1])
+        return await self._start_session(user, client)
+
+    async def _failed(
+        self, counts: list[tuple[int, float]], limits: list[int], name: str, client: str | None, why: str
+    ) -> NoReturn:
+        """Refuse a login already counted as a failure; audit the failure that reached a limit."""
+        self._on_login_failure(why)
+        for (failures, _), limit, target in zip(
+            counts, limits, (f"user:{name[:64]}", f"ip:{client or '?'}"), strict=True
+        ):
+            if failures == limit:
+                log.warning(
+                    "%d failed logins for %s within %.0f s: refusing it for now", limit, target, self.policy.window_s
+                )
+                await self.audit("anonymous", "login.blocked", target, None, {"failures": failures, "client": client})
+        raise LoginRefused()
+
+    async def _start_session(self, user: User, client: str | None) -> Session:
+        token, csrf = SESSION_PREFIX + secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        info = {
+            "name": user.name,
+            "epoch": user.epoch,
+            "created": self._now(),
+            "client": client,
+            "csrf": token_digest(csrf),
+        }
+        await self.store.add_session(token_digest(token), info, self.policy.session_ttl_s)
+        await self.audit(user.name, "session.login", f"user:{user.name}", None, {"client": client})
+        log.info("user %s logged in from %s", user.name, client or "?")
+        return Session(token=token, csrf=csrf, user=user, ttl_s=self.policy.session_ttl_s)
+
+    async def session(self, token: str) -> ActiveSession | None:
+        """The live session of ``token`` (its expiry restarted), None if unknown, expired or its user disabled."""
+        digest = token_digest(token)
+        info = await self.store.touch_session(digest, self.policy.session_ttl_s)
+        if info is None:
+            return None
+        user = await self.get_user(str(info.get("name", "")))
+        if user is None or user.disabled or info.get("epoch", 0) != user.epoch:
+            await self.store.end_session(digest)
+            return None
+        return ActiveSession(digest=digest, user=user, csrf_digest=str(info.get("csrf", "")))
+
+    async def logout(self, session: ActiveSession) -> None:
+        await self.store.end_session(session.digest)
+        await self.audit(session.user.name, "session.logout", f"user:{session.user.name}")
+
+    # -- display tokens -------------------------------------------------------------------------
+
+    async def create_token(self, board: str | None, label: str, *, actor: str) -> tuple[str, DisplayToken]:
+        """A new display token (returned once) and its public description."""
+        token, created = await new_display_token(self.store, board, label, self._clock())
+        digest = token_digest(token)
+        shown = DisplayToken(digest[:TOKEN_ID_CHARS], board, label, created)
+        await self.audit(actor, "token.create", f"token:{shown.id}", None, {"board": board, "label": label})
+        return token, shown
+
+    async def list_tokens(self) -> list[DisplayToken]:
+        return [_display(digest, info) for digest, info in sorted((await self.store.list_tokens()).items())]
+
+    async def revoke_token(self, prefix: str, *, actor: str) -> tuple[str, DisplayToken]:
+        """Revoke the one token whose id starts with ``prefix``; returns its digest and description."""
+        prefix = prefix.lower()
+        if len(prefix) < MIN_TOKEN_PREFIX:
+            raise TokenNotFoundError(f"give at least {MIN_TOKEN_PREFIX} characters of the token id")
+        matches = [(d, i) for d, i in (await self.store.list_tokens()).items() if d.startswith(prefix)]
+        if len(matches) != 1:
+            raise TokenNotFoundError(f"{len(matches) or 'no'} display tokens have an id starting with {prefix!r}")
+        digest, info = matches[0]
+        await self.store.revoke_token(digest)
+        shown = _display(digest, info)
+        await self.audit(actor, "token.revoke", f"token:{shown.id}", shown.public(), None)
+        log.info("display token %s (board %s) revoked by %s", shown.id, shown.board or "(any)", actor)
+        return digest, shown
+
+    def _now(self) -> str:
+        return self._clock().isoformat()
+
+
+class TokenAdder(Protocol):
+    async def add_token(self, token_hash: str, info: Mapping[str, Any]) -> None: ...
+
+
+async def new_display_token(store: TokenAdder, board: str | None, label: str, now: datetime) -> tuple[str, str]:
+    """Store a new display token's digest with its metadata; returns the token (shown once) and its creation time."""
+    token = secrets.token_urlsafe(32)
+    created = now.isoformat()
+    await store.add_token(token_digest(token), {"role": DISPLAY, "board": board, "created": created, "label": label})
+    return token, created
+
+
+def _display(digest: str, info: Mapping[str, Any]) -> DisplayToken:
+    board = info.get("board")
+    return DisplayToken(
+        digest[:TOKEN_ID_CHARS], str(board) if board else None, str(info.get("label", "")), str(info.get("created", ""))
+    )
+
+
+def _record(user: User) -> dict[str, Any]:
+    """What the users hash holds for ``user`` (the name is the field)."""
+    return user.model_dump(mode="json", exclude={"name"})
+
+
+def _audited(user: User) -> dict[str, Any]:
+    """What an audit entry may say about a user: never the hash."""
+    return {"role": user.role.value, "disabled": user.disabled}
+
+
+__all__ = [
+    "AccountError",
+    "Accounts",
+    "ActiveSession",
+    "DisplayToken",
+    "Hashing",
+    "LoginPolicy",
+    "LoginRefused",
+    "LoginThrottled",
+    "Session",
+    "TokenNotFoundError",
+    "UnknownUserError",
+    "UserError",
+    "UserExistsError",
+]

@@ -1,0 +1,191 @@
+"""The engine's agents: one record per identity, and the roster that resolves the names the PBX uses. Pure.
+
+Theory of operation
+-------------------
+The PBX names a member by its interface (``Local/agent01@agents/n``), by its member name (``Alice
+Nguyen``) or both. :class:`Roster` keeps one :class:`Agent` per identity and resolves every name
+through ``wallboard.core.site.AgentDirectory`` (the site file's aliases plus what events taught it):
+
+* an event telling both an interface and a member name links them (``AgentDirectory.learn``); a
+  record kept under either raw name (one that resolved to nothing else) is merged into the linked
+  one (:meth:`Roster.get` does both);
+* two agents' records are never merged: a new member name on an interface already linked to another
+  agent that is not in the site file is hot-desking, and stays its own agent;
+* resolutions are cached per name (``resolved``) and per (interface, member name) pair; the name cache
+  is cleared whenever the directory learns.
+
+An :class:`Agent` holds its :class:`TimedPresence` (a ``wallboard.core.agent_state.Presence``:
+memberships, pauses, displayed state; timed: it also accounts the current interval's time per state
+and pause reason in a ``wallboard.core.history.AgentInterval``), its open calls (keyed ``(queue,
+call_id)``, oldest first) and today's and all-time figures.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from wallboard.core.agent_state import AgentInput, Presence
+from wallboard.core.history import AgentInterval
+from wallboard.core.site import AgentDirectory, SiteConfig
+
+if TYPE_CHECKING:
+    from wallboard.core.queues import Call
+
+__all__ = ["Agent", "AgentStats", "CallKey", "Roster", "TimedPresence"]
+
+CallKey = tuple[str, str]  # (queue, call_id)
+
+
+class AgentStats:
+    """An agent's answered and handled calls with their talk, hold and wrap-up seconds."""
+
+    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s")
+
+    def __init__(self) -> None:
+        self.answered = 0
+        self.handled = 0
+        self.talk_s = 0.0
+        self.hold_s = 0.0
+        self.wrap_s = 0.0
+
+    def add(self, other: AgentStats) -> None:
+        """Add another record's figures to these (two names found to be one agent)."""
+        self.answered += other.answered
+        self.handled += other.handled
+        self.talk_s += other.talk_s
+        self.hold_s += other.hold_s
+        self.wrap_s += other.wrap_s
+
+
+class TimedPresence(Presence):
+    """A Presence that also accounts the current interval's time per displayed state and pause reason.
+
+    Every state change goes through ``feed`` and every paused second through ``flush_pause``, so
+    these two overrides see all of it (see ``wallboard.core.history``); ``cut`` closes the interval.
+    """
+
+    def __init__(self, ts: datetime) -> None:
+        super().__init__(ts)
+        self.interval = AgentInterval(ts)
+        self.pauses_mark: dict[str, int] = {}  # pauses_total at the last cut
+
+    def feed(self, event: AgentInput, ts: datetime) -> None:
+        """``Presence.feed``, then the time in the state left (inlined ``AgentInterval.spend``: the hot path)."""
+        before = self.state
+        Presence.feed(self, event, ts)
+        if self.state is not before:
+            interval = self.interval
+            mark = interval.mark
+            if ts > mark:
+                spent = interval.state_s
+                spent[before] = spent.get(before, 0.0) + (ts - mark).total_seconds()
+                interval.mark = ts
+
+    def flush_pause(self, ts: datetime) -> None:
+        since = self.pause_since
+        if since is not None and ts > since:
+            self.interval.pause(self.pause_reason, (ts - since).total_seconds())
+        super().flush_pause(ts)
+
+    def absorb(self, other: Presence, ts: datetime) -> None:
+        if isinstance(other, TimedPresence):
+            self.interval.add(other.interval)
+        super().absorb(other, ts)
+
+    def cut(self, end: datetime) -> tuple[AgentInterval, dict[str, int]]:
+        """Close the interval at ``end``: (its figures, pause episodes started in it); a new one starts at ``end``."""
+        self.expire(end)
+        self.flush_pause(end)
+        closed = self.interval
+        closed.spend(self.state, end)
+        totals = self.pauses_total
+        mark = self.pauses_mark
+        pauses = {
+            reason: count - mark.get(reason, 0) for reason, count in totals.items() if count > mark.get(reason, 0)
+        }
+        self.interval, self.pauses_mark = AgentInterval(max(end, closed.mark)), dict(totals)
+        return closed, pauses
+
+
+class Agent:
+    """One agent: presence, open calls, figures of the day and of the whole run."""
+
+    __slots__ = ("id", "presence", "calls", "day", "total", "rang", "since", "since_iso")
+
+    def __init__(self, agent_id: str, ts: datetime) -> None:
+        self.id = agent_id
+        self.presence = TimedPresence(ts)
+        self.calls: dict[CallKey, Call] = {}
+        self.day = AgentStats()
+        self.total = AgentStats()
+        self.rang = False
+        self.since: datetime | None = None  # cache of presence.since in ISO form for snapshots
+        self.since_iso = ""
+
+
+class Roster:
+    """Every agent seen, by resolved id; resolves the PBX's names (see the module docstring)."""
+
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
+        self.agents: dict[str, Agent] = {}
+        self._directory = AgentDirectory(site)
+        self._pairs: dict[tuple[str, str], str] = {}
+        self._resolved: dict[str, str] = {}  # name -> agent id; cleared whenever the directory learns
+
+    def get(self, name: str, interface: str | None, member_name: str | None, ts: datetime) -> Agent:
+        """The agent an event names (created when new); learns the link when both names are told."""
+        if interface and member_name:
+            agent_id = self._pairs.get((interface, member_name))
+            if agent_id is None:
+                agent_id = self._learn(interface, member_name, ts)
+        else:
+            agent_id = self._resolved.get(name) or self.resolve(name)
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = self.agents[agent_id] = Agent(agent_id, ts)
+        return agent
+
+    def resolve(self, name: str) -> str:
+        """The agent id ``name`` stands for (``name`` itself when nothing links it)."""
+        agent_id = self._resolved[name] = self._directory.resolve(name)
+        return agent_id
+
+    def _learn(self, interface: str, member_name: str, ts: datetime) -> str:
+        """Link an interface and a member name; a record kept under either raw name joins the linked id.
+
+        Only raw names merge: a record under another member's name stays apart. A new member name on an
+        interface already linked to another (not site-configured) agent is hot-desking: it is its own
+        agent and the directory is left as it is (``AgentDirectory.learn`` would alias the new name to
+        the previous agent).
+        """
+        by_interface, by_name = self._directory.resolve(interface), self._directory.resolve(member_name)
+        learned_elsewhere = by_interface not in (interface, member_name) and by_interface not in self.site.agents
+        if by_name == member_name and learned_elsewhere and by_interface in self.agents:  # hot-desking
+            self._pairs[(interface, member_name)] = member_name
+            return member_name
+        agent_id = self._directory.learn(interface, member_name) or member_name
+        self._resolved.clear()
+        for old in {by_interface, by_name} - {agent_id}:
+            if old in (interface, member_name) and old in self.agents:
+                self._merge(old, agent_id, ts)
+        self._pairs[(interface, member_name)] = agent_id
+        return agent_id
+
+    def _merge(self, old: str, new: str, ts: datetime) -> None:
+        """Two names turned out to be one agent: move everything ``old`` had to ``new``."""
+        source = self.agents.pop(old)
+        self._pairs = {pair: agent_id for pair, agent_id in self._pairs.items() if agent_id != old}
+        for call in source.calls.values():
+            call.agent = new
+        target = self.agents.get(new)
+        if target is None:
+            source.id = new
+            self.agents[new] = source
+            return
+        target.presence.absorb(source.presence, ts)
+        target.calls.update(source.calls)
+        target.day.add(source.day)
+        target.total.add(source.total)
+        target.rang = target.rang or source.rang

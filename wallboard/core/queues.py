@@ -1,0 +1,154 @@
+"""Per-queue accounting: the calls a queue holds and the windows it counts them in. Pure: no I/O, no clock.
+
+Theory of operation
+-------------------
+The engine (``wallboard.core.engine``) decides what happened to a call; a :class:`Queue` only holds and
+counts. It holds the calls waiting in it (``waiting``) and those a reconnect or a snapshot made
+uncertain (``uncertain``), both keyed by call id in arrival order. It counts into three windows of
+``wallboard.core.metrics.Counters`` at once: ``interval``, ``day`` and ``total`` (``windows`` is the
+tuple of the three, rebuilt by :meth:`Queue.set_windows` when the engine rolls a window forward).
+
+* :meth:`Queue.count_answer`: offered, answered, the wait of answered calls, answered within the SL
+  threshold (wait <= threshold: Asterisk's rule) and the longest wait;
+* :meth:`Queue.count_outcome`: offered plus one outcome field (abandoned, timed_out, exited_other,
+  unknown), a short abandon, the longest wait when the wait is known;
+* :meth:`Queue.count_handled`: a call that ended, with its talk, hold and wrap-up times.
+
+Every duration is capped at ``MAX_DURATION_S`` (7 days) before it is counted: a longer one is a
+source error, and an infinite one would break JSON. A :class:`Call` is the engine's record of one
+call, from its enter (or first sight) to its close.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from wallboard.core.metrics import Counters
+
+if TYPE_CHECKING:
+    from wallboard.core.site import SiteConfig
+
+__all__ = ["MAX_DURATION_S", "Call", "Queue", "capped"]
+
+MAX_DURATION_S = 7 * 86_400.0  # a longer wait/talk/hold/wrap is a source error (and inf would break JSON)
+
+
+def capped(seconds: float) -> float:
+    """``seconds``, at most ``MAX_DURATION_S``."""
+    return seconds if seconds <= MAX_DURATION_S else MAX_DURATION_S
+
+
+class Call:
+    """One call: where it waits or waited, who answered it, its hold time so far."""
+
+    __slots__ = (
+        "queue",
+        "call_id",
+        "enter",
+        "caller",
+        "caller_name",
+        "position",
+        "agent",
+        "answered_at",
+        "channel",
+        "hold_s",
+        "hold_since",
+        "epoch",
+        "uncertain_since",
+    )
+
+    def __init__(self, queue: str, call_id: str, enter: datetime | None) -> None:
+        self.queue = queue
+        self.call_id = call_id
+        self.enter = enter
+        self.caller = ""
+        self.caller_name = ""
+        self.position = 0
+        self.agent = ""
+        self.answered_at: datetime | None = None
+        self.channel: str | None = None
+        self.hold_s = 0.0
+        self.hold_since: datetime | None = None
+        self.epoch = 0
+        self.uncertain_since: datetime | None = None
+
+
+class Queue:
+    """One queue's configuration (SL threshold and target, wrap-up), calls and counting windows."""
+
+    __slots__ = (
+        "name",
+        "group",
+        "threshold",
+        "threshold_configured",
+        "target",
+        "wrapup_s",
+        "waiting",
+        "uncertain",
+        "interval",
+        "day",
+        "total",
+        "windows",
+        "previous",
+    )
+
+    def __init__(self, name: str, site: SiteConfig) -> None:
+        config = site.queues.get(name)
+        self.name = name
+        self.group = config.group if config else None
+        configured = config.sl_threshold_s if config else None
+        self.threshold_configured = configured is not None
+        self.threshold = configured if configured is not None else site.default_sl_threshold_s
+        self.target = config.sl_target_pct if config else site.default_sl_target_pct
+        self.wrapup_s = (config.wrapup_s if config else None) or 0.0
+        self.waiting: dict[str, Call] = {}
+        self.uncertain: dict[str, Call] = {}
+        self.interval = Counters()
+        self.day = Counters()
+        self.total = Counters()
+        self.windows = (self.interval, self.day, self.total)
+        self.previous: Counters | None = None
+
+    def set_windows(self, interval: Counters, day: Counters) -> None:
+        """Replace the interval and day windows (the total window is never replaced)."""
+        self.interval, self.day = interval, day
+        self.windows = (interval, day, self.total)
+
+    def take(self, call_id: str) -> Call | None:
+        """Remove a call from the waiting or the uncertain list."""
+        call = self.waiting.pop(call_id, None)
+        return call if call is not None else self.uncertain.pop(call_id, None)
+
+    def count_answer(self, wait: float) -> None:
+        """An answered call that waited ``wait`` seconds, in every window."""
+        wait = capped(wait)
+        within = wait <= self.threshold
+        for window in self.windows:
+            window.offered += 1
+            window.answered += 1
+            window.wait_s_answered += wait
+            if within:
+                window.answered_within_sl += 1
+            if window.max_wait_s is None or wait > window.max_wait_s:
+                window.max_wait_s = wait
+
+    def count_outcome(self, field: str, wait: float | None, short: bool = False) -> None:
+        """A call that left unanswered, counted in ``field`` (and as a short abandon when ``short``)."""
+        if wait is not None:
+            wait = capped(wait)
+        for window in self.windows:
+            window.offered += 1
+            setattr(window, field, getattr(window, field) + 1)
+            if short:
+                window.short_abandoned += 1
+            if wait is not None and (window.max_wait_s is None or wait > window.max_wait_s):
+                window.max_wait_s = wait
+
+    def count_handled(self, talk: float, hold: float, wrap: float) -> None:
+        """A call that ended, with its (already capped) talk, hold and wrap-up seconds."""
+        for window in self.windows:
+            window.handled += 1
+            window.talk_s += talk
+            window.hold_s += hold
+            window.wrap_s += wrap

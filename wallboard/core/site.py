@@ -1,0 +1,181 @@
+"""The site file: what a contact center is made of (queues, teams, agents), independent of any PBX.
+
+One agent has one identity across AMI and queue_log: the PBX names a member by its interface
+(``Local/agent01@agents/n``, ``PJSIP/1001``) on some lines and by its member name
+(``Alice Nguyen``) on others. The site file lists both as aliases of one agent id, and
+``AgentDirectory`` resolves any of them. Without a site file, the directory learns the link
+whenever a source tells both names at once (every AMI member event does).
+
+Example (YAML)::
+
+    site: paris
+    timezone: Europe/Paris
+    interval_minutes: 15
+    short_abandon_s: 5
+    sl_formula: offered_minus_short
+    queues:
+      support: {sl_threshold_s: 20, sl_target_pct: 80, group: Care, wrapup_s: 3}
+    teams:
+      care-a: {name: "Care A"}
+    agents:
+      agent01:
+        name: Alice Nguyen
+        team: care-a
+        aliases: ["Local/agent01@agents/n", "Alice Nguyen"]
+    thresholds:            # warn/alarm levels (wallboard.core.thresholds; examples/thresholds.yaml)
+      - {id: sl-low, metric: service_level_pct, warn: 80, alarm: 70, for_s: 180}
+    adherence:             # activities, pause reasons -> activities, grace (wallboard.core.adherence.policy)
+      grace_s: 120
+      pause_reasons: {Coaching: training}
+
+A threshold scoped to a queue or team the file does not list is an error naming its field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator, model_validator
+
+from wallboard.core.adherence.policy import AdherencePolicy
+from wallboard.core.thresholds import ThresholdSet
+from wallboard.errors import UsageError
+
+SlFormula = Literal["offered_minus_short", "answered", "offered"]
+
+
+class QueueConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sl_threshold_s: NonNegativeFloat | None = None
+    sl_target_pct: float = Field(default=80.0, ge=0, le=100)
+    group: str | None = None
+    wrapup_s: NonNegativeFloat | None = None
+    display_name: str | None = None
+
+
+class TeamConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+
+
+class AgentConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    team: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class SiteConfig(BaseModel):
+    """A site: its time zone, the metric windows and definitions, queues, teams and agents."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    site: str = Field(default="default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    timezone: str = "UTC"
+    interval_minutes: Literal[15, 30, 60] = 15
+    short_abandon_s: NonNegativeFloat = 5.0
+    default_sl_threshold_s: NonNegativeFloat = 20.0
+    default_sl_target_pct: float = Field(default=80.0, ge=0, le=100)
+    sl_formula: SlFormula = "offered_minus_short"
+    queues: dict[str, QueueConfig] = Field(default_factory=dict)
+    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    thresholds: ThresholdSet = Field(default_factory=ThresholdSet)
+    adherence: AdherencePolicy = Field(default_factory=AdherencePolicy)
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _threshold_list(cls, value: Any) -> Any:
+        return {"thresholds": value} if isinstance(value, list | tuple) else value
+
+    @model_validator(mode="after")
+    def _thresholds_name_known_targets(self) -> SiteConfig:
+        problems = self.thresholds.check_against(self)
+        if problems:
+            raise ValueError("; ".join(f"{problem.path}: {problem.message}" for problem in problems))
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SiteFileError(UsageError):
+    """The site file is missing, unreadable or invalid; the message says which and where."""
+
+
+def load_site_file(path: Path) -> SiteConfig:
+    """Read and validate a YAML site file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SiteFileError(f"cannot read site file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise SiteFileError(f"site file {path} is not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SiteFileError(f"site file {path} must be a mapping, read {type(raw).__name__}")
+    try:
+        return SiteConfig.model_validate(raw)
+    except ValueError as exc:
+        raise SiteFileError(f"site file {path} is invalid: {exc}") from exc
+
+
+class AgentDirectory:
+    """Resolves any name the PBX uses for a member to one agent id.
+
+    Resolution order: a site-file agent id or alias; else a link learned from a source that
+    told two names at once (interface and member name); else the name itself. When a link is
+    learned, the member name is the id (the name the PBX uses on call lines), so replay keys
+    are stable whichever record came first.
+    """
+
+    def __init__(self, site: SiteConfig) -> None:
+        self._alias: dict[str, str] = {}
+        for agent_id, agent in site.agents.items():
+            self._alias[agent_id] = agent_id
+            for alias in agent.aliases:
+                self._alias[alias] = agent_id
+            if agent.name:
+                self._alias.setdefault(agent.name, agent_id)
+        self._configured = frozenset(site.agents)
+
+    def resolve(self, name: str) -> str:
+        return self._alias.get(name, name)
+
+    def learn(self, interface: str | None, member_name: str | None) -> str | None:
+        """Link an interface and a member name; return the agent id, or None if nothing to learn.
+
+        Returns the id the pair now resolves to. When the interface was already known under
+        its own name (it logged in before we learned its member name), the caller should
+        merge that old identity into the returned one: ``previous_id`` tells it.
+        """
+        if not interface or not member_name:
+            return None
+        by_interface = self._alias.get(interface)
+        by_name = self._alias.get(member_name)
+        agent_id = by_name or by_interface or member_name
+        if by_interface in self._configured and by_name is None:
+            agent_id = by_interface
+        self._alias[interface] = agent_id
+        self._alias[member_name] = agent_id
+        return agent_id
+
+    def aliases_of(self, agent_id: str) -> list[str]:
+        return sorted(name for name, target in self._alias.items() if target == agent_id and name != agent_id)

@@ -1,0 +1,242 @@
+"""The engine's output: the snapshot every reader sees and the whole-input totals, built from its state. Pure.
+
+Theory of operation
+-------------------
+``wallboard.core.engine.State.snapshot(now)`` rolls its windows up to ``now`` and asks this module for the
+parts: :func:`queue_entry` per queue, :func:`agent_entries` for every agent (which also adds each
+agent to its queues' and team's state counts), and :func:`totals` for ``wallboard replay --json``.
+Nothing here changes the state except the lazy end of an expired wrap-up and the agent's cached ISO
+``since``. Figures are unrounded; the window dicts are ``wallboard.core.metrics.Counters.as_dict``.
+
+Snapshot schema (``snapshot(now)``; websocket, REST, Prometheus exporter and Dash read exactly this)::
+
+    {"site": str, "ts": iso8601 UTC of now, "tz": str, "sl_formula": the site's SL variant (wallboard.core.metrics),
+     "interval": {"start": iso, "end": iso, "minutes": int}, "day": {"start": iso},
+     "queues": {name: {"name", "group", "sl_threshold_s", "sl_target_pct", "waiting": int,
+         "longest_wait_s": float, "waiting_beyond_sl": int,
+         "waiting_calls": [{"call_id", "caller", "caller_name", "position", "wait_s"}] (oldest first,
+             at most 50; position = rank in our list, 1 = oldest),
+         "agents": {"logged_in", "available", "ringing", "on_call", "wrap_up", "paused": int},
+         "required_agents": int | None (Erlang C: interval offered / elapsed interval seconds (min 60 s),
+             AHT of the interval, else of the day),
+         "interval": WINDOW, "day": WINDOW, "total": WINDOW, "previous_interval": WINDOW | None}},
+     "agents": {agent_id: {"id", "name", "team", "state", "reason" (pause reason when paused, else None),
+         "since": iso, "time_in_state_s": float, "queues": [...], "paused_queues": [...],
+         "call": {"call_id", "queue", "since"} | None, "calls_today": int, "aht_s": float | None,
+         "talk_s": float, "paused_s": float}},   (agents seen in events; today's figures)
+     "teams": {team: {"name": display name (site file) or the id, "agents": {state: count}}},
+         (site teams and teams of seen agents)
+     "counters": {"events_applied": int, "anomalies": {name: int}}}
+
+Added by the runner when a schedule is in force (``wallboard.core.adherence.tracker.merge_figures``; absent
+without one, which readers take as None)::
+
+    agents[id] += {"adherence": None (no slot on the agent's day) | {"scheduled": str | None,
+         "actual": str, "status": "in" | "grace" | "out" | "unscheduled", "out_since": iso | None (start of
+         the current mismatch, in grace or out), "out_for_s": float | None, "exception": "late_login" |
+         "early_logout" | "wrong_activity" | "unmapped_reason" | None (when out), "adherence_pct": float | None,
+         "conformance_pct": float | None, "minutes_late": float, "next": {"activity", "start": iso} | None},
+         "adherence_pct": float | None}   (a scheduled agent never seen is added: state logged_out, since None)
+    teams[team] += {"adherence": None | TEAM_ADHERENCE}
+    "adherence": {"schedule_version": int, "site": TEAM_ADHERENCE, "exceptions": [{"agent", "name", "team",
+         "kind", "scheduled", "actual", "start": iso, "end": iso | None, "minutes": float}] (newest first,
+         at most 200), "unmapped": {reason: transitions today}}
+
+    TEAM_ADHERENCE = {"adherence_pct": float | None, "conformance_pct": float | None, "scheduled_now": int,
+         "out_now": int, "minutes_late": float}
+
+    WINDOW = ``wallboard.core.metrics.Counters.as_dict``: offered, answered, abandoned, short_abandoned,
+    timed_out, exited_other, unknown, answered_within_sl, service_level_pct, service_level_live_pct
+    (interval and day only, else None), asa_s, avg_talk_s, avg_hold_s, avg_wrap_s, aht_s,
+    abandon_rate_pct, max_wait_s, handled, talk_s, hold_s, wrap_s, wait_s_answered.
+
+``totals()`` (what ``wallboard replay --json`` prints): per queue the ``total`` window's counts with
+sl_threshold_s (int), service_level_pct, asa_s, avg_talk_s, aht_s, max_wait_s (int) and
+abandon_rate_pct; per agent answered, talk_s (int), paused_s (up to the last event) and pauses by
+reason. Agents are listed only with at least one answered call, pause or ring: in queue_log, members
+log in under their interface and do everything else under their member name, so without site-file
+aliases a login-only identity would list every agent twice.
+"""
+
+from __future__ import annotations
+
+import heapq
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from wallboard.core.agent_state import BUSY_STATES, AgentState
+from wallboard.core.metrics import required_agents
+
+if TYPE_CHECKING:
+    from wallboard.core.agents import Agent
+    from wallboard.core.queues import Call, Queue
+    from wallboard.core.site import SiteConfig, SlFormula
+
+__all__ = ["STATES", "WAITING_CALLS_SHOWN", "agent_entries", "iso", "queue_entry", "totals"]
+
+WAITING_CALLS_SHOWN = 50
+STATES = tuple(state.value for state in AgentState)
+_NAME = {state: state.value for state in AgentState}  # plain str for JSON (faster than .value)
+_TOTAL_COUNTS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "short_abandoned",
+    "timed_out",
+    "exited_other",
+    "unknown",
+    "answered_within_sl",
+)
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def iso(ts: datetime) -> str:
+    """``ts`` in ISO 8601, UTC."""
+    return ts.astimezone(UTC).isoformat()
+
+
+def _seconds(later: datetime, earlier: datetime) -> float:
+    return max(0.0, (later - earlier).total_seconds())
+
+
+def queue_entry(
+    queue: Queue, now: datetime, agents: dict[str, int], formula: SlFormula, interval_start: datetime
+) -> dict[str, Any]:
+    """One queue of the snapshot; ``agents`` is its state counts from :func:`agent_entries`."""
+    waiting = queue.waiting.values()
+    waits = [_seconds(now, call.enter or now) for call in waiting]
+    beyond = sum(1 for wait in waits if wait > queue.threshold)
+    shown = heapq.nsmallest(WAITING_CALLS_SHOWN, waiting, key=lambda call: call.enter or now)
+    return {
+        "name": queue.name,
+        "group": queue.group,
+        "sl_threshold_s": queue.threshold,
+        "sl_target_pct": queue.target,
+        "waiting": len(waits),
+        "longest_wait_s": max(waits, default=0.0),
+        "waiting_beyond_sl": beyond,
+        "waiting_calls": [
+            {
+                "call_id": call.call_id,
+                "caller": call.caller,
+                "caller_name": call.caller_name,
+                "position": rank,
+                "wait_s": _seconds(now, call.enter or now),
+            }
+            for rank, call in enumerate(shown, 1)
+        ],
+        "agents": agents,
+        "required_agents": _required(queue, now, interval_start),
+        "interval": queue.interval.as_dict(formula, beyond),
+        "day": queue.day.as_dict(formula, beyond),
+        "total": queue.total.as_dict(formula, None),
+        "previous_interval": None if queue.previous is None else queue.previous.as_dict(formula, None),
+    }
+
+
+def _required(queue: Queue, now: datetime, interval_start: datetime) -> int | None:
+    interval = queue.interval
+    elapsed = max(60.0, (now - interval_start).total_seconds())
+    source = interval if interval.handled else queue.day
+    if not interval.offered or not source.handled:
+        return None
+    handle = (source.talk_s + source.hold_s + source.wrap_s) / source.handled
+    return required_agents(interval.offered / elapsed, handle, queue.threshold, queue.target)
+
+
+def agent_entries(
+    agents: dict[str, Agent],
+    site: SiteConfig,
+    now: datetime,
+    counts: dict[str, dict[str, int]],
+    teams: dict[str, dict[str, int]],
+) -> dict[str, Any]:
+    """Every agent's snapshot entry; adds each agent to its queues' and team's state counts.
+
+    The hottest loop of a snapshot (10,000 agents): lookups are hoisted, nothing is called per
+    agent that can be avoided. Per-queue states follow ``Presence.queue_state``.
+    """
+    out: dict[str, Any] = {}
+    configured = site.agents
+    wrap_up, paused_state = AgentState.WRAP_UP, AgentState.PAUSED
+    for agent_id, agent in agents.items():
+        presence = agent.presence
+        if presence.state is wrap_up:
+            presence.expire(now)
+        state = presence.state
+        name = _NAME[state]
+        busy = state in BUSY_STATES
+        memberships = presence.memberships
+        paused_queues = []
+        for queue, member in memberships.items():
+            row = counts[queue]
+            row["logged_in"] += 1
+            if member.paused:
+                paused_queues.append(queue)
+                row[name if busy else "paused"] += 1
+            else:
+                row[name if busy else "available"] += 1
+        config = configured.get(agent_id)
+        team = config.team if config else None
+        if team:
+            team_row = teams.get(team)
+            if team_row is None:
+                team_row = teams[team] = dict.fromkeys(STATES, 0)
+            team_row[name] += 1
+        since = presence.since
+        if since is not agent.since:
+            agent.since, agent.since_iso = since, iso(since)
+        pause_since = presence.pause_since
+        paused_s = presence.paused_day_s
+        if pause_since is not None and now > pause_since:
+            paused_s += (now - pause_since).total_seconds()
+        day = agent.day
+        out[agent_id] = {
+            "id": agent_id,
+            "name": (config.name if config else None) or agent_id,
+            "team": team,
+            "state": name,
+            "reason": presence.pause_reason if state is paused_state else None,
+            "since": agent.since_iso,
+            "time_in_state_s": max(0.0, (now - since).total_seconds()),
+            "queues": sorted(memberships) if len(memberships) > 1 else list(memberships),
+            "paused_queues": sorted(paused_queues) if len(paused_queues) > 1 else paused_queues,
+            "call": _call_entry(next(reversed(agent.calls.values())), now) if agent.calls else None,
+            "calls_today": day.answered,
+            "aht_s": (day.talk_s + day.hold_s + day.wrap_s) / day.handled if day.handled else None,
+            "talk_s": day.talk_s,
+            "paused_s": paused_s,
+        }
+    return out
+
+
+def _call_entry(call: Call, now: datetime) -> dict[str, Any]:
+    return {"call_id": call.call_id, "queue": call.queue, "since": iso(call.answered_at or now)}
+
+
+def totals(
+    queues: dict[str, Queue], agents: dict[str, Agent], formula: SlFormula, last: datetime | None
+) -> dict[str, Any]:
+    """Whole-input totals (``wallboard replay --json``) up to ``last`` (the last event's time)."""
+    out: dict[str, Any] = {}
+    for name, queue in queues.items():
+        window = queue.total.as_dict(formula, None)
+        row = {key: window[key] for key in _TOTAL_COUNTS}
+        row["sl_threshold_s"] = round(queue.threshold)
+        for key in ("service_level_pct", "asa_s", "avg_talk_s", "aht_s"):
+            row[key] = window[key]
+        row["max_wait_s"] = None if queue.total.max_wait_s is None else round(queue.total.max_wait_s)
+        row["abandon_rate_pct"] = window["abandon_rate_pct"]
+        out[name] = row
+    until = last or _NEVER
+    listed: dict[str, Any] = {}
+    for agent_id, agent in agents.items():
+        presence = agent.presence
+        if agent.total.answered or presence.pauses_total or agent.rang:
+            listed[agent_id] = {
+                "answered": agent.total.answered,
+                "talk_s": round(agent.total.talk_s),
+                "paused_s": presence.paused_s(until, day=False),
+                "pauses": dict(sorted(presence.pauses_total.items())),
+            }
+    return {"queues": out, "agents": listed}

@@ -1,0 +1,624 @@
+"""Thresholds: the validated configuration that turns a tile amber (warn) or red (alarm) and pages someone.
+
+Theory of operation
+-------------------
+A ``Threshold`` watches one ``Metric`` over a ``Scope`` and has up to two levels, ``warn`` and
+``alarm`` (at least one). ``direction`` says which side is bad: ``above`` (waits, abandons, data age)
+or ``below`` (service level, agents available, adherence, collector connected); when omitted it
+defaults per metric (``METRICS``). A value is *beyond* a level when it is strictly past it
+(``> level`` above, ``< level`` below).
+
+Hysteresis: an active level clears only once the value is back past its clear point (``<= clear``
+above, ``>= clear`` below). ``clear`` is the warn level's clear point and defaults to the warn level
+itself (no hysteresis); the alarm level clears at ``alarm - (warn - clear)`` (the same band shifted
+to the alarm level). With only an alarm level, ``clear`` belongs to the alarm level.
+
+``for_s`` is how long a value must stay beyond a level before that level is entered; ``active``
+lists the local hours in the site's time zone when the threshold is evaluated (empty: always;
+``start > end`` runs across midnight and ``days`` are the days on which a window *starts*; ``start
+== end`` is the whole day); ``min_offered`` is the traffic below which a queue metric is not judged
+(offered calls in the metric's window: the current interval, the day for ``service_level_day_pct``).
+
+Scopes: ``site`` (the default: every queue, every agent, the pipeline), ``queue:<name>`` or
+``team:<name>``. A more specific threshold overrides the site default for the same metric (and pause
+reason): ``ThresholdSet.overridden`` names the queues or teams the site default skips.
+
+Validation errors are located at the field (``warn``, ``alarm``, ``clear``, ...) with the reason in
+words. ``load_thresholds`` turns them into ``ThresholdError.problems`` with paths such as
+``thresholds[2].alarm``; ``ThresholdSet.check_against(site)`` reports queues and teams the site file
+does not know.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    NonNegativeInt,
+    ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from wallboard.errors import WallboardError
+
+if TYPE_CHECKING:
+    from wallboard.core.site import SiteConfig
+
+
+class Metric(StrEnum):
+    WAITING = "waiting"
+    LONGEST_WAIT_S = "longest_wait_s"
+    SERVICE_LEVEL_PCT = "service_level_pct"
+    SERVICE_LEVEL_DAY_PCT = "service_level_day_pct"
+    ABANDON_RATE_PCT = "abandon_rate_pct"
+    ASA_S = "asa_s"
+    AHT_S = "aht_s"
+    AGENTS_AVAILABLE = "agents_available"
+    AGENTS_SHORT = "agents_short"
+    AGENT_PAUSE_S = "agent_pause_s"
+    AGENT_ON_CALL_S = "agent_on_call_s"
+    ADHERENCE_PCT = "adherence_pct"
+    TEAM_ADHERENCE_PCT = "team_adherence_pct"
+    DATA_AGE_S = "data_age_s"
+    COLLECTOR_CONNECTED = "collector_connected"
+
+
+class Direction(StrEnum):
+    ABOVE = "above"
+    BELOW = "below"
+
+
+Unit = Literal["count", "seconds", "percent", "flag"]
+TargetKind = Literal["queue", "agent", "team", "site", "component"]
+ScopeKind = Literal["site", "queue", "team"]
+Severity = Literal["page", "ticket", "info"]
+Window = Literal["interval", "day"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """What a metric is: its words, unit, targets, default direction, traffic window and scopes."""
+
+    words: str  # the subject in reasons: "SL", "Longest wait"
+    unit: Unit
+    target: TargetKind  # what a site-scoped threshold of this metric is evaluated for
+    direction: Direction
+    window: Window | None  # the window whose offered calls gate ``min_offered`` (queue metrics)
+    min_offered: int  # default minimum traffic
+    scopes: frozenset[ScopeKind]
+    signed: bool = False  # levels may be negative
+
+
+_Q: frozenset[ScopeKind] = frozenset({"site", "queue"})
+_AGENT: frozenset[ScopeKind] = frozenset({"site", "team"})
+_SITE: frozenset[ScopeKind] = frozenset({"site"})
+_A, _B = Direction.ABOVE, Direction.BELOW
+
+METRICS: dict[Metric, MetricSpec] = {
+    Metric.WAITING: MetricSpec("Calls waiting", "count", "queue", _A, "interval", 0, _Q),
+    Metric.LONGEST_WAIT_S: MetricSpec("Longest wait", "seconds", "queue", _A, "interval", 0, _Q),
+    Metric.SERVICE_LEVEL_PCT: MetricSpec("SL", "percent", "queue", _B, "interval", 5, _Q),
+    Metric.SERVICE_LEVEL_DAY_PCT: MetricSpec("SL today", "percent", "queue", _B, "day", 5, _Q),
+    Metric.ABANDON_RATE_PCT: MetricSpec("Abandon rate", "percent", "queue", _A, "interval", 5, _Q),
+    Metric.ASA_S: MetricSpec("ASA", "seconds", "queue", _A, "interval", 5, _Q),
+    Metric.AHT_S: MetricSpec("AHT", "seconds", "queue", _A, "interval", 5, _Q),
+    Metric.AGENTS_AVAILABLE: MetricSpec("Agents available", "count", "queue", _B, "interval", 0, _Q | {"team"}),
+    Metric.AGENTS_SHORT: MetricSpec("Agents short", "count", "queue", _A, "interval", 0, _Q, signed=True),
+    Metric.AGENT_PAUSE_S: MetricSpec("Pause", "seconds", "agent", _A, None, 0, _AGENT),
+    Metric.AGENT_ON_CALL_S: MetricSpec("On one call", "seconds", "agent", _A, None, 0, _AGENT),
+    Metric.ADHERENCE_PCT: MetricSpec("Adherence", "percent", "agent", _B, None, 0, _AGENT),
+    Metric.TEAM_ADHERENCE_PCT: MetricSpec("Team adherence", "percent", "team", _B, None, 0, _AGENT),
+    Metric.DATA_AGE_S: MetricSpec("Data age", "seconds", "site", _A, None, 0, _SITE),
+    Metric.COLLECTOR_CONNECTED: MetricSpec("Collector", "flag", "component", _B, None, 0, _SITE),
+}
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+_SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class ThresholdError(WallboardError):
+    """Thresholds that cannot be loaded; ``problems`` lists each field path with the reason in words."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{p.path}: {p.message}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a threshold: where (``thresholds[2].scope``) and why."""
+
+    path: str
+    message: str
+
+
+# -- scope and active hours -------------------------------------------------------------------------
+
+
+class Scope(BaseModel):
+    """Where a threshold applies: the whole site (default), one queue, or one team (its agents)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ScopeKind = "site"
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        """Accept ``"site"``, ``"queue:sales"``, ``"team:care-a"`` and ``{"queue": "sales"}``."""
+        if isinstance(data, str):
+            kind, _, name = data.partition(":")
+            return {"kind": kind.strip(), "name": name.strip() or None}
+        if isinstance(data, Mapping) and len(data) == 1 and next(iter(data)) in ("queue", "team"):
+            ((kind, name),) = data.items()
+            return {"kind": kind, "name": name}
+        return data
+
+    @model_validator(mode="after")
+    def _named(self) -> Scope:
+        if self.kind == "site" and self.name is not None:
+            raise ValueError(f"a site scope takes no name, read {self.name!r}")
+        if self.kind != "site" and self.name is None:
+            raise ValueError(f"a {self.kind} scope needs a name, e.g. '{self.kind}:sales'")
+        return self
+
+    def __str__(self) -> str:
+        return self.kind if self.name is None else f"{self.kind}:{self.name}"
+
+
+def _parse_time(value: Any) -> Any:
+    """``"08:00"``, ``"24:00"`` (midnight at the end) or an int: YAML 1.1 reads ``20:00`` as 1200 minutes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= 1440:
+            raise ValueError(f"{value} minutes is not a time of day (0 to 1440)")
+        return time(value // 60 % 24, value % 60)
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)
+        if not match:
+            raise ValueError(f"read {value!r}, expected a local time HH:MM")
+        hours, minutes = int(match[1]), int(match[2])
+        if (hours, minutes) == (24, 0):
+            return time(0)
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"read {value!r}, expected a local time from 00:00 to 24:00")
+        return time(hours, minutes)
+    return value
+
+
+def _parse_days(value: Any) -> Any:
+    """Days as a list (``[mon, tue]``), a range (``"mon-sat"``) or a comma list; full names allowed."""
+    if isinstance(value, str):
+        value = [part for part in value.replace(" ", "").split(",") if part]
+    if not isinstance(value, list | tuple):
+        return value
+    days: set[int] = set()
+    for item in value:
+        first, _, last = str(item).lower().partition("-")
+        start, end = _weekday(first), _weekday(last or first)
+        days.update(range(start, (end if end >= start else end + 7) + 1))
+    return tuple(WEEKDAYS[day % 7] for day in sorted({day % 7 for day in days}))
+
+
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekday(name: str) -> int:
+    """Index (Monday = 0) of ``mon`` or ``monday``; any prefix of at least three letters."""
+    text = name.strip()
+    for index, full in enumerate(_FULL_DAYS):
+        if len(text) >= 3 and full.startswith(text):
+            return index
+    raise ValueError(f"read day {name!r}, expected one of {', '.join(WEEKDAYS)} or a range such as mon-fri")
+
+
+class ActiveWindow(BaseModel):
+    """Local hours on some days of the week; ``start > end`` runs across midnight into the next day."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: tuple[Weekday, ...] = WEEKDAYS
+    start: time
+    end: time
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _read_days(cls, value: Any) -> Any:
+        return _parse_days(value)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _read_time(cls, value: Any) -> Any:
+        return _parse_time(value)
+
+    @field_validator("days")
+    @classmethod
+    def _some_days(cls, value: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if not value:
+            raise ValueError("an active window needs at least one day")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _minutes(cls, value: time) -> time:
+        if value.second or value.microsecond or value.tzinfo is not None:
+            raise ValueError(f"read {value}, expected a local time in whole minutes (HH:MM)")
+        return value
+
+    @field_serializer("start", "end")
+    def _dump_time(self, value: time) -> str:
+        return value.strftime("%H:%M")
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return frozenset(WEEKDAYS.index(day) for day in self.days)
+
+    def contains(self, local: datetime) -> bool:
+        """Whether the site-local wall time ``local`` is inside this window."""
+        clock, weekday = local.time().replace(tzinfo=None), local.weekday()
+        if self.start == self.end:
+            return weekday in self.weekdays
+        if self.start < self.end:
+            return weekday in self.weekdays and self.start <= clock < self.end
+        return (weekday in self.weekdays and clock >= self.start) or (
+            (weekday - 1) % 7 in self.weekdays and clock < self.end
+        )
+
+    def __str__(self) -> str:
+        end = "24:00" if self.end == time(0) else f"{self.end:%H:%M}"
+        return f"{_days_text(self.weekdays)} {self.start:%H:%M}-{end}"
+
+
+def _days_text(days: frozenset[int]) -> str:
+    if len(days) == 7:
+        return "daily"
+    runs: list[str] = []
+    for day in sorted(days):
+        if runs and day - 1 in days and runs[-1][-3:] == WEEKDAYS[day - 1].title():
+            head = runs[-1].split("-")[0]
+            runs[-1] = f"{head}-{WEEKDAYS[day].title()}"
+        else:
+            runs.append(WEEKDAYS[day].title())
+    return ",".join(runs)
+
+
+# -- the threshold ----------------------------------------------------------------------------------
+
+
+def _spec(info: ValidationInfo) -> MetricSpec | None:
+    metric = info.data.get("metric")
+    return METRICS[metric] if isinstance(metric, Metric) else None
+
+
+def _check_unit(name: str, value: float | None, spec: MetricSpec | None) -> None:
+    if value is None or spec is None:
+        return
+    if spec.unit == "percent" and not 0 <= value <= 100:
+        raise ValueError(f"{name} {value:g} is not a percentage: expected 0 to 100")
+    if spec.unit == "flag" and not 0 <= value <= 1:
+        raise ValueError(f"{name} {value:g} is outside 0 (disconnected) to 1 (connected)")
+    if spec.unit == "seconds" and value < 0:
+        raise ValueError(f"{name} {value:g} is a duration in seconds: expected >= 0")
+    if spec.unit == "count" and value < 0 and not spec.signed:
+        raise ValueError(f"{name} {value:g} is a count: expected >= 0")
+
+
+def _past(value: float, level: float, direction: Direction) -> bool:
+    """Strictly beyond ``level`` on the bad side."""
+    return value > level if direction is Direction.ABOVE else value < level
+
+
+class Threshold(BaseModel):
+    """One metric watched over one scope with warn/alarm levels; see the module docstring."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(description="stable slug, unique in the set")
+    metric: Metric
+    scope: Scope = Scope()
+    reason: str | None = Field(default=None, min_length=1, max_length=64, description="agent_pause_s only")
+    direction: Direction = Direction.ABOVE  # default per metric, filled in by _defaults
+    warn: FiniteFloat | None = None
+    alarm: FiniteFloat | None = Field(default=None, validate_default=True)
+    clear: FiniteFloat | None = None
+    for_s: FiniteFloat = 0.0
+    active: tuple[ActiveWindow, ...] = ()
+    min_offered: NonNegativeInt = 0  # default per metric, filled in by _defaults
+    severity: Severity = "page"
+    label: str = Field(default="", max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        """Fill ``direction`` and ``min_offered`` from the metric's defaults when they are missing."""
+        if not isinstance(data, Mapping):
+            return data
+        metric = data.get("metric")
+        if not isinstance(metric, str) or metric not in METRICS:
+            return data
+        spec = METRICS[Metric(metric)]
+        filled = dict(data)
+        if filled.get("direction") is None:
+            filled["direction"] = spec.direction
+        if filled.get("min_offered") is None:
+            filled["min_offered"] = spec.min_offered
+        return filled
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not re.fullmatch(_SLUG, value):
+            raise ValueError(
+                f"read {value!r}, expected a stable slug: lowercase letters, digits, '-' or '_', at most 64 characters"
+            )
+        return value
+
+    @field_validator("for_s")
+    @classmethod
+    def _duration(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError(f"for_s {value:g} is a duration in seconds: expected >= 0")
+        return value
+
+    @field_validator("metric", mode="before")
+    @classmethod
+    def _known_metric(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}: expected one of {', '.join(METRICS)}")
+        return value
+
+    @field_validator("scope")
+    @classmethod
+    def _scope_fits(cls, value: Scope, info: ValidationInfo) -> Scope:
+        spec = _spec(info)
+        if spec is not None and value.kind not in spec.scopes:
+            allowed = " or ".join(sorted(spec.scopes))
+            raise ValueError(f"{info.data['metric']} cannot be scoped to a {value.kind}: expected {allowed}")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_for_pauses(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("metric") not in (None, Metric.AGENT_PAUSE_S):
+            raise ValueError(f"a pause reason filters agent_pause_s only, not {info.data['metric']}")
+        return value
+
+    @field_validator("warn")
+    @classmethod
+    def _warn_unit(cls, value: float | None, info: ValidationInfo) -> float | None:
+        _check_unit("warn", value, _spec(info))
+        return value
+
+    @field_validator("alarm")
+    @classmethod
+    def _alarm_order(cls, value: float | None, info: ValidationInfo) -> float | None:
+        warn, direction = info.data.get("warn"), info.data.get("direction")
+        if value is None:
+            if warn is None and "warn" in info.data:
+                raise ValueError("set a warn level, an alarm level or both (both are empty)")
+            return value
+        _check_unit("alarm", value, _spec(info))
+        if warn is not None and direction is not None and _past(warn, value, direction):
+            side = "below" if direction is Direction.ABOVE else "above"
+            raise ValueError(
+                f"alarm {value:g} is {side} warn {warn:g}: with direction {direction} the alarm level must be "
+                f"the same as or further {direction} than the warn level"
+            )
+        return value
+
+    @field_validator("clear")
+    @classmethod
+    def _clear_side(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return value
+        _check_unit("clear", value, _spec(info))
+        direction = info.data.get("direction")
+        level = info.data.get("warn")
+        if level is None:
+            level = info.data.get("alarm")
+        if level is not None and direction is not None and _past(value, level, direction):
+            name = "warn" if info.data.get("warn") is not None else "alarm"
+            need = "<=" if direction is Direction.ABOVE else ">="
+            raise ValueError(
+                f"clear {value:g} must be {need} the {name} level {level:g} (direction {direction}): "
+                "an active level clears once the value is back past it"
+            )
+        return value
+
+    @field_validator("min_offered")
+    @classmethod
+    def _traffic_window(cls, value: int, info: ValidationInfo) -> int:
+        spec = _spec(info)
+        if spec is not None and spec.window is None and value:
+            raise ValueError(f"min_offered applies to queue metrics only, not {info.data['metric']}")
+        return value
+
+    @field_serializer("scope")
+    def _dump_scope(self, value: Scope) -> str:
+        return str(value)
+
+    # -- derived levels ---------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> MetricSpec:
+        return METRICS[self.metric]
+
+    @property
+    def key(self) -> tuple[Metric, str | None]:
+        """Thresholds with the same key: a more specific scope overrides the site default."""
+        return self.metric, None if self.reason is None else self.reason.casefold()
+
+    @property
+    def warn_clear(self) -> float | None:
+        """Where an active warn clears: ``clear``, else the warn level itself."""
+        if self.warn is None:
+            return None
+        return self.warn if self.clear is None else self.clear
+
+    @property
+    def alarm_clear(self) -> float | None:
+        """Where an active alarm de-escalates: the alarm level shifted by the warn level's hysteresis band."""
+        if self.alarm is None:
+            return None
+        if self.warn is None:
+            return self.alarm if self.clear is None else self.clear
+        band = self.warn - (self.warn_clear if self.warn_clear is not None else self.warn)
+        return self.alarm - band
+
+    def beyond(self, value: float, level: float) -> bool:
+        """``value`` strictly past ``level`` on this threshold's bad side."""
+        return _past(value, level, self.direction)
+
+    def is_active(self, now: datetime, tz: ZoneInfo) -> bool:
+        """Inside the active hours at ``now`` (always when ``active`` is empty)."""
+        if not self.active:
+            return True
+        local = now.astimezone(tz)
+        return any(window.contains(local) for window in self.active)
+
+    def active_text(self) -> str:
+        return "always" if not self.active else "; ".join(str(window) for window in self.active)
+
+
+# -- the set ----------------------------------------------------------------------------------------
+
+
+class ThresholdSet(BaseModel):
+    """A site's thresholds: site-scoped ones are the site default, queue/team-scoped ones override it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    thresholds: tuple[Threshold, ...] = ()
+
+    @field_validator("thresholds")
+    @classmethod
+    def _unique_ids(cls, value: tuple[Threshold, ...]) -> tuple[Threshold, ...]:
+        seen: dict[str, int] = {}
+        for index, threshold in enumerate(value):
+            if threshold.id in seen:
+                raise ValueError(f"duplicate id {threshold.id!r} at thresholds[{seen[threshold.id]}] and [{index}]")
+            seen[threshold.id] = index
+        return value
+
+    def get(self, threshold_id: str) -> Threshold | None:
+        return next((t for t in self.thresholds if t.id == threshold_id), None)
+
+    def overridden(self, threshold: Threshold) -> frozenset[str]:
+        """For a site-scoped threshold: the queues (or teams) where a specific threshold of the same key applies."""
+        if threshold.scope.kind != "site":
+            return frozenset()
+        kind = "team" if threshold.spec.target in ("agent", "team") else "queue"
+        return frozenset(
+            t.scope.name
+            for t in self.thresholds
+            if t.key == threshold.key and t.scope.kind == kind and t.scope.name is not None
+        )
+
+    def effective(self, metric: Metric, *, queue: str | None = None, team: str | None = None) -> list[Threshold]:
+        """The thresholds of ``metric`` that apply to ``queue`` (queue metrics) or to agents of ``team``."""
+        chosen: list[Threshold] = []
+        for threshold in self.thresholds:
+            if threshold.metric is not metric:
+                continue
+            name = queue if threshold.scope.kind == "queue" else team
+            if threshold.scope.kind == "site":
+                specific = queue if threshold.spec.target != "agent" else team
+                if specific is None or specific not in self.overridden(threshold):
+                    chosen.append(threshold)
+            elif threshold.scope.name == name:
+                chosen.append(threshold)
+        return chosen
+
+    def check_against(self, site: SiteConfig) -> list[Problem]:
+        """Queues and teams named by a scope that the site file does not know, by field path."""
+        problems: list[Problem] = []
+        known: dict[str, Mapping[str, object]] = {"queue": site.queues, "team": site.teams}
+        for index, threshold in enumerate(self.thresholds):
+            scope = threshold.scope
+            if scope.kind == "site" or scope.name in known[scope.kind]:
+                continue
+            names = ", ".join(sorted(known[scope.kind])) or "none"
+            message = f"{scope.kind} {scope.name!r} is not in the site file (known {scope.kind}s: {names})"
+            problems.append(Problem(f"thresholds[{index}].scope", message))
+        return problems
+
+
+# -- load and dump ----------------------------------------------------------------------------------
+
+
+def load_thresholds(data: Mapping[str, Any] | Sequence[Any] | None) -> ThresholdSet:
+    """A ``ThresholdSet`` from the site file's ``thresholds:`` section (a list) or a mapping holding it.
+
+    Raises ``ThresholdError`` whose problems name each field (``thresholds[2].alarm``) and the reason.
+    """
+    if data is None:
+        return ThresholdSet()
+    if isinstance(data, Mapping):
+        if set(data) - {"thresholds"} and "thresholds" not in data:
+            raise ThresholdError([Problem("thresholds", "expected a list of thresholds or a 'thresholds:' key")])
+        items = data.get("thresholds") or []
+    else:
+        items = data
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+        raise ThresholdError([Problem("thresholds", f"expected a list of thresholds, read {type(items).__name__}")])
+    try:
+        return ThresholdSet.model_validate({"thresholds": list(items)})
+    except ValidationError as exc:
+        raise ThresholdError(problems_of(exc)) from exc
+
+
+def problems_of(error: ValidationError) -> list[Problem]:
+    """Pydantic's errors as ``Problem``s with dotted paths (``thresholds[2].active[0].start``)."""
+    problems = []
+    for item in error.errors(include_url=False):
+        path = ""
+        for part in item["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(Problem(path or "thresholds", message))
+    return problems
+
+
+def dump_thresholds(thresholds: ThresholdSet) -> dict[str, Any]:
+    """The set as plain data for YAML or JSON; ``load_thresholds(dump_thresholds(s)) == s``."""
+    rows = []
+    for threshold in thresholds.thresholds:
+        row = threshold.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        row = {key: _tidy(value) for key, value in row.items()}
+        row["metric"] = threshold.metric.value
+        row["direction"] = threshold.direction.value  # explicit: a reader need not know the default
+        rows.append(row)
+    return {"thresholds": rows}
+
+
+def _tidy(value: Any) -> Any:
+    """80.0 -> 80 for a readable YAML dump (loading turns it back into 80.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds in words as the board shows them: ``45 s``, ``90 s``, ``2 min 05 s``, ``47 min``, ``1 h 05 min``."""
+    total = max(0, round(seconds))
+    if total < 100:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 10:
+        return f"{minutes} min" if secs == 0 else f"{minutes} min {secs:02d} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h" if minutes == 0 else f"{hours} h {minutes:02d} min"

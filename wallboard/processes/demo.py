@@ -1,0 +1,264 @@
+"""``wallboard demo``: the whole pipeline on one machine, on a simulated contact center.
+
+``demo`` runs every part in one process (plus the embedded Redis child: a throwaway one with an
+append-only file in a temporary directory, or with ``--data-dir`` that directory's, where its display
+token, its admin and the day's figures outlive a restart). Its simulated agents follow a
+generated schedule, with some indiscipline, and that schedule is stored first as the site's schedules
+(``store_demo_schedule``), so the engine tracks real adherence exceptions. It announces the page's
+URL only once the API holds a snapshot (so the first page load and ``/ws`` have data), and on
+stop (SIGINT/SIGTERM cancel it) it closes the parts in reverse order: the engine writes its final
+checkpoint while Redis is still up, then the API, the simulator and the embedded Redis stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+
+from collectors.ami.client import AmiClient, AmiConfig
+from collectors.simulator.ami_server import SimulatedAmiServer
+from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
+from collectors.simulator.model import Simulation
+from collectors.simulator.schedule import on_wall_clock, schedule_around
+from wallboard.admin.accounts import Accounts, Hashing, audit_entry, token_digest
+from wallboard.api import create_app
+from wallboard.api.app import Runtime, serving, uvicorn_config
+from wallboard.api.auth import create_display_token
+from wallboard.api.board_routes import default_board
+from wallboard.api.page import mount_board_page
+from wallboard.config import Settings
+from wallboard.core.adherence.schedule import ScheduleError, dump_schedule
+from wallboard.core.site import SiteConfig
+from wallboard.core.users import Passwords, Role
+from wallboard.processes.api import PageMount
+from wallboard.processes.engine import EngineRunner
+from wallboard.processes.notify import Notifier
+from wallboard.processes.tasks import close_runner, report_health, run_all, site_store
+from wallboard.store import Client, Store, connect
+from wallboard.store.datadir import RedisLink, redis_link
+from wallboard.store.sink import StreamSink
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 30.0
+
+
+READY_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    speed: float = 1.0
+    seed: int = 1
+    agents: int = 40
+    queues: int = 4
+    schedule: SchedulePolicy | None = SchedulePolicy()  # None: random breaks and no stored schedule
+
+
+async def demo(
+    settings: Settings,
+    options: DemoOptions,
+    *,
+    announce: Callable[[str], None],
+    inform: Callable[[str], None] = lambda line: None,
+    pages: Sequence[PageMount] = (),
+) -> None:
+    """The whole pipeline on one machine: simulator on loopback, AMI collector, Redis, engine, API."""
+    # Its own Redis unless told otherwise: a throwaway one (append-only file in a temporary directory), or
+    # with --data-dir that directory's, where the token, the users and the day's figures outlive a restart.
+    with redis_link(settings, throwaway=settings.data_dir is None) as link:
+        if link.shared is not None:
+            inform(f"redis: {link.url}" + (" (throwaway: gone when the demo stops)" if link.throwaway else ""))
+        client = connect(link.url, client_name="wallboard-demo")
+        try:
+            await _demo_on(settings.model_copy(update={"redis_url": link.url}), link, client, options, inform,
+                           announce, pages)  # fmt: skip
+        finally:
+            await client.aclose()
+
+
+async def _demo_on(
+    settings: Settings,
+    link: RedisLink,
+    client: Client,
+    options: DemoOptions,
+    inform: Callable[[str], None],
+    announce: Callable[[str], None],
+    pages: Sequence[PageMount],
+) -> None:
+    secret = secrets.token_urlsafe(16)
+    now = datetime.now(UTC)
+    # Play the simulated day from 10:00 whatever the clock says, so a demo at night is busy too.
+    config = build_config(
+        options.agents,
+        options.queues,
+        seed=options.seed,
+        hour_offset=10.0 - now.hour - now.minute / 60,
+        schedule=options.schedule,
+    )
+    site = site_config(config, site=settings.site)
+    site = SiteConfig.model_validate({**site.model_dump(), "thresholds": DEMO_THRESHOLDS})
+    store = site_store(settings, client)
+    simulation = Simulation(config, options.seed, start=now)
+    if config.schedule is not None:
+        await store_demo_schedule(store, config, site, now, options.speed)
+    server = SimulatedAmiServer(simulation, username="wallboard", secret=secret, speed=options.speed)
+    await server.start("127.0.0.1", 0)
+    try:
+        ami = AmiClient(AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site), StreamSink(store))
+        runner = EngineRunner(settings, store, site)
+        app = create_app(settings, store=store, site_config=site)
+        mount_board_page(app)
+        for mount in pages:
+            mount(app)
+        await _demo_boards(store, now)
+        # An admin only in the demo's own Redis, never in a Redis given by URL.
+        token, password = await _demo_credentials(store, link)
+        async with serving(uvicorn_config(app, settings)) as base:
+            if password is not None:
+                kept = (
+                    "kept with its data directory"
+                    if link.shared is not None and not link.throwaway
+                    else "this demo only"
+                )
+                inform(f"ops page: {base}/ops/ (user {DEMO_ADMIN!r}, password {password!r}; {kept})")
+            inform(f"supervisor view: {base}/supervisor/?token={token}")
+            inform(f"TV board with team adherence tiles: {base}/tv/adherence?token={token}")
+            parts = {
+                "AMI collector": ami.run(),
+                "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
+                "engine": runner.run(),
+                "announcement": _announce_when_ready(app, settings.site, f"{base}/?token={token}", announce),
+            }
+            if settings.webhook_urls:  # alert notifications only when receivers are configured
+                parts["notifier"] = Notifier.from_settings(settings, store).run()
+            try:
+                await run_all(parts)
+            finally:
+                await close_runner(runner)
+    finally:
+        await server.close()
+
+
+DEMO_ADMIN = "demo"
+# The demo's floor is judged all day (no quiet hours): tiles turn amber and red as the simulated day gets busy.
+
+
+DEMO_THRESHOLDS: list[dict[str, object]] = [
+    {"id": "sl-interval", "metric": "service_level_pct", "warn": 80, "alarm": 70, "clear": 82, "for_s": 60},
+    {"id": "longest-wait", "metric": "longest_wait_s", "warn": 60, "alarm": 120, "clear": 45, "for_s": 10},
+    {"id": "calls-waiting", "metric": "waiting", "warn": 4, "alarm": 8, "clear": 2, "for_s": 20},
+    {"id": "abandon-rate", "metric": "abandon_rate_pct", "warn": 5, "alarm": 10, "clear": 4, "for_s": 60},
+    {"id": "break-too-long", "metric": "agent_pause_s", "warn": 900, "alarm": 1800},
+    {"id": "call-too-long", "metric": "agent_on_call_s", "warn": 900, "alarm": 1800},
+    {"id": "team-adherence", "metric": "team_adherence_pct", "warn": 90, "alarm": 80, "for_s": 60},
+]
+# Boards the demo stores besides the default one (every queue): /tv/adherence adds a tile per team.
+
+
+DEMO_BOARDS: dict[str, dict[str, Any]] = {
+    "adherence": {
+        "title": "Queues and adherence",
+        "team_tiles": True,
+        "tiles": ["waiting", "longest_wait", "sl_interval", "available"],
+    },
+}
+
+
+async def _demo_boards(store: Store, now: datetime) -> None:
+    """Store the demo's boards (version 1, actor "demo"), as an ops user would through PUT /api/v1/boards."""
+    for name, body in DEMO_BOARDS.items():
+        board = {**default_board(), **body, "version": 1, "updated_by": DEMO_ADMIN, "updated_ts": now.isoformat()}
+        await store.write_board(name, board, audit_entry(now, DEMO_ADMIN, "board.update", f"board:{name}", None, board))
+
+
+async def store_demo_schedule(
+    store: Store, config: SimConfig, site: SiteConfig, start: datetime, speed: float
+) -> dict[str, Any] | None:
+    """Store the schedule the demo's agents follow (the days around ``start``, on the wall clock of a run at
+    ``speed``) as the next version of the site's schedules, actor "demo", so the engine tracks their adherence.
+
+    Returns the stored document, or None (logged) when the schedule cannot be written as local rows.
+    """
+    schedule = on_wall_clock(schedule_around(config, site, start), start, speed, config.timezone)
+    try:
+        rows = dump_schedule(schedule, site)
+    except ScheduleError as exc:
+        log.warning("the demo's schedule is not stored: %s", exc)
+        return None
+    current = await store.read_schedules()
+    version = int(current.get("version", 0)) if current else 0
+    stored = await store.write_schedules(
+        {"slots": rows}, version, DEMO_ADMIN, at=datetime.now(UTC), action="schedules.import"
+    )
+    log.info("stored the demo's schedule as version %d: %d agents, %d slots", stored["version"],
+             len(schedule.agents()), len(rows))  # fmt: skip
+    return stored
+
+
+DEMO_CREDENTIALS = "demo-credentials.json"
+
+
+async def _demo_credentials(store: Store, link: RedisLink) -> tuple[str, str | None]:
+    """The demo's display token and its admin's password (None in a Redis given by URL: no admin there).
+
+    In a data directory they are kept in ``demo-credentials.json`` (mode 0600) beside the Redis, and reused
+    while Redis still knows them, so an open TV keeps working across a restart of the demo.
+    """
+    if link.shared is None:
+        return await create_display_token(store, board="default", label="demo"), None
+    kept = _read_credentials(link)
+    token = kept.get("token")
+    if not isinstance(token, str) or await store.get_token(token_digest(token)) is None:
+        token = await create_display_token(store, board="default", label="demo")
+    password = kept.get("password")
+    accounts = Accounts(store, Hashing(Passwords()))
+    if await accounts.get_user(DEMO_ADMIN) is None:
+        password = secrets.token_urlsafe(12)
+        await accounts.add_user(DEMO_ADMIN, Role.ADMIN, password, actor="demo")
+    elif not isinstance(password, str):
+        password = secrets.token_urlsafe(12)
+        await accounts.update_user(DEMO_ADMIN, actor="demo", password=password)
+    _write_credentials(link, {"token": token, "password": password})
+    return token, password
+
+
+def _read_credentials(link: RedisLink) -> dict[str, Any]:
+    if link.shared is None or link.shared.redis_dir is None:
+        return {}
+    try:
+        kept = json.loads((link.shared.redis_dir.parent / DEMO_CREDENTIALS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def _write_credentials(link: RedisLink, credentials: Mapping[str, str]) -> None:
+    if link.shared is None or link.shared.redis_dir is None:
+        return  # a throwaway Redis: nothing to keep
+    path = link.shared.redis_dir.parent / DEMO_CREDENTIALS
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        json.dump(credentials, out)
+
+
+async def _announce_when_ready(app: FastAPI, site: str, url: str, announce: Callable[[str], None]) -> None:
+    """Announce ``url`` once the API holds a snapshot of ``site`` (or after READY_TIMEOUT_S, with a warning)."""
+    runtime: Runtime = app.state.runtime
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT_S
+    while not ((served := runtime.sites.get(site)) is not None and served.feed.ready):
+        if loop.time() > deadline:
+            log.warning("no snapshot of site %s after %.0f s; the page will wait for it", site, READY_TIMEOUT_S)
+            break
+        await asyncio.sleep(READY_POLL_S)  # the feed exposes no event to wait on: poll its flag
+    announce(url)
