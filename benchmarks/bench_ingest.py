@@ -8,7 +8,7 @@ Prints, in one run:
       input (streamed: memory must stay flat once the engine's bounded memories are full)
   (d) panoramisk's own parser (AMIProtocol.data_received + Message.from_line) on the same bytes,
       and our parser's speed as a ratio of it.
-Targets (issue 3): >= 50,000 AMI frames/s/core end to end, >= 3x panoramisk, 1M queue_log lines <= 10 s.
+Targets: >= 50,000 AMI frames/s/core end to end, >= 3x panoramisk, 1M queue_log lines <= 10 s.
 
 Run: .venv/bin/python benchmarks/bench_ingest.py [--frames 200000] [--lines 1000000] [--only a,b,c,d] [--repeat 3]
 (``--only c`` runs only the queue_log part; a and b always run together, d needs a's figure.)

@@ -700,7 +700,7 @@ async def _latency_run(pipeline: Pipeline, clients: int, processes: int, seconds
 async def running_pipeline(url: str, shape: SiteShape, context: Any) -> AsyncIterator[Pipeline]:
     """Redis (given), PBX + collector here, engine and API in their own processes; yields once /readyz is 200."""
     from collectors.ami.client import AmiClient, AmiConfig
-    from wallboard.api import create_display_token
+    from wallboard.admin.accounts import create_display_token
     from wallboard.store import Store, connect
     from wallboard.store.sink import StreamSink
 

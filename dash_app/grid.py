@@ -17,9 +17,9 @@ logout is exactly an agent the supervisor must see)::
     {"id", "name", "team", "state", "reason", "since" (iso, the base the browser ticks time in
      state from), "time_in_state_s" (at the snapshot's ts), "queues" ("a, b": sorted, joined),
      "calls_today", "aht_s", "highlight",
-     "scheduled", "adherence", "adherence_status", "out_since", "exception"}   (issue 7, below)
+     "scheduled", "adherence", "adherence_status", "out_since", "exception"}   (below)
 
-Adherence (issue 7: the agent's ``adherence`` entry, None when it has no slot today, see
+Adherence (the agent's ``adherence`` entry, None when it has no slot today, see
 ``wallboard.core.adherence``): ``scheduled`` is the scheduled activity now (``""`` when none);
 ``adherence_status`` the raw status (in, grace, out, unscheduled) for the cell's colour and
 ``adherence`` the same with a non-colour cue (:data:`ADHERENCE_CUES`: ``"✖ out"``); ``out_since``
@@ -82,7 +82,7 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {
         # Ticks in the browser: the value is recomputed from ``since_ms`` (the row's ``since`` on the
         # browser's clock) each time the page's timer refreshes this column; no server message needed.
-        # wbElapsed and wbDuration are the page's dashAgGridFunctions (dash_app.supervisor).
+        # wbElapsed and wbDuration are the page's dashAgGridFunctions (dash_app/tv_assets/supervisor.js).
         "colId": "time_in_state",
         "headerName": "Time in state",
         "valueGetter": {"function": "wbElapsed(params.data.since_ms)"},

@@ -13,7 +13,7 @@ Two options add other kinds of tile:
   A figure's level is the worst of the group's queues on that metric; the tile's level is the worst
   open alert on any of its queues, whatever the metric (a problem in one queue shows on its group);
 * ``team_tiles``: after those, one adherence tile per team of ``teams`` (none: every team of the
-  snapshot) with the team's adherence figures (``teams[team]["adherence"]``, issue 7: adherence %,
+  snapshot) with the team's adherence figures (``teams[team]["adherence"]``: adherence %,
   agents out of adherence now over agents scheduled now, conformance, minutes late). Their level is
   the worst open ``adherence_pct`` alert on the team or on one of its agents.
 
@@ -71,7 +71,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("needed", "Needed / staffed", ("required_agents",), "ratio", "agents_short", other=("agents", "logged_in")),
 )
 KPI_KEYS: tuple[str, ...] = tuple(kpi.key for kpi in KPIS)
-# A team's adherence tile (issue 7): paths into the snapshot's teams[team].
+# A team's adherence tile: paths into the snapshot's teams[team].
 TEAM_KPIS: tuple[Kpi, ...] = (
     Kpi("adherence", "Adherence", ("adherence", "adherence_pct"), "percent", "adherence_pct", True),
     Kpi(

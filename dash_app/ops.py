@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 The page is a Dash app with no server-side callback and no data of its own: its layout is static
-and one clientside callback (``OPS_JS``) talks to the REST API from the browser, so there is a
+and one clientside callback (``act`` of ``tv_assets/ops.js``, the page's only asset, see
+``dash_app.static``) talks to the REST API from the browser, so there is a
 single implementation of reading, validating, versioning and auditing thresholds, the API's
 (``wallboard.api.threshold_routes``):
 
@@ -29,9 +30,11 @@ from typing import Any
 
 import dash_ag_grid as dag  # type: ignore[import-untyped]
 from a2wsgi import WSGIMiddleware
-from dash import Dash, Input, Output, State, dcc, html
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dash_app.static import assets_of
 
 PREFIX = "/ops"
 NUMBER = {"cellDataType": "number", "editable": True, "width": 110}
@@ -51,71 +54,6 @@ COLUMNS: list[dict[str, Any]] = [
 ]
 HIDDEN = {"display": "none"}
 
-# One clientside callback for every action; it returns the 8 outputs of the callback below, in order.
-OPS_JS = """
-async function(loginClicks, saveClicks, reloadClicks, logoutClicks, name, password, rows, loaded) {
-    const ctx = window.dash_clientside.callback_context;
-    const action = ctx.triggered_id || "start";
-    const nu = window.dash_clientside.no_update;
-    const show = {display: "block"}, hide = {display: "none"};
-    const api = async (method, path, body) => {
-        const headers = {"Content-Type": "application/json"};
-        const csrf = document.cookie.split("; ").find((c) => c.startsWith("wb_csrf="));
-        if (csrf) { headers["X-CSRF-Token"] = decodeURIComponent(csrf.slice("wb_csrf=".length)); }
-        const response = await fetch(path, {method, headers, credentials: "same-origin",
-                                             body: body === undefined ? undefined : JSON.stringify(body)});
-        let data = null;
-        try { data = await response.json(); } catch (e) { data = null; }
-        return {status: response.status, data};
-    };
-    const problems = (detail, rows) => (Array.isArray(detail) ? detail : [{field: "", reason: String(detail)}])
-        .map((p) => {
-            const m = /^thresholds\\[(\\d+)\\]\\.?(.*)$/.exec(p.field || "");
-            const where = m ? `${(rows[+m[1]] || {}).id || "row " + m[1]} · ${m[2] || "row"}` : (p.field || "");
-            return {type: "Li", namespace: "dash_html_components", props: {children: `${where}: ${p.reason}`}};
-        });
-    const loggedOut = (message) => [show, hide, "", nu, nu, message, [], ""];
-    const load = async (status) => {
-        const me = await api("GET", "/api/v1/me");
-        if (me.status !== 200) { return loggedOut(status || ""); }
-        if (!me.data.permissions.includes("edit_thresholds")) {
-            return loggedOut(`${me.data.name} (${me.data.role}) may not edit thresholds`);
-        }
-        const got = await api("GET", "/api/v1/thresholds");
-        if (got.status !== 200) { return loggedOut(`cannot load the thresholds (${got.status})`); }
-        const who = `${me.data.name} (${me.data.role})`;
-        return [hide, show, who, got.data.version, got.data.thresholds, status || "", [], ""];
-    };
-    if (action === "login-button") {
-        const r = await api("POST", "/api/v1/login", {name: name || "", password: password || "", cookie: true});
-        if (r.status !== 200) {
-            const why = r.status === 429 ? (r.data && r.data.detail) : "wrong user name or password";
-            return loggedOut(why || `login failed (${r.status})`);
-        }
-        return load("");
-    }
-    if (action === "logout-button") {
-        await api("POST", "/api/v1/logout");
-        return loggedOut("logged out");
-    }
-    if (action === "save-button") {
-        const thresholds = (rows || []).map((row) => Object.fromEntries(
-            Object.entries(row).filter(([k, v]) => v !== null && v !== "" && v !== undefined)));
-        const r = await api("PUT", "/api/v1/thresholds", {version: loaded, thresholds});
-        if (r.status === 200) {
-            return [nu, nu, nu, r.data.version, r.data.thresholds, `saved: version ${r.data.version}`, [], nu];
-        }
-        if (r.status === 422) {
-            return [nu, nu, nu, nu, nu, "not saved: fix these", problems(r.data.detail, rows), nu];
-        }
-        if (r.status === 409) { return [nu, nu, nu, nu, nu, "not saved: someone saved first; reload", [], nu]; }
-        if (r.status === 401) { return loggedOut("the session ended; log in again"); }
-        return [nu, nu, nu, nu, nu, `not saved (${r.status}): ${(r.data && r.data.detail) || ""}`, [], nu];
-    }
-    return load(action === "reload-button" ? "reloaded" : "");
-}
-"""
-
 
 def build_ops_app(prefix: str = PREFIX) -> Dash:
     """The ops page as a Dash app whose pages and assets are requested under ``prefix/``."""
@@ -127,10 +65,11 @@ def build_ops_app(prefix: str = PREFIX) -> Dash:
         update_title="",  # no "Updating..." title while callbacks run
         add_log_handler=False,  # logging is configured by the CLI only
         serve_locally=True,
+        **assets_of("ops.js"),
     )
     app.layout = _layout()
-    app.clientside_callback(  # type: ignore[no-untyped-call]
-        OPS_JS,
+    app.clientside_callback(  # type: ignore[no-untyped-call]  # the 8 outputs of ops.js's act, in order
+        ClientsideFunction(namespace="ops", function_name="act"),
         Output("login-panel", "style"),
         Output("editor-panel", "style"),
         Output("whoami", "children"),
@@ -149,7 +88,7 @@ def build_ops_app(prefix: str = PREFIX) -> Dash:
         State("version", "data"),
     )
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        "function(version) { return version === null || version === undefined ? '' : String(version); }",
+        ClientsideFunction(namespace="ops", function_name="versionText"),
         Output("version-text", "children"),
         Input("version", "data"),
     )

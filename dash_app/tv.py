@@ -5,22 +5,24 @@ Theory of operation
 The Dash app serves one static layout (:func:`tv_layout`): header (title, clock, data age), a
 STALE banner, a "not authorised" panel and an empty tile grid. The root element carries
 ``dash_app.layout.catalogue()`` (figure keys, labels, snapshot paths, formats, threshold metrics)
-as ``data-catalogue``; ``tv_assets/tv.js`` reads it and does the rest in the browser:
+as ``data-catalogue``. The page loads two scripts (``dash_app.static``): ``tv_assets/tv.js`` reads
+the catalogue and renders, and ``tv_assets/wallboard-client.js``, the websocket client the
+supervisor page shares, keeps the snapshot and shows how fresh it is:
 
 * the board name is the path segment after ``/tv/`` (none: ``default``), the display token ``?token=``;
 * it reads the board through ``GET /api/v1/boards/<name>`` (Bearer token) and again every
   ``BOARD_REFRESH_S`` seconds (``?refresh=N`` overrides it, at least 1 s), so a board changed
   through the API shows without a reload; a new version rebuilds the tiles. This re-reads
   configuration, never figures: those come only from the websocket;
-* it opens ``/ws?token=...``: the snapshot, then deltas applied in ``seq`` order (a gap sends
-  ``{"type": "resync"}``), heartbeats. It renders the tile models of ``dash_app.layout`` (same
+* the client opens ``/ws?token=...``: the snapshot, then deltas applied in ``seq`` order (a gap
+  sends ``{"type": "resync"}``), heartbeats. tv.js renders the tile models of ``dash_app.layout`` (same
   queues, figures, formats, levels; ``tests/dash_app/test_tv.py`` compares the browser's text
   with :func:`dash_app.layout.tile_models`). The DOM of the tiles is built once per board/queue
   set and afterwards only text and classes change (a TV runs for weeks: nothing grows);
-* nothing heard for 5 s (+ 0.5 s grace for a heartbeat due every 5 s): a STALE banner with the
-  age. A closed socket reconnects with backoff (0.5 s doubling to 5 s, jittered); a socket silent
-  for 12 s is closed and reopened. No page reload ever; after a reconnect the first snapshot
-  replaces everything;
+* nothing heard for 5 s (+ 0.5 s grace for a heartbeat due every 5 s): the client's STALE banner
+  with the time since the last message (the header shows the data's age). A closed socket
+  reconnects with backoff (0.5 s doubling to 5 s, jittered); a socket silent for 12 s is closed and
+  reopened. No page reload ever; after a reconnect the first snapshot replaces everything;
 * close code 4401/4403 or a 401/403 on the board read: the "not authorised" panel.
 
 ``mount_tv_page`` serves it under ``/tv`` of the FastAPI app (GET/HEAD only, like the ops page).
@@ -29,7 +31,6 @@ as ``data-catalogue``; ``tv_assets/tv.js`` reads it and does the rest in the bro
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
@@ -38,10 +39,10 @@ from starlette.applications import Starlette
 
 from dash_app.layout import catalogue
 from dash_app.ops import ReadOnly
+from dash_app.static import CLIENT, assets_of
 
 PREFIX = "/tv"
 BOARD_REFRESH_S = 30  # re-read the board's configuration (wallboard.api.board_routes.BOARD_REFRESH_S)
-ASSETS = Path(__file__).with_name("tv_assets")
 
 
 def build_tv_app(prefix: str = PREFIX) -> Dash:
@@ -50,18 +51,18 @@ def build_tv_app(prefix: str = PREFIX) -> Dash:
         __name__,
         requests_pathname_prefix=f"{prefix}/",
         routes_pathname_prefix="/",
-        assets_folder=str(ASSETS),
         title="wallboard · TV",
         update_title="",
         add_log_handler=False,
         serve_locally=True,
+        **assets_of(CLIENT, "tv.js", "tv.css"),
     )
     app.layout = tv_layout(prefix)
     return app
 
 
 def tv_layout(prefix: str = PREFIX) -> html.Div:
-    """The static page the script fills (ids are the script's contract); ``prefix`` is where it is mounted."""
+    """The static page the scripts fill (ids are their contract); ``prefix`` is where it is mounted."""
     header = html.Header(
         className="tv-header",
         children=[

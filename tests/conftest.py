@@ -106,16 +106,19 @@ def redis_url(redis_server: RedisServer) -> str:
 
 # Fixtures launching such a thing: a test using one, directly or through another fixture, carries the marker.
 MARKING_FIXTURES = {
-    "browser": "browser",  # tests/dash_app/conftest.py: Debian's chromium through Playwright
-    "page": "browser",  # a chromium page (tests/dash_app/test_ops.py, test_supervisor.py)
+    "browser": "browser",  # tests/dash_app/conftest.py: tests/support/browser.py's chromium()
+    "page": "browser",  # a chromium_page() (tests/dash_app/test_ops.py, test_supervisor.py)
     "prometheus_binary": "prometheus",  # tests/wallboard/test_exporter_prometheus.py: runs the prometheus binary
     "cluster": "cluster",  # tests/wallboard/test_store_cluster.py: a 3-master Redis Cluster
 }
 # Launchers called inside tests, as (module, name): every test of a module importing one carries the marker.
 MARKING_LAUNCHERS = {
     ("prom_stack", "prom_stack"): "prometheus",  # tests/support/prom_stack.py: the demo stack and a prometheus
-    ("prom_stack", "_prometheus"): "prometheus",
+    ("prom_stack", "prometheus"): "prometheus",
     ("prom_stack", "prometheus_binary"): "prometheus",
+    ("browser", "chromium"): "browser",  # tests/support/browser.py: Debian's chromium through Playwright
+    ("browser", "chromium_page"): "browser",
+    ("browser", "new_page"): "browser",
     ("playwright.async_api", "async_playwright"): "browser",
     ("playwright.sync_api", "sync_playwright"): "browser",
 }

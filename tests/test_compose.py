@@ -131,7 +131,7 @@ def test_prometheus_config_is_valid_for_promtool(tmp_path: Path) -> None:
     assert jobs["wallboard"]["dns_sd_configs"][0]["names"] == ["api"]
 
 
-# -- alerting (issue 5): Alertmanager, and the rules Prometheus loads -------------------------------
+# -- alerting: Alertmanager, and the rules Prometheus loads -------------------------------
 
 ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
@@ -192,7 +192,7 @@ def test_the_committed_rules_are_exactly_what_export_rules_generates() -> None:
     assert export_rules(site.thresholds, site, generated_at).to_yaml() == text
 
 
-# -- history (issue 8): recording rules and Grafana ---------------------------------------------------
+# -- history: recording rules and Grafana ---------------------------------------------------
 
 
 def test_prometheus_loads_the_recording_rules(compose: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import ValidationError
 
@@ -719,46 +719,37 @@ def _cli_actor() -> str:
 def cmd_schedule_import(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from wallboard.core.adherence import schedule as sc
-    from wallboard.store import ConfigConflictError, ConfigFormatError
+    from wallboard.admin import schedules
+    from wallboard.core.adherence.schedule import ScheduleError, describe
+    from wallboard.store import ConfigConflictError
 
     settings = _settings(args)
     if settings.site_file is None:
         raise ConfigError("a site file gives the time zone and agents: pass --site-file or set WALLBOARD_SITE_FILE")
     site = _site_for(settings)
-    kind: sc.Format = "json" if (args.format or args.path.suffix.lower().lstrip(".")) == "json" else "csv"
+    kind: Literal["csv", "json"] = "json" if (args.format or args.path.suffix.lower().lstrip(".")) == "json" else "csv"
     data = _read_schedule_file(args.path)
-    actor = _cli_actor()
 
     async def store_it(store: Store) -> int:
         try:
-            stored = await store.read_schedules()
-        except ConfigFormatError as exc:
-            if args.mode == "merge":
-                print(f"wallboard: {exc}: import with --mode replace", file=sys.stderr)
-                return EXIT_FAILED
-            stored = None  # unreadable counts as version 0 (see Store.replace_config): a replace repairs it
-        version = stored.get("version", 0) if stored is not None else 0
-        try:
-            base = sc.schedule_from_document(stored, site) if args.mode == "merge" and stored is not None else None
-            schedule = sc.parse_bytes(data, site, kind, merge_into=base)
-            rows = sc.dump_schedule(schedule, site)
-        except sc.ScheduleError as exc:
-            await store.count_schedule_rejection()
-            log.info("rejected %s by %s: %d problem(s)", args.path, actor, len(exc.problems))
+            imported = await schedules.import_schedule(
+                store, data, site, kind, mode=args.mode, actor=_cli_actor(), at=datetime.now(UTC)
+            )
+        except schedules.UnmergeableScheduleError as exc:
+            print(f"wallboard: {exc.reason}: import with --mode replace", file=sys.stderr)
+            return EXIT_FAILED
+        except ScheduleError as exc:
             print(f"wallboard: {args.path}: {len(exc.problems)} problem(s), nothing stored", file=sys.stderr)
             for problem in exc.problems:
                 print(f"{args.path}: {problem}", file=sys.stderr)
             return EXIT_USAGE
-        at = datetime.now(UTC)
-        try:
-            written = await store.write_schedules({"slots": rows}, version, actor, at=at, action="schedules.import")
         except ConfigConflictError as exc:
             print(f"wallboard: the schedule changed meanwhile ({exc}); nothing stored, try again", file=sys.stderr)
             return EXIT_FAILED
-        shown = sc.describe(schedule)
+        shown = describe(imported.schedule)
         span = f"{shown['first_day']} to {shown['last_day']}" if shown["days"] else "no day"
-        print(f"imported {shown['slots']} slots of {shown['agents']} agents, {span}: version {written['version']}")
+        version = imported.document["version"]
+        print(f"imported {shown['slots']} slots of {shown['agents']} agents, {span}: version {version}")
         return EXIT_OK
 
     return _with_store(args, store_it, writes=True)
@@ -914,7 +905,7 @@ def _add_history_commands(sub: Subparsers, common: argparse.ArgumentParser) -> N
 def cmd_history_export(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from wallboard.api.history_routes import MAX_ROWS, id_range, read_rows
+    from wallboard.admin.history import MAX_ROWS, id_range, read_rows
     from wallboard.core.history import AGENT_COLUMNS, QUEUE_COLUMNS, WindowError, to_csv, window
 
     settings = _settings(args)

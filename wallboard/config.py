@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from wallboard.core.urls import redacted_url as redacted_url  # re-exported: log lines of the URLs named here
+
 ENV_PREFIX = "WALLBOARD_"
 CONVENTIONAL_REDIS_URL = "REDIS_URL"
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
@@ -111,20 +113,6 @@ def describe_errors(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def redacted_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, fit for a log line."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<invalid URL>"
-    if not password:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
-
-
 class _EnvSource(EnvSettingsSource):
     """The environment source, reading an injected mapping when there is one, plus ``REDIS_URL``."""
 
@@ -166,7 +154,7 @@ class Settings(BaseSettings):
     stream_maxlen: PositiveInt = 1_000_000
     snapshot_interval_s: PositiveFloat = 0.25
     checkpoint_interval_s: PositiveFloat = 5.0  # the State pickle is MBs on a busy day: not 4 times a second
-    history_retention_days: PositiveInt = 35  # history (issue 8 H): closed interval rows kept in Redis
+    history_retention_days: PositiveInt = 35  # history: closed interval rows kept in Redis
     # API and websockets
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -186,13 +174,13 @@ class Settings(BaseSettings):
     ami_secret: SecretStr | None = None
     # `wallboard users add`: the new user's password (else it is prompted for; never a command-line argument)
     new_password: SecretStr | None = None
-    # Alert notifications (wallboard.processes.notify, issue 5 B): comma-separated receivers "[generic:|slack:|teams:]https://..."
+    # Alert notifications (wallboard.processes.notify): comma-separated receivers "[generic:|slack:|teams:]https://..."
     # (a receiver's URL may be its credential, e.g. a Slack webhook: secret); bodies signed with webhook_secret.
     webhook_urls: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     webhook_secret: SecretStr | None = None
     webhook_timeout_s: PositiveFloat = 10.0
     webhook_max_attempts: PositiveInt = 6
-    # `wallboard grafana push` (issue 8 G): Grafana's URL (--url overrides) and its service-account token,
+    # `wallboard grafana push`: Grafana's URL (--url overrides) and its service-account token,
     # only ever from WALLBOARD_GRAFANA_TOKEN (never a command-line argument, never logged)
     grafana_url: str | None = Field(default=None, repr=False)  # may hold user:password@
     grafana_token: SecretStr | None = None

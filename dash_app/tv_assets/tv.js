@@ -1,11 +1,10 @@
-/* The floor TV board's live script (see dash_app/tv.py for the theory of operation).
+/* The floor TV board's rendering (see dash_app/tv.py for the theory of operation); the websocket, STALE, the
+ * clock and "not authorised" are the shared client's (wallboard-client.js).
  * Formats, level rules, group sums and the grid shape mirror dash_app/figures.py, groups.py and layout.py;
  * tests/dash_app/test_tv.py checks the page shows exactly layout.tile_models() for a snapshot. */
 "use strict";
 (() => {
-  // STALE after 5 s of silence, plus a 0.5 s grace for a heartbeat sent every 5 s (the server's default) to
-  // arrive; checked every 0.25 s, so the banner is up within 6 s of the last message.
-  const STALE_MS = 5500, SILENT_MS = 12000, RETRY_MIN_MS = 500, RETRY_MAX_MS = 5000;
+  const PAGE_TICK_MS = 250;
   const LEVELS = ["ok", "warn", "alarm"];
   const MISSING = "—";
 
@@ -201,43 +200,27 @@
     const cols = Math.max(2, Math.min(Math.ceil(Math.sqrt((n * 16) / 9 / 2)), n));
     return [cols, Math.ceil(n / cols)];
   }
-  function applyDiff(old, changes) {
-    const out = Object.assign({}, old);
-    for (const [k, c] of Object.entries(changes)) {
-      if (c === null) delete out[k];
-      else if (Array.isArray(c)) out[k] = c[0];
-      else if (typeof c === "object") {
-        const base = out[k] && typeof out[k] === "object" && !Array.isArray(out[k]) ? out[k] : {};
-        out[k] = applyDiff(base, c);
-      } else out[k] = c;
-    }
-    return out;
-  }
-
-  function start(root) {
+  function start(root, wallboardClient) {
     const $ = (id) => document.getElementById(id);
     const cat = JSON.parse(root.dataset.catalogue);
     const params = new URLSearchParams(location.search);
-    const token = params.get("token") || "";
     const refreshMs = Math.max(1, Number(params.get("refresh") || root.dataset.refresh || "30")) * 1000;
     const prefix = `${root.dataset.prefix || "/tv"}/`;  // /tv/<board>; /tv/ alone is the default board
     const rest = location.pathname.startsWith(prefix) ? location.pathname.slice(prefix.length) : "";
     const boardName = decodeURIComponent(rest.split("/")[0] || "default");
-    const loadedAt = Date.now();
-    let board = null, snap = null, lastHeard = 0, lastData = 0, retry = RETRY_MIN_MS, ws = null, built = "";
-    let pageIndex = 0, pageSince = Date.now(), denied = false;
+    let board = null, built = "", pageIndex = 0, pageSince = Date.now(), denied = false;
+    const client = wallboardClient.open({
+      clock: "tv-clock", age: "tv-age", stale: "tv-stale", staleAge: "tv-stale-age", staleCounts: "silence",
+      onData: () => render(),
+      onDenied: () => { denied = true; root.classList.add("denied"); },
+    });
     window.wallboardTv = {  // for tests and benchmarks: what the page holds
-      seq: () => (snap ? snap.seq : null),
+      seq: () => { const snap = client.snapshot(); return snap ? snap.seq : null; },
       boardVersion: () => (board ? board.version : null),
     };
 
     const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
     const setClass = (el, name) => { if (el.className !== name) el.className = name; };
-    function deny() {
-      denied = true;
-      root.classList.add("denied");
-      if (ws) ws.close();
-    }
     function message(text) {
       setText($("tv-message"), text);
       $("tv-message").classList.toggle("on", Boolean(text));
@@ -274,6 +257,7 @@
       }));
     }
     function render() {
+      const snap = client.snapshot();
       if (!snap || !board || denied) return;
       setText($("tv-title"), board.title || `wallboard · ${snap.site || ""}`);
       const models = tileModels(cat, snap, board, pageIndex);
@@ -297,67 +281,33 @@
     async function loadBoard() {
       try {
         const r = await fetch(`/api/v1/boards/${encodeURIComponent(boardName)}`, {
-          headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
-        if (r.status === 401 || r.status === 403) { deny(); return; }
+          headers: { Authorization: `Bearer ${client.token}` }, cache: "no-store" });
+        if (r.status === 401 || r.status === 403) { client.deny(); return; }
         if (r.status === 404 || r.status === 422) { message(`No board named “${boardName}”.`); board = null; }
         else if (r.ok) {
           const next = await r.json();
           if (!board || next.version !== board.version) { board = next; built = ""; pageIndex = 0; pageSince = Date.now(); }
           render();
         }
-      } catch (e) { /* the server is away: the websocket shows STALE; try again at the next refresh */ }
+      } catch (e) { /* the server is away: the client shows STALE; try again at the next refresh */ }
       setTimeout(loadBoard, board ? refreshMs : 2000);
     }
-    function tick() {
-      const now = Date.now();
-      setText($("tv-clock"), new Date().toLocaleTimeString([], { hour12: false }));
-      const age = lastData ? Math.floor((now - lastData) / 1000) : null;
-      setText($("tv-age"), age === null ? MISSING : `${age} s ago`);
-      const silent = now - (lastHeard || loadedAt);
-      const stale = !denied && silent > STALE_MS;
-      $("tv-stale").classList.toggle("on", stale);
-      setText($("tv-stale-age"), `${Math.floor(silent / 1000)} s`);
-      if (ws && ws.readyState === WebSocket.OPEN && silent > SILENT_MS) ws.close();
-      const pages = (board && board.pages) || [];
+    function turnPages() {
+      const now = Date.now(), pages = (board && board.pages) || [];
       if (pages.length && now - pageSince >= pages[pageIndex % pages.length].seconds * 1000) {
         pageIndex = (pageIndex + 1) % pages.length;
         pageSince = now;
         render();
       }
     }
-    function receive(m) {
-      lastHeard = Date.now();
-      if (m.type === "snapshot") { snap = m; lastData = lastHeard; retry = RETRY_MIN_MS; render(); }
-      else if (m.type === "delta") {
-        if (!snap || m.base !== snap.seq) { ws.send(JSON.stringify({ type: "resync" })); return; }
-        snap = applyDiff(snap, m.changes || {});
-        snap.seq = m.seq;
-        lastData = lastHeard;
-        render();
-      }
-    }
-    function connect() {
-      if (denied) return;
-      const proto = location.protocol === "https:" ? "wss" : "ws";
-      const socket = new WebSocket(`${proto}://${location.host}/ws?token=${encodeURIComponent(token)}`);
-      ws = socket;
-      socket.onmessage = (msg) => receive(JSON.parse(msg.data));
-      socket.onclose = (ev) => {
-        if (ws !== socket) return;
-        ws = null;
-        if (ev.code === 4401 || ev.code === 4403) { deny(); return; }
-        setTimeout(connect, retry * (0.75 + Math.random() / 2));
-        retry = Math.min(retry * 2, RETRY_MAX_MS);
-      };
-    }
-    setInterval(tick, 250);
-    tick();
+    setInterval(turnPages, PAGE_TICK_MS);
     loadBoard();
-    connect();
+    client.connect();
   }
   function boot() {
+    // Dash renders the layout after the asset scripts load, the shared client among them, in file-name order.
     const root = document.getElementById("tv-root");
-    if (root) start(root); else setTimeout(boot, 50);  // Dash renders the layout after this script loads
+    if (root && window.wallboardClient) start(root, window.wallboardClient); else setTimeout(boot, 50);
   }
   boot();
 })();

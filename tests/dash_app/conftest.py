@@ -1,5 +1,6 @@
-"""Browser-test fixtures shared by the TV and supervisor tests: Chromium, a store, a display token, a publisher
-playing the runner, and the API with every page on a port a test can stop and start again."""
+"""Browser-test fixtures shared by the TV and supervisor tests: Chromium (tests/support/browser.py), a store, a
+display token, a publisher playing the runner, and the API with every page on a port a test can stop and start
+again."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
-from playwright.async_api import Browser, async_playwright
+from browser import chromium
+from playwright.async_api import Browser
 
 from dash_app.ops import mount_ops_page
 from dash_app.supervisor import mount_supervisor_page
@@ -27,7 +28,6 @@ from wallboard.core.deltas import diff
 from wallboard.core.users import Passwords
 from wallboard.store import Store, connect
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
 SITE = "paris"
 START_TIMEOUT_S = 15.0
 Serve = Callable[[int], AbstractAsyncContextManager[str]]
@@ -103,14 +103,8 @@ def serve(store: Store) -> Serve:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap (Debian package chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -140,7 +140,7 @@ def test_waiting_rows_are_oldest_first_with_the_time_they_entered() -> None:
 
 
 def adherence(**extra: Any) -> dict[str, Any]:
-    """An agent's adherence entry in the shape of the issue 7 contract."""
+    """An agent's adherence entry in the shape the engine publishes."""
     base = {
         "scheduled": "available",
         "actual": "Break",

@@ -129,7 +129,7 @@ def test_layout_and_figures_are_pure() -> None:
 
 
 def team_snapshot(alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Teams blue (with adherence figures, issue 7's shape) and red (no schedule: adherence None)."""
+    """Teams blue (with adherence figures, the shape the engine publishes) and red (no schedule: adherence None)."""
     adherence = {"adherence_pct": 92.5, "conformance_pct": 98.04, "scheduled_now": 12, "out_now": 3, "minutes_late": 14}
     return {
         "queues": {"a": queue()},

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Page, async_playwright, expect
+from browser import chromium_page
+from playwright.async_api import Page, expect
 
 from dash_app.ops import mount_ops_page
 from wallboard.admin.accounts import Accounts, Hashing
@@ -21,7 +22,6 @@ from wallboard.store import Store, connect
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
 SITE = "paris"
 PASSWORD = "correct horse battery"
 SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queues": {}, "agents": {}}
@@ -32,7 +32,6 @@ thresholds:
   - {id: sl-low, metric: service_level_pct, warn: 80, alarm: 70, label: Service level}
   - {id: waiting, metric: waiting, scope: "queue:sales", warn: 5, alarm: 10}
 """
-WAIT_MS = 15_000
 
 
 @pytest.fixture
@@ -61,16 +60,8 @@ async def base_url(store: Store, tmp_path: Path) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def page(base_url: str) -> AsyncIterator[Page]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap (Debian package chromium)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            page = await browser.new_page(base_url=base_url)
-            page.set_default_timeout(WAIT_MS)
-            yield page
-        finally:
-            await browser.close()
+    async with chromium_page(base_url) as page:
+        yield page
 
 
 async def log_in(page: Page, name: str) -> None:

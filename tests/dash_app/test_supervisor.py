@@ -26,7 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright, expect
+from browser import chromium_page, new_page, screenshot_path
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
 from dash_app.grid import agent_rows, listed
@@ -35,11 +36,8 @@ from wallboard.core.users import Role
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "build" / "screenshots" / "supervisor.png"  # gitignored; scripts/screenshot copies it to docs/
 START_TIMEOUT_S = 30.0
-WAIT_MS = 15_000
 TWO_SAMPLES = "() => window.wbSupervisor && Object.values(window.wbSupervisor.trend).some((s) => s.length >= 2)"
 # Time in state of a logged-in agent's row (a scheduled agent the engine never saw is listed logged out, with no
 # state start to tick from).
@@ -122,16 +120,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture
 async def page(demo: Demo) -> AsyncIterator[Page]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap (Debian package chromium)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            page = await browser.new_page(base_url=demo.base, viewport={"width": 1920, "height": 1080})
-            page.set_default_timeout(WAIT_MS)
-            yield page
-        finally:
-            await browser.close()
+    async with chromium_page(demo.base) as page:
+        yield page
 
 
 async def grid_ids(page: Page) -> list[str]:
@@ -192,8 +182,7 @@ async def test_the_grid_ticks_filters_and_shows_waiting_callers(page: Page, demo
     await expect(first.locator("td").first).to_have_text("1")
     assert re.fullmatch(r"\d+:\d\d", await first.locator("td.wait").inner_text())
 
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOT))
+    await page.screenshot(path=screenshot_path("supervisor.png"))  # scripts/screenshot copies it to docs/
 
 
 async def test_the_sparkline_history_survives_a_reload(page: Page, demo: Demo) -> None:
@@ -285,8 +274,7 @@ def floor(now: datetime, on_call: str = "a4") -> dict[str, Any]:
 
 
 async def open_supervisor(browser: Browser, base: str, query: str = "") -> Page:
-    page = await browser.new_page(base_url=base, viewport={"width": 1920, "height": 1080})
-    page.set_default_timeout(WAIT_MS)
+    page = await new_page(browser, base)
     await record_frames(page)
     await page.goto(f"/supervisor/{query}")
     return page
@@ -347,7 +335,7 @@ async def test_stale_banner_and_recovery_without_reload(
     await expect(page.locator("#sup-stale")).to_be_visible(timeout=STALE_WAIT_MS)
     assert await stale_after_s(page) <= STALE_PROMISE_S
     await expect(page.locator("#sup-stale")).to_contain_text(re.compile(r"STALE — no data for \d+ s"))
-    await page.screenshot(path=str(SCREENSHOT.with_name("supervisor-stale.png")))
+    await page.screenshot(path=screenshot_path("supervisor-stale.png"))
     await publisher.publish(floor(datetime.now(UTC), on_call="a3"))
     async with serve(port):
         await expect(page.locator("#sup-stale")).to_be_hidden()
@@ -403,4 +391,4 @@ async def test_adherence_columns(browser: Browser, publisher: Any, serve: Any, p
         strip = ("since_ms", "out_since_ms")
         page_rows = [{k: v for k, v in r.items() if k not in strip} for r in sorted(rows, key=_by_name)]
         assert page_rows == agent_rows(held)
-        await page.screenshot(path=str(SCREENSHOT.with_name("supervisor-adherence.png")))
+        await page.screenshot(path=screenshot_path("supervisor-adherence.png"))

@@ -1,8 +1,9 @@
 """The TV board in a real headless Chromium: layout agreement, live deltas, STALE and recovery, auth, the demo.
 
-The page renders in the browser from the websocket (``dash_app/tv_assets/tv.js``); these tests hold
-it to the pure tile models of ``dash_app.layout`` for the same snapshot, and run it against the real
-``wallboard demo`` (simulator, AMI collector, engine, Redis, API) for the screenshots.
+The page renders in the browser (``dash_app/tv_assets/tv.js``) from the websocket client it shares with the
+supervisor page (``wallboard-client.js``); these tests hold it to the pure tile models of ``dash_app.layout`` for
+the same snapshot, and run it against the real ``wallboard demo`` (simulator, AMI collector, engine, Redis, API)
+for the screenshots.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from browser import HD, WAIT_MS, new_page, screenshot_path
+from playwright.async_api import Browser, Page, ViewportSize, expect
 from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
 from dash_app.layout import tile_models
@@ -29,12 +31,9 @@ from wallboard.store import Store
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "build" / "screenshots"  # gitignored; scripts/screenshot copies the README's into docs/
 SITE = "paris"  # conftest.SITE
 PASSWORD = "correct horse battery"
-WAIT_MS = 15_000
-HD = {"width": 1920, "height": 1080}
-UHD = {"width": 3840, "height": 2160}
+UHD: ViewportSize = {"width": 3840, "height": 2160}
 # The DOM as the tile models describe it: per tile its queue, level and state text, per figure its texts and level.
 READ_TILES = """() => [...document.querySelectorAll('#tv-tiles section')].map((t) => ({
   kind: t.dataset.kind, name: t.dataset.name, title: t.querySelector('.title').textContent,
@@ -83,9 +82,8 @@ def expected(snap: dict[str, Any], board: dict[str, Any], page: int = 0) -> list
     ]
 
 
-async def open_page(browser: Browser, base: str, path: str, viewport: dict[str, int] = HD) -> Page:
-    page = await browser.new_page(base_url=base, viewport=viewport)  # type: ignore[arg-type]
-    page.set_default_timeout(WAIT_MS)
+async def open_page(browser: Browser, base: str, path: str, viewport: ViewportSize = HD) -> Page:
+    page = await new_page(browser, base, viewport=viewport)
     await record_frames(page)
     await page.goto(path)
     return page
@@ -131,7 +129,7 @@ async def test_a_board_change_shows_without_a_reload(
 
 def grouped_snapshot() -> dict[str, Any]:
     """Two queues of group care (different thresholds), one of revenue, agents in several queues, and the teams'
-    adherence figures (issue 7's shape) with an adherence alert on one agent of team blue."""
+    adherence figures (the shape the engine publishes) with an adherence alert on one agent of team blue."""
     support = queue("support", 3, required_agents=4)
     support["interval"] |= {"offered": 10, "answered": 8, "abandoned": 2, "short_abandoned": 1}
     support["interval"] |= {"answered_within_sl": 6, "service_level_pct": 100 * 6 / 9}
@@ -195,8 +193,7 @@ async def test_group_and_team_tiles(
         blue = {kpi[0]: kpi[1:] for kpi in shown[2]["kpis"]}
         assert blue["adherence"] == ["Adherence", "87%", "alarm"] and blue["out_now"][1] == "2 / 14"
         await assert_fits(page, HD)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOTS / "wallboard-tv-groups.png"))
+        await page.screenshot(path=screenshot_path("wallboard-tv-groups.png"))
 
 
 async def test_a_rotating_board_turns_its_pages(
@@ -282,12 +279,11 @@ async def test_the_demo_on_a_tv(browser: Browser, port: int) -> None:
             async with asyncio.timeout(25):
                 while "—" in await page.locator('[data-kpi="sl_day"] .v').all_text_contents():
                     await page.wait_for_timeout(200)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOTS / "wallboard-tv.png"))
+        await page.screenshot(path=screenshot_path("wallboard-tv.png"))  # scripts/screenshot copies it to docs/
         await assert_fits(page, HD)
-        await page.set_viewport_size(UHD)  # type: ignore[arg-type]
+        await page.set_viewport_size(UHD)
         await assert_fits(page, UHD)
-        await page.screenshot(path=str(SCREENSHOTS / "wallboard-tv-uhd.png"))
+        await page.screenshot(path=screenshot_path("wallboard-tv-uhd.png"))
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGTERM)
@@ -316,7 +312,7 @@ async def agree_with_rest(page: Page, http: httpx.AsyncClient) -> None:
     assert [tile["name"] for tile in tiles] == sorted(rest["queues"])
 
 
-async def assert_fits(page: Page, viewport: dict[str, int]) -> None:
+async def assert_fits(page: Page, viewport: ViewportSize) -> None:
     """No scrolling, and the big values are at least 6 % of the screen height."""
     fit = await page.evaluate(
         """() => ({scroll: document.documentElement.scrollHeight, width: document.documentElement.scrollWidth,

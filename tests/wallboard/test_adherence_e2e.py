@@ -1,7 +1,9 @@
-"""Issue 7 end to end, every part real: a planner imports a schedule, an agent strays from it, the board shows it.
+"""Schedules and adherence end to end, every part real: a planner imports a schedule, an agent strays from it,
+the board shows it.
 
 simulated AMI server (manual clock) -> AmiClient -> StreamSink -> redis-server -> EngineRunner (schedule from
-the API, adherence book) -> uvicorn create_app (auth on) -> a websocket client, and GET /metrics.
+the API, adherence book) -> uvicorn create_app (auth on) -> a websocket client, and GET /metrics: the live
+stack of tests/support/stack.py.
 
 The simulated site has two agents logged in all day on one queue (no breaks). A planner imports, as
 JSON over the API, a schedule where agent1 works and agent2 is on lunch for the first half hour: agent2
@@ -12,38 +14,23 @@ the simulation's), then reads /metrics.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
+from stack import WsFollower, live_stack, simulated_pbx, two_agent_site
 from waiting import poll_until
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as connect_ws
 
-from collectors.ami.client import AmiClient, AmiConfig
-from collectors.simulator.ami_server import SimulatedAmiServer
-from collectors.simulator.config import AgentSpec, BreakPolicy, QueueSpec, SimConfig, site_config
-from collectors.simulator.model import Simulation
-from wallboard.admin.accounts import Accounts, Hashing
-from wallboard.api import create_app
-from wallboard.api.app import serving, uvicorn_config
-from wallboard.api.auth import create_display_token
-from wallboard.config import Settings
+from collectors.simulator.config import QueueSpec, SimConfig, site_config
+from wallboard.admin.accounts import create_display_token
 from wallboard.core.adherence.schedule import Schedule, Slot, dump_schedule
-from wallboard.core.deltas import apply_diff
-from wallboard.core.users import Passwords, Role
+from wallboard.core.users import Role
 from wallboard.processes.engine import EngineRunner
-from wallboard.store import Store, connect
-from wallboard.store.sink import StreamSink
 
 SITE = "e2e"
-AMI_SECRET = "ami-s3cret"
 PASSWORD = "correct horse battery"
 WAIT_S = 20.0
 
@@ -54,28 +41,8 @@ async def until(predicate: Callable[[], bool | Awaitable[bool]], what: str, time
 
 def quiet_site(start: datetime) -> SimConfig:
     """Two agents logged in all day on one quiet queue, no breaks (the simulated day starts at 10:00)."""
-    offset = 10.0 - start.hour - start.minute / 60 - start.second / 3600
-    agents = tuple(
-        AgentSpec(
-            agent_id=f"agent{n}",
-            name=f"Agent {n}",
-            interface=f"PJSIP/100{n}",
-            skills=(("support", 0),),
-            shift_start_h=0.0,
-            shift_end_h=23.99,
-            no_answer_probability=0.0,
-        )
-        for n in (1, 2)
-    )
-    return SimConfig(
-        seed=5,
-        timezone="UTC",
-        hour_offset=offset,
-        agents=agents,
-        queues=(QueueSpec(name="support", peak_rate_per_min=0.5, talk_median_s=60, timeout_s=900, wrapup_s=2),),
-        breaks=BreakPolicy(enabled=False, removed_during_call_probability=0.0),
-        bursts_per_hour=0,
-    )
+    support = QueueSpec(name="support", peak_rate_per_min=0.5, talk_median_s=60, timeout_s=900, wrapup_s=2)
+    return two_agent_site(start, support, seed=5)
 
 
 def planned(start: datetime) -> Schedule:
@@ -91,40 +58,8 @@ def planned(start: datetime) -> Schedule:
     )
 
 
-@dataclass
-class WsFollower:
-    """Applies the snapshot and deltas it receives; keeps the latest state."""
-
-    ws: ClientConnection
-    held: dict[str, Any] = field(default_factory=dict)
-
-    async def run(self) -> None:
-        async for raw in self.ws:
-            message = json.loads(raw)
-            kind = message.pop("type")
-            if kind == "snapshot":
-                self.held = message
-            elif kind == "delta":
-                assert message["base"] == self.held.get("seq"), (message["base"], self.held.get("seq"))
-                self.held = apply_diff(self.held, message["changes"])
-
-    @property
-    def now(self) -> datetime | None:
-        return datetime.fromisoformat(self.held["ts"]) if "ts" in self.held else None
-
-    def adherence(self, agent: str) -> dict[str, Any] | None:
-        return ((self.held.get("agents") or {}).get(agent) or {}).get("adherence")
-
-
-@contextlib.asynccontextmanager
-async def running(*coroutines: Awaitable[None]) -> AsyncIterator[list[asyncio.Task[None]]]:
-    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-    try:
-        yield tasks
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def adherence(follower: WsFollower, agent: str) -> dict[str, Any] | None:
+    return ((follower.held.get("agents") or {}).get(agent) or {}).get("adherence")
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -144,37 +79,21 @@ async def test_an_imported_schedule_shows_the_agent_out_of_adherence_on_ws_and_m
     start = datetime.now(UTC).replace(microsecond=0)
     config = quiet_site(start)
     site = site_config(config, site=SITE)
-    settings = Settings(_env={}, site=SITE, port=0, snapshot_interval_s=0.02, auth_enabled=True)
-    server = SimulatedAmiServer(Simulation(config, 5, start=start), secret=AMI_SECRET, speed=None)
-    clients = [connect(redis_url, client_name=name) for name in ("collector", "engine", "api", "test")]
-    collector_redis, engine_redis, api_redis, test_redis = clients
-    store = Store(test_redis, site=SITE)
-    runner = EngineRunner(
-        settings,
-        Store(engine_redis, site=SITE),
-        site,
-        clock=lambda: server.simulation.current_time,
-        tick_s=0.02,
-        thresholds_poll_s=0.05,
-    )
-    passwords = Passwords.cheap()
-    app = create_app(settings, store=Store(api_redis, site=SITE), passwords=passwords, ws_interval_s=0.02)
-    try:
-        await server.start("127.0.0.1", 0)
-        ami = AmiClient(
-            AmiConfig("127.0.0.1", server.port, "wallboard", AMI_SECRET, site=SITE),
-            StreamSink(Store(collector_redis, site=SITE)),
+    async with simulated_pbx(config, start=start, speed=None) as server:
+        engine = functools.partial(
+            EngineRunner, clock=lambda: server.simulation.current_time, tick_s=0.02, thresholds_poll_s=0.05
         )
-        await Accounts(store, Hashing(passwords)).add_user("plan1", Role.PLANNER, PASSWORD, actor="test")
-        display = await create_display_token(store, board="tv", label="e2e")
-        async with (
-            serving(uvicorn_config(app, settings)) as base,
-            httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http,
-            running(runner.run(), ami.run()),
-            connect_ws(f"{base.replace('http', 'ws', 1)}/ws?token={display}", proxy=None, open_timeout=WAIT_S) as ws,
-        ):
-            follower = WsFollower(ws)
-            async with running(follower.run()) as (follow,):
+        settings = {"snapshot_interval_s": 0.02, "auth_enabled": True}
+        async with live_stack(
+            redis_url, site, ami_port=server.port, engine=engine, settings=settings, ws_interval_s=0.02
+        ) as stack:
+            await stack.accounts.add_user("plan1", Role.PLANNER, PASSWORD, actor="test")
+            display = await create_display_token(stack.store, board="tv", label="e2e")
+            runner, ami = stack.runner, stack.ami
+            assert runner is not None and ami is not None
+            async with stack.follow(display) as follower:
+                follow = follower.task
+                assert follow is not None
                 await until(lambda: ami.stats.connected, "the collector")
 
                 def logged_in() -> bool:
@@ -193,12 +112,15 @@ async def test_an_imported_schedule_shows_the_agent_out_of_adherence_on_ws_and_m
                 await until(logged_in, "both agents logged in on the board")
 
                 # 1. a planner imports the schedule over the API (JSON rows, replace mode, based on version 0)
-                token = (await http.post("/api/v1/login", json={"name": "plan1", "password": PASSWORD})).json()["token"]
                 rows = dump_schedule(planned(start), site)
-                response = await http.put(
+                response = await stack.http.put(
                     "/api/v1/schedules",
                     content=json.dumps(rows),
-                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", "If-Match": "0"},
+                    headers={
+                        **await stack.login("plan1", PASSWORD),
+                        "Content-Type": "application/json",
+                        "If-Match": "0",
+                    },
                 )
                 assert response.status_code == 200, response.text
                 await until(
@@ -207,11 +129,11 @@ async def test_an_imported_schedule_shows_the_agent_out_of_adherence_on_ws_and_m
 
                 # 2. the simulation runs; agent2 works through its scheduled lunch: grace, then out
                 for _ in range(30):
-                    agent2 = follower.adherence("agent2")
+                    agent2 = adherence(follower, "agent2")
                     if agent2 is not None and agent2["status"] == "out":
                         break
                     await step(10.0)
-                agent1, agent2 = follower.adherence("agent1"), follower.adherence("agent2")
+                agent1, agent2 = adherence(follower, "agent1"), adherence(follower, "agent2")
                 assert agent1 is not None and agent1["status"] == "in" and agent1["scheduled"] == "work"
                 assert agent2 is not None and agent2["status"] == "out", agent2
                 assert (agent2["scheduled"], agent2["actual"], agent2["exception"]) == (
@@ -227,14 +149,10 @@ async def test_an_imported_schedule_shows_the_agent_out_of_adherence_on_ws_and_m
                 assert (team["out_now"], team["scheduled_now"]) == (1, 2)  # on shift: lunch is not "offline"
 
                 # 3. /metrics says the same (loopback scrape)
-                text = (await http.get("/metrics")).text
+                text = (await stack.http.get("/metrics")).text
                 assert sample(text, "wallboard_site_agents_out_of_adherence", site=SITE) == 1.0
                 out = sample(text, "wallboard_team_agents_out_of_adherence", site=SITE, team="support-team")
                 assert out == 1.0
                 pct = sample(text, "wallboard_team_adherence_percent", site=SITE, team="support-team")
                 # both logged in at the same moment: agent1 in ever since, agent2 out ever since -> 50 %
                 assert pct == pytest.approx(50.0)
-    finally:
-        await server.close()
-        for client in clients:
-            await client.aclose()

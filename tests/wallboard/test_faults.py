@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from stack import last_stream_id, stream_events
 from waiting import poll_until
 from websockets.asyncio.client import connect as connect_ws
 from websockets.exceptions import ConnectionClosed
@@ -175,23 +176,6 @@ def environment(redis_url: str | None, **extra: str) -> dict[str, str]:
     if redis_url is not None:
         env["WALLBOARD_REDIS_URL"] = redis_url
     return env | extra
-
-
-async def stream_events(store: Store) -> list[dict[str, Any]]:
-    """Every entry of the site's stream, decoded, in stream order."""
-    entries, start = [], "-"
-    while batch := await store.read_range(start, "+", 1000):
-        entries += batch
-        start = next_stream_id(batch[-1].id)
-    return [json.loads(entry.data or b"{}") for entry in entries]
-
-
-async def last_stream_id(store: Store) -> str | None:
-    newest = await store.client.xrevrange(store.keys.events, count=1)
-    if not newest:
-        return None
-    entry_id = newest[0][0]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 async def health(store: Store, component: str) -> dict[str, str]:

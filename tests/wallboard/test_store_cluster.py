@@ -28,7 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from waiting import poll_until
 
-from wallboard.api.app import SiteFeed
+from wallboard.api.feed import SiteFeed
 from wallboard.config import Settings
 from wallboard.core.backoff import Backoff
 from wallboard.core.deltas import apply_diff

@@ -426,6 +426,13 @@ async def new_display_token(store: TokenAdder, board: str | None, label: str, no
     return token, created
 
 
+async def create_display_token(store: TokenAdder, board: str | None = None, label: str = "") -> str:
+    """Make a new display token, store its digest with its metadata, and return the token (shown once)."""
+    token, _ = await new_display_token(store, board, label, datetime.now(UTC))
+    log.info("created display token sha256 %s... for board %s", token_digest(token)[:8], board or "(any)")
+    return token
+
+
 def _display(digest: str, info: Mapping[str, Any]) -> DisplayToken:
     board = info.get("board")
     return DisplayToken(

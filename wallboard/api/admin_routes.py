@@ -24,8 +24,6 @@ import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from wallboard.admin.accounts import (
@@ -37,6 +35,7 @@ from wallboard.admin.accounts import (
     UnknownUserError,
     UserExistsError,
 )
+from wallboard.api.responses import GUARDED, R401, R422, Detail, problems
 from wallboard.api.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -52,7 +51,7 @@ from wallboard.api.security import (
 from wallboard.core.users import MAX_PASSWORD_LENGTH, NAME_PATTERN, Role, User, UserError
 
 if TYPE_CHECKING:
-    from wallboard.api.app import Runtime
+    from wallboard.api.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +61,6 @@ UserManager = Annotated[Principal, Depends(require(Permission.MANAGE_USERS))]
 TokenManager = Annotated[Principal, Depends(require(Permission.MANAGE_TOKENS))]
 AuditReader = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
 Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
-
-
-class FieldProblem(BaseModel):
-    field: str
-    reason: str
-
-
-class Problems(BaseModel):
-    detail: list[FieldProblem]
-
-
-class Detail(BaseModel):
-    detail: str
 
 
 class LoginRequest(BaseModel):
@@ -140,32 +126,6 @@ class AuditEntry(BaseModel):
     target: str
     old: Any = None
     new: Any = None
-
-
-def problems(*items: tuple[str, str], status: int = 422) -> HTTPException:
-    return HTTPException(status, detail=[{"field": field, "reason": reason} for field, reason in items])
-
-
-async def validation_problems(request: Request, exc: Exception) -> JSONResponse:
-    """Request validation errors as ``{"detail": [{"field", "reason"}]}`` (the body's fields without "body.")."""
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    detail = [{"field": _field(error.get("loc", ())), "reason": str(error.get("msg", ""))} for error in errors]
-    return JSONResponse({"detail": detail}, status_code=422)
-
-
-def _field(loc: Any) -> str:
-    parts = list(loc)[1:] if loc and loc[0] == "body" else list(loc)
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
-Responses = dict[int | str, dict[str, Any]]
-R401: Responses = {401: {"model": Detail, "description": "No valid credential."}}
-R403: Responses = {403: {"model": Detail, "description": "The credential lacks the permission."}}
-R422: Responses = {422: {"model": Problems, "description": "Invalid input, by field."}}
-GUARDED: dict[int | str, dict[str, Any]] = {**R401, **R403, **R422}
 
 
 def build_admin_router(runtime: Runtime) -> APIRouter:

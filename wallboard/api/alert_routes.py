@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from wallboard.api.admin_routes import GUARDED, Detail, problems
+from wallboard.api.responses import GUARDED, Detail, problems
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
 from wallboard.core.events import AlertAction
 from wallboard.store import next_stream_id, stream_id_key
 
 if TYPE_CHECKING:
-    from wallboard.api.app import Runtime, ServedSite
+    from wallboard.api.runtime import Runtime, ServedSite
 
 Action = Literal["ack", "snooze", "unsnooze", "note"]
 HISTORY_PAGE = 500

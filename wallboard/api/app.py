@@ -35,34 +35,32 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import Counter
 from prometheus_client.registry import CollectorRegistry
-from redis.exceptions import RedisError
 
-from wallboard import store as store_module
-from wallboard.admin.accounts import Accounts, Hashing, LoginPolicy
-from wallboard.api.admin_routes import build_admin_router, validation_problems
+import wallboard.store as store_module
+from wallboard.admin.accounts import Accounts, Hashing
+from wallboard.api.admin_routes import build_admin_router
 from wallboard.api.alert_routes import build_alert_router
 from wallboard.api.auth import Authenticator, redact_server_logs
 from wallboard.api.board_routes import build_board_router
-from wallboard.api.exporter import SiteReading, WallboardCollector
+from wallboard.api.exporter import WallboardCollector
+from wallboard.api.feed import SiteFeed
 from wallboard.api.history_routes import build_history_router
+from wallboard.api.responses import validation_problems
 from wallboard.api.routes import build_router
+from wallboard.api.runtime import Runtime, ServedSite
 from wallboard.api.schedule_routes import build_schedule_router
 from wallboard.api.security import login_failure_counter
 from wallboard.api.threshold_routes import build_threshold_router
 from wallboard.api.trend_routes import build_trend_router
 from wallboard.api.ws import Hub
 from wallboard.config import Settings
-from wallboard.core.deltas import apply_diff
-from wallboard.core.engine import EngineError
 from wallboard.core.site import SiteConfig, SiteFileError, load_site_file
 from wallboard.core.users import Passwords
 from wallboard.errors import StartupError
@@ -70,155 +68,11 @@ from wallboard.store import Store
 
 log = logging.getLogger(__name__)
 
-RETRY_MIN_S = 0.5
-RETRY_MAX_S = 10.0
 STOP_TIMEOUT_S = 5.0
-ApplyDiff = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
 class ApiError(StartupError):
     """The app cannot be built as asked (for example: no Redis URL and no store)."""
-
-
-class SiteFeed:
-    """One site's latest snapshot, kept current from Redis (see the module docstring)."""
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        apply: ApplyDiff = apply_diff,
-    ) -> None:
-        self.store = store
-        self.site = store.site
-        self.on_change: Callable[[], None] = lambda: None  # called after every change (the hub's notify)
-        self._apply = apply
-        self._snapshot: dict[str, Any] | None = None
-        self.redis_ok = False
-        self.problem: str | None = "not connected to Redis yet"
-        self.failure: str | None = None  # set when one of the site's tasks died: not ready until restarted
-        self.reloads = 0  # snapshot key reads after a gap (or a message before any snapshot)
-        self.applied = 0  # deltas applied in order
-
-    @property
-    def snapshot(self) -> dict[str, Any] | None:
-        """The latest snapshot (a new object after every change: never mutated in place)."""
-        return self._snapshot
-
-    @property
-    def seq(self) -> int | None:
-        return _seq(self._snapshot)
-
-    @property
-    def ready(self) -> bool:
-        return self.redis_ok and self._snapshot is not None and self.failure is None
-
-    async def run(self) -> None:
-        """Follow the site until cancelled, resubscribing (with backoff) whenever Redis fails."""
-        delay = RETRY_MIN_S
-        while True:
-            try:
-                await self._follow()
-                reason = "the updates subscription ended"
-            except (RedisError, OSError) as exc:  # OSError includes the store's TimeoutError
-                reason = f"Redis unreachable ({type(exc).__name__}: {exc})"
-            if self.redis_ok:  # it was following: this is a new outage, start the backoff over
-                delay = RETRY_MIN_S
-            self.redis_ok, self.problem = False, reason
-            log.warning("site %s: %s; retrying in %.1f s", self.site, reason, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
-
-    async def _follow(self) -> None:
-        async with self.store.subscribe_updates() as updates:
-            await self.reload()
-            self.redis_ok = True
-            self.problem = None if self._snapshot is not None else "no snapshot published yet"
-            log.info("site %s: following updates from seq %s", self.site, self.seq)
-            async for message in updates:
-                await self.receive(message)
-
-    async def reload(self) -> None:
-        """Replace the copy with the snapshot key's content (kept as is when the key is empty)."""
-        snapshot = await self.store.load_snapshot()
-        if snapshot is not None:
-            self._set(snapshot)
-            self.problem = None
-
-    async def receive(self, message: Mapping[str, Any]) -> None:
-        """Apply one message of the updates channel (see the module docstring for the rules)."""
-        seq, base = message.get("seq"), message.get("base")
-        current = self.seq
-        if message.get("type") != "delta" or not isinstance(seq, int):
-            await self._resync("a message that is not a delta")
-        elif current is not None and seq <= current and base is not None:  # base None: the engine restarted
-            return
-        elif current is not None and base == current:
-            try:
-                updated = self._apply(self._snapshot or {}, message.get("changes") or {})
-            except (EngineError, TypeError, AttributeError) as exc:
-                await self._resync(f"delta {seq} that does not apply ({exc})")
-                return
-            self._set(updated, seq)
-            self.applied += 1
-        else:
-            await self._resync(f"delta {seq} on base {base} while holding {current}")
-
-    async def _resync(self, why: str) -> None:
-        self.reloads += 1
-        log.info("site %s: re-reading the snapshot after %s", self.site, why)
-        await self.reload()
-
-    def _set(self, snapshot: dict[str, Any], seq: int | None = None) -> None:
-        if seq is not None and snapshot.get("seq") != seq:
-            snapshot = {**snapshot, "seq": seq}
-        self._snapshot = snapshot
-        self.on_change()
-
-
-@dataclass
-class ServedSite:
-    """What the app holds for one site while running."""
-
-    name: str
-    store: Store
-    feed: SiteFeed
-    hub: Hub
-    accounts: Accounts
-    health: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-
-@dataclass
-class Runtime:
-    """The app's state: settings, the sites (filled in by the lifespan), auth, metrics registry."""
-
-    settings: Settings
-    site_names: tuple[str, ...]
-    auth: Authenticator
-    registry: CollectorRegistry
-    clock: Callable[[], float]
-    hashing: Hashing
-    login_failures: Counter
-    site_config: SiteConfig | None = None  # the main site's file (settings.site_file), for checking thresholds
-    sites: dict[str, ServedSite] = field(default_factory=dict)
-
-    @property
-    def login_policy(self) -> LoginPolicy:
-        s = self.settings
-        return LoginPolicy(s.session_ttl_s, s.login_max_failures, s.login_max_failures_per_ip, s.login_window_s)
-
-    def readings(self) -> Iterable[SiteReading]:
-        """What the exporter reads at scrape time."""
-        now = self.clock()
-        return [SiteReading(s.name, s.feed.snapshot, s.health, now) for s in self.sites.values()]
-
-    async def refresh_health(self) -> None:
-        """Fetch every site's health hashes for the scrape about to render (kept as they were on error)."""
-        for site in self.sites.values():
-            try:
-                site.health = await site.store.read_health()
-            except (RedisError, OSError) as exc:
-                log.warning("site %s: cannot read health for /metrics (%s)", site.name, exc)
 
 
 def create_app(
@@ -271,11 +125,11 @@ def create_app(
     app.include_router(build_router(runtime))
     app.include_router(build_admin_router(runtime))
     app.include_router(build_threshold_router(runtime))
-    app.include_router(build_alert_router(runtime))  # issue 5 B: /api/v1/alerts (wallboard.api.alert_routes)
-    app.include_router(build_trend_router(runtime))  # issue 6 E: /api/v1/trend (wallboard.api.trend_routes)
-    app.include_router(build_board_router(runtime))  # issue 6 D: /api/v1/boards (wallboard.api.board_routes)
-    app.include_router(build_history_router(runtime))  # issue 8 H: /api/v1/history (wallboard.api.history_routes)
-    app.include_router(build_schedule_router(runtime))  # issue 7 S: /api/v1/schedules (wallboard.api.schedule_routes)
+    app.include_router(build_alert_router(runtime))  # /api/v1/alerts (wallboard.api.alert_routes)
+    app.include_router(build_trend_router(runtime))  # /api/v1/trend (wallboard.api.trend_routes)
+    app.include_router(build_board_router(runtime))  # /api/v1/boards (wallboard.api.board_routes)
+    app.include_router(build_history_router(runtime))  # /api/v1/history (wallboard.api.history_routes)
+    app.include_router(build_schedule_router(runtime))  # /api/v1/schedules (wallboard.api.schedule_routes)
     return app
 
 
@@ -409,8 +263,3 @@ async def _stop(server: uvicorn.Server, task: asyncio.Task[None], timeout_s: flo
         log.warning("uvicorn did not stop within %.1f s; escalating", timeout_s)
         escalate()
     await asyncio.gather(task, return_exceptions=True)
-
-
-def _seq(snapshot: Mapping[str, Any] | None) -> int | None:
-    seq = snapshot.get("seq") if snapshot is not None else None
-    return seq if isinstance(seq, int) else None

@@ -38,10 +38,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from wallboard.admin.accounts import new_display_token
 from wallboard.admin.accounts import token_digest as token_digest
 from wallboard.config import Settings
 
@@ -181,13 +179,6 @@ class Authenticator:
         for known in self._configured:  # no early exit: the time taken does not depend on which one matched
             found |= hmac.compare_digest(known, digest)
         return found
-
-
-async def create_display_token(store: TokenStore, board: str | None = None, label: str = "") -> str:
-    """Make a new display token, store its digest with its metadata, and return the token (shown once)."""
-    token, _ = await new_display_token(store, board, label, datetime.now(UTC))
-    log.info("created display token sha256 %s... for board %s", fingerprint(token), board or "(any)")
-    return token
 
 
 class TokenRedactor(logging.Filter):

@@ -38,12 +38,13 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from wallboard.admin.accounts import audit_entry
-from wallboard.api.admin_routes import GUARDED, Detail, problems
+from wallboard.admin.boards import default_board
+from wallboard.api.responses import GUARDED, Detail, problems
+from wallboard.api.runtime import known_targets
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
-from wallboard.api.threshold_routes import known_targets
 
 if TYPE_CHECKING:
-    from wallboard.api.app import Runtime, ServedSite
+    from wallboard.api.runtime import Runtime, ServedSite
 
 BOARD_REFRESH_S = 30
 DEFAULT_BOARD = "default"
@@ -105,21 +106,6 @@ class Board(BaseModel):
     version: int
     updated_by: str | None = None
     updated_ts: str | None = None
-
-
-def default_board(title: str = "") -> dict[str, Any]:
-    """The board shown when none is stored: every queue, the standard tiles."""
-    return {
-        "title": title,
-        "queues": [],
-        "groups": [],
-        "tiles": [],
-        "pages": [],
-        "group_tiles": False,
-        "team_tiles": False,
-        "teams": [],
-        "version": 0,
-    }
 
 
 def build_board_router(runtime: Runtime) -> APIRouter:

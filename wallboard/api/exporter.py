@@ -279,8 +279,8 @@ class _Families:
         self.per_agent = per_agent
         self.agent_state = _gauge("agent_state", "1 for the agent's current derived state.", SITE_AGENT_STATE)
         self.agent_calls = _counter("agent_calls", "Calls the agent handled today.", SITE_AGENT)
-        self.grafana = GrafanaFamilies(per_agent)  # issue 8 G: see the section at the end
-        self.adherence = AdherenceFamilies(per_agent)  # issue 7 T: see the section at the end
+        self.grafana = GrafanaFamilies(per_agent)  # see the section at the end
+        self.adherence = AdherenceFamilies(per_agent)  # see the section at the end
 
     def all(self) -> Iterator[_Family]:
         yield from (self.waiting, self.longest, self.beyond, *self.windowed.values(), self.agents)
@@ -400,7 +400,7 @@ def _epoch(value: Any) -> float | None:
     return _number(value)
 
 
-# -- grafana (issue 8 G) ----------------------------------------------------------------------------
+# -- grafana ----------------------------------------------------------------------------
 # What the history dashboards need beyond the families above (grafana/dashboards, wallboard.grafana):
 # handle-time counters per queue (AHT over any range: (talk + hold + wrap) / handled), agents by
 # state per team, paused agents by team and pause reason, and with the opt-in per-agent series each
@@ -461,7 +461,7 @@ def add_grafana(families: GrafanaFamilies, site: str, snapshot: Mapping[str, Any
         families.paused.add(labels_of_reason, count)
 
 
-# -- adherence (issue 7 T) ---------------------------------------------------------------------------
+# -- adherence ---------------------------------------------------------------------------
 # The schedule adherence figures the runner merges into the snapshot (wallboard.core.adherence.tracker):
 # per team and for the whole site, today's adherence and conformance, agents out of adherence and
 # scheduled to work now, minutes late; unmapped pause reasons (transitions today: the counter resets

@@ -1,4 +1,4 @@
-"""REST routes, /ws, /metrics and the probes; response models that document the snapshot in OpenAPI.
+"""REST routes, /ws, /metrics and the probes; the snapshot's JSON Schema.
 
 Every data route reads the in-memory copy the app keeps per site (never Redis), so a request costs
 no round trip. ``?site=`` picks a site when the app serves several (default: the first). Data
@@ -8,8 +8,9 @@ open to loopback clients (or everyone with ``metrics_public``) and otherwise nee
 ``/ws`` refuses after the handshake (close codes exist only then): 4401 for a missing or unknown
 token, 4404 for an unknown site, 4503 when the site is not followed yet or Redis cannot check the token.
 
-The models mirror the engine's snapshot (``wallboard.core.engine``) and allow extra fields, so a field
-the engine adds reaches clients before the models learn about it.
+The snapshot routes answer the stored snapshot as the engine published it, never re-validated (it can
+hold 10,000 agents); OpenAPI documents them with the snapshot's types (``wallboard.core.schema``), whose
+JSON Schema ``/api/v1/snapshot/schema`` serves to whoever may read the snapshot.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+from typing_extensions import TypedDict
 
 from wallboard.api.auth import is_loopback
 from wallboard.api.exporter import CONTENT_TYPE, render
+from wallboard.api.responses import ERRORS
 from wallboard.api.security import Permission, authenticate, authorise, site_named, unauthorised
 from wallboard.api.ws import serve_client
+from wallboard.core.schema import Agent, QueueFigures, Snapshot, snapshot_json_schema
 
 if TYPE_CHECKING:
-    from wallboard.api.app import Runtime, ServedSite
+    from wallboard.api.runtime import Runtime, ServedSite
 
 log = logging.getLogger(__name__)
 
@@ -35,110 +39,23 @@ CLOSE_UNAUTHORIZED = 4401
 SiteQuery = Query(default=None, description="Site to read (default: the first site the API serves).")
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class Window(_Open):
-    """Counts and metrics of one time window of one queue (see wallboard/core/metrics.py for the definitions)."""
-
-    offered: int
-    answered: int
-    abandoned: int
-    short_abandoned: int
-    timed_out: int
-    exited_other: int
-    unknown: int
-    answered_within_sl: int
-    service_level_pct: float | None
-    service_level_live_pct: float | None = None
-    asa_s: float | None
-    avg_talk_s: float | None = None
-    avg_hold_s: float | None = None
-    avg_wrap_s: float | None = None
-    aht_s: float | None
-    abandon_rate_pct: float | None
-    max_wait_s: float | None = None
-    handled: int
-    talk_s: float
-    hold_s: float
-    wrap_s: float
-    wait_s_answered: float
-
-
-class QueueAgents(_Open):
-    """Agents of a queue by derived state."""
-
-    logged_in: int
-    available: int
-    ringing: int
-    on_call: int
-    wrap_up: int
-    paused: int
-
-
-class Queue(_Open):
-    name: str
-    group: str | None = None
-    sl_threshold_s: float | None = None
-    sl_target_pct: float | None = None
-    waiting: int
-    longest_wait_s: float | None = None
-    waiting_beyond_sl: int | None = None
-    waiting_calls: list[dict[str, Any]] = []
-    agents: QueueAgents
-    required_agents: int | None = None
-    interval: Window
-    day: Window
-    total: Window
-    previous_interval: Window | None = None
-
-
-class Agent(_Open):
-    id: str
-    name: str | None = None
-    team: str | None = None
-    state: str
-    reason: str | None = None
-    since: str | None = None
-    time_in_state_s: float | None = None
-    queues: list[str] = []
-    paused_queues: list[str] = []
-    call: dict[str, Any] | None = None
-    calls_today: int | None = None
-    aht_s: float | None = None
-    talk_s: float | None = None
-    paused_s: float | None = None
-
-
-class Snapshot(_Open):
-    """The whole published state of a site: what /ws sends first."""
-
-    site: str
-    seq: int
-    stream_id: str | None = None
-    ts: str
-    tz: str | None = None
-    interval: dict[str, Any] | None = None
-    day: dict[str, Any] | None = None
-    queues: dict[str, Queue]
-    agents: dict[str, Agent]
-    teams: dict[str, Any] = {}
-    counters: dict[str, Any] = {}
-
-
-class QueueList(BaseModel):
+class QueueList(TypedDict):
     site: str
     seq: int
     ts: str
-    queues: list[Queue]
+    queues: list[QueueFigures]
 
 
-class AgentList(BaseModel):
+class AgentList(TypedDict):
     site: str
     seq: int
     ts: str
     agents: list[Agent]
+
+
+def _answers(model: Any, description: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses of a route whose body is (part of) the stored snapshot, documented by ``model``."""
+    return {200: {"model": model, "description": description}, **ERRORS}
 
 
 class Health(BaseModel):
@@ -156,17 +73,6 @@ class Readiness(BaseModel):
     sites: dict[str, SiteReadiness]
 
 
-class Problem(BaseModel):
-    detail: str
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No credential (display token or session), or an unknown one."},
-    404: {"model": Problem, "description": "No such site, queue or agent."},
-    503: {"model": Problem, "description": "No snapshot yet, or Redis unreachable."},
-}
-
-
 def build_router(runtime: Runtime) -> APIRouter:
     """Every route of the API, bound to ``runtime``."""
     router = APIRouter()
@@ -176,30 +82,36 @@ def build_router(runtime: Runtime) -> APIRouter:
         await authorise(runtime, served, request, Permission.READ)
         return served
 
-    @router.get("/api/v1/snapshot", response_model=Snapshot, responses=ERRORS)
+    @router.get("/api/v1/snapshot", response_model=None, responses=_answers(Snapshot, "The snapshot."))
     async def get_snapshot(request: Request, site: str | None = SiteQuery) -> dict[str, Any]:
         """The latest snapshot of the site."""
         return _snapshot(await site_for(request, site))
 
-    @router.get("/api/v1/queues", response_model=QueueList, responses=ERRORS)
+    @router.get("/api/v1/snapshot/schema", response_model=None, responses=_answers(dict[str, Any], "JSON Schema."))
+    async def get_snapshot_schema(request: Request, site: str | None = SiteQuery) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of the snapshot: ``/api/v1/snapshot``'s body, /ws's first message."""
+        await site_for(request, site)
+        return snapshot_json_schema()
+
+    @router.get("/api/v1/queues", response_model=None, responses=_answers(QueueList, "The queues."))
     async def get_queues(request: Request, site: str | None = SiteQuery) -> dict[str, Any]:
         """Every queue of the site, in snapshot order."""
         snap = _snapshot(await site_for(request, site))
         return {"site": snap["site"], "seq": snap["seq"], "ts": snap["ts"], "queues": list(snap["queues"].values())}
 
-    @router.get("/api/v1/queues/{name}", response_model=Queue, responses=ERRORS)
+    @router.get("/api/v1/queues/{name}", response_model=None, responses=_answers(QueueFigures, "The queue."))
     async def get_queue(request: Request, name: str, site: str | None = SiteQuery) -> dict[str, Any]:
         """One queue by name."""
         served = await site_for(request, site)
         return _member(_snapshot(served), "queues", "queue", name, served.name)
 
-    @router.get("/api/v1/agents", response_model=AgentList, responses=ERRORS)
+    @router.get("/api/v1/agents", response_model=None, responses=_answers(AgentList, "The agents."))
     async def get_agents(request: Request, site: str | None = SiteQuery) -> dict[str, Any]:
         """Every agent of the site."""
         snap = _snapshot(await site_for(request, site))
         return {"site": snap["site"], "seq": snap["seq"], "ts": snap["ts"], "agents": list(snap["agents"].values())}
 
-    @router.get("/api/v1/agents/{agent_id}", response_model=Agent, responses=ERRORS)
+    @router.get("/api/v1/agents/{agent_id}", response_model=None, responses=_answers(Agent, "The agent."))
     async def get_agent(request: Request, agent_id: str, site: str | None = SiteQuery) -> dict[str, Any]:
         """One agent by id."""
         served = await site_for(request, site)

@@ -32,7 +32,6 @@ and a ``{"type": "schedules", "version": N + 1}`` notice on ``wb:{site}:config``
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import logging
@@ -42,7 +41,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from wallboard.api.admin_routes import GUARDED, Detail
+from wallboard.admin import schedules
+from wallboard.admin.schedules import Mode
+from wallboard.api.responses import GUARDED, Detail
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
 from wallboard.core.adherence.schedule import (
     COLUMNS,
@@ -51,21 +52,15 @@ from wallboard.core.adherence.schedule import (
     Schedule,
     ScheduleError,
     describe,
-    dump_schedule,
-    parse_bytes,
-    schedule_from_document,
 )
 from wallboard.core.site import SiteConfig
-from wallboard.store import ConfigConflictError, ConfigFormatError
+from wallboard.store import ConfigConflictError
 
 if TYPE_CHECKING:
-    from wallboard.api.app import Runtime, ServedSite
+    from wallboard.api.runtime import Runtime, ServedSite
 
 log = logging.getLogger(__name__)
 
-IMPORT = "schedules.import"
-DELETE = "schedules.delete"
-Mode = Literal["replace", "merge"]
 SiteQuery = Query(default=None, description="Site (default: the first site the API serves).")
 Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
 Planner = Annotated[Principal, Depends(require(Permission.EDIT_SCHEDULES, cookie=True))]
@@ -123,7 +118,7 @@ def build_schedule_router(runtime: Runtime) -> APIRouter:
         format: Literal["json", "csv"] = "json",
     ) -> Any:
         """The stored schedule (or the rows of one agent and/or one site-local day), its version as the ETag."""
-        document = await current(site_named(runtime, site))
+        document = await guarded(schedules.current(site_named(runtime, site).store))
         rows = [row for row in document["slots"] if _selected(row, agent, day)]
         headers = {"ETag": f'"{document["version"]}"'}
         if format == "csv":
@@ -135,25 +130,19 @@ def build_schedule_router(runtime: Runtime) -> APIRouter:
         served = site_named(runtime, site)
         kind = _format(request.headers.get("content-type", ""))
         body = await _body(served, principal, request)
+        at = datetime.fromtimestamp(runtime.clock(), UTC)
         config = site_config(runtime, served)
-        stored = await current(served)
-        version = _based_on(if_match, stored["version"])
-        base = await _stored_schedule(stored, config) if mode == "merge" else None
         try:
-            schedule, rows = await asyncio.to_thread(_parse, body, config, kind, base)
+            imported = await guarded(schedules.import_schedule(
+                served.store, body, config, kind, mode=mode, actor=principal.name, at=at, if_match=if_match
+            ))  # fmt: skip
         except ScheduleError as exc:
-            await _rejected(served, principal, len(body), exc)
             raise HTTPException(422, detail=[{"row": p.row, "reason": p.message} for p in exc.problems]) from exc
-        written = await _store(runtime, served, principal, version, rows, IMPORT)
-        log.info(
-            "site %s: %s imported schedule version %d (%s mode, %d slots)",
-            served.name,
-            principal.name,
-            written["version"],
-            mode,
-            len(rows),
-        )
-        return _summary(written, schedule)
+        except schedules.UnmergeableScheduleError as exc:
+            raise HTTPException(422, detail=[{"row": 0, "reason": str(exc)}]) from exc
+        except (schedules.ScheduleVersionError, ConfigConflictError) as exc:
+            raise _conflict(exc) from exc
+        return _summary(imported.document, imported.schedule)
 
     @router.put("", response_model=ScheduleSummary, responses=WRITES, openapi_extra=_BODY)
     async def put_schedules(
@@ -189,11 +178,13 @@ def build_schedule_router(runtime: Runtime) -> APIRouter:
     ) -> Any:
         """Clear the schedule: a new version without slots (nothing is written when there is none)."""
         served = site_named(runtime, site)
-        stored = await current(served)
-        version = _based_on(if_match, stored["version"])
-        if stored["slots"]:
-            stored = await _store(runtime, served, principal, version, [], DELETE)
-            log.info("site %s: %s cleared the schedule (version %d)", served.name, principal.name, stored["version"])
+        at = datetime.fromtimestamp(runtime.clock(), UTC)
+        try:
+            stored = await guarded(
+                schedules.clear_schedule(served.store, actor=principal.name, at=at, if_match=if_match)
+            )
+        except (schedules.ScheduleVersionError, ConfigConflictError) as exc:
+            raise _conflict(exc) from exc
         response.headers["ETag"] = f'"{stored["version"]}"'
         return _summary(stored, Schedule())
 
@@ -211,25 +202,6 @@ _BODY: dict[str, Any] = {
 }
 
 
-async def current(served: ServedSite) -> dict[str, Any]:
-    """The stored document (version 0 without slots when there is none)."""
-    try:
-        stored = await guarded(served.store.read_schedules())
-    except ConfigFormatError as exc:
-        log.error("site %s: the stored schedule is unreadable (%s); only a replace can fix it", served.name, exc)
-        stored = {"version": -1}
-    if stored is None:
-        return {"version": 0, "slots": [], "updated_by": None, "updated_ts": None}
-    version = stored.get("version")
-    slots = stored.get("slots")
-    return {
-        "version": version if isinstance(version, int) else -1,
-        "slots": [row for row in slots if isinstance(row, dict)] if isinstance(slots, list) else [],
-        "updated_by": stored.get("updated_by"),
-        "updated_ts": stored.get("updated_ts"),
-    }
-
-
 def site_config(runtime: Runtime, served: ServedSite) -> SiteConfig:
     """The site file, else the site's time zone from its latest snapshot (any agent id accepted).
 
@@ -244,14 +216,6 @@ def site_config(runtime: Runtime, served: ServedSite) -> SiteConfig:
     if not isinstance(zone, str):
         return SiteConfig(site=served.name)
     return SiteConfig(site=served.name, timezone=zone)
-
-
-def _parse(
-    body: bytes, config: SiteConfig, kind: Format, base: Schedule | None
-) -> tuple[Schedule, list[dict[str, str]]]:
-    """The schedule of an import and its rows to store (off the event loop: 100,000 rows take about half a second)."""
-    schedule = parse_bytes(body, config, kind, merge_into=base)
-    return schedule, dump_schedule(schedule, config)
 
 
 def _format(content_type: str) -> Format:
@@ -278,59 +242,9 @@ async def _body(served: ServedSite, principal: Principal, request: Request) -> b
             chunks.append(chunk)
     if size > MAX_BYTES:
         too_big = ScheduleError([])
-        await _rejected(served, principal, size, too_big, why=f"more than {MAX_BYTES} bytes")
+        await guarded(schedules.reject(served.store, principal.name, size, too_big, why=f"more than {MAX_BYTES} bytes"))
         raise HTTPException(413, detail=f"the file has more than {MAX_BYTES} bytes: split it (by days or teams)")
     return b"".join(chunks)
-
-
-def _based_on(if_match: str | None, stored: int) -> int:
-    """The version a write is based on: If-Match when given (409 if not the stored one), else the stored one."""
-    wanted = (if_match or "*").strip().strip('"')
-    if wanted == "*":
-        return stored
-    if wanted != str(stored):
-        raise HTTPException(409, detail=f"the schedule is at version {stored}, not {wanted}: reload it")
-    return stored
-
-
-async def _stored_schedule(stored: dict[str, Any], config: SiteConfig) -> Schedule:
-    """The stored rows as a Schedule, for a merge (422 when they cannot be read: import in replace mode)."""
-    if stored["version"] < 0:
-        raise HTTPException(422, detail=[{"row": 0, "reason": "the stored schedule is unreadable: use mode=replace"}])
-    try:
-        return await asyncio.to_thread(schedule_from_document, stored, config)
-    except ScheduleError as exc:
-        reason = f"the stored schedule cannot be merged into ({exc.problems[0]}): use mode=replace"
-        raise HTTPException(422, detail=[{"row": 0, "reason": reason}]) from exc
-
-
-async def _store(
-    runtime: Runtime, served: ServedSite, principal: Principal, version: int, rows: list[dict[str, str]], action: str
-) -> dict[str, Any]:
-    at = datetime.fromtimestamp(runtime.clock(), UTC)
-    write = served.store.write_schedules({"slots": rows}, max(version, 0), principal.name, at=at, action=action)
-    try:
-        return await guarded(write)
-    except ConfigConflictError as exc:
-        raise HTTPException(409, detail=f"the schedule changed meanwhile ({exc}): reload it") from exc
-
-
-async def _rejected(
-    served: ServedSite, principal: Principal, size: int, error: ScheduleError, *, why: str | None = None
-) -> None:
-    """Log (who, how big, which rows: never the file) and count a rejected import."""
-    rows = sorted({problem.row for problem in error.problems})
-    first = why or (str(error.problems[0]) if error.problems else "")
-    log.warning(
-        "site %s: rejected a schedule import by %s (%d bytes): %d problem(s) on rows %s; first: %s",
-        served.name,
-        principal.name,
-        size,
-        len(error.problems) or 1,
-        ",".join(map(str, rows[:20])) + (",..." if len(rows) > 20 else ""),
-        first[:200],
-    )
-    await guarded(served.store.count_schedule_rejection())
 
 
 def _summary(document: dict[str, Any], schedule: Schedule) -> dict[str, Any]:
@@ -352,3 +266,9 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def _conflict(exc: Exception) -> HTTPException:
+    if isinstance(exc, ConfigConflictError):
+        return HTTPException(409, detail=f"the schedule changed meanwhile ({exc}): reload it")
+    return HTTPException(409, detail=str(exc))

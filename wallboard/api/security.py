@@ -43,7 +43,7 @@ from wallboard.api.auth import presented_token
 from wallboard.core.users import DISPLAY, Permission, Role, RoleName, permissions_of
 
 if TYPE_CHECKING:
-    from wallboard.api.app import Runtime, ServedSite
+    from wallboard.api.runtime import Runtime, ServedSite
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -30,14 +30,14 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from wallboard.admin.accounts import audit_entry
-from wallboard.api.admin_routes import GUARDED, Detail, problems
+from wallboard.api.responses import GUARDED, Detail, problems
+from wallboard.api.runtime import known_targets
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
-from wallboard.core.site import QueueConfig, SiteConfig, TeamConfig
 from wallboard.core.thresholds import ThresholdError, ThresholdSet, dump_thresholds, load_thresholds
 from wallboard.store import ConfigConflictError
 
 if TYPE_CHECKING:
-    from wallboard.api.app import Runtime, ServedSite
+    from wallboard.api.runtime import Runtime, ServedSite
 
 CONFIG = "thresholds"
 ACTION = "thresholds.update"
@@ -134,18 +134,6 @@ def validated(runtime: Runtime, served: ServedSite, items: list[Any]) -> Thresho
     if found:
         raise problems(*((problem.path, problem.message) for problem in found))
     return thresholds
-
-
-def known_targets(runtime: Runtime, served: ServedSite) -> SiteConfig:
-    """The site file, else a site holding only the queue and team names of the latest snapshot."""
-    if runtime.site_config is not None and served.name == runtime.settings.site:
-        return runtime.site_config
-    snapshot = served.feed.snapshot
-    if snapshot is None:
-        raise HTTPException(503, detail="no snapshot of the site yet to check queue and team names against")
-    queues = {name: QueueConfig() for name in snapshot.get("queues") or {}}
-    teams = {name: TeamConfig() for name in snapshot.get("teams") or {}}
-    return SiteConfig.model_construct(queues=queues, teams=teams)
 
 
 async def replace(

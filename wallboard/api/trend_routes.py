@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from wallboard.api.routes import ERRORS, SiteQuery
+from wallboard.api.responses import ERRORS, SiteQuery
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
 
 if TYPE_CHECKING:
-    from wallboard.api.app import Runtime
+    from wallboard.api.runtime import Runtime
 
 __all__ = ["MAX_MINUTES", "build_trend_router", "pivot"]
 

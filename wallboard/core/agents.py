@@ -65,9 +65,11 @@ class TimedPresence(Presence):
     these two overrides see all of it (see ``wallboard.core.history``); ``cut`` closes the interval.
     """
 
-    def __init__(self, ts: datetime) -> None:
+    def __init__(self, ts: datetime, counted_from: datetime | None = None) -> None:
         super().__init__(ts)
-        self.interval = AgentInterval(ts)
+        # An agent first seen in a late event (before the current interval's start) has its time counted
+        # from that start: the intervals before it are closed and their rows already written.
+        self.interval = AgentInterval(ts if counted_from is None else max(ts, counted_from))
         self.pauses_mark: dict[str, int] = {}  # pauses_total at the last cut
 
     def feed(self, event: AgentInput, ts: datetime) -> None:
@@ -113,9 +115,9 @@ class Agent:
 
     __slots__ = ("id", "presence", "calls", "day", "total", "rang", "since", "since_iso")
 
-    def __init__(self, agent_id: str, ts: datetime) -> None:
+    def __init__(self, agent_id: str, ts: datetime, counted_from: datetime | None = None) -> None:
         self.id = agent_id
-        self.presence = TimedPresence(ts)
+        self.presence = TimedPresence(ts, counted_from)
         self.calls: dict[CallKey, Call] = {}
         self.day = AgentStats()
         self.total = AgentStats()
@@ -126,6 +128,9 @@ class Agent:
 
 class Roster:
     """Every agent seen, by resolved id; resolves the PBX's names (see the module docstring)."""
+
+    interval_start: datetime | None = None  # the current interval's start (the engine sets it); a class default
+    # so a Roster restored from an older checkpoint has it too
 
     def __init__(self, site: SiteConfig) -> None:
         self.site = site
@@ -144,7 +149,7 @@ class Roster:
             agent_id = self._resolved.get(name) or self.resolve(name)
         agent = self.agents.get(agent_id)
         if agent is None:
-            agent = self.agents[agent_id] = Agent(agent_id, ts)
+            agent = self.agents[agent_id] = Agent(agent_id, ts, self.interval_start)
         return agent
 
     def resolve(self, name: str) -> str:

@@ -27,7 +27,7 @@ The states and transitions, all of them here (``_TABLE`` names the states an act
 So an escalation re-notifies even when the warn was acknowledged (the acknowledgement was of the
 warn: it is dropped), while a snoozed alert stays silent until its snooze ends and then, if still
 open, notifies again with its current level. Every transition yields one ``Record`` (the
-``wb:{site}:alerts`` stream entry, contract in ``.notes/issue5-contract.md``) whose ``key``,
+``wb:{site}:alerts`` stream entry, read by the notifier and the alerts API) whose ``key``,
 ``<alert_id>:<transition>:<n>`` (n counts the alert's records from 1), is unique and lets a
 webhook receiver drop a re-delivered notification. An action the book cannot apply raises
 ``ActionRejected`` with a reason (``unknown_alert``, ``resolved_alert``, ``duplicate``,
@@ -46,9 +46,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from wallboard.core import schema
 from wallboard.core.alert_rules import WARN_SEVERITY
 from wallboard.core.alerts import FIRING, Change, Evaluator, Key, Level, Status, Target
 from wallboard.core.events import AlertAction
@@ -131,16 +132,16 @@ class Alert:
     snoozed_until: datetime | None = None
     records: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        """The snapshot's entry for this alert (JSON-ready; optional fields only when set)."""
-        entry: dict[str, Any] = {
+    def as_dict(self) -> schema.OpenAlert:
+        """The snapshot's entry for this alert (``wallboard.core.schema.OpenAlert``; optional fields only when set)."""
+        entry: schema.OpenAlert = {
             "alert_id": self.alert_id,
             "threshold_id": self.threshold_id,
-            "target": {"kind": self.target.kind, "name": self.target.name},
+            "target": {"kind": cast("schema.TargetKind", self.target.kind), "name": self.target.name},
             "metric": self.metric.value,
-            "level": self.level.value,
-            "severity": self.severity,
-            "state": self.state.value,
+            "level": cast("schema.AlertLevel", self.level.value),  # warn or alarm while open
+            "severity": cast("schema.AlertSeverity", self.severity),
+            "state": cast("schema.AlertState", self.state.value),  # never resolved while open
             "value": self.value,
             "reason": self.reason,
             "since": _iso(self.since),
@@ -254,7 +255,7 @@ class AlertBook:
     def __len__(self) -> int:
         return len(self._open)
 
-    def alerts(self) -> list[dict[str, Any]]:
+    def alerts(self) -> list[schema.OpenAlert]:
         """The snapshot's ``alerts``: open alerts, alarms first, then oldest first."""
         ordered = sorted(self._open.values(), key=lambda a: (a.level is not Level.ALARM, a.since, a.alert_id))
         return [alert.as_dict() for alert in ordered]

@@ -393,7 +393,7 @@ def _agent_readings(
             yield _Reading(target, value, subject=name, detail=str(reason) if paused and reason else None)
         elif threshold.metric is Metric.AGENT_ON_CALL_S:
             yield _Reading(target, _on_call_s(agent, now), subject=name)
-        else:  # adherence (issue 7 T): merged into the snapshot by the runner; detail says why there is none
+        else:  # adherence: merged into the snapshot by the runner; detail says why there is none
             unscheduled = "adherence" in snapshot and agent.get("adherence") is None
             detail = "not scheduled today" if unscheduled else None
             yield _Reading(target, _number(agent.get("adherence_pct")), subject=name, detail=detail)

@@ -75,9 +75,10 @@ Corrections
   (``bad_timestamp``); durations are capped at 7 days. A bug in a handler is logged and counted
   (``internal_error``) instead of stopping the engine.
 
-Output: ``snapshot(now)`` and ``totals()`` are built by ``wallboard.core.snapshots`` (the schema is there);
-deltas between two snapshots are ``wallboard.core.deltas``. Per-queue counting is ``wallboard.core.queues`` and
-agent identities are ``wallboard.core.agents``: this module decides what an event means, they keep count.
+Output: ``snapshot(now)`` and ``totals()`` are built by ``wallboard.core.snapshots``; the snapshot's type and
+schema are ``wallboard.core.schema``; deltas between two snapshots are ``wallboard.core.deltas``. Per-queue
+counting is ``wallboard.core.queues`` and agent identities are ``wallboard.core.agents``: this module decides
+what an event means, they keep count.
 
 Speed: a day's replay (1 M queue_log lines) spends about a third of its time here, some 2 µs an event,
 so the per-event path stays a few dict lookups and method calls; a closed interval is kept as its
@@ -90,7 +91,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from wallboard.core.agent_state import AgentInput
 from wallboard.core.agents import Agent, AgentStats, CallKey, Roster
@@ -114,6 +115,7 @@ from wallboard.core.events import (
 from wallboard.core.history import AgentInterval, agent_row
 from wallboard.core.metrics import Counters, day_end, day_start, interval_end, interval_start
 from wallboard.core.queues import Call, Queue, capped
+from wallboard.core.schema import StateSnapshot, TeamStates
 from wallboard.core.site import SiteConfig
 from wallboard.core.snapshots import STATES, agent_entries, iso, queue_entry, totals
 from wallboard.errors import WallboardError
@@ -676,6 +678,7 @@ class State:
         tz, minutes = self._tz, self.site.interval_minutes
         self._interval_start, self._interval_end = start, interval_end(start, tz, minutes)
         self._day_start, self._day_end = day_start(ts, tz), day_end(ts, tz)
+        self._roster.interval_start = start
 
     def _cut_agents(self, begin: datetime, end: datetime, *, keep: bool = True) -> None:
         """Close every agent's interval [begin, end) at ``end``; rows of the agents active in it (when ``keep``)."""
@@ -735,8 +738,8 @@ class State:
 
     # -- output ---------------------------------------------------------------------------------
 
-    def snapshot(self, now: datetime) -> dict[str, Any]:
-        """The whole state at ``now`` as JSON-ready data (schema: ``wallboard.core.snapshots``)."""
+    def snapshot(self, now: datetime) -> StateSnapshot:
+        """The whole state at ``now`` as JSON-ready data (schema: ``wallboard.core.schema.StateSnapshot``)."""
         if now >= self._interval_end:
             self._roll(now)
         counts = {name: dict.fromkeys(("logged_in", *STATES[1:]), 0) for name in self._queues}
@@ -752,7 +755,10 @@ class State:
             "day": {"start": iso(self._day_start)},
             "queues": {name: queue_entry(q, now, counts[name], formula, start) for name, q in self._queues.items()},
             "agents": agents,
-            "teams": {team: {"name": self._team_name(team), "agents": states} for team, states in teams.items()},
+            "teams": {
+                team: {"name": self._team_name(team), "agents": cast(TeamStates, states)}
+                for team, states in teams.items()
+            },
             "counters": {"events_applied": self.applied, "anomalies": dict(self.anomalies)},
         }
 

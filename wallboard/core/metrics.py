@@ -32,10 +32,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from wallboard.core.schema import Window
     from wallboard.core.site import SlFormula
 
 
@@ -126,8 +127,9 @@ class Counters:
     wait_s_answered: float = 0.0
     max_wait_s: float | None = None
 
-    def as_dict(self, formula: SlFormula, waiting_beyond_sl: int | None) -> dict[str, Any]:
-        """The window's counts and derived metrics; the live SL only when ``waiting_beyond_sl`` is given."""
+    def as_dict(self, formula: SlFormula, waiting_beyond_sl: int | None) -> Window:
+        """The window's counts and derived metrics (``wallboard.core.schema.Window``); the live SL only when
+        ``waiting_beyond_sl`` is given."""
         sl_args = (self.answered_within_sl, self.offered, self.answered, self.short_abandoned)
         return {
             "offered": self.offered,

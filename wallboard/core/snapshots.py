@@ -8,47 +8,9 @@ agent to its queues' and team's state counts), and :func:`totals` for ``wallboar
 Nothing here changes the state except the lazy end of an expired wrap-up and the agent's cached ISO
 ``since``. Figures are unrounded; the window dicts are ``wallboard.core.metrics.Counters.as_dict``.
 
-Snapshot schema (``snapshot(now)``; websocket, REST, Prometheus exporter and Dash read exactly this)::
-
-    {"site": str, "ts": iso8601 UTC of now, "tz": str, "sl_formula": the site's SL variant (wallboard.core.metrics),
-     "interval": {"start": iso, "end": iso, "minutes": int}, "day": {"start": iso},
-     "queues": {name: {"name", "group", "sl_threshold_s", "sl_target_pct", "waiting": int,
-         "longest_wait_s": float, "waiting_beyond_sl": int,
-         "waiting_calls": [{"call_id", "caller", "caller_name", "position", "wait_s"}] (oldest first,
-             at most 50; position = rank in our list, 1 = oldest),
-         "agents": {"logged_in", "available", "ringing", "on_call", "wrap_up", "paused": int},
-         "required_agents": int | None (Erlang C: interval offered / elapsed interval seconds (min 60 s),
-             AHT of the interval, else of the day),
-         "interval": WINDOW, "day": WINDOW, "total": WINDOW, "previous_interval": WINDOW | None}},
-     "agents": {agent_id: {"id", "name", "team", "state", "reason" (pause reason when paused, else None),
-         "since": iso, "time_in_state_s": float, "queues": [...], "paused_queues": [...],
-         "call": {"call_id", "queue", "since"} | None, "calls_today": int, "aht_s": float | None,
-         "talk_s": float, "paused_s": float}},   (agents seen in events; today's figures)
-     "teams": {team: {"name": display name (site file) or the id, "agents": {state: count}}},
-         (site teams and teams of seen agents)
-     "counters": {"events_applied": int, "anomalies": {name: int}}}
-
-Added by the runner when a schedule is in force (``wallboard.core.adherence.tracker.merge_figures``; absent
-without one, which readers take as None)::
-
-    agents[id] += {"adherence": None (no slot on the agent's day) | {"scheduled": str | None,
-         "actual": str, "status": "in" | "grace" | "out" | "unscheduled", "out_since": iso | None (start of
-         the current mismatch, in grace or out), "out_for_s": float | None, "exception": "late_login" |
-         "early_logout" | "wrong_activity" | "unmapped_reason" | None (when out), "adherence_pct": float | None,
-         "conformance_pct": float | None, "minutes_late": float, "next": {"activity", "start": iso} | None},
-         "adherence_pct": float | None}   (a scheduled agent never seen is added: state logged_out, since None)
-    teams[team] += {"adherence": None | TEAM_ADHERENCE}
-    "adherence": {"schedule_version": int, "site": TEAM_ADHERENCE, "exceptions": [{"agent", "name", "team",
-         "kind", "scheduled", "actual", "start": iso, "end": iso | None, "minutes": float}] (newest first,
-         at most 200), "unmapped": {reason: transitions today}}
-
-    TEAM_ADHERENCE = {"adherence_pct": float | None, "conformance_pct": float | None, "scheduled_now": int,
-         "out_now": int, "minutes_late": float}
-
-    WINDOW = ``wallboard.core.metrics.Counters.as_dict``: offered, answered, abandoned, short_abandoned,
-    timed_out, exited_other, unknown, answered_within_sl, service_level_pct, service_level_live_pct
-    (interval and day only, else None), asa_s, avg_talk_s, avg_hold_s, avg_wrap_s, aht_s,
-    abandon_rate_pct, max_wait_s, handled, talk_s, hold_s, wrap_s, wait_s_answered.
+The snapshot's schema is :mod:`wallboard.core.schema`: ``State.snapshot(now)`` is a ``StateSnapshot``, the
+published one a ``Snapshot`` (every field documented there, the JSON Schema generated from it). The dicts
+built here are plain dicts typed as its ``QueueFigures`` and ``Agent``; nothing is validated at run time.
 
 ``totals()`` (what ``wallboard replay --json`` prints): per queue the ``total`` window's counts with
 sl_threshold_s (int), service_level_pct, asa_s, avg_talk_s, aht_s, max_wait_s (int) and
@@ -61,11 +23,14 @@ aliases a login-only identity would list every agent twice.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from wallboard.core.agent_state import BUSY_STATES, AgentState
 from wallboard.core.metrics import required_agents
+from wallboard.core.schema import Agent as AgentEntry
+from wallboard.core.schema import AgentCall, AgentStateName, QueueAgents, QueueFigures
 
 if TYPE_CHECKING:
     from wallboard.core.agents import Agent
@@ -76,7 +41,7 @@ __all__ = ["STATES", "WAITING_CALLS_SHOWN", "agent_entries", "iso", "queue_entry
 
 WAITING_CALLS_SHOWN = 50
 STATES = tuple(state.value for state in AgentState)
-_NAME = {state: state.value for state in AgentState}  # plain str for JSON (faster than .value)
+_NAME: dict[AgentState, AgentStateName] = {state: state.value for state in AgentState}  # plain str: faster than .value
 _TOTAL_COUNTS = (
     "offered",
     "answered",
@@ -101,7 +66,7 @@ def _seconds(later: datetime, earlier: datetime) -> float:
 
 def queue_entry(
     queue: Queue, now: datetime, agents: dict[str, int], formula: SlFormula, interval_start: datetime
-) -> dict[str, Any]:
+) -> QueueFigures:
     """One queue of the snapshot; ``agents`` is its state counts from :func:`agent_entries`."""
     waiting = queue.waiting.values()
     waits = [_seconds(now, call.enter or now) for call in waiting]
@@ -125,7 +90,7 @@ def queue_entry(
             }
             for rank, call in enumerate(shown, 1)
         ],
-        "agents": agents,
+        "agents": cast(QueueAgents, agents),  # the keys of QueueAgents: see State.snapshot
         "required_agents": _required(queue, now, interval_start),
         "interval": queue.interval.as_dict(formula, beyond),
         "day": queue.day.as_dict(formula, beyond),
@@ -150,13 +115,13 @@ def agent_entries(
     now: datetime,
     counts: dict[str, dict[str, int]],
     teams: dict[str, dict[str, int]],
-) -> dict[str, Any]:
+) -> dict[str, AgentEntry]:
     """Every agent's snapshot entry; adds each agent to its queues' and team's state counts.
 
     The hottest loop of a snapshot (10,000 agents): lookups are hoisted, nothing is called per
     agent that can be avoided. Per-queue states follow ``Presence.queue_state``.
     """
-    out: dict[str, Any] = {}
+    out: dict[str, AgentEntry] = {}
     configured = site.agents
     wrap_up, paused_state = AgentState.WRAP_UP, AgentState.PAUSED
     for agent_id, agent in agents.items():
@@ -210,7 +175,7 @@ def agent_entries(
     return out
 
 
-def _call_entry(call: Call, now: datetime) -> dict[str, Any]:
+def _call_entry(call: Call, now: datetime) -> AgentCall:
     return {"call_id": call.call_id, "queue": call.queue, "since": iso(call.answered_at or now)}
 
 
@@ -220,7 +185,7 @@ def totals(
     """Whole-input totals (``wallboard replay --json``) up to ``last`` (the last event's time)."""
     out: dict[str, Any] = {}
     for name, queue in queues.items():
-        window = queue.total.as_dict(formula, None)
+        window: Mapping[str, Any] = queue.total.as_dict(formula, None)  # read by key name
         row = {key: window[key] for key in _TOTAL_COUNTS}
         row["sl_threshold_s"] = round(queue.threshold)
         for key in ("service_level_pct", "asa_s", "avg_talk_s", "aht_s"):

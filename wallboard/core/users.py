@@ -54,7 +54,7 @@ class Permission(StrEnum):
     ACK_ALERTS = "ack_alerts"  # supervisor, ops, admin (acknowledge, snooze, add a note)
     EDIT_THRESHOLDS = "edit_thresholds"  # ops, admin
     MANAGE_BOARDS = "manage_boards"  # ops, admin (what the TV boards show: /api/v1/boards writes)
-    EDIT_SCHEDULES = "edit_schedules"  # planner, admin (issue 7)
+    EDIT_SCHEDULES = "edit_schedules"  # planner, admin
     MANAGE_TOKENS = "manage_tokens"  # ops, admin (display tokens per board, revocable)
     READ_AUDIT = "read_audit"  # ops, admin
     MANAGE_USERS = "manage_users"  # admin

@@ -1,4 +1,4 @@
-"""History dashboards (issue 8): Grafana dashboards as code, Prometheus recording rules, and the uploader.
+"""History dashboards: Grafana dashboards as code, Prometheus recording rules, and the uploader.
 
 - ``dashboards`` grafana-foundation-sdk builders of the six dashboards, rendered to grafana/dashboards/*.json
 - ``rules``      recording rules for the interval figures (deploy/prometheus/rules/recording.yml)

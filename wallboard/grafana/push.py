@@ -30,7 +30,7 @@ from typing import Any
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
-from wallboard.config import redacted_url
+from wallboard.core.urls import redacted_url
 from wallboard.errors import WallboardError
 
 log = logging.getLogger(__name__)

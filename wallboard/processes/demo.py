@@ -29,14 +29,15 @@ from collectors.simulator.ami_server import SimulatedAmiServer
 from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import on_wall_clock, schedule_around
-from wallboard.admin.accounts import Accounts, Hashing, audit_entry, token_digest
+from wallboard.admin.accounts import Accounts, Hashing, audit_entry, create_display_token, token_digest
+from wallboard.admin.boards import default_board
+from wallboard.admin.schedules import replace_schedule
 from wallboard.api import create_app
-from wallboard.api.app import Runtime, serving, uvicorn_config
-from wallboard.api.auth import create_display_token
-from wallboard.api.board_routes import default_board
+from wallboard.api.app import serving, uvicorn_config
 from wallboard.api.page import mount_board_page
+from wallboard.api.runtime import Runtime
 from wallboard.config import Settings
-from wallboard.core.adherence.schedule import ScheduleError, dump_schedule
+from wallboard.core.adherence.schedule import ScheduleError
 from wallboard.core.site import SiteConfig
 from wallboard.core.users import Passwords, Role
 from wallboard.processes.api import PageMount
@@ -191,17 +192,12 @@ async def store_demo_schedule(
     """
     schedule = on_wall_clock(schedule_around(config, site, start), start, speed, config.timezone)
     try:
-        rows = dump_schedule(schedule, site)
+        stored = (await replace_schedule(store, schedule, site, actor=DEMO_ADMIN, at=datetime.now(UTC))).document
     except ScheduleError as exc:
         log.warning("the demo's schedule is not stored: %s", exc)
         return None
-    current = await store.read_schedules()
-    version = int(current.get("version", 0)) if current else 0
-    stored = await store.write_schedules(
-        {"slots": rows}, version, DEMO_ADMIN, at=datetime.now(UTC), action="schedules.import"
-    )
     log.info("stored the demo's schedule as version %d: %d agents, %d slots", stored["version"],
-             len(schedule.agents()), len(rows))  # fmt: skip
+             len(schedule.agents()), len(stored["slots"]))  # fmt: skip
     return stored
 
 

@@ -1,19 +1,24 @@
-"""The engine loop: read the site's event stream, apply it to the pure State, publish snapshots and deltas.
+"""The engine loop: read the site's event stream, feed the site book, publish snapshots and deltas, checkpoint.
 
-Theory of operation. One runner per site, consumer ``engine`` of the stream's consumer group::
+What the engine knows (the State, the alert and adherence books, the rows and records waiting to be
+written) is the pure ``SiteBook`` (``wallboard.core.site_book``, its theory of operation); this module is
+the I/O around it. One runner per site, consumer ``engine`` of the stream's consumer group::
 
-    start      ensure the group; restore State from the checkpoint (or start empty)
+    start      ensure the group; restore the book from the checkpoint (or start empty)
+    config     read the stored thresholds and schedules (see "Configuration" below)
     resync     XREADGROUP id 0...: entries delivered before a crash or an outage, never acked
     loop       XREADGROUP '>' BLOCK: new entries
     apply      each entry in stream order; an entry whose id <= the last applied id is skipped
-               (already in the State: re-delivered after a restart); a malformed one is logged,
-               counted under its reason and skipped; the engine also dedups by ``Event.key``
+               (already in the book: re-delivered after a restart); the book decodes and applies the
+               others (a malformed one is logged, counted under its reason and skipped; the State also
+               dedups by ``Event.key``)
     publish    every ``snapshot_interval_s`` when something changed, and at least once a second
-               anyway (time in state must tick): snapshot(now), seq += 1, then in this order
-               1. MULTI snapshot [+ checkpoint] EXEC   2. PUBLISH the delta   3. XACK what the
-               stored checkpoint covers. The checkpoint (a pickle of the whole State, megabytes on
-               a busy day) is added at most every ``checkpoint_interval_s``, and on a graceful stop
-               (``close()``).
+               anyway (time in state must tick): the book's snapshot at now, seq += 1, then in this order
+               1. MULTI snapshot [+ checkpoint + the book's outbox] EXEC   2. PUBLISH the delta
+               3. XACK what the stored checkpoint covers   4. the trend sample, when one is due. The
+               checkpoint (the book pickled, megabytes on a busy day) is added at most every
+               ``checkpoint_interval_s``, whenever the outbox holds alert records or interval rows, and on a
+               graceful stop (``close()``).
 
 A delta's ``base`` is the seq of the snapshot it was diffed against: the one this runner published
 last or, after a restart, the one stored under the snapshot key (what every API holds or re-reads),
@@ -28,49 +33,40 @@ published. A seq, once tried, is never reused for other content.
 An entry is acknowledged only once a checkpoint that includes it is stored, so after a crash at
 any point the new runner restores the checkpoint and the unacked entries are exactly those the
 checkpoint may lack; the id comparison drops those it already has. Nothing is lost and nothing
-is counted twice (``tests/wallboard/test_runner.py`` kills runners between the steps to show it).
+is counted twice (``tests/wallboard/processes/test_engine.py`` kills runners between the steps to show it).
 
 Redis going away (connection refused, reset, timeout, a replica turned read-only) is never fatal:
 the runner logs "reconnecting in X s", backs off (``wallboard.core.backoff``), reconnects, resyncs
-and goes on with the State it has in memory. Refused credentials are fatal and say so.
+and goes on with the book it has in memory. Refused credentials are fatal and say so.
 
-Alerts (issue 5). The runner owns an ``AlertBook`` (``wallboard.core.alerting``), pickled in the same
-checkpoint as the State. Its thresholds are the site file's until ``wb:{site}:config:thresholds``
-holds a version (written by the API): the runner re-reads that key when a notice arrives on
-``wb:{site}:config`` and every ``thresholds_poll_s`` anyway; a stored document it cannot use is
-logged once per version, counted (``config_errors``) and ignored, the thresholds in force stay.
-At a publish, at most every ``evaluate_every_s``, the book evaluates the snapshot about to be
-published plus the health hashes. ``alert_action`` entries of the stream (operators' ack, snooze,
-note) go to the book, never to the State, in stream order; a refused one (unknown or resolved
-alert...) is logged and counted by reason (``alert_actions_rejected``). Every lifecycle
-transition is a record XADDed to ``wb:{site}:alerts`` in the same MULTI/EXEC as the snapshot and
-a checkpoint that includes the book after it (a publish with records always checkpoints), so a
-record is written exactly once however the runner is killed; the published snapshot carries the
-open alerts as ``alerts``, which reach /ws clients as deltas. Notifications are another
-consumer's job (``wallboard.processes.notify``): the engine never waits for a webhook.
+Alerts. At a publish, at most every ``evaluate_every_s``, the runner reads the health hashes and the book
+evaluates its thresholds on the snapshot about to be published plus those hashes. Every lifecycle
+transition (of an evaluation, or of an operator's action) is a record XADDed to ``wb:{site}:alerts`` in
+the same MULTI/EXEC as the snapshot and a checkpoint that includes the book after it, so a record is
+written exactly once however the runner is killed; the published snapshot carries the open alerts as
+``alerts``, which reach /ws clients as deltas. Notifications are another consumer's job
+(``wallboard.processes.notify``, run beside the engine by ``run_engine``): the engine never waits for a webhook.
 
-Interval history (issue 8 H). At every publish the runner drains the State's closed interval rows
-(per queue and per active agent, ``wallboard.core.history``) and writes them to ``wb:{site}:history:queue``
-and ``wb:{site}:history:agent`` in the same MULTI/EXEC as the snapshot and a checkpoint taken after
-the drain (a publish with rows always checkpoints), as the alert records are. A row's stream id is
-its interval start in ms (``<ms>-<n>``); before writing, the runner drops the rows of intervals the
-stream already has (a write whose reply was lost, a State rebuilt from the stream), so each row is
-written exactly once however the runner is killed. XADD MINID keeps ``history_retention_days``.
+Interval history. The closed interval rows the book drained at a publish are written to
+``wb:{site}:history:queue`` and ``wb:{site}:history:agent`` in the same MULTI/EXEC, the same way. A row's
+stream id is its interval start in ms (``<ms>-<n>``); before writing, the runner drops the rows of
+intervals the stream already has (a write whose reply was lost, a book rebuilt from the stream), so each
+row is written exactly once however the runner is killed. XADD MINID keeps ``history_retention_days``.
 
-Adherence (issue 7 T). The runner owns an ``AdherenceBook`` (``wallboard.core.adherence.tracker``), pickled in
-the checkpoint beside the State and the alert book. Its schedule is ``wb:{site}:config:schedules``, re-read on a
-``{"type": "schedules"}`` notice and every ``thresholds_poll_s`` like the thresholds (a stored document it cannot
-use is logged once per version, counted in ``config_errors`` and ignored). At every publish the book observes the
-snapshot's agents and its figures are merged into the snapshot (``merge_figures``) before the alert evaluation,
-so ``adherence_pct`` thresholds read them. A State rebuilt from the stream starts a fresh book.
+Trend. Every ``TREND_EVERY_S`` of the runner's clock each queue's calls waiting and interval service
+level go to the trend stream (the supervisor's sparklines), kept ``TREND_KEEP_S``. A Redis that refuses
+the command (MINID needs Redis >= 6.2) stops the sampling with one error logged.
 
-The checkpoint payload is the State pickled (protocol 5) with a format version, inside the
-store's envelope that records the last applied stream id and the seq. Redis is trusted
-infrastructure (the same trust as the events: whoever can write the stream can forge the figures
-anyway); never point the wallboard at a Redis others can write. A checkpoint this version cannot
-read (an upgrade changed the State classes, foreign data), or one made with another site
-configuration (the site file changed: thresholds apply from the start of the day), is not fatal:
-the State is rebuilt by replaying the stream up to the last entry the group delivered.
+Configuration. ``wb:{site}:config:thresholds`` and ``wb:{site}:config:schedules`` (written by the API, each
+with a version) are read again when a notice of their type arrives on ``wb:{site}:config`` and every
+``thresholds_poll_s`` anyway, by one function for both; the book decides what a document changes. A
+document Redis holds but that is no JSON object is refused like an unusable one (logged once per version,
+counted in ``config_errors``).
+
+A checkpoint this version cannot read (an upgrade changed the classes, foreign data), or one made with
+another site configuration (the site file changed: thresholds apply from the start of the day), is not
+fatal: the book is rebuilt by replaying the stream up to the last entry the group delivered (a fresh
+adherence book, too).
 """
 
 from __future__ import annotations
@@ -78,29 +74,31 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import pickle
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError, ReadOnlyError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wallboard.config import Settings, redacted_url
-from wallboard.core.adherence.schedule import ScheduleError, schedule_from_document
-from wallboard.core.adherence.tracker import AdherenceBook, merge_figures
-from wallboard.core.alerting import ActionRejected, AlertBook, Record
+from wallboard.core.adherence.tracker import AdherenceBook
+from wallboard.core.alerting import AlertBook
 from wallboard.core.backoff import Backoff
 from wallboard.core.deltas import diff
 from wallboard.core.engine import State
-from wallboard.core.events import AlertAction, Event, parse_event
 from wallboard.core.history import row_ids, written
 from wallboard.core.site import SiteConfig
-from wallboard.core.thresholds import Problem, ThresholdError, ThresholdSet, load_thresholds
+from wallboard.core.site_book import (
+    SCHEDULES,
+    THRESHOLDS,
+    BookCounts,
+    ConfigKind,
+    SiteBook,
+    UnreadableCheckpointError,
+)
 from wallboard.errors import StartupError
 from wallboard.processes.notify import Notifier
 from wallboard.store import (
@@ -119,23 +117,16 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "engine"
 COMPONENT = "engine"
-CHECKPOINT_FORMAT = 5  # 2: State split into queues/agents/snapshots modules; 3: (State, AlertBook)
-# 4: agents account interval time (history, issue 8 H: wallboard.core.agents.TimedPresence)
-# 5: (State, AlertBook, AdherenceBook) (adherence, issue 7 T)
-SCHEDULES_CONFIG = "schedules"  # wb:{site}:config:schedules (adherence, issue 7 T)
-PICKLE_PROTOCOL = 5
 READ_COUNT = 500
 TICK_S = 1.0
 MAX_BLOCK_MS = 1000
 HEALTH_EVERY_S = 2.0
 FINAL_WRITE_TIMEOUT_S = 5.0
 EVALUATE_EVERY_S = 1.0  # thresholds are evaluated at most this often (about 6 us per target and threshold)
-THRESHOLDS_POLL_S = 5.0  # re-read the stored thresholds this often even without a notice
-THRESHOLDS_CONFIG = "thresholds"  # wb:{site}:config:thresholds
+THRESHOLDS_POLL_S = 5.0  # re-read the stored configuration documents this often even without a notice
 CONFIG_RETRY_S = 1.0
-# trend (issue 6 E): per-queue sparkline samples, see "# -- trend" below
-TREND_EVERY_S = 10.0
-TREND_KEEP_S = 65 * 60.0
+CONFIG_KINDS: tuple[ConfigKind[Any], ...] = (THRESHOLDS, SCHEDULES)  # read in this order
+TREND_KEEP_S = 65 * 60.0  # the trend stream keeps this much (the sparklines show the last hour)
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -150,11 +141,7 @@ Clock = Callable[[], datetime]
 
 
 class RunnerError(StartupError):
-    """Base of this module's errors; raised as is when the runner cannot go on (Redis refused our credentials)."""
-
-
-class UnreadableCheckpointError(RunnerError):
-    """A checkpoint payload is not a State this version can use (the runner then rebuilds from the stream)."""
+    """Raised when the runner cannot go on (Redis refused our credentials)."""
 
 
 def utc_now() -> datetime:
@@ -162,54 +149,22 @@ def utc_now() -> datetime:
 
 
 @dataclass
-class RunnerStats:
-    """What the runner has done since it started (written to the engine's health hash)."""
+class RunnerStats(BookCounts):
+    """What the runner has done since it started (written to the engine's health hash): its books' counts, its own."""
 
     records: int = 0
-    applied: int = 0
-    rejected: int = 0
     ignored: int = 0
     reconnects: int = 0
     published: int = 0
     connected: bool = False
-    last_event_ts: float | None = None
-    rejected_by_reason: Counter[str] = field(default_factory=Counter)
-    alert_records: int = 0
-    alert_actions_rejected: Counter[str] = field(default_factory=Counter)
-    config_errors: int = 0
 
 
-def encode_state(state: State, book: AlertBook | None = None, adherence: AdherenceBook | None = None) -> bytes:
-    """The checkpoint payload: the payload format version, the State, the alert and adherence books, pickled."""
-    return pickle.dumps((CHECKPOINT_FORMAT, state, book, adherence), protocol=PICKLE_PROTOCOL)
+@dataclass
+class ConfigWatch:
+    """When to read a stored configuration document again: after a notice, or once ``thresholds_poll_s`` passed."""
 
-
-def decode_payload(payload: bytes) -> tuple[State, AlertBook | None]:
-    """The State and alert book of a checkpoint payload; raises UnreadableCheckpointError if this version cannot."""
-    state, book, _ = decode_checkpoint(payload)
-    return state, book
-
-
-def decode_checkpoint(payload: bytes) -> tuple[State, AlertBook | None, AdherenceBook | None]:
-    """State, alert book and adherence book of a payload; raises UnreadableCheckpointError if this version cannot."""
-    try:
-        loaded = pickle.loads(payload)  # Redis is trusted infrastructure: see the module docstring
-    except Exception as exc:  # unpickling can raise nearly anything for foreign or stale data
-        raise UnreadableCheckpointError(f"cannot unpickle: {exc!r}") from exc
-    if not isinstance(loaded, tuple) or len(loaded) != 4 or loaded[0] != CHECKPOINT_FORMAT:
-        version = loaded[0] if isinstance(loaded, tuple) and loaded else None
-        raise UnreadableCheckpointError(f"format {version!r}, expected {CHECKPOINT_FORMAT}")
-    _, state, book, adherence = loaded
-    if not isinstance(state, State) or not isinstance(book, AlertBook | None):
-        raise UnreadableCheckpointError(f"holding {type(state).__name__} and {type(book).__name__}")
-    if not isinstance(adherence, AdherenceBook | None):
-        raise UnreadableCheckpointError(f"holding {type(adherence).__name__} as the adherence book")
-    return state, book, adherence
-
-
-def decode_state(payload: bytes) -> State:
-    """The State of a checkpoint payload; raises UnreadableCheckpointError if this version cannot use it."""
-    return decode_payload(payload)[0]
+    notice: bool = False
+    checked: float = float("-inf")  # loop time of the last read
 
 
 class EngineRunner:
@@ -237,9 +192,7 @@ class EngineRunner:
         self.evaluate_every_s = evaluate_every_s
         self.thresholds_poll_s = thresholds_poll_s
         self.stats = RunnerStats()
-        self.state: State | None = None
-        self.book: AlertBook | None = None
-        self.thresholds_version: int | None = None  # of the thresholds in force: 0 = the site file's
+        self.site_book: SiteBook | None = None  # None until restored (or rebuilt) from Redis
         self.seq = 0
         self.last_id: str | None = None
         self.published: dict[str, Any] | None = None
@@ -250,18 +203,28 @@ class EngineRunner:
         self._last_publish = float("-inf")
         self._last_checkpoint = float("-inf")
         self._last_health = float("-inf")
-        self._ever_connected = False
-        self._records: list[str] = []  # alert records (JSON) waiting for the next publish
-        self._history: dict[str, list[dict[str, Any]]] = {"queue": [], "agent": []}  # history (issue 8 H): rows
         self._last_evaluate = float("-inf")
-        self._last_config_check = float("-inf")
-        self._config_notice = False
-        self._bad_config_version: object = None
-        self._last_trend: datetime | None = None  # trend (issue 6 E): the clock at the last sample
-        self.adherence: AdherenceBook | None = None  # adherence (issue 7 T): see "# -- adherence" below
-        self._schedules_notice = False
-        self._last_schedules_check = float("-inf")
-        self._bad_schedules_version: object = None
+        self._ever_connected = False
+        self._config = {kind.name: ConfigWatch() for kind in CONFIG_KINDS}
+
+    # -- the site book's parts (None until restored): what the health hash, the demo and tests read --------
+
+    @property
+    def state(self) -> State | None:
+        return self.site_book.state if self.site_book is not None else None
+
+    @property
+    def book(self) -> AlertBook | None:
+        return self.site_book.alerts if self.site_book is not None else None
+
+    @property
+    def adherence(self) -> AdherenceBook | None:
+        return self.site_book.adherence if self.site_book is not None else None
+
+    @property
+    def thresholds_version(self) -> int | None:
+        """The version of the thresholds in force (0: the site file's), None before they were read."""
+        return self.site_book.thresholds_version if self.site_book is not None else None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -282,12 +245,9 @@ class EngineRunner:
 
     async def close(self) -> None:
         """Graceful stop: publish and checkpoint what is not yet stored, ack it, mark the engine disconnected."""
-        if self.state is not None and (
-            self._changed
-            or self._to_ack
-            or self._records
-            or any(self._history.values())
-            or self.last_id != self._checkpointed_id
+        book = self.site_book
+        if book is not None and (
+            self._changed or self._to_ack or book.pending or self.last_id != self._checkpointed_id
         ):
             await self._publish(checkpoint=True)
         self.stats.connected = False
@@ -295,11 +255,10 @@ class EngineRunner:
 
     async def _session(self) -> None:
         await self.store.ensure_group()
-        if self.state is None:
+        if self.site_book is None:
             await self._restore()
         await self._adopt_stored_seq()
-        await self._sync_thresholds(force=True)
-        await self._sync_schedules(force=True)
+        await self._reload_config(force=True)
         self._to_ack.clear()  # the pending list is the truth: resync re-reads every unacked entry
         await self._resync()
         self.stats.connected = self._ever_connected = True
@@ -312,8 +271,7 @@ class EngineRunner:
             while True:
                 entries = await self.store.read_new(self.consumer, READ_COUNT, self._block_ms())
                 self._apply_entries(entries)
-                await self._sync_thresholds()
-                await self._sync_schedules()
+                await self._reload_config()
                 if self._publish_due():
                     await self._publish()
                 await self._write_health()
@@ -334,22 +292,21 @@ class EngineRunner:
         try:
             checkpoint = await self.store.load_checkpoint()
             if checkpoint is None:
-                self.state, self.book = State(self.site_config), self._new_book()
+                self.site_book = SiteBook(self.site_config, self.stats)
                 log.info("no checkpoint for site %s: starting from an empty state", self.store.site)
                 return
-            state, book, adherence = decode_checkpoint(checkpoint.payload)
+            book = SiteBook.restore(checkpoint.payload, self.stats)
         except (CheckpointFormatError, UnreadableCheckpointError) as exc:
             log.error("checkpoint of site %s is unreadable (%s): rebuilding from the stream", self.store.site, exc)
             await self._rebuild()
             return
-        if state.site != self.site_config:
+        if book.site != self.site_config:
             log.warning(
-                "site %s configuration changed since its checkpoint: rebuilding from the stream", state.site.site
+                "site %s configuration changed since its checkpoint: rebuilding from the stream", book.site.site
             )
             await self._rebuild()
             return
-        self.state, self.book = state, book if book is not None else self._new_book()
-        self.adherence = adherence
+        self.site_book = book
         self.last_id = self._checkpointed_id = checkpoint.stream_id
         self._last_checkpoint = asyncio.get_running_loop().time()  # as good as one written now
         self.seq = checkpoint.seq
@@ -358,13 +315,12 @@ class EngineRunner:
         )
 
     async def _rebuild(self) -> None:
-        """A fresh State fed every entry the group has already delivered (what the lost checkpoint covered).
+        """A fresh book fed every entry the group has already delivered (what the lost checkpoint covered).
 
-        Interrupted (Redis lost, or cancelled), it leaves no State behind: a partial one would be
+        Interrupted (Redis lost, or cancelled), it leaves no book behind: a partial one would be
         continued, or checkpointed by ``close()``, without the acknowledged entries it lacks.
         """
-        self.state, self.book, self.last_id = State(self.site_config), self._new_book(), None
-        self.adherence = None  # a fresh one: the book knows nothing before its first observation
+        self.site_book, self.last_id = SiteBook(self.site_config, self.stats), None
         try:
             bound = await self.store.last_delivered_id()
             start = "-"
@@ -372,13 +328,9 @@ class EngineRunner:
                 self._apply_entries(entries, ack=False)
                 start = next_stream_id(entries[-1].id)
         except BaseException:
-            self.state = self.book = self.last_id = None
+            self.site_book = self.last_id = None
             raise
         log.warning("rebuilt site %s from %d stream entries up to %s", self.store.site, self.stats.records, bound)
-
-    def _new_book(self) -> AlertBook:
-        """An empty alert book with the thresholds in force (the site file's until the stored ones are read)."""
-        return AlertBook(self.site_config.thresholds, self.site_config.tz)
 
     async def _adopt_stored_seq(self) -> None:
         """Continue after the stored snapshot's seq (a write may have succeeded without us hearing back)."""
@@ -390,7 +342,8 @@ class EngineRunner:
     # -- applying -----------------------------------------------------------------------------
 
     def _apply_entries(self, entries: Sequence[StreamEntry], *, ack: bool = True) -> None:
-        assert self.state is not None
+        book = self.site_book
+        assert book is not None
         for entry in entries:
             if ack:
                 self._to_ack.append(entry.id)
@@ -400,128 +353,46 @@ class EngineRunner:
             self.last_id = entry.id
             self._changed = True
             self.stats.records += 1
-            event = self._decode(entry)
+            event = book.decode(entry.id, entry.data)
             if event is not None:
-                self._apply(entry.id, event)
+                book.apply(entry.id, event)
 
-    def _decode(self, entry: StreamEntry) -> Event | None:
-        if entry.data is None:
-            log.warning("stream entry %s was trimmed before the engine applied it (MAXLEN too small?)", entry.id)
-            self._reject("trimmed")
-            return None
-        try:
-            event = parse_event(entry.data)
-        except ValidationError as exc:
-            reason = "bad_json" if any(e["type"] == "json_invalid" for e in exc.errors()) else "invalid_event"
-            log.warning("skipping stream entry %s (%s): %s", entry.id, reason, exc.errors()[0].get("msg", exc))
-            self._reject(reason)
-            return None
-        if event.site != self.store.site:
-            log.warning("skipping stream entry %s: event of site %r in site %r", entry.id, event.site, self.store.site)
-            self._reject("site_mismatch")
-            return None
-        return event
-
-    def _apply(self, entry_id: str, event: Event) -> None:
-        assert self.state is not None
-        if isinstance(event, AlertAction):
-            self._apply_action(entry_id, event)
-            return
-        try:
-            self.state.apply(event)
-        except Exception:  # an engine bug on one event must not stop the wallboard
-            log.exception("engine failed on stream entry %s (%s); skipped", entry_id, event.kind)
-            self._reject("engine_error")
-            return
-        self.stats.applied += 1
-        self.stats.last_event_ts = event.ts.timestamp()
-
-    def _reject(self, reason: str) -> None:
-        self.stats.rejected += 1
-        self.stats.rejected_by_reason[reason] += 1
-
-    def _apply_action(self, entry_id: str, action: AlertAction) -> None:
-        """An operator's action goes to the alert book (not the State: it is no contact-center event)."""
-        assert self.book is not None
-        try:
-            record = self.book.apply(action)
-        except ActionRejected as exc:
-            log.info("alert action in stream entry %s refused (%s): %s", entry_id, exc.reason, exc)
-            self.stats.alert_actions_rejected[exc.reason] += 1
-            return
-        self.stats.applied += 1
-        self._queue_records([record])
-
-    def _queue_records(self, records: Sequence[Record]) -> None:
-        self._records.extend(json.dumps(record.as_dict(), separators=(",", ":")) for record in records)
-        self.stats.alert_records += len(records)
-
-    # -- thresholds and alerts ----------------------------------------------------------------
+    # -- configuration ------------------------------------------------------------------------
 
     async def _watch_config(self) -> None:
-        """Flag a re-read of the thresholds on every notice of the config channel (the poll covers any outage)."""
+        """Flag a read of a stored document on every notice of its type (the poll covers any outage)."""
         while True:
             try:
                 async with self.store.subscribe_config() as notices:
-                    self._config_notice = self._schedules_notice = True  # anything published before we subscribed
+                    for watch in self._config.values():
+                        watch.notice = True  # anything published before we subscribed
                     async for notice in notices:
-                        if notice.get("type") == THRESHOLDS_CONFIG:
-                            self._config_notice = True
-                        elif notice.get("type") == SCHEDULES_CONFIG:
-                            self._schedules_notice = True
+                        noticed = self._config.get(str(notice.get("type")))
+                        if noticed is not None:
+                            noticed.notice = True
             except TRANSIENT_ERRORS as exc:
                 log.debug("config notices of site %s interrupted (%s)", self.store.site, exc)
             await asyncio.sleep(CONFIG_RETRY_S)
 
-    async def _sync_thresholds(self, *, force: bool = False) -> None:
-        """Use the stored thresholds when their version changed (after a notice, or every thresholds_poll_s)."""
-        assert self.book is not None
-        if not (force or self._config_notice or self._since(self._last_config_check) >= self.thresholds_poll_s):
+    async def _reload_config(self, *, force: bool = False) -> None:
+        for kind in CONFIG_KINDS:
+            await self._reload(kind, force=force)
+
+    async def _reload(self, kind: ConfigKind[Any], *, force: bool = False) -> None:
+        """Hand the stored document of ``kind`` to the book after a notice, or every thresholds_poll_s."""
+        assert self.site_book is not None
+        watch = self._config[kind.name]
+        if not (force or watch.notice or self._since(watch.checked) >= self.thresholds_poll_s):
             return
-        self._config_notice = False
-        self._last_config_check = asyncio.get_running_loop().time()
+        watch.notice = False
+        watch.checked = asyncio.get_running_loop().time()
         try:
-            document = await self.store.load_config_checked(THRESHOLDS_CONFIG)
+            document = await self.store.load_config_checked(kind.name)
         except ConfigFormatError as exc:
-            self._bad_config("unreadable", exc)
+            self.site_book.refuse(kind, "unreadable", exc)
             return
-        try:
-            version, thresholds = _thresholds_of(document, self.site_config)
-        except ThresholdError as exc:
-            self._bad_config(document.get("version") if document is not None else None, exc)
-            return
-        if version == self.thresholds_version:
-            return
-        self.book.set_thresholds(thresholds)
-        self.thresholds_version, self._bad_config_version = version, None
-        source = "the site file" if version == 0 else f"version {version}"
-        log.info("site %s: %d thresholds in force (%s)", self.store.site, len(thresholds.thresholds), source)
-
-    def _bad_config(self, version: object, exc: Exception) -> None:
-        """Log and count an unusable stored document once per version (it is re-read every poll)."""
-        if version == self._bad_config_version:
-            return
-        self._bad_config_version = version
-        self.stats.config_errors += 1
-        log.error(
-            "site %s: stored thresholds (version %s) are unusable, keeping version %s: %s",
-            self.store.site,
-            version,
-            self.thresholds_version,
-            exc,
-        )
-
-    def _evaluate_due(self) -> bool:
-        return self._since(self._last_evaluate) >= self.evaluate_every_s
-
-    async def _evaluate(self, figures: dict[str, Any], now: datetime) -> None:
-        """Evaluate the thresholds on the snapshot about to be published plus the health hashes."""
-        assert self.book is not None
-        self._last_evaluate = asyncio.get_running_loop().time()
-        if not self.book.thresholds.thresholds and not len(self.book):
-            return
-        health = await self.store.read_health()
-        self._queue_records(self.book.evaluate(figures, now, health))
+        if self.site_book.reload(kind, document):
+            self._changed = True
 
     # -- publishing ---------------------------------------------------------------------------
 
@@ -545,24 +416,27 @@ class EngineRunner:
         stale = self.last_id != self._checkpointed_id
         return stale and self._since(self._last_checkpoint) >= self.settings.checkpoint_interval_s
 
+    async def _health_to_evaluate(self, book: SiteBook) -> dict[str, dict[str, str]] | None:
+        """The health hashes when the thresholds are to be evaluated now (at most every evaluate_every_s), else None."""
+        if self._since(self._last_evaluate) < self.evaluate_every_s:
+            return None
+        self._last_evaluate = asyncio.get_running_loop().time()
+        return await self.store.read_health() if book.evaluates else None
+
     async def _publish(self, *, checkpoint: bool = False) -> None:
         """Snapshot, then store it (with the checkpoint when due), then publish the delta, then ack."""
-        assert self.state is not None and self.book is not None
+        book = self.site_book
+        assert book is not None
         now_utc = self.clock()
-        figures = self.state.snapshot(now_utc)
-        self._drain_history()
-        self._merge_adherence(figures, now_utc)  # adherence (issue 7 T): before the alerts read adherence_pct
-        if self._evaluate_due():
-            await self._evaluate(figures, now_utc)
         seq = self.seq + 1
-        body = {**figures, "alerts": self.book.alerts(), "seq": seq, "stream_id": self.last_id}
+        body = {**book.publish(now_utc, await self._health_to_evaluate(book)), "seq": seq, "stream_id": self.last_id}
         text = json.dumps(body, separators=(",", ":"))
         snapshot: dict[str, Any] = json.loads(text)  # what every reader sees: diff that, not Python tuples
-        records = list(self._records)  # written with a checkpoint that includes them: exactly once
-        history = await self._history_writes()  # the same for the closed interval rows (issue 8 H)
+        records = list(book.records)  # written with a checkpoint that includes them: exactly once
+        history = await self._history_writes(book.rows)  # the same for the closed interval rows
         stale = self.last_id != self._checkpointed_id
         with_checkpoint = bool(records) or bool(history) or (stale and (checkpoint or self._checkpoint_due()))
-        payload = encode_state(self.state, self.book, self.adherence) if with_checkpoint else None
+        payload = book.checkpoint() if with_checkpoint else None
         # Until the write is known to have succeeded, readers may hold either state: forget the base
         # (and never reuse this seq for other content, should the write fail after all).
         previous, self.published, self.seq = self.published, None, seq
@@ -570,9 +444,7 @@ class EngineRunner:
         if history:
             extra["history"] = history
         await self.store.save_state(text, payload, self.last_id or "0-0", seq, **extra)
-        del self._records[: len(records)]
-        for rows in self._history.values():
-            rows.clear()
+        book.saved(len(records))
         now = asyncio.get_running_loop().time()
         self.published = snapshot
         self._changed = False
@@ -584,17 +456,9 @@ class EngineRunner:
         base = seq - 1 if previous is not None else None  # None: readers re-read the snapshot key
         await self.store.publish_delta({"type": "delta", "seq": seq, "base": base, "changes": changes})
         await self._ack_checkpointed()
-        await self._sample_trend(snapshot, now_utc)  # trend (issue 6 E)
+        await self._sample_trend(book, snapshot, now_utc)
 
-    # -- history (issue 8 H): closed interval rows, written once with the checkpoint that drained them -------
-
-    def _drain_history(self) -> None:
-        """Move the State's closed interval rows to the pending lists (the next save_state writes them)."""
-        assert self.state is not None
-        self._history["queue"] += self.state.drain_closed_intervals()
-        self._history["agent"] += self.state.drain_closed_agent_intervals()
-
-    async def _history_writes(self) -> list[HistoryWrite]:
+    async def _history_writes(self, pending: Mapping[str, list[dict[str, Any]]]) -> list[HistoryWrite]:
         """The pending rows as stream writes, without the intervals their stream already has.
 
         A stream may have them when a save_state whose outcome we did not hear went through, or after a
@@ -603,7 +467,7 @@ class EngineRunner:
         """
         writes: list[HistoryWrite] = []
         keep_ms = self.settings.history_retention_days * 86_400_000
-        for kind, rows in self._history.items():
+        for kind, rows in pending.items():
             if not rows:
                 continue
             ids = row_ids(rows)
@@ -627,82 +491,16 @@ class EngineRunner:
             await self.store.ack(covered)
             self._to_ack = [entry_id for entry_id in self._to_ack if stream_id_key(entry_id) > bound]
 
-    # -- adherence (issue 7 T): the schedule in force and the adherence figures ---------------
-
-    def _adherence_book(self) -> AdherenceBook:
-        if self.adherence is None:
-            self.adherence = AdherenceBook(self.site_config)
-        return self.adherence
-
-    async def _sync_schedules(self, *, force: bool = False) -> None:
-        """Put the stored schedule in force when its version changed (after a notice, or every thresholds_poll_s)."""
-        book = self._adherence_book()
-        if not (force or self._schedules_notice or self._since(self._last_schedules_check) >= self.thresholds_poll_s):
-            return
-        self._schedules_notice = False
-        self._last_schedules_check = asyncio.get_running_loop().time()
-        try:
-            document = await self.store.load_config_checked(SCHEDULES_CONFIG)
-        except ConfigFormatError as exc:
-            self._bad_schedules("unreadable", exc)
-            return
-        version = document.get("version") if document is not None else 0
-        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-            self._bad_schedules(version, ValueError(f"expected a positive integer version, read {version!r}"))
-            return
-        if version == book.version and (book.schedule is None) == (document is None):
+    async def _sample_trend(self, book: SiteBook, snapshot: dict[str, Any], now: datetime) -> None:
+        """Write the book's trend sample when one is due; a Redis that refuses the command stops the sampling."""
+        sample = book.sample_trend(snapshot, now)
+        if sample is None:
             return
         try:
-            schedule = None if document is None else schedule_from_document(document, self.site_config)
-        except ScheduleError as exc:
-            self._bad_schedules(version, exc)
-            return
-        book.set_schedule(schedule, version)
-        self._bad_schedules_version, self._changed = None, True
-        log.info("site %s: schedule version %d in force (%d agents)", self.store.site, version, len(book))
-
-    def _bad_schedules(self, version: object, exc: Exception) -> None:
-        """Log and count an unusable stored schedule once per version (it is re-read every poll)."""
-        if version == self._bad_schedules_version:
-            return
-        self._bad_schedules_version = version
-        self.stats.config_errors += 1
-        kept = self.adherence.version if self.adherence is not None else 0
-        log.error(
-            "site %s: stored schedules (version %s) are unusable, keeping version %s: %s",
-            self.store.site,
-            version,
-            kept,
-            exc,
-        )
-
-    def _merge_adherence(self, figures: dict[str, Any], now: datetime) -> None:
-        """The book observes the snapshot's agents; the snapshot gets the adherence fields (wallboard.core.snapshots).
-
-        Without a schedule nothing is added, so a site without schedules publishes what it did before.
-        """
-        book = self._adherence_book()
-        if book.schedule is None:
-            return  # no schedule: the adherence fields stay absent (readers take absent as None)
-        book.observe(figures["agents"], now)
-        merge_figures(figures, book.figures(now), self.site_config)
-
-    # -- trend (issue 6 E): the supervisor's sparklines ---------------------------------------
-
-    async def _sample_trend(self, snapshot: dict[str, Any], now: datetime) -> None:
-        """Every TREND_EVERY_S of the runner's clock: each queue's waiting and interval SL into the trend stream.
-
-        A Redis that refuses the command (MINID needs Redis >= 6.2) stops the sampling with one error
-        logged: the engine never stops for a sparkline.
-        """
-        if self._last_trend is not None and (now - self._last_trend).total_seconds() < TREND_EVERY_S:
-            return
-        self._last_trend = now
-        try:
-            await self.store.add_trend_sample(int(now.timestamp() * 1000), trend_sample(snapshot), TREND_KEEP_S)
+            await self.store.add_trend_sample(int(now.timestamp() * 1000), sample, TREND_KEEP_S)
         except ResponseError as exc:
             log.error("site %s: cannot write trend samples, sparklines stop (%s)", self.store.site, exc)
-            self._last_trend = datetime.max.replace(tzinfo=UTC)
+            book.stop_trend()
 
     # -- health -------------------------------------------------------------------------------
 
@@ -735,32 +533,6 @@ class EngineRunner:
         if lag is not None:
             fields["lag"] = lag
         await self.store.write_health(COMPONENT, fields)
-
-
-def trend_sample(snapshot: dict[str, Any]) -> dict[str, list[float | None]]:
-    """trend (issue 6 E): {queue: [calls waiting, interval service_level_pct or None]} of a snapshot."""
-    return {
-        name: [queue.get("waiting", 0), (queue.get("interval") or {}).get("service_level_pct")]
-        for name, queue in (snapshot.get("queues") or {}).items()
-    }
-
-
-def _thresholds_of(document: dict[str, Any] | None, site: SiteConfig) -> tuple[int, ThresholdSet]:
-    """(version, thresholds) of a stored thresholds document; the site file's (version 0) when there is none.
-
-    Raises ThresholdError when the document cannot be used: no positive integer version, invalid
-    thresholds, or a queue or team the site file does not know.
-    """
-    if document is None:
-        return 0, site.thresholds
-    version = document.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ThresholdError([Problem("version", f"expected a positive integer, read {version!r}")])
-    thresholds = load_thresholds(document.get("thresholds") or [])
-    problems = thresholds.check_against(site)
-    if problems:
-        raise ThresholdError(problems)
-    return version, thresholds
 
 
 async def run_engine(settings: Settings, site_config: SiteConfig) -> None:

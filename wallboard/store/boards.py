@@ -19,7 +19,7 @@ from wallboard.store.streams import StreamStore
 class BoardStore(StreamStore):
     """TV boards as configuration: a hash of board name -> board JSON (wallboard.api.board_routes)."""
 
-    # -- boards (issue 6 D): wb:{site}:config:boards, a hash board name -> board JSON (see wallboard.api.board_routes)
+    # -- boards: wb:{site}:config:boards, a hash board name -> board JSON (see wallboard.api.board_routes)
 
     async def list_boards(self) -> dict[str, dict[str, Any]]:
         raw = await self._do(self.client.hgetall(self.keys.config("boards")))

@@ -17,7 +17,7 @@ from wallboard.store.layout import (
 class HistoryStore(StoreBase):
     """Closed interval rows per queue and agent (wallboard.core.history), exported by wallboard.api.history_routes."""
 
-    # -- history (issue 8 H): closed interval rows (wallboard.core.history), exported by wallboard.api.history_routes
+    # -- history: closed interval rows (wallboard.core.history), exported by wallboard.api.history_routes
     # <prefix>:{<site>}:history:queue   stream, one entry per queue and closed interval, id "<start ms>-<n>",
     # <prefix>:{<site>}:history:agent   one per active agent and closed interval; field "r" = the row JSON.
     # Written by the runner in its snapshot MULTI (save_state(history=...)); XADD MINID (exact: a few writes an

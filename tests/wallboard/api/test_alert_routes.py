@@ -16,10 +16,9 @@ import httpx
 import pytest
 import uvicorn
 
-from wallboard.admin.accounts import Accounts, Hashing
+from wallboard.admin.accounts import Accounts, Hashing, create_display_token
 from wallboard.api import create_app
 from wallboard.api.app import serving
-from wallboard.api.auth import create_display_token
 from wallboard.config import Settings
 from wallboard.core.events import AlertAction, parse_event
 from wallboard.core.users import Passwords, Role

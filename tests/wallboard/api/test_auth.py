@@ -19,7 +19,8 @@ from waiting import poll_until
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from wallboard.api import create_app, create_display_token
+from wallboard.admin.accounts import create_display_token
+from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.api.auth import (
     GRANT_TTL_S,

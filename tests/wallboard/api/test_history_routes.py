@@ -17,10 +17,9 @@ import httpx
 import pytest
 import uvicorn
 
-from wallboard.admin.accounts import Accounts, Hashing
+from wallboard.admin.accounts import Accounts, Hashing, create_display_token
 from wallboard.api import create_app
 from wallboard.api.app import serving
-from wallboard.api.auth import create_display_token
 from wallboard.cli import main
 from wallboard.config import Settings
 from wallboard.core.history import AGENT_COLUMNS, MAX_RANGE_DAYS, QUEUE_COLUMNS, row_ids

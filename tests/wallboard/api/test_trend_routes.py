@@ -9,9 +9,9 @@ import httpx
 import pytest
 import uvicorn
 
+from wallboard.admin.accounts import create_display_token
 from wallboard.api import create_app
 from wallboard.api.app import serving
-from wallboard.api.auth import create_display_token
 from wallboard.api.trend_routes import pivot
 from wallboard.config import Settings
 from wallboard.store import Store, connect

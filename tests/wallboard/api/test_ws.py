@@ -21,7 +21,8 @@ from websockets.asyncio.client import connect as connect_ws
 from websockets.exceptions import ConnectionClosed
 
 from wallboard.api import create_app, uvicorn_config
-from wallboard.api.app import Runtime, serving
+from wallboard.api.app import serving
+from wallboard.api.runtime import Runtime
 from wallboard.api.ws import Hub, Outbox
 from wallboard.config import Settings
 from wallboard.core.deltas import apply_diff, diff

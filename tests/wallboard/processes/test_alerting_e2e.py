@@ -1,7 +1,8 @@
-"""Issue 5 end to end, every part real: an overloaded simulated PBX pages a supervisor, who acknowledges it.
+"""Alerting end to end, every part real: an overloaded simulated PBX pages a supervisor, who acknowledges it.
 
 simulated AMI server (manual clock) -> AmiClient -> StreamSink -> redis-server -> EngineRunner (thresholds
-from the API) -> uvicorn create_app (auth on) -> a websocket client; the Notifier -> a local webhook receiver.
+from the API) -> uvicorn create_app (auth on) -> a websocket client (the live stack of tests/support/stack.py);
+the Notifier -> a local webhook receiver.
 
 The simulated site has two agents and one queue whose callers arrive at 15 a minute for the first
 90 simulated seconds, then stop: calls pile up (overload) and then drain as callers give up. The test
@@ -16,37 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+from stack import live_stack, simulated_pbx, two_agent_site
 from waiting import poll_until
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as connect_ws
 
-from collectors.ami.client import AmiClient, AmiConfig
-from collectors.simulator.ami_server import SimulatedAmiServer
-from collectors.simulator.config import AgentSpec, BreakPolicy, CallerPolicy, QueueSpec, SimConfig, site_config
-from collectors.simulator.model import Simulation
-from wallboard.admin.accounts import Accounts, Hashing
-from wallboard.api import create_app
-from wallboard.api.app import serving, uvicorn_config
-from wallboard.api.auth import create_display_token
-from wallboard.config import Settings
-from wallboard.core.deltas import apply_diff
-from wallboard.core.users import Passwords, Role
+from collectors.simulator.config import CallerPolicy, QueueSpec, SimConfig, site_config
+from wallboard.admin.accounts import create_display_token
+from wallboard.core.users import Role
 from wallboard.processes.engine import EngineRunner
 from wallboard.processes.notify import Notifier, Receiver
-from wallboard.store import Store, connect
-from wallboard.store.sink import StreamSink
 
 SITE = "e2e"
-AMI_SECRET = "ami-s3cret"
 HOOK_SECRET = b"hook-s3cret"
 PASSWORD = "correct horse battery"
 OVERLOAD_S = 90  # callers arrive for this long, then stop
@@ -69,30 +58,14 @@ async def until(predicate: Callable[[], bool | Awaitable[bool]], what: str, time
 
 def overloaded_site(start: datetime) -> SimConfig:
     """Two agents, one queue; 15 arrivals a minute for OVERLOAD_S from the start (local 10:00), then none."""
-    offset = 10.0 - start.hour - start.minute / 60 - start.second / 3600  # the simulated day starts at 10:00
     end = 10.0 + OVERLOAD_S / 3600
-    agents = tuple(
-        AgentSpec(
-            agent_id=f"agent{n}",
-            name=f"Agent {n}",
-            interface=f"PJSIP/100{n}",
-            skills=(("support", 0),),
-            shift_start_h=0.0,
-            shift_end_h=23.99,
-            no_answer_probability=0.0,
-        )
-        for n in (1, 2)
-    )
-    return SimConfig(
+    support = QueueSpec(name="support", peak_rate_per_min=15, talk_median_s=90, timeout_s=900, wrapup_s=2)
+    return two_agent_site(
+        start,
+        support,
         seed=3,
-        timezone="UTC",
-        hour_offset=offset,
-        agents=agents,
-        queues=(QueueSpec(name="support", peak_rate_per_min=15, talk_median_s=90, timeout_s=900, wrapup_s=2),),
-        breaks=BreakPolicy(enabled=False, removed_during_call_probability=0.0),
         callers=CallerPolicy(patience_median_s=40, patience_sigma=0.4),
         profile=((0.0, 1.0), (end, 1.0), (end + 0.0001, 0.0), (24.0, 0.0)),
-        bursts_per_hour=0,
     )
 
 
@@ -106,29 +79,16 @@ class Seen:
 
 
 @dataclass
-class WsFollower:
-    """Applies the snapshot and deltas it receives and records each state it held."""
+class Board:
+    """Records each state the websocket client held (``WsFollower.on_state``) once it shows the support queue."""
 
-    ws: ClientConnection
-    held: dict[str, Any] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
 
-    async def run(self) -> None:
-        async for raw in self.ws:
-            message = json.loads(raw)
-            kind = message.pop("type")
-            if kind == "snapshot":
-                self.held = message
-            elif kind == "delta":
-                assert message["base"] == self.held.get("seq"), (message["base"], self.held.get("seq"))
-                self.held = apply_diff(self.held, message["changes"])
-            else:
-                continue
-            queue = self.held.get("queues", {}).get("support")
-            alerts = [a for a in self.held.get("alerts", []) if a["threshold_id"] == THRESHOLD["id"]]
-            if queue is not None:
-                ts = datetime.fromisoformat(self.held["ts"])
-                self.seen.append(Seen(ts, queue["waiting"], alerts[0] if alerts else None))
+    def __call__(self, held: dict[str, Any]) -> None:
+        queue = held.get("queues", {}).get("support")
+        alerts = [a for a in held.get("alerts", []) if a["threshold_id"] == THRESHOLD["id"]]
+        if queue is not None:
+            self.seen.append(Seen(datetime.fromisoformat(held["ts"]), queue["waiting"], alerts[0] if alerts else None))
 
     @property
     def now(self) -> datetime | None:
@@ -170,17 +130,6 @@ class Hook:
         return [json.loads(body)["alert"]["transition"] for _, body in self.requests]
 
 
-@contextlib.asynccontextmanager
-async def running(*coroutines: Awaitable[None]) -> AsyncIterator[list[asyncio.Task[None]]]:
-    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-    try:
-        yield tasks
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 def distinct(values: list[Any]) -> list[Any]:
     """Consecutive repeats dropped: [a, a, b, a] -> [a, b, a]."""
     return [value for index, value in enumerate(values) if index == 0 or values[index - 1] != value]
@@ -191,59 +140,42 @@ async def test_an_overload_pages_is_acknowledged_and_clears_with_hysteresis(redi
     start = datetime.now(UTC).replace(microsecond=0)
     config = overloaded_site(start)
     site = site_config(config, site=SITE)
-    settings = Settings(_env={}, site=SITE, port=0, snapshot_interval_s=0.02, auth_enabled=True)
-    server = SimulatedAmiServer(Simulation(config, 3, start=start), secret=AMI_SECRET, speed=None)
-    clients = [connect(redis_url, client_name=name) for name in ("collector", "engine", "api", "notifier", "test")]
-    collector_redis, engine_redis, api_redis, notifier_redis, test_redis = clients
-    store = Store(test_redis, site=SITE)
-    runner = EngineRunner(
-        settings,
-        Store(engine_redis, site=SITE),
-        site,
-        clock=lambda: server.simulation.current_time,
-        tick_s=0.02,
-        evaluate_every_s=0,  # every snapshot carries alerts evaluated on its own figures
-    )
-    passwords = Passwords.cheap()
-    app = create_app(settings, store=Store(api_redis, site=SITE), passwords=passwords, ws_interval_s=0.02)
     hook = Hook()
     hook_url = await hook.start()
-    notifier = Notifier(
-        Store(notifier_redis, site=SITE), [Receiver("hook", hook_url, "generic")], secret=HOOK_SECRET, block_ms=50
-    )
     try:
-        await server.start("127.0.0.1", 0)
-        ami = AmiClient(
-            AmiConfig("127.0.0.1", server.port, "wallboard", AMI_SECRET, site=SITE),
-            StreamSink(Store(collector_redis, site=SITE)),
-        )
-        accounts = Accounts(store, Hashing(passwords))
-        await accounts.add_user("ops1", Role.OPS, PASSWORD, actor="test")
-        await accounts.add_user("sup1", Role.SUPERVISOR, PASSWORD, actor="test")
-        display = await create_display_token(store, board="tv", label="e2e")
-        async with (
-            serving(uvicorn_config(app, settings)) as base,
-            httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http,
-            running(runner.run(), notifier.run(), ami.run()),
-            connect_ws(f"{base.replace('http', 'ws', 1)}/ws?token={display}", proxy=None, open_timeout=WAIT_S) as ws,
-        ):
-            follower = WsFollower(ws)
-            async with running(follower.run()) as (follow,):
+        async with simulated_pbx(config, start=start, speed=None) as server:
+            engine = functools.partial(
+                EngineRunner,
+                clock=lambda: server.simulation.current_time,
+                tick_s=0.02,
+                evaluate_every_s=0,  # every snapshot carries alerts evaluated on its own figures
+            )
+            settings = {"snapshot_interval_s": 0.02, "auth_enabled": True}
+            board = Board()
+            async with (
+                live_stack(
+                    redis_url, site, ami_port=server.port, engine=engine, settings=settings, ws_interval_s=0.02
+                ) as stack,
+                stack.follow(await create_display_token(stack.store, board="tv", label="e2e"), board) as follower,
+            ):
+                receivers = [Receiver("hook", hook_url, "generic")]
+                notifier = Notifier(stack.store_for("notifier"), receivers, secret=HOOK_SECRET, block_ms=50)
+                stack.start("notifier", notifier.run())
+                await stack.accounts.add_user("ops1", Role.OPS, PASSWORD, actor="test")
+                await stack.accounts.add_user("sup1", Role.SUPERVISOR, PASSWORD, actor="test")
+                runner, ami, http, follow = stack.runner, stack.ami, stack.http, follower.task
+                assert runner is not None and ami is not None and follow is not None
                 await until(lambda: ami.stats.connected and notifier.ready.is_set(), "the collector and the notifier")
-                await until(lambda: follower.now is not None, "a first snapshot with the support queue")
+                await until(lambda: board.now is not None, "a first snapshot with the support queue")
 
                 async def step(seconds: float = 1.0) -> None:
                     await server.advance(seconds)
                     now = server.simulation.current_time
-                    await until(lambda: follow.done() or (follower.now or start) >= now, f"the board at {now}")
+                    await until(lambda: follow.done() or (board.now or start) >= now, f"the board at {now}")
                     assert not follow.done(), follow.exception()
 
-                async def login(name: str) -> dict[str, str]:
-                    response = await http.post("/api/v1/login", json={"name": name, "password": PASSWORD})
-                    return {"Authorization": f"Bearer {response.json()['token']}"}
-
                 # 1. ops sets the threshold over the API; the engine takes it on its config notice.
-                ops = await login("ops1")
+                ops = await stack.login("ops1", PASSWORD)
                 response = await http.put(
                     "/api/v1/thresholds", json={"version": 0, "thresholds": [THRESHOLD]}, headers=ops
                 )
@@ -251,13 +183,13 @@ async def test_an_overload_pages_is_acknowledged_and_clears_with_hysteresis(redi
                 await until(lambda: runner.thresholds_version == 1, "the engine to use thresholds version 1")
 
                 # 2. overload: warn, then alarm, on the websocket.
-                while not (follower.alert and follower.alert["level"] == "alarm"):
+                while not (board.alert and board.alert["level"] == "alarm"):
                     assert (server.simulation.current_time - start).total_seconds() < OVERLOAD_S, "no alarm in overload"
                     await step()
-                alert_id = follower.alert["alert_id"]
-                levels = distinct([s.alert["level"] for s in follower.seen if s.alert is not None])
+                alert_id = board.alert["alert_id"]
+                levels = distinct([s.alert["level"] for s in board.seen if s.alert is not None])
                 assert levels == ["warn", "alarm"]
-                first = next(s for s in follower.seen if s.alert is not None)
+                first = next(s for s in board.seen if s.alert is not None)
                 assert first.waiting > 2 and first.alert["state"] == "firing"
 
                 # 3. the webhook receiver got both, signed.
@@ -269,34 +201,30 @@ async def test_an_overload_pages_is_acknowledged_and_clears_with_hysteresis(redi
                     assert json.loads(body)["alert"]["alert_id"] == alert_id
 
                 # 4. a supervisor acknowledges it over the API; the board shows who.
-                supervisor = await login("sup1")
+                supervisor = await stack.login("sup1", PASSWORD)
                 acked = await http.post(f"/api/v1/alerts/{alert_id}/ack", json={"note": "on it"}, headers=supervisor)
                 assert acked.status_code == 202, acked.text
-                await until(lambda: (follower.alert or {}).get("state") == "acknowledged", "the ack on the board")
-                assert follower.alert is not None and follower.alert["acknowledged_by"] == "sup1"
+                await until(lambda: (board.alert or {}).get("state") == "acknowledged", "the ack on the board")
+                assert board.alert is not None and board.alert["acknowledged_by"] == "sup1"
                 await until(lambda: hook.transitions()[-1:] == ["acknowledged"], "the acknowledged webhook")
 
                 # 5. the overload ends; the alert holds (hysteresis) until nobody waits.
                 while (server.simulation.current_time - start).total_seconds() < OVERLOAD_S:
                     await step(5.0)  # still overloaded: nothing to watch closely
-                held = len(follower.seen)
+                held = len(board.seen)
                 for _ in range(600):
-                    if follower.alert is None:
+                    if board.alert is None:
                         break
-                    await step(1.0 if follower.seen[-1].waiting <= 4 else 3.0)  # closely near the levels
-                after = follower.seen[held:]
+                    await step(1.0 if board.seen[-1].waiting <= 4 else 3.0)  # closely near the levels
+                after = board.seen[held:]
                 gone = next(index for index, s in enumerate(after) if s.alert is None)
                 assert after[gone].waiting == 0
                 below_warn = [s for s in after[:gone] if s.alert is not None and 0 < s.waiting <= 2]
                 assert below_warn, "the alert must still be open at 1 or 2 waiting (warn clears at 0)"
                 assert all(s.alert["state"] == "acknowledged" for s in below_warn)  # de-escalation keeps the ack
                 await until(lambda: hook.transitions()[-1:] == ["resolved"], "the resolved webhook")
-
     finally:
-        await server.close()
         await hook.close()
-        for client in clients:
-            await client.aclose()
     history = [json.loads(body)["alert"] for _, body in hook.requests]
     assert [r["transition"] for r in history] == ["fired", "escalated", "acknowledged", "resolved"]
     assert history[-1]["value"] == 0.0 and history[2]["by"] == "sup1"

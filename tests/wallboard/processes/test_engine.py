@@ -37,8 +37,9 @@ from wallboard.core.events import (
     event_to_json,
 )
 from wallboard.core.site import QueueConfig, SiteConfig
+from wallboard.core.site_book import decode_payload, decode_state, encode_state
 from wallboard.core.thresholds import load_thresholds
-from wallboard.processes.engine import EngineRunner, decode_payload, decode_state, encode_state, run_engine
+from wallboard.processes.engine import EngineRunner, run_engine
 from wallboard.store import Store, connect
 from wallboard.store.embedded import start_embedded
 
@@ -448,7 +449,7 @@ async def test_run_engine_without_a_url_uses_an_embedded_redis(tmp_path: Path) -
             await restarted.aclose()
 
 
-# -- alerts (issue 5): the runner's alert book -------------------------------------------------------
+# -- alerts: the runner's alert book -------------------------------------------------------
 
 # Calls waiting on support: warn above 2, alarm above 4, warn clears at <= 1.
 WAITING = {"id": "waiting", "metric": "waiting", "scope": "queue:support", "warn": 2, "alarm": 4, "clear": 1}

@@ -20,14 +20,14 @@ from wallboard.core.backoff import Backoff
 from wallboard.core.engine import State
 from wallboard.core.events import AgentLogin
 from wallboard.core.site import AgentConfig, QueueConfig, SiteConfig, TeamConfig
-from wallboard.processes.engine import (
+from wallboard.core.site_book import (
     PICKLE_PROTOCOL,
-    EngineRunner,
     UnreadableCheckpointError,
     decode_checkpoint,
     decode_payload,
     encode_state,
 )
+from wallboard.processes.engine import EngineRunner
 from wallboard.store import Store, connect
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The runner's interval history (issue 8 H) with a real redis-server: rows written once, with the checkpoint.
+"""The runner's interval history with a real redis-server: rows written once, with the checkpoint.
 
 The runner's clock is injected: pinned in the first quarter while the events arrive, then moved past
 the second quarter so that a publish closes it. Expected rows are computed by hand from the events.
@@ -22,7 +22,8 @@ from wallboard.config import Settings
 from wallboard.core.backoff import Backoff
 from wallboard.core.events import AgentLogin, CallAbandoned, CallAnswered, CallEnded, CallQueued, Event
 from wallboard.core.site import QueueConfig, SiteConfig
-from wallboard.processes.engine import PICKLE_PROTOCOL, EngineRunner, UnreadableCheckpointError, decode_payload
+from wallboard.core.site_book import PICKLE_PROTOCOL, UnreadableCheckpointError, decode_payload
+from wallboard.processes.engine import EngineRunner
 from wallboard.store import HistoryWrite, Store, connect
 
 SITE = SiteConfig(site="paris", queues={"support": QueueConfig(wrapup_s=5), "sales": QueueConfig()})

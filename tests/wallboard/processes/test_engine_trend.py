@@ -1,4 +1,4 @@
-"""The runner's trend sampling (issue 6 E) with a real redis-server and an injected clock: one sample per 10 s."""
+"""The runner's trend sampling with a real redis-server and an injected clock: one sample per 10 s."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from wallboard.config import Settings
 from wallboard.core.backoff import Backoff
 from wallboard.core.events import AgentLogin, CallAbandoned, CallAnswered, CallEnded, CallQueued, Event
 from wallboard.core.site import QueueConfig, SiteConfig
-from wallboard.processes.engine import TREND_EVERY_S, EngineRunner, trend_sample
+from wallboard.core.site_book import TREND_EVERY_S, trend_sample
+from wallboard.processes.engine import EngineRunner
 from wallboard.store import Store, connect
 
 SITE = SiteConfig(site="paris", queues={"support": QueueConfig(), "sales": QueueConfig()})

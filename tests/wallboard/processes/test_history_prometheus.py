@@ -1,8 +1,9 @@
-"""Agreement (issue 8 H): a closed interval's SL and abandon rate from Prometheus equal the engine's history row.
+"""Agreement: a closed interval's SL and abandon rate from Prometheus equal the engine's history row.
 
 The chain is real: events in the Redis stream -> ``EngineRunner`` -> history row in Redis -> the API's
 ``/api/v1/history/queues``; and the same runner's snapshots -> the API's ``/metrics`` -> a real
-``prometheus`` scraping it (tests/support/prom_stack.py's config writer and process helpers).
+``prometheus`` scraping it (tests/support/stack.py's ``live_stack`` without a PBX, and prom_stack.py's
+``prometheus``).
 
 Why not ``prom_stack`` itself: its events carry the wall clock (the AMI collector stamps what it
 receives), so its first interval closes only after up to 15 real minutes. Here the runner's clock
@@ -20,8 +21,8 @@ which extrapolates to the range's edges and returns fractions of calls on a rang
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,17 +32,14 @@ from typing import Any
 
 import httpx
 import pytest
-from prom_stack import PromQueryError, _prometheus, free_port, prometheus_binary, write_prometheus_config
+from prom_stack import Prometheus, PromQueryError, prometheus, prometheus_binary
+from stack import LiveStack, live_stack
 from waiting import poll_until
 
-from wallboard.api import create_app
-from wallboard.api.app import serving, uvicorn_config
-from wallboard.config import Settings
 from wallboard.core.backoff import Backoff
 from wallboard.core.events import AgentLogin, CallAbandoned, CallAnswered, CallEnded, CallExited, CallQueued, Event
 from wallboard.core.site import QueueConfig, SiteConfig
 from wallboard.processes.engine import EngineRunner
-from wallboard.store import Store, connect
 
 pytestmark = pytest.mark.prometheus
 
@@ -143,23 +141,14 @@ EXPECTED = {"support": (66.67, 11.11), "sales": (75.0, 0.0)}  # (SL %, abandon %
 
 @dataclass
 class Stack:
-    clock: SimClock
-    store: Store
-    runner: EngineRunner
-    api_url: str
-    prom_url: str
-    http: httpx.AsyncClient
+    """The live stack on the test's clock, and the Prometheus scraping it."""
 
-    async def query(self, expr: str) -> list[dict[str, Any]]:
-        response = await self.http.get(self.prom_url + "/api/v1/query", params={"query": expr})
-        body = response.json()
-        if body.get("status") != "success":
-            raise PromQueryError(f"{expr}: {body.get('error')}")
-        result: list[dict[str, Any]] = body["data"]["result"]
-        return result
+    clock: SimClock
+    live: LiveStack
+    prom: Prometheus
 
     async def by_queue(self, expr: str) -> dict[str, float]:
-        return {row["metric"]["queue"]: float(row["value"][1]) for row in await self.query(expr)}
+        return {row["metric"]["queue"]: float(row["value"][1]) for row in await self.prom.query(expr)}
 
     async def scraped(self, offered: dict[str, float]) -> None:
         """Wait until Prometheus holds these offered counts (the engine applied and published, then a scrape)."""
@@ -178,7 +167,7 @@ class Stack:
         rows: list[dict[str, Any]] = []
 
         async def written() -> bool:
-            response = await self.http.get(self.api_url + "/api/v1/history/queues", params=params)
+            response = await self.live.http.get("/api/v1/history/queues", params=params)
             rows[:] = response.json()["rows"]
             return bool(rows)
 
@@ -188,32 +177,14 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def stack(tmp_path: Path, redis_url: str) -> AsyncIterator[Stack]:
-    settings = Settings(
-        _env={},
-        site=SITE.site,
-        redis_url=redis_url,
-        host="127.0.0.1",
-        port=0,
-        auth_enabled=False,
-        snapshot_interval_s=0.05,
-        checkpoint_interval_s=0.1,
-    )
-    client = connect(redis_url)
-    store = Store(client, site=SITE.site)
     clock = SimClock(at(-870))
-    runner = EngineRunner(settings, store, SITE, clock=clock, backoff=Backoff(initial=0.01, cap=0.1), tick_s=0.05)
-    engine = asyncio.create_task(runner.run(), name="engine")
-    try:
-        app = create_app(settings, store=store, site_config=SITE)
-        async with serving(uvicorn_config(app, settings)) as api_url:
-            port = free_port()
-            config = write_prometheus_config(tmp_path, api_url.removeprefix("http://"), [], "200ms")
-            async with _prometheus(tmp_path, config, port) as _, httpx.AsyncClient(timeout=10.0) as http:
-                yield Stack(clock, store, runner, api_url, f"http://127.0.0.1:{port}", http)
-    finally:
-        engine.cancel()
-        await asyncio.wait({engine})
-        await client.aclose()
+    engine = functools.partial(EngineRunner, clock=clock, backoff=Backoff(initial=0.01, cap=0.1), tick_s=0.05)
+    settings = {"auth_enabled": False, "snapshot_interval_s": 0.05, "checkpoint_interval_s": 0.1}
+    async with (
+        live_stack(redis_url, SITE, engine=engine, settings=settings) as live,
+        prometheus(tmp_path, live.api_url, scrape_interval="200ms") as prom,
+    ):
+        yield Stack(clock, live, prom)
 
 
 def prom_rates(start: float, end: float) -> tuple[str, str]:
@@ -237,11 +208,11 @@ async def test_prometheus_and_the_interval_rows_agree(tmp_path: Path, redis_url:
         pytest.skip(str(exc))
     calls = Calls()
     async with stack(tmp_path, redis_url) as s:
-        await s.store.append_events(logins() + before_the_interval(calls))
+        await s.live.store.append_events(logins() + before_the_interval(calls))
         await s.scraped({"support": 3.0, "sales": 1.0})
         start = time.time()  # Prometheus's counters now hold everything before 09:00 and nothing after
         s.clock.now = at(30)
-        await s.store.append_events(in_the_interval(calls))
+        await s.live.store.append_events(in_the_interval(calls))
         await s.scraped({"support": 13.0, "sales": 5.0})
         end = time.time()  # ... and now everything up to 09:15
         s.clock.now = at(15 * 60 + 30)  # the next publish closes [09:00, 09:15)

@@ -1,4 +1,4 @@
-"""Schedules and adherence (issue 7): pure, no I/O, time is always an argument.
+"""Schedules and adherence: pure, no I/O, time is always an argument.
 
 - ``policy``   which activities exist, what each agent state and pause reason counts as, grace periods
 - ``schedule`` the planned activities (``Slot``, ``Schedule``) and their all-or-nothing import

@@ -8,7 +8,7 @@ TV) works on real elapsed time, and a day with a DST change simply has 23 or 25 
 when a night shift crosses midnight.
 
 A ``Schedule`` is an immutable, validated set of slots: sorted by (agent, start), no two slots
-of an agent overlap. Parsing and validation (``parse_csv``, ``parse_json``; issue 7 part 1) are
+of an agent overlap. Parsing and validation (``parse_csv``, ``parse_json``) are
 all-or-nothing: a file with any problem raises ``ScheduleError`` listing every problem with its
 row number, and nothing of it is returned. The rules are in the comment above ``COLUMNS``.
 
@@ -109,7 +109,7 @@ class Schedule:
         return tuple(sorted({slot.day for slot in self.slots}))
 
 
-# -- import: all-or-nothing parsing and validation (issue 7 part 1, helper S) ---------------------------
+# -- import: all-or-nothing parsing and validation ---------------------------
 #
 # A row is valid when: the agent is one of the site file's agents (any non-empty id when the site file
 # lists none); the date is YYYY-MM-DD; ``start`` and ``end`` are local wall-clock times ``HH:MM`` or

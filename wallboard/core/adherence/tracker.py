@@ -67,14 +67,16 @@ import struct
 import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 from zoneinfo import ZoneInfo
 
+from wallboard.core import schema
 from wallboard.core.adherence.policy import AdherencePolicy, is_unmapped
 from wallboard.core.adherence.schedule import Schedule, Slot
+from wallboard.core.schema import AdherenceException, AgentAdherence, ExceptionKind, NextSlot, TeamAdherence
 from wallboard.core.site import SiteConfig
 
-__all__ = ["EXCEPTIONS_SHOWN", "OFFLINE", "AdherenceBook", "Status", "merge_figures"]
+__all__ = ["EXCEPTIONS_SHOWN", "OFFLINE", "AdherenceBook", "AdherenceFigures", "Status", "merge_figures"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,18 @@ _TRACK_FLOATS = tuple(
 )
 _EPISODE_FLOATS = ("start", "end", "grace")
 
-Status = str  # "in" | "grace" | "out" | "unscheduled"
+Status = schema.AdherenceStatus  # "in" | "grace" | "out" | "unscheduled"
+
+
+class AdherenceFigures(TypedDict):
+    """``AdherenceBook.figures``: each scheduled agent's and team's entry, and the snapshot's ``adherence``."""
+
+    agents: dict[str, AgentAdherence | None]
+    teams: dict[str, TeamAdherence]
+    site: TeamAdherence
+    schedule_version: int
+    exceptions: list[AdherenceException]
+    unmapped: dict[str, int]
 
 
 def _iso(t: float) -> str:
@@ -188,12 +201,12 @@ class _Nexts:
     LIMIT = 65536
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, datetime], dict[str, str]] = {}
+        self._known: dict[tuple[str, datetime], NextSlot] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_known": {}}  # pickled empty: it fills again
 
-    def after(self, plan: _Plan, t: float) -> dict[str, str] | None:
+    def after(self, plan: _Plan, t: float) -> NextSlot | None:
         """The first slot of ``plan`` starting after ``t``."""
         k = bisect.bisect_right(plan, t, key=_slot_start)
         if k >= len(plan):
@@ -213,7 +226,9 @@ class _Episode:
 
     __slots__ = ("actual", "agent", "day", "end", "grace", "kind", "scheduled", "stale", "start", "start_iso")
 
-    def __init__(self, track: _Track, start: float, grace: float, kind: str, scheduled: str, start_iso: str) -> None:
+    def __init__(
+        self, track: _Track, start: float, grace: float, kind: ExceptionKind, scheduled: str, start_iso: str
+    ) -> None:
         self.agent, self.day, self.start, self.grace, self.kind = track.agent, track.day, start, grace, kind
         self.scheduled, self.actual = scheduled, track.act
         self.end: float | None = None
@@ -246,8 +261,8 @@ class _Track:
         self.act, self.logged, self.cursor = act, act != OFFLINE, start
         # the activity history of the agent day, for a new schedule's replay: (time, activity code) packed
         self.history = _MOVE.pack(start, book.code(act))
-        self.cached: tuple[dict[str, Any], tuple[float, ...]] | None = None  # entry while it cannot change
-        self.entry: dict[str, Any] | None = None  # the snapshot entry, updated in place (no garbage per tick)
+        self.cached: tuple[AgentAdherence, tuple[float, ...]] | None = None  # entry while it cannot change
+        self.entry: AgentAdherence | None = None  # the snapshot entry, updated in place (no garbage per tick)
         self.episode: _Episode | None = None
         self.late_start: float | None = None
         self.block_logged = self.logged
@@ -359,6 +374,7 @@ class _Track:
 
     def _open_episode(self, t: float, sched: str, book: AdherenceBook) -> None:
         act = self.act
+        kind: ExceptionKind
         if is_unmapped(act):
             kind = "unmapped_reason"
         elif act == OFFLINE and sched != OFFLINE:
@@ -541,7 +557,7 @@ class AdherenceBook:
 
     # -- outputs ----------------------------------------------------------------------------------
 
-    def figures(self, now: datetime) -> dict[str, Any]:
+    def figures(self, now: datetime) -> AdherenceFigures:
         """The day's figures at ``now`` (after ``observe``): ``{"agents", "teams", "site", "exceptions", ...}``.
 
         ``agents`` maps every scheduled agent to its entry (None on a day without slots); the rest
@@ -550,7 +566,7 @@ class AdherenceBook:
         or copy them before calling again.
         """
         t = max(now.timestamp(), self._now if self._now is not None else -_INF)
-        agents: dict[str, dict[str, Any] | None] = {}
+        agents: dict[str, AgentAdherence | None] = {}
         groups: dict[str | None, list[float]] = {}  # team (None: no team) -> the seven sums of _group_entry
         for agent, track in self._tracks.items():
             if track.next_break <= t:
@@ -579,7 +595,7 @@ class AdherenceBook:
             "unmapped": dict(self._unmapped),
         }
 
-    def exceptions(self, t: float) -> list[dict[str, Any]]:
+    def exceptions(self, t: float) -> list[AdherenceException]:
         """Today's exceptions (mismatches beyond their grace), newest first, at most EXCEPTIONS_SHOWN."""
         found: list[_Episode] = []
         tracks = self._tracks
@@ -594,7 +610,7 @@ class AdherenceBook:
         found.sort(key=lambda episode: episode.start, reverse=True)
         return [self._exception(episode, t) for episode in found]
 
-    def _exception(self, episode: _Episode, t: float) -> dict[str, Any]:
+    def _exception(self, episode: _Episode, t: float) -> AdherenceException:
         end = episode.end
         config = self.site.agents.get(episode.agent)
         return {
@@ -613,7 +629,7 @@ class AdherenceBook:
 _TRACK_FIELDS = _Track.__slots__
 
 
-def _agent_entry(track: _Track, t: float, sums: list[float]) -> dict[str, Any]:
+def _agent_entry(track: _Track, t: float, sums: list[float]) -> AgentAdherence:
     """One agent's snapshot entry at ``t`` (the open piece added on the fly); adds its seconds to ``sums``."""
     span = t - track.cursor if t > track.cursor else 0.0
     sched, act = track.sched, track.act
@@ -628,7 +644,10 @@ def _agent_entry(track: _Track, t: float, sums: list[float]) -> dict[str, Any]:
             in_s += span
     late_s = track.late_s if track.late_start is None else track.late_s + t - track.late_start
     episode = track.episode
-    status, out_since, out_for, kind = ("in" if sched is not None else "unscheduled"), None, None, None
+    status: Status = "in" if sched is not None else "unscheduled"
+    out_since: str | None = None
+    out_for: float | None = None
+    kind: ExceptionKind | None = None
     if episode is not None:
         out_for = t - episode.start
         out_since = episode.start_iso
@@ -646,7 +665,7 @@ def _agent_entry(track: _Track, t: float, sums: list[float]) -> dict[str, Any]:
     sums[4] += late_s
     entry = track.entry
     if entry is None:
-        entry = track.entry = {}
+        entry = track.entry = cast(AgentAdherence, {})  # filled below
     entry["scheduled"] = sched
     entry["actual"] = act
     entry["status"] = status
@@ -662,7 +681,7 @@ def _agent_entry(track: _Track, t: float, sums: list[float]) -> dict[str, Any]:
     return entry
 
 
-def _group_entry(sums: list[float]) -> dict[str, Any]:
+def _group_entry(sums: list[float]) -> TeamAdherence:
     """Team or site figures from the sums: in, scheduled, logged in, working, late, scheduled_now, out_now."""
     in_s, sched_s, logged_s, work_s, late_s, scheduled_now, out_now = sums
     return {
@@ -674,15 +693,15 @@ def _group_entry(sums: list[float]) -> dict[str, Any]:
     }
 
 
-def merge_figures(snapshot: dict[str, Any], figures: dict[str, Any] | None, site: SiteConfig) -> None:
+def merge_figures(snapshot: schema.StateSnapshot, figures: AdherenceFigures | None, site: SiteConfig) -> None:
     """Put ``figures`` (``AdherenceBook.figures``; None: no schedule loaded) into ``snapshot`` in place.
 
     Every agent gets ``adherence`` (None when not scheduled today) and ``adherence_pct``; a scheduled
     agent the engine never saw is added as ``logged_out`` (``since`` None) so that its late login shows.
     Teams get ``adherence``; the snapshot gets ``adherence`` (None without a schedule).
     """
-    agents: dict[str, Any] = snapshot.setdefault("agents", {})
-    by_agent: dict[str, Any] = figures["agents"] if figures is not None else {}
+    agents = snapshot.setdefault("agents", {})
+    by_agent = figures["agents"] if figures is not None else {}
     for agent_id in by_agent:
         if agent_id not in agents:
             agents[agent_id] = _absent_agent(agent_id, site)
@@ -690,20 +709,25 @@ def merge_figures(snapshot: dict[str, Any], figures: dict[str, Any] | None, site
         entry = by_agent.get(agent_id)
         row["adherence"] = entry
         row["adherence_pct"] = entry["adherence_pct"] if entry is not None else None
-    teams: dict[str, Any] = snapshot.setdefault("teams", {})
-    by_team: dict[str, Any] = figures["teams"] if figures is not None else {}
-    for team, row in teams.items():
-        row["adherence"] = by_team.get(team)
-    for team, entry in by_team.items():
+    teams = snapshot.setdefault("teams", {})
+    by_team = figures["teams"] if figures is not None else {}
+    for team, team_row in teams.items():
+        team_row["adherence"] = by_team.get(team)
+    for team, team_entry in by_team.items():
         if team not in teams:
-            teams[team] = {"agents": {}, "adherence": entry}
+            teams[team] = {"agents": {}, "adherence": team_entry}  # no name, no counts: schema.ScheduleOnlyTeam
     if figures is None:
         snapshot["adherence"] = None
         return
-    snapshot["adherence"] = {key: value for key, value in figures.items() if key not in ("agents", "teams")}
+    snapshot["adherence"] = {
+        "site": figures["site"],
+        "schedule_version": figures["schedule_version"],
+        "exceptions": figures["exceptions"],
+        "unmapped": figures["unmapped"],
+    }
 
 
-def _absent_agent(agent_id: str, site: SiteConfig) -> dict[str, Any]:
+def _absent_agent(agent_id: str, site: SiteConfig) -> schema.Agent:
     config = site.agents.get(agent_id)
     return {
         "id": agent_id,

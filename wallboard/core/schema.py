@@ -1,0 +1,511 @@
+"""The snapshot's type: what the engine publishes and every reader (websocket, REST, exporter, Dash) reads.
+
+Theory of operation
+-------------------
+The snapshot is plain JSON-ready data (dicts, lists, str, int, float, None) built four times a second for up
+to 10,000 agents, so it stays plain dicts: the TypedDicts below describe it for mypy and, through
+pydantic, as a JSON Schema (:func:`snapshot_json_schema`, served at ``GET /api/v1/snapshot/schema``). Nothing
+validates or converts a snapshot at run time; the tests validate real snapshots against the generated schema.
+
+Who writes what:
+
+* ``wallboard.core.engine.State.snapshot(now)`` -> :class:`StateSnapshot`; its queues and agents come from
+  ``wallboard.core.snapshots`` (windows: ``wallboard.core.metrics.Counters.as_dict``).
+* With a schedule in force, the adherence figures are merged into it
+  (``wallboard.core.adherence.tracker.merge_figures``): the ``adherence`` keys of agents, teams and the
+  snapshot, absent otherwise (readers take absent as None).
+* The engine runner (``wallboard.processes.engine``) publishes :class:`Snapshot`: that plus the open
+  ``alerts`` (``wallboard.core.alerting.AlertBook.alerts``), ``seq`` and ``stream_id``. That is the
+  ``wb:{site}:snapshot`` key, the body of ``GET /api/v1/snapshot`` and, with ``"type": "snapshot"`` added,
+  the first /ws message; deltas (``wallboard.core.deltas``) change it into the next one.
+
+Conventions: times are ISO 8601 strings in UTC (``2026-03-02T09:00:00+00:00``); durations are seconds
+(``_s``, float, unrounded); percentages are 0-100 (``_pct``, float, clamped); a ratio whose denominator is 0
+is None ("no calls yet"), never 0. Windows: ``interval`` is the current interval (15, 30 or 60 minutes aligned
+to the site-local clock), ``day`` the site-local day so far, ``total`` everything since the engine's state
+began (never reset: it backs the Prometheus counters). A call counts in the window in which its wait ended
+(answer, abandon, exit); handle times count where the call ended. Definitions: ``wallboard.core.metrics``.
+
+Every object forbids keys it does not declare (``additionalProperties: false``), so a key the engine adds
+fails the tests until it is declared here.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import ConfigDict, TypeAdapter, with_config
+from pydantic.json_schema import WithJsonSchema
+from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before Python 3.12
+
+__all__ = [
+    "JSON_SCHEMA_DIALECT",
+    "AdherenceException",
+    "AdherenceStatus",
+    "Agent",
+    "AgentAdherence",
+    "AgentCall",
+    "AgentStateName",
+    "AlertLevel",
+    "AlertSeverity",
+    "AlertState",
+    "DayBounds",
+    "EngineCounters",
+    "ExceptionKind",
+    "IntervalBounds",
+    "MetricName",
+    "NextSlot",
+    "OpenAlert",
+    "QueueAgents",
+    "QueueFigures",
+    "ScheduleOnlyTeam",
+    "SiteAdherence",
+    "SlFormulaName",
+    "Snapshot",
+    "StateSnapshot",
+    "Target",
+    "TargetKind",
+    "Team",
+    "TeamAdherence",
+    "TeamStates",
+    "WaitingCall",
+    "Window",
+    "snapshot_json_schema",
+]
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_CLOSED = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+IsoTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+"""An instant in ISO 8601, UTC (``wallboard.core.snapshots.iso``)."""
+
+# Closed sets of values (tests/wallboard/core/test_schema.py checks each against the enum it mirrors).
+AgentStateName = Literal["logged_out", "available", "ringing", "on_call", "wrap_up", "paused"]
+SlFormulaName = Literal["offered_minus_short", "answered", "offered"]
+AdherenceStatus = Literal["in", "grace", "out", "unscheduled"]
+ExceptionKind = Literal["late_login", "early_logout", "wrong_activity", "unmapped_reason"]
+AlertLevel = Literal["warn", "alarm"]
+AlertState = Literal["firing", "acknowledged", "snoozed"]
+TargetKind = Literal["queue", "agent", "team", "site", "component"]
+MetricName = Literal[
+    "waiting",
+    "longest_wait_s",
+    "service_level_pct",
+    "service_level_day_pct",
+    "abandon_rate_pct",
+    "asa_s",
+    "aht_s",
+    "agents_available",
+    "agents_short",
+    "agent_pause_s",
+    "agent_on_call_s",
+    "adherence_pct",
+    "team_adherence_pct",
+    "data_age_s",
+    "collector_connected",
+]
+AlertSeverity = Literal["page", "ticket", "info", "warning"]
+
+
+# -- queues -----------------------------------------------------------------------------------------
+
+
+@with_config(_CLOSED)
+class Window(TypedDict):
+    """Counts and metrics of one queue over one window (``wallboard.core.metrics.Counters.as_dict``).
+
+    Offered = answered + abandoned + timed_out + exited_other + unknown, each counted when the call's wait
+    ended; calls still waiting are not offered yet. Handle times count in the window where the call ended.
+    """
+
+    offered: int
+    """Calls whose wait ended in the window, whatever the outcome."""
+    answered: int
+    """Calls an agent answered."""
+    abandoned: int
+    """Calls the caller hung up while waiting (short abandons included)."""
+    short_abandoned: int
+    """Abandons within the site's short-abandon threshold (default 5 s)."""
+    timed_out: int
+    """Calls that left on the queue timeout (never counted as abandons)."""
+    exited_other: int
+    """Calls that left by key press, empty or full queue, withdrawal."""
+    unknown: int
+    """Calls whose outcome the sources never told (closed by a restart or a day rollover)."""
+    answered_within_sl: int
+    """Answered calls whose wait was <= the queue's ``sl_threshold_s`` (Asterisk's rule)."""
+    service_level_pct: float | None
+    """Answered within SL over the snapshot's ``sl_formula`` denominator, percent; None without calls."""
+    service_level_live_pct: float | None
+    """The service level with the callers still waiting beyond the threshold counted as misses, percent;
+    only in ``interval`` and ``day`` (None in ``total`` and ``previous_interval``, and without calls)."""
+    asa_s: float | None
+    """Average speed of answer: wait of answered calls / answered, seconds."""
+    avg_talk_s: float | None
+    """Talk time per handled call, seconds."""
+    avg_hold_s: float | None
+    """Hold time per handled call, seconds."""
+    avg_wrap_s: float | None
+    """Wrap-up time per handled call, seconds."""
+    aht_s: float | None
+    """Average handle time: (talk + hold + wrap-up) / handled, seconds."""
+    abandon_rate_pct: float | None
+    """(abandoned - short abandons) / (offered - short abandons), percent."""
+    max_wait_s: float | None
+    """Longest wait among the calls whose wait ended in the window, seconds; None before the first."""
+    handled: int
+    """Calls that ended (after being answered) in the window."""
+    talk_s: float
+    """Sum of talk time of the handled calls, seconds."""
+    hold_s: float
+    """Sum of hold time of the handled calls, seconds."""
+    wrap_s: float
+    """Sum of wrap-up time of the handled calls, seconds."""
+    wait_s_answered: float
+    """Sum of the waits of the answered calls, seconds (ASA's numerator)."""
+
+
+@with_config(_CLOSED)
+class WaitingCall(TypedDict):
+    """A caller waiting in a queue now."""
+
+    call_id: str
+    caller: str
+    """Caller number ("" when unknown)."""
+    caller_name: str
+    """Caller name ("" when unknown)."""
+    position: int
+    """Rank among the queue's waiting calls as the engine lists them, 1 = the oldest."""
+    wait_s: float
+    """Seconds since the call entered the queue."""
+
+
+@with_config(_CLOSED)
+class QueueAgents(TypedDict):
+    """A queue's members by derived state (an agent counts in every queue it is a member of)."""
+
+    logged_in: int
+    """Members of the queue (every state below)."""
+    available: int
+    """Members neither busy nor paused in this queue."""
+    ringing: int
+    on_call: int
+    wrap_up: int
+    paused: int
+    """Members paused in this queue (and not busy)."""
+
+
+@with_config(_CLOSED)
+class QueueFigures(TypedDict):
+    """One queue: its configuration, the callers waiting now, its agents and its windows."""
+
+    name: str
+    group: str | None
+    """The queue's group in the site file (tiles can sum a group), None without one."""
+    sl_threshold_s: float
+    """Service-level threshold T, seconds (site file, else the PBX's, else the site default 20 s)."""
+    sl_target_pct: float
+    """Service-level target, percent (shown beside the SL as target/threshold, e.g. 80/20)."""
+    waiting: int
+    """Callers waiting now."""
+    longest_wait_s: float
+    """Wait of the oldest caller waiting now, seconds (0.0 when nobody waits)."""
+    waiting_beyond_sl: int
+    """Callers waiting now for longer than ``sl_threshold_s``."""
+    waiting_calls: list[WaitingCall]
+    """The waiting callers, oldest first, at most ``wallboard.core.snapshots.WAITING_CALLS_SHOWN`` (50)."""
+    agents: QueueAgents
+    required_agents: int | None
+    """Erlang C: agents needed now to reach the target, from the interval's arrival rate (offered / elapsed
+    interval seconds, at least 60 s) and the AHT of the interval, else of the day; None without traffic."""
+    interval: Window
+    """The current interval."""
+    day: Window
+    """The site-local day so far."""
+    total: Window
+    """Since the engine's state began (never reset)."""
+    previous_interval: Window | None
+    """The interval before the current one (all zero when the input skipped it); None before the first ends."""
+
+
+# -- agents -----------------------------------------------------------------------------------------
+
+
+@with_config(_CLOSED)
+class AgentCall(TypedDict):
+    """The call an agent is on (its most recent open call)."""
+
+    call_id: str
+    queue: str
+    since: IsoTime
+    """When the call was answered."""
+
+
+@with_config(_CLOSED)
+class NextSlot(TypedDict):
+    """The agent's next scheduled slot."""
+
+    activity: str
+    start: IsoTime
+
+
+@with_config(_CLOSED)
+class AgentAdherence(TypedDict):
+    """An agent's schedule adherence now and over its agent day (``wallboard.core.adherence.tracker``)."""
+
+    scheduled: str | None
+    """Activity scheduled now (``work``, ``break``, ``offline``...); None outside any slot."""
+    actual: str
+    """What the agent is doing per the site's adherence policy (``unmapped:<reason>`` for an unmapped pause)."""
+    status: AdherenceStatus
+    """``in``: matches; ``grace``: mismatch within its grace period; ``out``: mismatch beyond it;
+    ``unscheduled``: no slot now."""
+    out_since: IsoTime | None
+    """Start of the current mismatch (status grace or out), else None."""
+    out_for_s: float | None
+    """Seconds since ``out_since``, else None."""
+    exception: ExceptionKind | None
+    """The kind of exception while ``out``, else None."""
+    adherence_pct: float | None
+    """Seconds in adherence / scheduled seconds so far, percent; None before any scheduled time."""
+    conformance_pct: float | None
+    """Logged-in seconds / scheduled working seconds so far, percent (can exceed 100)."""
+    minutes_late: float
+    """Minutes late at the starts of the agent's work blocks today."""
+    next: NextSlot | None
+    """The next slot starting after now, None after the last."""
+
+
+@with_config(_CLOSED)
+class Agent(TypedDict):
+    """One agent: derived state now and today's figures. Agents seen in events, plus (with a schedule)
+    scheduled agents never seen, listed as ``logged_out`` with ``since`` None."""
+
+    id: str
+    name: str
+    """Display name (site file), else the id."""
+    team: str | None
+    """Team id (site file), None without one."""
+    state: AgentStateName
+    reason: str | None
+    """Pause reason while ``paused`` ("" when the PBX gave none), else None."""
+    since: IsoTime | None
+    """When the agent entered ``state``; None for a scheduled agent the engine never saw."""
+    time_in_state_s: float
+    """Seconds since ``since``."""
+    queues: list[str]
+    """Queues the agent is a member of, sorted."""
+    paused_queues: list[str]
+    """Queues in which the agent is paused, sorted."""
+    call: AgentCall | None
+    calls_today: int
+    """Calls the agent answered today."""
+    aht_s: float | None
+    """(talk + hold + wrap-up) / handled calls today, seconds; None before the first."""
+    talk_s: float
+    """Talk time today, seconds."""
+    paused_s: float
+    """Time paused today, seconds."""
+    adherence: NotRequired[AgentAdherence | None]
+    """Present with a schedule in force: None when the agent has no slot on its day."""
+    adherence_pct: NotRequired[float | None]
+    """Present with a schedule in force: ``adherence.adherence_pct`` (None without adherence)."""
+
+
+# -- teams --------------------------------------------------------------------------------------------
+
+
+@with_config(_CLOSED)
+class TeamStates(TypedDict):
+    """A team's agents by derived state."""
+
+    logged_out: int
+    available: int
+    ringing: int
+    on_call: int
+    wrap_up: int
+    paused: int
+
+
+@with_config(_CLOSED)
+class TeamAdherence(TypedDict):
+    """Adherence of a team or of the whole site: the sums of its scheduled agents' seconds."""
+
+    adherence_pct: float | None
+    conformance_pct: float | None
+    scheduled_now: int
+    """Agents scheduled to a working (not ``offline``) activity now."""
+    out_now: int
+    """Agents whose status is ``out`` now."""
+    minutes_late: float
+    """Sum of the agents' minutes late today."""
+
+
+@with_config(_CLOSED)
+class Team(TypedDict):
+    """A team of the site file or of a seen agent."""
+
+    name: str
+    """Display name (site file), else the id."""
+    agents: TeamStates
+    adherence: NotRequired[TeamAdherence | None]
+    """Present with a schedule in force: None when no agent of the team is scheduled today."""
+
+
+@with_config(_CLOSED)
+class ScheduleOnlyTeam(TypedDict):
+    """A team known only from the schedule (its scheduled agents' team is in no site-file ``teams`` entry
+    and none of them was seen): added by ``merge_figures`` without a name or state counts."""
+
+    agents: dict[str, int]
+    """Always empty."""
+    adherence: TeamAdherence | None
+
+
+# -- site ---------------------------------------------------------------------------------------------
+
+
+@with_config(_CLOSED)
+class AdherenceException(TypedDict):
+    """A mismatch that lasted longer than its grace period today (open or closed)."""
+
+    agent: str
+    name: str
+    team: str | None
+    kind: ExceptionKind
+    scheduled: str
+    """The activity scheduled when the mismatch started."""
+    actual: str
+    """The agent's activity when the mismatch started."""
+    start: IsoTime
+    end: IsoTime | None
+    """None while it lasts."""
+    minutes: float
+    """Its length so far, minutes."""
+
+
+@with_config(_CLOSED)
+class SiteAdherence(TypedDict):
+    """The site's adherence with a schedule in force."""
+
+    site: TeamAdherence
+    schedule_version: int
+    """Version of the stored schedule in force (``wb:{site}:config:schedules``)."""
+    exceptions: list[AdherenceException]
+    """Today's exceptions, newest first, at most 200."""
+    unmapped: dict[str, int]
+    """Transitions of scheduled agents into an unmapped pause reason since the site-local midnight, by reason."""
+
+
+@with_config(_CLOSED)
+class IntervalBounds(TypedDict):
+    """The current interval."""
+
+    start: IsoTime
+    end: IsoTime
+    minutes: int
+    """Its length: 15, 30 or 60."""
+
+
+@with_config(_CLOSED)
+class DayBounds(TypedDict):
+    """The site-local day."""
+
+    start: IsoTime
+    """Site-local midnight, in UTC."""
+
+
+@with_config(_CLOSED)
+class EngineCounters(TypedDict):
+    """What the engine's state has counted since it began."""
+
+    events_applied: int
+    anomalies: dict[str, int]
+    """Events ignored or corrected, by kind (``wallboard.core.engine.ANOMALIES``: duplicate_key, stale_event...)."""
+
+
+@with_config(_CLOSED)
+class Target(TypedDict):
+    """What an alert is about."""
+
+    kind: TargetKind
+    name: str
+
+
+@with_config(_CLOSED)
+class OpenAlert(TypedDict):
+    """An open alert (``wallboard.core.alerting``): optional keys only when set."""
+
+    alert_id: str
+    """``<threshold>:<target kind>:<target name>:<epoch of firing>``, stable while the alert is open."""
+    threshold_id: str
+    target: Target
+    metric: MetricName
+    level: AlertLevel
+    severity: AlertSeverity
+    """The threshold's severity (page, ticket, info) at ``alarm``; ``warning`` at ``warn``."""
+    state: AlertState
+    value: float | None
+    """The metric's value at the last evaluation (its unit is the metric's)."""
+    reason: str
+    """Why, in words."""
+    since: IsoTime
+    """When it fired."""
+    label: NotRequired[str]
+    acknowledged_by: NotRequired[str]
+    acknowledged_at: NotRequired[IsoTime]
+    note: NotRequired[str]
+    snoozed_until: NotRequired[IsoTime]
+
+
+# -- the snapshot -------------------------------------------------------------------------------------
+
+
+@with_config(_CLOSED)
+class StateSnapshot(TypedDict):
+    """What ``State.snapshot(now)`` returns (with the adherence keys once the runner merged them)."""
+
+    site: str
+    ts: IsoTime
+    """The snapshot's ``now``: the age of the data is measured from it."""
+    tz: str
+    """The site's IANA time zone (windows are aligned to its clock)."""
+    sl_formula: SlFormulaName
+    """Denominator of every service level: offered - short abandons, answered, or offered."""
+    interval: IntervalBounds
+    day: DayBounds
+    queues: dict[str, QueueFigures]
+    """Every queue of the site file or seen in events, by name."""
+    agents: dict[str, Agent]
+    """Every agent seen in events (and scheduled ones), by id."""
+    teams: dict[str, Team | ScheduleOnlyTeam]
+    """Teams of the site file and of seen agents, by id."""
+    counters: EngineCounters
+    adherence: NotRequired[SiteAdherence | None]
+    """Present with a schedule in force."""
+
+
+@with_config(_CLOSED)
+class Snapshot(StateSnapshot):
+    """The published snapshot of a site: what the runner stores, ``GET /api/v1/snapshot`` answers and /ws
+    sends first (with ``"type": "snapshot"``)."""
+
+    alerts: list[OpenAlert]
+    """Open alerts, alarms first, then oldest first."""
+    seq: int
+    """Increases by one per publish; deltas carry it."""
+    stream_id: str | None
+    """Id of the last event-stream entry applied, None before the first."""
+
+
+def snapshot_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :class:`Snapshot`, generated from the types above (a copy: yours)."""
+    return copy.deepcopy(_generated())
+
+
+@cache
+def _generated() -> dict[str, Any]:
+    """Generated once per process (some 0.1 s)."""
+    return {"$schema": JSON_SCHEMA_DIALECT, **TypeAdapter(Snapshot).json_schema()}
