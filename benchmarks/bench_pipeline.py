@@ -376,7 +376,7 @@ async def _ingest_once(url: str, data: bytes, expected: int) -> tuple[float, flo
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await server.close()
-    length = await store.stream_length()
+    length = await store.events.stream_length()
     settings = Settings(redis_url=url, site=SITE, snapshot_interval_s=0.25)
     runner = EngineRunner(settings, store, SiteConfig(site=SITE))
     t0 = time.perf_counter()
@@ -707,7 +707,7 @@ async def running_pipeline(url: str, shape: SiteShape, context: Any) -> AsyncIte
     client = connect(url, client_name="bench-latency")
     await client.flushdb()
     store = Store(client, site=SITE)
-    token = await create_display_token(store, board="bench", label="bench")
+    token = await create_display_token(store.accounts, board="bench", label="bench")
     pbx = SimulatedPbx(shape)
     ami_port = await pbx.server.start()
     collector = AmiClient(AmiConfig("127.0.0.1", ami_port, AMI_USER, AMI_SECRET, site=SITE), StreamSink(store))
@@ -917,12 +917,12 @@ async def _bench_metrics(url: str, quick: bool) -> list[Figure]:
     client = connect(url, client_name="bench-metrics")
     await client.flushdb()
     store = Store(client, site=SITE)
-    await store.save_state(text, None, "1-0", 1)
+    await store.events.save_state(text, None, "1-0", 1)
     for component in ("collector:ami", "engine"):
         fields: dict[str, str | int | float] = {"connected": 1, "reconnects": 0, "records": count, "rejected": 2}
         fields.update(rejected_by_reason=json.dumps({"bad_frame": 2}), lag=0)
         fields.update(last_event_ts=time.time(), updated_ts=time.time())
-        await store.write_health(component, fields)
+        await store.events.write_health(component, fields)
     await client.aclose()
 
     figures = []

@@ -123,7 +123,7 @@ async def queue_call(store: Store, n: int) -> float:
     """XADD one marker call; returns the stamp taken just before the XADD (epoch ms)."""
     event = CallQueued(ts=datetime.now(UTC), site=SITE, source="bench", call_id=f"bench-{n}", queue=QUEUE)
     stamp = time.time() * 1000
-    await store.append_events([event])
+    await store.events.append_events([event])
     return stamp
 
 

@@ -557,7 +557,7 @@ def _with_accounts(args: argparse.Namespace, work: Callable[[Accounts], Awaitabl
     from wallboard.core.users import Passwords
 
     async def accounts(store: Store) -> int:
-        return await work(Accounts(store, Hashing(Passwords())))
+        return await work(Accounts(store.accounts, Hashing(Passwords())))
 
     return _with_store(args, accounts, writes=writes)
 
@@ -777,7 +777,7 @@ def _stored_rows(stored: dict[str, Any] | None, date: str | None = None, agent: 
 
 def cmd_schedule_show(args: argparse.Namespace) -> int:
     async def show(store: Store) -> int:
-        stored = await store.read_schedules()
+        stored = await store.schedules.read_schedules()
         if stored is None:
             print("no schedule stored (version 0)", file=sys.stderr)
             return EXIT_OK
@@ -799,7 +799,7 @@ def cmd_schedule_export(args: argparse.Namespace) -> int:
     from wallboard.core.adherence.schedule import COLUMNS
 
     async def export(store: Store) -> int:
-        rows = _stored_rows(await store.read_schedules())
+        rows = _stored_rows(await store.schedules.read_schedules())
         if args.format == "json":
             text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
         else:

@@ -43,9 +43,11 @@ class Publisher:
     async def publish(self, snap: dict[str, Any]) -> None:
         self.seq += 1
         full = {**snap, "seq": self.seq, "stream_id": f"{self.seq}-0"}
-        await self.store.save_state(json.dumps(full), None, full["stream_id"], self.seq)
+        await self.store.events.save_state(json.dumps(full), None, full["stream_id"], self.seq)
         changes = diff(self.published, full)
-        await self.store.publish_delta({"type": "delta", "seq": self.seq, "base": self.seq - 1, "changes": changes})
+        await self.store.events.publish_delta(
+            {"type": "delta", "seq": self.seq, "base": self.seq - 1, "changes": changes}
+        )
         self.published = full
 
 
@@ -65,7 +67,7 @@ async def store(redis_url: str) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def accounts(store: Store) -> Accounts:
-    return Accounts(store, Hashing(Passwords.cheap()))
+    return Accounts(store.accounts, Hashing(Passwords.cheap()))
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ thresholds:
 async def store(redis_url: str) -> AsyncIterator[Store]:
     client = connect(redis_url)
     store = Store(client, site=SITE)
-    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 1)
+    await store.events.save_state(json.dumps(SNAPSHOT), None, "1-0", 1)
     yield store
     await client.aclose()
 
@@ -50,7 +50,7 @@ async def base_url(store: Store, tmp_path: Path) -> AsyncIterator[str]:
     passwords = Passwords.cheap()
     app = create_app(Settings(site=SITE, site_file=tmp_path / "site.yaml"), store=store, passwords=passwords)
     mount_ops_page(app)
-    accounts = Accounts(store, Hashing(passwords))
+    accounts = Accounts(store.accounts, Hashing(passwords))
     await accounts.add_user("ops1", Role.OPS, PASSWORD, actor="test")
     await accounts.add_user("viewer1", Role.VIEWER, PASSWORD, actor="test")
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
@@ -92,7 +92,7 @@ async def test_ops_changes_a_warn_level_and_sees_a_422_reason(page: Page, store:
     await page.click("#save-button")
     await expect(page.locator("#status")).to_have_text("saved: version 1")
     await expect(page.locator("#version-text")).to_have_text("1")
-    stored = await store.load_config("thresholds") or {}
+    stored = await store.config.load_config("thresholds") or {}
     assert (stored["version"], stored["updated_by"]) == (1, "ops1")
     assert [(t["id"], t["warn"]) for t in stored["thresholds"]] == [("sl-low", 85), ("waiting", 5)]
 
@@ -100,7 +100,7 @@ async def test_ops_changes_a_warn_level_and_sees_a_422_reason(page: Page, store:
     await page.click("#save-button")
     await expect(page.locator("#status")).to_have_text("not saved: fix these")
     await expect(page.locator("#problems li")).to_have_text(["sl-low · alarm: " + _alarm_reason(70, 65)])
-    assert (await store.load_config("thresholds") or {})["version"] == 1
+    assert (await store.config.load_config("thresholds") or {})["version"] == 1
 
 
 async def test_the_session_cookie_is_out_of_the_scripts_reach(page: Page, base_url: str) -> None:

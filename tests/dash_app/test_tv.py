@@ -113,7 +113,7 @@ async def test_a_board_change_shows_without_a_reload(
     """A board stored in Redis picks its queues and figures; the page's periodic board read shows a new version."""
     await publisher.publish(snapshot(waiting=3))
     board = {"title": "Floor 2", "queues": ["sales"], "groups": [], "tiles": ["waiting", "needed"], "pages": []}
-    await store.write_board("floor2", {**board, "version": 1}, {"actor": "test"})
+    await store.boards.write_board("floor2", {**board, "version": 1}, {"actor": "test"})
     async with serve(port) as base:
         page = await open_page(browser, base, f"/tv/floor2?token={token}&refresh=1")
         await expect(page.locator("#tv-title")).to_have_text("Floor 2")
@@ -121,7 +121,7 @@ async def test_a_board_change_shows_without_a_reload(
         assert await page.locator('[data-kpi="needed"] .v').text_content() == "— / 9"
         await page.evaluate("window.marker = 'no reload'")
         changed = {**board, "title": "Floor 2 east", "queues": ["support", "sales"], "tiles": ["sl_day"]}
-        await store.write_board("floor2", {**changed, "version": 2}, {"actor": "test"})
+        await store.boards.write_board("floor2", {**changed, "version": 2}, {"actor": "test"})
         await expect(page.locator("#tv-title")).to_have_text("Floor 2 east")
         assert await page.evaluate(READ_TILES) == expected(snapshot(3), changed)
         assert await page.evaluate("window.marker") == "no reload"
@@ -203,7 +203,9 @@ async def test_a_rotating_board_turns_its_pages(
     await publisher.publish(snapshot(waiting=3))
     pages = [{"title": "", "queues": ["support"], "seconds": 1}, {"title": "", "queues": ["sales"], "seconds": 1}]
     board = {"title": "Rotating", "queues": [], "groups": [], "tiles": ["waiting", "sl_day"], "pages": pages}
-    await store.write_board("lobby", {**board, "version": 1}, {"actor": "test"})  # 1 s pages: under the API's 5 s
+    await store.boards.write_board(
+        "lobby", {**board, "version": 1}, {"actor": "test"}
+    )  # 1 s pages: under the API's 5 s
     async with serve(port) as base:
         page = await open_page(browser, base, f"/tv/lobby?token={token}")
         for shown in (0, 1, 0):

@@ -180,7 +180,7 @@ class LiveStack:
 
     @property
     def accounts(self) -> Accounts:
-        return Accounts(self.store, Hashing(self.passwords))
+        return Accounts(self.store.accounts, Hashing(self.passwords))
 
     def store_for(self, name: str, store_type: type[Store] = Store) -> Store:
         """A ``store_type`` of the site on a Redis client of its own named ``name``, closed with the stack."""
@@ -281,7 +281,7 @@ async def live_stack(
 async def stream_events(store: Store) -> list[dict[str, Any]]:
     """Every entry of the site's stream, decoded, in stream order."""
     entries, start = [], "-"
-    while batch := await store.read_range(start, "+", 1000):
+    while batch := await store.events.read_range(start, "+", 1000):
         entries += batch
         start = next_stream_id(batch[-1].id)
     return [json.loads(entry.data or b"{}") for entry in entries]

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from fixture_paths import LIGHT
 from stack import WsFollower, last_stream_id, live_stack, simulated_pbx, stream_events
+from store_doubles import store_with
 from waiting import poll_until
 
 from collectors.ami.mapping import AmiMapper, make_drop_predicate
@@ -36,7 +37,7 @@ from wallboard.core.engine import State
 from wallboard.core.events import CallQueued, parse_event
 from wallboard.core.site import SiteConfig
 from wallboard.processes.engine import EngineRunner
-from wallboard.store import Store
+from wallboard.store.streams import StreamStore
 
 TRANSCRIPT = LIGHT / "ami_transcript.txt"
 SITE = "chain"
@@ -62,8 +63,8 @@ async def until(predicate: Callable[[], bool | Awaitable[bool]], what: str, time
     await poll_until(predicate, what, timeout)
 
 
-class RecordingStore(Store):
-    """The runner's store, remembering every snapshot it writes, by seq (what /ws clients must rebuild)."""
+class RecordingEvents(StreamStore):
+    """The runner's events section, remembering every snapshot it writes, by seq (what /ws clients must rebuild)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -113,11 +114,11 @@ async def test_simulated_pbx_to_websocket_client_matches_an_offline_engine(redis
     settings = {"auth_enabled": False, "snapshot_interval_s": 0.05}
     async with (
         simulated_pbx(config, start=now, speed=SPEED, tick_s=0.02) as server,
-        live_stack(redis_url, site, engine_store=RecordingStore, settings=settings) as stack,
+        live_stack(redis_url, site, engine_store=store_with(RecordingEvents), settings=settings) as stack,
     ):
         runner = stack.runner
-        assert runner is not None and isinstance(runner.store, RecordingStore)
-        async with stack.follow(on_state=runner.store.check) as follower:
+        assert runner is not None and isinstance(runner.store.events, RecordingEvents)
+        async with stack.follow(on_state=runner.store.events.check) as follower:
             follow = follower.task
             assert follow is not None
             stack.collect(server.port)
@@ -129,7 +130,7 @@ async def test_simulated_pbx_to_websocket_client_matches_an_offline_engine(redis
             await until(lambda: follow.done() or follower.held.get("stream_id") == last_id, "the final delta")
             assert not follow.done(), follow.exception()
         assert follower.kinds[0] == "snapshot" and follower.kinds.count("delta") >= 5, follower.kinds
-        assert runner.stats.rejected == 0 and runner.stats.applied == await stack.store.stream_length()
+        assert runner.stats.rejected == 0 and runner.stats.applied == await stack.store.events.stream_length()
         live_totals = {name: queue["total"] for name, queue in follower.held["queues"].items()}
         assert_same_figures(live_totals, offline_totals(site, await stream_events(stack.store)), 1e-9)
 
@@ -210,14 +211,14 @@ async def test_a_recorded_asterisk_session_gives_the_replay_figures_through_the_
         async with live_stack(redis_url, SiteConfig(site=SITE), ami_port=await pbx.start(), settings=settings) as stack:
             ami = stack.ami
             assert ami is not None
-            auth = {"Authorization": f"Bearer {await create_display_token(stack.store, label='test')}"}
+            auth = {"Authorization": f"Bearer {await create_display_token(stack.store.accounts, label='test')}"}
 
             async def api_holds(stream_id: str) -> bool:
                 reply = await stack.http.get("/api/v1/snapshot", headers=auth)
                 return reply.status_code == 200 and reply.json()["stream_id"] == stream_id
 
             async def all_events_streamed() -> bool:
-                return bool(stack.stopped()) or await stack.store.stream_length() >= expected_events
+                return bool(stack.stopped()) or await stack.store.events.stream_length() >= expected_events
 
             await until(all_events_streamed, f"{expected_events} events in the stream")
             last_id = await last_stream_id(stack.store)
@@ -227,7 +228,7 @@ async def test_a_recorded_asterisk_session_gives_the_replay_figures_through_the_
             assert reply.status_code == 200
             listed = reply.json()["queues"]
             queues = {queue["name"]: queue["total"] for queue in listed}
-            assert await stack.store.stream_length() == expected_events
+            assert await stack.store.events.stream_length() == expected_events
             assert pbx.sessions == 1 and ami.stats.reconnects == 0 and ami.stats.rejected == 0
         replayed = await replay_task
         assert_same_figures(queues, replayed["queues"], 0.5)
@@ -254,7 +255,7 @@ async def test_an_engine_restored_without_its_snapshot_makes_api_clients_resync(
     site = SiteConfig(site=SITE)
     async with live_stack(redis_url, site, engine=None, settings=settings, ws_interval_s=0.02) as stack:  # two below
         test_store = stack.store
-        await test_store.append_events(events)
+        await test_store.events.append_events(events)
         first = EngineRunner(stack.settings, stack.store_for("first"), stack.site, tick_s=0.02)
         second = EngineRunner(stack.settings, stack.store_for("second"), stack.site)  # publishes once a second
         feed = stack.app.state.runtime
@@ -265,15 +266,15 @@ async def test_an_engine_restored_without_its_snapshot_makes_api_clients_resync(
             await until(lambda: first.seq >= 6 and follower.held.get("seq") == first.seq, "several publishes")
             await stack.stop("first")  # killed: no final write
             await first.store.client.aclose()
-            checkpoint = await test_store.load_checkpoint()
+            checkpoint = await test_store.events.load_checkpoint()
             assert checkpoint is not None and checkpoint.seq < first.seq - 2
             await test_store.client.delete(test_store.keys.snapshot)
-            async with test_store.subscribe_updates() as updates:
+            async with test_store.events.subscribe_updates() as updates:
                 stack.start("second", second.run())
                 async with asyncio.timeout(WAIT_S):
                     delta = await anext(aiter(updates))
                 assert (delta["seq"], delta["base"]) == (checkpoint.seq + 1, None)
-                restarted = await test_store.load_snapshot()
+                restarted = await test_store.events.load_snapshot()
                 assert restarted is not None and restarted["seq"] == checkpoint.seq + 1
                 await until(lambda: feed.sites[SITE].feed.seq == restarted["seq"], "the API to re-read")
                 await until(lambda: follow.done() or follower.held == restarted, "the /ws client to re-read")

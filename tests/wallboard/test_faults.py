@@ -179,13 +179,13 @@ def environment(redis_url: str | None, **extra: str) -> dict[str, str]:
 
 
 async def health(store: Store, component: str) -> dict[str, str]:
-    return (await store.read_health()).get(component, {})
+    return (await store.events.read_health()).get(component, {})
 
 
 async def engine_caught_up(store: Store) -> bool:
     """The stored snapshot covers the newest stream entry and nothing is left unacknowledged."""
-    snapshot, last = await store.load_snapshot(), await last_stream_id(store)
-    return snapshot is not None and snapshot.get("stream_id") == last and await store.pending_count() == 0
+    snapshot, last = await store.events.load_snapshot(), await last_stream_id(store)
+    return snapshot is not None and snapshot.get("stream_id") == last and await store.events.pending_count() == 0
 
 
 async def all_collected(store: Store) -> bool:
@@ -208,7 +208,7 @@ async def assert_each_event_counted_once(store: Store) -> None:
     state = State(SiteConfig(site=SITE))
     for event in first.values():
         state.apply(parse_event(json.dumps(event)))
-    published = await store.load_snapshot()
+    published = await store.events.load_snapshot()
     assert published is not None
     live, expected = _totals(published), _totals(state.snapshot(datetime.fromisoformat(published["ts"])))
     assert live == expected
@@ -248,7 +248,7 @@ async def test_a_dropped_ami_session_is_resynced_and_counted_on_metrics(
 
     await until(lambda: _equals(reconnects(), 1.0), "wallboard_collector_reconnects_total == 1 on /metrics")
     assert before is not None
-    seen_before = len(await store.read_range("-", before, 100_000))
+    seen_before = len(await store.events.read_range("-", before, 100_000))
 
     async def resynced() -> bool:
         """After the drop: a source reset, then the QueueStatus snapshot of the new session."""
@@ -292,20 +292,20 @@ async def test_an_engine_killed_with_sigkill_restarts_from_its_checkpoint(
     await until(lambda: _stream_longer_than(store, 30), "traffic in the stream")
     await until(lambda: _checkpointed(store), "a checkpoint")
     await first.stop(signal.SIGKILL)
-    killed_at = await store.load_snapshot()
-    length = await store.stream_length()
+    killed_at = await store.events.load_snapshot()
+    length = await store.events.stream_length()
     await until(lambda: _stream_longer_than(store, length + 20), "traffic while no engine runs")
     second = await children.start("engine", env=env)
     restored_at = (await second.wait_log(r"restored site faults from its checkpoint at stream id (\S+),")).group(1)
     await stop_traffic(pbx, store)
     await assert_each_event_counted_once(store)
-    final = await store.load_snapshot()
+    final = await store.events.load_snapshot()
     assert killed_at is not None and final is not None and final["seq"] > killed_at["seq"]
     assert await second.stop() == 0, second.log()
     # Its final health: it applied exactly the entries after its checkpoint (the rest were restored).
-    after_checkpoint = await store.read_range(next_stream_id(restored_at), "+", 100_000)
+    after_checkpoint = await store.events.read_range(next_stream_id(restored_at), "+", 100_000)
     assert int((await health(store, "engine"))["applied"]) == len(after_checkpoint) > 0
-    checkpoint = await store.load_checkpoint()
+    checkpoint = await store.events.load_checkpoint()
     assert checkpoint is not None and checkpoint.stream_id == await last_stream_id(store)
 
 
@@ -397,11 +397,11 @@ async def test_an_unreachable_redis_is_retried_with_backoff_until_stopped(
 
 
 async def _stream_longer_than(store: Store, length: int) -> bool:
-    return await store.stream_length() > length
+    return await store.events.stream_length() > length
 
 
 async def _checkpointed(store: Store) -> bool:
-    checkpoint = await store.load_checkpoint()
+    checkpoint = await store.events.load_checkpoint()
     return checkpoint is not None and checkpoint.stream_id != "0-0"
 
 

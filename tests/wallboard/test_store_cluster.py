@@ -282,17 +282,17 @@ async def test_two_sites_on_different_masters_keep_their_own_streams(
     (first, second), ports = sites, [cluster.site_port(site) for site in sites]
     stores = [Store(client, site=site) for site in sites]
     for store in stores:
-        assert await store.ensure_group() is True
-    first_ids = await stores[0].append_events([queued(n, first) for n in range(3)])
-    second_ids = await stores[1].append_events([queued(n, second) for n in range(10, 12)])
-    read_first = await stores[0].read_new("engine", 100, 1)
-    read_second = await stores[1].read_new("engine", 100, 1)
+        assert await store.events.ensure_group() is True
+    first_ids = await stores[0].events.append_events([queued(n, first) for n in range(3)])
+    second_ids = await stores[1].events.append_events([queued(n, second) for n in range(10, 12)])
+    read_first = await stores[0].events.read_new("engine", 100, 1)
+    read_second = await stores[1].events.read_new("engine", 100, 1)
     assert [entry.id for entry in read_first] == first_ids and [entry.id for entry in read_second] == second_ids
     assert {parse_event(entry.data or b"").site for entry in read_first} == {first}
     assert [parse_event(entry.data or b"").key for entry in read_second] == ["q10", "q11"]
-    assert await stores[0].ack(first_ids[:2]) == 2
-    assert (await stores[0].pending_count(), await stores[1].pending_count()) == (1, 2)
-    assert (await stores[0].stream_lag(), await stores[1].stream_lag()) == (1, 2)
+    assert await stores[0].events.ack(first_ids[:2]) == 2
+    assert (await stores[0].events.pending_count(), await stores[1].events.pending_count()) == (1, 2)
+    assert (await stores[0].events.stream_lag(), await stores[1].events.stream_lag()) == (1, 2)
     for store, port in zip(stores, ports, strict=True):  # the site's slot holds one key (its stream) on its master only
         slot = key_slot(store.site.encode())
         assert {node: cluster.count_keys(node, slot) for node in cluster.ports} == {
@@ -314,13 +314,13 @@ async def test_snapshot_and_checkpoint_are_one_multi_exec_on_the_site_master(
         return counts
 
     before = exec_calls()
-    await store.save_state('{"seq": 7}', b"\x00state", "5-1", 7)
+    await store.events.save_state('{"seq": 7}', b"\x00state", "5-1", 7)
     after = exec_calls()
     assert {node_port: after[node_port] - before[node_port] for node_port in cluster.ports} == {
         node_port: int(node_port == port) for node_port in cluster.ports
     }
-    assert await store.load_snapshot() == {"seq": 7}
-    assert await store.load_checkpoint() == Checkpoint("5-1", 7, b"\x00state")
+    assert await store.events.load_snapshot() == {"seq": 7}
+    assert await store.events.load_checkpoint() == Checkpoint("5-1", 7, b"\x00state")
 
 
 async def test_deltas_travel_by_sharded_pubsub_and_stay_with_their_site(
@@ -328,13 +328,13 @@ async def test_deltas_travel_by_sharded_pubsub_and_stay_with_their_site(
 ) -> None:
     """Each site's subscriber hears its own deltas in order, through SSUBSCRIBE on the site's master."""
     stores = [Store(client, site=site) for site in sites]
-    async with stores[0].subscribe_updates() as first, stores[1].subscribe_updates() as second:
+    async with stores[0].events.subscribe_updates() as first, stores[1].events.subscribe_updates() as second:
         with cluster.node(cluster.site_port(sites[0])) as owner:
             assert owner.pubsub_shardnumsub(stores[0].keys.updates) == [(stores[0].keys.updates.encode(), 1)]
             assert owner.pubsub_numsub(stores[0].keys.updates) == [(stores[0].keys.updates.encode(), 0)]
-        assert await stores[0].publish_delta({"seq": 1}) == 1
-        assert await stores[1].publish_delta({"seq": 100}) == 1
-        assert await stores[0].publish_delta({"seq": 2}) == 1
+        assert await stores[0].events.publish_delta({"seq": 1}) == 1
+        assert await stores[1].events.publish_delta({"seq": 100}) == 1
+        assert await stores[0].events.publish_delta({"seq": 2}) == 1
         async with asyncio.timeout(WAIT_S):
             heard_first = [await anext(aiter(first)), await anext(aiter(first))]
             heard_second = await anext(aiter(second))
@@ -345,12 +345,15 @@ async def test_deltas_travel_by_sharded_pubsub_and_stay_with_their_site(
 async def test_health_and_tokens_are_read_back_per_site(sites: tuple[str, str], client: Client) -> None:
     """read_health scans only the site's master and returns that site's components; tokens stay per site."""
     stores = [Store(client, site=site) for site in sites]
-    await stores[0].write_health("engine", {"connected": True, "lag": 0})
-    await stores[1].write_health("collector:ami", {"connected": False})
-    await stores[1].add_token("ab" * 32, {"role": "display"})
-    assert await stores[0].read_health() == {"engine": {"connected": "1", "lag": "0"}}
-    assert await stores[1].read_health() == {"collector:ami": {"connected": "0"}}
-    assert (await stores[0].get_token("ab" * 32), await stores[1].get_token("ab" * 32)) == (None, {"role": "display"})
+    await stores[0].events.write_health("engine", {"connected": True, "lag": 0})
+    await stores[1].events.write_health("collector:ami", {"connected": False})
+    await stores[1].accounts.add_token("ab" * 32, {"role": "display"})
+    assert await stores[0].events.read_health() == {"engine": {"connected": "1", "lag": "0"}}
+    assert await stores[1].events.read_health() == {"collector:ami": {"connected": "0"}}
+    assert (await stores[0].accounts.get_token("ab" * 32), await stores[1].accounts.get_token("ab" * 32)) == (
+        None,
+        {"role": "display"},
+    )
 
 
 async def test_runners_on_two_shards_feed_an_api_feed_and_a_plain_subscriber(
@@ -365,10 +368,10 @@ async def test_runners_on_two_shards_feed_an_api_feed_and_a_plain_subscriber(
         for store in stores
     ]
     feed = SiteFeed(stores[0])
-    async with stores[1].subscribe_updates() as updates:  # before the runner publishes its first snapshot
+    async with stores[1].events.subscribe_updates() as updates:  # before the runner publishes its first snapshot
         tasks = [asyncio.create_task(job) for job in (feed.run(), *(runner.run() for runner in runners))]
         try:
-            last_ids = [(await store.append_events(events[store.site]))[-1] for store in stores]
+            last_ids = [(await store.events.append_events(events[store.site]))[-1] for store in stores]
             chain: dict[str, Any] = {}
             async with asyncio.timeout(WAIT_S):
                 async for delta in updates:
@@ -396,20 +399,20 @@ async def test_the_store_follows_its_site_when_the_slot_moves(cluster: Cluster, 
     slot, store = key_slot(site.encode()), Store(client, site=site)
     source = cluster.owner(slot)
     target = next(port for port in cluster.ports if port != source)
-    await store.ensure_group()
-    first = await store.append_events([queued(1, site)])
+    await store.events.ensure_group()
+    first = await store.events.append_events([queued(1, site)])
     try:
-        async with store.subscribe_updates() as updates:
+        async with store.events.subscribe_updates() as updates:
             cluster.move_slot(slot, target)
             with pytest.raises(SubscriptionLostError):
                 async with asyncio.timeout(WAIT_S):
                     await anext(aiter(updates))
-        second = await store.append_events([queued(2, site)])  # MOVED: redirected, not retried blindly
-        assert [entry.id for entry in await store.read_new("engine", 10, 1)] == first + second
-        await store.save_state('{"seq": 1}', b"cp", second[0], 1)
-        assert await store.load_checkpoint() == Checkpoint(second[0], 1, b"cp")
-        async with store.subscribe_updates() as updates:
-            assert await store.publish_delta({"seq": 2}) == 1
+        second = await store.events.append_events([queued(2, site)])  # MOVED: redirected, not retried blindly
+        assert [entry.id for entry in await store.events.read_new("engine", 10, 1)] == first + second
+        await store.events.save_state('{"seq": 1}', b"cp", second[0], 1)
+        assert await store.events.load_checkpoint() == Checkpoint(second[0], 1, b"cp")
+        async with store.events.subscribe_updates() as updates:
+            assert await store.events.publish_delta({"seq": 2}) == 1
             async with asyncio.timeout(WAIT_S):
                 assert await anext(aiter(updates)) == {"seq": 2}
         with cluster.node(target) as node:
@@ -423,13 +426,13 @@ async def test_a_dropped_connection_fails_the_append_instead_of_resending_it(
 ) -> None:
     """The master closes our connections: the next append raises ConnectionError, the one after appends once."""
     store, port = Store(client, site=sites[0]), cluster.site_port(sites[0])
-    await store.append_events([queued(1, sites[0])])
+    await store.events.append_events([queued(1, sites[0])])
     with cluster.node(port) as node:
         assert node.client_kill_filter(_type="normal", skipme=True) >= 1
     with pytest.raises(RedisConnectionError):
-        await store.append_events([queued(2, sites[0])])
-    await store.append_events([queued(3, sites[0])])
-    assert [parse_event(entry.data or b"").key for entry in await store.read_range()] == ["q1", "q3"]
+        await store.events.append_events([queued(2, sites[0])])
+    await store.events.append_events([queued(3, sites[0])])
+    assert [parse_event(entry.data or b"").key for entry in await store.events.read_range()] == ["q1", "q3"]
 
 
 async def test_an_unreachable_cluster_is_a_transient_connection_error() -> None:
@@ -438,7 +441,7 @@ async def test_an_unreachable_cluster_is_a_transient_connection_error() -> None:
     client = connect(f"redis+cluster://127.0.0.1:{port}/")
     try:
         with pytest.raises(ClusterUnavailableError) as caught:
-            await Store(client, site="paris").append_events([queued(1, "paris")])
+            await Store(client, site="paris").events.append_events([queued(1, "paris")])
     finally:
         await client.aclose()
     assert isinstance(caught.value, RedisConnectionError)
@@ -449,6 +452,6 @@ async def test_a_cluster_url_naming_a_plain_server_is_a_configuration_error(redi
     client = connect(redis_url.replace("redis://", "redis+cluster://").removesuffix("/0") + "/")
     try:
         with pytest.raises(ClusterConfigError):
-            await Store(client, site="paris").load_snapshot()
+            await Store(client, site="paris").events.load_snapshot()
     finally:
         await client.aclose()

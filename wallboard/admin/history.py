@@ -29,7 +29,7 @@ async def read_rows(
     rows: list[dict[str, Any]] = []
     scanned, start = 0, first
     while True:
-        page = await store.history_rows(kind, start, last, min(PAGE, MAX_SCANNED - scanned))
+        page = await store.history.history_rows(kind, start, last, min(PAGE, MAX_SCANNED - scanned))
         for entry_id, row in page:
             scanned += 1
             if row is not None and _matches(row, filters):

@@ -62,7 +62,7 @@ class Imported:
 async def current(store: Store) -> dict[str, Any]:
     """The stored document: version 0 without slots when there is none, UNREADABLE when it cannot be read."""
     try:
-        stored = await store.read_schedules()
+        stored = await store.schedules.read_schedules()
     except ConfigFormatError as exc:
         log.error("site %s: the stored schedule is unreadable (%s); only a replace can fix it", store.site, exc)
         return {"version": UNREADABLE, "slots": [], "updated_by": None, "updated_ts": None, "problem": str(exc)}
@@ -111,7 +111,7 @@ async def import_schedule(
     except ScheduleError as exc:
         await reject(store, actor, len(data), exc)
         raise
-    written = await store.write_schedules({"slots": rows}, max(version, 0), actor, at=at, action=IMPORT)
+    written = await store.schedules.write_schedules({"slots": rows}, max(version, 0), actor, at=at, action=IMPORT)
     log.info("site %s: %s imported schedule version %d (%s mode, %d slots)", store.site, actor, written["version"],
              mode, len(rows))  # fmt: skip
     return Imported(written, schedule)
@@ -121,7 +121,9 @@ async def replace_schedule(store: Store, schedule: Schedule, site: SiteConfig, *
     """Store an already built schedule as the next version (the demo's generated one)."""
     rows = dump_schedule(schedule, site)
     stored = await current(store)
-    written = await store.write_schedules({"slots": rows}, max(stored["version"], 0), actor, at=at, action=IMPORT)
+    written = await store.schedules.write_schedules(
+        {"slots": rows}, max(stored["version"], 0), actor, at=at, action=IMPORT
+    )
     return Imported(written, schedule)
 
 
@@ -131,7 +133,7 @@ async def clear_schedule(store: Store, *, actor: str, at: datetime, if_match: st
     version = based_on(stored["version"], if_match)
     if not stored["slots"]:
         return stored
-    written = await store.write_schedules({"slots": []}, max(version, 0), actor, at=at, action=DELETE)
+    written = await store.schedules.write_schedules({"slots": []}, max(version, 0), actor, at=at, action=DELETE)
     log.info("site %s: %s cleared the schedule (version %d)", store.site, actor, written["version"])
     return written
 
@@ -149,7 +151,7 @@ async def reject(store: Store, actor: str, size: int, error: ScheduleError, *, w
         ",".join(map(str, rows[:20])) + (",..." if len(rows) > 20 else ""),
         first[:200],
     )
-    await store.count_schedule_rejection()
+    await store.schedules.count_schedule_rejection()
 
 
 async def _merge_base(stored: dict[str, Any], site: SiteConfig) -> Schedule:

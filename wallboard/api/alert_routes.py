@@ -265,7 +265,7 @@ async def _resolved(served: ServedSite, alert_id: str) -> bool:
     """Whether the latest record of ``alert_id`` among the newest RESOLVED_SCAN_LIMIT is a resolution."""
     end, scanned = "+", 0
     while scanned < RESOLVED_SCAN_LIMIT:
-        page = await served.store.alert_records("-", end, HISTORY_PAGE, newest_first=True)
+        page = await served.store.alerts.alert_records("-", end, HISTORY_PAGE, newest_first=True)
         for _, record in page:
             if record is not None and record.get("alert_id") == alert_id:
                 return record.get("transition") == "resolved"
@@ -301,7 +301,7 @@ async def _append(
         note=note,
         until=until,
     )
-    (event_id,) = await guarded(served.store.append_events([event]))
+    (event_id,) = await guarded(served.store.events.append_events([event]))
     old = {name: alert.get(name) for name in ("state", "level", "acknowledged_by", "note", "snoozed_until")}
     new = {"action": action, "note": note, "until": until.isoformat() if until else None, "event_id": event_id}
     await guarded(served.accounts.audit(principal.name, f"alert.{action}", alert_id, old, new))
@@ -352,7 +352,7 @@ async def _history(
     found: list[dict[str, Any]] = []
     scanned = 0
     while scanned < HISTORY_SCAN_LIMIT:
-        page = await served.store.alert_records(start, "+", HISTORY_PAGE)
+        page = await served.store.alerts.alert_records(start, "+", HISTORY_PAGE)
         for entry_id, record in page:
             if record is not None and _matches(record, threshold, target):
                 found.append({"id": entry_id, **record})
@@ -370,7 +370,7 @@ async def _latest(served: ServedSite, limit: int, threshold: str | None, target:
     found: list[dict[str, Any]] = []
     end, scanned = "+", 0
     while scanned < HISTORY_SCAN_LIMIT and len(found) < limit:
-        page = await served.store.alert_records("-", end, HISTORY_PAGE, newest_first=True)
+        page = await served.store.alerts.alert_records("-", end, HISTORY_PAGE, newest_first=True)
         found += [
             {"id": entry_id, **record} for entry_id, record in page if record and _matches(record, threshold, target)
         ]

@@ -202,7 +202,7 @@ def _serve(site_store: Store, runtime: Runtime, ws_interval_s: float) -> ServedS
     feed.on_change = hub.notify
     failures = runtime.login_failures
     accounts = Accounts(
-        site_store,
+        site_store.accounts,
         runtime.hashing,
         runtime.login_policy,
         on_login_failure=lambda reason: failures.labels(site_store.site, reason).inc(),

@@ -115,7 +115,7 @@ def build_board_router(runtime: Runtime) -> APIRouter:
     @router.get("", response_model=dict[str, Board], responses=GUARDED)
     async def list_boards(principal: Reader, site: str | None = None) -> dict[str, dict[str, Any]]:
         """Every stored board by name (plus ``default`` while none is stored under that name)."""
-        boards = await guarded(site_named(runtime, site).store.list_boards())
+        boards = await guarded(site_named(runtime, site).store.boards.list_boards())
         return {DEFAULT_BOARD: default_board(), **boards}
 
     @router.get("/{name}", response_model=Board, responses={**GUARDED, 404: {"model": Detail}})
@@ -130,7 +130,7 @@ def build_board_router(runtime: Runtime) -> APIRouter:
         """Create or replace a board (validated, versioned, audited, announced)."""
         served = site_named(runtime, site)
         _check_names(runtime, served, name, body)
-        old = await guarded(served.store.get_board(name))
+        old = await guarded(served.store.boards.get_board(name))
         version = int(old["version"]) if old is not None else 0
         if body.version is not None and body.version != version:
             raise HTTPException(409, detail=f"board {name!r} is at version {version}, not {body.version}: reload it")
@@ -138,7 +138,7 @@ def build_board_router(runtime: Runtime) -> APIRouter:
         board = {**body.model_dump(exclude={"version"}), "version": version + 1}
         board |= {"updated_by": principal.name, "updated_ts": now.isoformat()}
         audit = audit_entry(now, principal.name, "board.update", f"board:{name}", old, board)
-        await guarded(served.store.write_board(name, board, audit))
+        await guarded(served.store.boards.write_board(name, board, audit))
         response.headers["ETag"] = f'"{board["version"]}"'
         return board
 
@@ -146,19 +146,19 @@ def build_board_router(runtime: Runtime) -> APIRouter:
     async def delete_board(name: BoardName, principal: Manager, site: str | None = None) -> Response:
         """Remove a stored board (``default`` then falls back to the default board)."""
         served = site_named(runtime, site)
-        old = await guarded(served.store.get_board(name))
+        old = await guarded(served.store.boards.get_board(name))
         if old is None:
             raise HTTPException(404, detail=f"no stored board {name!r}")
         now = datetime.fromtimestamp(runtime.clock(), UTC)
         audit = audit_entry(now, principal.name, "board.delete", f"board:{name}", old, None)
-        await guarded(served.store.write_board(name, None, audit))
+        await guarded(served.store.boards.write_board(name, None, audit))
         return Response(status_code=204)
 
     return router
 
 
 async def _stored(served: ServedSite, name: str) -> dict[str, Any]:
-    board = await guarded(served.store.get_board(name))
+    board = await guarded(served.store.boards.get_board(name))
     if board is not None:
         return board
     if name == DEFAULT_BOARD:

@@ -75,7 +75,7 @@ class SiteFeed:
             delay = min(delay * 2, RETRY_MAX_S)
 
     async def _follow(self) -> None:
-        async with self.store.subscribe_updates() as updates:
+        async with self.store.events.subscribe_updates() as updates:
             await self.reload()
             self.redis_ok = True
             self.problem = None if self._snapshot is not None else "no snapshot published yet"
@@ -85,7 +85,7 @@ class SiteFeed:
 
     async def reload(self) -> None:
         """Replace the copy with the snapshot key's content (kept as is when the key is empty)."""
-        snapshot = await self.store.load_snapshot()
+        snapshot = await self.store.events.load_snapshot()
         if snapshot is not None:
             self._set(snapshot)
             self.problem = None

@@ -64,7 +64,7 @@ class Runtime:
         """Fetch every site's health hashes for the scrape about to render (kept as they were on error)."""
         for site in self.sites.values():
             try:
-                site.health = await site.store.read_health()
+                site.health = await site.store.events.read_health()
             except (RedisError, OSError) as exc:
                 log.warning("site %s: cannot read health for /metrics (%s)", site.name, exc)
 

@@ -145,7 +145,7 @@ def _user(active: ActiveSession, via: Via) -> Principal:
 
 
 async def _display(runtime: Runtime, served: ServedSite, token: str) -> Principal | None:
-    grant = await guarded(runtime.auth.check(token, [served.store]))
+    grant = await guarded(runtime.auth.check(token, [served.store.accounts]))
     if grant is None:
         return None
     return Principal(f"display:{grant.board or '*'}", DISPLAY, via="display", board=grant.board)

@@ -109,7 +109,7 @@ def build_threshold_router(runtime: Runtime) -> APIRouter:
 
 async def current(runtime: Runtime, served: ServedSite) -> dict[str, Any]:
     """The stored document, or the site file's thresholds as version 0."""
-    stored = await guarded(served.store.load_config(CONFIG))
+    stored = await guarded(served.store.config.load_config(CONFIG))
     if stored is not None:
         return {**stored, "source": "api"}
     site = runtime.site_config if served.name == runtime.settings.site else None
@@ -154,7 +154,7 @@ async def replace(
     after = {"version": document["version"], "thresholds": document["thresholds"]}
     audit = audit_entry(now, principal.name, ACTION, CONFIG, before, after)
     try:
-        await guarded(served.store.replace_config(CONFIG, document, audit))
+        await guarded(served.store.config.replace_config(CONFIG, document, audit))
     except ConfigConflictError as exc:
         raise HTTPException(409, detail=f"the thresholds changed meanwhile ({exc}): reload them") from exc
     return {**document, "source": "api"}

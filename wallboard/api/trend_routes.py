@@ -58,6 +58,6 @@ def build_trend_router(runtime: Runtime) -> APIRouter:
         """Per queue: [epoch seconds, calls waiting, interval SL %] every 10 s over the last ``minutes``."""
         served = site_named(runtime, site)
         since_ms = int((runtime.clock() - minutes * 60) * 1000)
-        return pivot(await guarded(served.store.trend_samples(since_ms)))
+        return pivot(await guarded(served.store.trend.trend_samples(since_ms)))
 
     return router

@@ -69,7 +69,9 @@ class TimedPresence(Presence):
         super().__init__(ts)
         # An agent first seen in a late event (before the current interval's start) has its time counted
         # from that start: the intervals before it are closed and their rows already written.
-        self.interval = AgentInterval(ts if counted_from is None else max(ts, counted_from))
+        begin = ts if counted_from is None else max(ts, counted_from)
+        self.interval = AgentInterval(begin)
+        self.interval_begin: datetime | None = begin
         self.pauses_mark: dict[str, int] = {}  # pauses_total at the last cut
 
     def feed(self, event: AgentInput, ts: datetime) -> None:
@@ -84,8 +86,12 @@ class TimedPresence(Presence):
                 spent[before] = spent.get(before, 0.0) + (ts - mark).total_seconds()
                 interval.mark = ts
 
+    interval_begin: datetime | None = None  # a class default for a presence restored from an older checkpoint
+
     def flush_pause(self, ts: datetime) -> None:
         since = self.pause_since
+        if since is not None and self.interval_begin is not None:
+            since = max(since, self.interval_begin)  # a late pause: its time before this interval is not this one's
         if since is not None and ts > since:
             self.interval.pause(self.pause_reason, (ts - since).total_seconds())
         super().flush_pause(ts)
@@ -107,6 +113,7 @@ class TimedPresence(Presence):
             reason: count - mark.get(reason, 0) for reason, count in totals.items() if count > mark.get(reason, 0)
         }
         self.interval, self.pauses_mark = AgentInterval(max(end, closed.mark)), dict(totals)
+        self.interval_begin = end
         return closed, pauses
 
 

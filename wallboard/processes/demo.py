@@ -179,7 +179,9 @@ async def _demo_boards(store: Store, now: datetime) -> None:
     """Store the demo's boards (version 1, actor "demo"), as an ops user would through PUT /api/v1/boards."""
     for name, body in DEMO_BOARDS.items():
         board = {**default_board(), **body, "version": 1, "updated_by": DEMO_ADMIN, "updated_ts": now.isoformat()}
-        await store.write_board(name, board, audit_entry(now, DEMO_ADMIN, "board.update", f"board:{name}", None, board))
+        await store.boards.write_board(
+            name, board, audit_entry(now, DEMO_ADMIN, "board.update", f"board:{name}", None, board)
+        )
 
 
 async def store_demo_schedule(
@@ -211,13 +213,13 @@ async def _demo_credentials(store: Store, link: RedisLink) -> tuple[str, str | N
     while Redis still knows them, so an open TV keeps working across a restart of the demo.
     """
     if link.shared is None:
-        return await create_display_token(store, board="default", label="demo"), None
+        return await create_display_token(store.accounts, board="default", label="demo"), None
     kept = _read_credentials(link)
     token = kept.get("token")
-    if not isinstance(token, str) or await store.get_token(token_digest(token)) is None:
-        token = await create_display_token(store, board="default", label="demo")
+    if not isinstance(token, str) or await store.accounts.get_token(token_digest(token)) is None:
+        token = await create_display_token(store.accounts, board="default", label="demo")
     password = kept.get("password")
-    accounts = Accounts(store, Hashing(Passwords()))
+    accounts = Accounts(store.accounts, Hashing(Passwords()))
     if await accounts.get_user(DEMO_ADMIN) is None:
         password = secrets.token_urlsafe(12)
         await accounts.add_user(DEMO_ADMIN, Role.ADMIN, password, actor="demo")

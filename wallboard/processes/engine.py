@@ -254,7 +254,7 @@ class EngineRunner:
         await self._write_health(force=True)
 
     async def _session(self) -> None:
-        await self.store.ensure_group()
+        await self.store.events.ensure_group()
         if self.site_book is None:
             await self._restore()
         await self._adopt_stored_seq()
@@ -269,7 +269,7 @@ class EngineRunner:
             await self._publish()
             await self._write_health(force=True)
             while True:
-                entries = await self.store.read_new(self.consumer, READ_COUNT, self._block_ms())
+                entries = await self.store.events.read_new(self.consumer, READ_COUNT, self._block_ms())
                 self._apply_entries(entries)
                 await self._reload_config()
                 if self._publish_due():
@@ -282,7 +282,7 @@ class EngineRunner:
     async def _resync(self) -> None:
         """Apply (or skip) the entries delivered to this consumer and never acknowledged."""
         after = "0"
-        while entries := await self.store.read_pending(self.consumer, after=after, count=READ_COUNT):
+        while entries := await self.store.events.read_pending(self.consumer, after=after, count=READ_COUNT):
             self._apply_entries(entries)
             after = entries[-1].id
 
@@ -290,7 +290,7 @@ class EngineRunner:
 
     async def _restore(self) -> None:
         try:
-            checkpoint = await self.store.load_checkpoint()
+            checkpoint = await self.store.events.load_checkpoint()
             if checkpoint is None:
                 self.site_book = SiteBook(self.site_config, self.stats)
                 log.info("no checkpoint for site %s: starting from an empty state", self.store.site)
@@ -322,9 +322,9 @@ class EngineRunner:
         """
         self.site_book, self.last_id = SiteBook(self.site_config, self.stats), None
         try:
-            bound = await self.store.last_delivered_id()
+            bound = await self.store.events.last_delivered_id()
             start = "-"
-            while bound is not None and (entries := await self.store.read_range(start, bound, READ_COUNT)):
+            while bound is not None and (entries := await self.store.events.read_range(start, bound, READ_COUNT)):
                 self._apply_entries(entries, ack=False)
                 start = next_stream_id(entries[-1].id)
         except BaseException:
@@ -334,7 +334,7 @@ class EngineRunner:
 
     async def _adopt_stored_seq(self) -> None:
         """Continue after the stored snapshot's seq (a write may have succeeded without us hearing back)."""
-        stored = await self.store.load_snapshot()
+        stored = await self.store.events.load_snapshot()
         if stored is not None and isinstance(stored.get("seq"), int) and stored["seq"] >= self.seq:
             self.seq = stored["seq"]
             self.published = stored
@@ -363,7 +363,7 @@ class EngineRunner:
         """Flag a read of a stored document on every notice of its type (the poll covers any outage)."""
         while True:
             try:
-                async with self.store.subscribe_config() as notices:
+                async with self.store.config.subscribe_config() as notices:
                     for watch in self._config.values():
                         watch.notice = True  # anything published before we subscribed
                     async for notice in notices:
@@ -387,7 +387,7 @@ class EngineRunner:
         watch.notice = False
         watch.checked = asyncio.get_running_loop().time()
         try:
-            document = await self.store.load_config_checked(kind.name)
+            document = await self.store.config.load_config_checked(kind.name)
         except ConfigFormatError as exc:
             self.site_book.refuse(kind, "unreadable", exc)
             return
@@ -421,7 +421,7 @@ class EngineRunner:
         if self._since(self._last_evaluate) < self.evaluate_every_s:
             return None
         self._last_evaluate = asyncio.get_running_loop().time()
-        return await self.store.read_health() if book.evaluates else None
+        return await self.store.events.read_health() if book.evaluates else None
 
     async def _publish(self, *, checkpoint: bool = False) -> None:
         """Snapshot, then store it (with the checkpoint when due), then publish the delta, then ack."""
@@ -443,7 +443,7 @@ class EngineRunner:
         extra: dict[str, Any] = {"alerts": records} if records else {}
         if history:
             extra["history"] = history
-        await self.store.save_state(text, payload, self.last_id or "0-0", seq, **extra)
+        await self.store.events.save_state(text, payload, self.last_id or "0-0", seq, **extra)
         book.saved(len(records))
         now = asyncio.get_running_loop().time()
         self.published = snapshot
@@ -454,7 +454,7 @@ class EngineRunner:
         self.stats.published += 1
         changes = diff(previous or {}, snapshot)
         base = seq - 1 if previous is not None else None  # None: readers re-read the snapshot key
-        await self.store.publish_delta({"type": "delta", "seq": seq, "base": base, "changes": changes})
+        await self.store.events.publish_delta({"type": "delta", "seq": seq, "base": base, "changes": changes})
         await self._ack_checkpointed()
         await self._sample_trend(book, snapshot, now_utc)
 
@@ -471,7 +471,7 @@ class EngineRunner:
             if not rows:
                 continue
             ids = row_ids(rows)
-            skip = written(ids, await self.store.last_history_id(kind))
+            skip = written(ids, await self.store.history.last_history_id(kind))
             if skip:
                 log.info("site %s: %d %s history rows were already written; skipped", self.store.site, skip, kind)
             pairs = zip(ids[skip:], rows[skip:], strict=True)
@@ -488,7 +488,7 @@ class EngineRunner:
         bound = stream_id_key(self._checkpointed_id)
         covered = [entry_id for entry_id in self._to_ack if stream_id_key(entry_id) <= bound]
         if covered:
-            await self.store.ack(covered)
+            await self.store.events.ack(covered)
             self._to_ack = [entry_id for entry_id in self._to_ack if stream_id_key(entry_id) > bound]
 
     async def _sample_trend(self, book: SiteBook, snapshot: dict[str, Any], now: datetime) -> None:
@@ -497,7 +497,7 @@ class EngineRunner:
         if sample is None:
             return
         try:
-            await self.store.add_trend_sample(int(now.timestamp() * 1000), sample, TREND_KEEP_S)
+            await self.store.trend.add_trend_sample(int(now.timestamp() * 1000), sample, TREND_KEEP_S)
         except ResponseError as exc:
             log.error("site %s: cannot write trend samples, sparklines stop (%s)", self.store.site, exc)
             book.stop_trend()
@@ -509,7 +509,7 @@ class EngineRunner:
         if not force and now - self._last_health < HEALTH_EVERY_S:
             return
         self._last_health = now
-        lag = await self.store.stream_lag() if self.stats.connected else None
+        lag = await self.store.events.stream_lag() if self.stats.connected else None
         stats = self.stats
         fields: dict[str, str | int | float | bool] = {
             "connected": stats.connected,
@@ -532,7 +532,7 @@ class EngineRunner:
             fields["last_event_ts"] = stats.last_event_ts
         if lag is not None:
             fields["lag"] = lag
-        await self.store.write_health(COMPONENT, fields)
+        await self.store.events.write_health(COMPONENT, fields)
 
 
 async def run_engine(settings: Settings, site_config: SiteConfig) -> None:

@@ -341,18 +341,18 @@ class Notifier:
                 self._client = None
 
     async def _session(self) -> None:
-        await self.store.ensure_alerts_group(GROUP)
+        await self.store.alerts.ensure_alerts_group(GROUP)
         self.stats.connected = True
         self.ready.set()
         after = "0"
-        while entries := await self.store.read_alerts_group(GROUP, self.consumer, after, READ_COUNT, None):
+        while entries := await self.store.alerts.read_alerts_group(GROUP, self.consumer, after, READ_COUNT, None):
             for entry_id, record in entries:
                 await self._dispatch(entry_id, record)
             after = entries[-1][0]
         while True:
             await self._flush_acks()
             await self._write_health()
-            entries = await self.store.read_alerts_group(GROUP, self.consumer, ">", READ_COUNT, self._block_ms)
+            entries = await self.store.alerts.read_alerts_group(GROUP, self.consumer, ">", READ_COUNT, self._block_ms)
             for entry_id, record in entries:
                 await self._dispatch(entry_id, record)
 
@@ -390,7 +390,7 @@ class Notifier:
         if self._to_ack:
             ids, self._to_ack = self._to_ack, []
             try:
-                await self.store.ack_alerts(GROUP, ids)
+                await self.store.alerts.ack_alerts(GROUP, ids)
             except BaseException:
                 self._to_ack[:0] = ids
                 raise
@@ -482,7 +482,7 @@ class Notifier:
         backoff = self._backoff()
         while True:
             try:
-                await self.store.add_dead_letter(fields)
+                await self.store.alerts.add_dead_letter(fields)
                 break
             except TRANSIENT_REDIS as exc:
                 delay = next(backoff)
@@ -507,7 +507,7 @@ class Notifier:
             "updated_ts": self._clock(),
         }
         with contextlib.suppress(*TRANSIENT_REDIS):
-            await self.store.write_health(COMPONENT, fields)
+            await self.store.events.write_health(COMPONENT, fields)
 
 
 def _retry_after(value: str | None) -> float | None:

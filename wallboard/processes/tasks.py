@@ -25,7 +25,7 @@ async def report_health(
     """Write a component's health hash every ``interval_s`` until cancelled; Redis errors are retried."""
     while True:
         try:
-            await store.write_health(component, fields())
+            await store.events.write_health(component, fields())
         except TRANSIENT as exc:
             log.debug("cannot write %s health: %s", component, exc)
         await asyncio.sleep(interval_s)

@@ -37,15 +37,20 @@ Modules, one noun each; ``Store`` is their sections put together::
     errors      the exception tree           connection  connect / connect_cluster
     updates     the pub/sub channel          base        StoreBase: client, keys, deadlines
     streams     events, snapshot + checkpoint, deltas, health
-    security    display tokens, users, sessions, login failures, audit, versioned config
-    alerting    alert lifecycle stream, notifier group, dead letters
+    security    display tokens, users, sessions, login failures, audit (``Store.accounts``)
+    config      versioned documents and their notices (``Store.config``)
+    alerting    alert lifecycle stream, notifier group, dead letters (``Store.alerts``)
     boards · trend · history · schedules     one section each
+Every section derives from ``StoreBase`` only; ``Store`` composes them (``store.events.append_events(...)``).
 """
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from wallboard.store.alerting import AlertStore
 from wallboard.store.boards import BoardStore
+from wallboard.store.config import ConfigStore
 from wallboard.store.connection import connect, connect_cluster
 from wallboard.store.errors import (
     CheckpointFormatError,
@@ -86,8 +91,51 @@ from wallboard.store.trend import TrendStore
 from wallboard.store.updates import Updates
 
 
-class Store(BoardStore, ScheduleStore, TrendStore, StreamStore, SecurityStore, AlertStore, HistoryStore):
-    """Typed access to one site's keys: every section of the store on one client."""
+class _Shared(TypedDict):
+    """What every section of one site's store is built with."""
+
+    prefix: str
+    site: str
+    maxlen: int
+    op_timeout_s: float
+
+
+class Store:
+    """One site's Redis: its sections, composed on one client.
+
+    ``events`` the event stream, snapshot + checkpoint, deltas and health; ``config`` versioned documents and
+    their notices; ``accounts`` tokens, users, sessions, login failures, audit; ``alerts`` the alert lifecycle
+    stream, notifier groups and dead letters; ``boards``, ``schedules``, ``trend``, ``history``.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        prefix: str = "wb",
+        site: str = "default",
+        maxlen: int = 1_000_000,
+        op_timeout_s: float = OP_TIMEOUT_S,
+    ) -> None:
+        self.client = client
+        self.keys = Keys(prefix, site)
+        self.site = site
+        self.maxlen = maxlen
+        self.op_timeout_s = op_timeout_s
+        shared = _Shared(prefix=prefix, site=site, maxlen=maxlen, op_timeout_s=op_timeout_s)
+        self.events = StreamStore(client, **shared)
+        self.config = ConfigStore(client, **shared)
+        self.accounts = SecurityStore(client, **shared)
+        self.alerts = AlertStore(client, **shared)
+        self.boards = BoardStore(client, **shared)
+        self.schedules = ScheduleStore(client, self.config, **shared)
+        self.trend = TrendStore(client, **shared)
+        self.history = HistoryStore(client, **shared)
+
+    @property
+    def on_cluster(self) -> bool:
+        """True on a Redis Cluster: the site's channels are then sharded (SPUBLISH/SSUBSCRIBE)."""
+        return self.events.on_cluster
 
 
 __all__ = [
@@ -103,6 +151,7 @@ __all__ = [
     "TREND_FIELD",
     "Checkpoint",
     "CheckpointFormatError",
+    "ConfigStore",
     "Client",
     "ClusterConfigError",
     "ClusterUnavailableError",

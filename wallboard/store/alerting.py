@@ -1,4 +1,4 @@
-"""The alert lifecycle stream, the notifier's consumer group and dead letters, config notices."""
+"""The alert lifecycle stream, the notifier's consumer group and dead letters."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
 from wallboard.store.base import StoreBase
-from wallboard.store.errors import ConfigFormatError
 from wallboard.store.layout import (
     ALERT_FIELD,
     DEAD_LETTER_MAXLEN,
     _json_object,
     _text,
 )
-from wallboard.store.updates import Updates
 
 log = logging.getLogger(__name__)
 
@@ -45,34 +43,12 @@ def _alert_record(fields: Any) -> dict[str, Any] | None:
 
 
 class AlertStore(StoreBase):
-    """The alert lifecycle stream, the notifier's consumer group and dead letters, config notices."""
+    """The alert lifecycle stream, the notifier's consumer group and dead letters."""
 
     # -- alerting (B): the alert lifecycle stream, the notifier's consumer group and dead letters, config notices
     # <prefix>:{<site>}:alerts        stream, field "a" = one lifecycle record (wallboard.core.alerting.Record) as JSON,
     #                                 written by the runner in its snapshot MULTI; consumer group(s) of notifiers
     # <prefix>:{<site>}:alerts:dead   stream of notifications a receiver never accepted (fields: receiver, ...)
-
-    @property
-    def alerts_key(self) -> str:
-        return f"{self.keys.base}:alerts"
-
-    @property
-    def dead_letters_key(self) -> str:
-        return f"{self.keys.base}:alerts:dead"
-
-    def subscribe_config(self) -> Updates:
-        """A subscription to the config notices channel (``{"type": "thresholds", "version": N}``)."""
-        return Updates(self.client.pubsub(), self.keys.config_channel, self.op_timeout_s)
-
-    async def load_config_checked(self, name: str) -> dict[str, Any] | None:
-        """The document ``wb:{site}:config:<name>``, None when absent; raises ConfigFormatError when unreadable."""
-        raw = await self._do(self.client.get(self.keys.config(name)))
-        if raw is None:
-            return None
-        document = _json_object(raw)
-        if document is None:
-            raise ConfigFormatError(f"{self.keys.config(name)} holds {len(raw)} bytes that are not a JSON object")
-        return document
 
     async def alert_records(
         self, start: str = "-", end: str = "+", count: int = 100, *, newest_first: bool = False
@@ -82,9 +58,9 @@ class AlertStore(StoreBase):
         A record that is not a JSON object comes back as None (the id still tells where it was).
         """
         if newest_first:
-            raw: Any = await self._do(self.client.xrevrange(self.alerts_key, end, start, count=count))
+            raw: Any = await self._do(self.client.xrevrange(self.keys.alerts, end, start, count=count))
         else:
-            raw = await self._do(self.client.xrange(self.alerts_key, start, end, count=count))
+            raw = await self._do(self.client.xrange(self.keys.alerts, start, end, count=count))
         return [(_text(entry_id), _alert_record(fields)) for entry_id, fields in raw or ()]
 
     async def ensure_alerts_group(self, group: str) -> bool:
@@ -93,12 +69,12 @@ class AlertStore(StoreBase):
         A new group starts with what is written from now on: history from before it is not re-sent.
         """
         try:
-            await self._do(self.client.xgroup_create(self.alerts_key, group, id="$", mkstream=True))
+            await self._do(self.client.xgroup_create(self.keys.alerts, group, id="$", mkstream=True))
         except ResponseError as exc:
             if "BUSYGROUP" in str(exc):
                 return False
             raise
-        log.info("created consumer group %s on %s", group, self.alerts_key)
+        log.info("created consumer group %s on %s", group, self.keys.alerts)
         return True
 
     async def read_alerts_group(
@@ -106,12 +82,14 @@ class AlertStore(StoreBase):
     ) -> list[tuple[str, dict[str, Any] | None]]:
         """XREADGROUP on the alerts stream: ``start`` ``>`` for new records, an id for this consumer's pending ones."""
         try:
-            command = self.client.xreadgroup(group, consumer, {self.alerts_key: start}, count=count, block=block_ms)
+            command = self.client.xreadgroup(group, consumer, {self.keys.alerts: start}, count=count, block=block_ms)
             reply = await self._do(command, extra_s=(block_ms or 0) / 1000)
         except ResponseError as exc:
             if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
                 raise
-            log.warning("consumer group %s on %s is gone (Redis lost its data?); recreating it", group, self.alerts_key)
+            log.warning(
+                "consumer group %s on %s is gone (Redis lost its data?); recreating it", group, self.keys.alerts
+            )
             await self.ensure_alerts_group(group)
             return []
         return _alert_entries(reply)
@@ -119,15 +97,15 @@ class AlertStore(StoreBase):
     async def ack_alerts(self, group: str, ids: Sequence[str]) -> int:
         if not ids:
             return 0
-        return int(await self._do(self.client.xack(self.alerts_key, group, *ids)))
+        return int(await self._do(self.client.xack(self.keys.alerts, group, *ids)))
 
     async def add_dead_letter(self, fields: Mapping[str, str]) -> str:
         """XADD a notification no receiver accepted to ``alerts:dead`` (capped at DEAD_LETTER_MAXLEN)."""
         mapping: dict[FieldT, EncodableT] = {name: value for name, value in fields.items()}
-        entry_id = self.client.xadd(self.dead_letters_key, mapping, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
+        entry_id = self.client.xadd(self.keys.dead_letters, mapping, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
         return _text(await self._do(entry_id))
 
     async def dead_letters(self, count: int = 100) -> list[tuple[str, dict[str, str]]]:
         """The newest dead letters first."""
-        raw: Any = await self._do(self.client.xrevrange(self.dead_letters_key, "+", "-", count=count))
+        raw: Any = await self._do(self.client.xrevrange(self.keys.dead_letters, "+", "-", count=count))
         return [(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()}) for entry_id, fields in raw or ()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
@@ -15,10 +16,15 @@ from wallboard.store.layout import (
     Keys,
     T,
 )
+from wallboard.store.updates import Updates
 
 
 class StoreBase:
-    """One site's keys and the bounded operation every part of the store runs its commands through."""
+    """One site's keys and the bounded operation every section of the store runs its commands through.
+
+    Every section (streams, config, accounts, alerts, boards, schedules, trend, history) derives from this
+    one class only; ``wallboard.store.Store`` composes them.
+    """
 
     def __init__(
         self,
@@ -53,3 +59,15 @@ class StoreBase:
     async def _do(self, command: Awaitable[T], *, extra_s: float = 0.0) -> T:
         async with self._deadline(extra_s):
             return await command
+
+    def _publish(self, target: Any, channel: str, message: str) -> Any:
+        """Publish on one of the site's channels through ``target``, the client or a pipeline (also in a MULTI).
+
+        SPUBLISH on a Redis Cluster, where ``Updates`` subscribes with SSUBSCRIBE (a cluster pipeline
+        refuses PUBLISH, and a sharded subscriber never hears one); PUBLISH elsewhere.
+        """
+        return target.spublish(channel, message) if self.on_cluster else target.publish(channel, message)
+
+    def _subscribe(self, channel: str) -> Updates:
+        """A subscription to one of the site's channels (sharded on a Redis Cluster, see ``_publish``)."""
+        return Updates(self.client.pubsub(), channel, self.op_timeout_s)

@@ -8,15 +8,15 @@ from typing import Any
 
 from redis.typing import EncodableT, FieldT
 
+from wallboard.store.base import StoreBase
 from wallboard.store.layout import (
     AUDIT_MAXLEN,
     _json_object,
     _text,
 )
-from wallboard.store.streams import StreamStore
 
 
-class BoardStore(StreamStore):
+class BoardStore(StoreBase):
     """TV boards as configuration: a hash of board name -> board JSON (wallboard.api.board_routes)."""
 
     # -- boards: wb:{site}:config:boards, a hash board name -> board JSON (see wallboard.api.board_routes)

@@ -7,8 +7,8 @@ from typing import Any
 from wallboard.store.base import StoreBase
 from wallboard.store.layout import (
     HISTORY_FIELD,
-    HISTORY_KINDS,
     HistoryWrite,
+    Keys,
     _json_object,
     _text,
 )
@@ -24,29 +24,26 @@ class HistoryStore(StoreBase):
     # interval) trims rows whose interval started more than the retention before the newest row written
     # (MINID needs Redis >= 6.2).
 
-    def history_key(self, kind: str) -> str:
-        if kind not in HISTORY_KINDS:
-            raise ValueError(f"history kind {kind!r}, expected one of {', '.join(HISTORY_KINDS)}")
-        return f"{self.keys.base}:history:{kind}"
-
-    def _add_history(self, pipe: Any, batch: HistoryWrite) -> None:
-        key = self.history_key(batch.kind)
-        last = len(batch.entries) - 1
-        for n, (entry_id, row_json) in enumerate(batch.entries):
-            trim = {"minid": batch.min_id, "approximate": False} if n == last and batch.min_id else {}
-            pipe.xadd(key, {HISTORY_FIELD: row_json}, id=entry_id, **trim)
-
     async def last_history_id(self, kind: str) -> str | None:
         """The newest entry id of a history stream, None when it is empty."""
-        raw: Any = await self._do(self.client.xrevrange(self.history_key(kind), "+", "-", count=1))
+        raw: Any = await self._do(self.client.xrevrange(self.keys.history(kind), "+", "-", count=1))
         return _text(raw[0][0]) if raw else None
 
     async def history_rows(
         self, kind: str, start: str, end: str, count: int
     ) -> list[tuple[str, dict[str, Any] | None]]:
         """Up to ``count`` (id, row) of a history stream between two ids (inclusive), oldest first; None: unreadable."""
-        raw: Any = await self._do(self.client.xrange(self.history_key(kind), start, end, count=count))
+        raw: Any = await self._do(self.client.xrange(self.keys.history(kind), start, end, count=count))
         return [
             (_text(entry_id), _json_object(fields.get(HISTORY_FIELD)) if fields else None)
             for entry_id, fields in raw or ()
         ]
+
+
+def add_history(pipe: Any, keys: Keys, batch: HistoryWrite) -> None:
+    """XADD a batch of closed interval rows in ``pipe`` (the checkpoint's MULTI), trimming by MINID."""
+    key = keys.history(batch.kind)
+    last = len(batch.entries) - 1
+    for n, (entry_id, row_json) in enumerate(batch.entries):
+        trim = {"minid": batch.min_id, "approximate": False} if n == last and batch.min_id else {}
+        pipe.xadd(key, {HISTORY_FIELD: row_json}, id=entry_id, **trim)

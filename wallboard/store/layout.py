@@ -95,6 +95,25 @@ class Keys:
     def login_failures(self, subject: str) -> str:
         return f"{self.base}:login-failures:{subject}"
 
+    @property
+    def alerts(self) -> str:
+        """The alert lifecycle stream (records written with the checkpoint, read by notifiers)."""
+        return f"{self.base}:alerts"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.base}:alerts:dead"
+
+    def history(self, kind: str) -> str:
+        """A stream of closed interval rows, ``queue`` or ``agent``."""
+        if kind not in HISTORY_KINDS:
+            raise ValueError(f"history kind {kind!r}, expected one of {', '.join(HISTORY_KINDS)}")
+        return f"{self.base}:history:{kind}"
+
+    @property
+    def trend(self) -> str:
+        return f"{self.base}:trend"
+
 
 @dataclass(frozen=True)
 class StreamEntry:

@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from wallboard.store.alerting import AlertStore
+from wallboard.store.base import StoreBase
+from wallboard.store.config import ConfigStore
 from wallboard.store.errors import ConfigConflictError
-from wallboard.store.security import SecurityStore
+from wallboard.store.layout import OP_TIMEOUT_S, Client
 
 SCHEDULES_CONFIG = "schedules"
-
-# history
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -33,11 +32,21 @@ def _schedule_counts(document: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-# KEYS[1] the counter, ARGV[1] its window in ms: INCR, and start the window with the first failure.
+class ScheduleStore(StoreBase):
+    """Schedules: wb:{site}:config:schedules, versioned like the thresholds (through the config section)."""
 
-
-class ScheduleStore(SecurityStore, AlertStore):
-    """Schedules: wb:{site}:config:schedules, versioned like the thresholds."""
+    def __init__(
+        self,
+        client: Client,
+        config: ConfigStore,
+        *,
+        prefix: str = "wb",
+        site: str = "default",
+        maxlen: int = 1_000_000,
+        op_timeout_s: float = OP_TIMEOUT_S,
+    ) -> None:
+        super().__init__(client, prefix=prefix, site=site, maxlen=maxlen, op_timeout_s=op_timeout_s)
+        self.config = config
 
     # -- schedules: wb:{site}:config:schedules, versioned like the thresholds
     # {"version", "slots": [wallboard.core.adherence.schedule.dump_schedule rows], "updated_by", "updated_ts"};
@@ -45,7 +54,7 @@ class ScheduleStore(SecurityStore, AlertStore):
 
     async def read_schedules(self) -> dict[str, Any] | None:
         """The stored schedules document, None when absent; raises ConfigFormatError when unreadable."""
-        return await self.load_config_checked(SCHEDULES_CONFIG)
+        return await self.config.load_config_checked(SCHEDULES_CONFIG)
 
     async def write_schedules(
         self, document: Mapping[str, Any], expected_version: int, actor: str, *, at: datetime, action: str
@@ -55,7 +64,7 @@ class ScheduleStore(SecurityStore, AlertStore):
 
         Returns the stored document; raises ConfigConflictError when ``expected_version`` is not the stored one.
         """
-        old = await self.load_config(SCHEDULES_CONFIG)
+        old = await self.config.load_config(SCHEDULES_CONFIG)
         found = old.get("version") if old is not None else 0
         if found != expected_version:
             raise ConfigConflictError(self.keys.config(SCHEDULES_CONFIG), expected_version, _int_or_none(found))
@@ -69,12 +78,9 @@ class ScheduleStore(SecurityStore, AlertStore):
             "old": json.dumps(_schedule_counts(old), sort_keys=True, separators=(",", ":")),
             "new": json.dumps(_schedule_counts(stored), sort_keys=True, separators=(",", ":")),
         }
-        await self.replace_config(SCHEDULES_CONFIG, stored, audit)
+        await self.config.replace_config(SCHEDULES_CONFIG, stored, audit)
         return stored
 
     async def count_schedule_rejection(self) -> int:
         """One more rejected schedule import (``wallboard_events_rejected_total{component="schedules"}``)."""
         return int(await self._do(self.client.hincrby(self.keys.health(SCHEDULES_CONFIG), "rejected", 1)))
-
-
-# schedules

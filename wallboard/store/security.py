@@ -1,4 +1,4 @@
-"""Display tokens (only their sha256), users, sessions, login failures, the audit stream, versioned config."""
+"""Display tokens (only their sha256), users, sessions, login failures and the audit stream."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 from redis.typing import EncodableT, FieldT
 
 from wallboard.store.base import StoreBase
-from wallboard.store.errors import ConfigConflictError
 from wallboard.store.layout import (
     AUDIT_MAXLEN,
     _json_object,
@@ -23,20 +22,6 @@ if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS
 return {count, redis.call('PTTL', KEYS[1])}
 """
 
-_REPLACE_CONFIG = """
-local raw = redis.call('GET', KEYS[1])
-local found = 0
-if raw then
-  local ok, doc = pcall(cjson.decode, raw)
-  if ok and type(doc) == 'table' and type(doc['version']) == 'number' then found = doc['version'] end
-end
-if found ~= tonumber(ARGV[1]) then return {0, found} end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 6))
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return {1, found}
-"""
-
 # KEYS[1] the counter: DECR it if it still exists and is positive (an expired one stays gone).
 
 _FORGIVE_FAILURE = """
@@ -47,7 +32,7 @@ return 0
 
 
 class SecurityStore(StoreBase):
-    """Display tokens (only their sha256), users, sessions, login failures, the audit stream, versioned config."""
+    """Display tokens (only their sha256), users, sessions, login failures and the audit stream."""
 
     # -- display tokens (only their sha256 is ever stored) ----------------------------------
 
@@ -127,24 +112,3 @@ class SecurityStore(StoreBase):
             return []
         raw: Any = await self._do(self.client.xrevrange(self.keys.audit, end, "-", count=count))
         return [(_text(entry_id), {_text(k): _text(v) for k, v in fields.items()}) for entry_id, fields in raw or ()]
-
-    async def load_config(self, name: str) -> dict[str, Any] | None:
-        """The versioned config document ``wb:{site}:config:<name>`` (None when absent or not a JSON object)."""
-        return _json_object(await self._do(self.client.get(self.keys.config(name))))
-
-    async def replace_config(self, name: str, document: Mapping[str, Any], audit: Mapping[str, str]) -> None:
-        """Compare-and-set a config document at ``document["version"]`` (stored version + 1), atomically with
-        its audit entry and a ``{"type": name, "version": N}`` notice on the config channel (one Lua script:
-        both keys share the site's hash tag, so this works on a Redis Cluster too).
-
-        Raises ConfigConflictError when the stored version is not ``document["version"] - 1``.
-        """
-        key, version = self.keys.config(name), int(document["version"])
-        notice = json.dumps({"type": name, "version": version})
-        pairs = [item for field_value in audit.items() for item in field_value]
-        args: list[EncodableT] = [version - 1, json.dumps(dict(document)), AUDIT_MAXLEN, self.keys.config_channel]
-        args += [notice, *pairs]
-        reply = await self._do(self.client.eval(_REPLACE_CONFIG, 2, key, self.keys.audit, *args))
-        written, found = int(reply[0]), int(reply[1])
-        if not written:
-            raise ConfigConflictError(key, version - 1, found)

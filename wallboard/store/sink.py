@@ -45,7 +45,7 @@ class StreamSink:
     async def _append(self, batch: Sequence[Event]) -> None:
         while True:
             try:
-                await self._store.append_events(batch)
+                await self._store.events.append_events(batch)
             except TRANSIENT as exc:
                 self.connected = False
                 self.retries += 1

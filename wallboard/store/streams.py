@@ -12,9 +12,9 @@ from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
 from wallboard.core.events import Event, event_to_json
-from wallboard.store.alerting import AlertStore
+from wallboard.store.base import StoreBase
 from wallboard.store.errors import SiteMismatchError
-from wallboard.store.history import HistoryStore
+from wallboard.store.history import add_history
 from wallboard.store.layout import (
     ALERT_FIELD,
     ALERTS_MAXLEN,
@@ -37,7 +37,7 @@ from wallboard.store.updates import Updates
 log = logging.getLogger(__name__)
 
 
-class StreamStore(AlertStore, HistoryStore):
+class StreamStore(StoreBase):
     """The event stream, the snapshot + checkpoint transaction, deltas and health hashes."""
 
     # -- the event stream ------------------------------------------------------------------
@@ -157,9 +157,9 @@ class StreamStore(AlertStore, HistoryStore):
             if checkpoint is not None:
                 pipe.set(self.keys.checkpoint, encode_checkpoint(Checkpoint(stream_id, seq, checkpoint)))
             for record in alerts:  # alerting (B): lifecycle transitions, atomic with the checkpoint that has them
-                pipe.xadd(self.alerts_key, {ALERT_FIELD: record}, maxlen=ALERTS_MAXLEN, approximate=True)
+                pipe.xadd(self.keys.alerts, {ALERT_FIELD: record}, maxlen=ALERTS_MAXLEN, approximate=True)
             for batch in history:  # history: closed interval rows, atomic with the checkpoint too
-                self._add_history(pipe, batch)
+                add_history(pipe, self.keys, batch)
             await pipe.execute()
 
     async def load_checkpoint(self) -> Checkpoint | None:
@@ -189,18 +189,6 @@ class StreamStore(AlertStore, HistoryStore):
     def subscribe_updates(self) -> Updates:
         """A subscription to the updates channel (use ``async with``, then ``async for``)."""
         return self._subscribe(self.keys.updates)
-
-    def _publish(self, target: Any, channel: str, message: str) -> Any:
-        """Publish on one of the site's channels through ``target``, the client or a pipeline (also in a MULTI).
-
-        SPUBLISH on a Redis Cluster, where ``Updates`` subscribes with SSUBSCRIBE (a cluster pipeline
-        refuses PUBLISH, and a sharded subscriber never hears one); PUBLISH elsewhere.
-        """
-        return target.spublish(channel, message) if self.on_cluster else target.publish(channel, message)
-
-    def _subscribe(self, channel: str) -> Updates:
-        """A subscription to one of the site's channels (sharded on a Redis Cluster, see ``_publish``)."""
-        return Updates(self.client.pubsub(), channel, self.op_timeout_s)
 
     # -- health ---------------------------------------------------------------------------
 

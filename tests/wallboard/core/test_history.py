@@ -248,6 +248,7 @@ EVENT_KINDS = st.sampled_from(["login", "logout", "pause", "unpause", "call"])
 # a2 first seen in a late event (09:14:30, after a call ended at 09:15:00 opened the next interval): its time is
 # counted from 09:15, never 930 s in a 900 s interval
 @example(steps=[("call", 870, "a1"), ("login", 870, "a2")])
+@example(steps=[("call", 870, "a1"), ("pause", 870, "a1")])  # the same for a late pause: never 930 s paused
 def test_state_times_add_up_for_any_input(steps: list[tuple[str, int, str]]) -> None:
     """For any order of logins, pauses and calls: state times sum to logged_in_s <= the interval length."""
     events: list[Event] = []

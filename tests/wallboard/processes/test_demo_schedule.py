@@ -33,10 +33,10 @@ async def test_the_demo_stores_its_schedule_as_the_next_version_by_the_demo(stor
     site = site_config(config, site="demo")
     stored = await store_demo_schedule(store, config, site, START, 1.0)
     assert stored is not None and stored["version"] == 1 and stored["updated_by"] == "demo"
-    document = await store.read_schedules()
+    document = await store.schedules.read_schedules()
     assert document is not None
     assert schedule_from_document(document, site) == schedule_around(config, site, START)
-    (_, entry), *_ = await store.read_audit(10)
+    (_, entry), *_ = await store.accounts.read_audit(10)
     assert (entry["actor"], entry["action"]) == ("demo", "schedules.import")
     again = await store_demo_schedule(store, config, site, START, 1.0)
     assert again is not None and again["version"] == 2
@@ -47,7 +47,7 @@ async def test_a_faster_demo_stores_the_schedule_on_the_wall_clock(store: Store)
     config = build_config(4, 1, seed=2, schedule=SchedulePolicy())
     site = site_config(config, site="demo")
     await store_demo_schedule(store, config, site, START, 60.0)
-    document = await store.read_schedules()
+    document = await store.schedules.read_schedules()
     assert document is not None
     slots = schedule_from_document(document, site).for_agent(config.agents[0].agent_id)
     starts = [0] + [n for n in range(1, len(slots)) if slots[n].start != slots[n - 1].end]  # one block per shift

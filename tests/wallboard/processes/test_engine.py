@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from store_doubles import store_with
 from waiting import poll_until
 
 from wallboard.config import Settings
@@ -42,6 +43,7 @@ from wallboard.core.thresholds import load_thresholds
 from wallboard.processes.engine import EngineRunner, run_engine
 from wallboard.store import Store, connect
 from wallboard.store.embedded import start_embedded
+from wallboard.store.streams import StreamStore
 
 SITE = SiteConfig(
     site="paris",
@@ -144,8 +146,10 @@ class Harness:
 
     async def caught_up(self, last_id: str) -> bool:
         """The stored snapshot includes ``last_id`` and nothing is left unacknowledged."""
-        snapshot = await self.store.load_snapshot()
-        return snapshot is not None and snapshot["stream_id"] == last_id and await self.store.pending_count() == 0
+        snapshot = await self.store.events.load_snapshot()
+        return (
+            snapshot is not None and snapshot["stream_id"] == last_id and await self.store.events.pending_count() == 0
+        )
 
     async def close(self) -> None:
         for task, client in self.running:
@@ -173,11 +177,11 @@ async def test_snapshots_carry_the_engine_figures_and_deltas_chain_to_them(harne
     """N events in -> the stored snapshot equals a pure State's; the deltas, applied in order, rebuild it."""
     events = logins() + call_events(0, 40)
     expected = figures(pure(events).snapshot(T0))
-    async with harness.store.subscribe_updates() as updates:
+    async with harness.store.events.subscribe_updates() as updates:
         runner = harness.start()
         ids: list[str] = []
         for start in range(0, len(events), 25):
-            ids += await harness.store.append_events(events[start : start + 25])
+            ids += await harness.store.events.append_events(events[start : start + 25])
         chain: dict[str, Any] = {}
         seqs: list[tuple[int, int]] = []
         async with asyncio.timeout(10):
@@ -192,7 +196,7 @@ async def test_snapshots_carry_the_engine_figures_and_deltas_chain_to_them(harne
     assert [seq for _, seq in seqs] == list(range(1, len(seqs) + 1))
     assert [base for base, _ in seqs] == [None] + [seq - 1 for _, seq in seqs[1:]]
     await until(lambda: harness.caught_up(ids[-1]))
-    stored = await harness.store.load_snapshot()
+    stored = await harness.store.events.load_snapshot()
     assert stored is not None and figures(stored) == expected
     assert runner.state is not None and runner.state.totals() == pure(events).totals()
     assert (runner.stats.applied, runner.stats.rejected, runner.stats.ignored) == (len(events), 0, 0)
@@ -201,13 +205,13 @@ async def test_snapshots_carry_the_engine_figures_and_deltas_chain_to_them(harne
 async def test_a_runner_killed_at_any_step_loses_nothing_and_counts_nothing_twice(harness: Harness) -> None:
     """Killed after a checkpoint, before an ack and before a checkpoint: the last runner equals a pure replay."""
 
-    class AckLost(Store):
+    class AckLost(StreamStore):
         """A process killed right after its checkpoint: the acks never reach Redis."""
 
         async def ack(self, ids: Sequence[str]) -> int:
             return 0
 
-    class KilledBeforeCheckpoint(Store):
+    class KilledBeforeCheckpoint(StreamStore):
         """A process killed just before writing its checkpoint: the write never happens."""
 
         stuck = asyncio.Event()
@@ -224,36 +228,36 @@ async def test_a_runner_killed_at_any_step_loses_nothing_and_counts_nothing_twic
     store = harness.store
 
     first = harness.start()
-    ids = await store.append_events(batches[0])
+    ids = await store.events.append_events(batches[0])
     await until(lambda: harness.caught_up(ids[-1]))
     await harness.kill(first)
 
-    second = harness.start(AckLost)
-    batch2 = await store.append_events(batches[1])
+    second = harness.start(store_with(AckLost))
+    batch2 = await store.events.append_events(batches[1])
 
     async def checkpointed(last_id: str) -> bool:
-        checkpoint = await store.load_checkpoint()
+        checkpoint = await store.events.load_checkpoint()
         return checkpoint is not None and checkpoint.stream_id == last_id
 
     await until(lambda: checkpointed(batch2[-1]))
     await harness.kill(second)
-    assert await store.pending_count() == len(batch2)
+    assert await store.events.pending_count() == len(batch2)
 
     # Snapshots without a checkpoint for 0.3 s, then killed as it writes one: nothing of batch 3 may be acked.
-    third = harness.start(KilledBeforeCheckpoint, settings=settings(checkpoint_interval_s=0.3), tick_s=0.05)
-    batch3 = await store.append_events(batches[2])
+    third = harness.start(store_with(KilledBeforeCheckpoint), settings=settings(checkpoint_interval_s=0.3), tick_s=0.05)
+    batch3 = await store.events.append_events(batches[2])
     await until(KilledBeforeCheckpoint.stuck.is_set)
     assert third.last_id == batch3[-1] and third.stats.ignored == len(batch2) and third.stats.published > 2
     assert third.state is not None and third.state.totals() == pure([e for b in batches[:3] for e in b]).totals()
     await harness.kill(third)
-    assert [e.id for e in await store.read_pending("engine")] == batch3
+    assert [e.id for e in await store.events.read_pending("engine")] == batch3
     assert await checkpointed(batch2[-1])
 
     fourth = harness.start()
-    batch4 = await store.append_events(batches[3])
+    batch4 = await store.events.append_events(batches[3])
     await until(lambda: harness.caught_up(batch4[-1]))
     everything = [event for batch in batches for event in batch]
-    stored = await store.load_snapshot()
+    stored = await store.events.load_snapshot()
     assert stored is not None and figures(stored) == figures(pure(everything).snapshot(T0))
     assert fourth.state is not None and fourth.state.totals() == pure(everything).totals()
     assert fourth.stats.ignored == 0
@@ -268,14 +272,14 @@ async def test_a_redis_outage_is_ridden_out(
     events = logins() + call_events(0, 30)
     half = len(events) // 2
     runner = harness.start()
-    ids = await harness.store.append_events(events[:half])
+    ids = await harness.store.events.append_events(events[:half])
     await until(lambda: harness.caught_up(ids[-1]))
 
     async def append_when_possible(batch: list[Event]) -> list[str]:
         backoff = Backoff(initial=0.01, cap=0.2)
         while True:
             try:
-                return await harness.store.append_events(batch)
+                return await harness.store.events.append_events(batch)
             except RedisConnectionError:
                 await asyncio.sleep(next(backoff))
 
@@ -287,7 +291,7 @@ async def test_a_redis_outage_is_ridden_out(
     async with asyncio.timeout(10):
         later = await appending
     await until(lambda: harness.caught_up(later[-1]))
-    stored = await harness.store.load_snapshot()
+    stored = await harness.store.events.load_snapshot()
     assert stored is not None and figures(stored) == figures(pure(events).snapshot(T0))
     assert runner.stats.connected and runner.stats.applied == len(events)
     assert any("reconnecting in" in record.getMessage() for record in caplog.records)
@@ -300,18 +304,18 @@ async def test_malformed_entries_are_counted_acked_and_skipped(
     caplog.set_level(logging.WARNING, logger="wallboard.processes.engine")
     good = logins()
     lyon = call_events(0, 1, site="lyon")[0]
-    bad_ids = await harness.store.append_raw([b"{not json", b'{"kind": "call_queued"}', event_to_json(lyon)])
-    ids = await harness.store.append_events(good)
+    bad_ids = await harness.store.events.append_raw([b"{not json", b'{"kind": "call_queued"}', event_to_json(lyon)])
+    ids = await harness.store.events.append_events(good)
     runner = harness.start()
     await until(lambda: harness.caught_up(ids[-1]))
     assert dict(runner.stats.rejected_by_reason) == {"bad_json": 1, "invalid_event": 1, "site_mismatch": 1}
     assert runner.stats.applied == len(good)
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert all(entry_id in logged for entry_id in bad_ids)
-    stored = await harness.store.load_snapshot()
+    stored = await harness.store.events.load_snapshot()
     assert stored is not None and figures(stored) == figures(pure(good).snapshot(T0))
     await runner.close()
-    health = (await harness.store.read_health())["engine"]
+    health = (await harness.store.events.read_health())["engine"]
     assert json.loads(health["rejected_by_reason"]) == {"bad_json": 1, "invalid_event": 1, "site_mismatch": 1}
     assert (health["rejected"], health["records"], health["connected"]) == ("3", str(len(good) + 3), "0")
 
@@ -320,26 +324,26 @@ async def test_a_graceful_close_writes_the_final_checkpoint(harness: Harness) ->
     """With checkpoints far apart, close() still stores a checkpoint of everything applied and acks it."""
     events = logins() + call_events(0, 5)
     runner = harness.start(settings=settings(checkpoint_interval_s=3600))
-    ids = await harness.store.append_events(events)
+    ids = await harness.store.events.append_events(events)
     await until(lambda: runner.last_id == ids[-1])
-    checkpoint = await harness.store.load_checkpoint()
+    checkpoint = await harness.store.events.load_checkpoint()
     assert checkpoint is None or checkpoint.stream_id != ids[-1]
     await harness.kill(runner)
-    assert await harness.store.pending_count() > 0
+    assert await harness.store.events.pending_count() > 0
     closing = harness.start(settings=settings(checkpoint_interval_s=3600))
     await until(lambda: closing.last_id == ids[-1])
     await cancel(harness.running[-1][0])
     await closing.close()
-    checkpoint = await harness.store.load_checkpoint()
+    checkpoint = await harness.store.events.load_checkpoint()
     assert checkpoint is not None and checkpoint.stream_id == ids[-1]
-    assert await harness.store.pending_count() == 0
+    assert await harness.store.events.pending_count() == 0
     assert decode_state(checkpoint.payload).totals() == pure(events).totals()
 
 
 async def test_a_cancelled_runner_always_stops_at_once(harness: Harness) -> None:
     """Cancelled at 100 random instants of its loop, the runner ends each time: no cancellation is swallowed."""
     rng = random.Random(20240506)
-    await harness.store.append_events(logins())
+    await harness.store.events.append_events(logins())
     for _ in range(100):
         runner = harness.start(tick_s=0.01)
         await asyncio.sleep(rng.uniform(0, 0.05))
@@ -351,7 +355,7 @@ async def test_time_ticks_without_events(harness: Harness) -> None:
     """With nothing arriving, a snapshot is still published every tick (time in state must move)."""
     runner = harness.start(tick_s=0.05)
     await until(lambda: runner.seq >= 4)
-    stored = await harness.store.load_snapshot()
+    stored = await harness.store.events.load_snapshot()
     assert stored is not None and stored["seq"] >= 4 and stored["stream_id"] is None
 
 
@@ -359,15 +363,15 @@ async def test_an_unreadable_checkpoint_is_rebuilt_from_the_stream(harness: Harn
     """A checkpoint this version cannot read is replaced by a replay of the delivered stream: same figures."""
     events = logins() + call_events(0, 10)
     first = harness.start()
-    ids = await harness.store.append_events(events)
+    ids = await harness.store.events.append_events(events)
     await until(lambda: harness.caught_up(ids[-1]))
     await harness.kill(first)
     await harness.client.set(harness.store.keys.checkpoint, b"WBCP1\n" + b'{"stream_id": "1-0", "seq": 1}\n' + b"junk")
     more = call_events(10, 5)
     second = harness.start()
-    later = await harness.store.append_events(more)
+    later = await harness.store.events.append_events(more)
     await until(lambda: harness.caught_up(later[-1]))
-    stored = await harness.store.load_snapshot()
+    stored = await harness.store.events.load_snapshot()
     assert stored is not None and figures(stored) == figures(pure(events + more).snapshot(T0))
     assert second.stats.applied == len(events) + len(more)
 
@@ -376,7 +380,7 @@ async def test_a_changed_site_configuration_rebuilds_the_state(harness: Harness)
     """A checkpoint made with other queue thresholds is not reused: figures follow the current site file."""
     events = logins() + call_events(0, 10)
     first = harness.start()
-    ids = await harness.store.append_events(events)
+    ids = await harness.store.events.append_events(events)
     await until(lambda: harness.caught_up(ids[-1]))
     await harness.kill(first)
     strict = SITE.model_copy(update={"queues": {"support": QueueConfig(sl_threshold_s=1, wrapup_s=5)}})
@@ -403,25 +407,25 @@ async def test_run_engine_stops_cleanly_with_a_final_checkpoint(redis_url: str) 
     store = Store(client, site="paris")
 
     async def published(last_id: str) -> bool:
-        snapshot = await store.load_snapshot()
+        snapshot = await store.events.load_snapshot()
         return snapshot is not None and snapshot["stream_id"] == last_id
 
     async def nothing_pending() -> bool:
-        return await store.pending_count() == 0
+        return await store.events.pending_count() == 0
 
     task = asyncio.create_task(run_engine(config, SITE))
     try:
-        ids = await store.append_events(first)
+        ids = await store.events.append_events(first)
         await until(lambda: published(ids[-1]))
         await until(nothing_pending)  # the first checkpoint is written at once
-        later = await store.append_events(second)
+        later = await store.events.append_events(second)
         await until(lambda: published(later[-1]))
-        assert await store.pending_count() == len(second)  # the next one only in an hour...
+        assert await store.events.pending_count() == len(second)  # the next one only in an hour...
         await cancel(task)
-        checkpoint = await store.load_checkpoint()  # ...or on a graceful stop
+        checkpoint = await store.events.load_checkpoint()  # ...or on a graceful stop
         assert checkpoint is not None and checkpoint.stream_id == later[-1]
-        assert await store.pending_count() == 0
-        assert (await store.read_health())["engine"]["connected"] == "0"
+        assert await store.events.pending_count() == 0
+        assert (await store.events.read_health())["engine"]["connected"] == "0"
     finally:
         await cancel(task)
         await client.aclose()
@@ -444,7 +448,7 @@ async def test_run_engine_without_a_url_uses_an_embedded_redis(tmp_path: Path) -
     with start_embedded(tmp_path / "redis") as again:
         restarted = connect(again.url)
         try:
-            assert await Store(restarted, site="paris").load_snapshot() is not None
+            assert await Store(restarted, site="paris").events.load_snapshot() is not None
         finally:
             await restarted.aclose()
 
@@ -472,29 +476,29 @@ def alert_action(kind: str, key: str, alert_id: str = ALERT_ID, **fields: Any) -
 
 
 async def open_alerts(store: Store) -> list[dict[str, Any]]:
-    snapshot = await store.load_snapshot()
+    snapshot = await store.events.load_snapshot()
     return [] if snapshot is None else list(snapshot.get("alerts", []))
 
 
 async def transitions(store: Store) -> list[str]:
-    return [record["transition"] for _, record in await store.alert_records(count=1000) if record is not None]
+    return [record["transition"] for _, record in await store.alerts.alert_records(count=1000) if record is not None]
 
 
 async def test_an_alert_fires_is_acknowledged_and_recorded_with_its_checkpoint(harness: Harness) -> None:
     """3 waiting > warn 2: the snapshot lists the alert, its record is in the stream with a checkpoint that has it."""
     runner = harness.start(site=ALERTING, evaluate_every_s=0)
     events = logins() + waiting_calls(3)
-    await harness.store.append_events(events)
+    await harness.store.events.append_events(events)
     await until(lambda: open_alerts(harness.store))
     (alert,) = await open_alerts(harness.store)
     assert (alert["alert_id"], alert["level"], alert["state"], alert["value"]) == (ALERT_ID, "warn", "firing", 3.0)
-    checkpoint = await harness.store.load_checkpoint()
+    checkpoint = await harness.store.events.load_checkpoint()
     assert checkpoint is not None
     book = decode_payload(checkpoint.payload)[1]
     assert book is not None and book.get(ALERT_ID) is not None
     assert await transitions(harness.store) == ["fired"]
 
-    ids = await harness.store.append_events([alert_action("ack", "api:1", note="on it")])
+    ids = await harness.store.events.append_events([alert_action("ack", "api:1", note="on it")])
 
     async def acknowledged() -> bool:
         alerts = await open_alerts(harness.store)
@@ -505,7 +509,7 @@ async def test_an_alert_fires_is_acknowledged_and_recorded_with_its_checkpoint(h
     (alert,) = await open_alerts(harness.store)
     assert (alert["acknowledged_by"], alert["note"]) == ("alice", "on it")
     assert await transitions(harness.store) == ["fired", "acknowledged"]
-    stored = await harness.store.load_snapshot()
+    stored = await harness.store.events.load_snapshot()
     assert stored is not None and figures(stored) == figures(pure(events).snapshot(T0))  # the State never saw it
     assert runner.stats.applied == len(events) + 1
 
@@ -513,20 +517,20 @@ async def test_an_alert_fires_is_acknowledged_and_recorded_with_its_checkpoint(h
 async def test_refused_actions_are_counted_by_reason(harness: Harness) -> None:
     """A repeated idempotency key and an unknown alert id are refused, counted, and change nothing."""
     runner = harness.start(site=ALERTING, evaluate_every_s=0)
-    await harness.store.append_events(logins() + waiting_calls(3))
+    await harness.store.events.append_events(logins() + waiting_calls(3))
     await until(lambda: open_alerts(harness.store))
     actions = [
         alert_action("note", "api:1", note="first"),
         alert_action("note", "api:1", note="again"),
         alert_action("ack", "api:2", alert_id="waiting:queue:support:1"),
     ]
-    ids = await harness.store.append_events(actions)
+    ids = await harness.store.events.append_events(actions)
     await until(lambda: harness.caught_up(ids[-1]))
     assert dict(runner.stats.alert_actions_rejected) == {"duplicate": 1, "unknown_alert": 1}
     assert (await open_alerts(harness.store))[0]["note"] == "first"
     assert await transitions(harness.store) == ["fired", "noted"]
     await runner.close()
-    health = (await harness.store.read_health())["engine"]
+    health = (await harness.store.events.read_health())["engine"]
     assert json.loads(health["alert_actions_rejected"]) == {"duplicate": 1, "unknown_alert": 1}
     assert (health["alerts_open"], health["alert_records"], health["thresholds_version"]) == ("1", "2", "0")
 
@@ -534,7 +538,7 @@ async def test_refused_actions_are_counted_by_reason(harness: Harness) -> None:
 async def test_alert_records_are_written_exactly_once_however_the_runner_is_killed(harness: Harness) -> None:
     """Killed before the write with the records, then after it but before the acks: one 'fired' record in the end."""
 
-    class KilledBeforeRecords(Store):
+    class KilledBeforeRecords(StreamStore):
         """A process killed as it writes its first alert records: the MULTI never happens."""
 
         stuck = asyncio.Event()
@@ -547,22 +551,22 @@ async def test_alert_records_are_written_exactly_once_however_the_runner_is_kill
                 await asyncio.Event().wait()
             await super().save_state(snapshot_json, checkpoint, stream_id, seq, alerts)
 
-    class AckLost(Store):
+    class AckLost(StreamStore):
         async def ack(self, ids: Sequence[str]) -> int:
             return 0
 
-    first = harness.start(KilledBeforeRecords, site=ALERTING, evaluate_every_s=0)
-    ids = await harness.store.append_events(logins() + waiting_calls(3))
+    first = harness.start(store_with(KilledBeforeRecords), site=ALERTING, evaluate_every_s=0)
+    ids = await harness.store.events.append_events(logins() + waiting_calls(3))
     await until(KilledBeforeRecords.stuck.is_set)
     await harness.kill(first)
     assert await transitions(harness.store) == []
 
-    second = harness.start(AckLost, site=ALERTING, evaluate_every_s=0)
+    second = harness.start(store_with(AckLost), site=ALERTING, evaluate_every_s=0)
     await until(lambda: transitions(harness.store))
-    checkpoint = await harness.store.load_checkpoint()
+    checkpoint = await harness.store.events.load_checkpoint()
     assert checkpoint is not None and checkpoint.stream_id == ids[-1]
     await harness.kill(second)
-    assert await harness.store.pending_count() > 0
+    assert await harness.store.events.pending_count() > 0
 
     third = harness.start(site=ALERTING, evaluate_every_s=0)
     await until(lambda: harness.caught_up(ids[-1]))
@@ -589,10 +593,12 @@ async def test_stored_thresholds_replace_the_site_files_on_a_notice(
     """A new version (notice on the config channel, no polling) resolves the alert; a bad one is logged and kept out."""
     caplog.set_level(logging.ERROR, logger="wallboard.processes.engine")
     runner = harness.start(site=ALERTING, evaluate_every_s=0, thresholds_poll_s=3600, tick_s=0.05)
-    await harness.store.append_events(logins() + waiting_calls(3))
+    await harness.store.events.append_events(logins() + waiting_calls(3))
     await until(lambda: open_alerts(harness.store))
     assert runner.thresholds_version == 0
-    await harness.store.replace_config("thresholds", replacement(1, warn=5, alarm=8, clear=4), {**AUDIT, "new": "{}"})
+    await harness.store.config.replace_config(
+        "thresholds", replacement(1, warn=5, alarm=8, clear=4), {**AUDIT, "new": "{}"}
+    )
     await until(lambda: runner.thresholds_version == 1)
 
     async def resolved() -> bool:
@@ -600,7 +606,9 @@ async def test_stored_thresholds_replace_the_site_files_on_a_notice(
 
     await until(resolved)
     assert await open_alerts(harness.store) == []
-    await harness.store.replace_config("thresholds", replacement(2, scope="queue:nowhere"), {**AUDIT, "new": "{}"})
+    await harness.store.config.replace_config(
+        "thresholds", replacement(2, scope="queue:nowhere"), {**AUDIT, "new": "{}"}
+    )
     await until(lambda: runner.stats.config_errors == 1)
     assert runner.thresholds_version == 1
     assert any("queue 'nowhere'" in record.getMessage() for record in caplog.records)
@@ -624,14 +632,14 @@ async def test_stored_thresholds_are_polled_without_a_notice(harness: Harness) -
 async def test_thresholds_are_evaluated_at_most_every_evaluate_every_s(harness: Harness) -> None:
     """With evaluate_every_s an hour, many publishes read the health hashes for an evaluation only once."""
 
-    class Counting(Store):
+    class Counting(StreamStore):
         health_reads = 0
 
         async def read_health(self) -> dict[str, dict[str, str]]:
             Counting.health_reads += 1
             return await super().read_health()
 
-    runner = harness.start(Counting, site=ALERTING, evaluate_every_s=3600, tick_s=0.01)
+    runner = harness.start(store_with(Counting), site=ALERTING, evaluate_every_s=3600, tick_s=0.01)
     await until(lambda: runner.seq >= 6)
     assert Counting.health_reads == 1
 
@@ -657,13 +665,13 @@ async def test_run_engine_sends_webhooks_when_receivers_are_configured(redis_url
     store = Store(client, site="paris")
 
     async def notifier_listening() -> bool:
-        return any(group["name"] == b"notifier" for group in await client.xinfo_groups(store.alerts_key))
+        return any(group["name"] == b"notifier" for group in await client.xinfo_groups(store.keys.alerts))
 
     task = asyncio.create_task(run_engine(config, ALERTING))
     try:
-        await until(lambda: client.exists(store.alerts_key))
+        await until(lambda: client.exists(store.keys.alerts))
         await until(notifier_listening)
-        await store.append_events(logins() + waiting_calls(3))
+        await store.events.append_events(logins() + waiting_calls(3))
         await until(lambda: bool(bodies))
         assert json.loads(bodies[0])["alert"]["transition"] == "fired"
     finally:

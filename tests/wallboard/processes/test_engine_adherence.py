@@ -56,7 +56,7 @@ def schedule(end_minutes: int = 60) -> Schedule:
 
 async def store_schedule(store: Store, slots: Schedule, expected: int) -> None:
     document = {"slots": dump_schedule(slots, SITE)}
-    await store.write_schedules(document, expected, "test", at=T0, action="schedules.import")
+    await store.schedules.write_schedules(document, expected, "test", at=T0, action="schedules.import")
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ async def snapshot_where(store: Store, test: Any, what: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
 
     async def holds() -> bool:
-        snapshot = await store.load_snapshot()
+        snapshot = await store.events.load_snapshot()
         if snapshot is not None and test(snapshot):
             found.update(snapshot)
             return True
@@ -115,7 +115,7 @@ async def test_stored_schedule_reaches_the_snapshot_with_a_late_login(
     await store_schedule(store, schedule(), 0)
     await snapshot_where(store, lambda s: (s.get("adherence") or {}).get("schedule_version") == 1, "version 1")
     login = AgentLogin(ts=T0 + timedelta(minutes=5), site="paris", source="test", key="l1", agent="a1", queue="support")
-    await store.append_events([login])
+    await store.events.append_events([login])
     clock.now = T0 + timedelta(minutes=10)
     snapshot = await snapshot_where(
         store, lambda s: (adherence_of(s, "a1") or {}).get("actual") == "work", "a1 logged in"
@@ -166,10 +166,10 @@ async def test_the_checkpoint_holds_the_adherence_book(store: Store, running: tu
     await store_schedule(store, schedule(), 0)
     await snapshot_where(store, lambda s: (s.get("adherence") or {}).get("schedule_version") == 1, "version 1")
     login = AgentLogin(ts=T0, site="paris", source="test", key="l1", agent="a1", queue="support")
-    await store.append_events([login])
+    await store.events.append_events([login])
 
     async def checkpointed() -> bool:
-        checkpoint = await store.load_checkpoint()
+        checkpoint = await store.events.load_checkpoint()
         return checkpoint is not None and (decode_checkpoint(checkpoint.payload)[2] or AdherenceBook(SITE)).version == 1
 
     await poll_until(checkpointed, "a checkpoint with the book", 10.0)

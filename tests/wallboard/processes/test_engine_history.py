@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from store_doubles import store_with
 from waiting import poll_until
 
 from wallboard.config import Settings
@@ -25,6 +26,7 @@ from wallboard.core.site import QueueConfig, SiteConfig
 from wallboard.core.site_book import PICKLE_PROTOCOL, UnreadableCheckpointError, decode_payload
 from wallboard.processes.engine import EngineRunner
 from wallboard.store import HistoryWrite, Store, connect
+from wallboard.store.streams import StreamStore
 
 SITE = SiteConfig(site="paris", queues={"support": QueueConfig(wrapup_s=5), "sales": QueueConfig()})
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)  # a quarter start
@@ -102,11 +104,13 @@ class Harness:
                 self.running.remove((task, client))
 
     async def rows(self, kind: str) -> list[tuple[str, dict[str, Any] | None]]:
-        return await self.store.history_rows(kind, "-", "+", 1000)
+        return await self.store.history.history_rows(kind, "-", "+", 1000)
 
     async def caught_up(self, last_id: str) -> bool:
-        snapshot = await self.store.load_snapshot()
-        return snapshot is not None and snapshot["stream_id"] == last_id and await self.store.pending_count() == 0
+        snapshot = await self.store.events.load_snapshot()
+        return (
+            snapshot is not None and snapshot["stream_id"] == last_id and await self.store.events.pending_count() == 0
+        )
 
     async def close(self) -> None:
         for task, client in self.running:
@@ -130,7 +134,7 @@ def brief(rows: Sequence[tuple[str, dict[str, Any] | None]], *fields: str) -> li
 async def test_closed_quarters_are_written_as_rows(harness: Harness) -> None:
     """Quarter 1 closes at c3's queueing, quarter 2 when the clock passes 09:30: queue and agent rows by hand."""
     runner = harness.start()
-    ids = await harness.store.append_events(events())
+    ids = await harness.store.events.append_events(events())
     await until(lambda: harness.caught_up(ids[-1]))
     await until(lambda: harness.rows("queue"))
     fields = ("queue", "start", "offered", "answered_within_sl", "abandoned", "service_level_pct", "aht_s")
@@ -155,14 +159,14 @@ async def test_closed_quarters_are_written_as_rows(harness: Harness) -> None:
 
 async def has_rows_from(harness: Harness, ms: int) -> bool:
     """Agent rows (written after the queue rows of the same MULTI) of an interval starting at ``ms`` or later."""
-    last = await harness.store.last_history_id("agent")
+    last = await harness.store.history.last_history_id("agent")
     return last is not None and int(last.partition("-")[0]) >= ms
 
 
 async def test_rows_are_written_once_however_the_runner_is_killed(harness: Harness) -> None:
     """Killed before the write with rows, then a reply lost after it, then a rebuild: every row once."""
 
-    class KilledBeforeRows(Store):
+    class KilledBeforeRows(StreamStore):
         """A process killed as it writes its first rows: the MULTI never happens."""
 
         stuck = asyncio.Event()
@@ -181,7 +185,7 @@ async def test_rows_are_written_once_however_the_runner_is_killed(harness: Harne
                 await asyncio.Event().wait()
             await super().save_state(snapshot_json, checkpoint, stream_id, seq, alerts, history)
 
-    class ReplyLost(Store):
+    class ReplyLost(StreamStore):
         """The MULTI with rows goes through, but the connection drops before the reply: the runner retries."""
 
         lost = 0
@@ -200,13 +204,13 @@ async def test_rows_are_written_once_however_the_runner_is_killed(harness: Harne
                 ReplyLost.lost += 1
                 raise RedisConnectionError("connection reset by peer (test)")
 
-    first = harness.start(KilledBeforeRows)
-    ids = await harness.store.append_events(events())
+    first = harness.start(store_with(KilledBeforeRows))
+    ids = await harness.store.events.append_events(events())
     await until(KilledBeforeRows.stuck.is_set)
     await harness.kill(first)
     assert await harness.rows("queue") == []
 
-    second = harness.start(ReplyLost)
+    second = harness.start(store_with(ReplyLost))
     await until(lambda: harness.caught_up(ids[-1]))
     harness.clock.now = at(1860)
     await until(lambda: has_rows_from(harness, MS2))
@@ -230,10 +234,10 @@ async def test_rows_are_written_once_however_the_runner_is_killed(harness: Harne
 async def test_rows_older_than_the_retention_are_trimmed(harness: Harness) -> None:
     """Retention 1 day: the rows of a day two days before the newest are gone, the newest day's kept."""
     harness.start(history_retention_days=1)
-    ids = await harness.store.append_events(events(0))
+    ids = await harness.store.events.append_events(events(0))
     await until(lambda: harness.caught_up(ids[-1]))
     await until(lambda: harness.rows("queue"))
-    later = await harness.store.append_events(events(2))
+    later = await harness.store.events.append_events(events(2))
     await until(lambda: harness.caught_up(later[-1]))
     day2 = int(at(0, 2).timestamp() * 1000)
     await until(lambda: has_rows_from(harness, day2))
@@ -251,10 +255,10 @@ def test_a_checkpoint_of_the_previous_format_takes_the_rebuild_path() -> None:
 async def test_rows_are_json_objects_named_by_interval_start(harness: Harness) -> None:
     """Each stream entry holds one field, the row's JSON, and its id is the interval start in ms."""
     harness.start()
-    ids = await harness.store.append_events(events())
+    ids = await harness.store.events.append_events(events())
     await until(lambda: harness.caught_up(ids[-1]))
     await until(lambda: harness.rows("agent"))
-    raw = await harness.client.xrange(harness.store.history_key("agent"))
+    raw = await harness.client.xrange(harness.store.keys.history("agent"))
     entry_id, fields = raw[0]
     assert entry_id.decode() == f"{MS1}-0" and list(fields) == [b"r"]
     assert json.loads(fields[b"r"])["start"] == Q1.isoformat()

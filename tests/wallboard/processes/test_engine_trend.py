@@ -72,7 +72,7 @@ def test_a_sample_is_each_queues_waiting_and_interval_sl() -> None:
 
 async def test_the_runner_samples_every_ten_seconds_of_its_clock(store: Store) -> None:
     """First publish samples at once; 5 s later nothing new; 10 s after the first a second sample with the figures."""
-    ids = await store.append_events(events())
+    ids = await store.events.append_events(events())
     clock = Clock(at(100))
     settings = Settings(_env={}, site="paris", snapshot_interval_s=0.01, checkpoint_interval_s=0.05)
     runner = EngineRunner(settings, store, SITE, clock=clock, backoff=Backoff(initial=0.01, cap=0.2), tick_s=0.01)
@@ -80,13 +80,13 @@ async def test_the_runner_samples_every_ten_seconds_of_its_clock(store: Store) -
     try:
 
         async def caught_up() -> bool:
-            snapshot = await store.load_snapshot()
+            snapshot = await store.events.load_snapshot()
             return snapshot is not None and snapshot["stream_id"] == ids[-1]
 
         await until(caught_up)
         first_ms = int(at(100).timestamp() * 1000)
         # The first publish came before the events were read: every queue empty, no SL yet.
-        assert await store.trend_samples(0) == [(first_ms, {"support": [0, None], "sales": [0, None]})]
+        assert await store.trend.trend_samples(0) == [(first_ms, {"support": [0, None], "sales": [0, None]})]
 
         clock.now = at(100 + TREND_EVERY_S / 2)
         seq = runner.seq
@@ -95,16 +95,18 @@ async def test_the_runner_samples_every_ten_seconds_of_its_clock(store: Store) -
             return runner.seq >= seq + 2
 
         await until(published_twice)
-        assert len(await store.trend_samples(0)) == 1
+        assert len(await store.trend.trend_samples(0)) == 1
 
         clock.now = at(100 + TREND_EVERY_S)
 
         async def second_sample() -> bool:
-            return len(await store.trend_samples(0)) == 2
+            return len(await store.trend.trend_samples(0)) == 2
 
         await until(second_sample)
         second_ms = int(at(100 + TREND_EVERY_S).timestamp() * 1000)
-        assert (await store.trend_samples(first_ms + 1)) == [(second_ms, {"support": [0, None], "sales": [1, 50.0]})]
+        assert (await store.trend.trend_samples(first_ms + 1)) == [
+            (second_ms, {"support": [0, None], "sales": [1, 50.0]})
+        ]
     finally:
         task.cancel()
         await asyncio.wait({task})

@@ -208,11 +208,11 @@ async def test_prometheus_and_the_interval_rows_agree(tmp_path: Path, redis_url:
         pytest.skip(str(exc))
     calls = Calls()
     async with stack(tmp_path, redis_url) as s:
-        await s.live.store.append_events(logins() + before_the_interval(calls))
+        await s.live.store.events.append_events(logins() + before_the_interval(calls))
         await s.scraped({"support": 3.0, "sales": 1.0})
         start = time.time()  # Prometheus's counters now hold everything before 09:00 and nothing after
         s.clock.now = at(30)
-        await s.live.store.append_events(in_the_interval(calls))
+        await s.live.store.events.append_events(in_the_interval(calls))
         await s.scraped({"support": 13.0, "sales": 5.0})
         end = time.time()  # ... and now everything up to 09:15
         s.clock.now = at(15 * 60 + 30)  # the next publish closes [09:00, 09:15)

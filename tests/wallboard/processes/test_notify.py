@@ -133,12 +133,12 @@ async def store(redis_url: str) -> AsyncIterator[Store]:
 
 
 async def add(store: Store, *records: dict[str, Any]) -> list[str]:
-    ids = [await store.client.xadd(store.alerts_key, {b"a": json.dumps(r)}) for r in records]
+    ids = [await store.client.xadd(store.keys.alerts, {b"a": json.dumps(r)}) for r in records]
     return [entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id) for entry_id in ids]
 
 
 async def pending(store: Store) -> int:
-    summary = await store.client.xpending(store.alerts_key, "notifier")
+    summary = await store.client.xpending(store.keys.alerts, "notifier")
     return int(summary["pending"])
 
 
@@ -220,7 +220,7 @@ async def test_a_503_is_retried_then_delivered(store: Store) -> None:
         await until(lambda: all_acked(store))
     assert [r.body for r in hook.requests] == [hook.requests[0].body] * 2
     assert (n.stats.total.retried, n.stats.total.failed) == (1, 0)
-    assert await store.dead_letters() == []
+    assert await store.alerts.dead_letters() == []
 
 
 async def test_a_400_is_not_retried_and_is_dead_lettered(store: Store) -> None:
@@ -230,7 +230,7 @@ async def test_a_400_is_not_retried_and_is_dead_lettered(store: Store) -> None:
         await until(lambda: all_acked(store))
         await until(lambda: notifier.stats.total.dead_lettered == 1)
     assert len(hook.requests) == 1
-    ((_, letter),) = await store.dead_letters()
+    ((_, letter),) = await store.alerts.dead_letters()
     assert (letter["receiver"], letter["reason"], letter["status"], letter["attempts"]) == (
         "r0",
         "rejected",
@@ -248,7 +248,7 @@ async def test_retries_are_bounded_then_dead_lettered(store: Store) -> None:
         await until(lambda: notifier.stats.total.dead_lettered == 1)
         await until(lambda: all_acked(store))
     assert len(hook.requests) == 3 and notifier.stats.total.retried == 2
-    ((_, letter),) = await store.dead_letters()
+    ((_, letter),) = await store.alerts.dead_letters()
     assert (letter["reason"], letter["attempts"], letter["status"]) == ("http_503", "3", "503")
 
 
@@ -259,7 +259,7 @@ async def test_a_refused_connection_is_retried_as_a_transient_failure(store: Sto
     async with notifying(store, [(gone, "generic")], max_attempts=2) as notifier:
         await add(store, record(1))
         await until(lambda: notifier.stats.total.dead_lettered == 1)
-    ((_, letter),) = await store.dead_letters()
+    ((_, letter),) = await store.alerts.dead_letters()
     assert (letter["reason"], letter["attempts"]) == ("connection", "2")
 
 

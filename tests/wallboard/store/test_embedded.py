@@ -32,8 +32,8 @@ async def test_embedded_redis_serves_ping_and_streams() -> None:
             assert await client.ping() is True
             store = Store(client, site="demo")
             event = CallQueued(ts=datetime(2024, 5, 6, tzinfo=UTC), site="demo", source="test", call_id="c1", queue="q")
-            ids = await store.append_events([event])
-            assert [entry.id for entry in await store.read_range()] == ids
+            ids = await store.events.append_events([event])
+            assert [entry.id for entry in await store.events.read_range()] == ids
             assert await client.config_get("port") == {"port": "0"}
             version = (await client.info("server"))["redis_version"]
             assert int(str(version).split(".")[0]) >= 6
