@@ -2,62 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+import functools
 
 import argon2
-import httpx
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
+from api_stack import PASSWORD, SITE, running_api, save_snapshot
 
 from wallboard.admin.accounts import Accounts, Hashing
-from wallboard.api import create_app
-from wallboard.api.app import serving
-from wallboard.config import Settings
 from wallboard.core.users import Passwords, Role
-from wallboard.store import Store, connect
+from wallboard.store import Store
 
-SITE = "paris"
-PASSWORD = "correct horse battery"
 SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queues": {}, "agents": {}}
-WAIT_S = 10.0
+api = functools.partial(running_api, sessions=False)  # users of every role, logged in by each test
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    store = Store(client, site=SITE)
-    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 1)
-    yield store
-    await client.aclose()
-
-
-@dataclass
-class Api:
-    http: httpx.AsyncClient
-    store: Store
-    accounts: Accounts
-
-    async def login(self, name: str, password: str = PASSWORD) -> dict[str, str]:
-        response = await self.http.post("/api/v1/login", json={"name": name, "password": password})
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-@contextlib.asynccontextmanager
-async def api(store: Store, passwords: Passwords | None = None, **values: Any) -> AsyncIterator[Api]:
-    passwords = passwords or Passwords.cheap()
-    app = create_app(Settings(site=SITE, **values), store=store, passwords=passwords)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
-        accounts = Accounts(store, Hashing(passwords))
-        for role in Role:
-            await accounts.add_user(f"{role.value}1", role, PASSWORD, actor="test")
-        yield Api(http, store, accounts)
+async def store(store: Store) -> Store:
+    await save_snapshot(store, SNAPSHOT)
+    return store
 
 
 async def test_login_gives_a_session_that_reads_and_knows_its_role(store: Store) -> None:
@@ -241,10 +204,12 @@ async def test_login_rehashes_a_password_made_with_old_parameters(store: Store) 
     """Logging in with a hash of other argon2 parameters stores a hash with the current ones."""
     current = Passwords(argon2.PasswordHasher(time_cost=2, memory_cost=16, parallelism=1))
     async with api(store, passwords=current) as a:
-        await Accounts(store, Hashing(Passwords.cheap())).add_user("olduser", Role.VIEWER, PASSWORD, actor="test")
-        before = (await store.get_user("olduser") or {})["password_hash"]
+        await Accounts(store.accounts, Hashing(Passwords.cheap())).add_user(
+            "olduser", Role.VIEWER, PASSWORD, actor="test"
+        )
+        before = (await store.accounts.get_user("olduser") or {})["password_hash"]
         await a.login("olduser")
-        after = (await store.get_user("olduser") or {})["password_hash"]
+        after = (await store.accounts.get_user("olduser") or {})["password_hash"]
     assert "m=8,t=1" in before and "m=16,t=2" in after
 
 
@@ -283,10 +248,10 @@ async def test_redis_down_while_logging_in_is_503(store: Store) -> None:
     """A login that cannot reach Redis answers 503 (not a 500, not a 401)."""
     async with api(store) as a:
         unreachable = aioredis.Redis.from_url("redis://127.0.0.1:1/0")
-        store.client, reachable = unreachable, store.client
+        store.accounts.client, reachable = unreachable, store.accounts.client
         try:
             response = await a.http.post("/api/v1/login", json={"name": "ops1", "password": PASSWORD})
         finally:
-            store.client = reachable
+            store.accounts.client = reachable
             await unreachable.aclose()
     assert response.status_code == 503

@@ -6,26 +6,18 @@ engine itself is not running here (tests/wallboard/test_alerting_e2e.py runs the
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
+from api_stack import SITE, running_api, save_snapshot
 
-from wallboard.admin.accounts import Accounts, Hashing, create_display_token
-from wallboard.api import create_app
-from wallboard.api.app import serving
-from wallboard.config import Settings
 from wallboard.core.events import AlertAction, parse_event
-from wallboard.core.users import Passwords, Role
-from wallboard.store import Store, connect
+from wallboard.core.users import Role
+from wallboard.store import Store
 
-SITE = "paris"
-PASSWORD = "correct horse battery"
 NOW = 1_700_000_000.0  # the API's clock
 FIRING = "waiting:queue:support:1699999000"
 SNOOZED = "slow:queue:sales:1699999100"
@@ -84,45 +76,32 @@ HISTORY = [
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    store = Store(client, site=SITE)
-    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 7, alerts=[json.dumps(r) for r in HISTORY])
-    yield store
-    await client.aclose()
+async def store(store: Store) -> Store:
+    await save_snapshot(store, SNAPSHOT, alerts=[json.dumps(r) for r in HISTORY])
+    return store
 
 
-@contextlib.asynccontextmanager
-async def api(store: Store) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, dict[str, str]]]]:
-    """The API with auth on; headers per caller: supervisor, viewer, display token, none."""
-    passwords = Passwords.cheap()
-    app = create_app(Settings(site=SITE), store=store, passwords=passwords, clock=lambda: NOW)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=10.0) as http:
-        accounts = Accounts(store, Hashing(passwords))
-        headers: dict[str, dict[str, str]] = {"none": {}}
-        for name, role in (("sup1", Role.SUPERVISOR), ("view1", Role.VIEWER)):
-            await accounts.add_user(name, role, PASSWORD, actor="test")
-            login = await http.post("/api/v1/login", json={"name": name, "password": PASSWORD})
-            headers[name] = {"Authorization": f"Bearer {login.json()['token']}"}
-        token = await create_display_token(store, board="tv1", label="test")
-        headers["display"] = {"Authorization": f"Bearer {token}"}
-        yield http, headers
+# with auth on; headers by user name: supervisor sup1, viewer view1, a display token, none
+api = functools.partial(
+    running_api, clock=lambda: NOW, users={"sup1": Role.SUPERVISOR, "view1": Role.VIEWER}, display="tv1"
+)
 
 
 async def stream_actions(store: Store) -> list[AlertAction]:
-    events = [parse_event(entry.data or b"") for entry in await store.read_range()]
+    events = [parse_event(entry.data or b"") for entry in await store.events.read_range()]
     return [event for event in events if isinstance(event, AlertAction)]
 
 
 async def audit(store: Store, action: str) -> list[dict[str, str]]:
-    return [fields for _, fields in await store.read_audit(50) if fields["action"] == action]
+    return [fields for _, fields in await store.accounts.read_audit(50) if fields["action"] == action]
 
 
 async def test_open_alerts_are_read_from_the_snapshot(store: Store) -> None:
     """Viewers and display tokens read the snapshot's alerts; without a credential it is 401."""
-    async with api(store) as (http, who):
-        responses = {name: await http.get("/api/v1/alerts", headers=who[name]) for name in ("view1", "display", "none")}
+    async with api(store) as a:
+        responses = {
+            name: await a.http.get("/api/v1/alerts", headers=a.headers[name]) for name in ("view1", "display", "none")
+        }
     assert responses["view1"].status_code == responses["display"].status_code == 200
     assert responses["view1"].json() == {"site": SITE, "seq": 7, "ts": SNAPSHOT["ts"], "alerts": ALERTS}
     assert responses["none"].status_code == 401
@@ -130,9 +109,9 @@ async def test_open_alerts_are_read_from_the_snapshot(store: Store) -> None:
 
 async def test_an_ack_becomes_an_alert_action_event_and_an_audit_entry(store: Store) -> None:
     """POST ack: 202, an alert_action in the event stream by the supervisor, keyed by Idempotency-Key, audited."""
-    async with api(store) as (http, who):
-        headers = who["sup1"] | {"Idempotency-Key": "click-1"}
-        response = await http.post(f"/api/v1/alerts/{FIRING}/ack", json={"note": "on it"}, headers=headers)
+    async with api(store) as a:
+        headers = a.headers["sup1"] | {"Idempotency-Key": "click-1"}
+        response = await a.http.post(f"/api/v1/alerts/{FIRING}/ack", json={"note": "on it"}, headers=headers)
     assert response.status_code == 202, response.text
     body = response.json()
     assert (body["alert_id"], body["action"], body["key"], body["until"]) == (FIRING, "ack", "api:sup1:click-1", None)
@@ -153,10 +132,11 @@ async def test_an_ack_becomes_an_alert_action_event_and_an_audit_entry(store: St
 
 async def test_a_snooze_ends_minutes_after_the_request(store: Store) -> None:
     """Snooze 30 min: until = the API's clock + 30 min; 0 and 1441 minutes are 422 naming the field."""
-    async with api(store) as (http, who):
-        response = await http.post(f"/api/v1/alerts/{FIRING}/snooze", json={"minutes": 30}, headers=who["sup1"])
-        too_short = await http.post(f"/api/v1/alerts/{FIRING}/snooze", json={"minutes": 0}, headers=who["sup1"])
-        too_long = await http.post(f"/api/v1/alerts/{FIRING}/snooze", json={"minutes": 1441}, headers=who["sup1"])
+    async with api(store) as a:
+        sup = a.headers["sup1"]
+        response = await a.http.post(f"/api/v1/alerts/{FIRING}/snooze", json={"minutes": 30}, headers=sup)
+        too_short = await a.http.post(f"/api/v1/alerts/{FIRING}/snooze", json={"minutes": 0}, headers=sup)
+        too_long = await a.http.post(f"/api/v1/alerts/{FIRING}/snooze", json={"minutes": 1441}, headers=sup)
     until = datetime.fromtimestamp(NOW, UTC) + timedelta(minutes=30)
     assert response.status_code == 202 and response.json()["until"] == until.isoformat()
     (event,) = await stream_actions(store)
@@ -168,12 +148,12 @@ async def test_a_snooze_ends_minutes_after_the_request(store: Store) -> None:
 
 async def test_unsnooze_and_note(store: Store) -> None:
     """Unsnooze a snoozed alert and note a firing one (202); unsnooze a firing one is 409; an empty note 422."""
-    async with api(store) as (http, who):
-        sup = who["sup1"]
-        unsnoozed = await http.post(f"/api/v1/alerts/{SNOOZED}/unsnooze", headers=sup)
-        noted = await http.post(f"/api/v1/alerts/{FIRING}/note", json={"note": "storm"}, headers=sup)
-        not_snoozed = await http.post(f"/api/v1/alerts/{FIRING}/unsnooze", headers=sup)
-        empty = await http.post(f"/api/v1/alerts/{FIRING}/note", json={"note": ""}, headers=sup)
+    async with api(store) as a:
+        sup = a.headers["sup1"]
+        unsnoozed = await a.http.post(f"/api/v1/alerts/{SNOOZED}/unsnooze", headers=sup)
+        noted = await a.http.post(f"/api/v1/alerts/{FIRING}/note", json={"note": "storm"}, headers=sup)
+        not_snoozed = await a.http.post(f"/api/v1/alerts/{FIRING}/unsnooze", headers=sup)
+        empty = await a.http.post(f"/api/v1/alerts/{FIRING}/note", json={"note": ""}, headers=sup)
     assert (unsnoozed.status_code, noted.status_code, not_snoozed.status_code, empty.status_code) == (
         202,
         202,
@@ -189,9 +169,9 @@ async def test_unsnooze_and_note(store: Store) -> None:
 
 async def test_unknown_and_resolved_alerts(store: Store) -> None:
     """An id never seen is 404; one whose history ends resolved is 409; nothing reaches the stream."""
-    async with api(store) as (http, who):
-        unknown = await http.post("/api/v1/alerts/waiting:queue:support:1/ack", headers=who["sup1"])
-        resolved = await http.post(f"/api/v1/alerts/{GONE}/ack", headers=who["sup1"])
+    async with api(store) as a:
+        unknown = await a.http.post("/api/v1/alerts/waiting:queue:support:1/ack", headers=a.headers["sup1"])
+        resolved = await a.http.post(f"/api/v1/alerts/{GONE}/ack", headers=a.headers["sup1"])
     assert (unknown.status_code, resolved.status_code) == (404, 409)
     assert "resolved" in resolved.json()["detail"]
     assert await stream_actions(store) == []
@@ -200,9 +180,9 @@ async def test_unknown_and_resolved_alerts(store: Store) -> None:
 @pytest.mark.parametrize(("caller", "status"), [("none", 401), ("display", 403), ("view1", 403)])
 async def test_actions_need_the_ack_permission(store: Store, caller: str, status: int) -> None:
     """No credential is 401; a display token or a viewer is 403, on every action."""
-    async with api(store) as (http, who):
+    async with api(store) as a:
         statuses = [
-            (await http.post(f"/api/v1/alerts/{FIRING}/{action}", json=body, headers=who[caller])).status_code
+            (await a.http.post(f"/api/v1/alerts/{FIRING}/{action}", json=body, headers=a.headers[caller])).status_code
             for action, body in (("ack", {}), ("snooze", {"minutes": 5}), ("unsnooze", {}), ("note", {"note": "x"}))
         ]
     assert statuses == [status] * 4
@@ -211,17 +191,18 @@ async def test_actions_need_the_ack_permission(store: Store, caller: str, status
 
 async def test_history_filters_and_pages(store: Store) -> None:
     """History: latest first page, filters by threshold and target, since= a stream id pages on with next."""
-    async with api(store) as (http, who):
-        get = http.get
-        everything = (await get("/api/v1/alerts/history", headers=who["view1"])).json()
-        by_threshold = (await get("/api/v1/alerts/history?threshold=slow", headers=who["view1"])).json()
-        by_target = (await get("/api/v1/alerts/history?target=queue:support&limit=2", headers=who["view1"])).json()
-        first = (await get("/api/v1/alerts/history?since=0-0&limit=2", headers=who["view1"])).json()
-        second = (await get(f"/api/v1/alerts/history?since={first['next']}&limit=2", headers=who["view1"])).json()
-        third = (await get(f"/api/v1/alerts/history?since={second['next']}&limit=2", headers=who["view1"])).json()
-        future = (await get("/api/v1/alerts/history?since=2999-01-01T00:00:00Z", headers=who["view1"])).json()
+    async with api(store) as a:
+        viewer = a.headers["view1"]
+        get = a.http.get
+        everything = (await get("/api/v1/alerts/history", headers=viewer)).json()
+        by_threshold = (await get("/api/v1/alerts/history?threshold=slow", headers=viewer)).json()
+        by_target = (await get("/api/v1/alerts/history?target=queue:support&limit=2", headers=viewer)).json()
+        first = (await get("/api/v1/alerts/history?since=0-0&limit=2", headers=viewer)).json()
+        second = (await get(f"/api/v1/alerts/history?since={first['next']}&limit=2", headers=viewer)).json()
+        third = (await get(f"/api/v1/alerts/history?since={second['next']}&limit=2", headers=viewer)).json()
+        future = (await get("/api/v1/alerts/history?since=2999-01-01T00:00:00Z", headers=viewer)).json()
         bad = [
-            await get(f"/api/v1/alerts/history?since={since}", headers=who["view1"])
+            await get(f"/api/v1/alerts/history?since={since}", headers=viewer)
             for since in ("yesterday", "2024-05-06T09:00:00", "18446744073709551616-0")
         ]
     keys = [r["key"] for r in HISTORY]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
+from api_stack import running_api, save_snapshot
 from pydantic import SecretStr
 from waiting import poll_until
 from websockets.asyncio.client import ClientConnection
@@ -21,7 +20,6 @@ from websockets.exceptions import ConnectionClosed
 
 from wallboard.admin.accounts import create_display_token
 from wallboard.api import create_app
-from wallboard.api.app import serving
 from wallboard.api.auth import (
     GRANT_TTL_S,
     LOOKUPS_IN_FLIGHT,
@@ -33,7 +31,7 @@ from wallboard.api.auth import (
     token_digest,
 )
 from wallboard.config import Settings
-from wallboard.store import Store, connect
+from wallboard.store import Store
 
 WAIT_S = 10.0
 STATIC = "static-token-from-the-environment"
@@ -41,24 +39,16 @@ SNAPSHOT = {"site": "paris", "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queue
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    store = Store(client, site="paris")
-    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 1)
-    yield store
-    await client.aclose()
+async def store(store: Store) -> Store:
+    await save_snapshot(store, SNAPSHOT)
+    return store
 
 
 def settings(**values: Any) -> Settings:
     return Settings(site="paris", display_tokens=(SecretStr(STATIC),), **values)
 
 
-@contextlib.asynccontextmanager
-async def api(store: Store, **values: Any) -> AsyncIterator[str]:
-    app = create_app(settings(**values), store=store)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base:
-        yield base
+api = functools.partial(running_api, users=False, display_tokens=(SecretStr(STATIC),))  # auth on, no users
 
 
 async def recv(ws: ClientConnection) -> str | bytes:
@@ -102,9 +92,9 @@ def test_loopback_detection(host: str | None, expected: bool) -> None:
 
 async def test_create_display_token_stores_only_its_hash(store: Store) -> None:
     """The new token is 43 url-safe characters; Redis holds its digest with the metadata, never the token."""
-    token = await create_display_token(store, board="floor-2", label="lobby TV")
+    token = await create_display_token(store.accounts, board="floor-2", label="lobby TV")
     assert len(token) == 43
-    stored = await store.list_tokens()
+    stored = await store.accounts.list_tokens()
     assert list(stored) == [token_digest(token)]
     assert stored[token_digest(token)]["board"] == "floor-2" and stored[token_digest(token)]["label"] == "lobby TV"
     raw = await store.client.hgetall(store.keys.tokens)
@@ -114,17 +104,17 @@ async def test_create_display_token_stores_only_its_hash(store: Store) -> None:
 async def test_authenticator_accepts_settings_and_redis_tokens(store: Store) -> None:
     """A settings token and a stored token are granted; an unknown one and no token are not."""
     auth = Authenticator(settings())
-    stored = await create_display_token(store, board="wall")
-    assert (await auth.check(STATIC, [store])) is not None
-    grant = await auth.check(stored, [store])
+    stored = await create_display_token(store.accounts, board="wall")
+    assert (await auth.check(STATIC, [store.accounts])) is not None
+    grant = await auth.check(stored, [store.accounts])
     assert grant is not None and grant.board == "wall" and grant.source == "redis"
-    assert await auth.check("not-a-token", [store]) is None
-    assert await auth.check(None, [store]) is None
+    assert await auth.check("not-a-token", [store.accounts]) is None
+    assert await auth.check(None, [store.accounts]) is None
 
 
 async def test_authenticator_open_when_auth_disabled(store: Store) -> None:
     """With auth_enabled=False every request is granted."""
-    grant = await Authenticator(settings(auth_enabled=False)).check(None, [store])
+    grant = await Authenticator(settings(auth_enabled=False)).check(None, [store.accounts])
     assert grant is not None and grant.source == "open"
 
 
@@ -223,18 +213,18 @@ async def test_a_failed_lookup_reaches_every_waiter_and_is_not_remembered() -> N
 async def test_metrics_access_rule(store: Store) -> None:
     """/metrics: loopback is open; a remote client needs a token unless metrics_public."""
     closed, public = Authenticator(settings()), Authenticator(settings(metrics_public=True))
-    assert await closed.allow_metrics("127.0.0.1", None, [store])
-    assert not await closed.allow_metrics("198.51.100.7", None, [store])
-    assert await closed.allow_metrics("198.51.100.7", STATIC, [store])
-    assert await public.allow_metrics("198.51.100.7", None, [store])
+    assert await closed.allow_metrics("127.0.0.1", None, [store.accounts])
+    assert not await closed.allow_metrics("198.51.100.7", None, [store.accounts])
+    assert await closed.allow_metrics("198.51.100.7", STATIC, [store.accounts])
+    assert await public.allow_metrics("198.51.100.7", None, [store.accounts])
 
 
 async def test_rest_without_or_with_a_bad_token_is_401_json(store: Store) -> None:
     """No token and a wrong token get 401 with a JSON body and a Bearer challenge; /healthz stays open."""
-    async with api(store) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
-        missing = await http.get("/api/v1/snapshot")
-        wrong = await http.get("/api/v1/snapshot", headers={"Authorization": "Bearer wrong"})
-        health = await http.get("/healthz")
+    async with api(store) as a:
+        missing = await a.http.get("/api/v1/snapshot")
+        wrong = await a.http.get("/api/v1/snapshot", headers={"Authorization": "Bearer wrong"})
+        health = await a.http.get("/healthz")
     for response in (missing, wrong):
         assert response.status_code == 401
         assert response.json() == {"detail": "missing or unknown credentials"}
@@ -244,12 +234,12 @@ async def test_rest_without_or_with_a_bad_token_is_401_json(store: Store) -> Non
 
 async def test_rest_with_a_token_in_header_or_query(store: Store) -> None:
     """A stored token works as a Bearer header and as ?token=; a settings token works too."""
-    token = await create_display_token(store)
-    async with api(store) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
-        await _wait_ready(http)
-        by_header = await http.get("/api/v1/snapshot", headers={"Authorization": f"Bearer {token}"})
-        by_query = await http.get("/api/v1/queues", params={"token": token})
-        by_settings = await http.get("/api/v1/agents", params={"token": STATIC})
+    token = await create_display_token(store.accounts)
+    async with api(store) as a:
+        await _wait_ready(a.http)
+        by_header = await a.http.get("/api/v1/snapshot", headers={"Authorization": f"Bearer {token}"})
+        by_query = await a.http.get("/api/v1/queues", params={"token": token})
+        by_settings = await a.http.get("/api/v1/agents", params={"token": STATIC})
     assert [r.status_code for r in (by_header, by_query, by_settings)] == [200, 200, 200]
 
 
@@ -262,9 +252,9 @@ async def _wait_ready(http: httpx.AsyncClient) -> None:
 
 async def test_websocket_with_a_bad_token_closes_4401(store: Store) -> None:
     """/ws without a valid token is accepted then closed with 4401; with ?token= it gets the snapshot."""
-    token = await create_display_token(store)
-    async with api(store) as base:
-        url = base.replace("http://", "ws://", 1) + "/ws"
+    token = await create_display_token(store.accounts)
+    async with api(store) as a:
+        url = a.ws_base + "/ws"
         for bad in (url, f"{url}?token=wrong"):
             async with websockets.connect(bad, proxy=None, open_timeout=WAIT_S) as ws:
                 with pytest.raises(ConnectionClosed) as closed:
@@ -276,8 +266,8 @@ async def test_websocket_with_a_bad_token_closes_4401(store: Store) -> None:
 
 async def test_websocket_accepts_a_bearer_header(store: Store) -> None:
     """A client that can set headers may send Authorization: Bearer on the upgrade request."""
-    async with api(store) as base:
-        url = base.replace("http://", "ws://", 1) + "/ws"
+    async with api(store) as a:
+        url = a.ws_base + "/ws"
         headers = {"Authorization": f"Bearer {STATIC}"}
         async with websockets.connect(url, proxy=None, open_timeout=WAIT_S, additional_headers=headers) as ws:
             assert json.loads(await recv(ws))["type"] == "snapshot"
@@ -309,12 +299,12 @@ def test_redact_masks_token_query_values() -> None:
 async def test_tokens_never_reach_the_logs(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     """Creating and presenting tokens (REST and /ws, query and header) logs at most a digest prefix."""
     caplog.set_level(logging.DEBUG)
-    token = await create_display_token(store, label="tv")
+    token = await create_display_token(store.accounts, label="tv")
     wrong = "wrong-token-value-0123456789"
-    async with api(store) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
-        await http.get("/api/v1/snapshot", params={"token": wrong})
-        await http.get("/api/v1/snapshot", headers={"Authorization": f"Bearer {token}"})
-        url = base.replace("http://", "ws://", 1) + f"/ws?token={token}"
+    async with api(store) as a:
+        await a.http.get("/api/v1/snapshot", params={"token": wrong})
+        await a.http.get("/api/v1/snapshot", headers={"Authorization": f"Bearer {token}"})
+        url = a.ws_base + f"/ws?token={token}"
         async with websockets.connect(url, proxy=None, open_timeout=WAIT_S) as ws:
             await recv(ws)
     client_side = ("websockets.client", "httpx", "httpcore")  # the test's own clients log what they send

@@ -7,19 +7,16 @@ import json
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from api_stack import running_api
 
-from wallboard.api import create_app
-from wallboard.api.app import serving
-from wallboard.config import Settings
 from wallboard.core.deltas import diff
-from wallboard.store import Store, connect
+from wallboard.store import Store
 
 pytestmark = pytest.mark.prometheus
 
@@ -51,13 +48,6 @@ def prometheus_binary() -> str:
     if not Path(found).is_file():
         pytest.fail("prometheus is not installed: run scripts/bootstrap (Debian package prometheus)")
     return found
-
-
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    yield Store(client, site="paris")
-    await client.aclose()
 
 
 class Prometheus:
@@ -119,9 +109,11 @@ def started() -> Iterator[list[Prometheus]]:
 
 async def publish(store: Store, current: dict[str, Any], base: dict[str, Any] | None) -> None:
     """Plays the runner: the snapshot key first, then the delta on the updates channel."""
-    await store.save_state(json.dumps(current), None, f"{current['seq']}-0", current["seq"])
+    await store.events.save_state(json.dumps(current), None, f"{current['seq']}-0", current["seq"])
     changes = diff(base or {}, current)
-    await store.publish_delta({"type": "delta", "seq": current["seq"], "base": current["seq"] - 1, "changes": changes})
+    await store.events.publish_delta(
+        {"type": "delta", "seq": current["seq"], "base": current["seq"] - 1, "changes": changes}
+    )
 
 
 async def test_prometheus_scrapes_and_evaluates_service_level(
@@ -130,10 +122,8 @@ async def test_prometheus_scrapes_and_evaluates_service_level(
     """Prometheus reads calls waiting = 3; after 10 more offered of which 5 within SL, increase() gives SL 0.5."""
     first = snapshot(1, waiting=3, offered=10, within_sl=8)
     await publish(store, first, None)
-    app = create_app(Settings(site="paris", auth_enabled=True), store=store)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base, httpx.AsyncClient(timeout=5.0) as http:
-        prometheus = Prometheus(prometheus_binary, tmp_path, base.removeprefix("http://"))
+    async with running_api(store, users=False, auth_enabled=True) as api, httpx.AsyncClient(timeout=5.0) as http:
+        prometheus = Prometheus(prometheus_binary, tmp_path, api.base.removeprefix("http://"))
         started.append(prometheus)
         await prometheus.wait_for_value(http, f"wallboard_calls_waiting{{{QUEUE}}}", 3.0)
         await prometheus.wait_for_value(http, f"wallboard_calls_offered_total{{{QUEUE}}}", 10.0)

@@ -4,30 +4,22 @@ CSV, paging, who may read. Rows are written as the runner writes them (``save_st
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
+import functools
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
+from api_stack import SITE, running_api, save_snapshot
 
-from wallboard.admin.accounts import Accounts, Hashing, create_display_token
-from wallboard.api import create_app
-from wallboard.api.app import serving
 from wallboard.cli import main
-from wallboard.config import Settings
 from wallboard.core.history import AGENT_COLUMNS, MAX_RANGE_DAYS, QUEUE_COLUMNS, row_ids
 from wallboard.core.site import AgentConfig, QueueConfig, SiteConfig
-from wallboard.core.users import Passwords, Role
 from wallboard.store import HistoryWrite, Store, connect
 
-SITE = "paris"
 PARIS = SiteConfig(
     site=SITE,
     timezone="Europe/Paris",  # UTC+1 in March
@@ -35,7 +27,6 @@ PARIS = SiteConfig(
     agents={"a1": AgentConfig(name="Alice", team="blue"), "a2": AgentConfig(name="Bob", team="red")},
 )
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC).timestamp()  # 11:00 in Paris on the 3rd
-PASSWORD = "a long enough password"
 SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2026-03-03T10:00:00+00:00", "tz": "Europe/Paris", "queues": {}, "agents": {}}
 # Interval starts in UTC: 23:45 and 00:00 Paris time on the night of the 1st to the 2nd and of the 2nd to the 3rd.
 STARTS = [
@@ -72,34 +63,13 @@ def batch(kind: str, rows: list[dict[str, Any]]) -> HistoryWrite:
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    store = Store(client, site=SITE)
-    history = [batch("queue", queue_rows()), batch("agent", agent_rows())]
-    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 1, history=history)
-    yield store
-    await client.aclose()
+async def store(store: Store) -> Store:
+    await save_snapshot(store, SNAPSHOT, history=[batch("queue", queue_rows()), batch("agent", agent_rows())])
+    return store
 
 
-@contextlib.asynccontextmanager
-async def api(store: Store) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, dict[str, str]]]]:
-    """The API with auth on; headers per caller: a viewer, a display token, nobody."""
-    passwords = Passwords.cheap()
-    app = create_app(Settings(site=SITE), store=store, passwords=passwords, clock=lambda: NOW, site_config=PARIS)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=10.0) as http:
-        accounts = Accounts(store, Hashing(passwords))
-        await accounts.add_user("view1", Role.VIEWER, PASSWORD, actor="test")
-        login = await http.post("/api/v1/login", json={"name": "view1", "password": PASSWORD})
-        token = await create_display_token(store, board="tv1", label="test")
-        yield (
-            http,
-            {
-                "viewer": {"Authorization": f"Bearer {login.json()['token']}"},
-                "display": {"Authorization": f"Bearer {token}"},
-                "none": {},
-            },
-        )
+# with auth on: a user of every role logged in, a display token, no credential
+api = functools.partial(running_api, clock=lambda: NOW, site_config=PARIS, display="tv1")
 
 
 def starts_and_queues(body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -108,8 +78,8 @@ def starts_and_queues(body: dict[str, Any]) -> list[tuple[str, str]]:
 
 async def test_default_window_is_yesterday_and_today_in_site_time(store: Store) -> None:
     """No from/to: from the 2nd 00:00 Paris (1st 23:00 UTC) to now; the 23:45 Paris quarter of the 1st is out."""
-    async with api(store) as (http, who):
-        response = await http.get("/api/v1/history/queues", headers=who["viewer"])
+    async with api(store) as a:
+        response = await a.http.get("/api/v1/history/queues", headers=a.headers["viewer"])
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["kind"], body["site"], body["from"], body["to"], body["next"]) == (
@@ -124,17 +94,18 @@ async def test_default_window_is_yesterday_and_today_in_site_time(store: Store) 
 
 async def test_a_date_window_is_whole_site_local_days(store: Store) -> None:
     """from=to=2026-03-02: the Paris day, 1st 23:00 UTC to 2nd 23:00 UTC; ?queue=sales keeps sales."""
-    async with api(store) as (http, who):
-        day = await http.get("/api/v1/history/queues?from=2026-03-02&to=2026-03-02", headers=who["viewer"])
-        sales = await http.get(
+    async with api(store) as a:
+        viewer = a.headers["viewer"]
+        day = await a.http.get("/api/v1/history/queues?from=2026-03-02&to=2026-03-02", headers=viewer)
+        sales = await a.http.get(
             "/api/v1/history/queues",
             params={"from": "2026-03-02", "to": "2026-03-02", "queue": "sales"},
-            headers=who["viewer"],
+            headers=viewer,
         )
-        naive = await http.get(
+        naive = await a.http.get(
             "/api/v1/history/queues",
             params={"from": "2026-03-02T23:45:00", "to": "2026-03-03T01:00:00+01:00"},
-            headers=who["viewer"],
+            headers=viewer,
         )
     assert starts_and_queues(day.json()) == [(s.isoformat(), q) for s in STARTS[1:3] for q in ("support", "sales")]
     assert [(row["start"], row["offered"]) for row in sales.json()["rows"]] == [
@@ -148,10 +119,12 @@ async def test_a_date_window_is_whole_site_local_days(store: Store) -> None:
 async def test_csv_has_the_fixed_header_and_one_line_per_row(store: Store) -> None:
     """format=csv and Accept: text/csv: the QUEUE_COLUMNS header, None as empty, one line per row."""
     params = {"from": "2026-03-02", "to": "2026-03-02", "queue": "support"}
-    async with api(store) as (http, who):
-        by_param = await http.get("/api/v1/history/queues", params=params | {"format": "csv"}, headers=who["viewer"])
-        by_accept = await http.get(
-            "/api/v1/history/queues", params=params, headers=who["viewer"] | {"Accept": "text/csv"}
+    async with api(store) as a:
+        by_param = await a.http.get(
+            "/api/v1/history/queues", params=params | {"format": "csv"}, headers=a.headers["viewer"]
+        )
+        by_accept = await a.http.get(
+            "/api/v1/history/queues", params=params, headers=a.headers["viewer"] | {"Accept": "text/csv"}
         )
     assert by_param.status_code == 200 and by_param.headers["content-type"].startswith("text/csv")
     assert by_param.text == by_accept.text
@@ -167,10 +140,10 @@ async def test_csv_has_the_fixed_header_and_one_line_per_row(store: Store) -> No
 async def test_agent_rows_filter_by_agent_and_team_with_json_cells_in_csv(store: Store) -> None:
     """?team=red is a2's rows; ?agent=a1&format=csv has the AGENT_COLUMNS header and pauses as JSON."""
     window = {"from": "2026-03-02", "to": "2026-03-02"}
-    async with api(store) as (http, who):
-        red = await http.get("/api/v1/history/agents", params=window | {"team": "red"}, headers=who["viewer"])
-        alice = await http.get(
-            "/api/v1/history/agents", params=window | {"agent": "a1", "format": "csv"}, headers=who["viewer"]
+    async with api(store) as a:
+        red = await a.http.get("/api/v1/history/agents", params=window | {"team": "red"}, headers=a.headers["viewer"])
+        alice = await a.http.get(
+            "/api/v1/history/agents", params=window | {"agent": "a1", "format": "csv"}, headers=a.headers["viewer"]
         )
     assert [(row["agent"], row["start"]) for row in red.json()["rows"]] == [
         ("a2", STARTS[1].isoformat()),
@@ -185,12 +158,13 @@ async def test_agent_rows_filter_by_agent_and_team_with_json_cells_in_csv(store:
 
 async def test_pages_follow_each_other_with_next(store: Store) -> None:
     """limit=4 over 6 rows: the first page's next is its 4th row's id; after=next gives the last 2."""
-    async with api(store) as (http, who):
-        first = (await http.get("/api/v1/history/queues", params={"limit": 4}, headers=who["viewer"])).json()
+    async with api(store) as a:
+        viewer = a.headers["viewer"]
+        first = (await a.http.get("/api/v1/history/queues", params={"limit": 4}, headers=viewer)).json()
         second = (
-            await http.get("/api/v1/history/queues", params={"limit": 4, "after": first["next"]}, headers=who["viewer"])
+            await a.http.get("/api/v1/history/queues", params={"limit": 4, "after": first["next"]}, headers=viewer)
         ).json()
-        csv_page = await http.get("/api/v1/history/queues", params={"limit": 4, "format": "csv"}, headers=who["viewer"])
+        csv_page = await a.http.get("/api/v1/history/queues", params={"limit": 4, "format": "csv"}, headers=viewer)
     third_ms = int(STARTS[2].timestamp() * 1000)
     assert first["next"] == f"{third_ms}-1"  # rows: STARTS[1] support, sales; STARTS[2] support, sales
     assert len(first["rows"]) == 4
@@ -201,9 +175,9 @@ async def test_pages_follow_each_other_with_next(store: Store) -> None:
 
 async def test_display_tokens_are_refused_and_no_credential_is_401(store: Store) -> None:
     """Per-agent data is not for TVs: a display token gets 403 on both routes; nothing at all gets 401."""
-    async with api(store) as (http, who):
+    async with api(store) as a:
         codes = [
-            (await http.get(f"/api/v1/history/{kind}", headers=who[caller])).status_code
+            (await a.http.get(f"/api/v1/history/{kind}", headers=a.headers[caller])).status_code
             for kind in ("queues", "agents")
             for caller in ("display", "none", "viewer")
         ]
@@ -225,8 +199,8 @@ async def test_display_tokens_are_refused_and_no_credential_is_401(store: Store)
 async def test_bad_windows_are_422_naming_the_field(store: Store, params: dict[str, Any], field: str) -> None:
     """A window ending before it starts, an unreadable date, more than MAX_RANGE_DAYS, a bad cursor: 422."""
     assert MAX_RANGE_DAYS < 400  # the third case spans 425 days
-    async with api(store) as (http, who):
-        response = await http.get("/api/v1/history/queues", params=params, headers=who["viewer"])
+    async with api(store) as a:
+        response = await a.http.get("/api/v1/history/queues", params=params, headers=a.headers["viewer"])
     assert response.status_code == 422, response.text
     assert field in [problem["field"].rpartition(".")[2] for problem in response.json()["detail"]]
 
@@ -236,7 +210,7 @@ def test_the_cli_exports_the_same_rows(redis_url: str, tmp_path: Path, monkeypat
 
     async def write() -> None:
         client = connect(redis_url)
-        await Store(client, site=SITE).save_state(
+        await Store(client, site=SITE).events.save_state(
             json.dumps(SNAPSHOT), None, "1-0", 1, history=[batch("queue", queue_rows())]
         )
         await client.aclose()

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from api_stack import running_api
 from pydantic import TypeAdapter
 from waiting import poll_until
 
 from wallboard.api import ApiError, create_app
-from wallboard.api.app import serving
 from wallboard.api.routes import AgentList, QueueList
-from wallboard.api.runtime import Runtime
 from wallboard.config import Settings
 from wallboard.core.deltas import diff
 from wallboard.core.engine import State
@@ -27,7 +25,7 @@ from wallboard.core.events import AgentLogin, CallAbandoned, CallAnswered, CallQ
 from wallboard.core.schema import Agent, QueueFigures, Snapshot
 from wallboard.core.site import SiteConfig
 from wallboard.processes.engine import EngineRunner
-from wallboard.store import Store, connect
+from wallboard.store import Store
 
 WAIT_S = 10.0
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
@@ -71,27 +69,16 @@ class Publisher:
     async def publish(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         self.seq += 1
         full = {**snapshot, "alerts": [], "seq": self.seq, "stream_id": f"{self.seq}-0"}
-        await self.store.save_state(json.dumps(full), None, full["stream_id"], self.seq)
+        await self.store.events.save_state(json.dumps(full), None, full["stream_id"], self.seq)
         changes = diff(self.published, full)
-        await self.store.publish_delta({"type": "delta", "seq": self.seq, "base": self.seq - 1, "changes": changes})
+        await self.store.events.publish_delta(
+            {"type": "delta", "seq": self.seq, "base": self.seq - 1, "changes": changes}
+        )
         self.published = full
         return full
 
 
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    yield Store(client, site="paris")
-    await client.aclose()
-
-
-@contextlib.asynccontextmanager
-async def api(store: Store, *, sites: tuple[str, ...] = ()) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime]]:
-    """The app on a real uvicorn on 127.0.0.1:0, with an HTTP client pointed at it."""
-    app = create_app(Settings(auth_enabled=False, site=store.site), store=store, sites=sites)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
-        yield http, app.state.runtime
+api = functools.partial(running_api, users=False, auth_enabled=False)
 
 
 def conforms(documented: Any, body: Any) -> Any:
@@ -118,9 +105,9 @@ async def ready(http: httpx.AsyncClient) -> dict[str, Any]:
 async def test_snapshot_route_returns_the_published_snapshot(store: Store) -> None:
     """GET /api/v1/snapshot is the stored snapshot, and it fits the documented Snapshot type."""
     published = await Publisher(store).publish(engine_snapshot(morning(), now=100))
-    async with api(store) as (http, _):
-        await ready(http)
-        body = (await http.get("/api/v1/snapshot")).json()
+    async with api(store) as a:
+        await ready(a.http)
+        body = (await a.http.get("/api/v1/snapshot")).json()
     assert body["seq"] == 1 and body["site"] == "paris"
     assert body["queues"] == published["queues"] and body["agents"] == published["agents"]
     assert body == published
@@ -130,10 +117,10 @@ async def test_snapshot_route_returns_the_published_snapshot(store: Store) -> No
 async def test_queue_routes_show_the_figures_of_the_events(store: Store) -> None:
     """Queue list and one queue: 1 waiting (20 s), 2 offered, 1 answered within SL, 1 abandoned: SL 50 %."""
     await Publisher(store).publish(engine_snapshot(morning(), now=100))
-    async with api(store) as (http, _):
-        await ready(http)
-        listed = conforms(QueueList, (await http.get("/api/v1/queues")).json())
-        support = (await http.get("/api/v1/queues/support")).json()
+    async with api(store) as a:
+        await ready(a.http)
+        listed = conforms(QueueList, (await a.http.get("/api/v1/queues")).json())
+        support = (await a.http.get("/api/v1/queues/support")).json()
     assert sorted(q["name"] for q in listed["queues"]) == ["sales", "support"]
     conforms(QueueFigures, support)
     assert (support["waiting"], support["longest_wait_s"]) == (1, 20.0)
@@ -147,10 +134,10 @@ async def test_queue_routes_show_the_figures_of_the_events(store: Store) -> None
 async def test_agent_routes(store: Store) -> None:
     """Agent list and one agent: a1 took c1, so it is on a call; a2 is available."""
     await Publisher(store).publish(engine_snapshot(morning(), now=100))
-    async with api(store) as (http, _):
-        await ready(http)
-        listed = conforms(AgentList, (await http.get("/api/v1/agents")).json())
-        a1 = conforms(Agent, (await http.get("/api/v1/agents/a1")).json())
+    async with api(store) as a:
+        await ready(a.http)
+        listed = conforms(AgentList, (await a.http.get("/api/v1/agents")).json())
+        a1 = conforms(Agent, (await a.http.get("/api/v1/agents/a1")).json())
     assert sorted(a["id"] for a in listed["agents"]) == ["a1", "a2"]
     assert a1["state"] == "on_call"
 
@@ -158,10 +145,10 @@ async def test_agent_routes(store: Store) -> None:
 async def test_unknown_queue_and_agent_are_404_with_a_clear_message(store: Store) -> None:
     """A 404 names what was asked for, the site, and what exists."""
     await Publisher(store).publish(engine_snapshot(morning(), now=100))
-    async with api(store) as (http, _):
-        await ready(http)
-        queue = await http.get("/api/v1/queues/billing")
-        agent = await http.get("/api/v1/agents/zed")
+    async with api(store) as a:
+        await ready(a.http)
+        queue = await a.http.get("/api/v1/queues/billing")
+        agent = await a.http.get("/api/v1/agents/zed")
     assert queue.status_code == 404
     assert queue.json() == {"detail": "no queue 'billing' at site 'paris'; known: sales, support"}
     assert agent.status_code == 404 and "'zed'" in agent.json()["detail"] and "a1, a2" in agent.json()["detail"]
@@ -169,15 +156,15 @@ async def test_unknown_queue_and_agent_are_404_with_a_clear_message(store: Store
 
 async def test_probes_before_and_after_the_first_snapshot(store: Store) -> None:
     """/healthz is 200 from the start; /readyz and data routes are 503 (saying why) until a snapshot exists."""
-    async with api(store) as (http, runtime):
-        await wait_for(lambda: runtime.sites["paris"].feed.redis_ok)
-        assert (await http.get("/healthz")).json() == {"status": "ok"}
-        not_ready = await http.get("/readyz")
+    async with api(store) as a:
+        await wait_for(lambda: a.runtime.sites["paris"].feed.redis_ok)
+        assert (await a.http.get("/healthz")).json() == {"status": "ok"}
+        not_ready = await a.http.get("/readyz")
         assert not_ready.status_code == 503
         assert not_ready.json()["sites"]["paris"]["problem"] == "no snapshot published yet"
-        assert (await http.get("/api/v1/queues")).status_code == 503
+        assert (await a.http.get("/api/v1/queues")).status_code == 503
         await Publisher(store).publish(engine_snapshot(morning(), now=100))
-        body = await ready(http)
+        body = await ready(a.http)
     assert body == {"ready": True, "sites": {"paris": {"redis": True, "snapshot_seq": 1, "problem": None}}}
 
 
@@ -185,13 +172,13 @@ async def test_deltas_are_applied_in_order(store: Store) -> None:
     """After two more publishes, the API's copy is the latest snapshot (applied from deltas, no re-read)."""
     publisher = Publisher(store)
     await publisher.publish(engine_snapshot(morning(), now=100))
-    async with api(store) as (http, runtime):
-        await ready(http)
+    async with api(store) as a:
+        await ready(a.http)
         await publisher.publish(engine_snapshot(morning()[:5], now=40))
         latest = await publisher.publish(engine_snapshot(morning(), now=130))
-        feed = runtime.sites["paris"].feed
+        feed = a.runtime.sites["paris"].feed
         await wait_for(lambda: feed.seq == 3)
-        body = (await http.get("/api/v1/snapshot")).json()
+        body = (await a.http.get("/api/v1/snapshot")).json()
     assert (feed.applied, feed.reloads) == (2, 0)
     assert body["queues"]["support"]["longest_wait_s"] == 50.0 == latest["queues"]["support"]["longest_wait_s"]
 
@@ -199,17 +186,17 @@ async def test_deltas_are_applied_in_order(store: Store) -> None:
 async def test_readyz_follows_a_redis_outage(store: Store, redis_server: Any) -> None:
     """Redis stopping makes /readyz 503 with the reason; once it is back the feed resubscribes and is ready."""
     await Publisher(store).publish(engine_snapshot(morning(), now=100))
-    async with api(store) as (http, runtime):
-        await ready(http)
+    async with api(store) as a:
+        await ready(a.http)
         redis_server.stop()
         try:
-            await wait_for(lambda: not runtime.sites["paris"].feed.redis_ok)
-            down = await http.get("/readyz")
+            await wait_for(lambda: not a.runtime.sites["paris"].feed.redis_ok)
+            down = await a.http.get("/readyz")
             assert down.status_code == 503 and "Redis unreachable" in down.json()["sites"]["paris"]["problem"]
-            assert (await http.get("/healthz")).status_code == 200
+            assert (await a.http.get("/healthz")).status_code == 200
         finally:
             redis_server.start()
-        body = await ready(http)
+        body = await ready(a.http)
     assert body["sites"]["paris"]["snapshot_seq"] == 1
 
 
@@ -218,11 +205,11 @@ async def test_two_sites_are_isolated(store: Store) -> None:
     lyon = Store(store.client, site="lyon")
     await Publisher(store).publish(engine_snapshot(morning(), now=100))
     await Publisher(lyon).publish(engine_snapshot(morning("lyon")[:3], now=20, site="lyon"))
-    async with api(store, sites=("lyon",)) as (http, _):
-        await ready(http)
-        paris_body = (await http.get("/api/v1/queues/support")).json()
-        lyon_body = (await http.get("/api/v1/queues/support", params={"site": "lyon"})).json()
-        missing = await http.get("/api/v1/snapshot", params={"site": "nowhere"})
+    async with api(store, sites=("lyon",)) as a:
+        await ready(a.http)
+        paris_body = (await a.http.get("/api/v1/queues/support")).json()
+        lyon_body = (await a.http.get("/api/v1/queues/support", params={"site": "lyon"})).json()
+        missing = await a.http.get("/api/v1/snapshot", params={"site": "nowhere"})
     assert (paris_body["waiting"], lyon_body["waiting"]) == (1, 1)
     assert (paris_body["interval"]["offered"], lyon_body["interval"]["offered"]) == (2, 0)
     assert missing.status_code == 404 and "paris, lyon" in missing.json()["detail"]
@@ -231,9 +218,9 @@ async def test_two_sites_are_isolated(store: Store) -> None:
 async def test_metrics_route_serves_the_text_format(store: Store) -> None:
     """/metrics (from loopback) answers in the Prometheus text format with the snapshot's figures."""
     await Publisher(store).publish(engine_snapshot(morning(), now=100))
-    async with api(store) as (http, _):
-        await ready(http)
-        response = await http.get("/metrics")
+    async with api(store) as a:
+        await ready(a.http)
+        response = await a.http.get("/metrics")
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert 'wallboard_calls_waiting{site="paris",queue="support"} 1.0' in response.text
     assert 'wallboard_calls_offered_total{site="paris",queue="support"} 2.0' in response.text
@@ -241,8 +228,8 @@ async def test_metrics_route_serves_the_text_format(store: Store) -> None:
 
 async def test_openapi_documents_the_response_models(store: Store) -> None:
     """/openapi.json declares typed responses for every route, and every $ref resolves."""
-    async with api(store) as (http, _):
-        schema = (await http.get("/openapi.json")).json()
+    async with api(store) as a:
+        schema = (await a.http.get("/openapi.json")).json()
     ok = schema["paths"]["/api/v1/snapshot"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/Snapshot"}
     assert schema["paths"]["/api/v1/queues/{name}"]["get"]["responses"]["404"]
@@ -266,12 +253,12 @@ async def test_with_the_real_runner(store: Store) -> None:
     runner = EngineRunner(settings, store, SITE, clock=lambda: at(100))
     task = asyncio.create_task(runner.run())
     try:
-        async with api(store) as (http, runtime):
-            await store.append_events(morning())
-            feed = runtime.sites["paris"].feed
+        async with api(store) as a:
+            await store.events.append_events(morning())
+            feed = a.runtime.sites["paris"].feed
             await wait_for(lambda: feed.snapshot is not None and feed.snapshot["counters"]["events_applied"] == 7)
-            support = (await http.get("/api/v1/queues/support")).json()
-            metrics = (await http.get("/metrics")).text
+            support = (await a.http.get("/api/v1/queues/support")).json()
+            metrics = (await a.http.get("/metrics")).text
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -289,9 +276,9 @@ async def test_a_crashed_site_task_makes_the_api_not_ready(store: Store) -> None
     """If a site's hub task dies on a bug, /readyz turns 503 and names the failure (liveness stays 200)."""
     publisher = Publisher(store)
     await publisher.publish(engine_snapshot(morning(), now=100))
-    async with api(store) as (http, runtime):
-        await ready(http)
-        hub = runtime.sites["paris"].hub
+    async with api(store) as a:
+        await ready(a.http)
+        hub = a.runtime.sites["paris"].hub
 
         def broken(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             raise RuntimeError("bug in diff")
@@ -299,8 +286,8 @@ async def test_a_crashed_site_task_makes_the_api_not_ready(store: Store) -> None
         hub._diff = broken
         hub.connect()  # the hub adopts the current snapshot; the next change needs a diff
         await publisher.publish(engine_snapshot(morning(), now=110))
-        await wait_for(lambda: runtime.sites["paris"].feed.failure is not None)
-        response = await http.get("/readyz")
-        assert (await http.get("/healthz")).status_code == 200
+        await wait_for(lambda: a.runtime.sites["paris"].feed.failure is not None)
+        response = await a.http.get("/readyz")
+        assert (await a.http.get("/healthz")).status_code == 200
     assert response.status_code == 503
     assert "bug in diff" in response.json()["sites"]["paris"]["problem"]

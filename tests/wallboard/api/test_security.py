@@ -4,13 +4,12 @@ rate limited, secrets never leak into responses or logs, and a schemathesis run 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,18 +19,16 @@ import redis
 import schemathesis
 import uvicorn
 import websockets
+from api_stack import PASSWORD, SITE, running_api, save_snapshot
 from fastapi import FastAPI
 from schemathesis.checks import not_a_server_error
 
-from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.config import Settings
-from wallboard.core.users import Passwords, Role
-from wallboard.store import Store, connect
+from wallboard.core.users import Passwords
+from wallboard.store import Store
 
-SITE = "paris"
-PASSWORD = "correct horse battery"
 SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queues": {}, "agents": {}}
 CLIENT_LOGGERS = ("httpx", "httpcore")  # the test's own HTTP client, which logs the URLs it asks for
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -40,39 +37,13 @@ WAIT_S = 10.0
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    store = Store(client, site=SITE)
-    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 1)
-    yield store
-    await client.aclose()
+async def store(store: Store) -> Store:
+    await save_snapshot(store, SNAPSHOT)
+    return store
 
 
-@dataclass
-class Api:
-    app: FastAPI
-    base: str
-    http: httpx.AsyncClient
-    store: Store
-    display_token: str
-
-    async def login(self, name: str, password: str = PASSWORD) -> dict[str, str]:
-        response = await self.http.post("/api/v1/login", json={"name": name, "password": password})
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['token']}"}
-
-
-@contextlib.asynccontextmanager
-async def api(store: Store, **values: Any) -> AsyncIterator[Api]:
-    passwords = Passwords.cheap()
-    app = create_app(Settings(site=SITE, **values), store=store, passwords=passwords)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
-        accounts = Accounts(store, Hashing(passwords))
-        for role in Role:
-            await accounts.add_user(f"{role.value}1", role, PASSWORD, actor="test")
-        token, _ = await accounts.create_token("floor-1", "TV", actor="test")
-        yield Api(app, base, http, store, token)
+# users of every role, logged in by each test, and a display token for board floor-1
+api = functools.partial(running_api, sessions=False, display="floor-1")
 
 
 def write_endpoints(app: FastAPI) -> list[tuple[str, str]]:
@@ -95,7 +66,7 @@ async def test_every_write_endpoint_refuses_no_token_a_display_token_and_a_viewe
         endpoints = write_endpoints(a.app)
         viewer = await a.login("viewer1")
         display = {"Authorization": f"Bearer {a.display_token}"}
-        audit_before = len(await store.read_audit(1000))
+        audit_before = len(await store.accounts.read_audit(1000))
         outcomes = {}
         for method, path in endpoints:
             codes = []
@@ -103,7 +74,7 @@ async def test_every_write_endpoint_refuses_no_token_a_display_token_and_a_viewe
                 response = await a.http.request(method, path, headers=headers, params=params, json={})
                 codes.append(response.status_code)
             outcomes[(method, path)] = codes
-        audit_after = len(await store.read_audit(1000))
+        audit_after = len(await store.accounts.read_audit(1000))
     mine = {"POST /api/v1/users", "PATCH /api/v1/users/abcdef123456", "POST /api/v1/tokens", "PUT /api/v1/thresholds"}
     assert mine | {"DELETE /api/v1/tokens/abcdef123456"} <= {f"{m} {p}" for m, p in endpoints}  # and any added later
     assert {endpoint: codes for endpoint, codes in outcomes.items() if codes != [401, 403, 403, 403]} == {}
@@ -130,8 +101,8 @@ async def test_a_session_token_is_refused_in_the_url(store: Store) -> None:
 async def test_websocket_control_messages_from_a_display_token_change_nothing(store: Store) -> None:
     """Only resync is honoured; anything else gets an error message and the connection stays open."""
     async with api(store) as a:
-        before = (await store.stream_length(), await store.client.keys("*"))
-        url = a.base.replace("http", "ws") + f"/ws?token={a.display_token}"
+        before = (await store.events.stream_length(), await store.client.keys("*"))
+        url = a.ws_base + f"/ws?token={a.display_token}"
         async with websockets.connect(url) as ws:
             async with asyncio.timeout(WAIT_S):
                 first = json.loads(await ws.recv())
@@ -146,7 +117,7 @@ async def test_websocket_control_messages_from_a_display_token_change_nothing(st
                     replies.append(json.loads(await ws.recv()))
                 await ws.send(json.dumps({"type": "resync"}))
                 resync = json.loads(await ws.recv())
-        after = (await store.stream_length(), await store.client.keys("*"))
+        after = (await store.events.stream_length(), await store.client.keys("*"))
     assert first["type"] == "snapshot"
     assert [reply["type"] for reply in replies] == ["error"] * 4
     assert resync["type"] == "snapshot" and resync["seq"] == 1
@@ -156,7 +127,7 @@ async def test_websocket_control_messages_from_a_display_token_change_nothing(st
 async def test_websocket_refuses_without_a_credential(store: Store) -> None:
     """A websocket without a token is closed with 4401 after the handshake."""
     async with api(store) as a:
-        async with websockets.connect(a.base.replace("http", "ws") + "/ws") as ws:
+        async with websockets.connect(a.ws_base + "/ws") as ws:
             async with asyncio.timeout(WAIT_S):
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await ws.recv()
@@ -170,7 +141,7 @@ async def test_websocket_accepts_the_ops_session_cookie(store: Store) -> None:
         assert login.status_code == 200, login.text
         session = login.cookies.get("wb_session")
         assert session
-        url = a.base.replace("http", "ws") + "/ws"
+        url = a.ws_base + "/ws"
         async with websockets.connect(url, additional_headers={"Cookie": f"wb_session={session}"}) as ws:
             async with asyncio.timeout(WAIT_S):
                 first = json.loads(await ws.recv())
@@ -192,7 +163,7 @@ async def test_login_is_rate_limited_per_name(store: Store, name: str) -> None:
         ]
         throttled = await a.http.post("/api/v1/login", json={"name": name, "password": PASSWORD})
         other = await a.http.post("/api/v1/login", json={"name": "admin1", "password": PASSWORD})
-        (blocked,) = [e for _, e in await store.read_audit(100) if e["action"] == "login.blocked"]
+        (blocked,) = [e for _, e in await store.accounts.read_audit(100) if e["action"] == "login.blocked"]
     assert failures == [401, 401, 401]
     assert throttled.status_code == 429
     assert 55 <= int(throttled.headers["retry-after"]) <= 60
@@ -244,8 +215,8 @@ async def test_secrets_never_appear_in_responses_or_logs(store: Store, caplog: p
             await a.http.get("/api/v1/audit", params={"count": 1000}, headers=admin),
             await a.http.post("/api/v1/logout", headers=admin),
         ]
-        audit = json.dumps(await store.read_audit(1000))
-        hashes = [info["password_hash"] for info in (await store.list_users()).values()]
+        audit = json.dumps(await store.accounts.read_audit(1000))
+        hashes = [info["password_hash"] for info in (await store.accounts.list_users()).values()]
     secrets = [PASSWORD, new_password, session, token, a.display_token, *hashes]
     server_logs = "\n".join(
         f"{record.name} {record.getMessage()} {record.exc_text or ''}"

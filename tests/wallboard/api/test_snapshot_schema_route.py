@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import jsonschema_rs  # a dependency of schemathesis (locked in uv.lock); the validator of the generated schema
-import pytest
-import uvicorn
+from api_stack import running_api
 from pydantic import SecretStr
 from waiting import poll_until
 
-from wallboard.api import create_app
-from wallboard.api.app import serving
 from wallboard.config import Settings
 from wallboard.core.adherence.schedule import Schedule, Slot, dump_schedule
 from wallboard.core.backoff import Backoff
@@ -45,20 +42,7 @@ SITE = SiteConfig(
 )
 
 
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    yield Store(client, site="paris")
-    await client.aclose()
-
-
-@contextlib.asynccontextmanager
-async def api(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with auth on (one display token) on a real uvicorn, and an HTTP client pointed at it."""
-    app = create_app(Settings(_env={}, site="paris", display_tokens=(SecretStr(TOKEN),)), store=store)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
-        yield http
+api = functools.partial(running_api, users=False, display_tokens=(SecretStr(TOKEN),))  # auth on: one display token
 
 
 @contextlib.asynccontextmanager
@@ -86,12 +70,12 @@ async def runner_at(redis_url: str, clock: list[datetime]) -> AsyncIterator[Engi
 
 async def test_the_schema_needs_what_the_snapshot_needs(store: Store) -> None:
     """No credential or an unknown token: 401, as for /api/v1/snapshot; a display token (header or query) reads it."""
-    async with api(store) as http:
-        refused = [await http.get(path) for path in ("/api/v1/snapshot/schema", "/api/v1/snapshot")]
-        unknown = await http.get("/api/v1/snapshot/schema", headers={"Authorization": "Bearer nope"})
-        by_header = await http.get("/api/v1/snapshot/schema", headers={"Authorization": f"Bearer {TOKEN}"})
-        by_query = await http.get("/api/v1/snapshot/schema", params={"token": TOKEN})
-        elsewhere = await http.get("/api/v1/snapshot/schema", params={"token": TOKEN, "site": "lyon"})
+    async with api(store) as a:
+        refused = [await a.http.get(path) for path in ("/api/v1/snapshot/schema", "/api/v1/snapshot")]
+        unknown = await a.http.get("/api/v1/snapshot/schema", headers={"Authorization": "Bearer nope"})
+        by_header = await a.http.get("/api/v1/snapshot/schema", headers={"Authorization": f"Bearer {TOKEN}"})
+        by_query = await a.http.get("/api/v1/snapshot/schema", params={"token": TOKEN})
+        elsewhere = await a.http.get("/api/v1/snapshot/schema", params={"token": TOKEN, "site": "lyon"})
     assert [response.status_code for response in refused] == [401, 401] and unknown.status_code == 401
     assert by_header.status_code == by_query.status_code == 200
     assert by_header.headers["content-type"] == "application/json"
@@ -102,9 +86,9 @@ async def test_the_schema_needs_what_the_snapshot_needs(store: Store) -> None:
 
 async def test_openapi_documents_the_snapshot_routes_with_the_generated_types(store: Store) -> None:
     """The snapshot routes' 200 answers refer to the snapshot's types, each the same object as in the served schema."""
-    async with api(store) as http:
-        openapi = (await http.get("/openapi.json")).json()
-        served = (await http.get("/api/v1/snapshot/schema", params={"token": TOKEN})).json()
+    async with api(store) as a:
+        openapi = (await a.http.get("/openapi.json")).json()
+        served = (await a.http.get("/api/v1/snapshot/schema", params={"token": TOKEN})).json()
     paths, components = openapi["paths"], openapi["components"]["schemas"]
     ok = paths["/api/v1/snapshot"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/Snapshot"}
@@ -119,26 +103,28 @@ async def test_the_runner_publishes_what_the_served_schema_describes(store: Stor
     /api/v1/snapshot answers validates against the schema /api/v1/snapshot/schema serves."""
     clock = [T0 - timedelta(minutes=10)]
     slots = Schedule.of(Slot(agent, T0, T0 + timedelta(hours=1), "work", T0.date()) for agent in ("a1", "a2", "a3"))
-    await store.write_schedules({"slots": dump_schedule(slots, SITE)}, 0, "test", at=T0, action="schedules.import")
+    await store.schedules.write_schedules(
+        {"slots": dump_schedule(slots, SITE)}, 0, "test", at=T0, action="schedules.import"
+    )
     common: dict[str, Any] = {"site": "paris", "source": "test"}
-    async with runner_at(redis_url, clock), api(store) as http:
+    async with runner_at(redis_url, clock), api(store) as a:
         await poll_until(_schedule_published(store), "a snapshot with the schedule in force", WAIT_S)
         login = AgentLogin(ts=T0 + timedelta(minutes=5), key="l1", agent="a1", queue="support", **common)
-        await store.append_events([login])
+        await store.events.append_events([login])
         clock[0] = now = T0 + timedelta(minutes=10)
         await poll_until(lambda: _alert_of(store, "a2"), "an adherence alert for a2", WAIT_S)
         alert_id = await _alert_of(store, "a2")
         action = AlertAction(ts=now, key="ack1", alert_id=alert_id, action="ack", by="sup", note="on it", **common)
-        await store.append_events([action])
+        await store.events.append_events([action])
         auth = {"Authorization": f"Bearer {TOKEN}"}
         bodies: list[dict[str, Any]] = []
 
         async def acknowledged() -> bool:
-            bodies.append((await http.get("/api/v1/snapshot", headers=auth)).json())
+            bodies.append((await a.http.get("/api/v1/snapshot", headers=auth)).json())
             return any(a.get("acknowledged_by") == "sup" for a in bodies[-1].get("alerts", []))
 
         await poll_until(acknowledged, "the acknowledged alert in /api/v1/snapshot", WAIT_S)
-        schema = (await http.get("/api/v1/snapshot/schema", headers=auth)).json()
+        schema = (await a.http.get("/api/v1/snapshot/schema", headers=auth)).json()
     snapshot = bodies[-1]
     validator = jsonschema_rs.validator_for(schema, validate_formats=True)
     assert [error.message for error in validator.iter_errors(snapshot)] == []
@@ -150,7 +136,7 @@ async def test_the_runner_publishes_what_the_served_schema_describes(store: Stor
 
 def _schedule_published(store: Store) -> Any:
     async def published() -> bool:
-        snapshot = await store.load_snapshot()
+        snapshot = await store.events.load_snapshot()
         return snapshot is not None and (snapshot.get("adherence") or {}).get("schedule_version") == 1
 
     return published
@@ -158,5 +144,5 @@ def _schedule_published(store: Store) -> Any:
 
 async def _alert_of(store: Store, agent: str) -> str:
     """The id of the published alert about ``agent`` ("" while there is none)."""
-    snapshot = await store.load_snapshot() or {}
+    snapshot = await store.events.load_snapshot() or {}
     return next((a["alert_id"] for a in snapshot.get("alerts", []) if a["target"]["name"] == agent), "")

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
+from api_stack import SITE, running_api, save_snapshot
 
-from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import ApiError, create_app
-from wallboard.api.app import serving
 from wallboard.config import Settings
-from wallboard.core.users import Passwords, Role
-from wallboard.store import Store, connect
+from wallboard.core.users import Role
+from wallboard.store import Store
 
-SITE = "paris"
-PASSWORD = "correct horse battery"
 SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queues": {"sales": {}}, "agents": {}}
 SITE_FILE = """
 site: paris
@@ -34,37 +28,19 @@ WAIT_S = 10.0
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    store = Store(client, site=SITE)
-    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 1)
-    yield store
-    await client.aclose()
+async def store(store: Store) -> Store:
+    await save_snapshot(store, SNAPSHOT)
+    return store
 
 
-@pytest.fixture
-def site_file(tmp_path: Path) -> Path:
-    path = tmp_path / "site.yaml"
-    path.write_text(SITE_FILE, encoding="utf-8")
-    return path
-
-
-@contextlib.asynccontextmanager
-async def api(store: Store, **values: Any) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    """The API with an ops user logged in: (client, ops headers)."""
-    passwords = Passwords.cheap()
-    app = create_app(Settings(site=SITE, **values), store=store, passwords=passwords, clock=lambda: 1_700_000_000.0)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
-        await Accounts(store, Hashing(passwords)).add_user("ops1", Role.OPS, PASSWORD, actor="test")
-        login = await http.post("/api/v1/login", json={"name": "ops1", "password": PASSWORD})
-        yield http, {"Authorization": f"Bearer {login.json()['token']}"}
+api = functools.partial(running_api, clock=lambda: 1_700_000_000.0)  # auth on, a user of every role logged in
 
 
 async def test_version_zero_is_the_site_file(store: Store, site_file: Path) -> None:
     """Before any change the site file's thresholds are in force as version 0 (ETag "0")."""
-    async with api(store, site_file=site_file) as (http, ops):
-        response = await http.get("/api/v1/thresholds", headers=ops)
+    async with api(store, site_file=site_file) as a:
+        ops = a.headers[Role.OPS]
+        response = await a.http.get("/api/v1/thresholds", headers=ops)
     assert response.headers["etag"] == '"0"'
     assert response.json() == {
         "version": 0,
@@ -87,15 +63,16 @@ async def test_version_zero_is_the_site_file(store: Store, site_file: Path) -> N
 
 async def test_put_writes_the_next_version_audits_and_announces(store: Store, site_file: Path) -> None:
     """A valid PUT at the current version stores version 1, publishes a notice and audits old -> new."""
-    async with api(store, site_file=site_file) as (http, ops), store.client.pubsub() as pubsub:
+    async with api(store, site_file=site_file) as a, store.client.pubsub() as pubsub:
+        ops = a.headers[Role.OPS]
         await pubsub.subscribe(f"wb:{{{SITE}}}:config")
-        response = await http.put("/api/v1/thresholds", json={"version": 0, "thresholds": [SL]}, headers=ops)
+        response = await a.http.put("/api/v1/thresholds", json={"version": 0, "thresholds": [SL]}, headers=ops)
         stored = json.loads(await store.client.get(f"wb:{{{SITE}}}:config:thresholds"))
         notice = None
         async with asyncio.timeout(WAIT_S):
             while notice is None:
                 notice = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-        (entry,) = [entry for entry in await store.read_audit(10) if entry[1]["action"] == "thresholds.update"]
+        (entry,) = [entry for entry in await store.accounts.read_audit(10) if entry[1]["action"] == "thresholds.update"]
     written = [{**SL, "scope": "site", "direction": "below", "min_offered": 5}]
     assert response.status_code == 200
     assert response.json() == {
@@ -115,13 +92,14 @@ async def test_put_writes_the_next_version_audits_and_announces(store: Store, si
 
 async def test_a_stale_version_is_409(store: Store, site_file: Path) -> None:
     """A PUT based on an older version (or a mismatching If-Match) changes nothing: 409."""
-    async with api(store, site_file=site_file) as (http, ops):
-        first = await http.put("/api/v1/thresholds", json={"version": 0, "thresholds": [SL]}, headers=ops)
-        stale = await http.put("/api/v1/thresholds", json={"version": 0, "thresholds": []}, headers=ops)
-        if_match = await http.put(
+    async with api(store, site_file=site_file) as a:
+        ops = a.headers[Role.OPS]
+        first = await a.http.put("/api/v1/thresholds", json={"version": 0, "thresholds": [SL]}, headers=ops)
+        stale = await a.http.put("/api/v1/thresholds", json={"version": 0, "thresholds": []}, headers=ops)
+        if_match = await a.http.put(
             "/api/v1/thresholds", json={"version": 1, "thresholds": []}, headers={**ops, "If-Match": '"7"'}
         )
-        now = (await http.get("/api/v1/thresholds", headers=ops)).json()
+        now = (await a.http.get("/api/v1/thresholds", headers=ops)).json()
     assert first.status_code == 200
     assert stale.status_code == 409 and "version 1" in stale.json()["detail"]
     assert if_match.status_code == 409
@@ -130,10 +108,11 @@ async def test_a_stale_version_is_409(store: Store, site_file: Path) -> None:
 
 async def test_concurrent_writers_one_wins(store: Store, site_file: Path) -> None:
     """Two PUTs at the same version at once: exactly one is stored, the other gets 409."""
-    async with api(store, site_file=site_file) as (http, ops):
+    async with api(store, site_file=site_file) as a:
+        ops = a.headers[Role.OPS]
         bodies = [{"version": 0, "thresholds": [{**SL, "warn": warn}]} for warn in (76, 77)]
-        responses = await asyncio.gather(*(http.put("/api/v1/thresholds", json=b, headers=ops) for b in bodies))
-        now = (await http.get("/api/v1/thresholds", headers=ops)).json()
+        responses = await asyncio.gather(*(a.http.put("/api/v1/thresholds", json=b, headers=ops) for b in bodies))
+        now = (await a.http.get("/api/v1/thresholds", headers=ops)).json()
     assert sorted(r.status_code for r in responses) == [200, 409]
     winner = next(r for r in responses if r.status_code == 200).json()
     assert now["version"] == 1 and now["thresholds"] == winner["thresholds"]
@@ -152,22 +131,24 @@ async def test_invalid_thresholds_are_422_by_field(
     store: Store, site_file: Path, threshold: dict[str, Any], field: str, words: str
 ) -> None:
     """Order, units, unknown queues and metrics answer 422 naming the field; nothing is stored."""
-    async with api(store, site_file=site_file) as (http, ops):
-        response = await http.put("/api/v1/thresholds", json={"version": 0, "thresholds": [threshold]}, headers=ops)
+    async with api(store, site_file=site_file) as a:
+        ops = a.headers[Role.OPS]
+        response = await a.http.put("/api/v1/thresholds", json={"version": 0, "thresholds": [threshold]}, headers=ops)
     assert response.status_code == 422
     problem = response.json()["detail"][0]
     assert problem["field"] == field and words in problem["reason"]
-    assert await store.load_config("thresholds") is None
+    assert await store.config.load_config("thresholds") is None
 
 
 async def test_without_a_site_file_queues_are_checked_against_the_snapshot(store: Store) -> None:
     """No site file: a queue the snapshot shows is accepted, another is 422; version 0 is empty."""
-    async with api(store) as (http, ops):
-        empty = (await http.get("/api/v1/thresholds", headers=ops)).json()
+    async with api(store) as a:
+        ops = a.headers[Role.OPS]
+        empty = (await a.http.get("/api/v1/thresholds", headers=ops)).json()
         unknown = {"version": 0, "thresholds": [{**SL, "scope": "queue:support"}]}
-        refused = await http.put("/api/v1/thresholds", json=unknown, headers=ops)
+        refused = await a.http.put("/api/v1/thresholds", json=unknown, headers=ops)
         known = {"version": 0, "thresholds": [{**SL, "scope": "queue:sales"}]}
-        accepted = await http.put("/api/v1/thresholds", json=known, headers=ops)
+        accepted = await a.http.put("/api/v1/thresholds", json=known, headers=ops)
     assert (empty["version"], empty["thresholds"], empty["source"]) == (0, [], "none")
     assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "thresholds[0].scope"
     assert accepted.status_code == 200
@@ -175,11 +156,12 @@ async def test_without_a_site_file_queues_are_checked_against_the_snapshot(store
 
 async def test_history_lists_versions_newest_first(store: Store, site_file: Path) -> None:
     """Every version written through the API is in the history, newest first, with who and when."""
-    async with api(store, site_file=site_file) as (http, ops):
+    async with api(store, site_file=site_file) as a:
+        ops = a.headers[Role.OPS]
         for version, warn in enumerate((75, 76, 77)):
             body = {"version": version, "thresholds": [{**SL, "warn": warn}]}
-            assert (await http.put("/api/v1/thresholds", json=body, headers=ops)).status_code == 200
-        history = (await http.get("/api/v1/thresholds/history", params={"count": 2}, headers=ops)).json()
+            assert (await a.http.put("/api/v1/thresholds", json=body, headers=ops)).status_code == 200
+        history = (await a.http.get("/api/v1/thresholds/history", params={"count": 2}, headers=ops)).json()
     assert [(h["version"], h["updated_by"], h["thresholds"][0]["warn"]) for h in history] == [
         (3, "ops1", 77),
         (2, "ops1", 76),
@@ -188,8 +170,9 @@ async def test_history_lists_versions_newest_first(store: Store, site_file: Path
 
 async def test_a_broken_body_is_422_by_field(store: Store, site_file: Path) -> None:
     """A body without a version, or with a non-list, answers 422 naming the field."""
-    async with api(store, site_file=site_file) as (http, ops):
-        response = await http.put("/api/v1/thresholds", json={"thresholds": "all of them"}, headers=ops)
+    async with api(store, site_file=site_file) as a:
+        ops = a.headers[Role.OPS]
+        response = await a.http.put("/api/v1/thresholds", json={"thresholds": "all of them"}, headers=ops)
     fields = sorted(problem["field"] for problem in response.json()["detail"])
     assert response.status_code == 422 and fields == ["thresholds", "version"]
 

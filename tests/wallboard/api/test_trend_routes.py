@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-import uvicorn
+from api_stack import SITE, RunningApi, running_api, save_snapshot
 
 from wallboard.admin.accounts import create_display_token
-from wallboard.api import create_app
-from wallboard.api.app import serving
 from wallboard.api.trend_routes import pivot
-from wallboard.config import Settings
-from wallboard.store import Store, connect
+from wallboard.store import Store
 
-SITE = "paris"
 NOW = 1_700_000_000.0  # the API's clock (epoch seconds)
 NOW_MS = int(NOW * 1000)
 SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2023-11-14T22:13:20+00:00", "queues": {}, "agents": {}}
@@ -24,20 +18,15 @@ KEEP_S = 65 * 60.0
 
 
 @pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    client = connect(redis_url)
-    store = Store(client, site=SITE)
-    await store.save_state(json.dumps(SNAPSHOT), None, "1-0", 1)
-    yield store
-    await client.aclose()
+async def store(store: Store) -> Store:
+    await save_snapshot(store, SNAPSHOT)
+    return store
 
 
 @pytest.fixture
-async def base_url(store: Store) -> AsyncIterator[str]:
-    app = create_app(Settings(_env={}, site=SITE), store=store, clock=lambda: NOW)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base:
-        yield base
+async def api(store: Store) -> AsyncIterator[RunningApi]:
+    async with running_api(store, users=False, clock=lambda: NOW) as api:
+        yield api
 
 
 def test_pivot_groups_points_by_queue_in_epoch_seconds() -> None:
@@ -46,15 +35,15 @@ def test_pivot_groups_points_by_queue_in_epoch_seconds() -> None:
     assert pivot(samples) == {"a": [[1.0, 1, 90.0], [11.0, 2, 80.0]], "b": [[1.0, 0, None]]}
 
 
-async def test_the_last_hour_is_served_per_queue_oldest_first(store: Store, base_url: str) -> None:
+async def test_the_last_hour_is_served_per_queue_oldest_first(store: Store, api: RunningApi) -> None:
     """Samples 70, 50 and 10 minutes ago: ?minutes=60 returns the last two, ?minutes=5 none."""
     for minutes_ago, waiting, sl in ((70, 9, 10.0), (50, 3, 75.5), (10, 1, None)):
         at_ms = NOW_MS - minutes_ago * 60_000
-        assert await store.add_trend_sample(at_ms, {"sales": [waiting, sl], "support": [0, 100.0]}, 24 * 3600.0)
-    token = await create_display_token(store)
-    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"}) as http:
-        hour = await http.get("/api/v1/trend", params={"minutes": 60})
-        recent = await http.get("/api/v1/trend", params={"minutes": 5})
+        assert await store.trend.add_trend_sample(at_ms, {"sales": [waiting, sl], "support": [0, 100.0]}, 24 * 3600.0)
+    token = await create_display_token(store.accounts)
+    auth = {"Authorization": f"Bearer {token}"}
+    hour = await api.http.get("/api/v1/trend", params={"minutes": 60}, headers=auth)
+    recent = await api.http.get("/api/v1/trend", params={"minutes": 5}, headers=auth)
     assert hour.status_code == 200
     fifty, ten = NOW - 50 * 60, NOW - 10 * 60
     assert hour.json() == {
@@ -64,24 +53,23 @@ async def test_the_last_hour_is_served_per_queue_oldest_first(store: Store, base
     assert recent.json() == {}
 
 
-async def test_no_token_is_401_a_wrong_one_too_and_minutes_are_bounded(store: Store, base_url: str) -> None:
+async def test_no_token_is_401_a_wrong_one_too_and_minutes_are_bounded(store: Store, api: RunningApi) -> None:
     """Without a credential or with an unknown token: 401; minutes above what is kept: 422."""
-    token = await create_display_token(store)
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        missing = await http.get("/api/v1/trend")
-        wrong = await http.get("/api/v1/trend", params={"token": "not-a-token"})
-        too_far = await http.get("/api/v1/trend", params={"minutes": 600, "token": token})
+    token = await create_display_token(store.accounts)
+    missing = await api.http.get("/api/v1/trend")
+    wrong = await api.http.get("/api/v1/trend", params={"token": "not-a-token"})
+    too_far = await api.http.get("/api/v1/trend", params={"minutes": 600, "token": token})
     assert (missing.status_code, wrong.status_code, too_far.status_code) == (401, 401, 422)
 
 
 async def test_samples_older_than_the_kept_window_are_trimmed_and_time_only_moves_forward(store: Store) -> None:
     """With keep 65 min, a sample 2 h after the first trims it; a sample not after the newest is refused."""
     first, later = NOW_MS, NOW_MS + 2 * 3600_000
-    assert await store.add_trend_sample(first, {"sales": [1, 50.0]}, KEEP_S)
+    assert await store.trend.add_trend_sample(first, {"sales": [1, 50.0]}, KEEP_S)
     for n in range(1, 200):  # enough entries for an approximate (~) trim to drop whole nodes
-        assert await store.add_trend_sample(first + n, {"sales": [1, 50.0]}, KEEP_S)
-    assert await store.add_trend_sample(later, {"sales": [4, 60.0]}, KEEP_S)
-    assert not await store.add_trend_sample(later, {"sales": [5, 70.0]}, KEEP_S)
-    kept = await store.trend_samples(0)
+        assert await store.trend.add_trend_sample(first + n, {"sales": [1, 50.0]}, KEEP_S)
+    assert await store.trend.add_trend_sample(later, {"sales": [4, 60.0]}, KEEP_S)
+    assert not await store.trend.add_trend_sample(later, {"sales": [5, 70.0]}, KEEP_S)
+    kept = await store.trend.trend_samples(0)
     assert kept[-1] == (later, {"sales": [4, 60.0]})
     assert all(at_ms >= later - KEEP_S * 1000 for at_ms, _ in kept)

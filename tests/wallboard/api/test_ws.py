@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
+from api_stack import running_api
 from waiting import poll_until
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as connect_ws
@@ -22,11 +22,10 @@ from websockets.exceptions import ConnectionClosed
 
 from wallboard.api import create_app, uvicorn_config
 from wallboard.api.app import serving
-from wallboard.api.runtime import Runtime
 from wallboard.api.ws import Hub, Outbox
 from wallboard.config import Settings
 from wallboard.core.deltas import apply_diff, diff
-from wallboard.store import Store, connect
+from wallboard.store import Store
 
 WAIT_S = 10.0
 
@@ -234,10 +233,12 @@ class Publisher:
     async def publish(self, snapshot: dict[str, Any], *, announce: bool = True) -> dict[str, Any]:
         self.seq += 1
         full = {**snapshot, "seq": self.seq, "stream_id": f"{self.seq}-0"}
-        await self.store.save_state(json.dumps(full), None, full["stream_id"], self.seq)
+        await self.store.events.save_state(json.dumps(full), None, full["stream_id"], self.seq)
         if announce:
             changes = diff(self.published, full)
-            await self.store.publish_delta({"type": "delta", "seq": self.seq, "base": self.seq - 1, "changes": changes})
+            await self.store.events.publish_delta(
+                {"type": "delta", "seq": self.seq, "base": self.seq - 1, "changes": changes}
+            )
         self.published = full
         return full
 
@@ -247,22 +248,11 @@ def site_board(site: str, waiting: int, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def stores(redis_url: str) -> AsyncIterator[dict[str, Store]]:
-    client = connect(redis_url)
-    yield {site: Store(client, site=site) for site in ("paris", "lyon")}
-    await client.aclose()
+def stores(store: Store) -> dict[str, Store]:
+    return {"paris": store, "lyon": Store(store.client, site="lyon")}
 
 
-@contextlib.asynccontextmanager
-async def api(store: Store, **settings: Any) -> AsyncIterator[tuple[str, Runtime]]:
-    """The app on a real uvicorn on 127.0.0.1:0; yields its ws:// base URL and its runtime."""
-    options: dict[str, Any] = {"auth_enabled": False, "site": store.site, **settings}
-    sites = options.pop("sites", ())
-    interval = options.pop("ws_interval_s", 0.01)
-    app = create_app(Settings(**options), store=store, sites=sites, ws_interval_s=interval)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    async with serving(config) as base:
-        yield base.replace("http://", "ws://", 1), app.state.runtime
+api = functools.partial(running_api, users=False, auth_enabled=False, ws_interval_s=0.01)
 
 
 async def wait_for(condition: Any) -> None:
@@ -285,7 +275,7 @@ async def test_snapshot_first_then_deltas_after_a_publish(stores: dict[str, Stor
     """A client gets the stored snapshot first, then a delta that turns it into the next published one."""
     publisher = Publisher(stores["paris"])
     first = await publisher.publish(site_board("paris", 2))
-    async with api(stores["paris"]) as (base, _), open_ws(f"{base}/ws") as ws:
+    async with api(stores["paris"]) as a, open_ws(f"{a.ws_base}/ws") as ws:
         snapshot = await receive(ws)
         assert snapshot == {"type": "snapshot", **first, "alerts": []}
         second = await publisher.publish(site_board("paris", 5))
@@ -299,14 +289,14 @@ async def test_gap_in_published_seq_rereads_the_snapshot_key(stores: dict[str, S
     """A delta whose base is not the seq held makes the API re-read the key; clients still see no gap."""
     publisher = Publisher(stores["paris"])
     await publisher.publish(site_board("paris", 1))
-    async with api(stores["paris"]) as (base, runtime), open_ws(f"{base}/ws") as ws:
+    async with api(stores["paris"]) as a, open_ws(f"{a.ws_base}/ws") as ws:
         assert (await receive(ws))["seq"] == 1
         await publisher.publish(site_board("paris", 2), announce=False)  # the delta of seq 2 is lost
         third = await publisher.publish(site_board("paris", 3))  # seq 3 on base 2: a gap for the API
         delta = await receive(ws)
         assert (delta["seq"], delta["base"]) == (3, 1)
-        assert runtime.sites["paris"].feed.reloads == 1
-        assert runtime.sites["paris"].feed.snapshot == third
+        assert a.runtime.sites["paris"].feed.reloads == 1
+        assert a.runtime.sites["paris"].feed.snapshot == third
 
 
 async def test_engine_restarted_from_nothing_replaces_a_higher_seq(stores: dict[str, Store]) -> None:
@@ -314,22 +304,24 @@ async def test_engine_restarted_from_nothing_replaces_a_higher_seq(stores: dict[
     old = Publisher(stores["paris"])
     for waiting in (1, 2, 3):
         await old.publish(site_board("paris", waiting))
-    async with api(stores["paris"]) as (base, runtime), open_ws(f"{base}/ws") as ws:
+    async with api(stores["paris"]) as a, open_ws(f"{a.ws_base}/ws") as ws:
         assert (await receive(ws))["seq"] == 3
         fresh = {**site_board("paris", 9), "seq": 1, "stream_id": "1-0"}
-        await stores["paris"].save_state(json.dumps(fresh), None, "1-0", 1)
-        await stores["paris"].publish_delta({"type": "delta", "seq": 1, "base": None, "changes": diff({}, fresh)})
+        await stores["paris"].events.save_state(json.dumps(fresh), None, "1-0", 1)
+        await stores["paris"].events.publish_delta(
+            {"type": "delta", "seq": 1, "base": None, "changes": diff({}, fresh)}
+        )
         message = await receive(ws)
         assert message["type"] == "snapshot" and message["seq"] == 1
         assert message["queues"]["support"]["waiting"] == 9
-        assert runtime.sites["paris"].feed.snapshot == fresh
+        assert a.runtime.sites["paris"].feed.snapshot == fresh
 
 
 async def test_resync_request_answers_with_a_snapshot(stores: dict[str, Store]) -> None:
     """{"type": "resync"} gets a full snapshot of the current state."""
     publisher = Publisher(stores["paris"])
     await publisher.publish(site_board("paris", 1))
-    async with api(stores["paris"]) as (base, runtime), open_ws(f"{base}/ws") as ws:
+    async with api(stores["paris"]) as a, open_ws(f"{a.ws_base}/ws") as ws:
         await receive(ws)
         latest = await publisher.publish(site_board("paris", 8))
         assert (await receive(ws))["type"] == "delta"
@@ -340,7 +332,7 @@ async def test_resync_request_answers_with_a_snapshot(stores: dict[str, Store]) 
 async def test_unknown_message_gets_an_error_and_the_connection_stays(stores: dict[str, Store]) -> None:
     """An unknown type and a non-JSON message each get {"type": "error"}; the socket still serves a resync."""
     await Publisher(stores["paris"]).publish(site_board("paris", 1))
-    async with api(stores["paris"]) as (base, _), open_ws(f"{base}/ws") as ws:
+    async with api(stores["paris"]) as a, open_ws(f"{a.ws_base}/ws") as ws:
         await receive(ws)
         await ws.send(json.dumps({"type": "subscribe", "queue": "support"}))
         error = await receive(ws)
@@ -354,7 +346,7 @@ async def test_unknown_message_gets_an_error_and_the_connection_stays(stores: di
 async def test_oversize_message_closes_with_1009(stores: dict[str, Store]) -> None:
     """A client message over ws_max_message_bytes closes the connection with code 1009."""
     await Publisher(stores["paris"]).publish(site_board("paris", 1))
-    async with api(stores["paris"], ws_max_message_bytes=256) as (base, _), open_ws(f"{base}/ws") as ws:
+    async with api(stores["paris"], ws_max_message_bytes=256) as a, open_ws(f"{a.ws_base}/ws") as ws:
         await receive(ws)
         await ws.send(json.dumps({"type": "resync", "padding": "x" * 300}))
         with pytest.raises(ConnectionClosed) as closed:
@@ -387,7 +379,7 @@ async def test_uvicorn_config_turns_permessage_deflate_off(stores: dict[str, Sto
 async def test_heartbeats_arrive_every_heartbeat_interval(stores: dict[str, Store]) -> None:
     """With nothing published, the server still sends {"type": "heartbeat"} messages."""
     await Publisher(stores["paris"]).publish(site_board("paris", 1))
-    async with api(stores["paris"], ws_heartbeat_s=0.05) as (base, _), open_ws(f"{base}/ws") as ws:
+    async with api(stores["paris"], ws_heartbeat_s=0.05) as a, open_ws(f"{a.ws_base}/ws") as ws:
         kinds: list[str] = []
         async with asyncio.timeout(WAIT_S):
             while kinds.count("heartbeat") < 2:
@@ -401,9 +393,9 @@ async def test_two_sites_are_isolated(stores: dict[str, Store]) -> None:
     await paris.publish(site_board("paris", 1))
     await lyon.publish(site_board("lyon", 10))
     async with (
-        api(stores["paris"], sites=("lyon",), ws_heartbeat_s=0.05) as (base, _),
-        open_ws(f"{base}/ws") as ws_paris,
-        open_ws(f"{base}/ws?site=lyon") as ws_lyon,
+        api(stores["paris"], sites=("lyon",), ws_heartbeat_s=0.05) as a,
+        open_ws(f"{a.ws_base}/ws") as ws_paris,
+        open_ws(f"{a.ws_base}/ws?site=lyon") as ws_lyon,
     ):
         assert (await receive(ws_paris))["site"] == "paris"
         assert (await receive(ws_lyon))["site"] == "lyon"
@@ -420,7 +412,7 @@ async def test_two_sites_are_isolated(stores: dict[str, Store]) -> None:
 
 async def test_unknown_site_closes_with_4404(stores: dict[str, Store]) -> None:
     """/ws?site= naming a site the API does not serve closes with 4404."""
-    async with api(stores["paris"]) as (base, _), open_ws(f"{base}/ws?site=nowhere") as ws:
+    async with api(stores["paris"]) as a, open_ws(f"{a.ws_base}/ws?site=nowhere") as ws:
         with pytest.raises(ConnectionClosed) as closed:
             await receive(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
@@ -441,10 +433,10 @@ async def test_slow_client_keeps_a_bounded_queue_and_resumes_from_a_snapshot(sto
     and once it reads again it gets a snapshot that the following deltas build on, up to the last publish."""
     publisher = Publisher(stores["paris"])
     await publisher.publish(site_board("paris", 0))
-    async with api(stores["paris"], ws_send_queue=4) as (base, runtime):
-        sock = small_buffer_socket(base)
-        async with open_ws(f"{base}/ws", sock=sock, max_queue=1, compression=None, max_size=None) as ws:
-            hub = runtime.sites["paris"].hub
+    async with api(stores["paris"], ws_send_queue=4) as a:
+        sock = small_buffer_socket(a.ws_base)
+        async with open_ws(f"{a.ws_base}/ws", sock=sock, max_queue=1, compression=None, max_size=None) as ws:
+            hub = a.runtime.sites["paris"].hub
             await wait_for(lambda: len(hub.clients) == 1)
             (outbox,) = hub.clients
             longest = 0
