@@ -10,8 +10,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from wallboard.core.deltas import apply_diff
-from wallboard.core.engine import EngineError
+from wallboard.core.deltas import DiffError, apply_diff
 from wallboard.store import Store
 
 log = logging.getLogger(__name__)
@@ -101,7 +100,7 @@ class SiteFeed:
         elif current is not None and base == current:
             try:
                 updated = self._apply(self._snapshot or {}, message.get("changes") or {})
-            except (EngineError, TypeError, AttributeError) as exc:
+            except (DiffError, TypeError, AttributeError) as exc:
                 await self._resync(f"delta {seq} that does not apply ({exc})")
                 return
             self._set(updated, seq)

@@ -34,12 +34,12 @@ from wallboard.api.responses import GUARDED, Detail, problems
 from wallboard.api.runtime import known_targets
 from wallboard.api.security import Permission, Principal, guarded, require, site_named
 from wallboard.core.thresholds import ThresholdError, ThresholdSet, dump_thresholds, load_thresholds
-from wallboard.store import ConfigConflictError
+from wallboard.store import THRESHOLDS_CONFIG, ConfigConflictError
 
 if TYPE_CHECKING:
     from wallboard.api.runtime import Runtime, ServedSite
 
-CONFIG = "thresholds"
+CONFIG = THRESHOLDS_CONFIG
 ACTION = "thresholds.update"
 SiteQuery = Query(default=None, description="Site (default: the first site the API serves).")
 Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]

@@ -9,19 +9,19 @@ wrapped in a one-element list (``[value]``: "set verbatim"). :func:`apply_diff` 
 ``apply_diff(old, diff(old, new)) == new`` for any JSON-like dicts. Unchanged subtrees are pruned with
 one C-speed ``==`` each, so a diff costs what changed, not what the snapshot holds.
 
-Errors: :class:`DiffError` (an ``wallboard.core.engine.EngineError``) for a change that is not a delta.
+Errors: :class:`DiffError` for a change that is not a delta.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from wallboard.core.engine import EngineError
+from wallboard.errors import WallboardError
 
 __all__ = ["DiffError", "apply_diff", "diff"]
 
 
-class DiffError(EngineError):
+class DiffError(WallboardError):
     """A delta cannot be applied: the message says what was read and what was expected."""
 
 

@@ -53,12 +53,14 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
+from wallboard.core.adherence.schedule import CONFIG_NAME as SCHEDULES_NAME
 from wallboard.core.adherence.schedule import RowProblem, Schedule, ScheduleError, schedule_from_document
 from wallboard.core.adherence.tracker import AdherenceBook, merge_figures
 from wallboard.core.alerting import ActionRejected, AlertBook, Record
 from wallboard.core.engine import State
 from wallboard.core.events import AlertAction, Event, parse_event
 from wallboard.core.site import SiteConfig
+from wallboard.core.thresholds import CONFIG_NAME as THRESHOLDS_NAME
 from wallboard.core.thresholds import Problem, ThresholdError, ThresholdSet, load_thresholds
 from wallboard.errors import WallboardError
 
@@ -346,7 +348,7 @@ def _thresholds_of(document: Mapping[str, Any], site: SiteConfig) -> ThresholdSe
 
 
 THRESHOLDS: ConfigKind[ThresholdSet] = ConfigKind(
-    name="thresholds",
+    name=THRESHOLDS_NAME,
     first_version=1,
     version_error=lambda read: ThresholdError([Problem("version", f"expected a positive integer, read {read!r}")]),
     parse=_thresholds_of,
@@ -355,7 +357,7 @@ THRESHOLDS: ConfigKind[ThresholdSet] = ConfigKind(
     put=SiteBook._put_thresholds,
 )
 SCHEDULES: ConfigKind[Schedule | None] = ConfigKind(
-    name="schedules",
+    name=SCHEDULES_NAME,
     first_version=0,
     version_error=lambda read: ScheduleError([RowProblem(0, f"expected a positive integer version, read {read!r}")]),
     parse=schedule_from_document,

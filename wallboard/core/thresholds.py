@@ -57,6 +57,8 @@ from wallboard.errors import WallboardError
 if TYPE_CHECKING:
     from wallboard.core.site import SiteConfig
 
+CONFIG_NAME = "thresholds"  # the stored document wb:{site}:config:thresholds, and its notices' "type"
+
 
 class Metric(StrEnum):
     WAITING = "waiting"

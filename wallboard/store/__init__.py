@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from wallboard.core.thresholds import CONFIG_NAME as THRESHOLDS_CONFIG
 from wallboard.store.alerting import AlertStore
 from wallboard.store.boards import BoardStore
 from wallboard.store.config import ConfigStore
@@ -148,6 +149,7 @@ __all__ = [
     "HISTORY_KINDS",
     "OP_TIMEOUT_S",
     "SCHEDULES_CONFIG",
+    "THRESHOLDS_CONFIG",
     "TREND_FIELD",
     "Checkpoint",
     "CheckpointFormatError",

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from wallboard.core.adherence.schedule import CONFIG_NAME
 from wallboard.store.base import StoreBase
 from wallboard.store.config import ConfigStore
 from wallboard.store.errors import ConfigConflictError
 from wallboard.store.layout import OP_TIMEOUT_S, Client
 
-SCHEDULES_CONFIG = "schedules"
+SCHEDULES_CONFIG = CONFIG_NAME
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -125,6 +125,7 @@ class Schedule:
 COLUMNS: tuple[str, ...] = ("agent", "date", "start", "end", "activity")
 MAX_ROWS = 200_000
 MAX_BYTES = 5 * 1024 * 1024
+CONFIG_NAME = "schedules"  # the stored document wb:{site}:config:schedules, and its notices' "type"
 MAX_PROBLEMS = 1000
 MAX_AGENT_LENGTH = 128
 MIN_YEAR, MAX_YEAR = 2000, 2999
