@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -86,3 +87,17 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    """Return once something accepts connections on 127.0.0.1:``port``; fail if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if process.poll() is not None:
+            raise AssertionError(f"exited with status {process.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing listened on port {port} within {timeout:.0f} s")
+        time.sleep(0.05)  # start-up poll of an external process, bounded by the deadline

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import alive, children, clean_env, cmdline, free_port, start, stop, wallboard
+from processes import alive, children, clean_env, cmdline, free_port, start, stop, wait_listening, wallboard
 from waiting import poll_until
 
 from wallboard.processes.serve import Part, ServeOptions, parse_endpoint, plan
@@ -35,21 +35,10 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     process = start("simulate", "--port", str(port), "--agents", "12", "--queues", "3", "--speed", "20",
                     env=env, log=home / "simulate.log")  # fmt: skip
     try:
-        deadline = time.monotonic() + 30
-        while not _listening(port):
-            assert process.poll() is None, (home / "simulate.log").read_text()
-            assert time.monotonic() < deadline, "the simulator did not listen within 30 s"
-            time.sleep(0.05)  # start-up poll of an external process, not a settle-sleep
+        wait_listening(port, process, home / "simulate.log")
         yield port
     finally:
         stop(process)
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Site:
