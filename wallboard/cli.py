@@ -127,8 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rp = _command(sub, "replay", "replay a recorded AMI transcript or queue_log and print the figures", common)
+    rp.epilog = (
+        "exit status: 0 figures printed (also when stdout is closed early, e.g. by `| head`); 2 a wrong option "
+        "or a file that is missing, empty, not a regular file or of no format recognised; 3 the file is not in "
+        "the --format given (nearly all its records rejected)"
+    )
     rp.add_argument("path", type=Path, help="the recorded file")
-    rp.add_argument("--format", required=True, choices=["ami", "queue_log", "queue_log_csv"], help="what the file is")
+    rp.add_argument(
+        "--format", default="auto", choices=["auto", "ami", "queue_log", "queue_log_csv"],
+        help="what the file is; auto tells it from the file's start",
+    )  # fmt: skip
     rp.add_argument(
         "--sl-threshold", type=_sl_threshold, action="append", default=[], metavar="QUEUE=SECONDS",
         help="service-level threshold of a queue (repeat per queue; default: the site file's, else 20 s)",
@@ -490,7 +498,7 @@ def _site_from_args(args: argparse.Namespace) -> SiteConfig:
     if getattr(args, "site", None):
         update["site"] = args.site
     if getattr(args, "tz", None):
-        update["timezone"] = args.tz
+        update["timezone"] = _time_zone(args.tz)
     if getattr(args, "short_abandon", None) is not None:
         update["short_abandon_s"] = args.short_abandon
     if getattr(args, "sl_formula", None):
@@ -506,8 +514,18 @@ def _site_from_args(args: argparse.Namespace) -> SiteConfig:
         return site
     try:
         return SiteConfig.model_validate({**site.model_dump(), **update})
-    except ValueError as exc:
-        raise SiteFileError(f"invalid option: {exc}") from exc
+    except ValidationError as exc:
+        raise SiteFileError(f"invalid option: {describe_errors(exc)}") from exc
+
+
+def _time_zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--tz {name!r} is not an IANA time zone name, expected e.g. Europe/Paris or UTC") from None
+    return name
 
 
 def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
@@ -531,21 +549,33 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a file and print its figures; a stdout closed early (``| head``) ends quietly with status 0."""
     from wallboard.processes import replay as rp
     from wallboard.processes.report import print_replay_table, replay_progress
 
     site = _site_from_args(args)
     frame_times = rp.load_frame_times(args.frame_times) if args.frame_times else None
-    if not args.path.is_file():
-        raise rp.ReplayError(f"cannot read {args.path}: no such file")
     with replay_progress(args.path, enabled=not args.json) as progress:
-        result = rp.replay(args.path, args.format, site, frame_times=frame_times, progress=progress)
-    if args.json:
-        json.dump(result.to_json(), sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        print_replay_table(result.to_json())
+        result = rp.replay_file(args.path, args.format, site, frame_times=frame_times, progress=progress)
+    try:
+        if args.json:
+            json.dump(result.to_json(), sys.stdout, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            print_replay_table(result.to_json())
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
     return EXIT_OK
+
+
+def _discard_stdout() -> None:
+    """After the reader of stdout went away: send what is left to /dev/null, so the flush at exit cannot fail."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 CLI_ACTOR = "cli"

@@ -5,6 +5,7 @@ when the error reaches it (the CLI maps them in one place, ``wallboard.cli.main`
 message in one line: the message is written for the person who has to fix it.
 
 - ``UsageError`` (exit 2): a setting, an option or an input file is wrong; nothing was done.
+- ``InputFormatError`` (exit 3): an input file was read but is not in the format it was read as.
 - ``StartupError`` (exit 1): a part cannot start (a port taken, no Redis binary, a refused login).
 - everything else (exit 1): the operation failed; the message says why.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INPUT_FORMAT = 3
 
 
 class WallboardError(Exception):
@@ -27,6 +29,12 @@ class UsageError(WallboardError):
     """A setting, option or input is wrong: the user fixes it and runs the command again."""
 
     exit_code = EXIT_USAGE
+
+
+class InputFormatError(WallboardError):
+    """An input file was read but nearly nothing in it is in the format it was read as."""
+
+    exit_code = EXIT_INPUT_FORMAT
 
 
 class StartupError(WallboardError):

@@ -66,7 +66,6 @@ the queue unanswered is only known *after* the leave (tests/fixtures/asterisk22-
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -112,6 +111,9 @@ _QUEUESTATUS: dict[str, ExitReason | None] = {
 _ENDED_BY: dict[str, EndedBy] = {"caller": "caller", "agent": "agent", "transfer": "transfer"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _NO_CALLER = frozenset({"<unknown>", "unknown"})
+# The longest duration a frame may carry (ten years): a longer HoldTime/TalkTime/RingTime (1e30, 1e308) is a
+# corrupt frame, rejected like text or a negative number, never handed on as a figure.
+MAX_SECONDS = 10 * 365 * 86_400.0
 _LIST_NAMES = "QueueParams QueueMember QueueEntry QueueStatusComplete QueueSummary QueueSummaryComplete".split()
 # Where a transfer names its channels and Uniqueids (12+ Attended/BlindTransfer, 11 Transfer).
 _TRANSFER_PARTIES = "Transferer Transferee OrigTransferer SecondTransferer TransferTarget Target".split()
@@ -195,9 +197,9 @@ def _seconds(raw: str | None, key: str, scale: float = 1.0) -> float | None:
     try:
         value = float(raw) * scale
     except ValueError:
-        raise _Reject(f"{key} {raw!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise _Reject(f"{key} {raw!r} is not a duration")
+        raise _Reject(f"{key} {raw[:20]!r} is not a number") from None
+    if not (0 <= value <= MAX_SECONDS):  # NaN fails both comparisons
+        raise _Reject(f"{key} {raw[:20]!r} is not a duration (0 to {MAX_SECONDS:.0f} s)")
     return value
 
 
@@ -206,10 +208,10 @@ def _int(raw: str | None, key: str) -> int | None:
         return None
     try:
         value = int(raw)
-    except ValueError:
-        raise _Reject(f"{key} {raw!r} is not an integer") from None
+    except ValueError:  # int() raises it past 4300 digits too
+        raise _Reject(f"{key} {raw[:20]!r} is not an integer") from None
     if value < 0:
-        raise _Reject(f"{key} {raw!r} is negative")
+        raise _Reject(f"{key} {raw[:20]!r} is negative")
     return value
 
 

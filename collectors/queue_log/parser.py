@@ -17,7 +17,8 @@ one of these happens:
   the first QUEUESTART, ...): ``ignored``;
 * it yields events, which wait in the reorder buffer.
 
-Every non-blank line counts in ``records``; blank lines count nowhere.
+Every non-blank line counts in ``records``; blank lines count nowhere. A line ends at LF, CRLF or a
+bare CR (old Mac files): a line fed with line ends inside it is split there (:meth:`QueueLogMapper.feed_lines`).
 
 Ordering: real files are out of order by a second, edited ones by far more. Events are released,
 sorted by time and stable, once a record more than ``reorder_window_s`` newer has been read, or by
@@ -112,18 +113,32 @@ class QueueLogMapper:
         self._last_time = datetime.fromtimestamp(0, UTC)
         self._unknown_verbs: set[str] = set()
         self._trusted = _valid_names(site, source)
+        self._line_shift = 0  # lines found inside the lines fed (line ends inside them)
 
     def feed_line(self, line: str | bytes, lineno: int) -> list[Event]:
         """Parse and feed one line; a bad line is logged, counted in ``rejected`` and yields nothing."""
         return self.feed_lines((line,), lineno)
 
     def feed_lines(self, lines: Iterable[str | bytes], lineno: int) -> list[Event]:
-        """:meth:`feed_line` for consecutive lines, the first being line ``lineno`` (a replay's hot loop)."""
+        """:meth:`feed_line` for consecutive lines, the first being line ``lineno`` (a replay's hot loop).
+
+        A line may hold several lines (ended by bare CRs: a file with old Mac line ends, read by a
+        reader that splits at LF only): each is fed on its own, and the line numbers of everything
+        fed later move on by the extra lines found (``lineno`` counts what the caller split).
+        """
+        return self._feed_lines(lines, lineno + self._line_shift)
+
+    def _feed_lines(self, lines: Iterable[str | bytes], lineno: int) -> list[Event]:
         out: list[Event] = []
         feed = self._feed
         for line in lines:
             text = (line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line).rstrip("\r\n")
-            if text and not text.isspace():
+            if "\r" in text or "\n" in text:
+                parts = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+                out += self._feed_lines(parts, lineno)
+                self._line_shift += len(parts) - 1
+                lineno += len(parts) - 1
+            elif text and not text.isspace():
                 try:
                     record = split_line(text, lineno)
                 except MalformedLine as exc:

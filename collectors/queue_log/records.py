@@ -1,7 +1,7 @@
 """Asterisk queue_log records: one line ``epoch|callid|queue|agent|VERB|data1|data2|...`` in, a Record out.
 
 Pure: no I/O, no clock. :func:`parse_line` only splits the line and checks the five fixed columns
-(an integer epoch, a non-empty verb); what the data fields mean is the verb's business
+(an epoch of at most ``MAX_DIGITS`` ASCII digits, a non-empty verb); what the data fields mean is the verb's business
 (``collectors.queue_log.verbs``). Trailing empty data fields are dropped, so ``ADDMEMBER|`` and a CSV
 row with three empty params (``collectors.queue_log.csv_export``) give the same record, and
 :meth:`Record.line` gives the one canonical text of a record whatever form it was read in.
@@ -19,9 +19,11 @@ from wallboard.errors import WallboardError
 __all__ = [
     "EXCERPT_CHARS",
     "FIXED_FIELDS",
+    "MAX_DIGITS",
     "MalformedLine",
     "QueueLogError",
     "Record",
+    "parse_digits",
     "parse_epoch",
     "parse_line",
     "split_line",
@@ -30,6 +32,9 @@ __all__ = [
 
 FIXED_FIELDS = 5  # epoch|callid|queue|agent|VERB
 EXCERPT_CHARS = 80
+# The longest number read (int64 range): no genuine epoch, duration or position comes near it, and int() of a
+# longer string costs time or raises ValueError past 4300 digits.
+MAX_DIGITS = 18
 
 
 class QueueLogError(WallboardError):
@@ -40,7 +45,8 @@ class MalformedLine(QueueLogError):
     """A line or row that cannot be read, or that breaks its verb's layout.
 
     ``reason`` is a short code for counters (``fields``, ``epoch``, ``verb``, ``queue``, ``call_id``,
-    ``agent``, ``number``, ``invalid``); the message says what was read and what was expected.
+    ``agent``, ``number``, ``invalid``; for the CSV export ``length``, ``quote``, ``csv``); the message says
+    what was read and what was expected.
     """
 
     def __init__(self, lineno: int, reason: str, detail: str, line: str) -> None:
@@ -76,11 +82,22 @@ def strip_trailing_empty(data: list[str]) -> tuple[str, ...]:
     return tuple(data)
 
 
+def parse_digits(text: str) -> int | None:
+    """``text`` as a non-negative integer when it is 1 to ``MAX_DIGITS`` ASCII digits, else None; never raises.
+
+    No sign, space, underscore, exponent or non-ASCII digit: ``int()`` accepts several of those.
+    """
+    if len(text) > MAX_DIGITS or not (text.isdigit() and text.isascii()):
+        return None
+    return int(text)
+
+
 def parse_epoch(text: str, lineno: int, line: str) -> int:
     """The epoch column as integer seconds; raises :class:`MalformedLine` (reason ``epoch``)."""
-    if not (text.isdigit() and text.isascii()):
+    value = parse_digits(text)
+    if value is None:
         raise _bad_epoch(text, lineno, line)
-    return int(text)
+    return value
 
 
 def _bad_epoch(text: str, lineno: int, line: str) -> MalformedLine:
@@ -103,7 +120,7 @@ def split_line(text: str, lineno: int) -> Record:
     if not verb:
         raise MalformedLine(lineno, "verb", "empty verb", text)
     stamp = fields[0]
-    if not (stamp.isdigit() and stamp.isascii()):
+    if len(stamp) > MAX_DIGITS or not (stamp.isdigit() and stamp.isascii()):  # parse_digits inlined: hot
         raise _bad_epoch(stamp, lineno, text)
     ts = int(stamp)
     if count == FIXED_FIELDS:

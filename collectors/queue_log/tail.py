@@ -6,7 +6,8 @@ Theory of operation
 loop around it. Each :meth:`FileFollower.poll` reads what was appended since the last one (at most
 ``read_budget`` bytes, so a large backlog is drained over several polls without blocking for long)
 and returns the complete lines, without their ``\\n``, each with the byte offset of its first byte in
-the file it came from. A last line without its newline is kept until the newline arrives.
+the file it came from. A last line without its newline is kept until the newline arrives. A bare CR
+(old Mac files) ends a line too; a CRLF line keeps its CR (the parser strips it).
 
 Once the open file is read to its end, the path is checked:
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import stat
 from collections.abc import AsyncGenerator
 from types import TracebackType
@@ -39,6 +41,7 @@ __all__ = ["FileFollower", "follow"]
 logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+_LINE_END = re.compile(rb"\n|\r(?!\n)")  # LF, or a bare CR (old Mac files); CRLF lines keep their CR
 
 
 class FileFollower:
@@ -61,6 +64,7 @@ class FileFollower:
         self._pos = 0
         self._partial = b""
         self._skipping = False
+        self._after_cr = False
         self._waiting_logged = False
         self.lines = 0
         self.rotations = 0
@@ -120,10 +124,13 @@ class FileFollower:
             self._wait("not a regular file")
             return None
         self._fd, self._ident, self._partial, self._skipping = fd, (st.st_dev, st.st_ino), b"", False
+        self._after_cr = False
         self._pos = 0
         if self._start_at_end and st.st_size:
             self._pos = os.lseek(fd, st.st_size, os.SEEK_SET)
-            self._skipping = os.pread(fd, 1, st.st_size - 1) != b"\n"  # mid-line: skip to the next line
+            last = os.pread(fd, 1, st.st_size - 1)
+            self._skipping = last not in (b"\n", b"\r")  # mid-line: skip to the next line
+            self._after_cr = last == b"\r"
         self._start_at_end = False
         self._waiting_logged = False
         logger.info("following %s from offset %d", self.path, self._pos)
@@ -149,9 +156,17 @@ class FileFollower:
 
     def _split(self, data: bytes, out: list[tuple[bytes, int]]) -> None:
         buf = self._partial + data if self._partial else data
-        parts = buf.split(b"\n")
-        rest = parts.pop()
         offset = self._pos - len(buf)
+        if self._after_cr:  # the last read ended with a CR that ended a line: an LF right after it is its end
+            self._after_cr = False
+            if buf[:1] == b"\n":
+                buf, offset = buf[1:], offset + 1
+        if b"\r" in buf:
+            parts = _LINE_END.split(buf)
+            self._after_cr = buf[-1:] == b"\r"
+        else:
+            parts = buf.split(b"\n")
+        rest = parts.pop()
         for part in parts:
             if self._skipping:
                 self._skipping = False
@@ -190,7 +205,7 @@ class FileFollower:
         self.truncations += 1
         logger.info("%s truncated below offset %d: reading it again from the start", self.path, self._pos)
         self._pos = os.lseek(fd, 0, os.SEEK_SET)
-        self._partial, self._skipping = b"", False
+        self._partial, self._skipping, self._after_cr = b"", False, False
 
 
 async def follow(

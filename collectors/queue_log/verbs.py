@@ -43,7 +43,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from collectors.queue_log.records import MalformedLine, Record
+from collectors.queue_log.records import MAX_DIGITS, MalformedLine, Record, parse_digits
 from wallboard.core.events import (
     AgentLogin,
     AgentLogout,
@@ -139,18 +139,19 @@ def _field(rec: Record, index: int) -> str:
 
 
 def _int(rec: Record, index: int, what: str) -> int | None:
-    """Data field ``index`` as a non-negative integer, None when absent or empty."""
+    """Data field ``index`` as a non-negative integer, None when absent or empty; anything but digits is rejected."""
     data = rec.data
     text = data[index] if index < len(data) else ""
     if not text:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise bad(rec, "number", f"{what} {text[:20]!r} is not an integer") from None
-    if value < 0:
-        raise bad(rec, "number", f"{what} {value} is negative")
+    value = parse_digits(text)
+    if value is None:
+        raise _not_a_count(rec, what, text)
     return value
+
+
+def _not_a_count(rec: Record, what: str, text: str) -> MalformedLine:
+    return bad(rec, "number", f"{what} {text[:20]!r} is not a count (at most {MAX_DIGITS} digits 0-9)")
 
 
 def _secs(rec: Record, index: int, what: str) -> float | None:
@@ -159,16 +160,9 @@ def _secs(rec: Record, index: int, what: str) -> float | None:
     text = data[index] if index < len(data) else ""
     if not text:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise bad(rec, "number", f"{what} {text[:20]!r} is not an integer") from None
-    if value < 0:
-        raise bad(rec, "number", f"{what} {value} is negative")
-    try:
-        return float(value)
-    except OverflowError:
-        raise bad(rec, "number", f"{what} of {len(text)} digits is out of range") from None
+    if len(text) > MAX_DIGITS or not (text.isdigit() and text.isascii()):
+        raise _not_a_count(rec, what, text)
+    return float(int(text))
 
 
 def _required_secs(rec: Record, index: int, what: str) -> float:

@@ -4,6 +4,10 @@ The replay uses the same parser, mapping and engine as the live collectors: byte
 through ``collectors.ami`` or ``collectors.queue_log`` into ``wallboard.core.engine.State``, and the
 result is the engine's whole-input totals plus what the source counted (records read, rejected,
 ignored, reconnects). Nothing here computes a metric.
+
+``replay_file`` is what the CLI runs: it refuses what is not a regular, non-empty file, tells the
+format from the file's start when none is given (``detect_format``), and refuses a result where the
+format rejected nearly everything (``MOSTLY_REJECTED``): such a file is another format, not a bad day.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable
+import re
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -26,11 +33,23 @@ from collectors.queue_log.records import QueueLogError
 from wallboard.core.engine import State
 from wallboard.core.events import Event
 from wallboard.core.site import SiteConfig
-from wallboard.errors import UsageError
+from wallboard.errors import InputFormatError, UsageError
 
 log = logging.getLogger(__name__)
 
 ReplayFormat = Literal["ami", "queue_log", "queue_log_csv"]
+FormatChoice = Literal["auto", "ami", "queue_log", "queue_log_csv"]
+FORMATS: tuple[ReplayFormat, ...] = ("ami", "queue_log", "queue_log_csv")
+# A given format that rejects at least this share of the records read is the wrong format (exit 3).
+MOSTLY_REJECTED = 0.9
+HEAD_BYTES = 64 << 10  # how much of the file's start detect_format reads
+HEAD_LINES = 20  # non-blank lines of that start that vote for a format
+_AMI_LINE = re.compile(r"(Asterisk Call Manager/|[A-Za-z][\w-]*:( |$))")
+_QUEUE_LOG_LINE = re.compile(r"\d+(\.\d+)?\|[^|]*\|[^|]*\|[^|]*\|[A-Z][A-Z_]*(\||$)")
+# Rejected records logged at WARNING per replay; the rest are counted only (a wrong format rejects every line).
+MAX_LOGGED_REJECTS = 20
+_REJECT_LOGGERS = ("collectors.queue_log.parser", "collectors.ami.mapping", "collectors.ami.protocol", __name__)
+_CSV_HEADER = ("uid", "date_time", "callid", "queue_name", "type", "event")
 CHUNK = 1 << 20
 LINES_PER_BLOCK = 100  # queue_log lines mapped before their events are applied (see _replay_queue_log)
 # Without receive times, AMI frames all get this instant: durations then come from the fields.
@@ -103,6 +122,131 @@ def open_input(path: Path) -> BinaryIO:
         return path.open("rb")
     except OSError as exc:
         raise ReplayError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def detect_format(head: bytes) -> ReplayFormat | None:
+    """The format of a file whose first bytes are ``head``, or None when its start matches none.
+
+    The CSV export is told by its header; otherwise each of the first non-blank lines votes for AMI
+    (the banner or a ``Key: Value`` line) or queue_log (``epoch|callid|queue|agent|VERB``), and a
+    format needs more than half of the votes.
+    """
+    text = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    lines = text.splitlines()
+    if len(head) >= HEAD_BYTES and not text.endswith("\n"):
+        lines = lines[:-1]  # cut by the read
+    lines = [line for line in lines if line.strip()][:HEAD_LINES]
+    if not lines:
+        return None
+    header = tuple(name.strip().strip('"').strip().lower() for name in lines[0].split(","))
+    if header[: len(_CSV_HEADER)] == _CSV_HEADER:
+        return "queue_log_csv"
+    ami = sum(1 for line in lines if _AMI_LINE.match(line))
+    queue_log = sum(1 for line in lines if _QUEUE_LOG_LINE.match(line))
+    if max(ami, queue_log) * 2 <= len(lines):
+        return None
+    return "ami" if ami > queue_log else "queue_log"
+
+
+def check_input(path: Path) -> bytes:
+    """The first bytes of ``path``; raises ReplayError unless it is a regular, non-empty, readable file.
+
+    A directory, a device (``/dev/zero`` never ends) or a pipe is refused before anything is read.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ReplayError(f"cannot read {path}: no such file") from None
+    except OSError as exc:
+        raise ReplayError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(mode):
+        raise ReplayError(f"{path} is a directory, expected a recorded file (an AMI transcript or a queue_log)")
+    if not stat.S_ISREG(mode):
+        raise ReplayError(f"{path} is not a regular file (a device, a pipe or a socket), expected a recorded file")
+    with open_input(path) as stream:
+        head = stream.read(HEAD_BYTES)
+    if not head:
+        raise ReplayError(f"{path} is empty: nothing to replay")
+    return head
+
+
+def replay_file(
+    path: Path,
+    fmt: FormatChoice,
+    site: SiteConfig,
+    *,
+    frame_times: dict[int, float] | None = None,
+    progress: Progress | None = None,
+) -> ReplayResult:
+    """Check ``path``, tell its format when ``fmt`` is ``auto``, replay it, and refuse a wrong format.
+
+    Raises ReplayError (exit 2) for a file that is not a regular, non-empty file or whose format
+    cannot be told, and InputFormatError (exit 3) when the format rejected nearly everything.
+    """
+    detected = detect_format(check_input(path))
+    if fmt == "auto":
+        if detected is None:
+            raise ReplayError(
+                f"cannot tell the format of {path} from its start (tried {', '.join(FORMATS)}): give --format"
+            )
+        used: ReplayFormat = detected
+    else:
+        used = fmt
+    try:
+        with _bounded_warnings(MAX_LOGGED_REJECTS):
+            result = replay(path, used, site, frame_times=frame_times, progress=progress)
+    except ReplayError as exc:
+        if detected is None or detected == used:
+            raise
+        raise _wrong_format(path, used, detected, str(exc)) from exc
+    counts = result.source
+    rejected_most = counts.records > 0 and counts.rejected >= MOSTLY_REJECTED * counts.records
+    nothing_read = result.last_ts is None and detected not in (None, used)
+    if rejected_most or nothing_read:
+        raise _wrong_format(path, used, detected, f"{counts.rejected} of {counts.records} records rejected")
+    return result
+
+
+class _FirstWarnings(logging.Filter):
+    """Lets the first ``limit`` warnings through, then counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        if self.limit > 0:
+            self.limit -= 1
+            return True
+        self.dropped += 1
+        return False
+
+
+@contextmanager
+def _bounded_warnings(limit: int) -> Iterator[None]:
+    """At most ``limit`` warnings from the parsers and mappers while inside, and one line for the rest."""
+    bound = _FirstWarnings(limit)
+    loggers = [logging.getLogger(name) for name in _REJECT_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(bound)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(bound)
+        if bound.dropped:
+            log.warning("%d more warnings not shown (the source counts give every rejected record)", bound.dropped)
+
+
+def _wrong_format(path: Path, used: ReplayFormat, detected: ReplayFormat | None, what: str) -> InputFormatError:
+    if detected is not None and detected != used:
+        advice = f"it looks like {detected}: use --format {detected}, or leave --format out"
+    else:
+        advice = f"it is not {used} (tried {', '.join(FORMATS)})"
+    return InputFormatError(f"{path} read as {used}: {what}; {advice}")
 
 
 def replay(
@@ -217,6 +361,8 @@ def _replay_queue_log_csv(
             last = _apply(state, mapper.feed_csv_row(row, lineno)) or last
     except QueueLogError as exc:
         raise ReplayError(f"not a queue_log CSV export: {exc}") from exc
+    finally:
+        text.detach()  # the caller closes the file
     last = _apply(state, mapper.finish()) or last
     return _queue_log_counts("queue_log_csv", mapper), last
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
@@ -41,39 +42,75 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+_COUNTS = [
+    ("offered", "offered"),
+    ("answered", "answered"),
+    ("aband.", "abandoned"),
+    ("short", "short_abandoned"),
+    ("timeout", "timed_out"),
+    ("other", "exited_other"),
+    ("unknown", "unknown"),
+    ("in SL", "answered_within_sl"),
+]
+_TIMES = [
+    ("SL %", "service_level_pct"),
+    ("ASA s", "asa_s"),
+    ("talk s", "avg_talk_s"),
+    ("AHT s", "aht_s"),
+    ("max wait", "max_wait_s"),
+    ("aband. %", "abandon_rate_pct"),
+]
+
+
+def _queue_table(title: str, queues: dict[str, Any], columns: list[tuple[str, str]], *, compact: bool) -> Table:
+    """A row per queue; ``compact`` drops the borders, and the SL threshold becomes a column of its own."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD)
+    if compact:
+        table.padding, table.collapse_padding, table.pad_edge = (0, 1), True, False
+    table.add_column("queue", overflow="fold")
+    shown = [("SL s", "sl_threshold_s"), *columns] if compact and columns is _TIMES else columns
+    for header, _ in shown:
+        table.add_column(header, justify="right", no_wrap=True)
+    for name, q in sorted(queues.items()):
+        label = name if compact else f"{name} (SL {q['sl_threshold_s']} s)"
+        table.add_row(label, *(_fmt(q[key], 1) for _, key in shown))
+    return table
+
+
+def _queue_tables(queues: dict[str, Any], width: int) -> list[Table]:
+    """One table of every queue figure when it fits ``width``, else the counts and the times apart."""
+    whole = _queue_table("Queues", queues, _COUNTS + _TIMES, compact=False)
+    if _natural_width(whole) <= width:
+        return [whole]
+    return [
+        _queue_table("Queues: calls", queues, _COUNTS, compact=True),
+        _queue_table("Queues: times", queues, _TIMES, compact=True),
+    ]
+
+
+def _natural_width(table: Table) -> int:
+    return Console(width=10_000).measure(table).maximum
+
+
+class _Console(Console):
+    """Rich's console, but a closed stdout is the caller's to handle (rich's own choice is to exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def print_replay_table(result: dict[str, Any], console: Console | None = None) -> None:
+    """The tables, fitted to the console's width (the terminal's, else ``COLUMNS``, else 80): wide columns wrap."""
     if console is None:
-        console = Console()
-        if console.width < 160:
-            console = Console(width=160)
+        console = _Console()
     src = result["source"]
     console.print(
         f"[bold]{src['format']}[/]: {src['records']} records, {src['rejected']} rejected, "
         f"{src['ignored']} ignored, {src['reconnects']} reconnects"
     )
-    queues = Table(title="Queues", title_justify="left")
-    columns = [
-        ("queue", None),
-        ("offered", "offered"),
-        ("answered", "answered"),
-        ("aband.", "abandoned"),
-        ("short", "short_abandoned"),
-        ("timeout", "timed_out"),
-        ("other", "exited_other"),
-        ("unknown", "unknown"),
-        ("in SL", "answered_within_sl"),
-        ("SL %", "service_level_pct"),
-        ("ASA s", "asa_s"),
-        ("talk s", "avg_talk_s"),
-        ("AHT s", "aht_s"),
-        ("max wait", "max_wait_s"),
-        ("aband. %", "abandon_rate_pct"),
-    ]
-    for title, _ in columns:
-        queues.add_column(title, justify="left" if title == "queue" else "right", no_wrap=True)
-    for name, q in sorted(result["queues"].items()):
-        queues.add_row(f"{name} (SL {q['sl_threshold_s']} s)", *(_fmt(q[key], 1) for _, key in columns[1:] if key))
-    console.print(queues)
+    for table in _queue_tables(result["queues"], console.width):
+        console.print(table)
     agents = Table(title="Agents", title_justify="left")
     for title in ("agent", "answered", "talk s", "paused s", "pauses"):
         agents.add_column(title, justify="left" if title in ("agent", "pauses") else "right")

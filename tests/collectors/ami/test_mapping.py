@@ -780,8 +780,27 @@ def test_session_frames_are_ignored() -> None:
         rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="-3"),
         rebuild(real("QueueMemberStatus"), Status="busy"),
         rebuild(real("QueueCallerJoin", Uniqueid=UID), Position="first"),
+        rebuild(real("AgentConnect", Uniqueid=UID), HoldTime="1e30"),
+        rebuild(real("AgentConnect", Uniqueid=UID), RingTime="1e308"),
+        rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="9" * 5000),
+        rebuild(real("AgentComplete", Uniqueid=UID), HoldTime="-inf"),
+        rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="NaN"),
+        rebuild(real("QueueCallerJoin", Uniqueid=UID), Position="9" * 5000),
     ],
-    ids=["join-no-queue", "join-empty-uniqueid", "holdtime-text", "talktime-negative", "status-text", "position-text"],
+    ids=[
+        "join-no-queue",
+        "join-empty-uniqueid",
+        "holdtime-text",
+        "talktime-negative",
+        "status-text",
+        "position-text",
+        "holdtime-1e30",
+        "ringtime-1e308",
+        "talktime-5000-digits",
+        "holdtime-minus-inf",
+        "talktime-nan",
+        "position-5000-digits",
+    ],
 )
 def test_unusable_frames_are_rejected_and_logged(frame: Frame, caplog: pytest.LogCaptureFixture) -> None:
     """A frame missing a required field or with an invalid number is logged (name, offset), counted, and skipped."""

@@ -139,3 +139,92 @@ def test_csv_short_row_is_rejected_not_raised(caplog: pytest.LogCaptureFixture) 
     assert (mapper.records, mapper.rejected, mapper.rejected_by_reason) == (2, 1, {"fields": 1})
     assert "line 2" in caplog.text
     assert len(mapper.finish()) == 1
+
+
+# --- input that cannot stop or corrupt the reader --------------------------------------------------------
+
+
+def _light_csv_lines() -> list[str]:
+    """The light queue_log as CSV export lines (header first, one record a line)."""
+    return _to_csv(_lines(LIGHT)).splitlines(keepends=True)
+
+
+def _read_all(text: str, **limits: int) -> tuple[QueueLogMapper, list[Event], list[int]]:
+    mapper = QueueLogMapper()
+    events: list[Event] = []
+    linenos: list[int] = []
+    for lineno, row in read_csv(io.StringIO(text, newline=""), **limits):
+        linenos.append(lineno)
+        events.extend(mapper.feed_csv_row(row, lineno))
+    return mapper, events + mapper.finish(), linenos
+
+
+def test_a_field_over_the_csv_modules_default_limit_is_read() -> None:
+    """A 200 KiB field (the csv module stops at 128 KiB by default) is read, and so is the rest of the file."""
+    lines = _light_csv_lines()
+    row = next(csv.reader([lines[41]]))
+    row[6] = "x" * (200 * 1024)  # param1 of a record
+    out = io.StringIO()
+    csv.writer(out).writerow(row)
+    lines[41] = out.getvalue()
+    mapper, _, linenos = _read_all("".join(lines))
+    assert mapper.records == len(lines) - 1 == 96
+    assert linenos == list(range(2, len(lines) + 1))
+
+
+def test_an_overlong_line_is_rejected_with_its_line_number(caplog: pytest.LogCaptureFixture) -> None:
+    """A line longer than the record limit is a rejected record (reason length, its line number); the rest is read."""
+    lines = _light_csv_lines()
+    lines[41] = lines[41].rstrip("\r\n") + "y" * 5000 + "\r\n"
+    with caplog.at_level(logging.WARNING, logger="collectors.queue_log.parser"):
+        mapper, events, _ = _read_all("".join(lines), max_record_chars=4096)
+    assert (mapper.records, mapper.rejected, mapper.rejected_by_reason) == (96, 1, {"length": 1})
+    assert "line 42: read a line of more than 4096 characters" in caplog.text
+    good, good_events, _ = _read_all("".join(lines[:41] + lines[42:]))
+    assert events == good_events
+
+
+@pytest.mark.parametrize("at_end", [False, True], ids=["row-41", "last-row"])
+def test_an_unterminated_quote_is_rejected_and_the_rest_is_read(at_end: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """An unmatched quote no longer swallows the rest of the file: that row is rejected (reason quote, its line
+    number) and every following row is read."""
+    lines = _light_csv_lines()
+    index = len(lines) - 1 if at_end else 41  # line 42 of the file: data row 41
+    fields = lines[index].split(",")
+    fields[7] = '"' + fields[7]  # param2 opens a quote and never closes it
+    lines[index] = ",".join(fields)
+    with caplog.at_level(logging.WARNING, logger="collectors.queue_log.parser"):
+        mapper, events, linenos = _read_all("".join(lines))
+    assert (mapper.records, mapper.rejected, mapper.rejected_by_reason) == (96, 1, {"quote": 1})
+    assert f"line {index + 1}: unterminated quoted field" in caplog.text
+    assert linenos == list(range(2, len(lines) + 1))
+    _, good_events, _ = _read_all("".join(lines[:index] + lines[index + 1 :]))
+    assert events == good_events
+
+
+def test_a_quoted_field_past_the_line_limit_is_an_unterminated_quote() -> None:
+    """A quoted field spanning more than max_record_lines lines is rejected; the lines it took are read again."""
+    lines = _light_csv_lines()
+    lines[41] = lines[41].rstrip("\r\n") + ',"x\r\n'
+    mapper, _, _ = _read_all("".join(lines), max_record_lines=8)
+    assert (mapper.records, mapper.rejected_by_reason) == (96, {"quote": 1})
+
+
+def test_quoted_line_ends_inside_a_field_are_still_one_record() -> None:
+    """A genuinely multi-line quoted field (within the limits) is one record, numbered by its first line."""
+    text = ",".join(CSV_COLUMNS) + "\r\n" + '1,100,NONE,support,Alice,PAUSE,"Lunch\r\nbreak",,,,,,,\r\n'
+    text += "2,101,c.2,support,NONE,ENTERQUEUE,,555,1,,,,,\r\n"
+    mapper, events, linenos = _read_all(text)
+    assert linenos == [2, 4]
+    assert (mapper.records, mapper.rejected) == (2, 0)
+    assert isinstance(events[0], AgentPaused) and events[0].reason == "Lunch\r\nbreak"
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_csv_with_any_line_end_reads_every_row(end: str) -> None:
+    """LF, CRLF and old-Mac CR exports all give every row, with the same events."""
+    lines = [line.rstrip("\r\n") for line in _light_csv_lines()]
+    mapper, events, linenos = _read_all(end.join(lines) + end)
+    _, expected = _run(_lines(LIGHT))
+    assert events == expected
+    assert linenos == list(range(2, len(lines) + 1))

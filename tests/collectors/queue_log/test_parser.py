@@ -5,11 +5,15 @@ test_verbs.py and the ordering in test_reorder.py."""
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
+from typing import cast
 
 import fixture_paths
 import pytest
@@ -323,7 +327,8 @@ def test_any_line_is_mapped_or_counted_and_never_raises(lines: list[str | bytes]
     """feed_line never raises; every non-blank line is mapped, rejected, ignored or a duplicate."""
     mapper, events = _run(lines)
     texts = [line.decode("utf-8", "replace") if isinstance(line, bytes) else line for line in lines]
-    assert mapper.records == sum(1 for text in texts if text and not text.isspace())
+    physical = [part for text in texts for part in re.split("\r\n|\r|\n", text.rstrip("\r\n"))]  # a CR ends a line
+    assert mapper.records == sum(1 for text in physical if text and not text.isspace())
     mapped = mapper.records - mapper.rejected - mapper.ignored - mapper.duplicates
     assert mapped >= 0
     transfers = sum(1 for e in events if isinstance(e, CallTransferred))
@@ -385,3 +390,121 @@ def test_epochs_are_exact_across_steps_and_jumps() -> None:
     epochs = [100, 101, 101, 3700, 3699, 5000, 5000 + 3599, 2**33, 7]
     _, events = _run([_enter(epoch, f"c{n}") for n, epoch in enumerate(epochs)], QueueLogMapper(reorder_window_s=0))
     assert sorted((e.call_id, e.ts) for e in events) == sorted((f"c{n}", _at(e)) for n, e in enumerate(epochs))
+
+
+# --- input that cannot stop the mapper ------------------------------------------------------------------
+
+_POISON = ["9" * 5000, "1" * 19, "NaN", "inf", "-inf", "1e30", "1E5", "+4", "-4", " 4", "4 ", "1_0", "٤", "0x10"]
+
+
+@pytest.mark.parametrize("number", _POISON)
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{n}|c.1|support|NONE|ENTERQUEUE||555|1",  # epoch
+        "100|c.1|support|Alice|CONNECT|{n}|c.2|1",  # holdtime (seconds)
+        "100|c.1|support|Alice|RINGNOANSWER|{n}",  # ringtime (milliseconds)
+        "100|c.1|support|NONE|ABANDON|{n}|1|5",  # position (a count)
+        "100|c.1|support|Alice|COMPLETEAGENT|4|{n}|1",  # talktime
+    ],
+    ids=["epoch", "holdtime", "ringtime", "position", "talktime"],
+)
+def test_a_number_that_is_not_plain_digits_is_rejected_with_its_line(
+    template: str, number: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Huge, NaN, inf, exponent, signed, spaced or non-ASCII numbers: a rejected line (logged with its number), never
+    an exception, and the next line is still read."""
+    with caplog.at_level(logging.WARNING, logger="collectors.queue_log.parser"):
+        mapper, events = _run([template.format(n=number), _enter(101, "b")])
+    assert (mapper.records, mapper.rejected) == (2, 1)
+    assert set(mapper.rejected_by_reason) <= {"epoch", "number"}
+    assert "line 1:" in caplog.text
+    assert [e.call_id for e in events if isinstance(e, CallQueued)] == ["b"]
+
+
+def _truncate(line: str, cut: int) -> str:
+    return line[: cut % (len(line) + 1)]
+
+
+def _swap(line: str, i: int, j: int) -> str:
+    fields = line.split("|")
+    i, j = i % len(fields), j % len(fields)
+    fields[i], fields[j] = fields[j], fields[i]
+    return "|".join(fields)
+
+
+def _replace_field(line: str, index: int, value: str) -> str:
+    fields = line.split("|")
+    fields[index % len(fields)] = value
+    return "|".join(fields)
+
+
+_LIGHT_LINES = LIGHT.read_text(encoding="utf-8").splitlines()
+_BAD_NUMBER = st.sampled_from(["9" * 5000, "NaN", "inf", "-inf", "1e30", "-1", " 7", "+7", "1_0", "", "٣"])
+_BAD_BYTES = st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00", b"\xe2\x82"])
+_MUTATION = st.one_of(
+    st.tuples(st.just("keep"), st.none()),
+    st.tuples(st.just("truncate"), st.integers(0, 200)),
+    st.tuples(st.just("swap"), st.tuples(st.integers(0, 9), st.integers(0, 9))),
+    st.tuples(st.just("number"), st.tuples(st.integers(0, 9), _BAD_NUMBER)),
+    st.tuples(st.just("bytes"), st.tuples(st.integers(0, 200), _BAD_BYTES)),
+)
+
+
+def _mutate(line: str, mutation: tuple[str, object]) -> str | bytes:
+    kind, arg = mutation
+    if kind == "truncate":
+        return _truncate(line, cast(int, arg))
+    if kind == "swap":
+        i, j = cast(tuple[int, int], arg)
+        return _swap(line, i, j)
+    if kind == "number":
+        index, value = cast(tuple[int, str], arg)
+        return _replace_field(line, index, value)
+    if kind == "bytes":
+        at, junk = cast(tuple[int, bytes], arg)
+        data = line.encode("utf-8")
+        at %= len(data) + 1
+        return data[:at] + junk + data[at:]
+    return line
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_LIGHT_LINES) - 1), _MUTATION), min_size=1, max_size=40))
+def test_mutated_real_lines_are_all_accounted_for(picks: list[tuple[int, tuple[str, object]]]) -> None:
+    """Real lines truncated, with fields swapped, poison numbers or invalid UTF-8: nothing raises, and every line read
+    is accepted (mapped to events), rejected, ignored or a duplicate."""
+    lines = [_mutate(_LIGHT_LINES[index], mutation) for index, mutation in picks]
+    mapper, events = _run(lines)
+    texts = [line.decode("utf-8", "replace") if isinstance(line, bytes) else line for line in lines]
+    assert mapper.records == sum(1 for text in texts if text and not text.isspace())
+    accepted = len(events) - sum(1 for e in events if isinstance(e, CallTransferred))
+    assert accepted + mapper.rejected + mapper.ignored + mapper.duplicates == mapper.records
+    assert mapper.rejected == sum(mapper.rejected_by_reason.values())
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+def test_a_file_with_any_line_end_replays_as_its_lines(end: bytes) -> None:
+    """LF, CRLF and old-Mac CR files give the same events and line numbers, read the way a replay reads a file
+    (binary iteration, which splits at LF only, in blocks)."""
+    lines = LIGHT.read_bytes().splitlines()
+    lines[40] = b"garbage"
+    expected_mapper, expected = _run(lines)
+    stream = io.BytesIO(end.join(lines) + end)
+    mapper, events, lineno = QueueLogMapper(), [], 1
+    while block := list(islice(stream, 7)):
+        events += mapper.feed_lines(block, lineno)
+        lineno += len(block)
+    events += mapper.finish()
+    assert events == expected
+    assert (mapper.records, mapper.rejected) == (expected_mapper.records, 1) == (len(lines), 1)
+
+
+def test_line_numbers_count_lines_found_inside_a_fed_line(caplog: pytest.LogCaptureFixture) -> None:
+    """A CR-only chunk fed as one line moves the numbers of what is fed after it by the lines it held."""
+    mapper = QueueLogMapper()
+    with caplog.at_level(logging.WARNING, logger="collectors.queue_log.parser"):
+        mapper.feed_line(f"{_enter(100, 'a')}\rbad one\r{_enter(101, 'b')}\r", 1)
+        mapper.feed_line("bad two\n", 2)
+    assert "line 2: " in caplog.text and "line 4: " in caplog.text
+    assert (mapper.records, mapper.rejected) == (4, 2)

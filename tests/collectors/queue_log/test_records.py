@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from collectors.queue_log.records import MalformedLine, QueueLogError, Record, parse_line, split_line
+from collectors.queue_log.records import (
+    MAX_DIGITS,
+    MalformedLine,
+    QueueLogError,
+    Record,
+    parse_digits,
+    parse_epoch,
+    parse_line,
+    split_line,
+)
 
 # --- parse_line ---------------------------------------------------------------------------------------
 
@@ -68,3 +79,29 @@ def test_record_line_is_canonical() -> None:
 def test_malformed_line_is_a_queue_log_error() -> None:
     """Every error of the package derives from QueueLogError."""
     assert issubclass(MalformedLine, QueueLogError)
+
+
+# --- numbers ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9" * 5000, "1" * 19, "NaN", "inf", "-inf", "1e30", "1E5", "+100", "-100", " 100", "100 ", "1_000", "١٠٠"]
+)
+def test_an_epoch_that_is_not_plain_digits_is_rejected_not_raised(stamp: str) -> None:
+    """Huge digit strings (int() raises past 4300 digits), NaN, inf, exponents, signs, spaces: MalformedLine."""
+    with pytest.raises(MalformedLine) as caught:
+        split_line(f"{stamp}|c.1|support|NONE|ENTERQUEUE||555|1", 3)
+    assert (caught.value.reason, caught.value.lineno) == ("epoch", 3)
+    with pytest.raises(MalformedLine):
+        parse_epoch(stamp, 3, "")
+
+
+@given(st.text(max_size=40) | st.from_regex(r"\A[0-9]{1,6000}\Z") | st.sampled_from(["nan", "1e30", "-0", " 1"]))
+@settings(max_examples=300, deadline=None)
+def test_parse_digits_never_raises(text: str) -> None:
+    """Any text is a non-negative integer of at most MAX_DIGITS ASCII digits, or None."""
+    value = parse_digits(text)
+    if value is None:
+        assert not (text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS)
+    else:
+        assert str(value) == text.lstrip("0") or (value == 0 and set(text) == {"0"})

@@ -246,3 +246,36 @@ async def test_follow_waits_for_a_missing_file(tmp_path: Path, caplog: pytest.Lo
         assert await first == [b"hello"]
     finally:
         await lines.aclose()
+
+
+def test_bare_cr_ends_a_line_like_lf(tmp_path: Path) -> None:
+    """An old-Mac file (CR only) gives its lines with their offsets; CRLF lines keep their CR as before."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"one\rtwo\r\nthree\nfour\r")
+    with FileFollower(path, from_start=True) as follower:
+        assert follower.poll() == [(b"one", 0), (b"two\r", 4), (b"three", 9), (b"four", 15)]
+        _append(path, b"five\r")
+        assert follower.poll() == [(b"five", 20)]
+
+
+def test_a_crlf_split_across_reads_ends_one_line(tmp_path: Path) -> None:
+    """A CR at the end of one read ends its line at once; an LF right after it, in the next read, adds no line."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"")
+    with FileFollower(path) as follower:
+        follower.poll()
+        _append(path, b"one\r")
+        assert follower.poll() == [(b"one", 0)]
+        _append(path, b"\ntwo\r\n")
+        assert follower.poll() == [(b"two\r", 5)]
+        assert follower.lines == 2
+
+
+def test_starting_from_the_end_after_a_bare_cr_skips_nothing(tmp_path: Path) -> None:
+    """A file ending with a CR ends with a complete line: the next line appended is read whole."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"old\r")
+    with FileFollower(path) as follower:
+        assert follower.poll() == []
+        _append(path, b"new\r")
+        assert follower.poll() == [(b"new", 4)]
