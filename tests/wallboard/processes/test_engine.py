@@ -435,9 +435,7 @@ async def test_run_engine_without_a_url_uses_an_embedded_redis(tmp_path: Path) -
     """No Redis URL: run_engine starts the data directory's Redis, publishes, and stops it on cancel."""
     task = asyncio.create_task(run_engine(settings(data_dir=tmp_path), SITE))
     socket_path = tmp_path / "redis" / "redis.sock"
-    async with asyncio.timeout(10):
-        while not socket_path.exists():
-            await asyncio.sleep(0.01)
+    await until(socket_path.exists)
     client = connect(f"unix://{socket_path}")
     try:
         await until(lambda: client.exists("wb:{paris}:snapshot"))
