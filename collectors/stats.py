@@ -24,13 +24,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
+from typing import Protocol
 
 from wallboard.core.backoff import Backoff
 from wallboard.core.events import Event
+from wallboard.core.positions import SourcePosition
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[list[Event]], Awaitable[None]]
+
+
+class PositionedSink(Protocol):
+    """A sink that also stores the source's resume point with the batch, atomically (``StreamSink``)."""
+
+    def __call__(self, events: list[Event], position: SourcePosition | None = None, /) -> Awaitable[None]: ...
 
 
 @dataclass

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from waiting import poll_until
 
 from wallboard.core.events import CallQueued, Event, parse_event
+from wallboard.core.positions import SourcePosition
 from wallboard.store import (
     Checkpoint,
     CheckpointFormatError,
@@ -26,6 +27,7 @@ from wallboard.store import (
     stream_id_key,
 )
 from wallboard.store.embedded import EmbeddedRedis, start_embedded
+from wallboard.store.sink import StreamSink
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -276,3 +278,33 @@ async def test_connecting_to_a_closed_port_fails_fast() -> None:
                     await client.ping()
         finally:
             await client.aclose()
+
+
+async def test_events_and_their_source_position_are_written_together(store: Store) -> None:
+    position = SourcePosition("queue_log:/var/log/asterisk/queue_log", {"inode": 7, "offset": 120, "hash": "ab"})
+    await store.events.append_events([queued(1), queued(2)], position)
+    assert await store.events.load_position(position.source) == dict(position.value)
+    assert [parse_event(entry.data or b"").key for entry in await store.events.read_range()] == ["k1", "k2"]
+    moved = SourcePosition(position.source, {"inode": 7, "offset": 180, "hash": "cd"})
+    assert await store.events.append_events([], moved) == []
+    assert await store.events.load_position(position.source) == {"inode": 7, "offset": 180, "hash": "cd"}
+    assert await store.events.load_position("queue_log:/elsewhere") is None
+    assert await store.events.forget_position(position.source)
+    assert await store.events.load_position(position.source) is None
+
+
+async def test_a_refused_batch_moves_no_position(store: Store) -> None:
+    position = SourcePosition("queue_log:x", {"offset": 10})
+    with pytest.raises(SiteMismatchError):
+        await store.events.append_events([queued(1), queued(2, site="lyon")], position)
+    assert await store.events.load_position("queue_log:x") is None
+    assert await store.events.stream_length() == 0
+
+
+async def test_the_sink_stores_the_position_with_the_last_chunk_only(store: Store) -> None:
+    sink = StreamSink(store)
+    events = [queued(n) for n in range(2_500)]
+    await sink(events, SourcePosition("src", {"offset": 2_500}))
+    assert await store.events.stream_length() == 2_500
+    assert [parse_event(entry.data or b"").key for entry in await store.events.read_range(count=3_000)][-1] == "k2499"
+    assert await store.events.load_position("src") == {"offset": 2_500}

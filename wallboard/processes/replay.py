@@ -337,7 +337,9 @@ def _replay_queue_log(
     feed, apply = mapper.feed_lines, state.apply
     last: datetime | None = None
     lineno = 1
-    while block := list(islice(stream, LINES_PER_BLOCK)):
+    # universal newlines: LF, CRLF and a bare CR (old Mac files) each end a line, never one line of the whole file
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+    while block := list(islice(text, LINES_PER_BLOCK)):
         events = feed(block, lineno)
         lineno += len(block)
         for event in events:

@@ -70,6 +70,11 @@ class Keys:
     def tokens(self) -> str:
         return f"{self.base}:tokens"
 
+    @property
+    def positions(self) -> str:
+        """Hash: source name -> JSON resume point of its collector (written with its events)."""
+        return f"{self.base}:positions"
+
     def health(self, component: str) -> str:
         return f"{self.base}:health:{component}"
 

@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wallboard.core.backoff import Backoff
 from wallboard.core.events import Event
+from wallboard.core.positions import SourcePosition
 from wallboard.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,18 @@ class StreamSink:
         self.retries = 0
         self.connected = True
 
-    async def __call__(self, events: Sequence[Event]) -> None:
-        for start in range(0, len(events), BATCH):
-            await self._append(events[start : start + BATCH])
+    async def __call__(self, events: Sequence[Event], position: SourcePosition | None = None) -> None:
+        """Append ``events``; ``position`` (the source's resume point) goes with the last chunk, atomically."""
+        starts = range(0, max(len(events), 1), BATCH)
+        for start in starts:
+            await self._append(events[start : start + BATCH], position if start == starts[-1] else None)
 
-    async def _append(self, batch: Sequence[Event]) -> None:
+    async def _append(self, batch: Sequence[Event], position: SourcePosition | None) -> None:
+        if not batch and position is None:
+            return
         while True:
             try:
-                await self._store.events.append_events(batch)
+                await self._store.events.append_events(batch, position)
             except TRANSIENT as exc:
                 self.connected = False
                 self.retries += 1

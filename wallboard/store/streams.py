@@ -12,6 +12,7 @@ from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT
 
 from wallboard.core.events import Event, event_to_json
+from wallboard.core.positions import SourcePosition
 from wallboard.store.base import StoreBase
 from wallboard.store.errors import SiteMismatchError
 from wallboard.store.history import add_history
@@ -42,12 +43,41 @@ class StreamStore(StoreBase):
 
     # -- the event stream ------------------------------------------------------------------
 
-    async def append_events(self, events: Sequence[Event]) -> list[str]:
-        """XADD each event (one pipelined round trip, MAXLEN ~ maxlen); returns the new stream ids."""
+    async def append_events(self, events: Sequence[Event], position: SourcePosition | None = None) -> list[str]:
+        """XADD each event (one pipelined round trip, MAXLEN ~ maxlen); returns the new stream ids.
+
+        With ``position``, the events and the source's resume point are written in one MULTI/EXEC:
+        both or neither (``events`` may then be empty: the position alone moves).
+        """
         for event in events:
             if event.site != self.site:
                 raise SiteMismatchError(f"event for site {event.site!r} appended to the stream of site {self.site!r}")
-        return await self.append_raw([event_to_json(event).encode() for event in events])
+        payloads = [event_to_json(event).encode() for event in events]
+        if position is None:
+            return await self.append_raw(payloads)
+        value = json.dumps(dict(position.value), sort_keys=True, separators=(",", ":"))
+        async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
+            for payload in payloads:
+                pipe.xadd(self.keys.events, {EVENT_FIELD: payload}, maxlen=self.maxlen, approximate=True)
+            pipe.hset(self.keys.positions, position.source, value)
+            results = await pipe.execute()
+        return [_text(entry_id) for entry_id in results[: len(payloads)]]
+
+    async def load_position(self, source: str) -> dict[str, Any] | None:
+        """The resume point last stored for ``source`` with its events, None when there is none (or unreadable)."""
+        raw = await self._do(self.client.hget(self.keys.positions, source))
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            log.warning("unreadable stored position of %s: starting without it", source)
+            return None
+        return value if isinstance(value, dict) else None
+
+    async def forget_position(self, source: str) -> bool:
+        """Drop the stored resume point of ``source``; True if there was one."""
+        return bool(await self._do(self.client.hdel(self.keys.positions, source)))
 
     async def append_raw(self, payloads: Sequence[bytes | str]) -> list[str]:
         """XADD already-serialised event JSON (no validation: the engine rejects what is invalid)."""

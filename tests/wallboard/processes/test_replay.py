@@ -62,6 +62,18 @@ def test_queue_log_replay_gives_the_readme_table() -> None:
     assert result["source"]["records"] == len(lines)
 
 
+@pytest.mark.parametrize("line_end", ["\r", "\r\n"], ids=["cr", "crlf"])
+def test_queue_log_with_cr_or_crlf_line_ends_replays_like_lf(tmp_path: Path, line_end: str) -> None:
+    """Old Mac (bare CR) and Windows (CRLF) line ends give the same table and line count as LF."""
+    lines = (LIGHT / "queue_log").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "queue_log"
+    path.write_bytes(line_end.join(lines).encode() + line_end.encode())
+    result = replay_json(path, "--format", "queue_log", *THRESHOLDS)
+    assert_readme_table(result)
+    assert result["source"]["records"] == len([line for line in lines if line.strip()])
+    assert result["source"]["rejected"] == 0
+
+
 def test_ami_replay_gives_the_readme_table_and_agrees_with_queue_log() -> None:
     """The AMI transcript of the same run gives the same queue figures and the same per-agent calls."""
     ami = replay_json(LIGHT / "ami_transcript.txt", "--format", "ami", *THRESHOLDS)
