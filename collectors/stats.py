@@ -14,6 +14,11 @@ Every exception is retried, a permanent one too (it is logged at WARNING on each
 every ``backoff.cap`` seconds, and counted in ``sink_errors``): a collector never drops a batch on
 its own judgement. Cancellation goes through at once. ``events`` and ``last_event_ts`` count what
 the sink took.
+
+With ``position`` (a collector that can resume where it left off), the sink is a ``PositionedSink``
+and gets the batch and the source's resume point together, retried together; a position with an
+empty batch (the source moved on through lines that carry no event) is delivered too, so the resume
+point keeps up with what was read.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
-from typing import Protocol
+from typing import Protocol, cast
 
 from wallboard.core.backoff import Backoff
 from wallboard.core.events import Event
@@ -53,6 +58,7 @@ class CollectorStats:
     ignored: int = 0
     sink_errors: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    degraded_by_reason: dict[str, int] = field(default_factory=dict)  # records mapped without one of their figures
     last_event_ts: float | None = None
 
     def as_fields(self, now: float | None = None) -> dict[str, str]:
@@ -75,13 +81,24 @@ def field_text(value: object) -> str:
     return str(value)
 
 
-async def deliver(sink: Sink, batch: list[Event], stats: CollectorStats, backoff: Backoff, *, source: str) -> None:
-    """Hand ``batch`` to ``sink``, retrying the same batch with backoff until the sink takes it."""
-    if not batch:
+async def deliver(
+    sink: Sink | PositionedSink,
+    batch: list[Event],
+    stats: CollectorStats,
+    backoff: Backoff,
+    *,
+    source: str,
+    position: SourcePosition | None = None,
+) -> None:
+    """Hand ``batch`` (and ``position``) to ``sink``, retrying the same batch with backoff until the sink takes it."""
+    if not batch and position is None:
         return
     while True:
         try:
-            await sink(batch)
+            if position is None:
+                await sink(batch)
+            else:
+                await cast(PositionedSink, sink)(batch, position)
         except Exception as exc:  # any sink failure: keep the batch, push back on the source
             stats.sink_errors += 1
             delay = next(backoff)
@@ -98,6 +115,7 @@ async def deliver(sink: Sink, batch: list[Event], stats: CollectorStats, backoff
         if backoff.attempt:
             log.info("%s: the sink took the batch after %d failures", source, backoff.attempt)
         backoff.reset()
-        stats.events += len(batch)
-        stats.last_event_ts = batch[-1].ts.timestamp()
+        if batch:
+            stats.events += len(batch)
+            stats.last_event_ts = batch[-1].ts.timestamp()
         return

@@ -110,6 +110,9 @@ MARKING_FIXTURES = {
     "page": "browser",  # a chromium_page() (tests/dash_app/test_ops.py, test_supervisor.py)
     "prometheus_binary": "prometheus",  # tests/wallboard/test_exporter_prometheus.py: runs the prometheus binary
     "cluster": "cluster",  # tests/wallboard/test_store_cluster.py: a 3-master Redis Cluster
+    "mariadb_server": "database",  # tests/support/databases.py: mariadbd from the Debian package
+    "postgres_server": "database",  # tests/support/databases.py: PostgreSQL from the Debian package
+    "queue_log_server": "database",  # either of them (tests/collectors/queue_log/test_database_collector.py)
 }
 # Launchers called inside tests, as (module, name): every test of a module importing one carries the marker.
 MARKING_LAUNCHERS = {
@@ -121,6 +124,8 @@ MARKING_LAUNCHERS = {
     ("browser", "new_page"): "browser",
     ("playwright.async_api", "async_playwright"): "browser",
     ("playwright.sync_api", "sync_playwright"): "browser",
+    ("databases", "start_mariadb"): "database",  # tests/support/databases.py: real database servers
+    ("databases", "start_postgres"): "database",
 }
 
 

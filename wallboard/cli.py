@@ -132,11 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
         "or a file that is missing, empty, not a regular file or of no format recognised; 3 the file is not in "
         "the --format given (nearly all its records rejected)"
     )
-    rp.add_argument("path", type=Path, help="the recorded file")
+    rp.add_argument("path", type=_replay_input, help="the recorded file, or a queue_log table's database URL")
     rp.add_argument(
-        "--format", default="auto", choices=["auto", "ami", "queue_log", "queue_log_csv"],
-        help="what the file is; auto tells it from the file's start",
+        "--format", default="auto", choices=["auto", "ami", "queue_log", "queue_log_csv", "queue_log_db"],
+        help="what the file is; auto tells it from the file's start (a scheme:// URL is queue_log_db)",
     )  # fmt: skip
+    _add_table_options(rp)
+    rp.add_argument("--from", dest="start", default=None, metavar="DATE", help="queue_log_db: from this site-local "
+                    "date or date-time on (ISO, inclusive)")  # fmt: skip
+    rp.add_argument("--to", dest="end", default=None, metavar="DATE", help="queue_log_db: up to this site-local "
+                    "date or date-time (ISO, exclusive)")  # fmt: skip
     rp.add_argument(
         "--sl-threshold", type=_sl_threshold, action="append", default=[], metavar="QUEUE=SECONDS",
         help="service-level threshold of a queue (repeat per queue; default: the site file's, else 20 s)",
@@ -178,8 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     ami.set_defaults(func=cmd_collect_ami)
     ql = _command(csub, "queue-log", "follow an Asterisk queue_log file", common)
     ql.add_argument("path", type=Path, help="the queue_log file (e.g. /var/log/asterisk/queue_log)")
-    ql.add_argument("--from-start", action="store_true", help="read the file from its start (default: its end)")
+    ql.add_argument(
+        "--from-start",
+        action="store_true",
+        help="with no position stored for the file, read it from its start (default: its end); with one, resume there",
+    )
     ql.set_defaults(func=cmd_collect_queue_log)
+    qd = _command(csub, "queue-log-db", "follow an Asterisk queue_log table (realtime; password from "
+                  "WALLBOARD_QUEUE_LOG_DB_PASSWORD)", common)  # fmt: skip
+    qd.add_argument("url", help="mysql://USER@HOST[:PORT]/DATABASE, mariadb://, postgresql:// (no password)")
+    _add_table_options(qd)
+    qd.add_argument("--tz", default=None, help="site time zone (IANA name; default: the site file's, else UTC)")
+    qd.add_argument("--from-start", action="store_true", help="read the table from its first row (default: new rows)")
+    qd.set_defaults(func=cmd_collect_queue_log_db)
 
     eng = _command(sub, "engine", "run the engine: stream -> metrics -> snapshot and deltas", common)
     eng.set_defaults(func=cmd_engine)
@@ -243,6 +259,12 @@ def _add_serve_command(sub: Subparsers, common: argparse.ArgumentParser) -> None
         "--queue-log", type=Path, action="append", default=[], metavar="PATH",
         help="follow this queue_log file (repeat per file), e.g. /var/log/asterisk/queue_log",
     )  # fmt: skip
+    serve.add_argument(
+        "--queue-log-db", action="append", default=[], metavar="URL",
+        help="follow the queue_log table of this database (repeat per PBX), e.g. mysql://wallboard@pbx-db/asterisk; "
+        "password from WALLBOARD_QUEUE_LOG_DB_PASSWORD",
+    )  # fmt: skip
+    serve.add_argument("--queue-log-table", default="queue_log", metavar="TABLE", help="the table of --queue-log-db")
     serve.set_defaults(func=cmd_serve)
 
 
@@ -377,6 +399,72 @@ def cmd_collect_queue_log(args: argparse.Namespace) -> int:
     return _run(collect.collect_queue_log(settings, args.path, from_start=args.from_start))
 
 
+def cmd_collect_queue_log_db(args: argparse.Namespace) -> int:
+    from wallboard.processes import collect
+
+    settings = _settings(args)
+    site = _site_for(settings)
+    tz = _table_zone(args, _time_zone(args.tz) if args.tz else site.timezone)
+    return _run(collect.collect_queue_log_db(settings, args.url, table=args.table, tz=tz, from_start=args.from_start))
+
+
+def _check_table_url(url: str) -> None:
+    """Refuse (exit 2) a queue_log database URL that cannot be used, before anything starts."""
+    from collectors.queue_log.table import database_url
+
+    database_url(url, None)
+
+
+def _replay_input(text: str) -> Path | str:
+    """A replay's input: a database URL (``scheme://...``) as given, anything else as a path."""
+    from collectors.queue_log.table import is_database_url
+
+    return text if is_database_url(text) else Path(text)
+
+
+def _add_table_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--table", default="queue_log", help="queue_log_db: the table (schema.table allowed)")
+    parser.add_argument(
+        "--table-tz", default=None, metavar="ZONE",
+        help="queue_log_db: the zone the table's date-times are written in (UTC when Asterisk has "
+        "queue_log_realtime_use_gmt = yes; default: the site's)",
+    )  # fmt: skip
+
+
+def _table_zone(args: argparse.Namespace, site_zone: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(_time_zone(args.table_tz) if args.table_tz else site_zone)
+
+
+def _replay_table(args: argparse.Namespace, site: SiteConfig) -> Any:
+    """``replay --format queue_log_db``: the figures of a queue_log table, or of its records in --from/--to."""
+    from collectors.queue_log.table import QueueLogTable, database_url
+    from wallboard.processes import replay as rp
+
+    if isinstance(args.path, Path):
+        raise ConfigError(f"--format queue_log_db reads a database URL (mysql://, postgresql://), not {args.path}")
+    password = Settings().queue_log_db_password
+    reader = QueueLogTable(database_url(args.path, password.get_secret_value() if password else None), args.table)
+    start, end = (_site_time(value, option, site) for value, option in ((args.start, "--from"), (args.end, "--to")))
+    return rp.replay_table(reader, site, tz=_table_zone(args, site.timezone), start=start, end=end)
+
+
+def _site_time(text: str | None, option: str, site: SiteConfig) -> Any:
+    """An ISO date or date-time option, site-local unless it names its offset; None when not given."""
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r}: expected an ISO date or date-time (2025-01-31, 2025-01-31T08:00)"
+        ) from None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=site.tz)
+
+
 def cmd_engine(args: argparse.Namespace) -> int:
     from wallboard.processes.engine import run_engine
 
@@ -402,6 +490,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("serve keeps its data in its data directory's Redis: WALLBOARD_REDIS_URL is not used")
     if args.ami and settings.ami_secret is None:
         raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+    for url in args.queue_log_db:
+        _check_table_url(url)
     for path in args.queue_log:
         if not path.parent.is_dir():
             raise ConfigError(f"--queue-log {path}: no directory {str(path.parent)!r}")
@@ -416,6 +506,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         amis=tuple(args.ami),
         ami_username=args.ami_username,
         queue_logs=tuple(path.resolve() for path in args.queue_log),
+        queue_log_dbs=tuple(args.queue_log_db),
+        queue_log_table=args.queue_log_table,
         verbose=getattr(args, "verbose", 0),
         env=dict(os.environ),
     )
@@ -554,9 +646,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from wallboard.processes.report import print_replay_table, replay_progress
 
     site = _site_from_args(args)
-    frame_times = rp.load_frame_times(args.frame_times) if args.frame_times else None
-    with replay_progress(args.path, enabled=not args.json) as progress:
-        result = rp.replay_file(args.path, args.format, site, frame_times=frame_times, progress=progress)
+    if args.format == "queue_log_db" or (args.format == "auto" and isinstance(args.path, str)):
+        result = _replay_table(args, site)
+    else:
+        if isinstance(args.path, str) or args.start or args.end:
+            raise ConfigError("a database URL, --from and --to go with --format queue_log_db (or auto)")
+        frame_times = rp.load_frame_times(args.frame_times) if args.frame_times else None
+        with replay_progress(args.path, enabled=not args.json) as progress:
+            result = rp.replay_file(args.path, args.format, site, frame_times=frame_times, progress=progress)
     try:
         if args.json:
             json.dump(result.to_json(), sys.stdout, ensure_ascii=False)

@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     snapshot_interval_s: PositiveFloat = 0.25
     checkpoint_interval_s: PositiveFloat = 5.0  # the State pickle is MBs on a busy day: not 4 times a second
     history_retention_days: PositiveInt = 35  # history: closed interval rows kept in Redis
+    # A record stamped further ahead of the wall clock than this (after the PBX's measured skew, in the
+    # collectors) is not applied: it would move the interval and the day into the future (clock_ahead)
+    clock_tolerance_s: PositiveFloat = 900.0
     # API and websockets
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -172,6 +175,9 @@ class Settings(BaseSettings):
     login_window_s: PositiveFloat = 300.0
     # Collectors (the AMI secret only ever comes from the environment: WALLBOARD_AMI_SECRET)
     ami_secret: SecretStr | None = None
+    # `wallboard collect queue-log-db` and `replay --format queue_log_db`: the database user's password, only ever
+    # from WALLBOARD_QUEUE_LOG_DB_PASSWORD (a URL carrying one is refused)
+    queue_log_db_password: SecretStr | None = None
     # `wallboard users add`: the new user's password (else it is prompted for; never a command-line argument)
     new_password: SecretStr | None = None
     # Alert notifications (wallboard.processes.notify): comma-separated receivers "[generic:|slack:|teams:]https://..."

@@ -323,6 +323,7 @@ class AmiClient:
             by_reason["unusable_frame"] = mapper.rejected
         stats.rejected_by_reason = by_reason
         stats.rejected = sum(by_reason.values())
+        stats.degraded_by_reason = dict(mapper.degraded_by_reason)
 
     def _map(self, frames: list[Frame], conn: str) -> list[Event]:
         batch: list[Event] = []

@@ -111,9 +111,12 @@ _QUEUESTATUS: dict[str, ExitReason | None] = {
 _ENDED_BY: dict[str, EndedBy] = {"caller": "caller", "agent": "agent", "transfer": "transfer"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _NO_CALLER = frozenset({"<unknown>", "unknown"})
-# The longest duration a frame may carry (ten years): a longer HoldTime/TalkTime/RingTime (1e30, 1e308) is a
-# corrupt frame, rejected like text or a negative number, never handed on as a figure.
+# The longest duration a frame may carry (ten years): a longer HoldTime/TalkTime/RingTime (1e30, 1e308), like
+# text or a negative number, is no figure: None (unknown), the call still counted; the engine's own plausibility
+# bound (the site's max_duration_s) is far shorter.
 MAX_SECONDS = 10 * 365 * 86_400.0
+# The figure an event should carry, and the reason a frame without it is counted as degraded.
+_FIGURES = {"call_answered": ("wait_s", "HoldTime"), "call_ended": ("talk_s", "TalkTime")}
 _LIST_NAMES = "QueueParams QueueMember QueueEntry QueueStatusComplete QueueSummary QueueSummaryComplete".split()
 # Where a transfer names its channels and Uniqueids (12+ Attended/BlindTransfer, 11 Transfer).
 _TRANSFER_PARTIES = "Transferer Transferee OrigTransferer SecondTransferer TransferTarget Target".split()
@@ -192,27 +195,25 @@ def _first(frame: Frame, *keys: str) -> str | None:
 
 
 def _seconds(raw: str | None, key: str, scale: float = 1.0) -> float | None:
+    """A duration field; None when absent, not a number or outside 0..MAX_SECONDS (a degraded figure, no reject)."""
     if raw is None or raw == "":
         return None
     try:
         value = float(raw) * scale
     except ValueError:
-        raise _Reject(f"{key} {raw[:20]!r} is not a number") from None
+        return None
     if not (0 <= value <= MAX_SECONDS):  # NaN fails both comparisons
-        raise _Reject(f"{key} {raw[:20]!r} is not a duration (0 to {MAX_SECONDS:.0f} s)")
+        return None
     return value
 
 
 def _int(raw: str | None, key: str) -> int | None:
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:  # int() raises it past 4300 digits too
-        raise _Reject(f"{key} {raw[:20]!r} is not an integer") from None
-    if value < 0:
-        raise _Reject(f"{key} {raw[:20]!r} is negative")
-    return value
+    """A count field (a position); None when absent, not an integer or negative (unknown, never a reject)."""
+    if len(raw) > 18 or not (raw.isdigit() and raw.isascii()):
+        return None
+    return int(raw)
 
 
 def _flag(raw: str | None) -> bool:
@@ -262,6 +263,8 @@ class AmiMapper:
         self.max_calls = max_calls
         self.ignored = 0
         self.rejected = 0
+        self.degraded = 0  # frames mapped without their HoldTime or TalkTime (absent, not a number, absurd)
+        self.degraded_by_reason: dict[str, int] = {}
         self.reconnects = 0
         self.evicted = 0
         self._session_open = False
@@ -320,6 +323,11 @@ class AmiMapper:
         if events is None:
             self.ignored += 1
             return []
+        for event in events:
+            figure = _FIGURES.get(event.kind)
+            if figure is not None and getattr(event, figure[0]) is None:
+                self.degraded += 1
+                self.degraded_by_reason[figure[1]] = self.degraded_by_reason.get(figure[1], 0) + 1
         return events
 
     def connection_lost(self, at: datetime) -> list[Event]:
@@ -532,7 +540,7 @@ class AmiMapper:
             **who,
             call_id=uid,
             queue=queue,
-            wait_s=0.0 if wait is None else wait,
+            wait_s=wait,
             ring_s=ring,
             agent_channel=agent_channel or None,
         )
@@ -552,8 +560,6 @@ class AmiMapper:
         queue = _required(frame, "Queue")
         who = _member(frame)
         talk = _seconds(frame.get("TalkTime"), "TalkTime")
-        if talk is None:
-            raise _Reject("missing TalkTime")
         uid = frame.get("Uniqueid") or None
         call = self._calls.get(uid) if uid else self._only_open_call(queue, who["agent"])
         event = CallEnded(

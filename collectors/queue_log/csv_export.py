@@ -5,11 +5,12 @@ Theory of operation
 The export schema is ``uid,date_time,callid,queue_name,type,event,param1,param2,param3,entpos,expos,
 htime,ttime,time``. :func:`read_csv` checks the header (any case, any order) and yields each data row
 as a dict; :func:`parse_csv_row` builds the :class:`~collectors.queue_log.records.Record` the pipe line
-of the same event gives: data fields 1-3 are param1-3; the derived columns are only fallbacks, listed
-per verb in ``_CSV_EXTRA`` (data fields 4-5: EXITWITHKEY's waittime is ``htime``; a transfer's calltime
-is ``ttime`` and its origposition ``entpos``) and ``_CSV_FALLBACK`` (a transfer's holdtime is param3,
-else ``htime``). Trailing empty data fields are dropped as for lines, so both forms share one
-canonical text and one idempotency key.
+of the same event gives: data fields 1-3 are param1-3. The derived columns (``htime``, ``ttime``,
+``entpos``, ``expos``) supply hold, talk and positions for every verb that has them (``_CSV_COLUMNS_OF``)
+wherever the param is empty or not a number (real exports leave CONNECT's param1 empty and put the
+caller number in COMPLETEAGENT's), and the fields past param3 (EXITWITHKEY's waittime, a transfer's
+calltime and origposition). Trailing empty data fields are dropped as for lines, so both forms of a
+complete record share one canonical text and one idempotency key.
 
 Each record is parsed on its own (``_Records``), so one bad record cannot take the rest of the file
 with it: an over-long line or a quote never closed is yielded as an :class:`UnreadableRow` and reading
@@ -51,27 +52,41 @@ CSV_COLUMNS = (
     "time",
 )
 _CSV_REQUIRED = ("date_time", "callid", "queue_name", "type", "event", "param1", "param2", "param3")
-# Data fields beyond param3 (fields 4, 5, ...) and the derived column each comes from, per verb.
-_CSV_EXTRA: dict[str, tuple[str, ...]] = {
-    "EXITWITHKEY": ("htime",),
-    "TRANSFER": ("ttime", "entpos"),
-    "BLINDTRANSFER": ("ttime", "entpos"),
-    "ATTENDEDTRANSFER": ("ttime", "entpos"),
+# Per verb, the derived column that supplies each data field (index 0 = param1) when the param is empty or
+# not a number: the export's own hold/talk/position columns (some exports leave param1-3 empty or put the
+# caller number there). Fields past param3 come only from their column. ATTENDEDTRANSFER's times move with
+# its variable layout: its fields 3-5 are taken as for the other transfers.
+_EXIT_COLUMNS = ("expos", "entpos", "htime")
+_TRANSFER_COLUMNS = (None, None, "htime", "ttime", "entpos")
+_CSV_COLUMNS_OF: dict[str, tuple[str | None, ...]] = {
+    "ENTERQUEUE": (None, None, "entpos"),
+    "CONNECT": ("htime",),
+    "COMPLETEAGENT": ("htime", "ttime", "entpos"),
+    "COMPLETECALLER": ("htime", "ttime", "entpos"),
+    "TRANSFER": _TRANSFER_COLUMNS,
+    "BLINDTRANSFER": _TRANSFER_COLUMNS,
+    "ATTENDEDTRANSFER": _TRANSFER_COLUMNS,
+    "ABANDON": _EXIT_COLUMNS,
+    "EXITWITHTIMEOUT": _EXIT_COLUMNS,
+    "EXITEMPTY": _EXIT_COLUMNS,
+    "WITHDRAW": _EXIT_COLUMNS,
+    "EXITWITHKEY": (None, "expos", "entpos", "htime"),
 }
-# The derived column used when param<index + 1> is empty, per verb.
-_CSV_FALLBACK: dict[str, dict[int, str]] = {
-    "TRANSFER": {2: "htime"},
-    "BLINDTRANSFER": {2: "htime"},
-    "ATTENDEDTRANSFER": {2: "htime"},
-}
+
+
+def _is_count(text: str) -> bool:
+    return text.isdigit() and text.isascii()
 
 
 def _csv_data(row: Mapping[str, str], verb: str) -> tuple[str, ...]:
     data = [row.get("param1") or "", row.get("param2") or "", row.get("param3") or ""]
-    for index, column in _CSV_FALLBACK.get(verb, {}).items():
-        if not data[index]:
-            data[index] = row.get(column) or ""
-    data.extend(row.get(column) or "" for column in _CSV_EXTRA.get(verb, ()))
+    columns = _CSV_COLUMNS_OF.get(verb, ())
+    data.extend("" for _ in range(len(columns) - len(data)))
+    for index, column in enumerate(columns):
+        if column is not None and not _is_count(data[index]):
+            derived = (row.get(column) or "").strip()
+            if derived or index >= 3:
+                data[index] = derived
     return strip_trailing_empty(data)
 
 

@@ -11,8 +11,9 @@ one of these happens:
 
 * it is a byte-identical repeat of a recently seen record (same second, same text): ``duplicates``;
   the memory is two generations of ``dedup_memory`` lines each, so it is bounded;
-* it cannot be read or breaks its verb's layout: logged at WARNING with the line number and an
-  excerpt, counted in ``rejected`` and ``rejected_by_reason`` (never raised out of ``feed*``);
+* it lacks what names its call or outcome (call id, queue, agent), or cannot be read: logged at
+  WARNING with the line number and an excerpt, counted in ``rejected`` and ``rejected_by_reason``
+  (never raised out of ``feed*``); a record that only lacks a figure is mapped and counted ``degraded``;
 * it is known to carry nothing for the wallboard (RINGCANCELED, CONFIGRELOAD, DID, vendor verbs,
   the first QUEUESTART, ...): ``ignored``;
 * it yields events, which wait in the reorder buffer.
@@ -55,6 +56,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
+from collectors.clock import ClockGuard
 from collectors.queue_log.csv_export import parse_csv_row
 from collectors.queue_log.records import MalformedLine, Record, split_line
 from collectors.queue_log.reorder import ReorderBuffer
@@ -74,13 +76,22 @@ _blake2b = hashlib.blake2b
 # has no lone surrogates and site and source are valid, the handlers' checks are all validation would do.
 TRUSTED_CHARS = 256
 _PROBE_TS = datetime(2000, 1, 1, tzinfo=UTC)
+# The figure of an event a record should carry, and the reason a record without it is counted as degraded.
+_FIGURES = {
+    "call_answered": ("wait_s", "holdtime"),
+    "call_ended": ("talk_s", "talktime"),
+    "call_abandoned": ("wait_s", "waittime"),
+    "call_exited": ("wait_s", "waittime"),
+}
 
 
 class QueueLogMapper:
     """Feed records (or raw lines, or CSV rows) in reading order; get events in timestamp order.
 
     Counters: ``records`` (non-blank lines read), ``rejected`` (and ``rejected_by_reason``),
-    ``ignored``, ``duplicates``, ``reconnects`` (QUEUESTART after other records: PBX restarts).
+    ``ignored``, ``duplicates``, ``reconnects`` (QUEUESTART after other records: PBX restarts), and
+    ``degraded`` (and ``degraded_by_reason``: ``holdtime``, ``talktime``, ``waittime``): records mapped
+    whose wait or talk figure was absent or not a number (they count in the other counters as usual).
     """
 
     def __init__(
@@ -90,6 +101,7 @@ class QueueLogMapper:
         source: str = "queue_log",
         reorder_window_s: int = 2,
         dedup_memory: int = 4096,
+        clock: ClockGuard | None = None,
     ) -> None:
         if reorder_window_s < 0:
             raise ValueError(f"reorder_window_s must be >= 0, got {reorder_window_s}")
@@ -98,12 +110,15 @@ class QueueLogMapper:
         self._site = site
         self._source = source
         self._dedup_memory = dedup_memory
+        self._clock = clock  # live sources: records stamped beyond its tolerance are rejected (clock_ahead)
         self.records = 0
         self.rejected = 0
         self.ignored = 0
         self.duplicates = 0
         self.reconnects = 0
         self.rejected_by_reason: dict[str, int] = {}
+        self.degraded = 0  # records mapped without one of their figures (see _FIGURES)
+        self.degraded_by_reason: dict[str, int] = {}
         self._seen: set[str] = set()
         self._seen_before: set[str] = set()
         self._buffer: ReorderBuffer[Event] = ReorderBuffer(reorder_window_s)
@@ -176,6 +191,11 @@ class QueueLogMapper:
         """Records whose events are held in the reorder buffer."""
         return len(self._buffer)
 
+    @property
+    def held_from(self) -> int | None:
+        """The smallest line number (as fed) of a record whose events are still held; None when none is."""
+        return self._buffer.first_mark
+
     def _feed(self, record: Record, text: str) -> list[Event]:
         self.records += 1
         seen = self._seen
@@ -186,6 +206,10 @@ class QueueLogMapper:
             self._seen_before = seen
             seen = self._seen = set()
         seen.add(text)
+        if self._clock is not None and self._clock.ahead(record.ts):
+            ahead = f"more than {self._clock.tolerance_s:g} s ahead of this host's clock{self._clock.skew_note}"
+            self._reject(MalformedLine(record.lineno, "clock_ahead", f"epoch {record.ts} is {ahead}", text))
+            return []
         try:
             events = self._map(record, text)
         except MalformedLine as exc:
@@ -195,7 +219,18 @@ class QueueLogMapper:
         if not events:
             self.ignored += 1
             return []
-        return self._buffer.push(record.ts, events)
+        for event in events:
+            figure = _FIGURES.get(event.kind)
+            if figure is not None and getattr(event, figure[0]) is None:
+                self._degrade(figure[1], record)
+        return self._buffer.push(record.ts, events, record.lineno)
+
+    def _degrade(self, reason: str, record: Record) -> None:
+        self.degraded += 1
+        self.degraded_by_reason[reason] = self.degraded_by_reason.get(reason, 0) + 1
+        logger.debug(
+            "queue_log line %d: %s without its %s: counted, the figure unknown", record.lineno, record.verb, reason
+        )
 
     def _reject(self, exc: MalformedLine) -> None:
         self.rejected += 1

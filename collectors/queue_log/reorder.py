@@ -12,6 +12,11 @@ Held batches are a deque sorted by second, arrival order within a second: a batc
 usual case) is appended, a late one is inserted after the last batch of its second or earlier (found by
 bisection); releasing pops from the oldest end. Memory is bounded by what ``window_s`` seconds of input
 hold (plus what arrives before the next flush when the input stops).
+
+A batch may carry a *mark*, the reading position of what it came from (a line number, a byte offset):
+:attr:`ReorderBuffer.first_mark` is the smallest mark still held, so a reader that saves where it has
+read up to can save that mark instead of its own position, and never claim input whose items were not
+released yet.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ class ReorderBuffer(Generic[T]):
         if window_s < 0:
             raise ValueError(f"window_s must be >= 0, got {window_s}")
         self._window = window_s
-        self._held: deque[tuple[int, list[T]]] = deque()
+        self._held: deque[tuple[int, list[T], int | None]] = deque()
         self._newest = -1
         self._released = -1
 
@@ -44,16 +49,21 @@ class ReorderBuffer(Generic[T]):
         """Batches held."""
         return len(self._held)
 
-    def push(self, second: int, items: list[T]) -> list[T]:
-        """Add ``items`` stamped ``second``; return what is now ready, oldest first."""
+    @property
+    def first_mark(self) -> int | None:
+        """The smallest mark of the batches held (None when none is held, or none held has a mark)."""
+        return min((mark for _, _, mark in self._held if mark is not None), default=None)
+
+    def push(self, second: int, items: list[T], mark: int | None = None) -> list[T]:
+        """Add ``items`` stamped ``second`` (read at ``mark``); return what is now ready, oldest first."""
         held = self._held
         if second >= self._newest:
             self._newest = second
-            held.append((second, items))
+            held.append((second, items, mark))
         elif second < self._released:
             return items
         else:
-            self._insert(second, items)
+            self._insert(second, items, mark)
         before = self._newest - self._window
         return self._release(before) if held[0][0] < before else []
 
@@ -61,15 +71,15 @@ class ReorderBuffer(Generic[T]):
         """Release everything held (end of input, or the input is idle); pushing may continue."""
         return self._release(self._newest + 1) if self._held else []
 
-    def _insert(self, second: int, items: list[T]) -> None:
+    def _insert(self, second: int, items: list[T], mark: int | None) -> None:
         """Place a late batch after every held batch of its second or earlier (stable)."""
-        self._held.insert(bisect_right(self._held, second, key=_second), (second, items))
+        self._held.insert(bisect_right(self._held, second, key=_second), (second, items, mark))
 
     def _release(self, before: int) -> list[T]:
         held = self._held
         out: list[T] = []
         while held and held[0][0] < before:
-            second, items = held.popleft()
+            second, items, _ = held.popleft()
             out += items
             self._released = second
         return out

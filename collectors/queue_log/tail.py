@@ -24,6 +24,17 @@ Once the open file is read to its end, the path is checked:
 The first open starts at the end of the file (``from_start=False``, skipping a partial last line)
 or at its start; a file that appears later, or replaces a rotated one, is read from its start.
 A line longer than ``max_line`` bytes is dropped with a warning (counted in ``dropped``).
+
+Positions, for a reader that saves where it is (the collector stores them with its events): after each
+poll, :attr:`FileFollower.line_end` is the offset just past the last line end read (None while the
+follower, started at the end of a file in the middle of a line, has not seen a line end yet), and
+:meth:`FileFollower.position_at` names an offset of the open file as a
+:class:`~collectors.queue_log.position.FilePosition` (identity, offset, hash of the line ending there).
+:attr:`FileFollower.new_file_at` says where, in the lines of the last poll, those of another file (a
+rotation) or of the truncated file read again begin: offsets before and after it are not in the same
+file. :meth:`FileFollower.resume` starts from a file found open at a stored position
+(:func:`~collectors.queue_log.position.locate`): the rest of it is read, then, if it is not the file at
+the path (a rotated one), the path is followed from its start like after any rotation.
 """
 
 from __future__ import annotations
@@ -35,6 +46,8 @@ import re
 import stat
 from collections.abc import AsyncGenerator
 from types import TracebackType
+
+from collectors.queue_log.position import FilePosition, Found, line_hash
 
 __all__ = ["FileFollower", "follow"]
 
@@ -66,6 +79,8 @@ class FileFollower:
         self._skipping = False
         self._after_cr = False
         self._waiting_logged = False
+        self._line_end: int | None = None
+        self.new_file_at: int | None = None
         self.lines = 0
         self.rotations = 0
         self.truncations = 0
@@ -76,10 +91,45 @@ class FileFollower:
         """Offset in the current file of the next byte to read."""
         return self._pos
 
+    @property
+    def identity(self) -> tuple[int, int] | None:
+        """(st_dev, st_ino) of the open file; None when none is open."""
+        return self._ident if self._fd is not None else None
+
+    @property
+    def line_end(self) -> int | None:
+        """Offset in the open file just past the last line end read; None when no file is open or none was seen."""
+        return self._line_end if self._fd is not None else None
+
+    def position_at(self, offset: int) -> FilePosition | None:
+        """``offset`` of the open file as a stored position; None when no file is open or it is shorter."""
+        if self._fd is None:
+            return None
+        digest = line_hash(self._fd, offset)
+        return None if digest is None else FilePosition(*self._ident, offset, digest)
+
+    def read_from_start(self) -> None:
+        """Make the next open read the file from its start (a stored position was lost: read everything there)."""
+        self._start_at_end = False
+
+    def resume(self, found: Found) -> None:
+        """Continue from ``found``: its file (the path's or a rotated one; the follower now owns it), at its offset."""
+        self.close()
+        st = os.fstat(found.fd)
+        self._fd, self._ident, self._partial, self._skipping = found.fd, (st.st_dev, st.st_ino), b"", False
+        self._pos = self._line_end = os.lseek(found.fd, found.offset, os.SEEK_SET)
+        self._after_cr = found.offset > 0 and os.pread(found.fd, 1, found.offset - 1) == b"\r"
+        self._start_at_end = False
+        logger.info("following %s from offset %d (the stored position)", found.name, found.offset)
+
     def poll(self) -> list[tuple[bytes, int]]:
         """Complete lines appended since the last poll, each with its byte offset; never blocks on the writer."""
         out: list[tuple[bytes, int]] = []
-        fd = self._fd if self._fd is not None else self._open()
+        self.new_file_at = None
+        fd = self._fd
+        if fd is None:
+            fd = self._open()
+            self.new_file_at = 0
         if fd is None:
             return out
         if not self._read(fd, out):
@@ -95,6 +145,7 @@ class FileFollower:
                 self._rotate(out)
         elif os.fstat(fd).st_size < self._pos:
             self._truncated(fd)
+            self.new_file_at = len(out)
             self._read(fd, out)
         return out
 
@@ -125,12 +176,13 @@ class FileFollower:
             return None
         self._fd, self._ident, self._partial, self._skipping = fd, (st.st_dev, st.st_ino), b"", False
         self._after_cr = False
-        self._pos = 0
+        self._pos = self._line_end = 0
         if self._start_at_end and st.st_size:
             self._pos = os.lseek(fd, st.st_size, os.SEEK_SET)
             last = os.pread(fd, 1, st.st_size - 1)
             self._skipping = last not in (b"\n", b"\r")  # mid-line: skip to the next line
             self._after_cr = last == b"\r"
+            self._line_end = None if self._skipping else self._pos
         self._start_at_end = False
         self._waiting_logged = False
         logger.info("following %s from offset %d", self.path, self._pos)
@@ -176,6 +228,8 @@ class FileFollower:
                 out.append((part, offset))
                 self.lines += 1
             offset += len(part) + 1
+        if parts:
+            self._line_end = offset
         if len(rest) > self._max_line:
             if not self._skipping:
                 self._drop(offset)
@@ -197,6 +251,7 @@ class FileFollower:
         self.rotations += 1
         logger.info("%s rotated: finished the old file at offset %d, following the new one", self.path, self._pos)
         self.close()
+        self.new_file_at = len(out)
         fd = self._open()
         if fd is not None:
             self._read(fd, out)
@@ -204,7 +259,7 @@ class FileFollower:
     def _truncated(self, fd: int) -> None:
         self.truncations += 1
         logger.info("%s truncated below offset %d: reading it again from the start", self.path, self._pos)
-        self._pos = os.lseek(fd, 0, os.SEEK_SET)
+        self._pos = self._line_end = os.lseek(fd, 0, os.SEEK_SET)
         self._partial, self._skipping, self._after_cr = b"", False, False
 
 

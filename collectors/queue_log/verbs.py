@@ -6,8 +6,11 @@ Theory of operation
 fields every event of the record shares (``ts``, ``site``, ``source``, ``key``) and belongs to the
 handler, which adds its own fields to it. The data layouts are app_queue.c's ``ast_queue_log`` calls;
 older Asterisk wrote fewer fields, so every field past the ones an event needs is optional. A record
-that breaks its verb's layout raises :class:`MalformedLine` (reasons ``queue``, ``call_id``, ``agent``,
-``number``); the checks run in a fixed order and the first failing one names the reason. A verb mapped
+is rejected only when its call or outcome cannot be known: it raises :class:`MalformedLine` (reasons
+``queue``, ``call_id``, ``agent``) when it lacks what names them; the checks run in a fixed order and the
+first failing one names the reason. A figure (a wait, a talk time, a position) that is absent, empty or
+not digits is None: degraded, never a rejection (the engine derives the wait or talk from the call's
+times when it can, else leaves it out of the averages; the mapper counts the degraded records). A verb mapped
 to :func:`ignore` is known to carry nothing for the wallboard; QUEUESTART is the mapper's business (it
 needs to know whether anything came before it).
 
@@ -138,38 +141,20 @@ def _field(rec: Record, index: int) -> str:
     return data[index] if index < len(data) else ""
 
 
-def _int(rec: Record, index: int, what: str) -> int | None:
-    """Data field ``index`` as a non-negative integer, None when absent or empty; anything but digits is rejected."""
+def _int(rec: Record, index: int) -> int | None:
+    """Data field ``index`` as a non-negative integer; None when absent, empty or not digits (a degraded figure)."""
     data = rec.data
     text = data[index] if index < len(data) else ""
-    if not text:
-        return None
-    value = parse_digits(text)
-    if value is None:
-        raise _not_a_count(rec, what, text)
-    return value
+    return parse_digits(text) if text else None
 
 
-def _not_a_count(rec: Record, what: str, text: str) -> MalformedLine:
-    return bad(rec, "number", f"{what} {text[:20]!r} is not a count (at most {MAX_DIGITS} digits 0-9)")
-
-
-def _secs(rec: Record, index: int, what: str) -> float | None:
-    """Data field ``index`` as non-negative seconds, None when absent or empty (``_int`` inlined: hot)."""
+def _secs(rec: Record, index: int) -> float | None:
+    """Data field ``index`` as non-negative seconds; None when absent, empty or not digits (``_int`` inlined: hot)."""
     data = rec.data
     text = data[index] if index < len(data) else ""
-    if not text:
+    if not text or len(text) > MAX_DIGITS or not (text.isdigit() and text.isascii()):
         return None
-    if len(text) > MAX_DIGITS or not (text.isdigit() and text.isascii()):
-        raise _not_a_count(rec, what, text)
     return float(int(text))
-
-
-def _required_secs(rec: Record, index: int, what: str) -> float:
-    value = _secs(rec, index, what)
-    if value is None:
-        raise bad(rec, "number", f"no {what} (data field {index + 1})")
-    return value
 
 
 def _queue(rec: Record) -> str:
@@ -198,7 +183,7 @@ def _agent(rec: Record, fields: Fields) -> Fields:
 
 def _enterqueue(rec: Record, common: Fields, build: Build) -> list[Event]:
     # url|callerid|position[|callername]; Asterisk <= 1.4: url|callerid
-    position = _int(rec, 2, "position")
+    position = _int(rec, 2)
     common["call_id"] = _call_id(rec)
     common["queue"] = _queue(rec)
     common["position"] = 1 if position is None else position
@@ -212,13 +197,15 @@ def _connect(rec: Record, common: Fields, build: Build) -> list[Event]:
     peer = _field(rec, 1)
     common["call_id"] = _call_id(rec)
     common["queue"] = _queue(rec)
-    common["wait_s"] = _required_secs(rec, 0, "holdtime")
-    common["ring_s"] = _secs(rec, 2, "ringtime")
+    common["wait_s"] = _secs(rec, 0)
+    common["ring_s"] = _secs(rec, 2)
     common["agent_channel"] = peer if "/" in peer else None
     return [build(CallAnswered, _agent(rec, common))]
 
 
-def _ended(rec: Record, fields: Fields, build: Build, times: tuple[float, float | None], ended_by: str) -> CallEnded:
+def _ended(
+    rec: Record, fields: Fields, build: Build, times: tuple[float | None, float | None], ended_by: str
+) -> CallEnded:
     fields["call_id"] = None if rec.call_id in NOT_CALLS else rec.call_id
     fields["queue"] = _queue(rec)
     _agent(rec, fields)
@@ -230,15 +217,15 @@ def _ended(rec: Record, fields: Fields, build: Build, times: tuple[float, float 
 def _complete(rec: Record, common: Fields, build: Build) -> list[Event]:
     # holdtime|talktime|origposition
     ended_by = "agent" if rec.verb == "COMPLETEAGENT" else "caller"
-    times = _required_secs(rec, 1, "talktime"), _secs(rec, 0, "holdtime")
+    times = _secs(rec, 1), _secs(rec, 0)
     return [_ended(rec, common, build, times, ended_by)]
 
 
 def _transferred(rec: Record, common: Fields, build: Build, target: str, times_at: int) -> list[Event]:
-    wait_s = _secs(rec, times_at, "holdtime")
-    talk_s = _secs(rec, times_at + 1, "calltime")
+    wait_s = _secs(rec, times_at)
+    talk_s = _secs(rec, times_at + 1)
     fields = dict(common)
-    ended = _ended(rec, common, build, (talk_s or 0.0, wait_s), "transfer")
+    ended = _ended(rec, common, build, (talk_s, wait_s), "transfer")
     fields |= {"key": f"{fields['key']}/transfer", "call_id": ended.call_id, "queue": ended.queue}
     fields |= {"agent": ended.agent, "target": target}
     return [build(CallTransferred, fields), ended]
@@ -269,19 +256,19 @@ def _abandon(rec: Record, common: Fields, build: Build) -> list[Event]:
     # position|origposition|waittime
     common["call_id"] = _call_id(rec)
     common["queue"] = _queue(rec)
-    common["wait_s"] = _secs(rec, 2, "waittime")
-    common["position"] = _int(rec, 0, "position")
+    common["wait_s"] = _secs(rec, 2)
+    common["position"] = _int(rec, 0)
     return [build(CallAbandoned, common)]
 
 
 def _exit(rec: Record, common: Fields, build: Build) -> list[Event]:
     # EXITWITHTIMEOUT / EXITEMPTY / WITHDRAW: position|origposition|waittime[|info]
-    return _exited(rec, common, build, _secs(rec, 2, "waittime"), _int(rec, 0, "position"))
+    return _exited(rec, common, build, _secs(rec, 2), _int(rec, 0))
 
 
 def _exit_with_key(rec: Record, common: Fields, build: Build) -> list[Event]:
     # key|position|origposition|waittime
-    return _exited(rec, common, build, _secs(rec, 3, "waittime"), _int(rec, 1, "position"))
+    return _exited(rec, common, build, _secs(rec, 3), _int(rec, 1))
 
 
 def _not_joined(rec: Record, common: Fields, build: Build) -> list[Event]:
@@ -291,7 +278,7 @@ def _not_joined(rec: Record, common: Fields, build: Build) -> list[Event]:
 
 def _ring_no_answer(rec: Record, common: Fields, build: Build) -> list[Event]:
     # ringtime in MILLISECONDS (quirk 4 of tests/fixtures/asterisk22-light/PROVENANCE.md)
-    ring_ms = _int(rec, 0, "ringtime")
+    ring_ms = _int(rec, 0)
     common["call_id"] = None if rec.call_id in NOT_CALLS else rec.call_id
     common["queue"] = _queue(rec)
     _agent(rec, common)

@@ -267,6 +267,16 @@ class _Families:
         self.age = _gauge("snapshot_age_seconds", "Seconds since the latest snapshot was computed.", SITE)
         self.ingested = _counter("events_ingested", "Records read by a collector.", SITE_COMPONENT)
         self.rejected = _counter("events_rejected", "Records rejected.", SITE_COMPONENT_REASON)
+        self.degraded = _counter(
+            "events_degraded",
+            "Records counted without one of their figures (absent or unreadable; the figure is unknown).",
+            SITE_COMPONENT_REASON,
+        )
+        self.anomalies = _counter(
+            "engine_anomalies",
+            "Events the engine applied with a defined outcome for an odd input (duplicates, implausible durations...).",
+            ("site", "kind"),
+        )
         self.lag = _gauge("stream_lag", "Stream entries the engine has not applied yet.", SITE)
         self.event_age = _gauge("last_event_age_seconds", "Seconds since a component's last event.", SITE_COMPONENT)
         self.health_age = _gauge(
@@ -285,7 +295,8 @@ class _Families:
     def all(self) -> Iterator[_Family]:
         yield from (self.waiting, self.longest, self.beyond, *self.windowed.values(), self.agents)
         yield from (self.staffed, self.required, *self.totals.values(), self.seq, self.age)
-        yield from (self.ingested, self.rejected, self.lag, self.event_age, self.health_age)
+        yield from (self.ingested, self.rejected, self.degraded, self.anomalies, self.lag, self.event_age)
+        yield self.health_age
         yield from (self.connected, self.reconnects)
         yield from self.grafana.all()
         yield from self.adherence.all()
@@ -352,6 +363,13 @@ def _add_health(families: _Families, site: str, health: Mapping[str, Mapping[str
             families.connected.add(labels, fields.get("connected"))
             families.reconnects.add(labels, fields.get("reconnects"))
         _add_rejections(families, site, component, fields)
+        for reason, count in sorted(
+            _reasons(fields.get("degraded_by_reason"), site, component, "degraded_by_reason").items()
+        ):
+            families.degraded.add((site, component, reason), count)
+        if component == "engine":
+            for kind, count in sorted(_reasons(fields.get("anomalies"), site, component, "anomalies").items()):
+                families.anomalies.add((site, kind), count)
         for family, key in ((families.event_age, "last_event_ts"), (families.health_age, "updated_ts")):
             stamp = _number(fields.get(key))
             if stamp is not None:
@@ -369,14 +387,14 @@ def _add_rejections(families: _Families, site: str, component: str, fields: Mapp
         families.rejected.add((site, component, "other"), max(rest, 0.0))
 
 
-def _reasons(raw: Any, site: str, component: str) -> dict[str, float]:
+def _reasons(raw: Any, site: str, component: str, name: str = "rejected_by_reason") -> dict[str, float]:
     if raw is None or raw == "" or raw == b"":
         return {}
     try:
         decoded = json.loads(raw) if isinstance(raw, str | bytes) else raw
         return {str(reason): float(count) for reason, count in dict(decoded).items()}
     except (ValueError, TypeError) as exc:
-        log.warning("site %s: health of %s has unreadable rejected_by_reason (%s)", site, component, exc)
+        log.warning("site %s: health of %s has an unreadable %s (%s)", site, component, name, exc)
         return {}
 
 

@@ -23,7 +23,7 @@ call_id)``, oldest first) and today's and all-time figures.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wallboard.core.agent_state import AgentInput, Presence
 from wallboard.core.history import AgentInterval
@@ -40,7 +40,7 @@ CallKey = tuple[str, str]  # (queue, call_id)
 class AgentStats:
     """An agent's answered and handled calls with their talk, hold and wrap-up seconds."""
 
-    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s")
+    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s", "handle_unknown")
 
     def __init__(self) -> None:
         self.answered = 0
@@ -48,6 +48,29 @@ class AgentStats:
         self.talk_s = 0.0
         self.hold_s = 0.0
         self.wrap_s = 0.0
+        self.handle_unknown = 0  # handled calls whose times are unknown: out of the sums and the averages
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickle, also a checkpoint written before ``handle_unknown`` existed."""
+        self.handle_unknown = 0
+        for name, value in state[1].items():
+            setattr(self, name, value)
+
+    def count(self, times: tuple[float, float, float] | None) -> None:
+        """A handled call with its talk, hold and wrap-up seconds (None: unknown)."""
+        self.handled += 1
+        if times is None:
+            self.handle_unknown += 1
+        else:
+            self.talk_s += times[0]
+            self.hold_s += times[1]
+            self.wrap_s += times[2]
+
+    @property
+    def aht_s(self) -> float | None:
+        """Average handle time over the handled calls whose times are known; None without any."""
+        timed = self.handled - self.handle_unknown
+        return (self.talk_s + self.hold_s + self.wrap_s) / timed if timed > 0 else None
 
     def add(self, other: AgentStats) -> None:
         """Add another record's figures to these (two names found to be one agent)."""
@@ -56,6 +79,7 @@ class AgentStats:
         self.talk_s += other.talk_s
         self.hold_s += other.hold_s
         self.wrap_s += other.wrap_s
+        self.handle_unknown += other.handle_unknown
 
 
 class TimedPresence(Presence):

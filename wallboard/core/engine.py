@@ -8,7 +8,8 @@ Calls
 -----
 * Calls are keyed by (queue, call_id). CallQueued opens a *waiting* call (enter time = ts); a
   CallQueued for a call already open or recently closed is ignored (``duplicate_queued``).
-* CallAnswered closes the wait: offered += 1, answered += 1, wait = ``event.wait_s``, answered within
+* CallAnswered closes the wait: offered += 1, answered += 1, wait = ``event.wait_s`` (when the source
+  lacked it: answer - enter time when the enter was seen, else unknown: out of ASA and SL), answered within
   SL when wait <= the queue's threshold (Asterisk's rule); it opens a *talking* call attached to the
   agent. A CallAnswered for a call never seen (it joined while we were away) is still counted.
 * CallAbandoned: offered += 1, abandoned += 1, short abandon when wait <= ``short_abandon_s``; wait
@@ -20,7 +21,9 @@ Calls
   when > 0, else the queue's ``wrapup_s`` from the site file, else 0). With ``call_id`` None it closes
   the agent's most recent open call in that queue (none: ``end_without_call``, nothing counted).
   A CallEnded for a call never seen answered (first seen at its end) counts as answered too, with
-  wait = ``event.wait_s``, else end - talk - enter time when the enter is known, else 0.
+  wait = ``event.wait_s``, else end - talk - enter time when both are known, else unknown. Talk is
+  ``event.talk_s``, else end - answer time; a call whose talk, hold or wrap-up stays unknown counts
+  as handled with its times out of the sums (``handle_unknown``).
 * A second answer or end of a call, or an outcome for a closed call, is ignored and counted
   (``duplicate_answer``, ``duplicate_end``, ``duplicate_outcome``, ``outcome_after_answer``). Closed
   call keys are remembered in a bounded memory (at least the last 50,000).
@@ -39,8 +42,11 @@ does not follow it directly) and as one row per queue from ``drain_closed_interv
 agent active in it from ``drain_closed_agent_intervals()`` (time per displayed state, paused time by
 reason, calls, occupancy: ``wallboard.core.history``; when the input skips whole intervals, as after a
 stop, agents still logged in get rows for the skipped ones too, for at most a day of them). An event older than
-the current interval (out of order across a boundary) is counted in total and in the *current* windows
-(``stale_event``). So a runner applies its backlog before its first ``snapshot(now)``.
+the current interval (out of order across a boundary) counts in total and, when it is within the tolerance
+of the last event and in the previous (contiguous) interval, in that interval's counters: the snapshot's
+``previous_interval`` and its closed row if not drained yet (``late_event``); otherwise in the *current*
+interval (``stale_event``). It never counts in a day it does not belong to (an event of a closed day
+counts in total only). So a runner applies its backlog before its first ``snapshot(now)``.
 
 Agents
 ------
@@ -71,8 +77,17 @@ Corrections
   lose ringing, calls and wrap-up.
 * Idempotency: an event whose ``key`` was already applied is ignored (``duplicate_key``); the last
   200,000 keys at least are remembered (two generations). Events without a key are always applied.
+* Time cannot run away (``wallboard.core.timeline``): the windows never move backwards, and never jump
+  because of one record. With a wall clock (``set_wall_clock(now)``, the live runner) an event stamped
+  after now + tolerance (15 min) is not applied (``clock_ahead``, logged), so no window, and no
+  checkpoint, gets further ahead of the wall clock than the tolerance. Without one (a replay), an event
+  more than the tolerance after the last one is held with the rest of its record and call until the next event
+  refutes the jump (back near the old time: ``clock_ahead``) or confirms it (any later time: applied);
+  ``finish()`` applies what is still held unless it is ahead of its ``now`` + tolerance.
 * Absurd values cannot break the output: an event stamped before 1970 or after 8999 is ignored
-  (``bad_timestamp``); durations are capped at 7 days. A bug in a handler is logged and counted
+  (``bad_timestamp``); a wait, talk, hold or wrap-up longer than the site's ``max_duration_s`` (a day
+  by default) is counted (``implausible_wait`` ...) and taken as unknown: the call still counts in its
+  outcome, the figure stays out of the averages, never clamped into them. A bug in a handler is logged and counted
   (``internal_error``) instead of stopping the engine.
 
 Output: ``snapshot(now)`` and ``totals()`` are built by ``wallboard.core.snapshots``; the snapshot's type and
@@ -118,6 +133,7 @@ from wallboard.core.queues import Call, Queue, capped
 from wallboard.core.schema import StateSnapshot, TeamStates
 from wallboard.core.site import SiteConfig
 from wallboard.core.snapshots import STATES, agent_entries, iso, queue_entry, totals
+from wallboard.core.timeline import DEFAULT_TOLERANCE_S, Timeline
 from wallboard.errors import WallboardError
 
 __all__ = ["ANOMALIES", "EngineError", "State"]
@@ -127,6 +143,8 @@ logger = logging.getLogger(__name__)
 ANOMALIES = (
     "duplicate_key",
     "stale_event",
+    "late_event",
+    "clock_ahead",
     "duplicate_queued",
     "duplicate_answer",
     "duplicate_end",
@@ -138,12 +156,18 @@ ANOMALIES = (
     "call_end_lost",
     "bad_timestamp",
     "internal_error",
+    "implausible_wait",
+    "implausible_talk",
+    "implausible_hold",
+    "implausible_wrap",
 )
 OLDEST_TS = datetime(1970, 1, 1, tzinfo=UTC)  # events outside [OLDEST_TS, LATEST_TS) are ignored: bad_timestamp
 LATEST_TS = datetime(9000, 1, 1, tzinfo=UTC)
 CLOSED_CALLS_MEMORY = 50_000
 EVENT_KEYS_MEMORY = 200_000
 CLOSED_INTERVALS_MEMORY = 100_000
+AHEAD_LOGGED = 10  # clock_ahead events logged one by one; then every AHEAD_LOG_EVERY-th
+AHEAD_LOG_EVERY = 1000
 GAP_INTERVALS_FILLED = 96  # skipped intervals given agent rows after a gap in the input (a day of quarters)
 _EXIT_FIELD = {"timeout": "timed_out", "unknown": "unknown"}  # every other reason: exited_other
 _RING_DEVICE = frozenset({"ringing", "ring_in_use"})
@@ -214,8 +238,16 @@ class _ClosedAgentInterval:
 class State:
     """The whole state of one site; see the module docstring for the semantics."""
 
-    def __init__(self, site: SiteConfig, *, history: bool = True) -> None:
-        """``history=False``: keep no closed-interval rows (a replay that never drains them stays flat in memory)."""
+    # Defaults of the attributes a checkpoint written before they existed lacks (see _clockwork()).
+    _timeline: Timeline | None = None
+    _watch = _NEVER
+    _previous_start: datetime | None = None
+
+    def __init__(self, site: SiteConfig, *, history: bool = True, tolerance_s: float = DEFAULT_TOLERANCE_S) -> None:
+        """``history=False``: keep no closed-interval rows (a replay that never drains them stays flat in memory).
+
+        ``tolerance_s``: how far an event may move the clock at once (``wallboard.core.timeline``).
+        """
         self.site = site
         self.history = history
         self.applied = 0
@@ -223,6 +255,7 @@ class State:
         self._tz = site.tz
         self._formula = site.sl_formula
         self._short_s = site.short_abandon_s
+        self._max_duration_s = site.max_duration_s
         self._roster = Roster(site)
         self._agents = self._roster.agents
         self._queues: dict[str, Queue] = {}
@@ -240,6 +273,9 @@ class State:
         self._interval_end = _NEVER
         self._day_start = _NEVER
         self._day_end = _NEVER
+        self._timeline = Timeline(tolerance_s)
+        self._watch = _NEVER  # an event stamped after this is screened by the timeline first (see apply)
+        self._previous_start = None  # the previous interval's start, while its counters are held (contiguous)
         self._handlers: dict[str, Callable[[Any], None]] = {
             "call_queued": self._on_queued,
             "call_answered": self._on_answered,
@@ -269,6 +305,82 @@ class State:
         if key is not None and self._key_seen(key):
             self.anomalies["duplicate_key"] += 1
             return
+        if event.ts > self._watch:
+            self._screen(event)
+        else:
+            self._place(event)
+
+    def set_wall_clock(self, now: datetime | None, tolerance_s: float | None = None) -> None:
+        """The caller's wall clock (None: none): events stamped after ``now`` + tolerance are not applied.
+
+        Suspects held for lack of a wall clock (``wallboard.core.timeline``) that ``now`` vouches for are
+        applied. A live runner calls this before each batch and each snapshot; a replay never does.
+        """
+        self._settle(self._clockwork().set_clock(now, tolerance_s), [])
+
+    @property
+    def horizon(self) -> datetime | None:
+        """The latest time an event may carry to be applied (the wall clock + tolerance), None without a clock."""
+        return self._clockwork().horizon
+
+    def finish(self, now: datetime) -> None:
+        """End of input: settle held suspects, close uncertain calls as unknown, bring paused time up to ``now``.
+
+        Suspects (an event far ahead of the last one, that no later event confirmed) are applied unless
+        they are after ``now`` + tolerance or the horizon: a replay's last call after an overnight gap
+        counts. An absurd ``now`` (see ``bad_timestamp``) is replaced by the last applied event's time.
+        """
+        sane = OLDEST_TS <= now < LATEST_TS
+        self._settle(*self._clockwork().finish(now if sane else None))
+        if not sane:
+            now = self._last_ts or OLDEST_TS
+        if now >= self._interval_end:
+            self._roll(now)
+        for queue in self._queues.values():
+            self._close_uncertain(queue)
+        for agent in self._agents.values():
+            agent.presence.flush_pause(now)
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def _clockwork(self) -> Timeline:
+        timeline = self._timeline
+        if timeline is None:  # a State from a checkpoint written before the timeline existed
+            timeline = self._timeline = Timeline()
+        return timeline
+
+    def _screen(self, event: Event) -> None:
+        """The slow path of ``apply``: an event past ``_watch`` (a jump, the horizon), or any while suspects wait."""
+        if not OLDEST_TS <= event.ts < LATEST_TS:
+            self.anomalies["bad_timestamp"] += 1
+            return
+        self._settle(*self._clockwork().screen(event, self._last_ts))
+
+    def _settle(self, apply: list[Event], dropped: list[Event]) -> None:
+        """Drop the events ahead of the clock, apply the others in order, then set the fast path's bound again."""
+        for event in dropped:
+            self._ahead(event)
+        for event in apply:
+            self._place(event)
+        self._watch = self._clockwork().watch(self._last_ts)
+
+    def _ahead(self, event: Event) -> None:
+        count = self.anomalies.get("clock_ahead", 0) + 1
+        self.anomalies["clock_ahead"] = count
+        if count <= AHEAD_LOGGED or count % AHEAD_LOG_EVERY == 0:
+            horizon = self._clockwork().horizon
+            against = f"the wall clock + tolerance ({iso(horizon)})" if horizon else "the events after it"
+            logger.warning(
+                "%s event at %s (key %s) is ahead of %s: not applied (clock_ahead: %d so far)",
+                event.kind,
+                iso(event.ts),
+                event.key,
+                against,
+                count,
+            )
+
+    def _place(self, event: Event) -> None:
+        """Apply a screened event in the windows its time belongs to."""
         ts = event.ts
         if ts >= self._interval_end:
             if not self._roll(ts):
@@ -278,30 +390,46 @@ class State:
             if ts < OLDEST_TS:
                 self.anomalies["bad_timestamp"] += 1
                 return
-            self.anomalies["stale_event"] += 1
+            self._place_late(event)
+            return
         last = self._last_ts
         if last is None or ts > last:
             self._last_ts = ts
+        self._handle(event)
+
+    def _handle(self, event: Event) -> None:
         try:
             self._handlers[event.kind](event)
         except Exception:  # a bug must not stop a live wallboard; it is logged and counted
             self.anomalies["internal_error"] += 1
-            logger.exception("engine failed to apply %s event at %s", event.kind, ts)
+            logger.exception("engine failed to apply %s event at %s", event.kind, event.ts)
         self.applied += 1
 
-    def finish(self, now: datetime) -> None:
-        """End of input: close uncertain calls as unknown and bring paused time up to ``now``.
+    def _place_late(self, event: Event) -> None:
+        """An event older than the current interval, counted where it belongs while that window is held.
 
-        An absurd ``now`` (see ``bad_timestamp``) is replaced by the last applied event's time.
+        Within the tolerance of the last event and in the previous interval (contiguous): in that
+        interval's counters (``late_event``); otherwise in the current interval (``stale_event``). Never in
+        a day it does not belong to: an event of a day already closed counts in no day window (nor in the
+        current interval). The total always counts it.
         """
-        if not OLDEST_TS <= now < LATEST_TS:
-            now = self._last_ts or OLDEST_TS
-        if now >= self._interval_end:
-            self._roll(now)
-        for queue in self._queues.values():
-            self._close_uncertain(queue)
-        for agent in self._agents.values():
-            agent.presence.flush_pause(now)
+        ts, previous, last = event.ts, self._previous_start, self._last_ts
+        late = previous is not None and ts >= previous and (last is None or ts >= last - self._clockwork().tolerance)
+        name = "late_event" if late else "stale_event"
+        self.anomalies[name] = self.anomalies.get(name, 0) + 1
+        day_gone = ts < self._day_start
+        if not (late or day_gone):
+            self._handle(event)
+            return
+        queues = list(self._queues.values())
+        for queue in queues:
+            interval = queue.previous if late and queue.previous is not None else Counters()
+            queue.windows = (interval, Counters() if day_gone else queue.day, queue.total)
+        try:
+            self._handle(event)
+        finally:
+            for queue in queues:
+                queue.set_windows(queue.interval, queue.day)
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -332,7 +460,10 @@ class State:
         ts = event.ts
         call = queue.take(call_id) or Call(name, call_id, None)
         agent = self._roster.get(event.agent, event.interface, event.member_name, ts)
-        queue.count_answer(event.wait_s)
+        wait = self._plausible("wait", event.wait_s)
+        if wait is None and call.enter is not None:  # the source lacked it: from the call's own times
+            wait = self._plausible("wait", _seconds(ts, call.enter))
+        queue.count_answer(wait)
         call.channel = event.agent_channel
         self._open_talk(call, key, agent, ts)
         presence = agent.presence
@@ -373,13 +504,14 @@ class State:
                 return
             call = self._first_seen_at_end(queue, key, event, agent)
         owner = self._agents.get(call.agent, agent)
-        self._close_talk(queue, call, key, owner, ts, event.talk_s, event.hold_s, None)
+        self._close_talk(queue, call, key, owner, ts, self._plausible("talk", event.talk_s), event.hold_s, None)
 
     def _first_seen_at_end(self, queue: Queue, key: CallKey, event: CallEnded, agent: Agent) -> Call:
         call = queue.take(key[1]) or Call(key[0], key[1], None)
-        wait = event.wait_s
-        if wait is None:
-            wait = 0.0 if call.enter is None else max(0.0, _seconds(event.ts, call.enter) - event.talk_s)
+        wait = self._plausible("wait", event.wait_s)
+        talk = self._plausible("talk", event.talk_s)
+        if wait is None and call.enter is not None and talk is not None:
+            wait = self._plausible("wait", max(0.0, _seconds(event.ts, call.enter) - talk))
         queue.count_answer(wait)
         self._open_talk(call, key, agent, event.ts)
         del self._talking[key]
@@ -392,27 +524,27 @@ class State:
         key: CallKey,
         agent: Agent,
         ts: datetime,
-        talk: float,
+        talk: float | None,
         hold: float | None,
         wrap: float | None,
     ) -> None:
+        """Count an answered call's end; ``talk`` None (unknown or implausible) is taken from its answer time."""
+        if talk is None and call.answered_at is not None:
+            talk = self._plausible("talk", _seconds(ts, call.answered_at))
         if hold is None:
             hold = call.hold_s + (_seconds(ts, call.hold_since) if call.hold_since is not None else 0.0)
-        if wrap is None:
-            wrap = self._wrapup(agent, queue)
-        talk, hold, wrap = capped(talk), capped(hold), capped(wrap)
-        queue.count_handled(talk, hold, wrap)
+        hold = self._plausible("hold", hold)
+        wrap = self._plausible("wrap", self._wrapup(agent, queue) if wrap is None else wrap)
+        times = None if talk is None or hold is None or wrap is None else (talk, hold, wrap)
+        queue.count_handled(times)
         for stats in (agent.day, agent.total):
-            stats.handled += 1
-            stats.talk_s += talk
-            stats.hold_s += hold
-            stats.wrap_s += wrap
-        agent.presence.interval.handle(talk, hold, wrap)
+            stats.count(times)
+        agent.presence.interval.handle(times)
         self._forget_talk(call, key, agent)
         presence = agent.presence
         presence.expire(ts)
         if not agent.calls:
-            presence.call_ended(ts, wrap)
+            presence.call_ended(ts, wrap or 0.0)
 
     def _forget_talk(self, call: Call, key: CallKey, agent: Agent) -> None:
         agent.calls.pop(key, None)
@@ -421,6 +553,20 @@ class State:
         if call.channel and self._by_channel.get(call.channel) is call:
             del self._by_channel[call.channel]
         self._closed.add(key)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle a checkpoint, also one written before the newest attributes existed (they get their defaults)."""
+        self.__dict__.update(state)
+        if "_max_duration_s" not in state:
+            self._max_duration_s = getattr(self.site, "max_duration_s", 86_400.0)
+
+    def _plausible(self, figure: str, seconds: float | None) -> float | None:
+        """``seconds``, or None when unknown or longer than the site's ``max_duration_s`` (an anomaly, counted)."""
+        if seconds is None or seconds <= self._max_duration_s:
+            return seconds
+        key = f"implausible_{figure}"
+        self.anomalies[key] = self.anomalies.get(key, 0) + 1  # .get: a checkpoint may predate the key
+        return None
 
     def _wrapup(self, agent: Agent, queue: Queue) -> float:
         member = agent.presence.memberships.get(queue.name)
@@ -443,12 +589,15 @@ class State:
         return queue
 
     def _unanswered_wait(self, queue_name: str, call_id: str, ts: datetime, wait_s: float | None) -> float | None:
-        """The wait of a call leaving unanswered: as told, else ts - enter time, else unknown."""
-        if wait_s is not None:
-            return wait_s
+        """The wait of a call leaving unanswered: as told, else ts - enter time, else unknown (plausible ones only)."""
+        wait = self._plausible("wait", wait_s)
+        if wait is not None:
+            return wait
         queue = self._queues.get(queue_name)
         call = None if queue is None else (queue.waiting.get(call_id) or queue.uncertain.get(call_id))
-        return _seconds(ts, call.enter) if call is not None and call.enter is not None else None
+        return (
+            self._plausible("wait", _seconds(ts, call.enter)) if call is not None and call.enter is not None else None
+        )
 
     def _on_abandoned(self, event: CallAbandoned) -> None:
         wait = self._unanswered_wait(event.queue, event.call_id, event.ts, event.wait_s)
@@ -465,7 +614,7 @@ class State:
     def _close_unknown(self, queue: Queue, call: Call, ts: datetime) -> None:
         until = call.uncertain_since or ts
         self._closed.add((queue.name, call.call_id))
-        queue.count_outcome("unknown", _seconds(until, call.enter) if call.enter else None)
+        queue.count_outcome("unknown", self._plausible("wait", _seconds(until, call.enter)) if call.enter else None)
 
     def _close_uncertain(self, queue: Queue) -> None:
         calls, queue.uncertain = queue.uncertain, {}
@@ -667,6 +816,7 @@ class State:
         self._cut_agents(begin, end, keep=self.history)
         if not contiguous and self.history:
             self._fill_gap(end, start)
+        self._previous_start = begin if contiguous else None
         self._set_bounds(ts, start)
         if new_day:
             for agent in self._agents.values():

@@ -65,13 +65,17 @@ class CallQueued(_Event):
 
 
 class CallAnswered(_Event):
-    """An agent answered a queued call (AMI AgentConnect, queue_log CONNECT)."""
+    """An agent answered a queued call (AMI AgentConnect, queue_log CONNECT).
+
+    ``wait_s`` is None when the source lacks the figure (or garbled it): the engine then takes
+    answer time - enter time when it saw the call enter, else the wait is unknown.
+    """
 
     kind: Literal["call_answered"] = "call_answered"
     call_id: Name
     queue: Name
     agent: Name
-    wait_s: Seconds
+    wait_s: Seconds | None = None
     ring_s: Seconds | None = None
     agent_channel: str | None = None
     interface: str | None = None
@@ -84,14 +88,15 @@ class CallEnded(_Event):
     ``call_id`` is None when the source does not say which call (AgentComplete without
     channel fields): the engine closes the open call of ``agent`` in ``queue``.
     ``wait_s`` is the queue wait the PBX reports again at the end (Asterisk's HoldTime);
-    ``hold_s`` is time on hold during the talk, when the source tells it.
+    ``hold_s`` is time on hold during the talk, when the source tells it. ``talk_s`` is None when the
+    source lacks the figure: the engine then takes end - answer time when it saw the answer.
     """
 
     kind: Literal["call_ended"] = "call_ended"
     call_id: str | None = None
     queue: Name
     agent: Name
-    talk_s: Seconds
+    talk_s: Seconds | None = None
     wait_s: Seconds | None = None
     hold_s: Seconds | None = None
     ended_by: EndedBy = "unknown"

@@ -95,6 +95,8 @@ QUEUE_COLUMNS = (
     "hold_s",
     "wrap_s",
     "wait_s_answered",
+    "wait_unknown",
+    "handle_unknown",
 )
 AGENT_COLUMNS = (
     "site",
@@ -122,7 +124,7 @@ AGENT_COLUMNS = (
 class AgentInterval:
     """One agent's figures in the current interval: time per displayed state, paused time, calls."""
 
-    __slots__ = ("mark", "state_s", "paused_s", "answered", "handled", "talk_s", "hold_s", "wrap_s")
+    __slots__ = ("mark", "state_s", "paused_s", "answered", "handled", "talk_s", "hold_s", "wrap_s", "handle_unknown")
 
     def __init__(self, mark: datetime) -> None:
         self.mark = mark  # the time up to which state time has been accounted
@@ -133,6 +135,13 @@ class AgentInterval:
         self.talk_s = 0.0
         self.hold_s = 0.0
         self.wrap_s = 0.0
+        self.handle_unknown = 0
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickle, also a checkpoint written before ``handle_unknown`` existed."""
+        self.handle_unknown = 0
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
     def spend(self, state: str, ts: datetime) -> None:
         """The agent was in ``state`` from the mark until ``ts`` (nothing when ``ts`` is not after the mark)."""
@@ -144,12 +153,15 @@ class AgentInterval:
         """``seconds`` more of a pause episode with ``reason``."""
         self.paused_s[reason] = self.paused_s.get(reason, 0.0) + seconds
 
-    def handle(self, talk_s: float, hold_s: float, wrap_s: float) -> None:
-        """A call of this agent ended in the interval."""
+    def handle(self, times: tuple[float, float, float] | None) -> None:
+        """A call of this agent ended in the interval, with its talk, hold and wrap-up (None: unknown)."""
         self.handled += 1
-        self.talk_s += talk_s
-        self.hold_s += hold_s
-        self.wrap_s += wrap_s
+        if times is None:
+            self.handle_unknown += 1
+        else:
+            self.talk_s += times[0]
+            self.hold_s += times[1]
+            self.wrap_s += times[2]
 
     def add(self, other: AgentInterval) -> None:
         """Add another identity's figures (two names found to be one agent)."""
@@ -161,6 +173,7 @@ class AgentInterval:
         self.talk_s += other.talk_s
         self.hold_s += other.hold_s
         self.wrap_s += other.wrap_s
+        self.handle_unknown += other.handle_unknown
 
     @property
     def active(self) -> bool:
@@ -184,7 +197,7 @@ def agent_row(
         "talk_s": interval.talk_s,
         "hold_s": interval.hold_s,
         "wrap_s": interval.wrap_s,
-        "aht_s": aht(interval.talk_s, interval.hold_s, interval.wrap_s, interval.handled),
+        "aht_s": aht(interval.talk_s, interval.hold_s, interval.wrap_s, interval.handled - interval.handle_unknown),
         "logged_in_s": sum(seconds for state, seconds in state_s.items() if state != "logged_out"),
         **times,
         "paused_s": sum(interval.paused_s.values()),

@@ -15,6 +15,8 @@ Definitions (T = the queue's service-level threshold, S = the short-abandon thre
   denominator (they can no longer be answered within T), so the figure drops before they are lost.
 * **ASA** = total wait of answered calls / answered calls.
 * **AHT** = (talk + hold + wrap-up) / handled calls.
+* A call whose wait (or handle time) is unknown (the source lacked it, or it was implausible) still
+  counts in offered and answered (or handled), and is left out of SL and ASA (or the handle averages).
 * **Abandon rate** = (abandoned - short abandons) / (offered - short abandons).
 * **Occupancy** = handling time / (handling time + available time) of logged-in agents.
 * **Erlang C**: probability that a call waits, given traffic A = arrival rate x AHT (erlangs) and
@@ -30,9 +32,9 @@ intervals (the local clock reads the same, the UTC instants differ).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -110,6 +112,9 @@ class Counters:
 
     ``offered`` = answered + abandoned + timed_out + exited_other + unknown, each counted when the call
     finished waiting. ``handled``, ``talk_s``, ``hold_s`` and ``wrap_s`` are counted when the call ends.
+    ``wait_unknown`` answered calls have no wait in ``wait_s_answered`` (the source lacked it or it was
+    implausible): ASA and SL are over the others. ``handle_unknown`` handled calls have no times in the
+    sums: the averages of talk, hold, wrap-up and handle time are over the others.
     """
 
     offered: int = 0
@@ -126,11 +131,21 @@ class Counters:
     wrap_s: float = 0.0
     wait_s_answered: float = 0.0
     max_wait_s: float | None = None
+    wait_unknown: int = 0
+    handle_unknown: int = 0
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickle, also a checkpoint written before the last fields existed (they start at their defaults)."""
+        values = state[1]
+        for item in fields(self):
+            object.__setattr__(self, item.name, values.get(item.name, item.default))
 
     def as_dict(self, formula: SlFormula, waiting_beyond_sl: int | None) -> Window:
         """The window's counts and derived metrics (``wallboard.core.schema.Window``); the live SL only when
         ``waiting_beyond_sl`` is given."""
-        sl_args = (self.answered_within_sl, self.offered, self.answered, self.short_abandoned)
+        judged = self.wait_unknown  # answered calls whose wait is unknown cannot be judged against T
+        sl_args = (self.answered_within_sl, self.offered - judged, self.answered - judged, self.short_abandoned)
+        timed = self.handled - self.handle_unknown
         return {
             "offered": self.offered,
             "answered": self.answered,
@@ -144,11 +159,11 @@ class Counters:
             "service_level_live_pct": (
                 None if waiting_beyond_sl is None else live_service_level(*sl_args, waiting_beyond_sl, formula)
             ),
-            "asa_s": asa(self.wait_s_answered, self.answered),
-            "avg_talk_s": avg(self.talk_s, self.handled),
-            "avg_hold_s": avg(self.hold_s, self.handled),
-            "avg_wrap_s": avg(self.wrap_s, self.handled),
-            "aht_s": aht(self.talk_s, self.hold_s, self.wrap_s, self.handled),
+            "asa_s": asa(self.wait_s_answered, self.answered - judged),
+            "avg_talk_s": avg(self.talk_s, timed),
+            "avg_hold_s": avg(self.hold_s, timed),
+            "avg_wrap_s": avg(self.wrap_s, timed),
+            "aht_s": aht(self.talk_s, self.hold_s, self.wrap_s, timed),
             "abandon_rate_pct": abandon_rate(self.abandoned, self.short_abandoned, self.offered),
             "max_wait_s": self.max_wait_s,
             "handled": self.handled,
@@ -156,6 +171,8 @@ class Counters:
             "hold_s": self.hold_s,
             "wrap_s": self.wrap_s,
             "wait_s_answered": self.wait_s_answered,
+            "wait_unknown": self.wait_unknown,
+            "handle_unknown": self.handle_unknown,
         }
 
 

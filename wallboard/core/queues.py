@@ -14,9 +14,11 @@ tuple of the three, rebuilt by :meth:`Queue.set_windows` when the engine rolls a
   unknown), a short abandon, the longest wait when the wait is known;
 * :meth:`Queue.count_handled`: a call that ended, with its talk, hold and wrap-up times.
 
-Every duration is capped at ``MAX_DURATION_S`` (7 days) before it is counted: a longer one is a
-source error, and an infinite one would break JSON. A :class:`Call` is the engine's record of one
-call, from its enter (or first sight) to its close.
+The engine hands over only plausible durations (at most the site's ``max_duration_s``, a day by
+default): a longer one is an anomaly it counts, and it arrives here as None (unknown), kept out of
+the averages, never clamped into them. ``capped`` (7 days) bounds what is not an average, such as an
+SL threshold from a PBX snapshot or the enter time of a call a snapshot lists. A :class:`Call` is
+the engine's record of one call, from its enter (or first sight) to its close.
 """
 
 from __future__ import annotations
@@ -120,9 +122,14 @@ class Queue:
         call = self.waiting.pop(call_id, None)
         return call if call is not None else self.uncertain.pop(call_id, None)
 
-    def count_answer(self, wait: float) -> None:
-        """An answered call that waited ``wait`` seconds, in every window."""
-        wait = capped(wait)
+    def count_answer(self, wait: float | None) -> None:
+        """An answered call that waited ``wait`` seconds (None: unknown, out of ASA and SL), in every window."""
+        if wait is None:
+            for window in self.windows:
+                window.offered += 1
+                window.answered += 1
+                window.wait_unknown += 1
+            return
         within = wait <= self.threshold
         for window in self.windows:
             window.offered += 1
@@ -135,8 +142,6 @@ class Queue:
 
     def count_outcome(self, field: str, wait: float | None, short: bool = False) -> None:
         """A call that left unanswered, counted in ``field`` (and as a short abandon when ``short``)."""
-        if wait is not None:
-            wait = capped(wait)
         for window in self.windows:
             window.offered += 1
             setattr(window, field, getattr(window, field) + 1)
@@ -145,8 +150,14 @@ class Queue:
             if wait is not None and (window.max_wait_s is None or wait > window.max_wait_s):
                 window.max_wait_s = wait
 
-    def count_handled(self, talk: float, hold: float, wrap: float) -> None:
-        """A call that ended, with its (already capped) talk, hold and wrap-up seconds."""
+    def count_handled(self, times: tuple[float, float, float] | None) -> None:
+        """A call that ended, with its talk, hold and wrap-up seconds (None: unknown, out of the averages)."""
+        if times is None:
+            for window in self.windows:
+                window.handled += 1
+                window.handle_unknown += 1
+            return
+        talk, hold, wrap = times
         for window in self.windows:
             window.handled += 1
             window.talk_s += talk

@@ -165,6 +165,10 @@ class Window(TypedDict):
     """Sum of wrap-up time of the handled calls, seconds."""
     wait_s_answered: float
     """Sum of the waits of the answered calls, seconds (ASA's numerator)."""
+    wait_unknown: int
+    """Answered calls whose wait is unknown (the source lacked it, or it was implausible): out of ASA and SL."""
+    handle_unknown: int
+    """Handled calls whose talk, hold or wrap-up is unknown: out of the talk, hold, wrap and handle averages."""
 
 
 @with_config(_CLOSED)

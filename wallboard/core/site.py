@@ -83,6 +83,8 @@ class SiteConfig(BaseModel):
     default_sl_threshold_s: NonNegativeFloat = 20.0
     default_sl_target_pct: float = Field(default=80.0, ge=0, le=100)
     sl_formula: SlFormula = "offered_minus_short"
+    max_duration_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
+    """The longest plausible wait, talk, hold or wrap-up: a longer one is an anomaly, left out of the figures."""
     queues: dict[str, QueueConfig] = Field(default_factory=dict)
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     agents: dict[str, AgentConfig] = Field(default_factory=dict)

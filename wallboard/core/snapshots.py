@@ -51,6 +51,8 @@ _TOTAL_COUNTS = (
     "exited_other",
     "unknown",
     "answered_within_sl",
+    "wait_unknown",
+    "handle_unknown",
 )
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -102,10 +104,11 @@ def queue_entry(
 def _required(queue: Queue, now: datetime, interval_start: datetime) -> int | None:
     interval = queue.interval
     elapsed = max(60.0, (now - interval_start).total_seconds())
-    source = interval if interval.handled else queue.day
-    if not interval.offered or not source.handled:
+    source = interval if interval.handled > interval.handle_unknown else queue.day
+    timed = source.handled - source.handle_unknown
+    if not interval.offered or timed <= 0:
         return None
-    handle = (source.talk_s + source.hold_s + source.wrap_s) / source.handled
+    handle = (source.talk_s + source.hold_s + source.wrap_s) / timed
     return required_agents(interval.offered / elapsed, handle, queue.threshold, queue.target)
 
 
@@ -168,7 +171,7 @@ def agent_entries(
             "paused_queues": sorted(paused_queues) if len(paused_queues) > 1 else paused_queues,
             "call": _call_entry(next(reversed(agent.calls.values())), now) if agent.calls else None,
             "calls_today": day.answered,
-            "aht_s": (day.talk_s + day.hold_s + day.wrap_s) / day.handled if day.handled else None,
+            "aht_s": day.aht_s,
             "talk_s": day.talk_s,
             "paused_s": paused_s,
         }

@@ -1,12 +1,15 @@
-"""``wallboard collect ami|queue-log``: a collector process, PBX -> the site's Redis stream."""
+"""``wallboard collect ami|queue-log|queue-log-db``: a collector process, PBX -> the site's Redis stream."""
 
 from __future__ import annotations
 
 import logging
+from datetime import tzinfo
 from pathlib import Path
 
 from collectors.ami.client import AmiClient, AmiConfig
 from collectors.queue_log.collector import QueueLogCollector
+from collectors.queue_log.db_collector import QueueLogDbCollector
+from collectors.queue_log.table import QueueLogTable, database_url, source_name
 from wallboard.config import Settings
 from wallboard.processes.tasks import report_health, run_all, site_store
 from wallboard.store.datadir import redis_for
@@ -31,10 +34,40 @@ async def collect_ami(settings: Settings, config: AmiConfig) -> None:
 async def collect_queue_log(settings: Settings, path: Path, *, from_start: bool) -> None:
     async with redis_for(settings, "wallboard-collector-queue-log") as (client, _):
         store = site_store(settings, client)
-        collector = QueueLogCollector(path, StreamSink(store), site=settings.site, from_start=from_start)
+        collector = QueueLogCollector(
+            path,
+            StreamSink(store),
+            site=settings.site,
+            from_start=from_start,
+            load_position=store.events.load_position,
+            clock_tolerance_s=settings.clock_tolerance_s,
+        )
         await run_all(
             {
                 "queue_log collector": collector.run(),
                 "health": report_health(store, "collector:queue_log", collector.stats.as_fields),
+            }
+        )
+
+
+async def collect_queue_log_db(settings: Settings, url: str, *, table: str, tz: tzinfo, from_start: bool) -> None:
+    """Follow a queue_log table (Asterisk realtime); the password comes from the settings only."""
+    password = settings.queue_log_db_password
+    reader = QueueLogTable(database_url(url, password.get_secret_value() if password else None), table)
+    async with redis_for(settings, "wallboard-collector-queue-log-db") as (client, _):
+        store = site_store(settings, client)
+        collector = QueueLogDbCollector(
+            reader,
+            StreamSink(store),
+            store.events.load_position,
+            source=source_name(url, table),
+            tz=tz,
+            site=settings.site,
+            from_start=from_start,
+        )
+        await run_all(
+            {
+                "queue_log_db collector": collector.run(),
+                "health": report_health(store, "collector:queue_log_db", collector.stats.as_fields),
             }
         )

@@ -39,6 +39,12 @@ Redis going away (connection refused, reset, timeout, a replica turned read-only
 the runner logs "reconnecting in X s", backs off (``wallboard.core.backoff``), reconnects, resyncs
 and goes on with the book it has in memory. Refused credentials are fatal and say so.
 
+Time. Before each batch of entries and each snapshot the runner hands the State its clock
+(``State.set_wall_clock``): an event stamped more than ``clock_tolerance_s`` after it (a line dated two
+days ahead) is not applied (``clock_ahead`` in the snapshot's anomalies), so neither the published
+windows nor a checkpoint ever get further ahead of the wall clock than that tolerance, and a restart
+keeps today's figures. A rebuild from the stream screens the entries the same way.
+
 Alerts. At a publish, at most every ``evaluate_every_s``, the runner reads the health hashes and the book
 evaluates its thresholds on the snapshot about to be published plus those hashes. Every lifecycle
 transition (of an evaluation, or of an operator's action) is a record XADDed to ``wb:{site}:alerts`` in
@@ -344,6 +350,7 @@ class EngineRunner:
     def _apply_entries(self, entries: Sequence[StreamEntry], *, ack: bool = True) -> None:
         book = self.site_book
         assert book is not None
+        self._set_wall_clock(book, self.clock())
         for entry in entries:
             if ack:
                 self._to_ack.append(entry.id)
@@ -356,6 +363,10 @@ class EngineRunner:
             event = book.decode(entry.id, entry.data)
             if event is not None:
                 book.apply(entry.id, event)
+
+    def _set_wall_clock(self, book: SiteBook, now: datetime) -> None:
+        """Events stamped after now + ``clock_tolerance_s`` are not applied (see "Time" in the module docstring)."""
+        book.state.set_wall_clock(now, self.settings.clock_tolerance_s)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -428,6 +439,7 @@ class EngineRunner:
         book = self.site_book
         assert book is not None
         now_utc = self.clock()
+        self._set_wall_clock(book, now_utc)
         seq = self.seq + 1
         body = {**book.publish(now_utc, await self._health_to_evaluate(book)), "seq": seq, "stream_id": self.last_id}
         text = json.dumps(body, separators=(",", ":"))
@@ -504,6 +516,11 @@ class EngineRunner:
 
     # -- health -------------------------------------------------------------------------------
 
+    def _anomalies(self) -> dict[str, int]:
+        """The engine's anomaly counts since its checkpoint's state began (the non-zero ones)."""
+        state = self.state
+        return {} if state is None else {kind: count for kind, count in state.anomalies.items() if count}
+
     async def _write_health(self, *, force: bool = False) -> None:
         now = asyncio.get_running_loop().time()
         if not force and now - self._last_health < HEALTH_EVERY_S:
@@ -519,6 +536,7 @@ class EngineRunner:
             "rejected": stats.rejected,
             "ignored": stats.ignored,
             "rejected_by_reason": json.dumps(dict(stats.rejected_by_reason), sort_keys=True),
+            "anomalies": json.dumps(self._anomalies(), sort_keys=True),
             "seq": self.seq,
             "updated_ts": self.clock().timestamp(),
             "alerts_open": len(self.book) if self.book is not None else 0,

@@ -1,4 +1,4 @@
-"""Replay a recorded source (AMI transcript, queue_log, queue_log CSV export) through the live code path.
+"""Replay a recorded source (AMI transcript, queue_log, its CSV export or its table) through the live code path.
 
 The replay uses the same parser, mapping and engine as the live collectors: bytes or lines go
 through ``collectors.ami`` or ``collectors.queue_log`` into ``wallboard.core.engine.State``, and the
@@ -8,6 +8,10 @@ ignored, reconnects). Nothing here computes a metric.
 ``replay_file`` is what the CLI runs: it refuses what is not a regular, non-empty file, tells the
 format from the file's start when none is given (``detect_format``), and refuses a result where the
 format rejected nearly everything (``MOSTLY_REJECTED``): such a file is another format, not a bad day.
+
+``replay_table`` replays a queue_log table (Asterisk realtime, ``queue_log_db``) read by id, optionally
+only the records of ``[start, end)``: the table's rows are narrowed on the server with a day's margin,
+then each record is kept by its own time, so a range gives the figures of a file holding just its lines.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -28,12 +32,14 @@ from typing import Any, BinaryIO, Literal
 from collectors.ami.mapping import AmiMapper, make_drop_predicate
 from collectors.ami.protocol import AmiParser
 from collectors.queue_log.csv_export import read_csv
+from collectors.queue_log.database import MalformedRow, parse_row
 from collectors.queue_log.parser import QueueLogMapper
 from collectors.queue_log.records import QueueLogError
+from collectors.queue_log.table import QueueLogTable
 from wallboard.core.engine import State
 from wallboard.core.events import Event
 from wallboard.core.site import SiteConfig
-from wallboard.errors import InputFormatError, UsageError
+from wallboard.errors import InputFormatError, UsageError, WallboardError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ _QUEUE_LOG_LINE = re.compile(r"\d+(\.\d+)?\|[^|]*\|[^|]*\|[^|]*\|[A-Z][A-Z_]*(\|
 # Rejected records logged at WARNING per replay; the rest are counted only (a wrong format rejects every line).
 MAX_LOGGED_REJECTS = 20
 _REJECT_LOGGERS = ("collectors.queue_log.parser", "collectors.ami.mapping", "collectors.ami.protocol", __name__)
+TABLE_PAGE_ROWS = 5000  # rows of a queue_log table read per query by replay_table
 _CSV_HEADER = ("uid", "date_time", "callid", "queue_name", "type", "event")
 CHUNK = 1 << 20
 LINES_PER_BLOCK = 100  # queue_log lines mapped before their events are applied (see _replay_queue_log)
@@ -68,6 +75,7 @@ class SourceCounts:
     ignored: int = 0
     reconnects: int = 0
     timed: bool = True
+    degraded_by_reason: dict[str, int] = field(default_factory=dict)  # records counted without a figure
 
 
 @dataclass
@@ -89,6 +97,9 @@ class ReplayResult:
                 "rejected": self.source.rejected,
                 "ignored": self.source.ignored,
                 "reconnects": self.source.reconnects,
+                "degraded": sum(self.source.degraded_by_reason.values()),
+                "degraded_by_reason": dict(sorted(self.source.degraded_by_reason.items())),
+                "anomalies": {kind: count for kind, count in sorted(self.state.anomalies.items()) if count},
             },
             "queues": totals["queues"],
             "agents": totals["agents"],
@@ -262,6 +273,8 @@ def replay(
     The engine keeps no closed-interval rows (nothing here reads them), so memory stays flat over a long input.
     """
     state = State(site, history=False)
+    # the present bounds a recorded file too: a line stamped after now + tolerance is misdated (``clock_ahead``)
+    state.set_wall_clock(datetime.now(UTC))
     with open_input(path) as stream:
         if fmt == "ami":
             counts, last = _replay_ami(stream, state, site, frame_times, progress)
@@ -322,6 +335,7 @@ def _replay_ami(
     counts.rejected = errors + mapper.rejected
     counts.ignored = parser.dropped + mapper.ignored
     counts.reconnects = mapper.reconnects
+    counts.degraded_by_reason = dict(mapper.degraded_by_reason)
     return counts, last
 
 
@@ -334,11 +348,22 @@ def _replay_queue_log(
     per block keeps each one's working set in the CPU caches (about 15% faster than per line).
     """
     mapper = QueueLogMapper(site=site.site)
+    # universal newlines: LF, CRLF and a bare CR (old Mac files) each end a line, never one line of the whole file
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+    try:
+        last = _replay_lines(text, mapper, state, progress)
+    finally:
+        text.detach()  # the caller closes the file
+    last = _apply(state, mapper.finish()) or last
+    return _queue_log_counts("queue_log", mapper), last
+
+
+def _replay_lines(
+    text: Iterator[str], mapper: QueueLogMapper, state: State, progress: Progress | None
+) -> datetime | None:
     feed, apply = mapper.feed_lines, state.apply
     last: datetime | None = None
     lineno = 1
-    # universal newlines: LF, CRLF and a bare CR (old Mac files) each end a line, never one line of the whole file
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
     while block := list(islice(text, LINES_PER_BLOCK)):
         events = feed(block, lineno)
         lineno += len(block)
@@ -348,8 +373,7 @@ def _replay_queue_log(
             last = events[-1].ts
         if progress:
             progress(sum(map(len, block)))
-    last = _apply(state, mapper.finish()) or last
-    return _queue_log_counts("queue_log", mapper), last
+    return last
 
 
 def _replay_queue_log_csv(
@@ -376,4 +400,55 @@ def _queue_log_counts(fmt: str, mapper: QueueLogMapper) -> SourceCounts:
         rejected=mapper.rejected,
         ignored=mapper.ignored,
         reconnects=mapper.reconnects,
+        degraded_by_reason=dict(mapper.degraded_by_reason),
     )
+
+
+def replay_table(
+    reader: QueueLogTable,
+    site: SiteConfig,
+    *,
+    tz: tzinfo,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> ReplayResult:
+    """Replay a queue_log table in id order, the records of ``[start, end)`` only when given.
+
+    ``tz`` is the zone the table's date-times are written in. A row that cannot be read (its time
+    included) is counted as rejected. Raises a WallboardError when the table cannot be read.
+    """
+    state = State(site, history=False)
+    mapper = QueueLogMapper(site=site.site)
+    low = None if start is None else start.timestamp()
+    high = None if end is None else end.timestamp()
+    unreadable = 0
+    last: datetime | None = None
+    try:
+        with _bounded_warnings(MAX_LOGGED_REJECTS):
+            layout = reader.layout()
+            since, until = reader.time_bounds(start, end, tz)
+            last_id: int | None = None
+            while rows := reader.rows_after(last_id, limit=TABLE_PAGE_ROWS, since=since, until=until):
+                last_id = int(rows[-1]["id"])
+                for row in rows:
+                    try:
+                        record = parse_row(row, layout, tz)
+                    except MalformedRow as exc:
+                        unreadable += 1
+                        log.warning("rejected queue_log row: %s", exc)
+                        continue
+                    if (low is None or record.ts >= low) and (high is None or record.ts < high):
+                        last = _apply(state, mapper.feed(record)) or last
+    except WallboardError:  # the table is not Asterisk's (exit 2), the login was refused (exit 1)
+        raise
+    except Exception as exc:  # the database failed: SQLAlchemy's or the driver's error, or the network's
+        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise WallboardError(f"cannot read the queue_log table {reader.table!r}: {first}") from exc
+    finally:
+        reader.dispose()
+    last = _apply(state, mapper.finish()) or last
+    state.finish(last or _NO_TIME)
+    counts = _queue_log_counts("queue_log_db", mapper)
+    counts.records += unreadable
+    counts.rejected += unreadable
+    return ReplayResult(source=counts, state=state, last_ts=last)

@@ -109,6 +109,12 @@ def print_replay_table(result: dict[str, Any], console: Console | None = None) -
         f"[bold]{src['format']}[/]: {src['records']} records, {src['rejected']} rejected, "
         f"{src['ignored']} ignored, {src['reconnects']} reconnects"
     )
+    if src.get("degraded"):
+        reasons = ", ".join(f"{reason} {count}" for reason, count in src["degraded_by_reason"].items())
+        console.print(f"{src['degraded']} records without a figure, counted with it unknown ({reasons})")
+    if src.get("anomalies"):
+        kinds = ", ".join(f"{kind} {count}" for kind, count in src["anomalies"].items())
+        console.print(f"engine anomalies: {kinds}")
     for table in _queue_tables(result["queues"], console.width):
         console.print(table)
     agents = Table(title="Agents", title_justify="left")

@@ -1,7 +1,8 @@
 """``wallboard serve``: a real site on one machine, as one supervised process group.
 
 The parts are the production commands, each its own process so that one crashing (or leaking) never
-takes the others down: an AMI collector per ``--ami``, a queue_log collector per ``--queue-log``, the
+takes the others down: an AMI collector per ``--ami``, a queue_log collector per ``--queue-log`` (and
+per ``--queue-log-db`` table), the
 engine and the API. They share the data directory's embedded Redis (``wallboard.store.datadir``), which
 ``serve`` starts (or joins) and holds for its whole life, so the users, tokens, boards, thresholds,
 schedules, the event stream, the checkpoints and the day's figures outlive a restart.
@@ -66,6 +67,8 @@ class ServeOptions:
     amis: tuple[tuple[str, int], ...] = ()
     ami_username: str = "wallboard"
     queue_logs: tuple[Path, ...] = ()
+    queue_log_dbs: tuple[str, ...] = ()  # database URLs (no password: WALLBOARD_QUEUE_LOG_DB_PASSWORD)
+    queue_log_table: str = "queue_log"
     verbose: int = 0
     env: Mapping[str, str] = field(default_factory=dict)  # the environment the parts start from
 
@@ -95,6 +98,11 @@ def plan(options: ServeOptions) -> list[Part]:
         Part(f"queue_log collector {path}", ("collect", "queue-log", str(path), *verbose))
         for path in options.queue_logs
     ]
+    parts += [
+        Part(f"queue_log table collector {url}", ("collect", "queue-log-db", url, "--table", options.queue_log_table,
+                                                   *verbose))
+        for url in options.queue_log_dbs
+    ]  # fmt: skip
     parts.append(Part("engine", ("engine", *verbose)))
     parts.append(Part("API", ("api", "--host", options.host, "--port", str(options.port), *verbose)))
     return parts

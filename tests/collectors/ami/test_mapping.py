@@ -776,39 +776,75 @@ def test_session_frames_are_ignored() -> None:
     [
         rebuild(real("QueueCallerJoin", Uniqueid=UID), keep=("Event", "Channel", "Uniqueid", "Position")),
         rebuild(real("QueueCallerJoin", Uniqueid=UID), Uniqueid=""),
-        rebuild(real("AgentConnect", Uniqueid=UID), HoldTime="soon"),
-        rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="-3"),
-        rebuild(real("QueueMemberStatus"), Status="busy"),
-        rebuild(real("QueueCallerJoin", Uniqueid=UID), Position="first"),
-        rebuild(real("AgentConnect", Uniqueid=UID), HoldTime="1e30"),
-        rebuild(real("AgentConnect", Uniqueid=UID), RingTime="1e308"),
-        rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="9" * 5000),
-        rebuild(real("AgentComplete", Uniqueid=UID), HoldTime="-inf"),
-        rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="NaN"),
-        rebuild(real("QueueCallerJoin", Uniqueid=UID), Position="9" * 5000),
     ],
-    ids=[
-        "join-no-queue",
-        "join-empty-uniqueid",
-        "holdtime-text",
-        "talktime-negative",
-        "status-text",
-        "position-text",
-        "holdtime-1e30",
-        "ringtime-1e308",
-        "talktime-5000-digits",
-        "holdtime-minus-inf",
-        "talktime-nan",
-        "position-5000-digits",
-    ],
+    ids=["join-no-queue", "join-empty-uniqueid"],
 )
 def test_unusable_frames_are_rejected_and_logged(frame: Frame, caplog: pytest.LogCaptureFixture) -> None:
-    """A frame missing a required field or with an invalid number is logged (name, offset), counted, and skipped."""
+    """A frame missing what names its call or meaning is logged (name, offset), counted, and skipped."""
     mapper = AmiMapper()
     with caplog.at_level(logging.WARNING, logger="collectors.ami.mapping"):
         assert mapper.feed(frame, T0) == []
     assert mapper.rejected == 1
     assert f"{frame.name} frame at offset {frame.offset}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("frame", "kind", "figure", "reason"),
+    [
+        (rebuild(real("AgentConnect", Uniqueid=UID), HoldTime="soon"), CallAnswered, "wait_s", "HoldTime"),
+        (rebuild(real("AgentConnect", Uniqueid=UID), HoldTime="1e30"), CallAnswered, "wait_s", "HoldTime"),
+        (rebuild(real("AgentConnect", Uniqueid=UID), HoldTime="-inf"), CallAnswered, "wait_s", "HoldTime"),
+        (rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="-3"), CallEnded, "talk_s", "TalkTime"),
+        (rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="9" * 5000), CallEnded, "talk_s", "TalkTime"),
+        (rebuild(real("AgentComplete", Uniqueid=UID), TalkTime="NaN"), CallEnded, "talk_s", "TalkTime"),
+        (
+            rebuild(
+                real("AgentComplete", Uniqueid=UID), keep=("Event", "Queue", "Uniqueid", "Interface", "MemberName")
+            ),
+            CallEnded,
+            "talk_s",
+            "TalkTime",
+        ),
+    ],
+    ids=[
+        "holdtime-text",
+        "holdtime-1e30",
+        "holdtime-minus-inf",
+        "talktime-negative",
+        "talktime-5000-digits",
+        "talktime-nan",
+        "talktime-missing",
+    ],
+)
+def test_a_garbled_or_missing_figure_degrades_the_frame_not_the_call(
+    frame: Frame, kind: type[Event], figure: str, reason: str
+) -> None:
+    """A HoldTime or TalkTime that is absent, text, negative, NaN or absurd costs that figure (None, counted as
+    degraded by reason), never the call: the answer or end is still emitted."""
+    mapper = AmiMapper()
+    events = [event for event in mapper.feed(frame, T0) if isinstance(event, kind)]
+    assert len(events) == 1 and getattr(events[0], figure) is None
+    assert (mapper.rejected, mapper.degraded, mapper.degraded_by_reason) == (0, 1, {reason: 1})
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        rebuild(real("AgentConnect", Uniqueid=UID), RingTime="1e308"),
+        rebuild(real("QueueCallerJoin", Uniqueid=UID), Position="first"),
+        rebuild(real("QueueCallerJoin", Uniqueid=UID), Position="9" * 5000),
+        rebuild(real("QueueMemberStatus"), Status="busy"),
+    ],
+    ids=["ringtime-1e308", "position-text", "position-5000-digits", "status-text"],
+)
+def test_a_garbled_ring_time_position_or_status_is_unknown(frame: Frame) -> None:
+    """A garbled RingTime or Position is unknown (None); the frame still maps, nothing is rejected or raised."""
+    mapper = AmiMapper()
+    events = mapper.feed(frame, T0)
+    assert events and mapper.rejected == 0
+    assert all(
+        getattr(event, "ring_s", None) is None and getattr(event, "position", 1) in (1, None) for event in events
+    )
 
 
 def test_call_map_is_bounded() -> None:

@@ -179,6 +179,19 @@ async def test_a_broken_line_is_rejected_with_its_position_and_the_rest_continue
     assert f"at offset {too_long_at}" in caplog.text
 
 
+async def test_a_record_without_its_wait_is_delivered_and_counted_as_degraded(tmp_path: Path) -> None:
+    """A CONNECT with an empty holdtime still answers its call; the health counts it under degraded_by_reason."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(enter(1) + b"1700000009|c.1|support|Alice|CONNECT||c.1b|1\n")
+    sink = Recorder()
+    collector = QueueLogCollector(path, sink, from_start=True)
+    await drain(collector)
+    kinds = [event.kind for batch in sink.batches for event in batch]
+    assert kinds == ["call_queued", "call_answered"]
+    assert (collector.stats.rejected, collector.stats.degraded_by_reason) == (0, {"holdtime": 1})
+    assert collector.stats.as_fields()["degraded_by_reason"] == '{"holdtime": 1}'
+
+
 async def test_the_reorder_window_is_flushed_when_the_file_is_idle(tmp_path: Path) -> None:
     """Lines within the reorder window are held only until a poll finds nothing new, then released sorted."""
     path = tmp_path / "queue_log"

@@ -28,6 +28,7 @@ from wallboard.core.events import (
     AgentPaused,
     AgentRang,
     AgentUnpaused,
+    CallAbandoned,
     CallAnswered,
     CallEnded,
     CallQueued,
@@ -216,13 +217,9 @@ BAD_LINES = [
     ("1795350750|NONE|NONE|QUEUESTART", "fields"),
     ("17953x0750|c.1|support|NONE|ENTERQUEUE||555|1", "epoch"),
     ("99999999999999999999|c.1|support|NONE|ENTERQUEUE||555|1", "epoch"),
-    ("100|c.1|support|Alice|CONNECT|four|c.2|1", "number"),
-    ("100|c.1|support|Alice|CONNECT||c.2|1", "number"),
-    ("100|c.1|support|Alice|CONNECT|-4|c.2|1", "number"),
     ("100|NONE|support|Alice|CONNECT|4|c.2|1", "call_id"),
     ("100|c.1|NONE|Alice|CONNECT|4|c.2|1", "queue"),
     ("100|c.1|support|NONE|CONNECT|4|c.2|1", "agent"),
-    ("100|c.1|support|Alice|COMPLETEAGENT|4||1", "number"),
     ("100|c.1||NONE|ENTERQUEUE||555|1", "queue"),
     ("100|NONE|NONE|Bob|PAUSE|Break", "queue"),
     ("100|c.1|support|NONE|ENTERQUEUE||" + "5" * 5000 + "|1", "invalid"),
@@ -378,11 +375,11 @@ def test_an_invalid_site_rejects_every_event() -> None:
     assert mapper.rejected_by_reason == {"invalid": 2}
 
 
-def test_a_number_too_large_for_seconds_is_rejected_not_raised() -> None:
-    """A 400-digit holdtime cannot be seconds: the line is rejected ("number"), feed_line does not raise."""
+def test_a_number_too_large_for_seconds_is_degraded_not_raised() -> None:
+    """A 400-digit holdtime cannot be seconds: the answer is kept with an unknown wait, feed_line does not raise."""
     mapper, events = _run(["100|c.1|support|Alice|CONNECT|" + "9" * 400 + "|c.2|1", _enter(101, "b")])
-    assert mapper.rejected_by_reason == {"number": 1}
-    assert len(events) == 1
+    assert (mapper.rejected, mapper.degraded_by_reason) == (0, {"holdtime": 1})
+    assert [type(e) for e in events] == [CallAnswered, CallQueued]
 
 
 def test_epochs_are_exact_across_steps_and_jumps() -> None:
@@ -398,28 +395,61 @@ _POISON = ["9" * 5000, "1" * 19, "NaN", "inf", "-inf", "1e30", "1E5", "+4", "-4"
 
 
 @pytest.mark.parametrize("number", _POISON)
-@pytest.mark.parametrize(
-    "template",
-    [
-        "{n}|c.1|support|NONE|ENTERQUEUE||555|1",  # epoch
-        "100|c.1|support|Alice|CONNECT|{n}|c.2|1",  # holdtime (seconds)
-        "100|c.1|support|Alice|RINGNOANSWER|{n}",  # ringtime (milliseconds)
-        "100|c.1|support|NONE|ABANDON|{n}|1|5",  # position (a count)
-        "100|c.1|support|Alice|COMPLETEAGENT|4|{n}|1",  # talktime
-    ],
-    ids=["epoch", "holdtime", "ringtime", "position", "talktime"],
-)
-def test_a_number_that_is_not_plain_digits_is_rejected_with_its_line(
-    template: str, number: str, caplog: pytest.LogCaptureFixture
+def test_an_epoch_that_is_not_plain_digits_is_rejected_with_its_line(
+    number: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Huge, NaN, inf, exponent, signed, spaced or non-ASCII numbers: a rejected line (logged with its number), never
+    """Huge, NaN, inf, exponent, signed, spaced or non-ASCII epochs: a rejected line (logged with its number), never
     an exception, and the next line is still read."""
     with caplog.at_level(logging.WARNING, logger="collectors.queue_log.parser"):
-        mapper, events = _run([template.format(n=number), _enter(101, "b")])
+        mapper, events = _run([f"{number}|c.1|support|NONE|ENTERQUEUE||555|1", _enter(101, "b")])
     assert (mapper.records, mapper.rejected) == (2, 1)
-    assert set(mapper.rejected_by_reason) <= {"epoch", "number"}
+    assert set(mapper.rejected_by_reason) == {"epoch"}
     assert "line 1:" in caplog.text
     assert [e.call_id for e in events if isinstance(e, CallQueued)] == ["b"]
+
+
+@pytest.mark.parametrize("number", _POISON)
+@pytest.mark.parametrize(
+    ("template", "kind", "figure", "reason"),
+    [
+        ("100|c.1|support|Alice|CONNECT|{n}|c.2|1", CallAnswered, "wait_s", "holdtime"),
+        ("100|c.1|support|Alice|COMPLETEAGENT|4|{n}|1", CallEnded, "talk_s", "talktime"),
+        ("100|c.1|support|NONE|ABANDON|1|1|{n}", CallAbandoned, "wait_s", "waittime"),
+    ],
+    ids=["holdtime", "talktime", "waittime"],
+)
+def test_a_figure_that_is_not_plain_digits_degrades_the_record_not_the_call(
+    template: str, kind: type[Event], figure: str, reason: str, number: str
+) -> None:
+    """A garbled wait or talk time costs that figure (None, counted as degraded), never the call: the event is
+    still emitted, nothing is rejected and nothing raises."""
+    mapper, events = _run([template.format(n=number), _enter(101, "b")])
+    (mapped,) = [e for e in events if isinstance(e, kind)]
+    assert getattr(mapped, figure) is None
+    assert (mapper.records, mapper.rejected, mapper.degraded) == (2, 0, 1)
+    assert mapper.degraded_by_reason == {reason: 1}
+
+
+@pytest.mark.parametrize("number", _POISON)
+@pytest.mark.parametrize(
+    "template",
+    ["100|c.1|support|Alice|RINGNOANSWER|{n}", "100|c.1|support|NONE|ABANDON|{n}|1|5"],
+    ids=["ringtime", "position"],
+)
+def test_a_garbled_ring_time_or_position_is_unknown(template: str, number: str) -> None:
+    """A ring time or a position that is not plain digits is unknown (None); the record is mapped, not rejected."""
+    mapper, events = _run([template.format(n=number)])
+    assert (mapper.records, mapper.rejected) == (1, 0)
+    (event,) = events
+    assert getattr(event, "ring_s", None) is None and getattr(event, "position", None) is None
+
+
+def test_a_connect_without_holdtime_still_answers_the_call() -> None:
+    """CONNECT with an empty holdtime (as real CSV exports write it) is an answer with an unknown wait, counted."""
+    mapper, events = _run(["100|c.1|support|NONE|ENTERQUEUE||555|1", "130|c.1|support|Alice|CONNECT||c.2|1"])
+    (answered,) = [e for e in events if isinstance(e, CallAnswered)]
+    assert answered.wait_s is None and answered.agent == "Alice"
+    assert (mapper.rejected, mapper.degraded_by_reason) == (0, {"holdtime": 1})
 
 
 def _truncate(line: str, cut: int) -> str:

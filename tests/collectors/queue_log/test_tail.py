@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import AsyncGenerator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.queue_log.position import Found
 from collectors.queue_log.tail import FileFollower, follow
 
 
@@ -279,3 +281,110 @@ def test_starting_from_the_end_after_a_bare_cr_skips_nothing(tmp_path: Path) -> 
         assert follower.poll() == []
         _append(path, b"new\r")
         assert follower.poll() == [(b"new", 4)]
+
+
+# --- positions: where a restart would read from --------------------------------------------------------
+
+
+def test_line_end_is_past_the_last_complete_line(tmp_path: Path) -> None:
+    """line_end moves past each complete line, not into a partial one; None before a file is open."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"one\ntw")
+    with FileFollower(path, from_start=True) as follower:
+        assert follower.line_end is None
+        follower.poll()
+        assert follower.line_end == 4 and follower.position == 6
+        _append(path, b"o\r\nthree\r")
+        follower.poll()
+        assert follower.line_end == 15
+        _append(path, b"\n")  # the LF of a CRLF split across reads: no new line end
+        follower.poll()
+        assert follower.line_end == 15 and follower.position == 16
+
+
+def test_line_end_is_unknown_until_a_line_end_after_starting_mid_line(tmp_path: Path) -> None:
+    """Started at the end, inside a line: no place to resume from until that line ends (then past it)."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"a\nhalf")
+    with FileFollower(path) as follower:
+        assert follower.poll() == [] and follower.line_end is None
+        _append(path, b" a line\n")
+        assert follower.poll() == [] and follower.line_end == 14
+    path.write_bytes(b"a\n")
+    with FileFollower(path) as follower:
+        follower.poll()
+        assert follower.line_end == 2
+
+
+def test_line_end_moves_past_a_dropped_overlong_line(tmp_path: Path) -> None:
+    """A line too long to deliver is still read past: the place to resume from is after it."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"x" * 50 + b"\nok\n")
+    with FileFollower(path, from_start=True, max_line=10) as follower:
+        assert follower.poll() == [(b"ok", 51)] and follower.line_end == 54
+
+
+def test_position_at_names_the_open_file(tmp_path: Path) -> None:
+    """position_at: the open file's identity, the offset and the hash of the line ending there."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"one\ntwo\n")
+    with FileFollower(path, from_start=True) as follower:
+        assert follower.position_at(4) is None  # nothing open yet
+        follower.poll()
+        st = path.stat()
+        here = follower.position_at(4)
+        assert here is not None and (here.dev, here.ino, here.offset) == (st.st_dev, st.st_ino, 4)
+        assert here.line_hash == hashlib.blake2b(b"one\n", digest_size=8).hexdigest()
+        assert follower.identity == (st.st_dev, st.st_ino)
+        assert follower.position_at(99) is None
+
+
+def test_new_file_at_says_where_the_lines_of_another_file_begin(tmp_path: Path) -> None:
+    """Rotation and truncation: new_file_at is the index of the first line of the new (or re-read) file."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"1\n")
+    with FileFollower(path, from_start=True) as follower:
+        assert follower.poll() == [(b"1", 0)] and follower.new_file_at == 0  # the first open
+        _append(path, b"2\n")
+        assert follower.poll() == [(b"2", 2)] and follower.new_file_at is None
+        _append(path, b"3\n")
+        path.rename(tmp_path / "queue_log.1")
+        path.write_bytes(b"4\n")
+        assert follower.poll() == [(b"3", 4), (b"4", 0)] and follower.new_file_at == 1
+        assert follower.identity == (path.stat().st_dev, path.stat().st_ino)
+        with path.open("r+b") as stream:
+            stream.truncate(0)
+        _append(path, b"5")
+        assert follower.poll() == [] and follower.new_file_at == 0 and follower.line_end == 0
+
+
+def test_resume_reads_from_the_offset_of_the_same_file(tmp_path: Path) -> None:
+    """A file found at a stored offset: the lines from there on, and nothing before."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"one\ntwo\nthree\n")
+    with FileFollower(path) as follower:
+        follower.resume(Found(os.open(path, os.O_RDONLY), str(path), 4))
+        assert follower.line_end == 4
+        assert follower.poll() == [(b"two", 4), (b"three", 8)]
+        _append(path, b"four\n")
+        assert follower.poll() == [(b"four", 14)]
+
+
+def test_resume_after_a_cr_does_not_make_a_blank_line_of_its_lf(tmp_path: Path) -> None:
+    """Resumed right after a CR whose LF follows (a CRLF split where a position was taken): the LF is skipped."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(b"one\r\ntwo\n")
+    with FileFollower(path) as follower:
+        follower.resume(Found(os.open(path, os.O_RDONLY), str(path), 4))
+        assert follower.poll() == [(b"two", 5)]
+
+
+def test_resume_in_a_rotated_file_reads_its_rest_then_the_path_from_its_start(tmp_path: Path) -> None:
+    """Resumed in queue_log.1: its rest first, then the file now at the path, whole, as after a rotation."""
+    path = tmp_path / "queue_log"
+    (tmp_path / "queue_log.1").write_bytes(b"old 1\nold 2\n")
+    path.write_bytes(b"new 1\n")
+    with FileFollower(path) as follower:
+        follower.resume(Found(os.open(tmp_path / "queue_log.1", os.O_RDONLY), str(tmp_path / "queue_log.1"), 6))
+        assert follower.poll() == [(b"old 2", 6), (b"new 1", 0)]
+        assert follower.new_file_at == 1 and follower.rotations == 1

@@ -82,10 +82,11 @@ HEALTH: dict[str, dict[str, str]] = {
         "records": "5000",
         "rejected": "7",
         "rejected_by_reason": json.dumps({"bad_field": 4, "unknown_event": 2}),
+        "degraded_by_reason": json.dumps({"HoldTime": 3}),
         "last_event_ts": str(NOW - 1.5),
         "updated_ts": str(NOW - 3.0),
     },
-    "engine": {"lag": "12", "updated_ts": str(NOW - 0.5)},
+    "engine": {"lag": "12", "updated_ts": str(NOW - 0.5), "anomalies": json.dumps({"implausible_wait": 2})},
 }
 
 
@@ -168,6 +169,8 @@ def test_pipeline_health_from_the_health_hashes() -> None:
     assert value(registry, "wallboard_events_rejected_total", **ami, reason="bad_field") == 4
     assert value(registry, "wallboard_events_rejected_total", **ami, reason="unknown_event") == 2
     assert value(registry, "wallboard_events_rejected_total", **ami, reason="other") == 1  # 7 - 4 - 2
+    assert value(registry, "wallboard_events_degraded_total", **ami, reason="HoldTime") == 3
+    assert value(registry, "wallboard_engine_anomalies_total", site="paris", kind="implausible_wait") == 2
     assert value(registry, "wallboard_collector_connected", **ami) == 1
     assert value(registry, "wallboard_collector_reconnects_total", **ami) == 2
     assert value(registry, "wallboard_last_event_age_seconds", **ami) == pytest.approx(1.5)

@@ -161,15 +161,36 @@ def test_end_without_call_id_closes_the_agents_open_call() -> None:
 
 
 def test_call_first_seen_at_answer_or_at_end_is_counted() -> None:
-    """Answered without a join (wait 12 s) and ended without an answer (wait 8 s / unknown -> 0 s)."""
+    """Answered without a join (wait 12 s) and ended without an answer (wait 8 s / unknown: out of ASA and SL)."""
     state = run(
         answered(10, "c1", "a1", 12),
         ended(40, "c2", "a2", 30, wait_s=8),
         ended(50, "c3", "a3", 20),
     )
     row = state.totals()["queues"]["support"]
-    assert (row["offered"], row["answered"], row["answered_within_sl"]) == (3, 3, 3)
-    assert row["asa_s"] == pytest.approx((12 + 8 + 0) / 3)
+    assert (row["offered"], row["answered"], row["answered_within_sl"], row["wait_unknown"]) == (3, 3, 2, 1)
+    assert row["asa_s"] == pytest.approx((12 + 8) / 2)
+    assert row["service_level_pct"] == pytest.approx(100.0)
+
+
+def test_implausible_durations_are_counted_and_never_averaged() -> None:
+    """A wait or talk longer than the site's max_duration_s (a day by default) is an anomaly: the call counts in
+    its outcome, the figure is taken from the call's own times when they are known, else left out of ASA/AHT."""
+    state = run(
+        queued(0, "c1"),
+        answered(30, "c1", "a1", 1e30),  # enter seen: the wait is 30 s
+        ended(90, "c1", "a1", 2e5),  # answer seen: the talk is 60 s
+        answered(100, "c2", "a2", 1e30),  # never seen entering: the wait is unknown
+        ended(160, "c2", "a2", 60),
+    )
+    row = state.totals()["queues"]["support"]
+    assert (row["answered"], row["wait_unknown"], row["handle_unknown"]) == (2, 1, 0)
+    assert row["asa_s"] == pytest.approx(30.0)
+    assert row["avg_talk_s"] == pytest.approx(60.0)
+    assert (state.anomalies["implausible_wait"], state.anomalies["implausible_talk"]) == (2, 1)
+    short = run(queued(0, "c1"), answered(30, "c1", "a1", 3 * 3600.0), site=SiteConfig(max_duration_s=3600))
+    assert short.anomalies["implausible_wait"] == 1
+    assert short.totals()["queues"]["support"]["asa_s"] == pytest.approx(30.0)
     assert state.totals()["agents"]["a2"]["answered"] == 1
 
 
@@ -484,6 +505,7 @@ def test_windows_on_the_autumn_dst_day() -> None:
     for event in call_at(first, "c1", 60):
         state.apply(event)
     assert state.drain_closed_intervals() == []
+    state.set_wall_clock(second)  # live: the clock vouches for a call after a quiet hour (else held for the next)
     for event in call_at(second, "c2", 5):
         state.apply(event)
     rows = state.drain_closed_intervals()
@@ -504,6 +526,7 @@ def test_windows_on_the_autumn_dst_day() -> None:
     assert (later["interval"]["offered"], later["previous_interval"]["offered"]) == (0, 1)
     assert later["previous_interval"]["service_level_pct"] == 100.0
     next_day = datetime(2026, 10, 25, 23, 5, tzinfo=UTC)  # 00:05 CET on the 26th
+    state.set_wall_clock(next_day)
     for event in call_at(next_day, "c3", 1):
         state.apply(event)
     snapshot = state.snapshot(next_day + timedelta(seconds=2))
@@ -517,7 +540,8 @@ def test_windows_on_the_autumn_dst_day() -> None:
 
 def test_stale_event_counts_in_the_current_window() -> None:
     """A call finishing 20 min ago, applied after the interval rolled, counts now and in total."""
-    state = run(queued(0, "c1"), queued(1000, "c2"), ev("call_abandoned", 10, call_id="c1", queue="support", wait_s=10))
+    abandoned = ev("call_abandoned", 10, call_id="c1", queue="support", wait_s=10)  # 990 s before the last event
+    state = run(queued(0, "c1"), queued(500, "c3"), queued(1000, "c2"), abandoned)
     assert state.anomalies["stale_event"] == 1
     queue = state.snapshot(at(1001))["queues"]["support"]
     assert (queue["interval"]["abandoned"], queue["total"]["abandoned"]) == (1, 1)
@@ -525,7 +549,7 @@ def test_stale_event_counts_in_the_current_window() -> None:
 
 def test_day_rollover_closes_uncertain_calls_in_the_old_day() -> None:
     """An uncertain call at midnight is closed as unknown in the day it belonged to."""
-    state = run(queued(0, "c1"), ev("source_reset", 10, reason="reconnect"), queued(86400, "c2"))
+    state = run(queued(0, "c1"), ev("source_reset", 10, reason="reconnect"), queued(86400, "c2"), queued(86401, "c3"))
     assert state.drain_closed_intervals()[0]["unknown"] == 1
     queue = state.snapshot(at(86401))["queues"]["support"]
     assert (queue["day"]["unknown"], queue["total"]["unknown"]) == (0, 1)
@@ -543,7 +567,8 @@ def _plain(value: Any) -> bool:
 
 
 def test_absurd_values_cannot_break_the_output() -> None:
-    """Events stamped in year 9999 or 1900 are ignored; an infinite talk time is capped (valid JSON)."""
+    """Events stamped in year 9999 or 1900 are ignored; an infinite talk or hold time is an anomaly, counted and
+    left out of the sums and averages (valid JSON, never clamped into the figures)."""
     far = {"source": "test", "call_id": "c9", "queue": "support"}
     state = run(
         event_from_dict({"kind": "call_queued", "ts": datetime(9999, 12, 31, tzinfo=UTC), **far}),
@@ -556,7 +581,9 @@ def test_absurd_values_cannot_break_the_output() -> None:
     snapshot = state.snapshot(at(20))
     json.dumps(snapshot, allow_nan=False)
     json.dumps(state.totals(), allow_nan=False)
-    assert snapshot["queues"]["support"]["total"]["talk_s"] == 7 * 86400.0
+    total = snapshot["queues"]["support"]["total"]
+    assert (total["handled"], total["handle_unknown"], total["talk_s"], total["aht_s"]) == (1, 1, 0.0, None)
+    assert (state.anomalies["implausible_talk"], state.anomalies["implausible_hold"]) == (1, 1)
     state.apply(ev("agent_paused", 30, agent="a1", reason="Break"))
     state.finish(datetime(9999, 12, 31, tzinfo=UTC))  # a replay whose last record was absurd
     assert state.totals()["agents"]["a1"]["paused_s"] == 0.0  # flushed up to the last applied event (30 s)

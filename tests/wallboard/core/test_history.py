@@ -147,7 +147,13 @@ def test_paused_in_one_queue_counts_as_paused_but_shows_available() -> None:
 
 def test_logged_out_agents_and_quiet_intervals_give_no_row() -> None:
     """An agent logged out before the quarter closes has its row; in the next quarters it has none."""
-    state = run_on(SITE, login(0, "a1"), ev("agent_logout", 100, agent="a1", queue="support"), queued(2000, "c1"))
+    state = run_on(
+        SITE,
+        login(0, "a1"),
+        ev("agent_logout", 100, agent="a1", queue="support"),
+        queued(2000, "c1"),
+        queued(2001, "c2"),
+    )
     rows = agent_rows(state)
     assert list(rows) == [("a1", "2026-03-02T09:00:00+00:00")]
     assert rows["a1", "2026-03-02T09:00:00+00:00"]["logged_in_s"] == 100.0
@@ -155,7 +161,7 @@ def test_logged_out_agents_and_quiet_intervals_give_no_row() -> None:
 
 def test_a_gap_in_the_input_gives_rows_for_the_skipped_quarters() -> None:
     """Logged in at 0 s, next event at 09:50: three full quarters available, then the fourth goes on."""
-    state = run_on(SITE, login(0, "a1"), queued(3000, "c1"))
+    state = run_on(SITE, login(0, "a1"), queued(3000, "c1"), queued(3001, "c2"))
     rows = agent_rows(state)
     starts = ["2026-03-02T09:00:00+00:00", "2026-03-02T09:15:00+00:00", "2026-03-02T09:30:00+00:00"]
     assert [start for _, start in rows] == starts
@@ -166,7 +172,7 @@ def test_a_gap_in_the_input_gives_rows_for_the_skipped_quarters() -> None:
 
 def test_a_gap_longer_than_a_day_reports_only_a_day() -> None:
     """A two-day gap: 96 skipped quarters get rows, the rest of the gap none."""
-    state = run_on(SITE, login(0, "a1"), queued(2 * 86400, "c1"))
+    state = run_on(SITE, login(0, "a1"), queued(2 * 86400, "c1"), queued(2 * 86400 + 1, "c2"))
     rows = state.drain_closed_agent_intervals()
     assert len(rows) == 1 + 96  # the first quarter, then a day of skipped ones
     assert rows[-1]["end"] == (at(97 * QUARTER)).isoformat()

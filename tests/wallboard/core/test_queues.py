@@ -1,4 +1,4 @@
-"""Tests for wallboard/core/queues.py: a queue counts each call in every window at once, durations capped."""
+"""Tests for wallboard/core/queues.py: a queue counts each call in every window at once, unknown figures apart."""
 
 from __future__ import annotations
 
@@ -33,17 +33,28 @@ def test_outcomes_and_handled_calls_count_in_every_window() -> None:
     queue = Queue("support", SITE)
     queue.count_outcome("abandoned", 3, short=True)
     queue.count_outcome("timed_out", None)
-    queue.count_handled(60, 5, 5)
+    queue.count_handled((60, 5, 5))
+    queue.count_handled(None)
     for window in queue.windows:
         assert (window.offered, window.abandoned, window.short_abandoned, window.timed_out) == (2, 1, 1, 1)
-        assert (window.max_wait_s, window.handled, window.talk_s + window.hold_s + window.wrap_s) == (3, 1, 70)
+        assert (window.max_wait_s, window.handled, window.talk_s + window.hold_s + window.wrap_s) == (3, 2, 70)
+        assert window.handle_unknown == 1
 
 
-def test_durations_are_capped() -> None:
-    """A wait longer than seven days counts as seven days."""
+def test_an_unknown_wait_counts_the_answer_but_stays_out_of_asa_and_sl() -> None:
+    """count_answer(None): offered and answered, not within SL, nothing added to the waits, counted as unknown."""
     queue = Queue("support", SITE)
-    queue.count_answer(float("inf"))
-    assert queue.total.max_wait_s == MAX_DURATION_S == capped(1e12)
+    queue.count_answer(10)
+    queue.count_answer(None)
+    for window in queue.windows:
+        assert (window.offered, window.answered, window.answered_within_sl, window.wait_unknown) == (2, 2, 1, 1)
+        figures = window.as_dict("offered_minus_short", None)
+        assert (figures["asa_s"], figures["service_level_pct"], figures["max_wait_s"]) == (10, 100.0, 10)
+
+
+def test_capped_bounds_what_is_not_an_average() -> None:
+    """capped() keeps a duration at most seven days (SL thresholds and enter times from PBX snapshots)."""
+    assert MAX_DURATION_S == capped(1e12) == capped(float("inf"))
     assert capped(5.0) == 5.0
 
 

@@ -88,6 +88,47 @@ def test_ami_replay_gives_the_readme_table_and_agrees_with_queue_log() -> None:
         assert ami["agents"][agent]["pauses"] == figures["pauses"]
 
 
+def _with_hold_time(tmp_path: Path, value: str) -> tuple[Path, Path]:
+    """The light AMI transcript with the first support AgentConnect's HoldTime replaced by ``value``, and its
+    frame-times index with the later offsets moved by the change of length."""
+    data = (LIGHT / "ami_transcript.txt").read_bytes()
+    first = data.index(b"Event: AgentConnect")
+    frame_at = data.index(b"Event: AgentConnect", first + 1)  # the second: a support call, HoldTime 4
+    field_at = data.index(b"HoldTime: ", frame_at) + len(b"HoldTime: ")
+    end = data.index(b"\r\n", field_at)
+    shift = len(value) - (end - field_at)
+    transcript = tmp_path / "ami_transcript.txt"
+    transcript.write_bytes(data[:field_at] + value.encode() + data[end:])
+    rows = []
+    for line in (LIGHT / "ami_frames.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row.get("off", 0) > field_at:
+            row["off"] += shift
+        rows.append(json.dumps(row))
+    times = tmp_path / "ami_frames.jsonl"
+    times.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return transcript, times
+
+
+@pytest.mark.parametrize(("value", "degraded", "implausible"), [("1e30", 1, 0), ("soon", 1, 0), ("99999", 0, 1)])
+def test_an_absurd_ami_hold_time_costs_that_figure_not_the_call(
+    tmp_path: Path, value: str, degraded: int, implausible: int
+) -> None:
+    """HoldTime 1e30 (or text) is no figure and 99,999 s is implausible: the call is still answered, its wait
+    comes from its own join and answer times, the record is counted, and no average is clamped (ASA is not days)."""
+    transcript, times = _with_hold_time(tmp_path, value)
+    got = replay_json(transcript, "--format", "ami", "--frame-times", times, *THRESHOLDS)
+    expected = replay_json(
+        LIGHT / "ami_transcript.txt", "--format", "ami", "--frame-times", LIGHT / "ami_frames.jsonl", *THRESHOLDS
+    )
+    assert got["source"]["rejected"] == 0
+    assert got["source"]["degraded"] == degraded
+    assert got["source"]["anomalies"].get("implausible_wait", 0) == implausible
+    for name, queue in expected["queues"].items():
+        assert got["queues"][name]["answered"] == queue["answered"]
+        assert got["queues"][name]["asa_s"] == pytest.approx(queue["asa_s"], abs=1.0)
+
+
 def test_ami_replay_without_times_reports_no_pause_durations() -> None:
     """Without receive times the AMI replay cannot know pause durations: paused_s is null, not 0."""
     ami = replay_json(LIGHT / "ami_transcript.txt", "--format", "ami")
@@ -120,6 +161,49 @@ def test_csv_export_replays_like_the_queue_log(tmp_path: Path) -> None:
     from_log = replay_json(LIGHT / "queue_log", "--format", "queue_log", *THRESHOLDS)
     assert from_csv["queues"] == from_log["queues"]
     assert from_csv["agents"] == from_log["agents"]
+
+
+def _export_with_times_in_derived_columns(lines: list[str]) -> str:
+    """The CSV export as some real exports write it: CONNECT's param1 empty, COMPLETE*'s param1 the caller
+    number and its talktime empty, ABANDON's waittime empty: the times only in htime/ttime, positions in
+    entpos/expos."""
+    rows = ["uid,date_time,callid,queue_name,type,event,param1,param2,param3,entpos,expos,htime,ttime,time"]
+    callers: dict[str, str] = {}
+    for uid, line in enumerate(lines, 1):
+        epoch, callid, queue, agent, verb, *data = line.split("|")
+        params = (data + ["", "", ""])[:3]
+        derived = {"entpos": "", "expos": "", "htime": "", "ttime": ""}
+        if verb == "ENTERQUEUE":
+            callers[callid] = params[1]
+        elif verb == "CONNECT":
+            derived["htime"], params[0] = params[0], ""
+        elif verb.startswith("COMPLETE"):
+            derived |= {"htime": params[0], "ttime": params[1], "entpos": params[2]}
+            params = [callers.get(callid, "") or "5550142", "", ""]
+        elif verb == "ABANDON":
+            derived |= {"expos": params[0], "entpos": params[1], "htime": params[2]}
+            params = ["", "", ""]
+        fields = [str(uid), epoch, callid, queue, agent, verb, *params, *derived.values(), ""]
+        rows.append(",".join('"' + f.replace('"', '""') + '"' for f in fields))
+    return "\n".join(rows) + "\n"
+
+
+def test_csv_export_with_times_only_in_htime_ttime_counts_every_answered_call(tmp_path: Path) -> None:
+    """An export whose hold and talk times live only in the derived columns counts every call in its outcome,
+    with the same waits and talk times as the queue_log: nothing rejected, nothing unknown."""
+    lines = [line for line in (LIGHT / "queue_log").read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert any("|CONNECT|" in line for line in lines) and any("|COMPLETE" in line for line in lines)
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(_export_with_times_in_derived_columns(lines), encoding="utf-8")
+    from_csv = replay_json(csv_path, "--format", "queue_log_csv", *THRESHOLDS)
+    from_log = replay_json(LIGHT / "queue_log", "--format", "queue_log", *THRESHOLDS)
+    assert from_csv["source"]["rejected"] == 0
+    for name, expected in from_log["queues"].items():
+        got = from_csv["queues"][name]
+        for figure in ("offered", "answered", "abandoned", "unknown", "answered_within_sl"):
+            assert got[figure] == expected[figure], (name, figure)
+        for figure in ("asa_s", "avg_talk_s", "max_wait_s"):
+            assert got[figure] == pytest.approx(expected[figure]), (name, figure)
 
 
 def test_malformed_lines_are_counted_and_the_rest_is_replayed(tmp_path: Path) -> None:

@@ -186,11 +186,17 @@ def test_a_taken_port_and_a_bad_site_file_stop_serve_before_it_starts(tmp_path: 
     assert not (tmp_path / "d" / "redis" / "redis.pid").exists()
     no_secret = wallboard("serve", "--data-dir", str(tmp_path / "d"), "--ami", "127.0.0.1:5038", env=env)
     assert no_secret.returncode == 2 and "WALLBOARD_AMI_SECRET" in no_secret.stderr
+    with_password = wallboard(
+        "serve", "--data-dir", str(tmp_path / "d"), "--queue-log-db", "mysql://asterisk:s3cret@pbx/asterisk", env=env
+    )
+    assert with_password.returncode == 2 and "WALLBOARD_QUEUE_LOG_DB_PASSWORD" in with_password.stderr
+    assert "s3cret" not in with_password.stderr + with_password.stdout
 
 
 def test_the_plan_runs_one_collector_per_source_then_the_engine_and_the_api() -> None:
     options = ServeOptions(host="0.0.0.0", port=8080, amis=(("pbx1", 5038), ("pbx2", 5039)),
-                           queue_logs=(Path("/var/log/asterisk/queue_log"),), verbose=1)  # fmt: skip
+                           queue_logs=(Path("/var/log/asterisk/queue_log"),),
+                           queue_log_dbs=("mysql://wallboard@pbx-db/asterisk",), verbose=1)  # fmt: skip
     assert plan(options) == [
         Part("AMI collector pbx1:5038", ("collect", "ami", "--host", "pbx1", "--port", "5038", "--username",
                                          "wallboard", "-v")),
@@ -198,6 +204,8 @@ def test_the_plan_runs_one_collector_per_source_then_the_engine_and_the_api() ->
                                          "wallboard", "-v")),
         Part("queue_log collector /var/log/asterisk/queue_log",
              ("collect", "queue-log", "/var/log/asterisk/queue_log", "-v")),
+        Part("queue_log table collector mysql://wallboard@pbx-db/asterisk",
+             ("collect", "queue-log-db", "mysql://wallboard@pbx-db/asterisk", "--table", "queue_log", "-v")),
         Part("engine", ("engine", "-v")),
         Part("API", ("api", "--host", "0.0.0.0", "--port", "8080", "-v")),
     ]  # fmt: skip
