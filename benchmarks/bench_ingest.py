@@ -133,10 +133,13 @@ def _queue_log_lines(n: int) -> list[str]:
     base = [line for line in (LIGHT / "queue_log").read_text(encoding="utf-8").splitlines() if line.strip()]
     t0 = int(base[0].split("|", 1)[0])
     span = int(base[-1].split("|", 1)[0]) - t0 + 60
+    # copies of the capture back to back, the last ending a day before now: a replay sets aside lines dated
+    # after the present (clock_ahead), so generated days must lie in the past like any real file
+    start = int(time.time()) - (n // len(base) + 1) * span - 86_400
     out: list[str] = []
     copy = 0
     while len(out) < n:
-        shift = copy * span
+        shift = start - t0 + copy * span
         for line in base:
             ts, callid, rest = line.split("|", 2)
             if callid not in ("NONE", "MANAGER"):
