@@ -442,7 +442,7 @@ class AmiMapper:
             call_id=uid,
             queue=queue,
             position=1 if position is None else position,
-            caller=_caller(frame.get("CallerIDNum")),
+            caller=_caller(_first(frame, "CallerIDNum", "CallerID")),
             caller_name=_caller(frame.get("CallerIDName")),
         )
         events: list[Event] = []
@@ -773,6 +773,6 @@ def _entry_info(frame: Frame) -> EntryInfo:
         call_id=call_id,
         position=1 if position is None else position,
         wait_s=_seconds(frame.get("Wait"), "Wait") or 0.0,
-        caller=_caller(frame.get("CallerIDNum")),
+        caller=_caller(_first(frame, "CallerIDNum", "CallerID")),
         caller_name=_caller(frame.get("CallerIDName")),
     )

@@ -196,6 +196,17 @@ def test_queue_caller_join_maps_to_call_queued() -> None:
     ]
 
 
+def test_asterisk14_join_names_the_caller_in_callerid() -> None:
+    """Asterisk 1.4's Event: Join (app_queue.c of 1.4) carries the number in ``CallerID``, not ``CallerIDNum``."""
+    frame = one(
+        "Event: Join\nPrivilege: call,all\nChannel: SIP/1000-08f3d2c8\nCallerID: 5550142\nCallerIDName: Ann\n"
+        "Queue: sales\nPosition: 1\nCount: 1\nUniqueid: 1213452310.12"
+    )
+    (event,) = AmiMapper().feed(frame, T0)
+    assert isinstance(event, CallQueued)
+    assert (event.call_id, event.caller, event.caller_name) == ("1213452310.12", "5550142", "Ann")
+
+
 def test_asterisk11_join_with_unknown_caller_name() -> None:
     """Asterisk 11's Event: Join maps like QueueCallerJoin; the '<unknown>' placeholder becomes ''."""
     frame = one(
