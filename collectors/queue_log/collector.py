@@ -76,8 +76,10 @@ READ_BUDGET = 64 << 10
 
 @dataclass
 class QueueLogStats(CollectorStats):
-    """The collector's health: ``reconnects`` counts PBX restarts (QUEUESTART), ``connected`` is 1 while running."""
+    """The collector's health: ``reconnects`` counts PBX restarts (QUEUESTART), ``connected`` is 1 while running,
+    ``following`` while a file is open (0: the path names no file yet)."""
 
+    following: bool = False
     duplicates: int = 0
     rotations: int = 0
     truncations: int = 0
@@ -130,7 +132,7 @@ class QueueLogCollector:
                 pass  # drain what was written before stop(); the last, empty poll flushes the window
             log.info("stopped following %s", self._path)
         finally:
-            self.stats.connected = False
+            self.stats.connected = self.stats.following = False
             self.close()
 
     def stop(self) -> None:
@@ -197,6 +199,8 @@ class QueueLogCollector:
             return
         self._follower.resume(found)
         self._saved = position
+        if position.offset > 0:
+            self._mapper.continue_after()  # a QUEUESTART right after the stored position is a PBX restart
 
     def _position(self) -> FilePosition | None:
         """Where a restart should read from: the first line whose events are held, else past the last line read."""
@@ -211,6 +215,7 @@ class QueueLogCollector:
 
     def _update_stats(self) -> None:
         stats, mapper, follower = self.stats, self._mapper, self._follower
+        stats.following = follower.identity is not None
         stats.records = mapper.records + follower.dropped
         stats.ignored = mapper.ignored
         stats.duplicates = mapper.duplicates

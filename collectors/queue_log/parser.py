@@ -186,6 +186,10 @@ class QueueLogMapper:
         """Release every held event (end of input, or the input is idle); feeding may continue."""
         return self._buffer.flush()
 
+    def continue_after(self) -> None:
+        """Reading resumes after records fed to an earlier mapper: a QUEUESTART from now on is a PBX restart."""
+        self._started = True
+
     @property
     def pending(self) -> int:
         """Records whose events are held in the reorder buffer."""

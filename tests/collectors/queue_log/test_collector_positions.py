@@ -116,6 +116,19 @@ async def test_a_restart_with_defaults_reads_what_was_written_while_it_was_down(
     assert await queued(store) == once(4, 9)
 
 
+async def test_a_queuestart_right_after_the_stored_position_is_a_pbx_restart(tmp_path: Path, store: Store) -> None:
+    """Resumed after records read by an earlier run, the first QUEUESTART means the PBX restarted: SourceReset."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(calls(1, 3))
+    async with session(path, store, from_start=True) as first:
+        await drain(first)
+    append(path, b"%d|NONE|NONE|NONE|QUEUESTART|\n" % (T0 + 100) + calls(4, 4))
+    async with session(path, store) as second:
+        await drain(second)
+    kinds = [event.kind for event in await stream(store)]
+    assert kinds.count("source_reset") == 1 and kinds.index("source_reset") > kinds.index("call_queued")
+
+
 async def test_from_start_never_republishes_what_is_behind_the_stored_position(tmp_path: Path, store: Store) -> None:
     """--from-start twice on a large file: the second run appends nothing, de-duplicated by position, not memory."""
     path = tmp_path / "queue_log"
