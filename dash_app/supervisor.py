@@ -15,10 +15,11 @@ client the TV board shares (``dash_app.static`` says which page loads which file
   reconnects with backoff (0.5 s doubling to 5 s; the status line says "reconnecting in ..."). Credentials: a
   display token in ``?token=``, else the ops session cookie (log in on ``/ops/``: the cookie is sent
   with the trend request and the websocket handshake, both accept it). Close code 4401/4403 or a 401
-  from the trend route shows "Not authorised" instead of the page;
-* nothing heard from the server (snapshot, delta or heartbeat) for 5 s (+ 0.5 s grace, as the TV):
-  the client's STALE banner with the age of the data the grid shows; a socket silent for 12 s is
-  closed and reopened. The next snapshot after a reconnect clears it, without a reload;
+  from the trend route shows "Not authorised" instead of the page, retried every 30 s
+  (``?denied_retry=N``): the page comes back once the credential is valid again;
+* data older than 6 s (``?stale=N``), as the TV judges it: the client's STALE banner with the data's
+  age, the grid dimmed and its times no longer ticking; a socket silent for 12 s is closed and
+  reopened. Fresh data clears it, without a reload;
 * on every snapshot and delta it rebuilds the agent rows the way ``dash_app.grid.agent_row`` does (that
   module is the reference; its column definitions and row class rules configure the grid) and
   hands them to dash-ag-grid (``setGridOption("rowData")`` with row ids, so ag-grid updates rows

@@ -19,11 +19,13 @@ supervisor page shares, keeps the snapshot and shows how fresh it is:
   queues, figures, formats, levels; ``tests/dash_app/test_tv.py`` compares the browser's text
   with :func:`dash_app.layout.tile_models`). The DOM of the tiles is built once per board/queue
   set and afterwards only text and classes change (a TV runs for weeks: nothing grows);
-* nothing heard for 5 s (+ 0.5 s grace for a heartbeat due every 5 s): the client's STALE banner
-  with the time since the last message (the header shows the data's age). A closed socket
-  reconnects with backoff (0.5 s doubling to 5 s, jittered); a socket silent for 12 s is closed and
-  reopened. No page reload ever; after a reconnect the first snapshot replaces everything;
-* close code 4401/4403 or a 401/403 on the board read: the "not authorised" panel.
+* data older than 6 s (``?stale=N`` overrides it), by the snapshot's ``ts`` and the ``data_ts`` of
+  deltas and heartbeats: the client's STALE banner with the data's age, and the tiles dimmed (never
+  hidden) until fresh data comes; so a stopped engine shows although its API keeps beating. A closed
+  socket reconnects with backoff (0.5 s doubling to 5 s, jittered); a socket silent for 12 s is closed
+  and reopened. No page reload ever; after a reconnect the first snapshot replaces everything;
+* close code 4401/4403 or a 401/403 on the board read: the "not authorised" panel, and the socket is
+  tried again every 30 s (``?denied_retry=N``), so a token made valid again brings the board back.
 
 ``mount_tv_page`` serves it under ``/tv`` of the FastAPI app (GET/HEAD only, like the ops page).
 """

@@ -64,7 +64,7 @@ PURE_OUTSIDE_CORE = (
     "dash_app.groups", "dash_app.grid", "dash_app.figures", "dash_app.layout",
 )  # fmt: skip
 # The API's infrastructure; every other module of wallboard/api is a resource, which imports only these.
-API_INFRASTRUCTURE = {"app", "runtime", "feed", "ws", "exporter", "security", "auth", "responses", "page"}
+API_INFRASTRUCTURE = {"app", "runtime", "feed", "ws", "exporter", "security", "auth", "clients", "responses", "page"}
 MAX_ROOT_MODULES = 12
 
 

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from collectors.ami.client import AmiConfig
 from wallboard.config import Settings, describe_errors
 from wallboard.core.site import QueueConfig, SiteConfig, SiteFileError, load_site_file
+from wallboard.core.text import printable
 from wallboard.core.users import Role
 from wallboard.errors import EXIT_FAILED, EXIT_USAGE, UsageError, WallboardError
 
@@ -711,11 +712,17 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return _with_accounts(args, add, writes=True)
 
 
+def _print_row(*fields: object) -> None:
+    """One line of a listing, tab-separated, stored text escaped (``core.text.printable``): a label holding
+    terminal escape sequences is shown as ``\\x1b]0;...``, never run by the terminal."""
+    print("\t".join(printable(field) for field in fields))
+
+
 def cmd_users_list(args: argparse.Namespace) -> int:
     async def show(accounts: Accounts) -> int:
         for user in await accounts.list_users():
             state = "disabled" if user.disabled else "active"
-            print(f"{user.name}\t{user.role.value}\t{state}\tcreated {user.created}")
+            _print_row(user.name, user.role.value, state, f"created {user.created}")
         return EXIT_OK
 
     return _with_accounts(args, show, writes=False)
@@ -743,7 +750,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 def cmd_tokens_list(args: argparse.Namespace) -> int:
     async def show(accounts: Accounts) -> int:
         for token in await accounts.list_tokens():
-            print(f"{token.id}\t{token.board or '(any)'}\t{token.label}\tcreated {token.created}")
+            _print_row(token.id, token.board or "(any)", token.label, f"created {token.created}")
         return EXIT_OK
 
     return _with_accounts(args, show, writes=False)
@@ -908,12 +915,10 @@ def cmd_schedule_show(args: argparse.Namespace) -> int:
         if stored is None:
             print("no schedule stored (version 0)", file=sys.stderr)
             return EXIT_OK
-        print(
-            f"version {stored.get('version')} by {stored.get('updated_by')} at {stored.get('updated_ts')}",
-            file=sys.stderr,
-        )
+        by = printable(f"version {stored.get('version')} by {stored.get('updated_by')} at {stored.get('updated_ts')}")
+        print(by, file=sys.stderr)
         for row in _stored_rows(stored, args.date, args.agent):
-            print(f"{row.get('agent')}\t{row.get('date')}\t{row.get('start')}-{row.get('end')}\t{row.get('activity')}")
+            _print_row(row.get("agent"), row.get("date"), f"{row.get('start')}-{row.get('end')}", row.get("activity"))
         return EXIT_OK
 
     return _with_store(args, show, writes=False)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from contextvars import ContextVar
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -165,14 +166,37 @@ class Settings(BaseSettings):
     display_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     metrics_public: bool = False
     metrics_per_agent: bool = False
-    ws_heartbeat_s: PositiveFloat = 2.0  # well inside the TV's 5 s STALE window
+    ws_heartbeat_s: PositiveFloat = 2.0  # each carries the data's time: well inside the pages' 6 s STALE threshold
     ws_max_message_bytes: PositiveInt = 4096
     ws_send_queue: PositiveInt = 8
+    # Readiness (/readyz, wallboard.core.readiness): Redis answers PING within ready_redis_timeout_s, the snapshot
+    # is at most ready_snapshot_max_age_s old (the engine publishes every second), and every collector's health
+    # hash was written within ready_collector_stale_s (they write it every second) and says it is connected
+    ready_redis_timeout_s: float = Field(default=1.5, gt=0, le=5)
+    ready_snapshot_max_age_s: PositiveFloat = 10.0
+    ready_collector_stale_s: PositiveFloat = 10.0
+    # Request bounds (wallboard.api.limits documents them all): a larger body is 413, a longer query 414, and a
+    # request line plus headers past max_header_bytes is refused by the HTTP parser (400)
+    max_body_bytes: PositiveInt = 1024 * 1024
+    max_query_bytes: PositiveInt = 8 * 1024
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     # Users and sessions (wallboard.admin.accounts)
     session_ttl_s: PositiveFloat = 12 * 3600.0  # sliding: every request with the session restarts it
-    login_max_failures: PositiveInt = 5  # failed logins per user name within login_window_s, then 429
-    login_max_failures_per_ip: PositiveInt = 20  # failed logins per client address within login_window_s
-    login_window_s: PositiveFloat = 300.0
+    # Login throttling (wallboard.admin.accounts): failures are counted per (user name, client) pair and per
+    # client; past its free failures a pair (or client) waits 1 s after its next failure, then 2, 4, 8 ... up to
+    # login_max_delay_s (429 with Retry-After meanwhile). Nothing ever locks a user out: a client that has not
+    # been failing logs in at once, whatever others did. A client is an IPv4 address or an IPv6 /64.
+    login_max_failures: PositiveInt = 5  # free failures of one (user name, client) pair before it waits
+    login_max_failures_per_ip: PositiveInt = 20  # free failures of one client, over all names, before it waits
+    login_max_delay_s: PositiveFloat = 300.0  # the longest wait after a failure
+    login_window_s: PositiveFloat = 300.0  # failures are forgotten this long after the wait of the last one ends
+    # failures of one user name from any client within login_window_s that write one login.targeted audit entry
+    # (and a warning): a signal of a distributed attack, never a delay for the user
+    login_alert_failures_per_user: PositiveInt = 100
+    # Proxies whose X-Forwarded-For (and X-Forwarded-Proto) is believed: comma-separated IPs or CIDRs, none by
+    # default (the client is the TCP peer, loopback included). Set it to the reverse proxy's address behind one,
+    # else every user shares the proxy's address (wallboard.api.clients)
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     # Collectors (the AMI secret only ever comes from the environment: WALLBOARD_AMI_SECRET)
     ami_secret: SecretStr | None = None
     # `wallboard collect queue-log-db` and `replay --format queue_log_db`: the database user's password, only ever
@@ -232,6 +256,20 @@ class Settings(BaseSettings):
     def _split_tokens(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(token.strip() for token in value.split(",") if token.strip())
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        """Comma-separated addresses or networks (host bits allowed: ``10.0.0.7/8`` is ``10.0.0.0/8``)."""
+        if isinstance(value, str):
+            value = tuple(entry.strip() for entry in value.split(",") if entry.strip())
+        if isinstance(value, list | tuple):
+            try:
+                return tuple(ip_network(entry, strict=False) for entry in value)
+            except ValueError as exc:
+                problem = f"{ENV_PREFIX}TRUSTED_PROXIES takes comma-separated IP addresses or CIDRs ({exc})"
+                raise ValueError(problem) from exc
         return value
 
     @field_validator("webhook_secret", mode="before")

@@ -1,6 +1,7 @@
 /* The supervisor view's rendering (see dash_app/supervisor.py for the theory of operation): the agent grid, the
- * waiting callers of a queue and the sparklines. The websocket, STALE and "not authorised" on a refused socket are
- * the shared client's (wallboard-client.js). The rows mirror dash_app/grid.py (agent_row, adherence_fields,
+ * waiting callers of a queue and the sparklines. The websocket, STALE (the data's age: the grid is dimmed and its
+ * times stop ticking meanwhile) and "not authorised" on a refused socket (retried slowly) are the shared client's
+ * (wallboard-client.js). The rows mirror dash_app/grid.py (agent_row, adherence_fields,
  * exception_words, listed); tests/dash_app/test_supervisor.py compares the page's rows with grid.agent_rows(). */
 "use strict";
 (() => {
@@ -37,8 +38,14 @@
       $("sup-main").style.display = "none";
       $("sup-status").textContent = "not authorised";
     };
+    const allow = () => {  // the credential works again: the page comes back without a reload
+      S.denied = false;
+      $("sup-denied").style.display = "none";
+      $("sup-main").style.display = "";
+    };
     const client = S.client = window.wallboardClient.open({
-      stale: "sup-stale", staleAge: "sup-stale-age", staleCounts: "data",  // the age of the data the grid shows
+      stale: "sup-stale", staleAge: "sup-stale-age", dim: "sup-main",  // the age of the data the grid shows
+      onAllowed: allow,
       onData: (snap) => {
         S.snap = snap;
         if (snap.ts) S.skew = Date.parse(snap.ts) - Date.now();
@@ -208,8 +215,8 @@
     const headers = client.token ? { Authorization: `Bearer ${client.token}` } : {};
     try {
       const r = await fetch(`/api/v1/trend?minutes=${config.minutes}`, { headers, credentials: "same-origin" });
-      if (r.status === 401 || r.status === 403) { client.deny(); return "not authorised"; }
-      if (r.ok) {
+      if (r.status === 401 || r.status === 403) client.deny();  // the socket is retried slowly all the same
+      else if (r.ok) {
         S.trend = await r.json();
         for (const series of Object.values(S.trend)) {
           for (const p of series) S.lastSample = Math.max(S.lastSample, p[0]);
@@ -217,8 +224,8 @@
         renderTrends();
       }
     } catch (e) { /* no history: the sparklines start from the live samples */ }
-    setInterval(() => {  // time in state, "out for" and the callers' waits tick between messages
-      if (!S.snap || S.denied) return;
+    setInterval(() => {  // time in state, "out for" and the callers' waits tick between messages, while fresh
+      if (!S.snap || S.denied || client.stale()) return;
       grid.refreshCells({ columns: ["time_in_state", "out_for"], force: true });
       renderCallers();
     }, 1000);

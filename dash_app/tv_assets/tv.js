@@ -1,5 +1,6 @@
-/* The floor TV board's rendering (see dash_app/tv.py for the theory of operation); the websocket, STALE, the
- * clock and "not authorised" are the shared client's (wallboard-client.js).
+/* The floor TV board's rendering (see dash_app/tv.py for the theory of operation); the websocket, STALE (the data's
+ * age; the tiles dimmed meanwhile), the clock and "not authorised" (retried slowly) are the shared client's
+ * (wallboard-client.js).
  * Formats, level rules, group sums and the grid shape mirror dash_app/figures.py, groups.py and layout.py;
  * tests/dash_app/test_tv.py checks the page shows exactly layout.tile_models() for a snapshot. */
 "use strict";
@@ -208,11 +209,12 @@
     const prefix = `${root.dataset.prefix || "/tv"}/`;  // /tv/<board>; /tv/ alone is the default board
     const rest = location.pathname.startsWith(prefix) ? location.pathname.slice(prefix.length) : "";
     const boardName = decodeURIComponent(rest.split("/")[0] || "default");
-    let board = null, built = "", pageIndex = 0, pageSince = Date.now(), denied = false;
+    let board = null, built = "", pageIndex = 0, pageSince = Date.now(), boardTimer = null;
     const client = wallboardClient.open({
-      clock: "tv-clock", age: "tv-age", stale: "tv-stale", staleAge: "tv-stale-age", staleCounts: "silence",
+      clock: "tv-clock", age: "tv-age", stale: "tv-stale", staleAge: "tv-stale-age", dim: "tv-root",
       onData: () => render(),
-      onDenied: () => { denied = true; root.classList.add("denied"); },
+      onDenied: () => root.classList.add("denied"),
+      onAllowed: () => { root.classList.remove("denied"); loadBoard(); },  // the credential works again
     });
     window.wallboardTv = {  // for tests and benchmarks: what the page holds
       seq: () => { const snap = client.snapshot(); return snap ? snap.seq : null; },
@@ -258,7 +260,7 @@
     }
     function render() {
       const snap = client.snapshot();
-      if (!snap || !board || denied) return;
+      if (!snap || !board || client.denied()) return;
       setText($("tv-title"), board.title || `wallboard · ${snap.site || ""}`);
       const models = tileModels(cat, snap, board, pageIndex);
       const shape = JSON.stringify(models.map((m) => [m.kind, m.name, m.kpis.map((v) => v.key)]));
@@ -279,10 +281,12 @@
       message(models.length ? "" : "This board has no queues yet.");
     }
     async function loadBoard() {
+      clearTimeout(boardTimer);
+      let next = board ? refreshMs : 2000;
       try {
         const r = await fetch(`/api/v1/boards/${encodeURIComponent(boardName)}`, {
           headers: { Authorization: `Bearer ${client.token}` }, cache: "no-store" });
-        if (r.status === 401 || r.status === 403) { client.deny(); return; }
+        if (r.status === 401 || r.status === 403) { client.deny(); next = client.deniedRetryMs; }
         if (r.status === 404 || r.status === 422) { message(`No board named “${boardName}”.`); board = null; }
         else if (r.ok) {
           const next = await r.json();
@@ -290,7 +294,7 @@
           render();
         }
       } catch (e) { /* the server is away: the client shows STALE; try again at the next refresh */ }
-      setTimeout(loadBoard, board ? refreshMs : 2000);
+      boardTimer = setTimeout(loadBoard, next);
     }
     function turnPages() {
       const now = Date.now(), pages = (board && board.pages) || [];

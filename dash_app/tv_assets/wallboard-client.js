@@ -11,21 +11,31 @@
  *  - the server sends a snapshot, then deltas: one applies when its `base` is the seq held, by the rules of
  *    wallboard/core/deltas.py (applyDiff below), and any other asks for {"type": "resync"}, which the server
  *    answers with a snapshot. options.onData(snapshot) runs after every snapshot and every applied delta;
- *  - every message counts as heard, heartbeats included (the server sends one every 5 s by default);
+ *  - the data's age, not the connection's, decides STALE: a snapshot carries the engine's `ts`, a delta and a
+ *    heartbeat `data_ts` (the ts of the data they bring, or of the last data), and a heartbeat its own `ts` (the
+ *    server's time, every 2 s by default). The page keeps the offset between the server's clock and its own from
+ *    the heartbeats (before the first one it takes the first data as fresh), so the age is the server's now minus
+ *    the data's time, right on a TV whose clock is off. Heartbeats of an API whose engine stopped keep coming
+ *    while the data's time stands still: the age grows; a server gone silent makes it grow too;
  *  - a timer every 250 ms, by the page's own clock: the wall clock and the data's age (when the page has
- *    elements for them); the STALE banner (class "on") after 5 s with nothing heard, plus a 0.5 s grace for a
- *    heartbeat due every 5 s to arrive, so it is up within 6 s of the last message; and a socket silent for
- *    12 s is closed, to be reopened;
+ *    elements for them); the STALE banner (class "on") once the data is older than options.staleAfterS (default:
+ *    the page's ?stale=N, else 6 s; before any data: that long after the page opened), with the age, and the
+ *    class "stale" on options.dim (the page dims its figures without hiding them; client.stale() says it too, so
+ *    a page stops ticking times in state); fresh data clears both. A socket silent for 12 s is closed, to be
+ *    reopened;
  *  - a closed socket reopens after a backoff of 0.5 s doubling to 5 s, jittered by ±25 %, back to 0.5 s once a
  *    snapshot arrives (a socket that opens and closes again does not reset it). The page is never reloaded;
  *    the first snapshot after a reconnect replaces everything;
- *  - close code 4401 or 4403 (a missing, wrong or revoked credential) is final: options.onDenied(), no
- *    reconnect, no STALE banner. A page that learns it is refused elsewhere (a REST read answering 401/403)
- *    calls client.deny(), with the same effect.
+ *  - close code 4401 or 4403 (a missing, wrong, revoked or expired credential, or a board no longer allowed):
+ *    options.onDenied() and no STALE banner; the socket is tried again slowly, every options.deniedRetryS
+ *    (default: the page's ?denied_retry=N, else 30 s), so a credential made valid again brings the page back
+ *    without a reload: the first snapshot calls options.onAllowed(). A page that learns it is refused elsewhere
+ *    (a REST read answering 401/403) calls client.deny(), with the same effect.
  */
 "use strict";
 window.wallboardClient = (() => {
-  const STALE_MS = 5500, SILENT_MS = 12000, RETRY_MIN_MS = 500, RETRY_MAX_MS = 5000, TICK_MS = 250;
+  const STALE_MS = 6000, SILENT_MS = 12000, RETRY_MIN_MS = 500, RETRY_MAX_MS = 5000, TICK_MS = 250;
+  const DENIED_RETRY_S = 30, OFFSETS_KEPT = 5;
   const REFUSED = [4401, 4403];
   const MISSING = "—";
 
@@ -49,35 +59,67 @@ window.wallboardClient = (() => {
     const el = document.getElementById(id);
     if (el && el.textContent !== text) el.textContent = text;
   };
+  const stamp = (text) => { const ms = typeof text === "string" ? Date.parse(text) : NaN; return Number.isFinite(ms) ? ms : null; };
+  const seconds = (value, fallback) => { const n = Number(value); return value !== null && value !== "" && n > 0 ? n : fallback; };
 
   /* Start the timer and return the client; client.connect() opens the socket. options (all optional):
    *   token     the credential (default: the page's ?token=, else none);
-   *   onData(snapshot), onDenied(), onRetry(ms): the socket closed and reopens in about ms;
+   *   onData(snapshot), onDenied(), onAllowed(), onRetry(ms): the socket closed and reopens in about ms;
+   *   staleAfterS  the data's age that shows STALE (default ?stale=, else 6); deniedRetryS: see above;
    *   clock     id of the element showing the time of day;
    *   age       id of the element showing the data's age ("12 s ago", "—" before any data);
-   *   stale     id of the STALE banner; staleAge: id of the element in it showing the seconds since the
-   *             last message (staleCounts "silence", the default) or since the last data ("data"). */
+   *   stale     id of the STALE banner; staleAge: id of the element in it showing the data's age in seconds;
+   *   dim       id of the element that gets the class "stale" while the data is stale. */
   function open(options) {
     const o = options || {};
-    const token = o.token ?? (new URLSearchParams(location.search).get("token") || "");
+    const params = new URLSearchParams(location.search);
+    const token = o.token ?? (params.get("token") || "");
+    const staleMs = seconds(o.staleAfterS ?? params.get("stale"), STALE_MS / 1000) * 1000;
+    const deniedRetryMs = seconds(o.deniedRetryS ?? params.get("denied_retry"), DENIED_RETRY_S) * 1000;
     const openedAt = Date.now();
-    let ws = null, snap = null, lastHeard = 0, lastData = 0, retry = RETRY_MIN_MS, denied = false;
+    let ws = null, snap = null, lastHeard = 0, retry = RETRY_MIN_MS, denied = false, timer = null;
+    let dataTs = null, skew = null, stale = false, staleTimer = null;  // skew: the server's clock minus the page's
+    const offsets = [];  // the last heartbeats' server time minus arrival time
 
+    function dataAge(now) {
+      return dataTs === null ? null : Math.max(0, now + (skew ?? 0) - dataTs);
+    }
+    function heard(m, now) {
+      if (m.type === "heartbeat" && stamp(m.ts) !== null) {
+        // A heartbeat arrives some time after its stamp: the largest of the last offsets is the least delayed.
+        offsets.push(stamp(m.ts) - now);
+        if (offsets.length > OFFSETS_KEPT) offsets.shift();
+        skew = Math.max(...offsets);
+      }
+      const ts = stamp(m.type === "snapshot" ? m.ts : m.data_ts);
+      if (ts !== null) dataTs = ts;
+      if (skew === null && dataTs !== null) skew = dataTs - now;  // no heartbeat yet: take the data as fresh
+      const left = dataTs === null ? -1 : staleMs - dataAge(now);
+      clearTimeout(staleTimer);
+      if (left >= 0) staleTimer = setTimeout(tick, left + 1);  // STALE on time, not at the next 250 ms tick
+    }
     function receive(socket, m) {
-      lastHeard = Date.now();
+      const now = lastHeard = Date.now();
+      heard(m, now);
       if (m.type === "snapshot") {
         snap = m;
         retry = RETRY_MIN_MS;
+        if (denied) allow();
       } else if (m.type === "delta") {
         if (!snap || m.base !== snap.seq) { socket.send(JSON.stringify({ type: "resync" })); return; }
         snap = applyDiff(snap, m.changes || {});
         snap.seq = m.seq;
-      } else return;  // a heartbeat (or an error report): heard, nothing to apply
-      lastData = lastHeard;
+      } else { tick(); return; }  // a heartbeat (or an error report): heard, nothing to apply
+      tick();
       if (o.onData) o.onData(snap);
     }
+    function later(ms) {
+      clearTimeout(timer);
+      timer = setTimeout(connect, ms);
+    }
     function connect() {
-      if (denied) return;
+      clearTimeout(timer);
+      if (ws) return;
       const proto = location.protocol === "https:" ? "wss" : "ws";
       const socket = new WebSocket(`${proto}://${location.host}/ws?token=${encodeURIComponent(token)}`);
       ws = socket;
@@ -86,38 +128,48 @@ window.wallboardClient = (() => {
         if (ws !== socket) return;  // replaced or given up: nothing to reopen
         ws = null;
         if (REFUSED.includes(ev.code)) { deny(); return; }
+        if (denied) { later(deniedRetryMs); return; }
         if (o.onRetry) o.onRetry(retry);
-        setTimeout(connect, retry * (0.75 + Math.random() / 2));
+        later(retry * (0.75 + Math.random() / 2));
         retry = Math.min(retry * 2, RETRY_MAX_MS);
       };
     }
     function deny() {
-      if (denied) return;
-      denied = true;
       const socket = ws;
       ws = null;
       if (socket) socket.close();
+      later(deniedRetryMs);  // slowly: a credential made valid again brings the page back
+      if (denied) return;
+      denied = true;
       tick();
       if (o.onDenied) o.onDenied();
     }
+    function allow() {
+      denied = false;
+      if (o.onAllowed) o.onAllowed();
+    }
     function tick() {
-      const now = Date.now();
+      const now = Date.now(), age = dataAge(now);
       if (o.clock) setText(o.clock, new Date(now).toLocaleTimeString([], { hour12: false }));
-      if (o.age) setText(o.age, lastData ? `${Math.floor((now - lastData) / 1000)} s ago` : MISSING);
-      const silent = now - (lastHeard || openedAt);
+      if (o.age) setText(o.age, age === null ? MISSING : `${Math.floor(age / 1000)} s ago`);
+      stale = !denied && (age === null ? now - openedAt > staleMs : age > staleMs);
       if (o.stale) {
         const banner = document.getElementById(o.stale);
-        if (banner) banner.classList.toggle("on", !denied && silent > STALE_MS);
-        const since = (o.staleCounts === "data" ? lastData : lastHeard) || openedAt;
-        if (o.staleAge) setText(o.staleAge, `${Math.floor((now - since) / 1000)} s`);
+        if (banner) banner.classList.toggle("on", stale);
+        if (o.staleAge) setText(o.staleAge, `${Math.floor((age ?? now - openedAt) / 1000)} s`);
       }
-      if (ws && ws.readyState === WebSocket.OPEN && silent > SILENT_MS) ws.close();
+      const dimmed = o.dim && document.getElementById(o.dim);
+      if (dimmed) dimmed.classList.toggle("stale", stale);
+      if (ws && ws.readyState === WebSocket.OPEN && now - (lastHeard || openedAt) > SILENT_MS) ws.close();
     }
 
     setInterval(tick, TICK_MS);
     tick();
-    return { token, connect, deny, snapshot: () => snap, denied: () => denied };
+    return {
+      token, connect, deny, snapshot: () => snap, denied: () => denied, stale: () => stale,
+      age: () => dataAge(Date.now()), deniedRetryMs,
+    };
   }
 
-  return { open, applyDiff, STALE_MS, SILENT_MS, RETRY_MIN_MS, RETRY_MAX_MS };
+  return { open, applyDiff, STALE_MS, SILENT_MS, RETRY_MIN_MS, RETRY_MAX_MS, DENIED_RETRY_S };
 })();

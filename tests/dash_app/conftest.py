@@ -1,14 +1,17 @@
 """Browser-test fixtures shared by the TV and supervisor tests: Chromium (tests/support/browser.py), a store, a
-display token, a publisher playing the runner, and the API with every page on a port a test can stop and start
-again."""
+display token, a publisher playing the runner (which, like the runner, publishes its last snapshot again every
+second at the current time while the API runs: the pages judge the data's age), and the API with every page on a
+port a test can stop and start again."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -30,6 +33,7 @@ from wallboard.store import Store, connect
 
 SITE = "paris"
 START_TIMEOUT_S = 15.0
+REFRESH_S = 1.0
 Serve = Callable[[int], AbstractAsyncContextManager[str]]
 
 
@@ -39,8 +43,13 @@ class Publisher:
     def __init__(self, store: Store) -> None:
         self.store, self.seq = store, 0
         self.published: dict[str, Any] = {}
+        self._one_at_a_time = asyncio.Lock()  # the test's publishes and the refreshes: each delta on the last
 
     async def publish(self, snap: dict[str, Any]) -> None:
+        async with self._one_at_a_time:
+            await self._publish(snap)
+
+    async def _publish(self, snap: dict[str, Any]) -> None:
         self.seq += 1
         full = {**snap, "seq": self.seq, "stream_id": f"{self.seq}-0"}
         await self.store.events.save_state(json.dumps(full), None, full["stream_id"], self.seq)
@@ -49,6 +58,13 @@ class Publisher:
             {"type": "delta", "seq": self.seq, "base": self.seq - 1, "changes": changes}
         )
         self.published = full
+
+    async def refresh(self) -> None:
+        """Publish the last snapshot again at the current time, as the runner does every second (none yet: nothing)."""
+        async with self._one_at_a_time:
+            if self.published:
+                kept = {key: value for key, value in self.published.items() if key not in ("seq", "stream_id")}
+                await self._publish({**kept, "ts": datetime.now(UTC).isoformat()})
 
 
 def free_port() -> int:
@@ -72,7 +88,7 @@ def accounts(store: Store) -> Accounts:
 
 @pytest.fixture
 async def token(accounts: Accounts) -> str:
-    made, _ = await accounts.create_token("default", "tv", actor="test")
+    made, _ = await accounts.create_token(None, "tv", actor="test")  # bound to no board: opens every board
     return made
 
 
@@ -81,10 +97,17 @@ def publisher(store: Store) -> Publisher:
     return Publisher(store)
 
 
+async def _keep_fresh(publisher: Publisher) -> None:
+    while True:
+        await publisher.refresh()
+        await asyncio.sleep(REFRESH_S)  # the runner's cadence, not a wait for something to settle
+
+
 @pytest.fixture
-def serve(store: Store) -> Serve:
+def serve(store: Store, publisher: Publisher) -> Serve:
     """``async with serve(port) as base``: the API with the root, TV, ops and supervisor pages on ``port`` (fixed,
-    so a test can stop it and start it again there); heartbeats every second, deltas every 50 ms."""
+    so a test can stop it and start it again there); heartbeats every second, deltas every 50 ms. Meanwhile the
+    publisher republishes its last snapshot every second with the current time, as the runner would."""
 
     @contextlib.asynccontextmanager
     async def running(port: int) -> AsyncIterator[str]:
@@ -97,8 +120,13 @@ def serve(store: Store) -> Serve:
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws_per_message_deflate=False
         )
-        async with serving(config, start_timeout_s=START_TIMEOUT_S) as base:
-            yield base
+        fresh = asyncio.create_task(_keep_fresh(publisher), name="publisher refresh")
+        try:
+            async with serving(config, start_timeout_s=START_TIMEOUT_S) as base:
+                yield base
+        finally:
+            fresh.cancel()
+            await asyncio.gather(fresh, return_exceptions=True)
 
     return running
 

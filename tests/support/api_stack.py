@@ -94,7 +94,8 @@ async def running_api(
     options: dict[str, Any] = {"clock": clock, "ws_interval_s": ws_interval_s}
     options = {name: value for name, value in options.items() if value is not None}
     app = create_app(settings, store=store, sites=sites, passwords=passwords, site_config=site_config, **options)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    # proxy_headers off, as uvicorn_config has it: the client address is wallboard.api.clients' to find
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on", proxy_headers=False)
     async with serving(config) as base, httpx.AsyncClient(base_url=base, timeout=WAIT_S) as http:
         api = RunningApi(base, http, app, store, Accounts(store.accounts, Hashing(passwords)))
         for name, role in (EVERY_ROLE if users is True else users or {}).items():

@@ -88,7 +88,7 @@ async def test_an_imported_schedule_shows_the_agent_out_of_adherence_on_ws_and_m
             redis_url, site, ami_port=server.port, engine=engine, settings=settings, ws_interval_s=0.02
         ) as stack:
             await stack.accounts.add_user("plan1", Role.PLANNER, PASSWORD, actor="test")
-            display = await create_display_token(stack.store.accounts, board="tv", label="e2e")
+            display = await create_display_token(stack.store.accounts, board=None, label="e2e")
             runner, ami = stack.runner, stack.ami
             assert runner is not None and ami is not None
             async with stack.follow(display) as follower:

@@ -7,18 +7,28 @@ one implementation, so a user added on the command line and one added over the A
 
 * **Users** live in the ``wb:{site}:users`` hash as ``wallboard.core.users.User`` JSON (argon2 hash,
   never the password). Every change is audited.
-* **Login** counts every attempt as a failure *before* looking at the password, for the user name
-  and for the client address (so a burst of concurrent guesses cannot all pass a check made
-  before any of them failed). Past ``max_failures`` for the name, or ``max_failures_per_ip`` for the
-  address, within ``window_s`` (counted from the first failure) it answers ``LoginThrottled`` (HTTP
-  429 with Retry-After) without looking at the password. A known user's password is verified
-  in a worker thread (argon2 takes tens of ms of CPU on purpose; at most ``HASHES_IN_FLIGHT`` at a
-  time so a login burst cannot take the machine's memory); an unknown name is verified against the
-  dummy hash, so the answer takes as long and says the same (``LoginRefused``: "wrong user name or
-  password", also for a disabled user). The failure that reaches a limit writes one
-  ``login.blocked`` audit entry (a burst, not every attempt). A success clears the user-name counter
-  and takes its own attempt back from the address's (without clearing it: one account of the
-  attacker's must not reset the address), and rehashes the password when the argon2 parameters
+* **Login** is throttled, never locked. Failures are counted per *pair* (user name, client) and per
+  *client* (over all names), where a client is an IPv4 address or an IPv6 /64 (``throttle_client``;
+  the API finds the address with ``wallboard.api.clients``). A pair may fail ``max_failures`` times
+  freely, a client ``max_failures_per_ip`` times; after that each failure makes the next attempt wait
+  ``first_delay_s`` (1 s), then 2, 4, 8 ... seconds, at most ``max_delay_s``; meanwhile attempts
+  answer ``LoginThrottled`` (HTTP 429 with Retry-After) without looking at the password, and are
+  not counted. A pair's or client's failures are forgotten ``window_s`` after the wait of its last
+  one ends. So an attacker slows down only their own guesses: the user typing the right password
+  from a client that has not been failing logs in at once, however many failures others piled up
+  on the name. Per-name failures from every client are also counted (over ``window_s``), as a
+  signal only: reaching ``alert_failures_per_user`` writes one ``login.targeted`` audit entry and a
+  warning, and delays no one. The check and the counting are one Redis script, run *before*
+  looking at the password, so a burst of concurrent guesses cannot all pass a check made before
+  any of them failed. A known user's password is verified in a worker thread (argon2 takes tens of
+  ms of CPU on purpose; at most ``HASHES_IN_FLIGHT`` at a time so a login burst cannot take the
+  machine's memory); an unknown name is verified against the dummy hash, so the answer takes as
+  long and says the same (``LoginRefused``: "wrong user name or password", also for a disabled
+  user). Every failure is counted by ``on_login_failure`` (the API's Prometheus counter); the
+  failure that uses up a pair's or a client's free failures writes one ``login.throttled`` audit
+  entry (a burst, not every attempt). A success forgets the pair's failures and takes its own
+  attempt back from the client's and the name's counts (without clearing them: one account of the
+  attacker's must not reset the client), and rehashes the password when the argon2 parameters
   changed.
 * **Sessions** are random bearer tokens (``wbs_`` + 256 bits) stored as
   ``wb:{site}:session:<sha256(token)>`` with a sliding time to live (every use restarts it).
@@ -31,24 +41,26 @@ one implementation, so a user added on the command line and one added over the A
 * **Audit** entries are flat string fields ``ts, actor, action, target, old, new`` (``old``/``new``
   JSON), never a password, a hash or a token.
 
-Failure subjects are ``user:<sha256(name)>`` / ``ip:<sha256(address)>``: what an attacker types
-becomes a fixed-size key.
+Failure subjects are ``pair:<sha256([name, client])>``, ``client:<sha256(client)>`` and
+``account:<sha256(name)>``: what an attacker types becomes a fixed-size key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn, Protocol
 
 from pydantic import ValidationError
 
+from wallboard.core.text import clean
 from wallboard.core.users import (
     DISPLAY,
     Passwords,
@@ -91,7 +103,7 @@ class LoginRefused(AccountError):
 
 
 class LoginThrottled(AccountError):
-    """Too many failed logins for this user name or client address; retry after ``retry_after_s``."""
+    """Too many failed logins of this user name from this client, or of this client; retry after ``retry_after_s``."""
 
     def __init__(self, retry_after_s: float) -> None:
         self.retry_after_s = retry_after_s
@@ -112,9 +124,20 @@ class AccountStore(Protocol):
     async def add_session(self, digest: str, info: Mapping[str, Any], ttl_s: float) -> None: ...
     async def touch_session(self, digest: str, ttl_s: float) -> dict[str, Any] | None: ...
     async def end_session(self, digest: str) -> bool: ...
-    async def count_login_failure(self, subject: str, window_s: float) -> tuple[int, float]: ...
-    async def clear_login_failures(self, subject: str) -> None: ...
-    async def forgive_login_failure(self, subject: str) -> None: ...
+    async def peek_sessions(self, digests: Sequence[str]) -> list[dict[str, Any] | None]: ...
+    async def get_users(self, names: Sequence[str]) -> dict[str, dict[str, Any] | None]: ...
+    async def count_login_attempt(
+        self,
+        gated: Sequence[tuple[str, int]],
+        watched: str,
+        *,
+        now_s: float,
+        first_delay_s: float,
+        max_delay_s: float,
+        memory_s: float,
+        watch_window_s: float,
+    ) -> tuple[float, list[int]]: ...
+    async def forgive_login_attempt(self, pair: str, client: str, account: str, *, now_s: float) -> None: ...
     async def append_audit(self, entry: Mapping[str, str]) -> str: ...
     async def read_audit(self, count: int, before: str | None = None) -> list[tuple[str, dict[str, str]]]: ...
     async def add_token(self, token_hash: str, info: Mapping[str, Any]) -> None: ...
@@ -208,10 +231,49 @@ class Hashing:
 
 @dataclass(frozen=True)
 class LoginPolicy:
+    """Sessions and login throttling (see the module docstring; the API's come from ``Settings.login_*``)."""
+
     session_ttl_s: float = 12 * 3600.0
-    max_failures: int = 5
-    max_failures_per_ip: int = 20
-    window_s: float = 300.0
+    max_failures: int = 5  # free failures of one (user name, client) pair
+    max_failures_per_ip: int = 20  # free failures of one client over all names
+    window_s: float = 300.0  # failures are forgotten this long after the wait of the last one ends
+    max_delay_s: float = 300.0  # the longest wait
+    alert_failures_per_user: int = 100  # failures of one name from every client that write login.targeted
+    first_delay_s: float = 1.0  # the wait after the first failure past the free ones; doubled by each next one
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A login attempt counted up front as a failure: who, from where, and the counts it brought."""
+
+    name: str
+    client: str | None
+    throttled_as: str
+    pair_failures: int
+    client_failures: int
+    name_failures: int
+
+
+def throttle_client(client: str | None) -> str:
+    """The client as login throttling counts it: an IPv4 address, an IPv6 /64 (one site's LAN), else the text."""
+    if not client:
+        return "?"
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def login_subjects(name: str, client: str | None) -> tuple[str, str, str]:
+    """The failure counters of a login attempt: its (name, client) pair, its client, its name."""
+    key = throttle_client(client)
+    pair = json.dumps([name.lower(), key], separators=(",", ":"))
+    return f"pair:{token_digest(pair)}", f"client:{token_digest(key)}", f"account:{token_digest(name.lower())}"
 
 
 class Accounts:
@@ -315,41 +377,53 @@ class Accounts:
 
     async def login(self, name: str, password: str, client: str | None) -> Session:
         """A new session for a correct name and password; LoginThrottled or LoginRefused otherwise."""
-        subjects = [f"user:{token_digest(name.lower())}", f"ip:{token_digest(client or '?')}"]
-        limits = [self.policy.max_failures, self.policy.max_failures_per_ip]
-        counts = [await self.store.count_login_failure(subject, self.policy.window_s) for subject in subjects]
-        over = [left for (failures, left), limit in zip(counts, limits, strict=True) if failures > limit]
-        if over:
+        pair, source, account = login_subjects(name, client)
+        policy = self.policy
+        wait, (pair_failures, client_failures, name_failures) = await self.store.count_login_attempt(
+            [(pair, policy.max_failures), (source, policy.max_failures_per_ip)],
+            account,
+            now_s=self._clock().timestamp(),
+            first_delay_s=policy.first_delay_s,
+            max_delay_s=policy.max_delay_s,
+            memory_s=policy.window_s,
+            watch_window_s=policy.window_s,
+        )
+        if wait > 0:
             self._on_login_failure("throttled")
-            raise LoginThrottled(max(over) or self.policy.window_s)
+            raise LoginThrottled(wait)
+        attempt = _Attempt(name[:64], client, throttle_client(client), pair_failures, client_failures, name_failures)
         user = await self.get_user(name) if len(name) <= 64 else None
         if user is None:
             await self.hashing.waste_time(password)
-            await self._failed(counts, limits, name, client, "unknown_user")
+            await self._failed(attempt, "unknown_user")
         verified = await self.hashing.verify(user.password_hash, password)
         if not verified.ok or user.disabled:
-            await self._failed(counts, limits, name, client, "disabled" if verified.ok else "bad_password")
+            await self._failed(attempt, "disabled" if verified.ok else "bad_password")
         if verified.rehash is not None:
             user = user.model_copy(update={"password_hash": verified.rehash})
             await self.store.put_user(user.name, _record(user))
             log.info("user %s: password rehashed with the current argon2 parameters", user.name)
-        await self.store.clear_login_failures(subjects[0])
-        await self.store.forgive_login_failure(subjects[1])
+        await self.store.forgive_login_attempt(pair, source, account, now_s=self._clock().timestamp())
         return await self._start_session(user, client)
 
-    async def _failed(
-        self, counts: list[tuple[int, float]], limits: list[int], name: str, client: str | None, why: str
-    ) -> NoReturn:
-        """Refuse a login already counted as a failure; audit the failure that reached a limit."""
+    async def _failed(self, attempt: _Attempt, why: str) -> NoReturn:
+        """Refuse a login already counted as a failure; audit the failure that used up free ones (or alerts)."""
         self._on_login_failure(why)
-        for (failures, _), limit, target in zip(
-            counts, limits, (f"user:{name[:64]}", f"ip:{client or '?'}"), strict=True
-        ):
-            if failures == limit:
-                log.warning(
-                    "%d failed logins for %s within %.0f s: refusing it for now", limit, target, self.policy.window_s
-                )
-                await self.audit("anonymous", "login.blocked", target, None, {"failures": failures, "client": client})
+        policy, client = self.policy, attempt.client or "?"
+        if attempt.pair_failures == policy.max_failures:
+            what = "%d failed logins for %s from %s: its next attempts from there wait"
+            log.warning(what, attempt.pair_failures, attempt.name, client)
+            new = {"failures": attempt.pair_failures, "client": client}
+            await self.audit("anonymous", "login.throttled", f"user:{attempt.name}", None, new)
+        if attempt.client_failures == policy.max_failures_per_ip:
+            log.warning("%d failed logins from %s: its next attempts wait", attempt.client_failures, client)
+            new = {"failures": attempt.client_failures, "client": client}
+            await self.audit("anonymous", "login.throttled", f"client:{attempt.throttled_as}", None, new)
+        if attempt.name_failures == policy.alert_failures_per_user:
+            what = "%d failed logins for %s from any client within %.0f s: someone may be guessing its password"
+            log.warning(what, attempt.name_failures, attempt.name, policy.window_s)
+            new = {"failures": attempt.name_failures, "window_s": policy.window_s, "client": client}
+            await self.audit("anonymous", "login.targeted", f"user:{attempt.name}", None, new)
         raise LoginRefused()
 
     async def _start_session(self, user: User, client: str | None) -> Session:
@@ -373,10 +447,32 @@ class Accounts:
         if info is None:
             return None
         user = await self.get_user(str(info.get("name", "")))
-        if user is None or user.disabled or info.get("epoch", 0) != user.epoch:
+        if _session_ended(info, user) is not None or user is None:
             await self.store.end_session(digest)
             return None
         return ActiveSession(digest=digest, user=user, csrf_digest=str(info.get("csrf", "")))
+
+    async def peek_sessions(self, digests: Sequence[str]) -> dict[str, ActiveSession | str]:
+        """Each session of ``digests``: live (with its user's role now), or why it ended; expiries untouched.
+
+        Two round trips however many sessions: what an API process re-checks for its open websockets.
+        """
+        infos = dict(zip(digests, await self.store.peek_sessions(digests), strict=True))
+        names = [str(info.get("name", "")) for info in infos.values() if info is not None]
+        records = await self.store.get_users(names)
+        found: dict[str, ActiveSession | str] = {}
+        for digest, info in infos.items():
+            if info is None:
+                found[digest] = "session ended (logged out or expired)"
+                continue
+            name = str(info.get("name", ""))
+            user = _user_of(name, records.get(name))
+            ended = _session_ended(info, user)
+            if ended is None and user is not None:
+                found[digest] = ActiveSession(digest, user, str(info.get("csrf", "")))
+            else:
+                found[digest] = ended or "user removed"
+        return found
 
     async def logout(self, session: ActiveSession) -> None:
         await self.store.end_session(session.digest)
@@ -419,10 +515,14 @@ class TokenAdder(Protocol):
 
 
 async def new_display_token(store: TokenAdder, board: str | None, label: str, now: datetime) -> tuple[str, str]:
-    """Store a new display token's digest with its metadata; returns the token (shown once) and its creation time."""
+    """Store a new display token's digest with its metadata; returns the token (shown once) and its creation time.
+
+    The label is stored without control characters, whoever gives it (the API validates it too; the CLI does not).
+    """
     token = secrets.token_urlsafe(32)
     created = now.isoformat()
-    await store.add_token(token_digest(token), {"role": DISPLAY, "board": board, "created": created, "label": label})
+    info = {"role": DISPLAY, "board": board, "created": created, "label": clean(label)}
+    await store.add_token(token_digest(token), info)
     return token, created
 
 
@@ -438,6 +538,26 @@ def _display(digest: str, info: Mapping[str, Any]) -> DisplayToken:
     return DisplayToken(
         digest[:TOKEN_ID_CHARS], str(board) if board else None, str(info.get("label", "")), str(info.get("created", ""))
     )
+
+
+def _session_ended(info: Mapping[str, Any], user: User | None) -> str | None:
+    """Why a stored session no longer counts (its user gone, disabled, or past a password change), else None."""
+    if user is None:
+        return "user removed"
+    if user.disabled:
+        return "user disabled"
+    if info.get("epoch", 0) != user.epoch:
+        return "password changed"
+    return None
+
+
+def _user_of(name: str, record: Mapping[str, Any] | None) -> User | None:
+    if record is None:
+        return None
+    try:
+        return User.model_validate({**record, "name": name})
+    except ValidationError:
+        return None
 
 
 def _record(user: User) -> dict[str, Any]:
@@ -459,9 +579,11 @@ __all__ = [
     "LoginPolicy",
     "LoginRefused",
     "LoginThrottled",
+    "login_subjects",
     "Session",
     "TokenNotFoundError",
     "UnknownUserError",
     "UserError",
     "UserExistsError",
+    "throttle_client",
 ]

@@ -24,7 +24,7 @@ import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from wallboard.admin.accounts import (
     MIN_TOKEN_PREFIX,
@@ -35,6 +35,7 @@ from wallboard.admin.accounts import (
     UnknownUserError,
     UserExistsError,
 )
+from wallboard.api.clients import client_address, client_scheme
 from wallboard.api.responses import GUARDED, R401, R422, Detail, problems
 from wallboard.api.security import (
     CSRF_COOKIE,
@@ -48,6 +49,7 @@ from wallboard.api.security import (
     site_named,
     unauthorised,
 )
+from wallboard.core.text import CleanText
 from wallboard.core.users import MAX_PASSWORD_LENGTH, NAME_PATTERN, Role, User, UserError
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 
 SiteQuery = Query(default=None, description="Site (default: the first site the API serves).")
 AUDIT_PAGE_MAX = 1000
+STREAM_ID_PART = 2**64  # each part of a Redis stream id is an unsigned 64-bit number
 UserManager = Annotated[Principal, Depends(require(Permission.MANAGE_USERS))]
 TokenManager = Annotated[Principal, Depends(require(Permission.MANAGE_TOKENS))]
 AuditReader = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
@@ -104,7 +107,7 @@ class UserChange(BaseModel):
 
 class NewToken(BaseModel):
     board: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    label: str = Field(default="", max_length=200)
+    label: CleanText = Field(default="", max_length=200)
 
 
 class TokenOut(BaseModel):
@@ -128,6 +131,13 @@ class AuditEntry(BaseModel):
     new: Any = None
 
 
+def _entry_id_in_range(entry_id: str | None) -> str | None:
+    """A stream entry id whose two parts fit Redis's unsigned 64 bits (anything else is a 422, not Redis's error)."""
+    if entry_id is not None and any(int(part) >= STREAM_ID_PART for part in entry_id.split("-")):
+        raise ValueError(f"read {entry_id!r}: each part of an entry id is a number below 2**64")
+    return entry_id
+
+
 def build_admin_router(runtime: Runtime) -> APIRouter:
     """Login/logout/me, users, display tokens and audit routes, bound to ``runtime``."""
     router = APIRouter(prefix="/api/v1")
@@ -140,7 +150,11 @@ def build_admin_router(runtime: Runtime) -> APIRouter:
         principal: AuditReader,
         site: str | None = SiteQuery,
         count: Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX)] = 100,
-        before: Annotated[str | None, Query(pattern=r"^\d{1,20}-\d{1,20}$", description="an entry id")] = None,
+        before: Annotated[
+            str | None,
+            Query(pattern=r"^\d{1,20}-\d{1,20}$", description="an entry id"),
+            AfterValidator(_entry_id_in_range),
+        ] = None,
         action: Annotated[str | None, Query(max_length=64)] = None,
     ) -> list[dict[str, Any]]:
         """Audit entries, newest first: who changed what, when, old -> new (never a secret)."""
@@ -159,7 +173,8 @@ def _session_routes(router: APIRouter, runtime: Runtime) -> None:
     async def login(body: LoginRequest, request: Request, response: Response, site: str | None = SiteQuery) -> Any:
         """Exchange a user name and password for a session (bearer token, or cookies for the ops page)."""
         accounts = site_named(runtime, site).accounts
-        client = request.client.host if request.client else None
+        proxies = runtime.settings.trusted_proxies
+        client = client_address(request, proxies)
         try:
             session = await guarded(accounts.login(body.name, body.password, client))
         except LoginThrottled as exc:
@@ -169,7 +184,7 @@ def _session_routes(router: APIRouter, runtime: Runtime) -> None:
         except LoginRefused as exc:
             raise unauthorised(str(exc)) from exc
         if body.cookie:
-            _set_cookies(response, session, secure=request.url.scheme == "https")
+            _set_cookies(response, session, secure=client_scheme(request, proxies) == "https")
         return {
             "token": None if body.cookie else session.token,
             "expires_in_s": session.ttl_s,

@@ -31,8 +31,10 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from wallboard.api.responses import GUARDED, Detail, problems
-from wallboard.api.security import Permission, Principal, guarded, require, site_named
+from wallboard.api.security import Permission, Principal, guarded, require, scope_of, site_named
 from wallboard.core.events import AlertAction
+from wallboard.core.scopes import narrow
+from wallboard.core.text import CleanText
 from wallboard.store import next_stream_id, stream_id_key
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 _ID_PART = 2**64  # each half of a stream id is an unsigned 64-bit number
 SiteQuery = Query(default=None, description="Site (default: the first site the API serves).")
 Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
+PersonReader = Annotated[Principal, Depends(require(Permission.READ, cookie=True, display=False))]  # no TV
 Acker = Annotated[Principal, Depends(require(Permission.ACK_ALERTS, cookie=True))]
 IdempotencyKey = Annotated[
     str | None,
@@ -117,18 +120,18 @@ class History(BaseModel):
 
 class AckBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(default=None, min_length=1, max_length=1000)
+    note: CleanText | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class SnoozeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     minutes: int = Field(ge=1, le=1440, description="silence notifications for this long (at most a day)")
-    note: str | None = Field(default=None, min_length=1, max_length=1000)
+    note: CleanText | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class NoteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str = Field(min_length=1, max_length=1000)
+    note: CleanText = Field(min_length=1, max_length=1000)
 
 
 class Accepted(BaseModel):
@@ -157,8 +160,11 @@ def build_alert_router(runtime: Runtime) -> APIRouter:
         "", response_model=AlertList, response_model_exclude_unset=True, responses={**GUARDED, 503: {"model": Detail}}
     )
     async def get_alerts(principal: Reader, site: str | None = SiteQuery) -> dict[str, Any]:
-        """The open alerts of the site: alarms first, then the oldest."""
-        snapshot = _snapshot(site_named(runtime, site))
+        """The open alerts of the site: alarms first, then the oldest (a board's token: those of its board)."""
+        served = site_named(runtime, site)
+        snapshot = _snapshot(served)
+        if (scope := await scope_of(served, principal)) is not None:
+            snapshot = narrow(snapshot, scope)
         return {
             "site": snapshot["site"],
             "seq": snapshot["seq"],
@@ -168,7 +174,7 @@ def build_alert_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/history", response_model=History, response_model_exclude_unset=True, responses=GUARDED)
     async def get_history(
-        principal: Reader,
+        principal: PersonReader,
         site: str | None = SiteQuery,
         since: Annotated[str | None, Query(description="ISO time or stream id; records after it")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -25,7 +25,7 @@ thresholds are checked against the site file (``settings.site_file``) for the ma
 is one, else against the queues and teams of the site's latest snapshot.
 
 Shutdown cancels the tasks and, when the app opened the Redis client itself, closes it.
-``uvicorn_config`` gives the server settings that match (message size limit on /ws).
+``uvicorn_config`` gives the server settings that match (the request and /ws bounds of ``wallboard.api.limits``).
 """
 
 from __future__ import annotations
@@ -52,11 +52,12 @@ from wallboard.api.board_routes import build_board_router
 from wallboard.api.exporter import WallboardCollector
 from wallboard.api.feed import SiteFeed
 from wallboard.api.history_routes import build_history_router
+from wallboard.api.limits import RequestLimits, refused_counter, server_options
 from wallboard.api.responses import validation_problems
 from wallboard.api.routes import build_router
 from wallboard.api.runtime import Runtime, ServedSite
 from wallboard.api.schedule_routes import build_schedule_router
-from wallboard.api.security import login_failure_counter
+from wallboard.api.security import AccessWatch, login_failure_counter
 from wallboard.api.threshold_routes import build_threshold_router
 from wallboard.api.trend_routes import build_trend_router
 from wallboard.api.ws import Hub
@@ -122,6 +123,12 @@ def create_app(
     app = FastAPI(title="wallboard", version="1", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, validation_problems)
+    app.add_middleware(
+        RequestLimits,  # body and query-string bounds (wallboard.api.limits)
+        body_bytes=settings.max_body_bytes,
+        query_bytes=settings.max_query_bytes,
+        refused=refused_counter(registry),
+    )
     app.include_router(build_router(runtime))
     app.include_router(build_admin_router(runtime))
     app.include_router(build_threshold_router(runtime))
@@ -154,7 +161,11 @@ async def _running(runtime: Runtime, store: Store | None, ws_interval_s: float) 
             site_store = store if store is not None and store.site == name else Store(client, prefix=prefix, site=name)
             served = _serve(site_store, runtime, ws_interval_s)
             runtime.sites[name] = served
-            for coroutine, role in ((served.feed.run(), "feed"), (served.hub.run(), "hub")):
+            for coroutine, role in (
+                (served.feed.run(), "feed"),
+                (served.hub.run(), "hub"),
+                (served.access.run(), "access"),
+            ):
                 task = asyncio.create_task(coroutine, name=f"{role}:{name}")
                 task.add_done_callback(functools.partial(_on_task_end, served.feed))
                 tasks.append(task)
@@ -207,11 +218,13 @@ def _serve(site_store: Store, runtime: Runtime, ws_interval_s: float) -> ServedS
         runtime.login_policy,
         on_login_failure=lambda reason: failures.labels(site_store.site, reason).inc(),
     )
-    return ServedSite(site_store.site, site_store, feed, hub, accounts)
+    return ServedSite(
+        site_store.site, site_store, feed, hub, accounts, AccessWatch(site_store, accounts, runtime.auth, hub)
+    )
 
 
 def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
-    """A uvicorn config for ``app``: host/port from settings, /ws frames capped at ws_max_message_bytes.
+    """A uvicorn config for ``app``: host/port from settings, the bounds of ``limits.server_options``.
 
     permessage-deflate is off: the hub serialises a delta once for every client, but compression
     runs per connection (each has its own zlib context), which made it the largest cost of a
@@ -221,10 +234,11 @@ def uvicorn_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicor
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "ws_max_size": settings.ws_max_message_bytes,
+        **server_options(settings),  # bounds on request heads and websocket messages (wallboard.api.limits)
         "ws_per_message_deflate": False,
         "lifespan": "on",
         "log_config": None,
+        "proxy_headers": False,  # the client address is wallboard.api.clients' to find, from trusted proxies only
     }
     options.update(overrides)
     return uvicorn.Config(app, **options)

@@ -14,15 +14,18 @@ Redis lookups are shared and bounded: concurrent checks of one token wait for a 
 at most ``LOOKUPS_IN_FLIGHT`` lookups run at once (the others wait their turn), and a token found
 is trusted for ``GRANT_TTL_S`` seconds without asking again. So when a thousand TVs sharing a token
 reconnect at once (an API restart), Redis sees one lookup instead of a burst that would exhaust the
-client's connection pool and turn valid tokens away with 503/4503. The price: a revoked token keeps
-opening connections to this process for up to ``GRANT_TTL_S``, except on the process that revoked
-it (``forget``). Unknown tokens are never cached, so a token created a moment ago works at once.
+client's connection pool and turn valid tokens away with 503/4503. The price is bounded: a revocation's
+notice (``wallboard.api.security.AccessWatch``) makes every API process forget what it trusted at once
+(``forget_all``), and without the notice a revoked token is trusted for ``GRANT_TTL_S`` (4 s) at most.
+Unknown tokens are never cached, so a token created a moment ago works at once. Sockets already open are
+not this module's business: the access watch re-checks them without this cache.
 
 A client presents its token as ``Authorization: Bearer <token>`` or ``?token=<token>`` (the
 only option a browser has for a websocket). With auth disabled every request is granted.
 Logs never show a token: at most the first 8 hex digits of its digest. uvicorn logs request paths
-with their query string (access log, websocket accept lines), so ``redact_server_logs`` installs a
-filter on its loggers that masks ``token=`` values.
+with their raw query string (access log, websocket accept lines), so ``redact_server_logs`` installs a
+filter on its loggers and on the process's log handlers that masks ``token`` values however they are
+spelled (``%74oken=``, ``TOKEN=``), ``Authorization`` and cookie headers (``redact``).
 
 ``/metrics`` is open to loopback clients (a Prometheus beside the API) and to everyone when
 ``metrics_public`` is set; otherwise it needs a display token like the rest.
@@ -39,6 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
 from wallboard.admin.accounts import token_digest as token_digest
 from wallboard.config import Settings
@@ -49,9 +53,15 @@ BEARER = "bearer"
 TOKEN_QUERY = "token"
 DISPLAY = "display"
 SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")
-_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE)
+# A name=value pair of a query string (or a cookie, or a log message's own key=value), its name still encoded
+_PARAMETER = re.compile(r"(^|[?&;\s\"'(,])([^=&;\s\"'#?(),]+)=([^&;\s\"'#(),]*)")
+_SECRET_NAMES = ("token", "password", "secret", "session", "csrf")  # a name containing one, once decoded, is masked
+# A header that is a credential whole, as a line or a repr ("authorization: x", (b'cookie', b'x'), 'cookie': 'x')
+_SECRET_HEADER = re.compile(r"((?:authorization|(?:set-)?cookie)[\"']?\s*[:=,]\s*(?:b?[\"'])?)([^\"'\r\n]+)", re.I)
+_CREDENTIALS = re.compile(r"\b(bearer|basic)(\s+)(?!\*\*\*)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+MASK = "***"
 LOOKUPS_IN_FLIGHT = 16  # Redis token lookups at once (the API's Redis pool holds 100 connections)
-GRANT_TTL_S = 5.0  # how long a token found in Redis is trusted without asking again
+GRANT_TTL_S = 4.0  # how long a token found in Redis is trusted without asking again (revocation: within 5 s)
 MAX_REMEMBERED = 4096  # remembered grants; past that the memory starts over
 
 
@@ -169,6 +179,10 @@ class Authenticator:
         for key in [key for key in self._found if key[1] == digest]:
             del self._found[key]
 
+    def forget_all(self) -> None:
+        """Stop trusting every remembered token now (a token was revoked somewhere: which, the notice does not say)."""
+        self._found.clear()
+
     def _settled(self, key: tuple[TokenStore, str], done: asyncio.Future[dict[str, Any] | None]) -> None:
         self._lookups.pop(key, None)
         if not done.cancelled():
@@ -182,24 +196,62 @@ class Authenticator:
 
 
 class TokenRedactor(logging.Filter):
-    """Masks ``token=`` query values in a record's message and arguments (the record is kept)."""
+    """Masks credentials (see ``redact``) in a record's message, arguments and traceback (the record is kept)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+            record.args = tuple(_redacted_arg(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _redacted_arg(value) for key, value in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 
+def _redacted_arg(arg: object) -> object:
+    """A log argument with its credentials masked; numbers (and anything without one) unchanged."""
+    if isinstance(arg, int | float) or arg is None:
+        return arg
+    text = arg.decode("latin-1") if isinstance(arg, bytes | bytearray) else str(arg)
+    masked = redact(text)
+    return arg if masked == text and not isinstance(arg, str) else masked
+
+
 def redact(text: str) -> str:
-    """``text`` with the value of every ``token=`` query parameter replaced by ``***``."""
-    return _TOKEN_IN_QUERY.sub(r"\1***", text) if "token=" in text.lower() else text
+    """``text`` with its credentials replaced by ``***``, however they are spelled.
+
+    Masked: the value of every query parameter (or ``name=value`` pair) whose name, once
+    percent-decoded (``%74oken``, ``to%6Ben``, ``TOKEN``), contains token, password, secret,
+    session or csrf; the whole value of an ``Authorization``, ``Cookie`` or ``Set-Cookie`` header;
+    the credentials after ``Bearer`` or ``Basic``.
+    """
+    if "=" in text:
+        text = _PARAMETER.sub(_masked_parameter, text)
+    return _CREDENTIALS.sub(rf"\1\2{MASK}", _SECRET_HEADER.sub(rf"\1{MASK}", text))
+
+
+def _masked_parameter(match: re.Match[str]) -> str:
+    name = match.group(2)
+    for _ in range(3):  # names encoded more than once are still found (a harmless over-masking at worst)
+        decoded = unquote_plus(name)
+        if decoded == name:
+            break
+        name = decoded
+    if any(secret in name.lower() for secret in _SECRET_NAMES):
+        return f"{match.group(1)}{match.group(2)}={MASK}"
+    return match.group(0)
 
 
 def redact_server_logs(names: Iterable[str] = SERVER_LOGGERS) -> None:
-    """Install a TokenRedactor on uvicorn's loggers (once: calling again adds nothing)."""
-    for name in names:
-        logger = logging.getLogger(name)
-        if not any(isinstance(existing, TokenRedactor) for existing in logger.filters):
-            logger.addFilter(TokenRedactor())
+    """Install a TokenRedactor on uvicorn's loggers and on the handlers the CLI configured (once each).
+
+    A filter on a logger sees only that logger's own records; one on a handler sees every record it
+    writes, whichever logger it came from: so every log line of the process is redacted.
+    """
+    loggers = [logging.getLogger(name) for name in names]
+    handlers = [handler for logger in (logging.getLogger(), *loggers) for handler in logger.handlers]
+    for target in (*loggers, *handlers):
+        if not any(isinstance(existing, TokenRedactor) for existing in target.filters):
+            target.addFilter(TokenRedactor())

@@ -16,8 +16,9 @@ one per queue; ``team_tiles`` adds an adherence tile per team of ``teams`` (none
 boards without these fields read as false / empty. ``dash_app.layout`` documents what a TV shows.
 
 * ``GET /api/v1/boards`` and ``GET /api/v1/boards/{name}`` need READ, so a TV's display token reads
-  its board. A name with no stored board answers the *default board* (every queue, standard
-  tiles, version 0) for ``default``, else 404.
+  its board; a token bound to a board reads only that one (403 for another, the list holds only it).
+  A name with no stored board answers the *default board* (every queue, standard tiles, version 0)
+  for ``default``, else 404.
 * ``PUT /api/v1/boards/{name}`` (MANAGE_BOARDS: ops and admin) validates
   the body: 422 ``{"detail": [{"field", "reason"}]}``, also for queues and groups the site does not
   have (checked against the site file, else the latest snapshot). It writes version + 1 (a
@@ -41,13 +42,14 @@ from wallboard.admin.accounts import audit_entry
 from wallboard.admin.boards import default_board
 from wallboard.api.responses import GUARDED, Detail, problems
 from wallboard.api.runtime import known_targets
-from wallboard.api.security import Permission, Principal, guarded, require, site_named
+from wallboard.api.security import Permission, Principal, check_board, guarded, require, site_named
+from wallboard.core.scopes import DEFAULT_BOARD
+from wallboard.core.text import CleanText
 
 if TYPE_CHECKING:
     from wallboard.api.runtime import Runtime, ServedSite
 
 BOARD_REFRESH_S = 30
-DEFAULT_BOARD = "default"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 RESERVED = frozenset({"assets"})  # paths of the TV's Dash app under /tv/
 TileKey = Literal[
@@ -74,7 +76,7 @@ QueueName = Annotated[str, Field(min_length=1, max_length=128)]
 
 class BoardPage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(default="", max_length=80)
+    title: CleanText = Field(default="", max_length=80)
     queues: list[QueueName] = Field(min_length=1, max_length=50)
     seconds: int = Field(ge=5, le=3600)
 
@@ -83,7 +85,7 @@ class BoardBody(BaseModel):
     """A board as written by PUT (``version``: the stored version it replaces, checked when given)."""
 
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(default="", max_length=80)
+    title: CleanText = Field(default="", max_length=80)
     queues: list[QueueName] = Field(default=[], max_length=200)
     groups: list[QueueName] = Field(default=[], max_length=50)
     tiles: list[TileKey] = Field(default=[], max_length=len(TILE_KEYS))
@@ -116,11 +118,15 @@ def build_board_router(runtime: Runtime) -> APIRouter:
     async def list_boards(principal: Reader, site: str | None = None) -> dict[str, dict[str, Any]]:
         """Every stored board by name (plus ``default`` while none is stored under that name)."""
         boards = await guarded(site_named(runtime, site).store.boards.list_boards())
-        return {DEFAULT_BOARD: default_board(), **boards}
+        every = {DEFAULT_BOARD: default_board(), **boards}
+        if principal.board is not None:  # a display token bound to one board
+            return {name: board for name, board in every.items() if name == principal.board}
+        return every
 
     @router.get("/{name}", response_model=Board, responses={**GUARDED, 404: {"model": Detail}})
     async def get_board(name: BoardName, principal: Reader, site: str | None = None) -> dict[str, Any]:
         """One board (the default board for ``default`` while none is stored)."""
+        check_board(principal, name)
         return await _stored(site_named(runtime, site), name)
 
     @router.put("/{name}", response_model=Board, responses={**GUARDED, 409: {"model": Detail}})

@@ -16,6 +16,7 @@ from wallboard.admin.accounts import Accounts, Hashing, LoginPolicy
 from wallboard.api.auth import Authenticator
 from wallboard.api.exporter import SiteReading
 from wallboard.api.feed import SiteFeed
+from wallboard.api.security import AccessWatch
 from wallboard.api.ws import Hub
 from wallboard.config import Settings
 from wallboard.core.site import QueueConfig, SiteConfig, TeamConfig
@@ -33,6 +34,7 @@ class ServedSite:
     feed: SiteFeed
     hub: Hub
     accounts: Accounts
+    access: AccessWatch  # keeps its open websockets within what their credentials allow
     health: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
@@ -53,7 +55,14 @@ class Runtime:
     @property
     def login_policy(self) -> LoginPolicy:
         s = self.settings
-        return LoginPolicy(s.session_ttl_s, s.login_max_failures, s.login_max_failures_per_ip, s.login_window_s)
+        return LoginPolicy(
+            session_ttl_s=s.session_ttl_s,
+            max_failures=s.login_max_failures,
+            max_failures_per_ip=s.login_max_failures_per_ip,
+            window_s=s.login_window_s,
+            max_delay_s=s.login_max_delay_s,
+            alert_failures_per_user=s.login_alert_failures_per_user,
+        )
 
     def readings(self) -> Iterable[SiteReading]:
         """What the exporter reads at scrape time."""

@@ -2,7 +2,7 @@
 
 | route                      | permission     | answers                                                        |
 |----------------------------|----------------|----------------------------------------------------------------|
-| GET    /api/v1/schedules   | READ           | the stored rows (``?agent=``, ``?date=`` filter; ``?format=csv``) |
+| GET    /api/v1/schedules   | READ (a user)  | the stored rows (``?agent=``, ``?date=`` filter; ``?format=csv``) |
 | PUT    /api/v1/schedules   | EDIT_SCHEDULES | import a file (``?mode=replace|merge``); 422 per row; 409; 413 |
 | POST   /api/v1/schedules   | EDIT_SCHEDULES | the same as PUT                                                |
 | DELETE /api/v1/schedules   | EDIT_SCHEDULES | clear every slot (a new, empty version)                        |
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SiteQuery = Query(default=None, description="Site (default: the first site the API serves).")
-Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
+Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True, display=False))]  # no TV reads schedules
 Planner = Annotated[Principal, Depends(require(Permission.EDIT_SCHEDULES, cookie=True))]
 IfMatch = Annotated[str | None, Header(max_length=32, description="the version this change is based on")]
 CONTENT_TYPES: dict[str, Format] = {"text/csv": "csv", "text/plain": "csv", "application/json": "json"}

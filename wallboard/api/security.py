@@ -19,17 +19,43 @@ No credential, or one that resolves to nothing, is 401; a valid one without the 
 403; Redis unreachable while checking is 503 (the credential may well be valid). With
 ``auth_enabled=False`` (tests, development) every request is the admin principal ``anonymous``.
 
-Permissions per role are the table ``wallboard.core.users.PERMISSIONS``; a display token has READ only.
-A revoked display token keeps working on a process that checked it within the last
-``auth.GRANT_TTL_S`` (5 s) at most; the process that revokes it forgets it at once.
+Permissions per role are the table ``wallboard.core.users.PERMISSIONS``; a display token has READ only,
+and only of what a TV shows: routes declared with ``require(..., display=False)`` (schedules, history)
+refuse it with 403, like those needing another permission (users, tokens, audit). A token bound to a
+board reads that board's part of the site (``scope_of``, ``wallboard.core.scopes``) and no other board
+(``check_board``); an unbound one reads every board.
+
+Access ends when it is revoked
+------------------------------
+A request is checked when it arrives; a websocket stays open, so each site's ``AccessWatch`` keeps
+every open socket's credential under watch (``hold``) and ends the socket when the credential ends:
+
+* it re-checks every *distinct* credential held, every ``RECHECK_S`` (2 s), in one batch (an HMGET of
+  the tokens, the sessions' GETs in one pipeline without restarting their expiry, an HMGET of their
+  users): a thousand TVs on one token cost one lookup per interval;
+* it re-checks at once on an ``access`` notice on the site's config channel (a token revoked, a
+  session ended, a user written: ``wallboard.store.security``), from any process or the CLI, and then
+  also forgets the display tokens ``auth.Authenticator`` trusted, so new requests are checked afresh;
+* on a ``board`` notice (and every interval) it re-reads the boards the hub shows, so a changed board
+  narrows or widens its sockets' view at once.
+
+Close codes: ``4401`` (``CLOSE_UNAUTHORISED``) with reason ``display token revoked``, ``session ended
+(logged out or expired)``, ``user disabled``, ``user removed`` or ``password changed``; ``4403``
+(``CLOSE_FORBIDDEN``) when a user's new role may no longer read. A role change that keeps READ changes
+the socket's principal and nothing it is sent (users see the whole site). While Redis is unreachable
+nothing is closed (the next successful check decides). Revocation thus reaches every open socket of
+every API process within ``RECHECK_S`` plus one Redis round trip, usually at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from fastapi import HTTPException, Request
@@ -40,10 +66,16 @@ from starlette.requests import HTTPConnection
 
 from wallboard.admin.accounts import SESSION_PREFIX, ActiveSession, token_digest
 from wallboard.api.auth import presented_token
-from wallboard.core.users import DISPLAY, Permission, Role, RoleName, permissions_of
+from wallboard.core.scopes import BoardScope, board_scope
+from wallboard.core.users import DISPLAY, Permission, Role, RoleName, User, permissions_of
+from wallboard.store.errors import StoreError
 
 if TYPE_CHECKING:
+    from wallboard.admin.accounts import Accounts
+    from wallboard.api.auth import Authenticator
     from wallboard.api.runtime import Runtime, ServedSite
+    from wallboard.api.ws import Hub
+    from wallboard.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,18 +85,28 @@ CSRF_COOKIE = "wb_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Via = Literal["session", "cookie", "display", "open"]
+CLOSE_UNAUTHORISED = 4401  # no credential, or it ended (revoked, logged out, expired, user disabled or removed)
+CLOSE_FORBIDDEN = 4403  # the credential holds, but may not read this
+RECHECK_S = 2.0  # how often every open websocket's credential is checked again (revocation: within 5 s)
+LISTEN_RETRY_S = (0.5, 10.0)  # backoff between subscriptions to the config channel
+Ending = tuple[int, str]  # a websocket's close code and reason
 
-__all__ = ["Permission", "Principal", "Role", "authenticate", "require"]
+__all__ = ["AccessWatch", "Permission", "Principal", "Role", "authenticate", "require", "scope_of"]
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts as: a user (``name``, ``role``) or a display token (``display:<board>``)."""
+    """Who a request acts as: a user (``name``, ``role``) or a display token (``display:<board>``).
+
+    ``credential`` is the digest of the session or display token it came with (None: auth off, or a token
+    of the settings, which nothing revokes); ``AccessWatch`` re-checks it while a websocket stays open.
+    """
 
     name: str
     role: RoleName
     via: Via = "open"
     board: str | None = None
+    credential: str | None = field(default=None, repr=False, compare=False)
 
     def can(self, permission: Permission) -> bool:
         return permission in permissions_of(self.role)
@@ -141,14 +183,28 @@ async def session_of(runtime: Runtime, served: ServedSite, connection: HTTPConne
 
 
 def _user(active: ActiveSession, via: Via) -> Principal:
-    return Principal(active.user.name, active.user.role, via=via)
+    return Principal(active.user.name, active.user.role, via=via, credential=active.digest)
 
 
 async def _display(runtime: Runtime, served: ServedSite, token: str) -> Principal | None:
     grant = await guarded(runtime.auth.check(token, [served.store.accounts]))
     if grant is None:
         return None
-    return Principal(f"display:{grant.board or '*'}", DISPLAY, via="display", board=grant.board)
+    digest = token_digest(token) if grant.source == "redis" else None
+    return Principal(f"display:{grant.board or '*'}", DISPLAY, via="display", board=grant.board, credential=digest)
+
+
+async def scope_of(served: ServedSite, principal: Principal) -> BoardScope | None:
+    """What ``principal`` may read of the site: None for all of it (users, display tokens bound to no board)."""
+    if principal.role != DISPLAY or principal.board is None:
+        return None
+    return board_scope(principal.board, await guarded(served.store.boards.get_board(principal.board)))
+
+
+def check_board(principal: Principal, name: str) -> None:
+    """403 when ``principal`` is a display token bound to another board than ``name``."""
+    if principal.role == DISPLAY and principal.board is not None and principal.board != name:
+        raise HTTPException(403, detail=f"this display token is for board {principal.board!r}, not {name!r}")
 
 
 def _check_csrf(connection: HTTPConnection, active: ActiveSession) -> None:
@@ -174,19 +230,157 @@ async def authorise(
     return principal
 
 
-def require(permission: Permission, *, cookie: bool = False) -> Callable[..., Awaitable[Principal]]:
+def require(
+    permission: Permission, *, cookie: bool = False, display: bool = True
+) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: ``Depends(require(Permission.ACK_ALERTS))`` -> the Principal, or 401/403.
 
     The site is the request's ``?site=`` (default: the first one the API serves); ``cookie=True``
-    also accepts the ops page's session cookie (with the CSRF check on writes).
+    also accepts the ops page's session cookie (with the CSRF check on writes); ``display=False``
+    refuses display tokens (403) even where the permission is READ: what no TV shows.
     """
 
     async def dependency(request: Request) -> Principal:
         runtime: Runtime = request.app.state.runtime
         served = site_named(runtime, request.query_params.get("site"))
-        return await authorise(runtime, served, request, permission, cookie=cookie)
+        principal = await authorise(runtime, served, request, permission, cookie=cookie)
+        if not display and principal.role == DISPLAY:
+            raise HTTPException(403, detail=f"a display token may not read {request.url.path}: log in")
+        return principal
 
     return dependency
+
+
+@dataclass(eq=False)
+class Seat:
+    """One open websocket under watch: who it serves now, and the close it is told to make."""
+
+    principal: Principal
+    ending: asyncio.Future[Ending]
+
+    def end(self, code: int, reason: str) -> None:
+        if not self.ending.done():
+            self.ending.set_result((code, reason))
+
+
+class AccessWatch:
+    """Ends (or narrows) one site's open websockets when their credential changes (see the module docstring)."""
+
+    def __init__(
+        self, store: Store, accounts: Accounts, auth: Authenticator, hub: Hub, *, interval_s: float = RECHECK_S
+    ) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._auth = auth
+        self._hub = hub
+        self._interval_s = interval_s
+        self._held: dict[tuple[str, str], set[Seat]] = {}  # (kind, credential digest) -> its open sockets
+        self._wake = asyncio.Event()
+        self.checks = 0  # batched re-checks made
+
+    @property
+    def credentials(self) -> int:
+        """Distinct credentials under watch (what one re-check looks up)."""
+        return len(self._held)
+
+    @contextlib.contextmanager
+    def hold(self, principal: Principal) -> Iterator[Seat]:
+        """Watch ``principal``'s credential while the block runs; the seat's ``ending`` says when to close."""
+        seat = Seat(principal, asyncio.get_running_loop().create_future())
+        key = _watched(principal)
+        if key is not None:
+            self._held.setdefault(key, set()).add(seat)
+        try:
+            yield seat
+        finally:
+            if key is not None and (seats := self._held.get(key)) is not None:
+                seats.discard(seat)
+                if not seats:
+                    del self._held[key]
+
+    async def run(self) -> None:
+        """Re-check every ``interval_s`` and on every notice, until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._listen())
+            group.create_task(self._poll())
+
+    async def check(self) -> None:
+        """Re-check every held credential and every board shown, in one batch (Redis down: nothing changes)."""
+        tokens = [digest for kind, digest in self._held if kind == DISPLAY]
+        sessions = [digest for kind, digest in self._held if kind == "session"]
+        boards = self._hub.boards
+        try:
+            infos = await self._store.accounts.get_tokens(tokens)
+            live = await self._accounts.peek_sessions(sessions)
+            stored = await self._store.boards.list_boards() if boards else {}
+        except (RedisError, OSError, StoreError) as exc:
+            log.warning("site %s: cannot re-check open websockets' credentials now (%s)", self._store.site, exc)
+            return
+        self.checks += 1
+        for digest, info in zip(tokens, infos, strict=True):
+            if info is None:
+                self._auth.forget(digest)
+                self._end((DISPLAY, digest), CLOSE_UNAUTHORISED, "display token revoked")
+        for digest, state in live.items():
+            if isinstance(state, str):
+                self._end(("session", digest), CLOSE_UNAUTHORISED, state)
+            else:
+                self._rerole(("session", digest), state.user)
+        for name in boards:
+            self._hub.rescope(name, board_scope(name, stored.get(name)))
+
+    def _end(self, key: tuple[str, str], code: int, reason: str) -> None:
+        seats = self._held.pop(key, set())
+        if seats:
+            log.info("site %s: closing %d websocket(s): %s", self._store.site, len(seats), reason)
+        for seat in seats:
+            seat.end(code, reason)
+
+    def _rerole(self, key: tuple[str, str], user: User) -> None:
+        for seat in list(self._held.get(key, ())):
+            if seat.principal.role == user.role:
+                continue
+            log.info("site %s: %s's websocket now has role %s", self._store.site, user.name, user.role.value)
+            seat.principal = dataclasses.replace(seat.principal, role=user.role)
+            if not seat.principal.can(Permission.READ):
+                seat.end(CLOSE_FORBIDDEN, f"role {user.role.value} may not read")
+
+    async def _poll(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval_s):
+                    await self._wake.wait()
+            self._wake.clear()
+            if self._held or self._hub.boards:
+                await self.check()
+
+    async def _listen(self) -> None:
+        """Wake the re-check on every ``access`` or ``board`` notice of the site's config channel."""
+        delay = LISTEN_RETRY_S[0]
+        while True:
+            try:
+                async with self._store.config.subscribe_config() as notices:
+                    self._wake.set()  # whatever was announced while not subscribed
+                    delay = LISTEN_RETRY_S[0]
+                    async for notice in notices:
+                        kind = notice.get("type")
+                        if kind == "access" and notice.get("kind") == "token":
+                            self._auth.forget_all()
+                        if kind in ("access", "board"):
+                            self._wake.set()
+            except (RedisError, OSError, StoreError) as exc:
+                log.warning(
+                    "site %s: access notices interrupted (%s); retrying in %.1f s", self._store.site, exc, delay
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LISTEN_RETRY_S[1])
+
+
+def _watched(principal: Principal) -> tuple[str, str] | None:
+    """The key under which ``principal``'s credential is watched (None: nothing can revoke it)."""
+    if principal.credential is None:
+        return None
+    return (DISPLAY, principal.credential) if principal.via == DISPLAY else ("session", principal.credential)
 
 
 def login_failure_counter(registry: CollectorRegistry) -> Counter:

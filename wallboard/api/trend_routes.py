@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from wallboard.api.responses import ERRORS, SiteQuery
-from wallboard.api.security import Permission, Principal, guarded, require, site_named
+from wallboard.api.security import Permission, Principal, guarded, require, scope_of, site_named
 
 if TYPE_CHECKING:
     from wallboard.api.runtime import Runtime
@@ -58,6 +58,10 @@ def build_trend_router(runtime: Runtime) -> APIRouter:
         """Per queue: [epoch seconds, calls waiting, interval SL %] every 10 s over the last ``minutes``."""
         served = site_named(runtime, site)
         since_ms = int((runtime.clock() - minutes * 60) * 1000)
-        return pivot(await guarded(served.store.trend.trend_samples(since_ms)))
+        trend = pivot(await guarded(served.store.trend.trend_samples(since_ms)))
+        if (scope := await scope_of(served, principal)) is not None:  # a board's token: its board's queues
+            queues = (served.feed.snapshot or {}).get("queues") or {}
+            trend = {name: points for name, points in trend.items() if scope.sees_queue(name, queues.get(name))}
+        return trend
 
     return router

@@ -11,7 +11,11 @@ deltas a second, each covering everything that changed meanwhile. The spacing is
 the start of the previous broadcast, not from its end: the runner publishes every 250 ms plus its
 own work, so an update normally finds the hub ready and goes out at once. (Counted from the end,
 the hub's period would be 250 ms plus its work, slightly longer than the runner's, and updates
-would queue behind it for up to 250 ms.) Every ``heartbeat_s`` it offers a heartbeat.
+would queue behind it for up to 250 ms.) Every ``heartbeat_s`` it offers a heartbeat,
+``{"type": "heartbeat", "ts": <the API's time>, "data_ts": <the ts of the snapshot last broadcast>}``.
+Every message says how old its data is: a snapshot carries the engine's ``ts``, a delta and a
+heartbeat ``data_ts``, so a page tells data that stopped moving (the engine stopped: heartbeats go
+on) from live data, whatever its own clock says (``ts - data_ts`` is the age by the server's clocks).
 
 Each client has an ``Outbox``: a bounded queue of encoded messages drained by the client's own
 pump task, which awaits the socket (uvicorn's send blocks while the transport is paused, so a
@@ -24,9 +28,18 @@ A snapshot message is always the state the hub last broadcast, never a newer cop
 next delta's ``base`` is the ``seq`` the client holds. It is serialised at most once per broadcast
 state, however many clients connect, resync or overflow.
 
+Views: what a client is shown is the whole snapshot, or a board's part of it
+(``wallboard.core.scopes.narrow``) for a display token bound to that board. The hub keeps one *view*
+per board in use: the board's narrowed snapshot as last broadcast, diffed and serialised once per
+broadcast for all the board's clients, exactly as the whole-site view is for the others. A view
+lives while it has clients. ``rescope`` changes a board's scope (the board was edited): its clients
+get a fresh snapshot of the new view at once. Deltas of a view carry the site's ``seq``.
+
 Client messages: ``{"type": "resync"}`` replaces the client's pending messages with a snapshot;
 anything else gets ``{"type": "error", "message": ...}`` and the connection stays open; a message
-over ``max_message_bytes`` closes the connection with 1009 (message too big).
+over ``max_message_bytes`` closes the connection with 1009 (message too big). ``serve_client`` also
+closes the connection with the code and reason it is handed through ``ending`` (access revoked:
+``wallboard.api.security.AccessWatch``).
 """
 
 from __future__ import annotations
@@ -44,6 +57,7 @@ from typing import Any, Protocol
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from wallboard.core.deltas import diff as snapshot_diff
+from wallboard.core.scopes import BoardScope, narrow
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +108,30 @@ class Outbox:
         return self._items.popleft()
 
 
+class _View:
+    """One way of looking at the site (all of it, or a board's scope) and the clients looking that way."""
+
+    def __init__(self, scope: BoardScope | None) -> None:
+        self.scope = scope
+        self.clients: set[Outbox] = set()
+        self.shown: Snapshot | None = None  # what its clients have been brought to
+        self._text: str | None = None
+
+    def adopt(self, snapshot: Snapshot) -> Snapshot | None:
+        """Show ``snapshot`` (narrowed to the scope) from now on; returns what was shown before."""
+        before, self._text = self.shown, None
+        self.shown = snapshot if self.scope is None else narrow(snapshot, self.scope)
+        return before
+
+    def snapshot_message(self) -> str | None:
+        """The snapshot message of what the view shows, serialised once per state."""
+        if self.shown is None:
+            return None
+        if self._text is None:
+            self._text = _encode({"type": "snapshot", **self.shown, "alerts": self.shown.get("alerts", [])})
+        return self._text
+
+
 class Hub:
     """Broadcasts one site's snapshot changes to its clients' outboxes (see the module docstring)."""
 
@@ -113,17 +151,28 @@ class Hub:
         self._queue_size = queue_size
         self._clock = clock
         self._diff = diff
-        self._clients: set[Outbox] = set()
+        self._site = _View(None)  # the whole snapshot
+        self._boards: dict[str, _View] = {}  # board name -> its view, while it has clients
+        self._views: dict[Outbox, _View] = {}  # every client -> the view it is shown
         self._sent: Snapshot | None = None
         self._sent_seq: int | None = None
-        self._snapshot_text: str | None = None
         self._dirty = asyncio.Event()
         self.broadcasts = 0
         self.overflows = 0
 
     @property
     def clients(self) -> frozenset[Outbox]:
-        return frozenset(self._clients)
+        return frozenset(self._views)
+
+    @property
+    def boards(self) -> list[str]:
+        """The boards some client is shown now (their scopes are kept current with ``rescope``)."""
+        return list(self._boards)
+
+    def scope(self, board: str) -> BoardScope | None:
+        """The scope the hub shows ``board`` with, while some client is shown it."""
+        view = self._boards.get(board)
+        return view.scope if view is not None else None
 
     @property
     def sent_seq(self) -> int | None:
@@ -134,24 +183,47 @@ class Hub:
         """The source changed: the hub's task broadcasts at its next opportunity."""
         self._dirty.set()
 
-    def connect(self) -> Outbox:
-        """A new client: its outbox starts with the snapshot last broadcast (if there is one yet)."""
+    def connect(self, board: str | None = None, scope: BoardScope | None = None) -> Outbox:
+        """A new client, shown the whole site, or ``board`` narrowed to ``scope`` (the board's scope in use
+        wins if another client is shown it already). Its outbox starts with the view's last snapshot."""
         outbox = Outbox(self._queue_size)
-        self._clients.add(outbox)
+        view = self._site
+        if board is not None and scope is not None:
+            view = self._boards.get(board) or self._open(board, scope)
+        view.clients.add(outbox)
+        self._views[outbox] = view
         if self._sent is None:
             self.tick()
-        elif (text := self._snapshot_message()) is not None:
+        elif (text := view.snapshot_message()) is not None:
             outbox.offer(text)
         return outbox
 
     def disconnect(self, outbox: Outbox) -> None:
-        self._clients.discard(outbox)
+        view = self._views.pop(outbox, None)
+        if view is None:
+            return
+        view.clients.discard(outbox)
+        if view is not self._site and not view.clients:
+            self._boards = {name: kept for name, kept in self._boards.items() if kept is not view}
 
     def resync(self, outbox: Outbox) -> None:
         """The client asked for a snapshot: it replaces whatever the client had pending."""
-        text = self._snapshot_message()
+        view = self._views.get(outbox)
+        text = view.snapshot_message() if view is not None else None
         if text is not None:
             outbox.replace(text)
+
+    def rescope(self, board: str, scope: BoardScope) -> None:
+        """``board`` now shows ``scope``: its clients get a snapshot of the new view at once (nothing if unchanged)."""
+        view = self._boards.get(board)
+        if view is None or view.scope == scope:
+            return
+        view.scope = scope
+        if self._sent is not None:
+            view.adopt(self._sent)
+            text = view.snapshot_message() or ""
+            for outbox in view.clients:
+                outbox.replace(text)
 
     def tick(self) -> bool:
         """Bring every client from the state last broadcast to the source's current one; True if anything was sent."""
@@ -161,22 +233,31 @@ class Hub:
         seq = _seq(current)
         if seq is not None and seq == self._sent_seq:
             return False
-        previous, base = self._sent, self._sent_seq
-        self._sent, self._sent_seq, self._snapshot_text = current, seq, None
-        if not self._clients:
-            return False  # nobody to bring along: adopting the state is enough
-        self.broadcasts += 1
-        if previous is None or base is None or seq is None or seq < base:
-            # First snapshot, or the runner started over: everyone gets the whole state.
-            self._fan_out(self._snapshot_message() or "")
-            return True
-        changes = self._diff(previous, current)
-        self._fan_out(_encode({"type": "delta", "seq": seq, "base": base, "changes": changes}))
-        return True
+        base = self._sent_seq
+        restart = self._sent is None or base is None or seq is None or seq < base
+        self._sent, self._sent_seq = current, seq
+        sent = False
+        for view in (self._site, *self._boards.values()):
+            before = view.adopt(current)
+            if not view.clients:
+                continue  # nobody to bring along: adopting the state is enough
+            sent = True
+            if restart or before is None or view.shown is None:
+                # First snapshot, or the runner started over: everyone gets the whole state.
+                self._fan_out(view, view.snapshot_message() or "")
+            else:
+                changes = self._diff(before, view.shown)
+                delta = {"type": "delta", "seq": seq, "base": base, "changes": changes, "data_ts": current.get("ts")}
+                self._fan_out(view, _encode(delta))
+        self.broadcasts += sent
+        return sent
 
     def heartbeat(self) -> None:
         stamp = datetime.fromtimestamp(self._clock(), UTC).isoformat().replace("+00:00", "Z")
-        self._fan_out(_encode({"type": "heartbeat", "ts": stamp}))
+        data_ts = self._sent.get("ts") if self._sent is not None else None  # the age of what the clients hold
+        message = _encode({"type": "heartbeat", "ts": stamp, "data_ts": data_ts})
+        for view in (self._site, *self._boards.values()):
+            self._fan_out(view, message)
 
     async def run(self) -> None:
         """Tick on changes (broadcasts start at least ``interval_s`` apart) and beat every ``heartbeat_s``.
@@ -202,34 +283,56 @@ class Hub:
                 self.heartbeat()
                 next_beat = loop.time() + self._heartbeat_s
 
-    def _fan_out(self, message: str) -> None:
-        for outbox in self._clients:
+    def _open(self, board: str, scope: BoardScope) -> _View:
+        view = self._boards[board] = _View(scope)
+        if self._sent is not None:
+            view.adopt(self._sent)
+        return view
+
+    def _fan_out(self, view: _View, message: str) -> None:
+        for outbox in view.clients:
             if not outbox.offer(message):
                 self.overflows += 1
-                outbox.replace(self._snapshot_message() or message)
-
-    def _snapshot_message(self) -> str | None:
-        """The snapshot message for the state last broadcast, serialised once per state."""
-        if self._sent is None:
-            return None
-        if self._snapshot_text is None:
-            self._snapshot_text = _encode(
-                {"type": "snapshot", **self._sent, "alerts": self._sent.get("alerts", [])},
-            )
-        return self._snapshot_text
+                outbox.replace(view.snapshot_message() or message)
 
 
-async def serve_client(websocket: WebSocket, hub: Hub, *, max_message_bytes: int) -> None:
-    """Serve one accepted websocket until either side closes it."""
-    outbox = hub.connect()
+async def serve_client(
+    websocket: WebSocket,
+    hub: Hub,
+    *,
+    max_message_bytes: int,
+    board: str | None = None,
+    scope: BoardScope | None = None,
+    ending: asyncio.Future[tuple[int, str]] | None = None,
+) -> None:
+    """Serve one accepted websocket until either side closes it, or ``ending`` gives the close to make.
+
+    ``board`` and ``scope``: the client is shown that board's part of the site (see ``Hub.connect``).
+    """
+    outbox = hub.connect(board, scope)
     pump = asyncio.create_task(_pump(websocket, outbox))
+    receiver = asyncio.create_task(_receive(websocket, hub, outbox, pump, max_message_bytes))
     try:
-        await _receive(websocket, hub, outbox, pump, max_message_bytes)
+        waits: set[asyncio.Future[Any]] = {receiver} if ending is None else {receiver, ending}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if receiver.done():
+            receiver.result()  # the client left (or broke the rules): anything unexpected propagates
+        elif ending is not None:
+            code, reason = ending.result()
+            for task in (receiver, pump):
+                task.cancel()
+            await asyncio.gather(receiver, pump, return_exceptions=True)
+            log.info("closing a websocket client with %d: %s", code, reason)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await websocket.close(code, reason)
     finally:
         hub.disconnect(outbox)
-        pump.cancel()
+        for task in (receiver, pump):
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
             await pump
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+            await receiver
 
 
 async def _pump(websocket: WebSocket, outbox: Outbox) -> None:

@@ -285,9 +285,9 @@ def _bound(text: str, tz: ZoneInfo, field: str, *, end: bool) -> datetime:
             day = date.fromisoformat(text)
             return datetime.combine(day + timedelta(days=1 if end else 0), time(), tz).astimezone(UTC)
         moment = datetime.fromisoformat(text)
-    except (ValueError, OverflowError):
+        return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a time before year 1 or after 9999 once in UTC
         raise WindowError(field, f"read {text[:40]!r}, expected an ISO date or time") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
 
 
 def window(start: str | None, end: str | None, tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:

@@ -52,6 +52,7 @@ from pydantic import (
     model_validator,
 )
 
+from wallboard.core.text import CleanText
 from wallboard.errors import WallboardError
 
 if TYPE_CHECKING:
@@ -341,7 +342,7 @@ class Threshold(BaseModel):
     active: tuple[ActiveWindow, ...] = ()
     min_offered: NonNegativeInt = 0  # default per metric, filled in by _defaults
     severity: Severity = "page"
-    label: str = Field(default="", max_length=200)
+    label: CleanText = Field(default="", max_length=200)  # shown on TVs and in notifications
 
     @model_validator(mode="before")
     @classmethod

@@ -8,6 +8,10 @@ generated schedule, with some indiscipline, and that schedule is stored first as
 URL only once the API holds a snapshot (so the first page load and ``/ws`` have data), and on
 stop (SIGINT/SIGTERM cancel it) it closes the parts in reverse order: the engine writes its final
 checkpoint while Redis is still up, then the API, the simulator and the embedded Redis stop.
+
+The embedded Redis the demo started is supervised (``keep_redis``): killed, it is started again on its files
+within a few seconds, and every part reconnects and resyncs. A Redis the demo joined (another process's, in
+``--data-dir``) is that process's to supervise.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from wallboard.processes.notify import Notifier
 from wallboard.processes.tasks import close_runner, report_health, run_all, site_store
 from wallboard.store import Client, Store, connect
 from wallboard.store.datadir import RedisLink, redis_link
+from wallboard.store.embedded import EmbeddedRedis, EmbeddedRedisError
 from wallboard.store.sink import StreamSink
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,8 @@ READY_TIMEOUT_S = 30.0
 
 
 READY_POLL_S = 0.05
+REDIS_WATCH_S = 1.0
+REDIS_MISSES = 3  # consecutive unanswered PINGs before the demo's Redis is started again
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,8 @@ async def _demo_on(
                 "engine": runner.run(),
                 "announcement": _announce_when_ready(app, settings.site, f"{base}/?token={token}", announce),
             }
+            if link.shared is not None and link.shared.server is not None:
+                parts["embedded Redis"] = keep_redis(link.shared.server)
             if settings.webhook_urls:  # alert notifications only when receivers are configured
                 parts["notifier"] = Notifier.from_settings(settings, store).run()
             try:
@@ -148,6 +157,25 @@ async def _demo_on(
                 await close_runner(runner)
     finally:
         await server.close()
+
+
+async def keep_redis(server: EmbeddedRedis, *, every_s: float = REDIS_WATCH_S, misses: int = REDIS_MISSES) -> None:
+    """Watch the demo's own Redis; after ``misses`` unanswered PINGs ``every_s`` apart, start it again on its files
+    (the throwaway one keeps an append-only file in its temporary directory for this). Every part reconnects to
+    the same socket by itself and resyncs: the collector, the engine (from its book in memory) and the API's feed.
+    """
+    missed = 0
+    while True:
+        await asyncio.sleep(every_s)
+        missed = 0 if await asyncio.to_thread(server.answers) else missed + 1
+        if missed < misses:
+            continue
+        server.respawn()  # here, in the main thread: the new server still dies with the demo
+        try:
+            await asyncio.to_thread(server.wait_ready)
+        except EmbeddedRedisError as exc:  # logged, tried again after the next misses
+            log.error("the demo's Redis did not come back: %s", exc)
+        missed = 0
 
 
 DEMO_ADMIN = "demo"
@@ -209,15 +237,18 @@ DEMO_CREDENTIALS = "demo-credentials.json"
 async def _demo_credentials(store: Store, link: RedisLink) -> tuple[str, str | None]:
     """The demo's display token and its admin's password (None in a Redis given by URL: no admin there).
 
+    The token is bound to no board, so it opens every board the demo stores (``default``, ``adherence``).
+
     In a data directory they are kept in ``demo-credentials.json`` (mode 0600) beside the Redis, and reused
     while Redis still knows them, so an open TV keeps working across a restart of the demo.
     """
     if link.shared is None:
-        return await create_display_token(store.accounts, board="default", label="demo"), None
+        return await create_display_token(store.accounts, board=None, label="demo"), None
     kept = _read_credentials(link)
     token = kept.get("token")
-    if not isinstance(token, str) or await store.accounts.get_token(token_digest(token)) is None:
-        token = await create_display_token(store.accounts, board="default", label="demo")
+    info = await store.accounts.get_token(token_digest(token)) if isinstance(token, str) else None
+    if not isinstance(token, str) or info is None or info.get("board") is not None:
+        token = await create_display_token(store.accounts, board=None, label="demo")
     password = kept.get("password")
     accounts = Accounts(store.accounts, Hashing(Passwords()))
     if await accounts.get_user(DEMO_ADMIN) is None:

@@ -13,7 +13,9 @@ the I/O around it. One runner per site, consumer ``engine`` of the stream's cons
                others (a malformed one is logged, counted under its reason and skipped; the State also
                dedups by ``Event.key``)
     publish    every ``snapshot_interval_s`` when something changed, and at least once a second
-               anyway (time in state must tick): the book's snapshot at now, seq += 1, then in this order
+               anyway, whatever the settings (time in state must tick, and the snapshot's ``ts`` is how
+               ``/readyz`` and the pages tell a live engine from a stopped one): the book's snapshot at
+               now, seq += 1, then in this order
                1. MULTI snapshot [+ checkpoint + the book's outbox] EXEC   2. PUBLISH the delta
                3. XACK what the stored checkpoint covers   4. the trend sample, when one is due. The
                checkpoint (the book pickled, megabytes on a busy day) is added at most every
@@ -125,6 +127,7 @@ CONSUMER = "engine"
 COMPONENT = "engine"
 READ_COUNT = 500
 TICK_S = 1.0
+PUBLISH_AT_LEAST_EVERY_S = 1.0  # /readyz and the pages judge the engine alive by the age of the snapshot's ts
 MAX_BLOCK_MS = 1000
 HEALTH_EVERY_S = 2.0
 FINAL_WRITE_TIMEOUT_S = 5.0
@@ -411,10 +414,11 @@ class EngineRunner:
         return asyncio.get_running_loop().time() - moment
 
     def _publish_in(self) -> float:
-        """Seconds until the next publish is due (<= 0: now)."""
+        """Seconds until the next publish is due (<= 0: now): never more than PUBLISH_AT_LEAST_EVERY_S after the
+        last, whatever ``snapshot_interval_s`` says, so the snapshot's ``ts`` shows readers the engine is alive."""
         interval = self.settings.snapshot_interval_s
         due = interval if self._changed else max(interval, self.tick_s)
-        return due - self._since(self._last_publish)
+        return min(due, PUBLISH_AT_LEAST_EVERY_S) - self._since(self._last_publish)
 
     def _publish_due(self) -> bool:
         return self._publish_in() <= 0

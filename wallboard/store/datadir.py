@@ -165,6 +165,11 @@ class SharedRedis:
         """True when the data goes away with this process (no data directory could be used)."""
         return self.redis_dir is None
 
+    @property
+    def server(self) -> EmbeddedRedis | None:
+        """The server this process started (None when it joined one another process runs)."""
+        return self._server
+
     def answers(self) -> bool:
         """True when the server answers PING on its socket."""
         return _answers(Path(self.url.removeprefix("unix://")))

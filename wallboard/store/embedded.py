@@ -13,6 +13,10 @@ Owning the process keeps start and stop explicit. On Linux the server also gets 
 the thread that started it dies (``PR_SET_PDEATHSIG``), so a killed demo leaves no stray server;
 start it from the main thread for that to hold.
 
+``respawn()`` starts the server again on the same directory and files after it died (or hung: it is
+killed first), for a supervisor (``wallboard demo``) that watches it; clients reconnect to the same
+socket by themselves.
+
 Without a ``directory`` the data is ephemeral (no snapshots, removed on stop) unless ``persistent``
 asks for an append-only file in the temporary directory. With one, it persists there (an append-only
 file fsynced every second, RDB snapshots, and a save on stop), and a later start serves the same data.
@@ -99,10 +103,21 @@ def _ping(path: Path) -> bool:
 class EmbeddedRedis:
     """A running embedded Redis: ``url`` to connect, ``stop()`` to shut it down (also a context manager)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], directory: Path, *, temporary: bool) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        directory: Path,
+        *,
+        temporary: bool,
+        executable: Path | None = None,
+        die_with_parent: bool = True,
+    ) -> None:
         self.process = process
         self.directory = directory
         self.temporary = temporary
+        self.executable = executable
+        self.die_with_parent = die_with_parent
+        self.restarts = 0
 
     @property
     def socket_path(self) -> Path:
@@ -129,6 +144,35 @@ class EmbeddedRedis:
             log.info("embedded Redis stopped")
         if self.temporary:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+    def answers(self) -> bool:
+        """True when the server answers PING on its socket within a second."""
+        return _ping(self.socket_path)
+
+    def respawn(self) -> None:
+        """Start the server again on the same directory and files (it died, or hangs: it is killed first).
+
+        Returns once the process is started, not once it answers: ``wait_ready()`` waits for that (in a thread,
+        for an async caller). Call it from the main thread, so the new server still dies with its parent.
+        """
+        if self.running:
+            log.warning("embedded Redis (pid %d) does not answer: killing it", self.process.pid)
+            self.process.kill()
+        self.process.wait()
+        self.process = _spawn(self.executable or find_redis_server(), self.directory, self.die_with_parent)
+        self.restarts += 1
+        log.warning("embedded Redis started again (pid %d) on its files in %s", self.process.pid, self.directory)
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Return once the server answers PING; EmbeddedRedisError if it exits or stays silent ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while not _ping(self.socket_path):
+            if not self.running:
+                raise EmbeddedRedisError(f"embedded Redis exited with status {self.process.returncode}: "
+                                         f"{self.log_tail()}")  # fmt: skip
+            if time.monotonic() > deadline:
+                raise EmbeddedRedisError(f"embedded Redis did not answer PING within {timeout:.0f} s")
+            time.sleep(0.02)  # polling an external process's start-up, bounded by the deadline
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of the server's log, for error messages."""
@@ -182,9 +226,22 @@ def start_embedded(
         )
     keep = (not temporary) if persistent is None else persistent
     (path / "redis.conf").write_text(_config(path, persistent=keep), encoding="utf-8")
+    process = _spawn(executable, path, die_with_parent)
+    server = EmbeddedRedis(process, path, temporary=temporary, executable=executable, die_with_parent=die_with_parent)
+    try:
+        server.wait_ready(timeout)
+    except EmbeddedRedisError:
+        server.stop()
+        raise
+    log.info("embedded Redis %s started (pid %d) at %s", executable, process.pid, server.url)
+    return server
+
+
+def _spawn(executable: Path, path: Path, die_with_parent: bool) -> subprocess.Popen[bytes]:
+    """The server process on ``path``'s redis.conf (see ``start_embedded`` for ``die_with_parent``)."""
     in_main_thread = threading.current_thread() is threading.main_thread()
     preexec = _die_with_parent if die_with_parent and sys.platform == "linux" and in_main_thread else None
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [str(executable), str(path / "redis.conf")],
         start_new_session=not die_with_parent,  # outliving its starter: keep it out of the starter's Ctrl-C
         cwd=path,
@@ -193,20 +250,3 @@ def start_embedded(
         stderr=subprocess.DEVNULL,
         preexec_fn=preexec,
     )
-    server = EmbeddedRedis(process, path, temporary=temporary)
-    _wait_ready(server, timeout)
-    log.info("embedded Redis %s started (pid %d) at %s", executable, process.pid, server.url)
-    return server
-
-
-def _wait_ready(server: EmbeddedRedis, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not _ping(server.socket_path):
-        if not server.running:
-            tail = server.log_tail()
-            server.stop()
-            raise EmbeddedRedisError(f"embedded Redis exited with status {server.process.returncode}: {tail}")
-        if time.monotonic() > deadline:
-            server.stop()
-            raise EmbeddedRedisError(f"embedded Redis did not answer PING within {timeout:.0f} s")
-        time.sleep(0.02)

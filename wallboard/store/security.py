@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.typing import EncodableT, FieldT
@@ -16,18 +16,55 @@ from wallboard.store.layout import (
     _text,
 )
 
-_COUNT_FAILURE = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('PTTL', KEYS[1])}
+# Login throttling (see wallboard.admin.accounts). KEYS: the gated subjects (hashes of n = failures and
+# until = ms epoch before which no attempt is checked), then the watched subject (a plain counter).
+# ARGV: now_ms, first_delay_ms, max_delay_ms, memory_ms, watch_window_ms, then each gated subject's free
+# failures. If any gated subject is still waiting, count nothing and return the wait; else count this attempt
+# as a failure of every subject up front (a burst of guesses cannot all pass the check before any fails):
+# past its free failures a subject waits first_delay * 2^(n - free), at most max_delay, and is forgotten
+# memory_ms after that wait ends. Returns {wait_ms, count of each subject}.
+_COUNT_ATTEMPT = """
+local now, first, cap, memory, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4]), tonumber(ARGV[5])
+local gated, watched = #KEYS - 1, KEYS[#KEYS]
+local wait, counts = 0, {}
+for i = 1, gated do
+  local state = redis.call('HMGET', KEYS[i], 'n', 'until')
+  counts[i] = tonumber(state[1] or '0')
+  wait = math.max(wait, tonumber(state[2] or '0') - now)
+end
+if wait > 0 then
+  counts[#KEYS] = tonumber(redis.call('GET', watched) or '0')
+  return {wait, unpack(counts)}
+end
+for i = 1, gated do
+  local n = redis.call('HINCRBY', KEYS[i], 'n', 1)
+  local over = n - tonumber(ARGV[5 + i])
+  local delay = 0
+  if over >= 0 then delay = math.min(first * math.pow(2, math.min(over, 60)), cap) end
+  redis.call('HSET', KEYS[i], 'until', math.floor(now + delay))
+  redis.call('PEXPIRE', KEYS[i], math.floor(delay + memory))
+  counts[i] = n
+end
+local total = redis.call('INCR', watched)
+if total == 1 or redis.call('PTTL', watched) < 0 then redis.call('PEXPIRE', watched, window) end
+counts[#KEYS] = total
+return {0, unpack(counts)}
 """
 
-# KEYS[1] the counter: DECR it if it still exists and is positive (an expired one stays gone).
-
-_FORGIVE_FAILURE = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count > 0 then return redis.call('DECR', KEYS[1]) end
-return 0
+# After a success: KEYS[1] (the pair) is forgotten; KEYS[2] (the client) takes back the attempt counted up
+# front, never below zero, and the wait that attempt reserved (ARGV[1] = now_ms) ends; so does KEYS[3] (the
+# name's plain counter).
+_FORGIVE_ATTEMPT = """
+redis.call('DEL', KEYS[1])
+local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
+if n > 0 then
+  redis.call('HINCRBY', KEYS[2], 'n', -1)
+  local now = tonumber(ARGV[1])
+  if tonumber(redis.call('HGET', KEYS[2], 'until') or '0') > now then redis.call('HSET', KEYS[2], 'until', now) end
+end
+if tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then redis.call('DECR', KEYS[3]) end
+return n
 """
 
 
@@ -47,8 +84,19 @@ class SecurityStore(StoreBase):
         return info if isinstance(info, dict) else None
 
     async def revoke_token(self, token_hash: str) -> bool:
-        """Remove a token; True if it existed."""
-        return bool(await self._do(self.client.hdel(self.keys.tokens, token_hash)))
+        """Remove a token and announce it; True if it existed."""
+        async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.keys.tokens, token_hash)
+            self._announce(pipe, "token")
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def get_tokens(self, token_hashes: Sequence[str]) -> list[dict[str, Any] | None]:
+        """The info of each token in ``token_hashes`` (None where there is none), in one HMGET."""
+        if not token_hashes:
+            return []
+        raw = await self._do(self.client.hmget(self.keys.tokens, list(token_hashes)))
+        return [_json_object(value) for value in raw]
 
     async def list_tokens(self) -> dict[str, dict[str, Any]]:
         raw = await self._do(self.client.hgetall(self.keys.tokens))
@@ -65,7 +113,19 @@ class SecurityStore(StoreBase):
         return bool(await self._do(self.client.hsetnx(self.keys.users, name, json.dumps(dict(info)))))
 
     async def put_user(self, name: str, info: Mapping[str, Any]) -> None:
-        await self._do(self.client.hset(self.keys.users, name, json.dumps(dict(info))))
+        """Write a user and announce it (its role, disabled flag or epoch may have changed)."""
+        async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.users, name, json.dumps(dict(info)))
+            self._announce(pipe, "user")
+            await pipe.execute()
+
+    async def get_users(self, names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The record of each user in ``names`` (None where there is none), in one HMGET."""
+        unique = list(dict.fromkeys(names))
+        if not unique:
+            return {}
+        raw = await self._do(self.client.hmget(self.keys.users, unique))
+        return {name: _json_object(value) for name, value in zip(unique, raw, strict=True)}
 
     async def list_users(self) -> dict[str, dict[str, Any]]:
         raw = await self._do(self.client.hgetall(self.keys.users))
@@ -83,22 +143,57 @@ class SecurityStore(StoreBase):
             raw, _ = await pipe.execute()
         return _json_object(raw)
 
+    async def peek_sessions(self, digests: Sequence[str]) -> list[dict[str, Any] | None]:
+        """The info of each session in ``digests`` (None: expired or ended), its time to live untouched."""
+        if not digests:
+            return []
+        keys = [self.keys.session(digest) for digest in digests]
+        async with self._deadline(), self.client.pipeline(transaction=False) as pipe:
+            for key in keys:  # GETs in one pipeline, not MGET: the keys may sit in several slots of a cluster
+                pipe.get(key)
+            raw = await pipe.execute()
+        return [_json_object(value) for value in raw]
+
     async def end_session(self, digest: str) -> bool:
-        return bool(await self._do(self.client.delete(self.keys.session(digest))))
+        """End a session and announce it; True if it existed."""
+        async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.session(digest))
+            self._announce(pipe, "session")
+            removed, _ = await pipe.execute()
+        return bool(removed)
 
-    async def count_login_failure(self, subject: str, window_s: float) -> tuple[int, float]:
-        """Count one failure; the count resets ``window_s`` after the first one. Returns (failures, seconds left)."""
-        reply = await self._do(
-            self.client.eval(_COUNT_FAILURE, 1, self.keys.login_failures(subject), int(window_s * 1000))
-        )
-        return int(reply[0]), max(int(reply[1]), 0) / 1000
+    def _announce(self, pipe: Any, kind: str) -> None:
+        """Queue the ``access`` notice of a changed credential on ``pipe`` (see the module docstring)."""
+        self._publish(pipe, self.keys.config_channel, json.dumps({"type": "access", "kind": kind}))
 
-    async def clear_login_failures(self, subject: str) -> None:
-        await self._do(self.client.delete(self.keys.login_failures(subject)))
+    async def count_login_attempt(
+        self,
+        gated: Sequence[tuple[str, int]],
+        watched: str,
+        *,
+        now_s: float,
+        first_delay_s: float,
+        max_delay_s: float,
+        memory_s: float,
+        watch_window_s: float,
+    ) -> tuple[float, list[int]]:
+        """Atomically check and count one login attempt (see ``_COUNT_ATTEMPT``).
 
-    async def forgive_login_failure(self, subject: str) -> None:
-        """Take back one counted failure (an attempt counted up front that succeeded), never below zero."""
-        await self._do(self.client.eval(_FORGIVE_FAILURE, 1, self.keys.login_failures(subject)))
+        ``gated`` are (subject, free failures); ``watched`` is only counted (over ``watch_window_s``). Returns
+        (seconds to wait, failures of each gated subject then of ``watched``): a wait above 0 means nothing
+        was counted and the attempt must be refused; 0 means it was counted as a failure of every subject.
+        """
+        keys = [self.keys.login_failures(subject) for subject, _ in gated] + [self.keys.login_failures(watched)]
+        ms = (now_s, first_delay_s, max_delay_s, memory_s, watch_window_s)
+        args = [int(value * 1000) for value in ms] + [free for _, free in gated]
+        reply = await self._do(self.client.eval(_COUNT_ATTEMPT, len(keys), *keys, *args))
+        return max(int(reply[0]), 0) / 1000, [int(count) for count in reply[1:]]
+
+    async def forgive_login_attempt(self, pair: str, client: str, account: str, *, now_s: float) -> None:
+        """A success: forget ``pair``'s failures; take the attempt counted up front back from ``client``'s and
+        ``account``'s counts."""
+        keys = [self.keys.login_failures(subject) for subject in (pair, client, account)]
+        await self._do(self.client.eval(_FORGIVE_ATTEMPT, len(keys), *keys, int(now_s * 1000)))
 
     async def append_audit(self, entry: Mapping[str, str]) -> str:
         """XADD one audit entry (fields ts, actor, action, target, old, new); returns its id."""

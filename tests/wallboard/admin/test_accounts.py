@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -78,8 +78,8 @@ async def test_a_disabled_users_session_is_removed(store: Store) -> None:
     assert await store.client.keys(store.keys.session("*")) == []
 
 
-async def test_success_clears_the_name_counter_but_not_the_address_counter(store: Store) -> None:
-    """A good login forgives the name's failures; the address's failures keep counting toward its limit."""
+async def test_success_clears_the_pair_counter_but_not_the_address_counter(store: Store) -> None:
+    """A good login forgives its (name, address) pair's failures; the address's keep counting toward its limit."""
     book = accounts(store, max_failures=2, max_failures_per_ip=3, window_s=60)
     await book.add_user("ann", Role.OPS, PASSWORD, actor="t")
     with pytest.raises(LoginRefused):
@@ -105,3 +105,60 @@ async def test_a_password_change_ends_the_users_sessions(store: Store) -> None:
     after = await book.login("ann", PASSWORD + " 2", None)
     assert await book.session(before.token) is None
     assert (await book.session(after.token)) is not None
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, now: datetime = NOON) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def test_a_failing_pair_waits_twice_as_long_after_each_failure_up_to_the_cap(store: Store) -> None:
+    """Past the free failures, each failure of one (name, address) pair doubles its wait (1, 2, 4, 8 s), capped;
+    a wait over, the next attempt is checked; others' failures never delay the right password from elsewhere."""
+    clock = Clock()
+    policy = LoginPolicy(max_failures=2, max_failures_per_ip=1000, max_delay_s=8, window_s=60)
+    book = Accounts(store.accounts, Hashing(Passwords.cheap()), policy, clock=clock)
+    await book.add_user("ann", Role.ADMIN, PASSWORD, actor="test")
+    with pytest.raises(LoginRefused):
+        await book.login("ann", "wrong password", "192.0.2.1")  # a free failure: no wait
+    waits = []
+    for _ in range(6):
+        with pytest.raises(LoginRefused):
+            await book.login("ann", "wrong password", "192.0.2.1")
+        with pytest.raises(LoginThrottled) as throttled:
+            await book.login("ann", PASSWORD, "192.0.2.1")  # the right password waits too, from there
+        waits.append(throttled.value.retry_after_s)
+        assert (await book.login("ann", PASSWORD, "198.51.100.9")).user.name == "ann"  # from elsewhere: at once
+        clock.advance(throttled.value.retry_after_s)
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert (await book.login("ann", PASSWORD, "192.0.2.1")).user.name == "ann"  # wait over: checked, and right
+
+
+async def test_a_pairs_failures_are_forgotten_a_window_after_its_last_wait(store: Store) -> None:
+    """After the last wait plus login_window_s without failures, the pair has its free failures back."""
+    clock = Clock()
+    book = Accounts(store.accounts, Hashing(Passwords.cheap()), LoginPolicy(max_failures=1, window_s=1), clock=clock)
+    with pytest.raises(LoginRefused):
+        await book.login("ghost", "wrong password", "192.0.2.1")
+    keys = await store.client.keys(store.keys.login_failures("pair:*"))
+    assert len(keys) == 1 and 1500 < await store.client.pttl(keys[0]) <= 2000  # wait 1 s + window 1 s
+
+
+async def test_an_ipv6_client_is_its_64_prefix(store: Store) -> None:
+    """Addresses of one IPv6 /64 share one client's failures; another /64 is another client."""
+    book = accounts(store, max_failures=1000, max_failures_per_ip=2, window_s=60)
+    for address in ("2001:db8:0:1::1", "2001:db8:0:1::2"):
+        with pytest.raises(LoginRefused):
+            await book.login("someone", "wrong password", address)
+    with pytest.raises(LoginThrottled):
+        await book.login("other", "wrong password", "2001:db8:0:1:ffff::3")
+    with pytest.raises(LoginRefused):
+        await book.login("other", "wrong password", "2001:db8:0:2::1")

@@ -34,14 +34,16 @@ api = functools.partial(running_api, clock=lambda: 1_700_000_000.0, display="def
 
 
 async def test_default_board_for_a_display_token(store: Store, site_file: Path) -> None:
-    """A display token reads the default board (every queue, standard tiles, version 0); others are 404."""
+    """A display token of the default board reads it (every queue, standard tiles, version 0), and no other
+    board (403); a board that is not stored is 404 to a user."""
     async with api(store, site_file=site_file) as a:
         default = await a.http.get("/api/v1/boards/default", params={"token": a.display_token})
-        missing = await a.http.get("/api/v1/boards/lobby", params={"token": a.display_token})
+        other = await a.http.get("/api/v1/boards/lobby", params={"token": a.display_token})
+        missing = await a.http.get("/api/v1/boards/lobby", headers=a.headers[Role.VIEWER])
         anonymous = await a.http.get("/api/v1/boards/default")
     assert default.status_code == 200
     assert default.json()["version"] == 0 and default.json()["queues"] == [] and default.json()["tiles"] == []
-    assert missing.status_code == 404
+    assert other.status_code == 403 and missing.status_code == 404
     assert anonymous.status_code == 401
 
 
@@ -51,7 +53,7 @@ async def test_put_writes_version_audit_and_notice(store: Store, site_file: Path
         put = await a.http.put("/api/v1/boards/floor2", json=BOARD, headers=a.headers[Role.OPS])
         async with asyncio.timeout(WAIT_S):
             notice = await anext(aiter(notices))
-        read = await a.http.get("/api/v1/boards/floor2", params={"token": a.display_token})
+        read = await a.http.get("/api/v1/boards/floor2", headers=a.headers[Role.VIEWER])
         listed = await a.http.get("/api/v1/boards", headers=a.headers[Role.OPS])
     assert put.status_code == 200, put.text
     assert read.json()["version"] == 1 and read.json()["updated_by"] == "ops1"
@@ -126,7 +128,7 @@ async def test_group_and_team_tiles_round_trip(store: Store, site_file: Path) ->
     board = {**BOARD, "group_tiles": True, "team_tiles": True, "teams": ["care-b"]}
     async with api(store, site_file=site_file) as a:
         put = await a.http.put("/api/v1/boards/floor2", json=board, headers=a.headers[Role.OPS])
-        read = await a.http.get("/api/v1/boards/floor2", params={"token": a.display_token})
+        read = await a.http.get("/api/v1/boards/floor2", headers=a.headers[Role.VIEWER])
     assert put.status_code == 200, put.text
     shown = read.json()
     assert (shown["group_tiles"], shown["team_tiles"], shown["teams"]) == (True, True, ["care-b"])

@@ -161,11 +161,11 @@ def test_a_lower_seq_is_broadcast_as_a_snapshot() -> None:
 
 
 def test_heartbeat_carries_the_clock_time() -> None:
-    """heartbeat() queues {"type": "heartbeat", "ts"} with the injected clock's time in UTC."""
+    """heartbeat() queues {"type": "heartbeat", "ts", "data_ts"} with the injected clock's time in UTC (no data yet)."""
     hub = Hub(FakeFeed(), clock=lambda: 1_700_000_000.0)
     outbox = hub.connect()
     hub.heartbeat()
-    assert drain(outbox) == [{"type": "heartbeat", "ts": "2023-11-14T22:13:20Z"}]
+    assert drain(outbox) == [{"type": "heartbeat", "ts": "2023-11-14T22:13:20Z", "data_ts": None}]
 
 
 def test_tick_says_whether_it_sent_anything() -> None:

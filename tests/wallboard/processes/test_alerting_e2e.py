@@ -157,7 +157,7 @@ async def test_an_overload_pages_is_acknowledged_and_clears_with_hysteresis(redi
                     redis_url, site, ami_port=server.port, engine=engine, settings=settings, ws_interval_s=0.02
                 ) as stack,
                 stack.follow(
-                    await create_display_token(stack.store.accounts, board="tv", label="e2e"), board
+                    await create_display_token(stack.store.accounts, board=None, label="e2e"), board
                 ) as follower,
             ):
                 receivers = [Receiver("hook", hook_url, "generic")]

@@ -1,0 +1,137 @@
+"""What a board shows: the part of a snapshot a display token bound to that board may read. Pure.
+
+Theory of operation
+-------------------
+A board (``wallboard.api.board_routes``) names ``queues``, ``groups`` (of queues), ``pages`` (each a list of
+queues) and ``teams``. Its :class:`BoardScope` turns those lists into filters:
+
+* queues: the named ones, the ones of the named groups and those of every page; when the board names
+  none of these, every queue, including queues that appear later;
+* teams: the named ones; when it names none, every team;
+* agents: those that are members of (or on a call from) a visible queue *and* whose team is visible;
+  each list it does not filter on lets every agent through.
+
+:func:`narrow` applies a scope to a snapshot and returns a snapshot of the same shape (the published
+:class:`wallboard.core.schema.Snapshot`): the visible queues, teams and agents; an agent's ``queues``,
+``paused_queues`` and ``call`` name only visible queues; alerts about a queue, agent or team out of
+sight are left out (site and component alerts stay); the adherence exceptions are those of visible
+agents. Site-wide totals (``counters``, the site's adherence figure) are kept as they are.
+
+A board that does not exist shows nothing (:data:`NOTHING`), except ``default``, which shows everything
+while none is stored, as ``GET /api/v1/boards/default`` answers. Deleting a board therefore never widens
+what a token bound to it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DEFAULT_BOARD", "EVERYTHING", "NOTHING", "BoardScope", "board_scope", "narrow"]
+
+DEFAULT_BOARD = "default"
+Snapshot = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BoardScope:
+    """Filters of a board: ``None`` lets everything through; ``groups`` count only when ``queues`` is set."""
+
+    queues: frozenset[str] | None = None
+    groups: frozenset[str] = frozenset()
+    teams: frozenset[str] | None = None
+
+    def sees_queue(self, name: str, queue: Mapping[str, Any] | None) -> bool:
+        if self.queues is None or name in self.queues:
+            return True
+        group = queue.get("group") if queue is not None else None
+        return group is not None and group in self.groups
+
+    def sees_team(self, name: str | None) -> bool:
+        return self.teams is None or (name is not None and name in self.teams)
+
+
+EVERYTHING = BoardScope()
+NOTHING = BoardScope(queues=frozenset(), teams=frozenset())
+
+
+def board_scope(name: str, board: Mapping[str, Any] | None) -> BoardScope:
+    """The scope of the stored board ``name`` (``board`` None: not stored; see the module docstring)."""
+    if board is None:
+        return EVERYTHING if name == DEFAULT_BOARD else NOTHING
+    queues = _names(board.get("queues"))
+    for page in board.get("pages") or ():
+        if isinstance(page, Mapping):
+            queues |= _names(page.get("queues"))
+    groups = _names(board.get("groups"))
+    teams = _names(board.get("teams"))
+    return BoardScope(
+        queues=queues if queues or groups else None,
+        groups=groups,
+        teams=teams or None,
+    )
+
+
+def narrow(snapshot: Snapshot, scope: BoardScope) -> Snapshot:
+    """``snapshot`` as a token of ``scope`` may read it (a new top level; untouched entries are shared)."""
+    if scope == EVERYTHING:
+        return snapshot
+    all_queues: Mapping[str, Any] = snapshot.get("queues") or {}
+    queues = {name: queue for name, queue in all_queues.items() if scope.sees_queue(name, queue)}
+    teams = {name: team for name, team in (snapshot.get("teams") or {}).items() if scope.sees_team(name)}
+    agents: dict[str, Any] = {}
+    for agent_id, agent in (snapshot.get("agents") or {}).items():
+        if scope.sees_team(agent.get("team")) and _in_queues(agent, queues, scope):
+            agents[agent_id] = _narrowed_agent(agent, queues) if scope.queues is not None else agent
+    narrowed = {**snapshot, "queues": queues, "teams": teams, "agents": agents}
+    if "alerts" in snapshot:
+        narrowed["alerts"] = [a for a in snapshot["alerts"] or () if _sees_alert(a, queues, agents, teams)]
+    adherence = snapshot.get("adherence")
+    if isinstance(adherence, Mapping):
+        exceptions = [e for e in adherence.get("exceptions") or () if e.get("agent") in agents]
+        narrowed["adherence"] = {**adherence, "exceptions": exceptions}
+    return narrowed
+
+
+def _names(values: Any) -> frozenset[str]:
+    return frozenset(str(value) for value in values or () if value is not None)
+
+
+def _in_queues(agent: Mapping[str, Any], queues: Mapping[str, Any], scope: BoardScope) -> bool:
+    if scope.queues is None:
+        return True
+    call = agent.get("call")
+    return any(name in queues for name in agent.get("queues") or ()) or (
+        isinstance(call, Mapping) and call.get("queue") in queues
+    )
+
+
+def _narrowed_agent(agent: dict[str, Any], queues: Mapping[str, Any]) -> dict[str, Any]:
+    """The agent naming only visible queues (the same dict when it names no other)."""
+    call = agent.get("call")
+    hidden_call = isinstance(call, Mapping) and call.get("queue") not in queues
+    if not hidden_call and _within(agent.get("queues"), queues) and _within(agent.get("paused_queues"), queues):
+        return agent
+    return {
+        **agent,
+        "queues": [name for name in agent.get("queues") or () if name in queues],
+        "paused_queues": [name for name in agent.get("paused_queues") or () if name in queues],
+        "call": None if hidden_call else call,
+    }
+
+
+def _within(names: Iterable[str] | None, queues: Mapping[str, Any]) -> bool:
+    return all(name in queues for name in names or ())
+
+
+def _sees_alert(alert: Mapping[str, Any], queues: Mapping[str, Any], agents: Mapping[str, Any], teams: Any) -> bool:
+    target = alert.get("target") or {}
+    kind, name = target.get("kind"), target.get("name")
+    if kind == "queue":
+        return name in queues
+    if kind == "agent":
+        return name in agents
+    if kind == "team":
+        return name in teams
+    return True  # site and component alerts: the freshness of the data every board shows
