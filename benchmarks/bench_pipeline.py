@@ -625,13 +625,13 @@ class Pipeline:
     pids: dict[str, int] = field(default_factory=dict)
 
 
-async def _wait_ready(base: str, timeout_s: float = 60.0) -> None:
+async def _wait_ready(base: str, timeout_s: float = 60.0, path: str = "/readyz") -> None:
     import httpx
 
     async with httpx.AsyncClient(base_url=base) as http, asyncio.timeout(timeout_s):
         while True:
             with contextlib.suppress(httpx.TransportError):
-                if (await http.get("/readyz")).status_code == 200:
+                if (await http.get(path)).status_code == 200:
                     return
             await asyncio.sleep(0.1)
 
@@ -707,7 +707,8 @@ async def running_pipeline(url: str, shape: SiteShape, context: Any) -> AsyncIte
     client = connect(url, client_name="bench-latency")
     await client.flushdb()
     store = Store(client, site=SITE)
-    token = await create_display_token(store.accounts, board="bench", label="bench")
+    # a TV's token, bound to its board (``default`` shows every queue): the clients get the board's view
+    token = await create_display_token(store.accounts, board="default", label="bench")
     pbx = SimulatedPbx(shape)
     ami_port = await pbx.server.start()
     collector = AmiClient(AmiConfig("127.0.0.1", ami_port, AMI_USER, AMI_SECRET, site=SITE), StreamSink(store))
@@ -933,7 +934,7 @@ async def _bench_metrics(url: str, quick: bool) -> list[Figure]:
     api.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        await _wait_ready(base)
+        await _wait_ready(base, path="/healthz")  # up: its fixed snapshot of a past day is never "ready" (too old)
         async with httpx.AsyncClient(base_url=base) as http:
             for _ in range(3):
                 (await http.get("/metrics")).raise_for_status()
