@@ -76,6 +76,22 @@ LOGGED_OUT = "logged_out"
 _SECONDS = {"function": "params.value == null ? '' : wbDuration(params.value)"}
 COLUMN_DEFS: list[dict[str, Any]] = [
     {"field": "name", "headerName": "Agent", "pinned": "left", "minWidth": 170},
+    {
+        # The agent actions: a button opening the page's menu, then the row's action state. Hidden until the page
+        # learns that the session may act (dash_app/tv_assets/actions.js); never shown to a display token or a
+        # viewer. WbActions is a dashAgGridComponentFunctions component, wbActionText and wbActionKey functions.
+        "colId": "actions",
+        "headerName": "Actions",
+        "hide": True,
+        "pinned": "left",
+        "width": 230,
+        "valueGetter": {"function": "wbActionText(params.data.id)"},
+        "cellRenderer": "WbActions",
+        "suppressKeyboardEvent": {"function": "wbActionKey(params)"},
+        "sortable": False,
+        "filter": False,
+        "suppressHeaderMenuButton": True,
+    },
     {"field": "team", "filter": "agTextColumnFilter", "width": 130},
     {"field": "state", "filter": "agTextColumnFilter", "width": 130},
     {"field": "reason", "filter": "agTextColumnFilter", "width": 130},

@@ -36,8 +36,16 @@ client the TV board shares (``dash_app.static`` says which page loads which file
 * every 10 s of snapshot time it appends one point per queue (calls waiting, interval SL) to the
   sparklines, which show the last hour as inline SVG.
 
+* agent actions (``tv_assets/actions.js``, its own theory of operation): with the session of a user
+  whose ``GET /api/v1/me`` lists ``act_on_agents`` (:data:`ACTIONS` says where it asks), each row gets
+  an "⋯ Actions" button (the grid's ``actions`` column, hidden otherwise) opening one menu for the
+  page: pause with a reason, unpause, log out of a queue or all, log into a queue, listen, whisper or
+  barge from the user's extension. The row shows the action's state until the PBX confirms it. A
+  display token or a viewer never sees the column.
+
 ``mount_supervisor_page`` serves the Flask server under ``/supervisor/`` behind ``ReadOnly`` (GET
-and HEAD only), as the ops page is served. Display tokens are read-only; this page never writes.
+and HEAD only), as the ops page is served. Display tokens are read-only; the page's own server is
+never written to: the actions go to the API with the session cookie and its CSRF header.
 """
 
 from __future__ import annotations
@@ -66,6 +74,16 @@ PREFIX = "/supervisor"
 HIDDEN = {"display": "none"}
 TREND_MINUTES = 60
 SAMPLE_EVERY_S = 10
+# Where tv_assets/actions.js asks and what it looks for (wallboard.api.action_routes and admin_routes).
+ACTIONS: dict[str, str] = {
+    "permission": "act_on_agents",  # GET /api/v1/me lists it: the page offers the actions menu
+    "monitor_field": "may_monitor",  # the options say whether the user may listen, whisper and barge
+    "agents_path": "/api/v1/agents",  # POST {agents_path}/{agent}/{pause|unpause|logout|login|monitor}
+    "status_path": "/api/v1/actions",  # GET {status_path}/{action id}
+    "options_path": "/api/v1/actions/options",  # the kinds enabled, the pause reasons, the monitor modes
+    "profile_path": "/api/v1/me/profile",  # the user's profile: the monitor extension (GET, PATCH)
+    "extension_field": "extension",
+}
 
 INDEX = (
     "<!DOCTYPE html><html lang='en'><head>{%metas%}<title>{%title%}</title>{%favicon%}{%css%}</head>"
@@ -83,7 +101,7 @@ def build_supervisor_app(prefix: str = PREFIX) -> Dash:
         update_title="",
         add_log_handler=False,  # logging is configured by the CLI only
         serve_locally=True,
-        **assets_of(CLIENT, "supervisor.js", "supervisor.css"),
+        **assets_of(CLIENT, "actions.js", "supervisor.js", "supervisor.css"),
     )
     app.index_string = INDEX
     app.layout = _layout()
@@ -103,6 +121,7 @@ def _config() -> dict[str, Any]:
         "cues": ADHERENCE_CUES,
         "exceptions": EXCEPTION_WORDS,
         "unmapped": UNMAPPED_PREFIX,
+        "actions": ACTIONS,
     }
 
 
@@ -131,7 +150,15 @@ def _layout() -> html.Div:
             ),
             html.Div(id="sup-stale", role="alert", children=["STALE — no data for ", html.Span(id="sup-stale-age")]),
             html.Div(id="sup-denied", role="alert", style=HIDDEN),
-            html.Div(id="sup-main", children=[html.Div(id="sup-filters"), grid, bottom]),
+            html.Div(
+                id="sup-main",
+                children=[
+                    html.Div(id="sup-filters"),
+                    html.Div(id="sup-action-notice", role="status"),  # role status: a polite live region
+                    grid,
+                    bottom,
+                ],
+            ),
             dcc.Store(id="sup-config", data=_config()),
             html.Div(id="sup-started", style=HIDDEN),
         ]

@@ -298,7 +298,7 @@ def _version() -> str:
 
 
 def _add_account_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
-    """``users add|list|disable`` and ``tokens create|list|revoke``."""
+    """``users add|list|disable|grant-monitor`` and ``tokens create|list|revoke``."""
     users = _command(sub, "users", "users of the API, the supervisor view and the ops page", common)
     usub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     add = _command(usub, "add", "add a user (password from WALLBOARD_NEW_PASSWORD, else prompted for)", common)
@@ -309,6 +309,10 @@ def _add_account_commands(sub: Subparsers, common: argparse.ArgumentParser) -> N
     disable = _command(usub, "disable", "disable a user (its sessions stop working at once)", common)
     disable.add_argument("name", help="login name")
     disable.set_defaults(func=cmd_users_disable)
+    grant = _command(usub, "grant-monitor", "let a user listen to, whisper to and barge into agents' calls", common)
+    grant.add_argument("name", help="login name")
+    grant.add_argument("--revoke", action="store_true", help="take the grant back instead")
+    grant.set_defaults(func=cmd_users_grant_monitor)
 
     tokens = _command(sub, "tokens", "read-only display tokens for the TV boards", common)
     tsub = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
@@ -735,6 +739,17 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _with_accounts(args, disable, writes=True)
+
+
+def cmd_users_grant_monitor(args: argparse.Namespace) -> int:
+    async def grant(accounts: Accounts) -> int:
+        await accounts.update_user(args.name, actor=CLI_ACTOR, may_monitor=not args.revoke)
+        print(
+            f"{'revoked' if args.revoke else 'granted'} call monitoring {'from' if args.revoke else 'to'} {args.name}"
+        )
+        return EXIT_OK
+
+    return _with_accounts(args, grant, writes=True)
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from wallboard.core.actions import ActionFamily, parse_families
 from wallboard.core.urls import redacted_url as redacted_url  # re-exported: log lines of the URLs named here
 
 ENV_PREFIX = "WALLBOARD_"
@@ -197,6 +198,11 @@ class Settings(BaseSettings):
     # default (the client is the TCP peer, loopback included). Set it to the reverse proxy's address behind one,
     # else every user shares the proxy's address (wallboard.api.clients)
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # Supervisor actions on agents (wallboard.core.actions): the kinds enabled, comma-separated among pause
+    # (pause/unpause), login (login/logout) and monitor, or all; none by default. The API refuses a disabled kind
+    # and the AMI collector executes only the enabled ones. Each user may ask for actions_per_minute at most.
+    actions: Annotated[tuple[ActionFamily, ...], NoDecode] = ()
+    actions_per_minute: PositiveInt = 30
     # Collectors (the AMI secret only ever comes from the environment: WALLBOARD_AMI_SECRET)
     ami_secret: SecretStr | None = None
     # `wallboard collect queue-log-db` and `replay --format queue_log_db`: the database user's password, only ever
@@ -256,6 +262,16 @@ class Settings(BaseSettings):
     def _split_tokens(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(token.strip() for token in value.split(",") if token.strip())
+        return value
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _split_actions(cls, value: Any) -> Any:
+        if isinstance(value, str | list | tuple):
+            try:
+                return parse_families(value)
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}ACTIONS: {exc}") from exc
         return value
 
     @field_validator("trusted_proxies", mode="before")

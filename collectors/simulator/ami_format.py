@@ -194,6 +194,16 @@ class AmiFormatter:
 
     # ------------------------------------------------------------------ channels
 
+    def new_channel(self, base: str, ts: datetime, context: str, exten: str) -> Channel:
+        """A channel outside the queue calls (an originated one): ``PJSIP/2001-0000001c`` or a Local ``;1``."""
+        return self._new_chans(base, ts, None, context, exten)[0]
+
+    def live_channels(self) -> list[Channel]:
+        """The channels of the calls in progress, callers' legs then agents', oldest call first."""
+        return [
+            chan for legs in self._calls.values() for chans in (legs.caller, *legs.agents.values()) for chan in chans
+        ]
+
     def _uniqueid(self, ts: datetime) -> str:
         uid = f"{epoch(ts)}.{self._uid}"
         self._uid += 1

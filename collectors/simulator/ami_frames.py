@@ -96,6 +96,27 @@ def fully_booted(uptime_s: int) -> AmiEvent:
     )
 
 
+def request_not_allowed(ts: datetime, account: str, session_id: int, local: str, remote: str, action: str) -> AmiEvent:
+    """The security event of an action the user may not run (manager.c report_req_not_allowed)."""
+    tv = eventtv(ts)
+    return event_frame(
+        "RequestNotAllowed",
+        "security",
+        [
+            ("EventTV", tv),
+            ("Severity", "Error"),
+            ("Service", "AMI"),
+            ("EventVersion", "1"),
+            ("AccountID", account),
+            ("SessionID", f"0x{session_id:012x}"),
+            ("LocalAddress", f"IPV4/TCP/{local}"),
+            ("RemoteAddress", f"IPV4/TCP/{remote}"),
+            ("RequestType", f"Action: {action}"),
+            ("SessionTV", tv),
+        ],
+    )
+
+
 def successful_auth(ts: datetime, account: str, session_id: int, local: str, remote: str) -> AmiEvent:
     """The security event Asterisk broadcasts to every session when one logs in (quirk 11)."""
     tv = eventtv(ts)
@@ -226,7 +247,7 @@ def _member_tail(member: MemberView) -> Pairs:
         return "0" if ts is None else str(epoch(ts))
 
     return [
-        ("Membership", "dynamic"),
+        ("Membership", "dynamic" if member.dynamic else "static"),
         ("Penalty", str(member.penalty)),
         ("CallsTaken", str(member.calls_taken)),
         ("LastCall", stamp(member.last_call)),
@@ -273,3 +294,36 @@ def bridge_fields(bridge: str, channels: int) -> Pairs:
         ("BridgeNumChannels", str(channels)),
         ("BridgeVideoSourceMode", "none"),
     ]
+
+
+def originate_response(
+    action_id: str | None,
+    success: bool,
+    channel: str,
+    target: Pairs,
+    reason: int,
+    uniqueid: str,
+    cid_num: str,
+    cid_name: str,
+) -> AmiEvent:
+    """manager.c fast_originate(): ``target`` is Context/Exten, or Application/Data for an application."""
+    head = [("ActionID", action_id)] if action_id else []
+    return event_frame(
+        "OriginateResponse",
+        "call",
+        [
+            *head,
+            ("Response", "Success" if success else "Failure"),
+            ("Channel", channel),
+            *target,
+            ("Reason", str(reason)),
+            ("Uniqueid", uniqueid),
+            ("CallerIDNum", cid_num or "<unknown>"),
+            ("CallerIDName", cid_name or "<unknown>"),
+        ],
+    )
+
+
+def chanspy(name: str, spyer: Channel, spyee: Channel) -> AmiEvent:
+    """ChanSpyStart / ChanSpyStop (manager_channels.c): the spyer's snapshot, then the spyee's."""
+    return ami_event(name, "call", spyer.pairs("Spyer"), spyee.pairs("Spyee"))

@@ -21,6 +21,13 @@ Session behaviour copies main/manager.c: the banner on connect; only Login, Logo
 before authentication (else ``Permission denied``); a failed login answers ``Authentication
 failed`` after a delay and closes; a frame without Action gets ``Missing action in request``;
 unknown actions ``Invalid/unknown command: <name>. ...``; Logoff says goodbye and closes.
+
+Supervisor actions (QueueAdd, QueueRemove, QueuePause, Originate, Hangup: ``ami_actions``) need
+the write class Asterisk registers them with; ``write`` is the simulated user's ``write=`` line of
+manager.conf (default ``all``). Without the class the answer is ``Permission denied`` and a
+``RequestNotAllowed`` security event. Otherwise the response goes to the asking session first,
+then the events to every session, as Asterisk writes them. While a ChanSpy runs (``ami_spy``),
+each model event is followed by the spy's own events (ChanSpyStart/Stop, its Hangup).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from collectors.ami.protocol import AmiParser, Frame
+from collectors.simulator.ami_actions import AUTHORITY, SupervisorActions, header
 from collectors.simulator.ami_format import AmiFormatter, CallerStyle
 from collectors.simulator.ami_frames import (
     ALL_EVENTS,
@@ -41,9 +49,11 @@ from collectors.simulator.ami_frames import (
     EVENT_CLASSES,
     AmiEvent,
     fully_booted,
+    request_not_allowed,
     response,
     successful_auth,
 )
+from collectors.simulator.ami_spy import Spies
 from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import on_wall_clock, schedule_around, schedule_csv
@@ -79,12 +89,6 @@ def event_mask(text: str) -> int | None:
     return mask
 
 
-def _header(frame: Frame, key: str) -> str:
-    """A header's value, key matched case-insensitively and value stripped, as astman_get_header does."""
-    wanted = key.lower()
-    return next((value.strip() for name, value in frame.fields if name.lower() == wanted), "")
-
-
 @dataclass(eq=False)
 class _Session:
     number: int
@@ -116,12 +120,16 @@ class SimulatedAmiServer:
         auth_failure_delay: float = 1.0,
         caller_style: CallerStyle = "pjsip",
         formatter: AmiFormatter | None = None,
+        write: str = "all",
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be positive (or None for a manual clock), got {speed}")
         self._sim = simulation
         self._fmt = formatter or AmiFormatter(simulation.config, seed=simulation.seed, caller_style=caller_style)
         self._username, self._secret = username, secret
+        self._write = event_mask(write) or 0
+        self._spies = Spies(self._fmt)
+        self._actions = SupervisorActions(simulation, self._fmt, self._spies)
         self._speed, self._tick = speed, tick_s
         self._max_buffer = max_buffer
         self._auth_delay = auth_failure_delay
@@ -155,6 +163,11 @@ class SimulatedAmiServer:
     @property
     def simulation(self) -> Simulation:
         return self._sim
+
+    @property
+    def spies(self) -> Spies:
+        """The channels Originate created and the ChanSpy sessions they run."""
+        return self._spies
 
     async def close(self) -> None:
         """Stop the clock, stop listening and drop every session."""
@@ -203,7 +216,11 @@ class SimulatedAmiServer:
             logger.error("the simulation clock stopped", exc_info=task.exception())
 
     def _publish(self, events: list[SimEvent]) -> None:
-        frames = [frame for event in events for frame in self._fmt.events(event)]
+        frames: list[AmiEvent] = []
+        for event in events:
+            frames += self._fmt.events(event)
+            if self._spies.active:
+                frames += self._spies.update()
         if frames:
             self._broadcast(frames)
 
@@ -281,7 +298,7 @@ class SimulatedAmiServer:
 
     async def _handle(self, session: _Session, frame: Frame) -> str | None:
         """Answer one action; return why the session must end, or None to keep it."""
-        action, action_id = _header(frame, "Action"), _header(frame, "ActionID") or None
+        action, action_id = header(frame, "Action"), header(frame, "ActionID") or None
         name = action.lower()
         if not action:
             self._send(session, response("Error", action_id, [("Message", "Missing action in request")]))
@@ -300,20 +317,20 @@ class SimulatedAmiServer:
         if session.authenticated:
             self._send(session, response("Success", action_id, [("Message", "Already authenticated")]))
             return None
-        username, secret = _header(frame, "Username"), _header(frame, "Secret")
+        username, secret = header(frame, "Username"), header(frame, "Secret")
         if username != self._username or secret != self._secret:
             logger.info("AMI session %d from %s: authentication failed for %r", session.number, session.peer, username)
             await asyncio.sleep(self._auth_delay)
             self._send(session, response("Error", action_id, [("Message", "Authentication failed")]))
             return "authentication failed"
-        mask = event_mask(_header(frame, "Events"))
+        mask = event_mask(header(frame, "Events"))
         session.authenticated, session.account = True, username
         session.mask = ALL_EVENTS if mask is None else mask
         self._send(session, response("Success", action_id, [("Message", "Authentication accepted")]))
         if session.mask & EVENT_CLASSES["system"]:
             uptime = int((self._sim.current_time - self._booted).total_seconds())
             self._send(session, fully_booted(uptime).data)
-        auth = successful_auth(self._sim.current_time, username, 0x7F6190000000 + session.number * 0x1000,
+        auth = successful_auth(self._sim.current_time, username, self._session_id(session),
                                session.local, session.peer.replace(":", "/"))  # fmt: skip
         self._broadcast([auth])
         return None
@@ -324,7 +341,7 @@ class SimulatedAmiServer:
             stamp = f"{int(now.timestamp())}.{now.microsecond:06d}"
             self._send(session, response("Success", action_id, [("Ping", "Pong"), ("Timestamp", stamp)]))
         elif name == "events":
-            mask = event_mask(_header(frame, "EventMask"))
+            mask = event_mask(header(frame, "EventMask"))
             if mask is None:
                 self._send(session, response("Error", action_id, [("Message", "Invalid event mask")]))
                 return
@@ -332,13 +349,35 @@ class SimulatedAmiServer:
             self._send(session, response("Success", action_id, [("Events", "On" if mask else "Off")]))
         elif name == "queuestatus":
             state = self._sim.state()
-            queue, member = _header(frame, "Queue") or None, _header(frame, "Member") or None
+            queue, member = header(frame, "Queue") or None, header(frame, "Member") or None
             self._send(session, self._fmt.queue_status(state, action_id, queue, member))
         elif name == "queuesummary":
-            self._send(session, self._fmt.queue_summary(self._sim.state(), action_id, _header(frame, "Queue") or None))
+            self._send(session, self._fmt.queue_summary(self._sim.state(), action_id, header(frame, "Queue") or None))
+        elif name in AUTHORITY:
+            self._supervise(session, name, action, frame, action_id)
         else:
             message = f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
             self._send(session, response("Error", action_id, [("Message", message)]))
+
+    def _supervise(self, session: _Session, name: str, action: str, frame: Frame, action_id: str | None) -> None:
+        """A supervisor action: permission as manager.c checks it, then the PBX's response and events."""
+        if not self._write & AUTHORITY[name]:
+            self._send(session, response("Error", action_id, [("Message", "Permission denied")]))
+            denied = request_not_allowed(self._sim.current_time, session.account, self._session_id(session),
+                                         session.local, session.peer.replace(":", "/"), action)  # fmt: skip
+            self._broadcast([denied])
+            return
+        outcome = self._actions.run(name, frame, action_id)
+        if outcome.before:
+            self._broadcast(outcome.before)
+        self._send(session, outcome.response)
+        self._publish(outcome.events)
+        if outcome.after:
+            self._broadcast(outcome.after)
+
+    @staticmethod
+    def _session_id(session: _Session) -> int:
+        return 0x7F6190000000 + session.number * 0x1000
 
 
 async def run_simulator(
@@ -356,13 +395,15 @@ async def run_simulator(
     day_hour: float | None = None,
     schedule: SchedulePolicy | None = None,
     schedule_out: Path | None = None,
+    write: str = "all",
 ) -> None:
     """Serve a generated contact center over AMI until cancelled (``wallboard simulate``).
 
     Model time is wall time. ``day_hour`` (e.g. 10.0) plays the simulated day from that local hour
     whatever the clock says, for a busy demo at night; None follows the real time of day. With
     ``schedule`` the agents follow their generated schedule; ``schedule_out`` writes it first as CSV
-    (the days before, of and after the start, on the wall clock of a run at ``speed``).
+    (the days before, of and after the start, on the wall clock of a run at ``speed``). ``write`` is
+    the AMI user's write classes (``agent,originate`` lets supervisors pause, log in and listen).
     """
     now = datetime.now(UTC)
     offset = 0.0
@@ -375,7 +416,7 @@ async def run_simulator(
     if schedule_out is not None:
         write_schedule_csv(schedule_out, config, now, speed)
     simulation = Simulation(config, seed, start=now)
-    server = SimulatedAmiServer(simulation, username=username, secret=secret, speed=speed)
+    server = SimulatedAmiServer(simulation, username=username, secret=secret, speed=speed, write=write)
     await server.start(host, port)
     logger.info("simulating %d agents in %d queues (seed %d, speed x%g)", agents, queues, seed, speed)
     try:

@@ -63,6 +63,10 @@ class AgentSpec(BaseModel):
     shift_start_h: float = Field(ge=0, lt=24)
     shift_end_h: float = Field(ge=0, lt=24, description="earlier than the start for an overnight shift")
     no_answer_probability: float = Field(default=0.04, ge=0, le=1)
+    static: bool = Field(
+        default=False,
+        description="a ``member =>`` line of queues.conf: in its queues all day (no shifts), QueueRemove refuses it",
+    )
 
     @property
     def state_interface(self) -> str:

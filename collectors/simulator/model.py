@@ -32,6 +32,11 @@ caller, ring attempt or call is still the current one (a token) and otherwise do
   pause). A simulation starting inside a shift logs its agents in at once (plus any late login),
   already paused when a break or lunch is running.
 
+Supervisor actions change the model between two ``advance()`` calls, at the current time, and
+return their events at once: ``pause_member`` (QueuePause), ``add_member`` (QueueAdd: the member
+takes calls of the queue at once), ``remove_member`` (QueueRemove: no more calls from that queue;
+static members, ``AgentSpec.static``, are in their queues all day and cannot be removed).
+
 Every device change is reported per membership (``member_status``), as Asterisk does with
 QueueMemberStatus; ``state()`` answers a QueueStatus with queue counters kept the way
 app_queue keeps them (exponentially weighted hold/talk time, timeouts counted as abandoned).
@@ -55,6 +60,7 @@ from collectors.simulator.views import (
     CallerInfo,
     DeviceState,
     EntryView,
+    MemberOutcome,
     MemberView,
     QueueView,
     SimEvent,
@@ -90,6 +96,9 @@ class _Member:
     reason: str = ""
     last_pause: float | None = None
     in_call: bool = False
+    dynamic: bool = True
+    name: str = ""  # the MemberName a QueueAdd gave; empty: the agent's own name
+    state_interface: str = ""
 
 
 @dataclass(eq=False)
@@ -161,7 +170,12 @@ class Simulation:
             self._next_burst(queue)
             self._schedule_arrival(queue)
         for agent in self._agents:
-            self._schedule_shift(agent, first=True)
+            if agent.spec.static:
+                agent.members = {
+                    queue: _Member(queue, penalty, 0.0, dynamic=False) for queue, penalty in agent.spec.skills
+                }
+            else:
+                self._schedule_shift(agent, first=True)
 
     # ------------------------------------------------------------------ public API
 
@@ -185,6 +199,71 @@ class Simulation:
         events, self._out = self._out, []
         return events
 
+    def pause_member(
+        self, interface: str, paused: bool, queue: str | None = None, reason: str = ""
+    ) -> tuple[bool, list[SimEvent]]:
+        """QueuePause: (un)pause ``interface`` in ``queue``, or in every queue it is in; False if in none.
+
+        As app_queue's set_member_paused: one member_paused/unpaused per queue, also when nothing
+        changes; an unpause with a reason reports it in its event only.
+        """
+        agent = self._agent_by_interface(interface)
+        if agent is None:
+            return False, []
+        wanted = None if queue is None else queue.lower()
+        names = [name for name in self._queues if name in agent.members and wanted in (None, name.lower())]
+        for name in names:
+            self._set_paused(agent, name, paused, reason)
+        if names:
+            self._dispatch()
+        return bool(names), self._take_events()
+
+    def add_member(
+        self,
+        queue: str,
+        interface: str,
+        *,
+        penalty: int = 0,
+        paused: bool = False,
+        reason: str = "",
+        name: str = "",
+        state_interface: str = "",
+    ) -> tuple[MemberOutcome, list[SimEvent]]:
+        """QueueAdd: ``interface`` becomes a dynamic member of ``queue`` and takes its calls (unless paused).
+
+        An interface no agent of the config has becomes a new agent with no shift.
+        """
+        found = self._queue_named(queue)
+        if found is None:
+            return "no_such_queue", []
+        agent = self._agent_by_interface(interface) or self._new_agent(interface, name, found, penalty)
+        if found in agent.members:
+            return "already_there", []
+        member = _Member(found, penalty, self.now, paused=paused, reason=reason, name=name or interface,
+                         state_interface=state_interface or interface)  # fmt: skip
+        if paused:
+            member.last_pause = self.now
+        agent.members[found] = member
+        agent.logout_pending = False
+        self._emit("member_added", found, member=self._member_view(agent, found))
+        self._dispatch()
+        return "added", self._take_events()
+
+    def remove_member(self, queue: str, interface: str) -> tuple[MemberOutcome, list[SimEvent]]:
+        """QueueRemove: a dynamic member leaves ``queue`` (a call it is on goes on); static ones stay."""
+        found = self._queue_named(queue)
+        if found is None:
+            return "no_such_queue", []
+        agent = self._agent_by_interface(interface)
+        if agent is None or found not in agent.members:
+            return "not_there", []
+        if not agent.members[found].dynamic:
+            return "not_dynamic", []
+        view = self._member_view(agent, found)
+        del agent.members[found]
+        self._emit("member_removed", found, member=view)
+        return "removed", self._take_events()
+
     def state(self) -> SimState:
         """Queues, members and waiting callers now (the answer to a QueueStatus)."""
         queues = tuple(self._queue_view(queue) for queue in self._queues.values())
@@ -195,6 +274,29 @@ class Simulation:
             for position, caller in enumerate(queue.waiting, start=1)
         )
         return SimState(self.current_time, queues, members, entries)
+
+    # ------------------------------------------------------------------ lookups
+
+    def _take_events(self) -> list[SimEvent]:
+        events, self._out = self._out, []
+        return events
+
+    def _queue_named(self, name: str) -> str | None:
+        """A queue's name, matched without case as app_queue does; None if there is none."""
+        wanted = name.lower()
+        return next((queue for queue in self._queues if queue.lower() == wanted), None)
+
+    def _agent_by_interface(self, interface: str) -> _Agent | None:
+        wanted = interface.lower()
+        return next((agent for agent in self._agents if agent.spec.interface.lower() == wanted), None)
+
+    def _new_agent(self, interface: str, name: str, queue: str, penalty: int) -> _Agent:
+        spec = AgentSpec(agent_id=interface, name=name or interface, interface=interface, skills=((queue, penalty),),
+                         shift_start_h=0, shift_end_h=0)  # fmt: skip
+        agent = _Agent(spec)
+        self._order[interface] = len(self._agents)
+        self._agents.append(agent)
+        return agent
 
     # ------------------------------------------------------------------ scheduling
 
@@ -654,8 +756,11 @@ class Simulation:
         member.paused, member.reason = paused, reason
         if paused:
             member.last_pause = self.now
+        view = self._member_view(agent, queue)
+        if not paused:
+            member.reason = ""  # an unpause's reason shows in its event only
         kind: SimKind = "member_paused" if paused else "member_unpaused"
-        self._emit(kind, queue, member=self._member_view(agent, queue), reason=reason)
+        self._emit(kind, queue, member=view, reason=reason)
 
     def _on_shift_end(self, agent: _Agent, token: int) -> None:
         if token != agent.shift_token or not agent.logged_in:
@@ -700,9 +805,9 @@ class Simulation:
         spec = agent.spec
         return MemberView(
             agent_id=spec.agent_id,
-            name=spec.name,
+            name=member.name if member and member.name else spec.name,
             interface=spec.interface,
-            state_interface=spec.state_interface,
+            state_interface=member.state_interface if member and member.state_interface else spec.state_interface,
             queue=queue,
             penalty=penalty,
             calls_taken=agent.calls_taken,
@@ -713,6 +818,7 @@ class Simulation:
             device=agent.device,
             paused=bool(member and member.paused),
             reason=member.reason if member else "",
+            dynamic=member.dynamic if member else True,
         )
 
     def _queue_view(self, queue: _Queue) -> QueueView:

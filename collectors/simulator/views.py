@@ -14,6 +14,8 @@ from typing import Literal
 from collectors.simulator.config import QueueSpec
 
 DeviceState = Literal["idle", "ringing", "in_use", "on_hold"]
+#: What a QueueAdd / QueueRemove did, as app_queue's add_to_queue / remove_from_queue answer.
+MemberOutcome = Literal["added", "removed", "already_there", "not_there", "no_such_queue", "not_dynamic"]
 SimKind = Literal[
     "caller_join",
     "caller_abandon",
@@ -65,6 +67,7 @@ class MemberView:
     device: DeviceState
     paused: bool
     reason: str
+    dynamic: bool = True  # added by QueueAdd or a login; False for a static (queues.conf) member
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
  * waiting callers of a queue and the sparklines. The websocket, STALE (the data's age: the grid is dimmed and its
  * times stop ticking meanwhile) and "not authorised" on a refused socket (retried slowly) are the shared client's
  * (wallboard-client.js). The rows mirror dash_app/grid.py (agent_row, adherence_fields,
- * exception_words, listed); tests/dash_app/test_supervisor.py compares the page's rows with grid.agent_rows(). */
+ * exception_words, listed); tests/dash_app/test_supervisor.py compares the page's rows with grid.agent_rows().
+ * The agent actions (the rows' "⋯ Actions" menu and their state) are actions.js's. */
 "use strict";
 (() => {
   // The grid's value getter and formatter (dash-ag-grid looks function names up in dashAgGridFunctions): this file
@@ -57,6 +58,13 @@
     });
 
     const grid = await dash_ag_grid.getApiAsync("sup-grid");
+    // Agent actions (actions.js): offered only to a session that may act, never to a display token.
+    const agentOf = (id) => S.snap && (S.snap.agents || {})[id];
+    S.actionsReady = window.wbActions.install({
+      grid, token: client.token, config: config.actions, agentOf,
+      nameOf: (id) => (agentOf(id) || {}).name || id,
+      siteQueues: () => Object.keys((S.snap && S.snap.queues) || {}).sort(),
+    }).then((page) => { S.actions = page; return Boolean(page); });
 
     // Quick filters: team, queue and state dropdowns narrow the rows handed to the grid.
     const FILTERS = ["team", "queue", "state"];

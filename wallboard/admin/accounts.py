@@ -351,8 +351,9 @@ class Accounts:
         role: Role | None = None,
         disabled: bool | None = None,
         password: str | None = None,
+        may_monitor: bool | None = None,
     ) -> User:
-        """Change a user's role, disabled flag or password (audited; the password only as "changed")."""
+        """Change a user's role, disabled flag, monitor grant or password (audited; the password only as "changed")."""
         user = await self.get_user(name)
         if user is None:
             raise UnknownUserError(f"no user {name!r}")
@@ -361,6 +362,8 @@ class Accounts:
             changes["role"] = role
         if disabled is not None:
             changes["disabled"] = disabled
+        if may_monitor is not None:
+            changes["may_monitor"] = may_monitor
         if password is not None:
             changes["password_hash"] = await self.hashing.hash(check_password(password, name))
         if password is not None or disabled:
@@ -370,7 +373,19 @@ class Accounts:
         old, new = _audited(user), _audited(updated)
         if password is not None:
             old, new = {**old, "password": "(old)"}, {**new, "password": "changed"}
+        if may_monitor is not None:
+            old, new = {**old, "may_monitor": user.may_monitor}, {**new, "may_monitor": may_monitor}
         await self.audit(actor, "user.update", f"user:{name}", old, new)
+        return updated
+
+    async def set_extension(self, name: str, extension: str | None, *, actor: str) -> User:
+        """Set a user's own phone (where a monitor call rings by default); audited."""
+        user = await self.get_user(name)
+        if user is None:
+            raise UnknownUserError(f"no user {name!r}")
+        updated = user.model_copy(update={"extension": extension})
+        await self.store.put_user(name, _record(updated))
+        await self.audit(actor, "user.profile", f"user:{name}", {"extension": user.extension}, {"extension": extension})
         return updated
 
     # -- login and sessions ---------------------------------------------------------------------

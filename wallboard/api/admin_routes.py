@@ -14,7 +14,8 @@
 | GET    /api/v1/audit            | READ_AUDIT    | audit entries, newest first, paged with ``before``      |
 
 Validation problems of any route answer 422 ``{"detail": [{"field": ..., "reason": ...}]}``
-(``validation_problems`` is the app's handler for request validation errors).
+(``validation_problems`` is the app's handler for request validation errors). ``may_monitor`` is the grant to
+listen to agents' calls (``wallboard.api.action_routes``).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class UserOut(BaseModel):
     role: Role
     created: str
     disabled: bool
+    may_monitor: bool = False
 
 
 class LoginResponse(BaseModel):
@@ -103,6 +105,7 @@ class UserChange(BaseModel):
     role: Role | None = None
     disabled: bool | None = None
     password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
+    may_monitor: bool | None = Field(default=None, description="may listen to, whisper to or barge into calls")
 
 
 class NewToken(BaseModel):
@@ -261,7 +264,12 @@ def _user_routes(router: APIRouter, runtime: Runtime) -> None:
         try:
             user: User = await guarded(
                 accounts.update_user(
-                    name, actor=principal.name, role=body.role, disabled=body.disabled, password=body.password
+                    name,
+                    actor=principal.name,
+                    role=body.role,
+                    disabled=body.disabled,
+                    password=body.password,
+                    may_monitor=body.may_monitor,
                 )
             )
         except UnknownUserError as exc:

@@ -45,6 +45,7 @@ from prometheus_client.registry import CollectorRegistry
 
 import wallboard.store as store_module
 from wallboard.admin.accounts import Accounts, Hashing
+from wallboard.api.action_routes import build_action_router
 from wallboard.api.admin_routes import build_admin_router
 from wallboard.api.alert_routes import build_alert_router
 from wallboard.api.auth import Authenticator, redact_server_logs
@@ -137,6 +138,7 @@ def create_app(
     app.include_router(build_board_router(runtime))  # /api/v1/boards (wallboard.api.board_routes)
     app.include_router(build_history_router(runtime))  # /api/v1/history (wallboard.api.history_routes)
     app.include_router(build_schedule_router(runtime))  # /api/v1/schedules (wallboard.api.schedule_routes)
+    app.include_router(build_action_router(runtime))  # agent actions, /api/v1/actions (wallboard.api.action_routes)
     return app
 
 

@@ -286,6 +286,11 @@ class _Families:
             "collector_connected", "1 when the collector is connected to its source.", SITE_COMPONENT
         )
         self.reconnects = _counter("collector_reconnects", "Reconnections of a collector.", SITE_COMPONENT)
+        self.actions = _counter(
+            "agent_actions",
+            "Supervisor actions the AMI collector settled, by result (done, failed; ended: a spy call hung up).",
+            ("site", "kind", "result"),
+        )
         self.per_agent = per_agent
         self.agent_state = _gauge("agent_state", "1 for the agent's current derived state.", SITE_AGENT_STATE)
         self.agent_calls = _counter("agent_calls", "Calls the agent handled today.", SITE_AGENT)
@@ -297,7 +302,7 @@ class _Families:
         yield from (self.staffed, self.required, *self.totals.values(), self.seq, self.age)
         yield from (self.ingested, self.rejected, self.degraded, self.anomalies, self.lag, self.event_age)
         yield self.health_age
-        yield from (self.connected, self.reconnects)
+        yield from (self.connected, self.reconnects, self.actions)
         yield from self.grafana.all()
         yield from self.adherence.all()
         if self.per_agent:
@@ -362,6 +367,10 @@ def _add_health(families: _Families, site: str, health: Mapping[str, Mapping[str
             families.ingested.add(labels, fields.get("records"))
             families.connected.add(labels, fields.get("connected"))
             families.reconnects.add(labels, fields.get("reconnects"))
+            actions = _reasons(fields.get("actions_by_result"), site, component, "actions_by_result")
+            for key, count in sorted(actions.items()):
+                kind, _, result = key.partition(":")
+                families.actions.add((site, kind, result), count)
         _add_rejections(families, site, component, fields)
         for reason, count in sorted(
             _reasons(fields.get("degraded_by_reason"), site, component, "degraded_by_reason").items()

@@ -27,6 +27,7 @@ Example (YAML)::
     adherence:             # activities, pause reasons -> activities, grace (wallboard.core.adherence.policy)
       grace_s: 120
       pause_reasons: {Coaching: training}
+    pause_reasons: [Break, Lunch, Coaching]   # the supervisor's pause menu (default: see menu_pause_reasons)
 
 A threshold scoped to a queue or team the file does not list is an error naming its field.
 """
@@ -34,12 +35,13 @@ A threshold scoped to a queue or team the file does not list is an error naming 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator, model_validator
 
+from wallboard.core.actions import DEFAULT_PAUSE_REASONS, MAX_REASON
 from wallboard.core.adherence.policy import AdherencePolicy
 from wallboard.core.thresholds import ThresholdSet
 from wallboard.errors import UsageError
@@ -90,6 +92,17 @@ class SiteConfig(BaseModel):
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     thresholds: ThresholdSet = Field(default_factory=ThresholdSet)
     adherence: AdherencePolicy = Field(default_factory=AdherencePolicy)
+    pause_reasons: tuple[Annotated[str, Field(min_length=1, max_length=MAX_REASON)], ...] | None = None
+    """The pause reasons a supervisor picks from; None: ``menu_pause_reasons`` chooses."""
+
+    @property
+    def menu_pause_reasons(self) -> tuple[str, ...]:
+        """``pause_reasons``, else the reasons of the site file's adherence table and then a sensible list."""
+        if self.pause_reasons is not None:
+            return self.pause_reasons
+        configured = [reason for reason in self.adherence.pause_reasons if 0 < len(reason) <= MAX_REASON]
+        known = {reason.casefold() for reason in configured}
+        return (*configured, *(reason for reason in DEFAULT_PAUSE_REASONS if reason.casefold() not in known))
 
     @field_validator("thresholds", mode="before")
     @classmethod

@@ -58,6 +58,9 @@ class Permission(StrEnum):
     MANAGE_TOKENS = "manage_tokens"  # ops, admin (display tokens per board, revocable)
     READ_AUDIT = "read_audit"  # ops, admin
     MANAGE_USERS = "manage_users"  # admin
+    ACT_ON_AGENTS = (
+        "act_on_agents"  # supervisor, ops, admin (pause, log in/out an agent; monitor also needs may_monitor)
+    )
 
 
 RoleName = Role | Literal["display"]
@@ -66,10 +69,18 @@ _R = Permission
 PERMISSIONS: dict[RoleName, frozenset[Permission]] = {
     DISPLAY: frozenset({_R.READ}),
     Role.VIEWER: frozenset({_R.READ}),
-    Role.SUPERVISOR: frozenset({_R.READ, _R.ACK_ALERTS}),
+    Role.SUPERVISOR: frozenset({_R.READ, _R.ACK_ALERTS, _R.ACT_ON_AGENTS}),
     Role.PLANNER: frozenset({_R.READ, _R.EDIT_SCHEDULES}),
     Role.OPS: frozenset(
-        {_R.READ, _R.ACK_ALERTS, _R.EDIT_THRESHOLDS, _R.MANAGE_BOARDS, _R.MANAGE_TOKENS, _R.READ_AUDIT}
+        {
+            _R.READ,
+            _R.ACK_ALERTS,
+            _R.EDIT_THRESHOLDS,
+            _R.MANAGE_BOARDS,
+            _R.MANAGE_TOKENS,
+            _R.READ_AUDIT,
+            _R.ACT_ON_AGENTS,
+        }
     ),
     Role.ADMIN: frozenset(Permission),
 }
@@ -99,6 +110,8 @@ class User(BaseModel):
     created: str  # ISO 8601, UTC
     disabled: bool = False
     epoch: int = 0  # +1 on a password change or disabling: sessions started before stop working
+    may_monitor: bool = False  # an admin's grant: may listen to, whisper to or barge into agents' calls
+    extension: str | None = None  # the user's own phone (``PJSIP/2001``): where a monitor call rings by default
 
     @field_validator("password_hash")
     @classmethod
@@ -109,7 +122,13 @@ class User(BaseModel):
 
     def public(self) -> dict[str, object]:
         """The fields an API response or a listing may show."""
-        return {"name": self.name, "role": self.role.value, "created": self.created, "disabled": self.disabled}
+        return {
+            "name": self.name,
+            "role": self.role.value,
+            "created": self.created,
+            "disabled": self.disabled,
+            "may_monitor": self.may_monitor,
+        }
 
 
 def check_name(name: str) -> str:

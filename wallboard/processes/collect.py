@@ -10,6 +10,7 @@ from collectors.ami.client import AmiClient, AmiConfig
 from collectors.queue_log.collector import QueueLogCollector
 from collectors.queue_log.db_collector import QueueLogDbCollector
 from collectors.queue_log.table import QueueLogTable, database_url, source_name
+from wallboard.admin.actions import ActionFeed, AgentActions
 from wallboard.config import Settings
 from wallboard.processes.tasks import report_health, run_all, site_store
 from wallboard.store.datadir import redis_for
@@ -22,7 +23,9 @@ async def collect_ami(settings: Settings, config: AmiConfig) -> None:
     async with redis_for(settings, "wallboard-collector-ami") as (client, _):
         store = site_store(settings, client)
         sink = StreamSink(store)
-        collector = AmiClient(config, sink)
+        # supervisor actions (WALLBOARD_ACTIONS): executed on this connection, none unless enabled
+        feed = ActionFeed(AgentActions(store.actions)) if settings.actions else None
+        collector = AmiClient(config, sink, actions=feed, enabled=settings.actions)
         await run_all(
             {
                 "AMI collector": collector.run(),

@@ -34,6 +34,7 @@ from collectors.simulator.config import SchedulePolicy, SimConfig, build_config,
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import on_wall_clock, schedule_around
 from wallboard.admin.accounts import Accounts, Hashing, audit_entry, create_display_token, token_digest
+from wallboard.admin.actions import ActionFeed, AgentActions
 from wallboard.admin.boards import default_board
 from wallboard.admin.schedules import replace_schedule
 from wallboard.api import create_app
@@ -41,6 +42,7 @@ from wallboard.api.app import serving, uvicorn_config
 from wallboard.api.page import mount_board_page
 from wallboard.api.runtime import Runtime
 from wallboard.config import Settings
+from wallboard.core.actions import FAMILIES
 from wallboard.core.adherence.schedule import ScheduleError
 from wallboard.core.site import SiteConfig
 from wallboard.core.users import Passwords, Role
@@ -88,8 +90,8 @@ async def demo(
             inform(f"redis: {link.url}" + (" (throwaway: gone when the demo stops)" if link.throwaway else ""))
         client = connect(link.url, client_name="wallboard-demo")
         try:
-            await _demo_on(settings.model_copy(update={"redis_url": link.url}), link, client, options, inform,
-                           announce, pages)  # fmt: skip
+            demo_settings = settings.model_copy(update={"redis_url": link.url, "actions": FAMILIES})  # every action
+            await _demo_on(demo_settings, link, client, options, inform, announce, pages)
         finally:
             await client.aclose()
 
@@ -122,7 +124,12 @@ async def _demo_on(
     server = SimulatedAmiServer(simulation, username="wallboard", secret=secret, speed=options.speed)
     await server.start("127.0.0.1", 0)
     try:
-        ami = AmiClient(AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site), StreamSink(store))
+        ami = AmiClient(
+            AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site),
+            StreamSink(store),
+            actions=ActionFeed(AgentActions(store.actions)),
+            enabled=settings.actions,
+        )
         runner = EngineRunner(settings, store, site)
         app = create_app(settings, store=store, site_config=site)
         mount_board_page(app)
@@ -179,6 +186,7 @@ async def keep_redis(server: EmbeddedRedis, *, every_s: float = REDIS_WATCH_S, m
 
 
 DEMO_ADMIN = "demo"
+DEMO_EXTENSION = "PJSIP/2001"  # the demo admin's phone: the simulator answers any PJSIP channel
 # The demo's floor is judged all day (no quiet hours): tiles turn amber and red as the simulated day gets busy.
 
 
@@ -254,6 +262,9 @@ async def _demo_credentials(store: Store, link: RedisLink) -> tuple[str, str | N
     if await accounts.get_user(DEMO_ADMIN) is None:
         password = secrets.token_urlsafe(12)
         await accounts.add_user(DEMO_ADMIN, Role.ADMIN, password, actor="demo")
+        # the demo shows every action: its admin may listen in, from a simulated supervisor's phone
+        await accounts.update_user(DEMO_ADMIN, actor="demo", may_monitor=True)
+        await accounts.set_extension(DEMO_ADMIN, DEMO_EXTENSION, actor="demo")
     elif not isinstance(password, str):
         password = secrets.token_urlsafe(12)
         await accounts.update_user(DEMO_ADMIN, actor="demo", password=password)

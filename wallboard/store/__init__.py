@@ -40,6 +40,7 @@ Modules, one noun each; ``Store`` is their sections put together::
     security    display tokens, users, sessions, login failures, audit (``Store.accounts``)
     config      versioned documents and their notices (``Store.config``)
     alerting    alert lifecycle stream, notifier group, dead letters (``Store.alerts``)
+    actions     supervisor actions: their stream, statuses, rate counters (``Store.actions``)
     boards · trend · history · schedules     one section each
 Every section derives from ``StoreBase`` only; ``Store`` composes them (``store.events.append_events(...)``).
 """
@@ -49,6 +50,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from wallboard.core.thresholds import CONFIG_NAME as THRESHOLDS_CONFIG
+from wallboard.store.actions import ActionStore
 from wallboard.store.alerting import AlertStore
 from wallboard.store.boards import BoardStore
 from wallboard.store.config import ConfigStore
@@ -106,7 +108,8 @@ class Store:
 
     ``events`` the event stream, snapshot + checkpoint, deltas and health; ``config`` versioned documents and
     their notices; ``accounts`` tokens, users, sessions, login failures, audit; ``alerts`` the alert lifecycle
-    stream, notifier groups and dead letters; ``boards``, ``schedules``, ``trend``, ``history``.
+    stream, notifier groups and dead letters; ``actions`` supervisor actions on agents; ``boards``, ``schedules``,
+    ``trend``, ``history``.
     """
 
     def __init__(
@@ -132,6 +135,7 @@ class Store:
         self.schedules = ScheduleStore(client, self.config, **shared)
         self.trend = TrendStore(client, **shared)
         self.history = HistoryStore(client, **shared)
+        self.actions = ActionStore(client, **shared)
 
     @property
     def on_cluster(self) -> bool:

@@ -119,6 +119,30 @@ class Keys:
     def trend(self) -> str:
         return f"{self.base}:trend"
 
+    # supervisor actions on agents (wallboard.store.actions)
+    @property
+    def actions(self) -> str:
+        """The stream of actions the API queued for the AMI collector (field "a" = action JSON)."""
+        return f"{self.base}:actions"
+
+    def action(self, action_id: str) -> str:
+        """Hash: one action's status (expires ``ACTION_TTL_S`` after its last change)."""
+        return f"{self.base}:action:{action_id}"
+
+    @property
+    def actions_recent(self) -> str:
+        """List: the ids of the latest actions, newest first (capped)."""
+        return f"{self.base}:actions:recent"
+
+    @property
+    def action_members(self) -> str:
+        """String: the AMI collector's queue members (interfaces, memberships, call channels) as JSON."""
+        return f"{self.base}:actions:members"
+
+    def action_rate(self, user: str) -> str:
+        """Counter: actions asked by ``user`` in the current minute."""
+        return f"{self.base}:actions:rate:{user}"
+
 
 @dataclass(frozen=True)
 class StreamEntry:

@@ -38,13 +38,14 @@ async def test_login_gives_a_session_that_reads_and_knows_its_role(store: Store)
         "role": "supervisor",
         "created": body["user"]["created"],
         "disabled": False,
+        "may_monitor": False,
     }
     assert me == {
         "name": "supervisor1",
         "role": "supervisor",
         "via": "session",
         "board": None,
-        "permissions": ["ack_alerts", "read"],
+        "permissions": ["ack_alerts", "act_on_agents", "read"],
     }
     assert snapshot.status_code == 200 and snapshot.json()["seq"] == 1
 

@@ -28,9 +28,12 @@ P = Permission
     [
         (DISPLAY, {P.READ}),
         (Role.VIEWER, {P.READ}),
-        (Role.SUPERVISOR, {P.READ, P.ACK_ALERTS}),
+        (Role.SUPERVISOR, {P.READ, P.ACK_ALERTS, P.ACT_ON_AGENTS}),
         (Role.PLANNER, {P.READ, P.EDIT_SCHEDULES}),
-        (Role.OPS, {P.READ, P.ACK_ALERTS, P.EDIT_THRESHOLDS, P.MANAGE_BOARDS, P.MANAGE_TOKENS, P.READ_AUDIT}),
+        (
+            Role.OPS,
+            {P.READ, P.ACK_ALERTS, P.EDIT_THRESHOLDS, P.MANAGE_BOARDS, P.MANAGE_TOKENS, P.READ_AUDIT, P.ACT_ON_AGENTS},
+        ),
         (Role.ADMIN, set(Permission)),
     ],
 )
@@ -108,7 +111,13 @@ def test_dummy_hash_never_matches_a_typed_password() -> None:
 def test_user_public_view_leaves_out_the_hash() -> None:
     """``public()`` is what responses show: no hash; the repr hides it too."""
     user = User(name="ops1", role=Role.OPS, password_hash=Passwords.cheap().hash("x" * 12), created="2024-01-01")
-    assert user.public() == {"name": "ops1", "role": "ops", "created": "2024-01-01", "disabled": False}
+    assert user.public() == {
+        "name": "ops1",
+        "role": "ops",
+        "created": "2024-01-01",
+        "disabled": False,
+        "may_monitor": False,
+    }
     assert "$argon2" not in repr(user)
 
 

@@ -1,0 +1,323 @@
+"""Supervisor actions on agents: pause, unpause, log in, log out and monitor, executed by the PBX.
+
+| route                                      | body                                       | needs                    |
+|--------------------------------------------|--------------------------------------------|--------------------------|
+| POST /api/v1/agents/{agent_id}/pause       | ``{"reason": "Coaching", "queue": null}``  | ACT_ON_AGENTS, ``pause`` |
+| POST /api/v1/agents/{agent_id}/unpause     | ``{"queue": null}``                        | ACT_ON_AGENTS, ``pause`` |
+| POST /api/v1/agents/{agent_id}/login       | ``{"queue": "support", "penalty": 0}``     | ACT_ON_AGENTS, ``login`` |
+| POST /api/v1/agents/{agent_id}/logout      | ``{"queue": null}``                        | ACT_ON_AGENTS, ``login`` |
+| POST /api/v1/agents/{agent_id}/monitor     | ``{"mode": "listen", "extension": null}``  | ``monitor``, may_monitor |
+| GET  /api/v1/actions/{id}                  |                                            | ACT_ON_AGENTS            |
+| GET  /api/v1/actions?agent=&limit=         |                                            | ACT_ON_AGENTS            |
+| GET  /api/v1/actions/options               |                                            | ACT_ON_AGENTS            |
+| GET  /api/v1/me/profile                    |                                            | a user, not a token      |
+| PATCH /api/v1/me/profile                   | ``{"extension": "PJSIP/2001"}``            | ACT_ON_AGENTS (a user)   |
+
+Every action answers 202 ``{"id", "state": "pending", ...}`` (``wallboard.core.actions.ActionStatus``): the AMI
+collector executes it and ``GET /api/v1/actions/{id}`` then shows ``done`` or ``failed`` with the PBX's own
+message (``wallboard.admin.actions``). A pause shows in the snapshot as the PBX's QueueMemberPause comes back
+through the collector and the engine, like any pause.
+
+Refusals, in the order checked: 401/403 without the permission (display tokens, viewers and planners); 403
+when the kind is not enabled (``WALLBOARD_ACTIONS``, none by default), or for a monitor without the
+user's grant (``wallboard users grant-monitor NAME`` or ``PATCH /api/v1/users/{name}`` ``may_monitor``);
+422 for an invalid body (a reason of 1 to 64 characters, control characters removed; login needs a
+queue; monitor needs an extension, given or the user's own); 404 for an agent the snapshot does not
+list; 409 for a monitor of an agent on no call, and for a logout of a static member (the AMI
+collector's member directory tells the membership); 429 past ``WALLBOARD_ACTIONS_PER_MINUTE`` (30) per
+user. Requests are counted in ``wallboard_agent_action_requests_total{site,kind,answer}``; the
+outcomes in ``wallboard_agent_actions_total{site,kind,result}`` (from the collector's health).
+
+The agent is named to the PBX by every name the wallboard knows for it: its id, the site file's display
+name and aliases (the collector takes the first the PBX knows as an interface or member name).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field
+
+from wallboard.admin.accounts import UnknownUserError
+from wallboard.admin.actions import AgentActions
+from wallboard.api.responses import GUARDED, Detail, problems
+from wallboard.api.security import Permission, Principal, guarded, require, site_named
+from wallboard.core.actions import (
+    DEFAULT_PAUSE_REASONS,
+    FAMILIES,
+    FAMILY_OF,
+    INTERFACE_PATTERN,
+    MAX_REASON,
+    MONITOR_OPTIONS,
+    ActionKind,
+    ActionStatus,
+    AgentAction,
+    MonitorMode,
+)
+from wallboard.core.text import CleanText
+from wallboard.core.users import DISPLAY
+
+if TYPE_CHECKING:
+    from wallboard.api.runtime import Runtime, ServedSite
+
+QUEUE_PATTERN = r"^[A-Za-z0-9_.@+-]{1,128}$"
+SiteQuery = Query(default=None, description="Site (default: the first site the API serves).")
+Actor = Annotated[Principal, Depends(require(Permission.ACT_ON_AGENTS, cookie=True))]
+Person = Annotated[Principal, Depends(require(Permission.READ, cookie=True, display=False))]
+Queue = Annotated[str | None, Field(default=None, pattern=QUEUE_PATTERN, description="absent: every queue")]
+
+
+class PauseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: CleanText = Field(min_length=1, max_length=MAX_REASON)
+    queue: Queue = None
+
+
+class QueueBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    queue: Queue = None
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    queue: str = Field(pattern=QUEUE_PATTERN, description="the queue to log the agent in to")
+    penalty: int = Field(default=0, ge=0, le=1000)
+
+
+class MonitorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: MonitorMode
+    extension: str | None = Field(
+        default=None, pattern=INTERFACE_PATTERN, description="the phone to ring (default: the user's own)"
+    )
+
+
+class Profile(BaseModel):
+    name: str
+    extension: str | None
+    may_monitor: bool
+
+
+class ProfileChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    extension: str | None = Field(pattern=INTERFACE_PATTERN, description="your phone, e.g. PJSIP/2001 (null: none)")
+
+
+class Options(BaseModel):
+    enabled: list[str] = Field(description="kinds enabled: pause (and unpause), login (and logout), monitor")
+    pause_reasons: list[str]
+    modes: list[str]
+    may_monitor: bool
+    extension: str | None
+
+
+ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **GUARDED,
+    404: {"model": Detail, "description": "No such agent in the snapshot."},
+    409: {"model": Detail, "description": "The agent is on no call (monitor), or a static member (logout)."},
+    429: {"model": Detail, "description": "Too many actions by this user this minute."},
+    503: {"model": Detail, "description": "No snapshot yet, or Redis unreachable."},
+}
+
+
+def build_action_router(runtime: Runtime) -> APIRouter:
+    """The agent action routes, the action reads and the user's profile, bound to ``runtime``."""
+    router = APIRouter(prefix="/api/v1")
+    requests = Counter(
+        "wallboard_agent_action_requests",
+        "Supervisor actions asked through the API, by answer (accepted, forbidden, disabled, conflict, rate_limited).",
+        ["site", "kind", "answer"],
+        registry=runtime.registry,
+    )
+
+    async def act(site: str | None, principal: Principal, agent_id: str, kind: ActionKind, **fields: Any) -> Any:
+        served = site_named(runtime, site)
+
+        def refuse(status: int, answer: str, detail: str) -> HTTPException:
+            requests.labels(served.name, kind, answer).inc()
+            return HTTPException(status, detail=detail)
+
+        family = FAMILY_OF[kind]
+        if family not in runtime.settings.actions:
+            enabled = ",".join((*runtime.settings.actions, family))
+            why = f"{kind} actions are disabled on this wallboard: enable them with WALLBOARD_ACTIONS={enabled}"
+            raise refuse(403, "disabled", why)
+        if kind == "monitor":
+            fields["extension"] = await _monitor_extension(served, principal, fields.get("extension"), refuse)
+        agent = _agent(served, agent_id)
+        if kind == "monitor" and not agent.get("call"):
+            raise refuse(409, "conflict", f"agent {agent_id} is on no call: there is nothing to listen to")
+        names = _names(runtime, served, agent_id, agent)
+        if kind == "logout" and (static := await _static_only(served, (agent_id, *names), fields.get("queue"))):
+            detail = f"agent {agent_id} is a static member of {static} (queues.conf): a logout cannot remove it"
+            raise refuse(409, "conflict", detail)
+        actions = AgentActions(served.store.actions)
+        if not await guarded(actions.allow(principal.name, runtime.settings.actions_per_minute)):
+            per_minute = runtime.settings.actions_per_minute
+            raise refuse(429, "rate_limited", f"{principal.name} asked for more than {per_minute} actions this minute")
+        action = AgentAction(
+            id=secrets.token_hex(8),
+            kind=kind,
+            agent=agent_id,
+            names=names,
+            by=principal.name,
+            requested=datetime.fromtimestamp(runtime.clock(), UTC).isoformat(),
+            **fields,
+        )
+        status = await guarded(actions.request(action))
+        requests.labels(served.name, kind, "accepted").inc()
+        return status
+
+    @router.post("/agents/{agent_id}/pause", status_code=202, response_model=ActionStatus, responses=ACTION_ERRORS)
+    async def pause(agent_id: str, body: PauseBody, principal: Actor, site: str | None = SiteQuery) -> Any:
+        """Pause the agent (in every queue, or in ``queue``) with a reason."""
+        return await act(site, principal, agent_id, "pause", reason=body.reason, queue=body.queue)
+
+    @router.post("/agents/{agent_id}/unpause", status_code=202, response_model=ActionStatus, responses=ACTION_ERRORS)
+    async def unpause(agent_id: str, body: QueueBody, principal: Actor, site: str | None = SiteQuery) -> Any:
+        """End the agent's pause (in every queue, or in ``queue``)."""
+        return await act(site, principal, agent_id, "unpause", queue=body.queue)
+
+    @router.post("/agents/{agent_id}/login", status_code=202, response_model=ActionStatus, responses=ACTION_ERRORS)
+    async def login(agent_id: str, body: LoginBody, principal: Actor, site: str | None = SiteQuery) -> Any:
+        """Log the agent in to ``queue`` (QueueAdd of its interface, member name and state interface)."""
+        return await act(site, principal, agent_id, "login", queue=body.queue, penalty=body.penalty)
+
+    @router.post("/agents/{agent_id}/logout", status_code=202, response_model=ActionStatus, responses=ACTION_ERRORS)
+    async def logout(agent_id: str, body: QueueBody, principal: Actor, site: str | None = SiteQuery) -> Any:
+        """Log the agent out of ``queue``, or of every queue it joined dynamically."""
+        return await act(site, principal, agent_id, "logout", queue=body.queue)
+
+    @router.post("/agents/{agent_id}/monitor", status_code=202, response_model=ActionStatus, responses=ACTION_ERRORS)
+    async def monitor(agent_id: str, body: MonitorBody, principal: Actor, site: str | None = SiteQuery) -> Any:
+        """Ring the supervisor's phone and, when answered, listen to (whisper to, barge into) the agent's call."""
+        return await act(site, principal, agent_id, "monitor", mode=body.mode, extension=body.extension)
+
+    _read_routes(router, runtime)
+    _profile_routes(router, runtime)
+    return router
+
+
+def _read_routes(router: APIRouter, runtime: Runtime) -> None:
+    @router.get("/actions/options", response_model=Options, responses=GUARDED)
+    async def options(principal: Actor, site: str | None = SiteQuery) -> Any:
+        """What the action menu offers this user: the kinds enabled, the pause reasons, the monitor modes."""
+        served = site_named(runtime, site)
+        user = await _user(served, principal)
+        config = runtime.site_config if served.name == runtime.settings.site else None
+        reasons = config.menu_pause_reasons if config is not None else DEFAULT_PAUSE_REASONS
+        return {
+            "enabled": [family for family in FAMILIES if family in runtime.settings.actions],
+            "pause_reasons": list(reasons),
+            "modes": list(MONITOR_OPTIONS),
+            "may_monitor": _may_monitor(runtime, principal, user),
+            "extension": user.extension if user is not None else None,
+        }
+
+    @router.get("/actions", response_model=list[ActionStatus], responses=GUARDED)
+    async def recent(
+        principal: Actor,
+        site: str | None = SiteQuery,
+        agent: Annotated[str | None, Query(max_length=256)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> Any:
+        """The latest actions, newest first (of ``agent`` when given)."""
+        return await guarded(AgentActions(site_named(runtime, site).store.actions).recent(agent, limit))
+
+    @router.get("/actions/{action_id}", response_model=ActionStatus, responses={**GUARDED, 404: {"model": Detail}})
+    async def get_action(
+        action_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")],
+        principal: Actor,
+        site: str | None = SiteQuery,
+    ) -> Any:
+        """Where an action stands: pending, done, or failed with the PBX's message."""
+        status = await guarded(AgentActions(site_named(runtime, site).store.actions).get(action_id))
+        if status is None:
+            raise HTTPException(404, detail=f"no action {action_id!r} (unknown, or older than a week)")
+        return status
+
+
+def _profile_routes(router: APIRouter, runtime: Runtime) -> None:
+    @router.get("/me/profile", response_model=Profile, responses=GUARDED)
+    async def get_profile(principal: Person, site: str | None = SiteQuery) -> Any:
+        """Your profile: your phone (where a monitor call rings) and whether you may monitor calls."""
+        served = site_named(runtime, site)
+        user = await _user(served, principal)
+        extension = user.extension if user is not None else None
+        return {"name": principal.name, "extension": extension, "may_monitor": _may_monitor(runtime, principal, user)}
+
+    @router.patch("/me/profile", response_model=Profile, responses={**GUARDED, 409: {"model": Detail}})
+    async def change_profile(body: ProfileChange, principal: Actor, site: str | None = SiteQuery) -> Any:
+        """Set your phone (``PJSIP/2001``; null for none): where your monitor calls ring."""
+        served = site_named(runtime, site)
+        try:
+            user = await guarded(served.accounts.set_extension(principal.name, body.extension, actor=principal.name))
+        except UnknownUserError as exc:
+            raise HTTPException(409, detail=f"{principal.name} has no user record to keep a profile in") from exc
+        return {"name": user.name, "extension": user.extension, "may_monitor": user.may_monitor}
+
+
+async def _user(served: ServedSite, principal: Principal) -> Any:
+    if principal.role == DISPLAY or principal.via in ("open", "display"):
+        return None
+    return await guarded(served.accounts.get_user(principal.name))
+
+
+def _may_monitor(runtime: Runtime, principal: Principal, user: Any) -> bool:
+    if not runtime.auth.enabled:
+        return True
+    return bool(user is not None and user.may_monitor)
+
+
+async def _monitor_extension(served: ServedSite, principal: Principal, given: str | None, refuse: Any) -> str:
+    """The phone a monitor call rings: the one given, else the user's own; 403 without the user's grant."""
+    user = await _user(served, principal)
+    if principal.via != "open" and (user is None or not user.may_monitor):
+        raise refuse(403, "forbidden", f"{principal.name} may not monitor calls: an admin must grant it (may_monitor)")
+    extension = given or (user.extension if user is not None else None)
+    if not extension:
+        reason = "give the phone to ring, or set yours with PATCH /api/v1/me/profile"
+        raise problems(("extension", reason))
+    return str(extension)
+
+
+def _agent(served: ServedSite, agent_id: str) -> dict[str, Any]:
+    snapshot = served.feed.snapshot
+    if snapshot is None:
+        raise HTTPException(503, detail=f"no snapshot of site {served.name!r} yet ({served.feed.problem})")
+    agent = (snapshot.get("agents") or {}).get(agent_id)
+    if agent is None:
+        raise HTTPException(404, detail=f"no agent {agent_id!r} at site {served.name!r}")
+    return dict(agent)
+
+
+def _names(runtime: Runtime, served: ServedSite, agent_id: str, agent: dict[str, Any]) -> tuple[str, ...]:
+    """The agent's other names: the site file's display name and aliases, and the snapshot's name."""
+    names: list[str] = []
+    config = runtime.site_config if served.name == runtime.settings.site else None
+    configured = config.agents.get(agent_id) if config is not None else None
+    if configured is not None:
+        names += [name for name in (configured.name, *configured.aliases) if name]
+    if agent.get("name"):
+        names.append(str(agent["name"]))
+    return tuple(name for name in dict.fromkeys(names) if name != agent_id)
+
+
+async def _static_only(served: ServedSite, names: tuple[str, ...], queue: str | None) -> str | None:
+    """The queues that make a logout impossible (a static membership), as text; None when it may go ahead."""
+    members = await guarded(served.store.actions.members())
+    member = next((info for info in members.values() if _named(info, names)), None)
+    queues: dict[str, str] = dict(member.get("queues") or {}) if isinstance(member, dict) else {}
+    if queue is not None:
+        return queue if queues.get(queue) == "static" else None
+    if queues and all(membership == "static" for membership in queues.values()):
+        return ", ".join(sorted(queues))
+    return None
+
+
+def _named(info: Any, names: tuple[str, ...]) -> bool:
+    return isinstance(info, dict) and (info.get("interface") in names or info.get("member_name") in names)
