@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     ami.add_argument("--host", default="127.0.0.1", help="the PBX's AMI address")
     ami.add_argument("--port", type=int, default=5038, help="the PBX's AMI port")
     ami.add_argument("--username", default="wallboard", help="AMI user of manager.conf")
+    _add_name_option(ami)
     ami.set_defaults(func=cmd_collect_ami)
     ql = _command(csub, "queue-log", "follow an Asterisk queue_log file", common)
     ql.add_argument("path", type=Path, help="the queue_log file (e.g. /var/log/asterisk/queue_log)")
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with no position stored for the file, read it from its start (default: its end); with one, resume there",
     )
+    _add_name_option(ql)
     ql.set_defaults(func=cmd_collect_queue_log)
     qd = _command(csub, "queue-log-db", "follow an Asterisk queue_log table (realtime; password from "
                   "WALLBOARD_QUEUE_LOG_DB_PASSWORD)", common)  # fmt: skip
@@ -196,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table_options(qd)
     qd.add_argument("--tz", default=None, help="site time zone (IANA name; default: the site file's, else UTC)")
     qd.add_argument("--from-start", action="store_true", help="read the table from its first row (default: new rows)")
+    _add_name_option(qd)
     qd.set_defaults(func=cmd_collect_queue_log_db)
 
     eng = _command(sub, "engine", "run the engine: stream -> metrics -> snapshot and deltas", common)
@@ -387,6 +390,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
 
 
+def _add_name_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--name", default=None, metavar="NAME",
+        help="tell this collector's health apart when several of its kind feed one site (health collector:<kind>:NAME)",
+    )  # fmt: skip
+
+
 def cmd_collect_ami(args: argparse.Namespace) -> int:
     from wallboard.processes import collect
 
@@ -394,14 +404,14 @@ def cmd_collect_ami(args: argparse.Namespace) -> int:
     if settings.ami_secret is None:
         raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
     config = AmiConfig(args.host, args.port, args.username, settings.ami_secret.get_secret_value(), site=settings.site)
-    return _run(collect.collect_ami(settings, config))
+    return _run(collect.collect_ami(settings, config, name=args.name))
 
 
 def cmd_collect_queue_log(args: argparse.Namespace) -> int:
     from wallboard.processes import collect
 
     settings = _settings(args)
-    return _run(collect.collect_queue_log(settings, args.path, from_start=args.from_start))
+    return _run(collect.collect_queue_log(settings, args.path, from_start=args.from_start, name=args.name))
 
 
 def cmd_collect_queue_log_db(args: argparse.Namespace) -> int:
@@ -410,7 +420,11 @@ def cmd_collect_queue_log_db(args: argparse.Namespace) -> int:
     settings = _settings(args)
     site = _site_for(settings)
     tz = _table_zone(args, _time_zone(args.tz) if args.tz else site.timezone)
-    return _run(collect.collect_queue_log_db(settings, args.url, table=args.table, tz=tz, from_start=args.from_start))
+    return _run(
+        collect.collect_queue_log_db(
+            settings, args.url, table=args.table, tz=tz, from_start=args.from_start, name=args.name
+        )
+    )
 
 
 def _check_table_url(url: str) -> None:

@@ -7,7 +7,8 @@ asks this module what the readings mean. Each check has a name, the one ``/ready
     feed           the API follows the site's updates (its subscription is up, none of its tasks died)
     engine         a snapshot exists and its ``ts`` (the engine's clock) is at most ``max_age_s`` old: the engine
                    publishes at least once a second, events or not, so an older one means it stopped
-    collector:<name>  its health hash (``wb:{site}:health:collector:<name>``, written every second) is at most
+    collector:<name>  its health hash (``wb:{site}:health:collector:<kind>[:<which>]``, written every second: the
+                   ``<which>`` part names one of several collectors of a kind, ``--name``) is at most
                    ``stale_s`` old and says it reads its source: ``connected`` (the AMI client: connected and
                    logged in; the queue_log table collector: its database answers) and, for the file collector,
                    ``following`` (an existing file is open)
@@ -86,7 +87,8 @@ def _collector(name: str, fields: Mapping[str, str], now: float, stale_s: float)
     age = now - updated
     if age > stale_s:
         return Check(name, False, f"stale: its health was last written {age:.0f} s ago (at most {stale_s:g} s)")
-    for field, problem in REQUIRED.get(name, DEFAULT_REQUIRED):
+    kind = ":".join(name.split(":", 2)[:2])  # collector:queue_log:<which> is judged as collector:queue_log
+    for field, problem in REQUIRED.get(kind, DEFAULT_REQUIRED):
         if fields.get(field) != "1":
             return Check(name, False, problem)
     return Check(name, True)

@@ -19,7 +19,12 @@ from wallboard.store.sink import StreamSink
 log = logging.getLogger(__name__)
 
 
-async def collect_ami(settings: Settings, config: AmiConfig) -> None:
+def component(kind: str, name: str | None) -> str:
+    """The health hash name of a collector: ``collector:<kind>``, or ``collector:<kind>:<name>`` for one of several."""
+    return f"collector:{kind}" if not name else f"collector:{kind}:{name}"
+
+
+async def collect_ami(settings: Settings, config: AmiConfig, *, name: str | None = None) -> None:
     async with redis_for(settings, "wallboard-collector-ami") as (client, _):
         store = site_store(settings, client)
         sink = StreamSink(store)
@@ -29,12 +34,12 @@ async def collect_ami(settings: Settings, config: AmiConfig) -> None:
         await run_all(
             {
                 "AMI collector": collector.run(),
-                "health": report_health(store, "collector:ami", collector.stats.as_fields),
+                "health": report_health(store, component("ami", name), collector.stats.as_fields),
             }
         )
 
 
-async def collect_queue_log(settings: Settings, path: Path, *, from_start: bool) -> None:
+async def collect_queue_log(settings: Settings, path: Path, *, from_start: bool, name: str | None = None) -> None:
     async with redis_for(settings, "wallboard-collector-queue-log") as (client, _):
         store = site_store(settings, client)
         collector = QueueLogCollector(
@@ -48,12 +53,14 @@ async def collect_queue_log(settings: Settings, path: Path, *, from_start: bool)
         await run_all(
             {
                 "queue_log collector": collector.run(),
-                "health": report_health(store, "collector:queue_log", collector.stats.as_fields),
+                "health": report_health(store, component("queue_log", name), collector.stats.as_fields),
             }
         )
 
 
-async def collect_queue_log_db(settings: Settings, url: str, *, table: str, tz: tzinfo, from_start: bool) -> None:
+async def collect_queue_log_db(
+    settings: Settings, url: str, *, table: str, tz: tzinfo, from_start: bool, name: str | None = None
+) -> None:
     """Follow a queue_log table (Asterisk realtime); the password comes from the settings only."""
     password = settings.queue_log_db_password
     reader = QueueLogTable(database_url(url, password.get_secret_value() if password else None), table)
@@ -71,6 +78,6 @@ async def collect_queue_log_db(settings: Settings, url: str, *, table: str, tz: 
         await run_all(
             {
                 "queue_log_db collector": collector.run(),
-                "health": report_health(store, "collector:queue_log_db", collector.stats.as_fields),
+                "health": report_health(store, component("queue_log_db", name), collector.stats.as_fields),
             }
         )

@@ -86,21 +86,28 @@ def parse_endpoint(text: str, default_port: int = 5038) -> tuple[str, int]:
     return host, int(port)
 
 
+def _name(sources: Sequence[object], name: str) -> tuple[str, ...]:
+    """``--name`` for one of several collectors of a kind (each its own health hash); nothing for a lone one."""
+    return ("--name", name) if len(sources) > 1 else ()
+
+
 def plan(options: ServeOptions) -> list[Part]:
     """The parts to run, collectors first; each is a ``wallboard`` command line."""
     verbose = ("-" + "v" * options.verbose,) if options.verbose else ()
     parts = [
         Part(f"AMI collector {host}:{port}", ("collect", "ami", "--host", host, "--port", str(port),
-                                                "--username", options.ami_username, *verbose))
+                                                "--username", options.ami_username,
+                                                *_name(options.amis, f"{host}:{port}"), *verbose))
         for host, port in options.amis
     ]  # fmt: skip
     parts += [
-        Part(f"queue_log collector {path}", ("collect", "queue-log", str(path), *verbose))
+        Part(f"queue_log collector {path}", ("collect", "queue-log", str(path),
+                                             *_name(options.queue_logs, str(path)), *verbose))
         for path in options.queue_logs
-    ]
+    ]  # fmt: skip
     parts += [
         Part(f"queue_log table collector {url}", ("collect", "queue-log-db", url, "--table", options.queue_log_table,
-                                                   *verbose))
+                                                   *_name(options.queue_log_dbs, url), *verbose))
         for url in options.queue_log_dbs
     ]  # fmt: skip
     parts.append(Part("engine", ("engine", *verbose)))

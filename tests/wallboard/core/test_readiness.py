@@ -33,3 +33,15 @@ def test_collectors_are_judged_by_their_own_fields_and_freshness() -> None:
     assert checks["collector:esl"].detail == "not connected to its source"
     assert checks["collector:queue_log"].detail == "not following an existing file"
     assert checks["collector:queue_log_db"].detail == "stale: its health was last written 30 s ago (at most 10 s)"
+
+
+def test_one_of_several_collectors_of_a_kind_is_judged_by_its_kind() -> None:
+    """collector:queue_log:<path> (serve's --name for a second file) needs ``following`` like collector:queue_log."""
+    fresh = str(NOW - 1)
+    health = {
+        "collector:queue_log:/var/log/a/queue_log": {"connected": "1", "following": "1", "updated_ts": fresh},
+        "collector:queue_log:/var/log/b/queue_log": {"connected": "1", "following": "0", "updated_ts": fresh},
+    }
+    checks = {check.name: check for check in collector_checks(health, NOW, 10)}
+    assert checks["collector:queue_log:/var/log/a/queue_log"].ok
+    assert checks["collector:queue_log:/var/log/b/queue_log"].detail == "not following an existing file"

@@ -126,3 +126,16 @@ async def test_killed_and_restarted_with_its_defaults_it_delivers_every_call_onc
     calls, keys = await in_stream(store)
     assert calls == Counter([*entered(before + during + after), "restart.1"])
     assert set(keys.values()) == {1}
+
+
+async def test_a_named_collector_writes_its_own_health(store: Store, collector: Collector) -> None:
+    """`--name` (serve gives one to each of several files) keeps each collector's health apart."""
+    collector.path.write_bytes(b"")
+    collector.start("--name", "second")
+
+    async def own_health() -> bool:
+        assert collector.running(), collector.output()
+        return "collector:queue_log:second" in await store.events.read_health()
+
+    await poll_until(own_health, "the health hash collector:queue_log:second", WAIT)
+    assert "collector:queue_log" not in await store.events.read_health()
