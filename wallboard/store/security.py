@@ -42,7 +42,10 @@ for i = 1, gated do
   local over = n - tonumber(ARGV[5 + i])
   local delay = 0
   if over >= 0 then delay = math.min(first * math.pow(2, math.min(over, 60)), cap) end
-  redis.call('HSET', KEYS[i], 'until', math.floor(now + delay))
+  if delay > 0 then  -- never an 'until' of "now" alone: a concurrent attempt stamped a little earlier would wait
+    local was = tonumber(redis.call('HGET', KEYS[i], 'until') or '0')
+    redis.call('HSET', KEYS[i], 'until', math.max(was, math.floor(now + delay)))
+  end
   redis.call('PEXPIRE', KEYS[i], math.floor(delay + memory))
   counts[i] = n
 end
