@@ -17,7 +17,13 @@ logout is exactly an agent the supervisor must see)::
     {"id", "name", "team", "state", "reason", "since" (iso, the base the browser ticks time in
      state from), "time_in_state_s" (at the snapshot's ts), "queues" ("a, b": sorted, joined),
      "calls_today", "aht_s", "highlight",
+     "handled_today", "missed_rings_today", "idle_s" (at the snapshot's ts), "last_call_end" (iso),
+     "occupancy_pct",
      "scheduled", "adherence", "adherence_status", "out_since", "exception"}   (below)
+
+Idle (the time displayed available since the last call's end) ticks in the browser while the agent is
+available: it grows with time in state, so the column shows ``idle_s - time_in_state_s`` plus the time
+elapsed since ``since`` (:data:`IDLE_GETTER`), and the value as given otherwise.
 
 Adherence (the agent's ``adherence`` entry, None when it has no slot today, see
 ``wallboard.core.adherence``): ``scheduled`` is the scheduled activity now (``""`` when none);
@@ -46,6 +52,7 @@ __all__ = [
     "COLUMN_DEFS",
     "EXCEPTION_WORDS",
     "HIGHLIGHT_METRICS",
+    "IDLE_GETTER",
     "LEVELS",
     "ROW_CLASS_RULES",
     "agent_highlights",
@@ -74,6 +81,11 @@ LEVELS = ("warn", "alarm")  # worst last
 LOGGED_OUT = "logged_out"
 
 _SECONDS = {"function": "params.value == null ? '' : wbDuration(params.value)"}
+IDLE_GETTER = (
+    "params.data.state === 'available' && params.data.idle_s != null"
+    " ? params.data.idle_s - params.data.time_in_state_s + wbElapsed(params.data.since_ms)"
+    " : params.data.idle_s"
+)
 COLUMN_DEFS: list[dict[str, Any]] = [
     {"field": "name", "headerName": "Agent", "pinned": "left", "minWidth": 170},
     {
@@ -128,12 +140,38 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {"field": "exception", "headerName": "Exception", "filter": "agTextColumnFilter", "width": 250},
     {"field": "queues", "filter": "agTextColumnFilter", "flex": 1, "minWidth": 160},
     {"field": "calls_today", "headerName": "Calls today", "filter": "agNumberColumnFilter", "width": 130},
+    {"field": "handled_today", "headerName": "Handled today", "filter": "agNumberColumnFilter", "width": 140},
+    {
+        "field": "missed_rings_today",
+        "headerName": "Missed rings",
+        "headerTooltip": "Rings not answered today",
+        "filter": "agNumberColumnFilter",
+        "width": 130,
+    },
     {
         "field": "aht_s",
         "headerName": "AHT",
         "valueFormatter": _SECONDS,
         "filter": "agNumberColumnFilter",
         "width": 110,
+    },
+    {
+        # Ticks while the agent is available (IDLE_GETTER), refreshed with time in state.
+        "colId": "idle",
+        "headerName": "Idle",
+        "headerTooltip": "Time available since the last call ended",
+        "valueGetter": {"function": IDLE_GETTER},
+        "valueFormatter": _SECONDS,
+        "filter": "agNumberColumnFilter",
+        "width": 110,
+    },
+    {
+        "field": "occupancy_pct",
+        "headerName": "Occupancy",
+        "headerTooltip": "Today: (on call + wrap-up) / (on call + wrap-up + available)",
+        "valueFormatter": {"function": "params.value == null ? '' : Math.round(params.value) + ' %'"},
+        "filter": "agNumberColumnFilter",
+        "width": 120,
     },
 ]
 
@@ -200,6 +238,11 @@ def agent_row(agent: Mapping[str, Any], highlight: str = "") -> dict[str, Any]:
         "calls_today": agent.get("calls_today") or 0,
         "aht_s": agent.get("aht_s"),
         "highlight": highlight,
+        "handled_today": agent.get("handled_today") or 0,
+        "missed_rings_today": agent.get("missed_rings_today") or 0,
+        "idle_s": agent.get("idle_s"),
+        "last_call_end": agent.get("last_call_end"),
+        "occupancy_pct": agent.get("occupancy_pct"),
         **adherence_fields(agent),
     }
 

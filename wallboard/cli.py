@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_schedule_commands(sub, common)
     _add_grafana_commands(sub, common)
     _add_history_commands(sub, common)
+    _add_calls_commands(sub, common)
     return parser
 
 
@@ -307,6 +308,8 @@ def _add_account_commands(sub: Subparsers, common: argparse.ArgumentParser) -> N
     add = _command(usub, "add", "add a user (password from WALLBOARD_NEW_PASSWORD, else prompted for)", common)
     add.add_argument("name", help="login name")
     add.add_argument("--role", required=True, choices=[role.value for role in Role], help="what the user may do")
+    add.add_argument("--teams", type=_names, default=(), help="see only these teams' agents: a,b (default: every team)")
+    add.add_argument("--queues", type=_names, default=(), help="see only these queues: q1,q2 (default: every queue)")
     add.set_defaults(func=cmd_users_add)
     _command(usub, "list", "list the users", common).set_defaults(func=cmd_users_list)
     disable = _command(usub, "disable", "disable a user (its sessions stop working at once)", common)
@@ -719,12 +722,25 @@ def _new_password(settings: Settings) -> str:
     return first
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """``a,b`` -> ("a", "b") (blanks dropped)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _scope_text(teams: Sequence[str], queues: Sequence[str]) -> str:
+    if not teams and not queues:
+        return "every team and queue"
+    return f"teams {','.join(teams) or '(all)'} queues {','.join(queues) or '(all)'}"
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
     password = _new_password(_settings(args))
 
     async def add(accounts: Accounts) -> int:
-        user = await accounts.add_user(args.name, Role(args.role), password, actor=CLI_ACTOR)
-        print(f"added user {user.name} with role {user.role.value}")
+        role, scope = Role(args.role), {"teams": args.teams, "queues": args.queues}
+        user = await accounts.add_user(args.name, role, password, actor=CLI_ACTOR, **scope)
+        scoped = f", seeing {_scope_text(user.teams, user.queues)}" if user.teams or user.queues else ""
+        print(f"added user {user.name} with role {user.role.value}{scoped}")
         return EXIT_OK
 
     return _with_accounts(args, add, writes=True)
@@ -740,7 +756,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     async def show(accounts: Accounts) -> int:
         for user in await accounts.list_users():
             state = "disabled" if user.disabled else "active"
-            _print_row(user.name, user.role.value, state, f"created {user.created}")
+            scope = _scope_text(user.teams, user.queues)
+            _print_row(user.name, user.role.value, state, f"created {user.created}", f"sees {scope}")
         return EXIT_OK
 
     return _with_accounts(args, show, writes=False)
@@ -1091,6 +1108,56 @@ def cmd_history_export(args: argparse.Namespace) -> int:
         else:
             args.out.write_text(text, encoding="utf-8")
         print(f"{len(rows)} {args.kind} rows from {low.isoformat()} to {high.isoformat()}", file=sys.stderr)
+        return EXIT_OK
+
+    return _with_store(args, export, writes=False)
+
+
+# -- calls: `wallboard calls export`, the call log the engine keeps in Redis
+
+
+def _add_calls_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """``calls export [--from] [--to] [--queue Q]... [--format csv|json] [--out FILE]``."""
+    calls = _command(sub, "calls", "the call log: one record per finished call, kept in Redis", common)
+    csub = calls.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
+    export = _command(csub, "export", "write the calls finished in [--from, --to) (caller numbers in full)", common)
+    export.add_argument("--from", dest="start", default=None, help="ISO date or time, site-local (default: today)")
+    export.add_argument("--to", dest="end", default=None, help="ISO date (that day included) or time")
+    export.add_argument("--queue", action="append", default=None, help="only this queue (may be repeated)")
+    export.add_argument("--format", choices=["csv", "json"], default="csv", help="the file's format")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    export.set_defaults(func=cmd_calls_export)
+
+
+def cmd_calls_export(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from wallboard.admin.calls import MAX_CALLS, CallFilter, calls_window, id_range, read_calls
+    from wallboard.core.calls import calls_csv
+    from wallboard.core.history import WindowError
+
+    settings = _settings(args)
+    try:
+        low, high = calls_window(args.start, args.end, _site_for(settings).tz, datetime.now(UTC))
+    except WindowError as exc:
+        raise ConfigError(f"--{exc.field}: {exc.reason}") from exc
+    wanted = CallFilter(queue=frozenset(args.queue or ()))
+
+    async def export(store: Store) -> int:
+        rows: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            first, last = id_range(low, high, cursor)
+            page, cursor = await read_calls(store, first, last, wanted, MAX_CALLS, full=True)
+            rows += page
+            if cursor is None:
+                break
+        text = calls_csv(rows) if args.format == "csv" else json.dumps(rows, indent=1) + "\n"
+        if args.out is None:
+            sys.stdout.write(text)
+        else:
+            args.out.write_text(text, encoding="utf-8")
+        print(f"{len(rows)} calls from {low.isoformat()} to {high.isoformat()}", file=sys.stderr)
         return EXIT_OK
 
     return _with_store(args, export, writes=False)

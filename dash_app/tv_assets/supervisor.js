@@ -117,6 +117,8 @@
       id: a.id, name: a.name || a.id, team: a.team || "", state: a.state, reason: a.reason || "",
       since: a.since, time_in_state_s: a.time_in_state_s, queues: (a.queues || []).slice().sort().join(", "),
       calls_today: a.calls_today || 0, aht_s: a.aht_s ?? null, highlight: hl[a.id] || "",
+      handled_today: a.handled_today || 0, missed_rings_today: a.missed_rings_today || 0, idle_s: a.idle_s ?? null,
+      last_call_end: a.last_call_end ?? null, occupancy_pct: a.occupancy_pct ?? null,
       since_ms: a.since ? Date.parse(a.since) - S.skew : NaN,
     }, adherenceOf(a), {
       out_since_ms: a.adherence && a.adherence.out_since ? Date.parse(a.adherence.out_since) - S.skew : NaN,
@@ -232,9 +234,9 @@
         renderTrends();
       }
     } catch (e) { /* no history: the sparklines start from the live samples */ }
-    setInterval(() => {  // time in state, "out for" and the callers' waits tick between messages, while fresh
+    setInterval(() => {  // time in state, "out for", idle and the callers' waits tick between messages, while fresh
       if (!S.snap || S.denied || client.stale()) return;
-      grid.refreshCells({ columns: ["time_in_state", "out_for"], force: true });
+      grid.refreshCells({ columns: ["time_in_state", "out_for", "idle"], force: true });
       renderCallers();
     }, 1000);
     client.connect();

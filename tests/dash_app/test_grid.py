@@ -31,6 +31,11 @@ def agent(agent_id: str, state: str = "available", **extra: Any) -> dict[str, An
         "queues": ["support", "sales"],
         "calls_today": 3,
         "aht_s": 125.5,
+        "handled_today": 2,
+        "missed_rings_today": 1,
+        "idle_s": None,
+        "last_call_end": "2024-05-06T08:59:00+00:00",
+        "occupancy_pct": 62.5,
     }
     return base | extra
 
@@ -40,7 +45,7 @@ def alert(agent_id: str, metric: str, level: str, kind: str = "agent") -> dict[s
 
 
 def test_a_row_holds_the_agent_fields_with_queues_sorted_and_joined() -> None:
-    """Name, team, state, reason, since, queues "sales, support", calls today and AHT come from the entry."""
+    """Name, team, state, reason, since, queues "sales, support", the day's figures and idle come from the entry."""
     row = agent_row(agent("a1", "paused", reason="Lunch"), "long-break-warn")
     assert row == {
         "id": "a1",
@@ -54,6 +59,11 @@ def test_a_row_holds_the_agent_fields_with_queues_sorted_and_joined() -> None:
         "calls_today": 3,
         "aht_s": 125.5,
         "highlight": "long-break-warn",
+        "handled_today": 2,
+        "missed_rings_today": 1,
+        "idle_s": None,
+        "last_call_end": "2024-05-06T08:59:00+00:00",
+        "occupancy_pct": 62.5,
         "scheduled": "",
         "adherence": "",
         "adherence_status": "",

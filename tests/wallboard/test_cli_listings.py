@@ -41,7 +41,7 @@ def test_users_list_escapes_stored_fields(env: str, capsys: pytest.CaptureFixtur
         client.hset("wb:{paris}:users", "alice", json.dumps(record))
     assert main(["users", "list"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert out == f"alice\tviewer\tactive\tcreated 2026{SHOWN}\n"
+    assert out == f"alice\tviewer\tactive\tcreated 2026{SHOWN}\tsees every team and queue\n"
 
 
 def test_a_label_given_to_tokens_create_is_stored_clean(env: str, capsys: pytest.CaptureFixture[str]) -> None:

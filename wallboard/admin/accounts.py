@@ -6,7 +6,8 @@ The API (``wallboard.api``) and the CLI (``wallboard users ...``, ``wallboard to
 one implementation, so a user added on the command line and one added over the API are the same.
 
 * **Users** live in the ``wb:{site}:users`` hash as ``wallboard.core.users.User`` JSON (argon2 hash,
-  never the password). Every change is audited.
+  never the password), with the teams and queues a user is scoped to (none: the whole site). Every change
+  is audited; a write announces itself, so open websockets take a new scope (or role) at once.
 * **Login** is throttled, never locked. Failures are counted per *pair* (user name, client) and per
   *client* (over all names), where a client is an IPv4 address or an IPv6 /64 (``throttle_client``;
   the API finds the address with ``wallboard.api.clients``). A pair may fail ``max_failures`` times
@@ -70,6 +71,7 @@ from wallboard.core.users import (
     Verified,
     check_name,
     check_password,
+    check_scope_names,
 )
 from wallboard.errors import WallboardError
 
@@ -332,14 +334,32 @@ class Accounts:
         users = [await self.get_user(name) for name in sorted(await self.store.list_users())]
         return [user for user in users if user is not None]
 
-    async def add_user(self, name: str, role: Role, password: str, *, actor: str) -> User:
-        """Create a user; UserError for an invalid name or password, UserExistsError if taken."""
+    async def add_user(
+        self,
+        name: str,
+        role: Role,
+        password: str,
+        *,
+        actor: str,
+        teams: Sequence[str] = (),
+        queues: Sequence[str] = (),
+    ) -> User:
+        """Create a user (scoped to ``teams`` and ``queues`` when given); UserError for an invalid name, password,
+        team or queue, UserExistsError if taken."""
         check_name(name)
         check_password(password, name)
-        user = User(name=name, role=role, password_hash=await self.hashing.hash(password), created=self._now())
+        scope = {"teams": check_scope_names(teams, "team"), "queues": check_scope_names(queues, "queue")}
+        password_hash = await self.hashing.hash(password)
+        user = User(name=name, role=role, password_hash=password_hash, created=self._now(), **scope)
         if not await self.store.add_user(name, _record(user)):
             raise UserExistsError(f"user {name!r} exists already")
-        await self.audit(actor, "user.create", f"user:{name}", None, _audited(user))
+        await self.audit(
+            actor,
+            "user.create",
+            f"user:{name}",
+            None,
+            {**_audited(user), **(_scope(user) if user.teams or user.queues else {})},
+        )
         log.info("user %s created with role %s by %s", name, role.value, actor)
         return user
 
@@ -352,8 +372,11 @@ class Accounts:
         disabled: bool | None = None,
         password: str | None = None,
         may_monitor: bool | None = None,
+        teams: Sequence[str] | None = None,
+        queues: Sequence[str] | None = None,
     ) -> User:
-        """Change a user's role, disabled flag, monitor grant or password (audited; the password only as "changed")."""
+        """Change a user's role, disabled flag, monitor grant, scope (``teams``, ``queues``: empty for every one) or
+        password (audited; the password only as "changed")."""
         user = await self.get_user(name)
         if user is None:
             raise UnknownUserError(f"no user {name!r}")
@@ -364,6 +387,10 @@ class Accounts:
             changes["disabled"] = disabled
         if may_monitor is not None:
             changes["may_monitor"] = may_monitor
+        if teams is not None:
+            changes["teams"] = check_scope_names(teams, "team")
+        if queues is not None:
+            changes["queues"] = check_scope_names(queues, "queue")
         if password is not None:
             changes["password_hash"] = await self.hashing.hash(check_password(password, name))
         if password is not None or disabled:
@@ -375,6 +402,8 @@ class Accounts:
             old, new = {**old, "password": "(old)"}, {**new, "password": "changed"}
         if may_monitor is not None:
             old, new = {**old, "may_monitor": user.may_monitor}, {**new, "may_monitor": may_monitor}
+        if teams is not None or queues is not None:
+            old, new = {**old, **_scope(user)}, {**new, **_scope(updated)}
         await self.audit(actor, "user.update", f"user:{name}", old, new)
         return updated
 
@@ -583,6 +612,11 @@ def _record(user: User) -> dict[str, Any]:
 def _audited(user: User) -> dict[str, Any]:
     """What an audit entry may say about a user: never the hash."""
     return {"role": user.role.value, "disabled": user.disabled}
+
+
+def _scope(user: User) -> dict[str, Any]:
+    """A user's scope for an audit entry (empty lists: unscoped)."""
+    return {"teams": list(user.teams), "queues": list(user.queues)}
 
 
 __all__ = [

@@ -25,8 +25,10 @@ user's grant (``wallboard users grant-monitor NAME`` or ``PATCH /api/v1/users/{n
 queue; monitor needs an extension, given or the user's own); 404 for an agent the snapshot does not
 list; 409 for a monitor of an agent on no call, and for a logout of a static member (the AMI
 collector's member directory tells the membership); 429 past ``WALLBOARD_ACTIONS_PER_MINUTE`` (30) per
-user. Requests are counted in ``wallboard_agent_action_requests_total{site,kind,answer}``; the
-outcomes in ``wallboard_agent_actions_total{site,kind,result}`` (from the collector's health).
+user. A user scoped to teams and queues acts only within their view (``security.view_of``): an agent out of
+it is a 404, as an unknown one, a queue out of it a 403; the action reads show only their agents' actions.
+Requests are counted in ``wallboard_agent_action_requests_total{site,kind,answer}``; the outcomes in
+``wallboard_agent_actions_total{site,kind,result}`` (from the collector's health).
 
 The agent is named to the PBX by every name the wallboard knows for it: its id, the site file's display
 name and aliases (the collector takes the first the PBX knows as an interface or member name).
@@ -45,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from wallboard.admin.accounts import UnknownUserError
 from wallboard.admin.actions import AgentActions
 from wallboard.api.responses import GUARDED, Detail, problems
-from wallboard.api.security import Permission, Principal, guarded, require, site_named
+from wallboard.api.security import Permission, Principal, guarded, require, scope_of, site_named, view_of
 from wallboard.core.actions import (
     DEFAULT_PAUSE_REASONS,
     FAMILIES,
@@ -148,7 +150,11 @@ def build_action_router(runtime: Runtime) -> APIRouter:
             raise refuse(403, "disabled", why)
         if kind == "monitor":
             fields["extension"] = await _monitor_extension(served, principal, fields.get("extension"), refuse)
-        agent = _agent(served, agent_id)
+        view = await view_of(served, principal)
+        agent = _agent(served, view, agent_id)
+        queue = fields.get("queue")
+        if queue is not None and queue not in view["queues"] and await scope_of(served, principal) is not None:
+            raise refuse(403, "forbidden", f"queue {queue!r} is outside what {principal.name} may act on")
         if kind == "monitor" and not agent.get("call"):
             raise refuse(409, "conflict", f"agent {agent_id} is on no call: there is nothing to listen to")
         names = _names(runtime, served, agent_id, agent)
@@ -225,8 +231,13 @@ def _read_routes(router: APIRouter, runtime: Runtime) -> None:
         agent: Annotated[str | None, Query(max_length=256)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> Any:
-        """The latest actions, newest first (of ``agent`` when given)."""
-        return await guarded(AgentActions(site_named(runtime, site).store.actions).recent(agent, limit))
+        """The latest actions, newest first (of ``agent`` when given; a scoped user: of their agents)."""
+        served = site_named(runtime, site)
+        found = await guarded(AgentActions(served.store.actions).recent(agent, limit))
+        if await scope_of(served, principal) is None:
+            return found
+        visible = (await view_of(served, principal))["agents"]
+        return [status for status in found if status.agent in visible]
 
     @router.get("/actions/{action_id}", response_model=ActionStatus, responses={**GUARDED, 404: {"model": Detail}})
     async def get_action(
@@ -235,7 +246,10 @@ def _read_routes(router: APIRouter, runtime: Runtime) -> None:
         site: str | None = SiteQuery,
     ) -> Any:
         """Where an action stands: pending, done, or failed with the PBX's message."""
-        status = await guarded(AgentActions(site_named(runtime, site).store.actions).get(action_id))
+        served = site_named(runtime, site)
+        status = await guarded(AgentActions(served.store.actions).get(action_id))
+        if status is not None and await scope_of(served, principal) is not None:
+            status = status if status.agent in (await view_of(served, principal))["agents"] else None
         if status is None:
             raise HTTPException(404, detail=f"no action {action_id!r} (unknown, or older than a week)")
         return status
@@ -285,11 +299,9 @@ async def _monitor_extension(served: ServedSite, principal: Principal, given: st
     return str(extension)
 
 
-def _agent(served: ServedSite, agent_id: str) -> dict[str, Any]:
-    snapshot = served.feed.snapshot
-    if snapshot is None:
-        raise HTTPException(503, detail=f"no snapshot of site {served.name!r} yet ({served.feed.problem})")
-    agent = (snapshot.get("agents") or {}).get(agent_id)
+def _agent(served: ServedSite, view: dict[str, Any], agent_id: str) -> dict[str, Any]:
+    """The agent as the caller's view shows it; 404 when it is not there (unknown, or out of scope)."""
+    agent = (view.get("agents") or {}).get(agent_id)
     if agent is None:
         raise HTTPException(404, detail=f"no agent {agent_id!r} at site {served.name!r}")
     return dict(agent)

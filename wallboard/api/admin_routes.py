@@ -7,7 +7,7 @@
 | GET    /api/v1/me               | READ          | who the credential is and what it may do                |
 | GET    /api/v1/users            | MANAGE_USERS  | users (never a hash)                                    |
 | POST   /api/v1/users            | MANAGE_USERS  | 201; 409 if the name is taken; 422 password policy      |
-| PATCH  /api/v1/users/{name}     | MANAGE_USERS  | role, disabled, password; 409 when admins lock themselves out |
+| PATCH  /api/v1/users/{name}     | MANAGE_USERS  | role, disabled, password, teams, queues; 409: admin lockout |
 | GET    /api/v1/tokens           | MANAGE_TOKENS | display tokens by id (first 12 hex digits of sha256)    |
 | POST   /api/v1/tokens           | MANAGE_TOKENS | 201 with the token, shown this once                     |
 | DELETE /api/v1/tokens/{id}      | MANAGE_TOKENS | 204; 404 unless the id prefix names exactly one token   |
@@ -15,7 +15,9 @@
 
 Validation problems of any route answer 422 ``{"detail": [{"field": ..., "reason": ...}]}``
 (``validation_problems`` is the app's handler for request validation errors). ``may_monitor`` is the grant to
-listen to agents' calls (``wallboard.api.action_routes``).
+listen to agents' calls (``wallboard.api.action_routes``). ``teams`` and ``queues`` scope a user: they read only
+those queues and those teams' agents (both empty: the whole site; ``wallboard.core.scopes``); a change reaches
+the user's open websockets at once.
 """
 
 from __future__ import annotations
@@ -51,7 +53,15 @@ from wallboard.api.security import (
     unauthorised,
 )
 from wallboard.core.text import CleanText
-from wallboard.core.users import MAX_PASSWORD_LENGTH, NAME_PATTERN, Role, User, UserError
+from wallboard.core.users import (
+    MAX_PASSWORD_LENGTH,
+    MAX_SCOPE_NAMES,
+    NAME_PATTERN,
+    SCOPE_NAME_PATTERN,
+    Role,
+    User,
+    UserError,
+)
 
 if TYPE_CHECKING:
     from wallboard.api.runtime import Runtime
@@ -65,6 +75,8 @@ UserManager = Annotated[Principal, Depends(require(Permission.MANAGE_USERS))]
 TokenManager = Annotated[Principal, Depends(require(Permission.MANAGE_TOKENS))]
 AuditReader = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
 Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
+ScopeName = Annotated[str, Field(pattern=SCOPE_NAME_PATTERN)]
+ScopeNames = Annotated[list[ScopeName], Field(max_length=MAX_SCOPE_NAMES)]
 
 
 class LoginRequest(BaseModel):
@@ -79,6 +91,8 @@ class UserOut(BaseModel):
     created: str
     disabled: bool
     may_monitor: bool = False
+    teams: list[str] = Field(default=[], description="scoped to these teams' agents (empty: every team)")
+    queues: list[str] = Field(default=[], description="scoped to these queues (empty: every queue)")
 
 
 class LoginResponse(BaseModel):
@@ -99,6 +113,8 @@ class NewUser(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     role: Role
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    teams: ScopeNames = Field(default=[], description="see only these teams' agents (empty: every team)")
+    queues: ScopeNames = Field(default=[], description="see only these queues (empty: every queue)")
 
 
 class UserChange(BaseModel):
@@ -106,6 +122,8 @@ class UserChange(BaseModel):
     disabled: bool | None = None
     password: str | None = Field(default=None, max_length=MAX_PASSWORD_LENGTH)
     may_monitor: bool | None = Field(default=None, description="may listen to, whisper to or barge into calls")
+    teams: ScopeNames | None = Field(default=None, description="the teams the user sees ([]: every team)")
+    queues: ScopeNames | None = Field(default=None, description="the queues the user sees ([]: every queue)")
 
 
 class NewToken(BaseModel):
@@ -243,10 +261,14 @@ def _user_routes(router: APIRouter, runtime: Runtime) -> None:
 
     @router.post("/users", response_model=UserOut, status_code=201, responses={**GUARDED, 409: {"model": Detail}})
     async def add_user(body: NewUser, principal: UserManager, site: str | None = SiteQuery) -> Any:
-        """Create a user (password at least 12 characters)."""
+        """Create a user (password at least 12 characters), scoped to ``teams`` and ``queues`` when given."""
         accounts = site_named(runtime, site).accounts
         try:
-            user = await guarded(accounts.add_user(body.name, body.role, body.password, actor=principal.name))
+            user = await guarded(
+                accounts.add_user(
+                    body.name, body.role, body.password, actor=principal.name, teams=body.teams, queues=body.queues
+                )
+            )
         except UserExistsError as exc:
             raise HTTPException(409, detail=str(exc)) from exc
         except UserError as exc:
@@ -257,7 +279,7 @@ def _user_routes(router: APIRouter, runtime: Runtime) -> None:
         "/users/{name}", response_model=UserOut, responses={**GUARDED, 404: {"model": Detail}, 409: {"model": Detail}}
     )
     async def change_user(name: str, body: UserChange, principal: UserManager, site: str | None = SiteQuery) -> Any:
-        """Change a user's role, disable or enable it, or set its password."""
+        """Change a user's role, disable or enable it, set its password, or its scope (teams, queues)."""
         accounts = site_named(runtime, site).accounts
         if name == principal.name and (body.disabled or (body.role is not None and body.role is not Role.ADMIN)):
             raise HTTPException(409, detail="you cannot disable yourself or give up your own admin role")
@@ -270,6 +292,8 @@ def _user_routes(router: APIRouter, runtime: Runtime) -> None:
                     disabled=body.disabled,
                     password=body.password,
                     may_monitor=body.may_monitor,
+                    teams=body.teams,
+                    queues=body.queues,
                 )
             )
         except UnknownUserError as exc:

@@ -17,13 +17,16 @@ answers 202 with the event's stream id. The engine applies actions in stream ord
 the change reaches /ws clients with the next snapshot. Should the alert resolve between the check
 and the engine, the engine refuses the action and counts it (``alert_actions_rejected`` in its
 health hash). Reads need READ, actions ACK_ALERTS (supervisor, ops, admin); both also accept the
-ops page's session cookie (with its CSRF check on writes).
+ops page's session cookie (with its CSRF check on writes). A board-bound token or a scoped user reads, and
+acts on, only the alerts about its view (``security.view_of``; an alert out of sight is a 404), and the
+history records about it.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -31,9 +34,9 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from wallboard.api.responses import GUARDED, Detail, problems
-from wallboard.api.security import Permission, Principal, guarded, require, scope_of, site_named
+from wallboard.api.security import Permission, Principal, guarded, require, scope_of, site_named, view_of
 from wallboard.core.events import AlertAction
-from wallboard.core.scopes import narrow
+from wallboard.core.scopes import sees_alert
 from wallboard.core.text import CleanText
 from wallboard.store import next_stream_id, stream_id_key
 
@@ -161,10 +164,7 @@ def build_alert_router(runtime: Runtime) -> APIRouter:
     )
     async def get_alerts(principal: Reader, site: str | None = SiteQuery) -> dict[str, Any]:
         """The open alerts of the site: alarms first, then the oldest (a board's token: those of its board)."""
-        served = site_named(runtime, site)
-        snapshot = _snapshot(served)
-        if (scope := await scope_of(served, principal)) is not None:
-            snapshot = narrow(snapshot, scope)
+        snapshot = await view_of(site_named(runtime, site), principal)
         return {
             "site": snapshot["site"],
             "seq": snapshot["seq"],
@@ -184,14 +184,15 @@ def build_alert_router(runtime: Runtime) -> APIRouter:
         """Lifecycle records (fired, acknowledged, resolved...), oldest first."""
         served = site_named(runtime, site)
         start = _since(since)
-        records, next_id = await guarded(_history(served, start, limit, threshold, target))
+        view = await view_of(served, principal) if await scope_of(served, principal) is not None else None
+        records, next_id = await guarded(_history(served, start, limit, Filter(threshold, target, view)))
         return {"site": served.name, "records": records, "next": next_id}
 
     async def act(
         site: str | None, principal: Principal, alert_id: str, action: Action, key: str | None, **fields: Any
     ) -> dict[str, Any]:
         served = site_named(runtime, site)
-        alert = await _open_alert(served, alert_id)
+        alert = await _open_alert(served, await view_of(served, principal), alert_id)
         if action == "unsnooze" and alert.get("state") != "snoozed":
             raise HTTPException(409, detail=f"alert {alert_id!r} is {alert.get('state')}, not snoozed")
         return await _append(runtime, served, principal, alert, action, key, **fields)
@@ -250,16 +251,10 @@ def _now(runtime: Runtime) -> datetime:
     return datetime.fromtimestamp(runtime.clock(), UTC)
 
 
-def _snapshot(served: ServedSite) -> dict[str, Any]:
-    snapshot = served.feed.snapshot
-    if snapshot is None:
-        raise HTTPException(503, detail=f"no snapshot of site {served.name!r} yet ({served.feed.problem})")
-    return snapshot
-
-
-async def _open_alert(served: ServedSite, alert_id: str) -> dict[str, Any]:
-    """The alert as the snapshot lists it; 404 when it is not open, 409 when its history says it resolved."""
-    for alert in _snapshot(served).get("alerts", []):
+async def _open_alert(served: ServedSite, view: dict[str, Any], alert_id: str) -> dict[str, Any]:
+    """The alert as the caller's view lists it; 404 when it is not open there, 409 when its history says it
+    resolved."""
+    for alert in view.get("alerts", []):
         if alert.get("alert_id") == alert_id:
             return dict(alert)
     if await guarded(_resolved(served, alert_id)):
@@ -339,6 +334,20 @@ def _since(since: str | None) -> str | None:
     return f"{max(0, int(moment.timestamp() * 1000) + 1)}-0"
 
 
+@dataclass(frozen=True)
+class Filter:
+    """Which history records a request reads: of ``threshold``, about ``target``, within ``view`` (None: all)."""
+
+    threshold: str | None = None
+    target: str | None = None
+    view: dict[str, Any] | None = None
+
+    def __call__(self, record: dict[str, Any]) -> bool:
+        if self.view is not None and not sees_alert(record, self.view):
+            return False
+        return _matches(record, self.threshold, self.target)
+
+
 def _matches(record: dict[str, Any], threshold: str | None, target: str | None) -> bool:
     if threshold is not None and record.get("threshold_id") != threshold:
         return False
@@ -350,17 +359,17 @@ def _matches(record: dict[str, Any], threshold: str | None, target: str | None) 
 
 
 async def _history(
-    served: ServedSite, start: str | None, limit: int, threshold: str | None, target: str | None
+    served: ServedSite, start: str | None, limit: int, wanted: Filter
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Up to ``limit`` matching records, oldest first, and the id to read on from (None: the end was reached)."""
     if start is None:
-        return await _latest(served, limit, threshold, target), None
+        return await _latest(served, limit, wanted), None
     found: list[dict[str, Any]] = []
     scanned = 0
     while scanned < HISTORY_SCAN_LIMIT:
         page = await served.store.alerts.alert_records(start, "+", HISTORY_PAGE)
         for entry_id, record in page:
-            if record is not None and _matches(record, threshold, target):
+            if record is not None and wanted(record):
                 found.append({"id": entry_id, **record})
                 if len(found) == limit:
                     return found, entry_id
@@ -371,15 +380,13 @@ async def _history(
     return found, page[-1][0]
 
 
-async def _latest(served: ServedSite, limit: int, threshold: str | None, target: str | None) -> list[dict[str, Any]]:
+async def _latest(served: ServedSite, limit: int, wanted: Filter) -> list[dict[str, Any]]:
     """The newest ``limit`` matching records, oldest first."""
     found: list[dict[str, Any]] = []
     end, scanned = "+", 0
     while scanned < HISTORY_SCAN_LIMIT and len(found) < limit:
         page = await served.store.alerts.alert_records("-", end, HISTORY_PAGE, newest_first=True)
-        found += [
-            {"id": entry_id, **record} for entry_id, record in page if record and _matches(record, threshold, target)
-        ]
+        found += [{"id": entry_id, **record} for entry_id, record in page if record and wanted(record)]
         if len(page) < HISTORY_PAGE:
             break
         scanned += len(page)

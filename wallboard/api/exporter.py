@@ -66,6 +66,7 @@ TOTAL_COUNTERS = {
     "calls_unknown": ("unknown", "Calls whose outcome the sources did not tell."),
     "talk_seconds": ("talk_s", "Seconds of talk time on answered calls."),
     "wait_seconds_answered": ("wait_s_answered", "Seconds answered callers waited before the answer."),
+    "missed_rings": ("missed_rings", "Rings of the queue's members that were not answered (a call may ring several)."),
 }
 # Gauge name -> (window field, help) for the per-window rates.
 WINDOW_GAUGES = {
@@ -293,7 +294,16 @@ class _Families:
         )
         self.per_agent = per_agent
         self.agent_state = _gauge("agent_state", "1 for the agent's current derived state.", SITE_AGENT_STATE)
-        self.agent_calls = _counter("agent_calls", "Calls the agent handled today.", SITE_AGENT)
+        self.agent_calls = _counter("agent_calls", "Calls the agent answered today.", SITE_AGENT)
+        self.agent_handled = _counter("agent_handled", "Calls the agent finished (handled) today.", SITE_AGENT)
+        self.agent_missed = _counter(
+            "agent_missed_rings", "Rings the agent did not answer today (reset at the site's midnight).", SITE_AGENT
+        )
+        self.agent_occupancy = _gauge(
+            "agent_occupancy_ratio",
+            "The agent's occupancy today: (on call + wrap-up) / (on call + wrap-up + available) time, 0 to 1.",
+            SITE_AGENT,
+        )
         self.grafana = GrafanaFamilies(per_agent)  # see the section at the end
         self.adherence = AdherenceFamilies(per_agent)  # see the section at the end
 
@@ -306,7 +316,7 @@ class _Families:
         yield from self.grafana.all()
         yield from self.adherence.all()
         if self.per_agent:
-            yield from (self.agent_state, self.agent_calls)
+            yield from (self.agent_state, self.agent_calls, self.agent_handled, self.agent_missed, self.agent_occupancy)
 
 
 def _gauge(name: str, doc: str, labels: tuple[str, ...]) -> _Family:
@@ -355,7 +365,12 @@ def _add_agent(families: _Families, site: str, agent_id: str, data: Mapping[str,
     state = data.get("state")
     if state is not None:
         families.agent_state.add((site, agent_id, str(state)), 1.0)
-    families.agent_calls.add((site, agent_id), data.get("calls_today"))
+    labels = (site, agent_id)
+    families.agent_calls.add(labels, data.get("calls_today"))
+    families.agent_handled.add(labels, data.get("handled_today"))
+    families.agent_missed.add(labels, data.get("missed_rings_today"))
+    occupancy = _number(data.get("occupancy_pct"))
+    families.agent_occupancy.add(labels, None if occupancy is None else occupancy / 100.0)
 
 
 def _add_health(families: _Families, site: str, health: Mapping[str, Mapping[str, Any]], now: float) -> None:

@@ -18,7 +18,9 @@ entries looked at per request: when more remain, ``next`` (JSON) or the ``X-Next
 starts, or longer than MAX_RANGE_DAYS, is a 422.
 
 Per-agent figures are for people, not TVs: any user role may read (session or the ops page's
-cookie), a display token gets 403. Redis unreachable is a 503.
+cookie), a display token gets 403. A user scoped to teams and queues reads the rows of their queues and of
+their agents only (``security.rows_of``), whatever filters they ask
+for. Redis unreachable is a 503.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from fastapi.responses import JSONResponse
 
 from wallboard.admin.history import MAX_ROWS, id_range, read_rows, valid_after
 from wallboard.api.responses import ERRORS, GUARDED, problems
-from wallboard.api.security import Permission, Principal, guarded, require, site_named
+from wallboard.api.security import Permission, Principal, guarded, require, rows_of, site_named
 from wallboard.core.history import (
     AGENT_COLUMNS,
     QUEUE_COLUMNS,
@@ -123,6 +125,8 @@ def build_history_router(runtime: Runtime) -> APIRouter:
             raise problems(("after", "expected the stream id a previous page gave as next"))
         first, last = id_range(low, high, asked.after)
         wanted = {field: set(values) for field, values in filters.items() if values}
+        for field, allowed in (await rows_of(served, principal, kind) or {}).items():
+            wanted[field] = wanted[field] & allowed if field in wanted else allowed
         rows, next_after = await guarded(read_rows(served.store, kind, first, last, wanted, asked.limit))
         if _wants_csv(request, asked.format):
             columns = QUEUE_COLUMNS if kind == "queue" else AGENT_COLUMNS

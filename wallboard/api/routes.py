@@ -6,11 +6,13 @@ routes need READ when auth is on: a display token or a session of any role (401 
 ``security``); ``/healthz`` (liveness: the process answers) is always open, ``/readyz`` too (it reveals no
 figures, only which checks failed: Redis, the feed, the engine's freshness, the collectors), ``/metrics`` is
 open to loopback clients (or everyone with ``metrics_public``) and otherwise needs READ and, for a
-display token, one bound to no board (the metrics cover the whole site: 403 otherwise).
+display token, one bound to no board, for a user, an unscoped one (the metrics cover the whole site: 403
+otherwise).
 
-A display token bound to a board reads that board's part of the snapshot (``wallboard.core.scopes``):
-the snapshot, queue and agent routes answer it narrowed (a queue or agent out of sight is a 404, as
-an unknown one), and ``/ws`` sends it that board's view (``ws.Hub``, one view per board).
+A display token bound to a board reads that board's part of the snapshot, a user scoped to teams and queues
+that part (``security.view_of``, ``wallboard.core.scopes``): the snapshot, queue and agent routes answer it
+narrowed (a queue or agent out of sight is a 404, as an unknown one), and ``/ws`` sends it that view
+(``ws.Hub``, one view per board or scoped user, changed at once when the board or the user's scope changes).
 ``/ws`` refuses after the handshake (close codes exist only then): 4401 for a missing or unknown
 token, 4404 for an unknown site, 4503 when the site is not followed yet or Redis cannot check the token.
 While open, the socket's credential stays under watch (``security.AccessWatch``): 4401 when it ends
@@ -45,11 +47,12 @@ from wallboard.api.security import (
     scope_of,
     site_named,
     unauthorised,
+    view_key,
+    view_of,
 )
 from wallboard.api.ws import serve_client
 from wallboard.core.readiness import Check, collector_checks, engine_check, snapshot_age_s
 from wallboard.core.schema import Agent, QueueFigures, Snapshot, snapshot_json_schema
-from wallboard.core.scopes import narrow
 from wallboard.core.users import DISPLAY
 
 if TYPE_CHECKING:
@@ -112,16 +115,14 @@ def build_router(runtime: Runtime) -> APIRouter:
         return served
 
     async def snapshot_for(request: Request, site: str | None) -> tuple[ServedSite, dict[str, Any]]:
-        """The site and its snapshot as the request's credential may read it (narrowed to a token's board)."""
+        """The site and its snapshot as the request's credential may read it (narrowed to its board or scope)."""
         served = site_named(runtime, site)
         principal = await authorise(runtime, served, request, Permission.READ)
-        snapshot = _snapshot(served)
-        scope = await scope_of(served, principal)
-        return served, snapshot if scope is None else narrow(snapshot, scope)
+        return served, await view_of(served, principal)
 
     @router.get("/api/v1/snapshot", response_model=None, responses=_answers(Snapshot, "The snapshot."))
     async def get_snapshot(request: Request, site: str | None = SiteQuery) -> dict[str, Any]:
-        """The latest snapshot of the site (a board-bound display token: its board's part of it)."""
+        """The latest snapshot of the site (a board-bound display token or a scoped user: their part of it)."""
         return (await snapshot_for(request, site))[1]
 
     @router.get("/api/v1/snapshot/schema", response_model=None, responses=_answers(dict[str, Any], "JSON Schema."))
@@ -173,6 +174,8 @@ def build_router(runtime: Runtime) -> APIRouter:
             principal = await authorise(runtime, site_named(runtime, None), request, Permission.READ)
             if principal.role == DISPLAY and principal.board is not None:
                 raise HTTPException(403, detail=f"a display token for board {principal.board!r} may not read /metrics")
+            if principal.scope is not None:
+                raise HTTPException(403, detail=f"{principal.name} sees part of the site and may not read /metrics")
         await runtime.refresh_health()
         return Response(render(runtime.registry), media_type=CONTENT_TYPE)
 
@@ -204,17 +207,10 @@ async def _websocket(runtime: Runtime, websocket: WebSocket, site: str | None) -
             websocket,
             served.hub,
             max_message_bytes=runtime.settings.ws_max_message_bytes,
-            board=principal.board if scope is not None else None,
+            key=view_key(principal),
             scope=scope,
             ending=seat.ending,
         )
-
-
-def _snapshot(served: ServedSite) -> dict[str, Any]:
-    snapshot = served.feed.snapshot
-    if snapshot is None:
-        raise HTTPException(503, detail=f"no snapshot of site {served.name!r} yet ({served.feed.problem})")
-    return snapshot
 
 
 def _member(snapshot: dict[str, Any], collection: str, noun: str, key: str, site: str) -> dict[str, Any]:

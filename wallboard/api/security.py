@@ -22,8 +22,13 @@ No credential, or one that resolves to nothing, is 401; a valid one without the 
 Permissions per role are the table ``wallboard.core.users.PERMISSIONS``; a display token has READ only,
 and only of what a TV shows: routes declared with ``require(..., display=False)`` (schedules, history)
 refuse it with 403, like those needing another permission (users, tokens, audit). A token bound to a
-board reads that board's part of the site (``scope_of``, ``wallboard.core.scopes``) and no other board
-(``check_board``); an unbound one reads every board.
+board reads that board's part of the site and no other board (``check_board``); an unbound one reads every
+board. A user scoped to teams and queues (``User.teams``, ``User.queues``) reads those queues and those
+teams' agents; an unscoped one, the whole site.
+
+What a principal may read is computed in one place: ``scope_of`` (the board's or the user's scope,
+``wallboard.core.scopes``) and ``view_of`` (the snapshot narrowed to it), which every read route calls; a
+websocket joins the hub under ``view_key`` with that scope.
 
 Access ends when it is revoked
 ------------------------------
@@ -37,14 +42,15 @@ every open socket's credential under watch (``hold``) and ends the socket when t
   session ended, a user written: ``wallboard.store.security``), from any process or the CLI, and then
   also forgets the display tokens ``auth.Authenticator`` trusted, so new requests are checked afresh;
 * on a ``board`` notice (and every interval) it re-reads the boards the hub shows, so a changed board
-  narrows or widens its sockets' view at once.
+  narrows or widens its sockets' view at once; a user's changed teams or queues (seen with the
+  session's user) does the same to that user's sockets: a snapshot of the new view.
 
 Close codes: ``4401`` (``CLOSE_UNAUTHORISED``) with reason ``display token revoked``, ``session ended
 (logged out or expired)``, ``user disabled``, ``user removed`` or ``password changed``; ``4403``
 (``CLOSE_FORBIDDEN``) when a user's new role may no longer read. A role change that keeps READ changes
-the socket's principal and nothing it is sent (users see the whole site). While Redis is unreachable
-nothing is closed (the next successful check decides). Revocation thus reaches every open socket of
-every API process within ``RECHECK_S`` plus one Redis round trip, usually at once.
+the socket's principal and nothing it is sent (what a user sees is their scope, not their role). While
+Redis is unreachable nothing is closed (the next successful check decides). Revocation thus reaches every
+open socket of every API process within ``RECHECK_S`` plus one Redis round trip, usually at once.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from fastapi import HTTPException, Request
 from prometheus_client import Counter
@@ -66,7 +72,7 @@ from starlette.requests import HTTPConnection
 
 from wallboard.admin.accounts import SESSION_PREFIX, ActiveSession, token_digest
 from wallboard.api.auth import presented_token
-from wallboard.core.scopes import BoardScope, board_scope
+from wallboard.core.scopes import BoardScope, board_scope, narrow, row_filters, user_scope
 from wallboard.core.users import DISPLAY, Permission, Role, RoleName, User, permissions_of
 from wallboard.store.errors import StoreError
 
@@ -88,10 +94,23 @@ Via = Literal["session", "cookie", "display", "open"]
 CLOSE_UNAUTHORISED = 4401  # no credential, or it ended (revoked, logged out, expired, user disabled or removed)
 CLOSE_FORBIDDEN = 4403  # the credential holds, but may not read this
 RECHECK_S = 2.0  # how often every open websocket's credential is checked again (revocation: within 5 s)
+BOARD_VIEW = "board:"  # the hub key of a board's sockets: board:<name>
+USER_VIEW = "user:"  # the hub key of a user's sockets: user:<name>
 LISTEN_RETRY_S = (0.5, 10.0)  # backoff between subscriptions to the config channel
 Ending = tuple[int, str]  # a websocket's close code and reason
 
-__all__ = ["AccessWatch", "Permission", "Principal", "Role", "authenticate", "require", "scope_of"]
+__all__ = [
+    "AccessWatch",
+    "Permission",
+    "Principal",
+    "Role",
+    "authenticate",
+    "require",
+    "rows_of",
+    "scope_of",
+    "view_key",
+    "view_of",
+]
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,7 @@ class Principal:
 
     ``credential`` is the digest of the session or display token it came with (None: auth off, or a token
     of the settings, which nothing revokes); ``AccessWatch`` re-checks it while a websocket stays open.
+    ``scope`` is a user's (None: unscoped); a display token's is its board's (``scope_of``).
     """
 
     name: str
@@ -107,6 +127,7 @@ class Principal:
     via: Via = "open"
     board: str | None = None
     credential: str | None = field(default=None, repr=False, compare=False)
+    scope: BoardScope | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in permissions_of(self.role)
@@ -183,7 +204,9 @@ async def session_of(runtime: Runtime, served: ServedSite, connection: HTTPConne
 
 
 def _user(active: ActiveSession, via: Via) -> Principal:
-    return Principal(active.user.name, active.user.role, via=via, credential=active.digest)
+    user = active.user
+    scope = user_scope(user.teams, user.queues)
+    return Principal(user.name, user.role, via=via, credential=active.digest, scope=scope)
 
 
 async def _display(runtime: Runtime, served: ServedSite, token: str) -> Principal | None:
@@ -195,10 +218,41 @@ async def _display(runtime: Runtime, served: ServedSite, token: str) -> Principa
 
 
 async def scope_of(served: ServedSite, principal: Principal) -> BoardScope | None:
-    """What ``principal`` may read of the site: None for all of it (users, display tokens bound to no board)."""
-    if principal.role != DISPLAY or principal.board is None:
+    """What ``principal`` may read of the site: its board's or its user's scope; None for all of it (unscoped
+    users, display tokens bound to no board)."""
+    if principal.role != DISPLAY:
+        return principal.scope
+    if principal.board is None:
         return None
     return board_scope(principal.board, await guarded(served.store.boards.get_board(principal.board)))
+
+
+async def view_of(served: ServedSite, principal: Principal) -> dict[str, Any]:
+    """The site's snapshot as ``principal`` may read it (narrowed to its scope): what every read route answers
+    from. 503 before the first snapshot."""
+    snapshot = served.feed.snapshot
+    if snapshot is None:
+        raise HTTPException(503, detail=f"no snapshot of site {served.name!r} yet ({served.feed.problem})")
+    scope = await scope_of(served, principal)
+    return snapshot if scope is None else narrow(snapshot, scope)
+
+
+async def rows_of(served: ServedSite, principal: Principal, kind: str) -> dict[str, set[str]] | None:
+    """Filters keeping stored rows of ``kind`` (queue, agent, call) within ``principal``'s view (an empty set:
+    none); None when it reads them all (``wallboard.core.scopes.row_filters``)."""
+    scope = await scope_of(served, principal)
+    if scope is None:
+        return None
+    view = await view_of(served, principal) if served.feed.snapshot is not None else {}
+    return row_filters(scope, kind, view)
+
+
+def view_key(principal: Principal) -> str | None:
+    """The hub key ``principal``'s websockets join (None: the whole site, for good): a board's, or a user's, so
+    that a later change of the board or of the user's scope reaches them."""
+    if principal.role == DISPLAY:
+        return None if principal.board is None else BOARD_VIEW + principal.board
+    return USER_VIEW + principal.name if principal.via in ("session", "cookie") else None
 
 
 def check_board(principal: Principal, name: str) -> None:
@@ -308,7 +362,7 @@ class AccessWatch:
         """Re-check every held credential and every board shown, in one batch (Redis down: nothing changes)."""
         tokens = [digest for kind, digest in self._held if kind == DISPLAY]
         sessions = [digest for kind, digest in self._held if kind == "session"]
-        boards = self._hub.boards
+        boards = [key.removeprefix(BOARD_VIEW) for key in self._hub.keys if key.startswith(BOARD_VIEW)]
         try:
             infos = await self._store.accounts.get_tokens(tokens)
             live = await self._accounts.peek_sessions(sessions)
@@ -325,9 +379,9 @@ class AccessWatch:
             if isinstance(state, str):
                 self._end(("session", digest), CLOSE_UNAUTHORISED, state)
             else:
-                self._rerole(("session", digest), state.user)
+                self._refresh(("session", digest), state.user)
         for name in boards:
-            self._hub.rescope(name, board_scope(name, stored.get(name)))
+            self._hub.rescope(BOARD_VIEW + name, board_scope(name, stored.get(name)))
 
     def _end(self, key: tuple[str, str], code: int, reason: str) -> None:
         seats = self._held.pop(key, set())
@@ -336,8 +390,14 @@ class AccessWatch:
         for seat in seats:
             seat.end(code, reason)
 
-    def _rerole(self, key: tuple[str, str], user: User) -> None:
+    def _refresh(self, key: tuple[str, str], user: User) -> None:
+        """Bring a session's sockets to its user's current role and scope (a new scope: a snapshot of the new view)."""
+        scope = user_scope(user.teams, user.queues)
+        self._hub.rescope(USER_VIEW + user.name, scope)  # nothing when the user's sockets see it already
         for seat in list(self._held.get(key, ())):
+            if seat.principal.scope != scope:
+                log.info("site %s: %s's websocket now sees %s", self._store.site, user.name, _shown(scope))
+                seat.principal = dataclasses.replace(seat.principal, scope=scope)
             if seat.principal.role == user.role:
                 continue
             log.info("site %s: %s's websocket now has role %s", self._store.site, user.name, user.role.value)
@@ -351,7 +411,7 @@ class AccessWatch:
                 async with asyncio.timeout(self._interval_s):
                     await self._wake.wait()
             self._wake.clear()
-            if self._held or self._hub.boards:
+            if self._held or self._hub.keys:
                 await self.check()
 
     async def _listen(self) -> None:
@@ -374,6 +434,12 @@ class AccessWatch:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, LISTEN_RETRY_S[1])
+
+
+def _shown(scope: BoardScope | None) -> str:
+    if scope is None:
+        return "the whole site"
+    return f"teams {sorted(scope.teams or ['(all)'])}, queues {sorted(scope.queues or ['(all)'])}"
 
 
 def _watched(principal: Principal) -> tuple[str, str] | None:

@@ -10,8 +10,8 @@ the last ``minutes`` (by the API's clock) and pivots them per queue::
     {"sales": [[ts, waiting, sl], ...], ...}     ts: epoch seconds, oldest first; sl: percent or null
 
 The page loads it once and then appends samples it computes from the snapshots the websocket
-brings. READ permission: a display token, a session, or the ops page's session cookie. Redis
-unreachable is a 503.
+brings. READ permission: a display token, a session, or the ops page's session cookie; a board-bound token
+or a scoped user gets the queues of its view (``security.view_of``). Redis unreachable is a 503.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from wallboard.api.responses import ERRORS, SiteQuery
-from wallboard.api.security import Permission, Principal, guarded, require, scope_of, site_named
+from wallboard.api.security import Permission, Principal, guarded, require, scope_of, site_named, view_of
 
 if TYPE_CHECKING:
     from wallboard.api.runtime import Runtime
@@ -59,8 +59,8 @@ def build_trend_router(runtime: Runtime) -> APIRouter:
         served = site_named(runtime, site)
         since_ms = int((runtime.clock() - minutes * 60) * 1000)
         trend = pivot(await guarded(served.store.trend.trend_samples(since_ms)))
-        if (scope := await scope_of(served, principal)) is not None:  # a board's token: its board's queues
-            queues = (served.feed.snapshot or {}).get("queues") or {}
+        if (scope := await scope_of(served, principal)) is not None:  # a board's token, a scoped user: its queues
+            queues = (await view_of(served, principal))["queues"] if served.feed.snapshot is not None else {}
             trend = {name: points for name, points in trend.items() if scope.sees_queue(name, queues.get(name))}
         return trend
 

@@ -28,12 +28,14 @@ A snapshot message is always the state the hub last broadcast, never a newer cop
 next delta's ``base`` is the ``seq`` the client holds. It is serialised at most once per broadcast
 state, however many clients connect, resync or overflow.
 
-Views: what a client is shown is the whole snapshot, or a board's part of it
-(``wallboard.core.scopes.narrow``) for a display token bound to that board. The hub keeps one *view*
-per board in use: the board's narrowed snapshot as last broadcast, diffed and serialised once per
-broadcast for all the board's clients, exactly as the whole-site view is for the others. A view
-lives while it has clients. ``rescope`` changes a board's scope (the board was edited): its clients
-get a fresh snapshot of the new view at once. Deltas of a view carry the site's ``seq``.
+Views: what a client is shown is the whole snapshot, or a part of it (``wallboard.core.scopes.narrow``) for a
+display token bound to a board or a user scoped to teams and queues. A client connects under a *key* (the
+security module names them: ``board:<name>``, ``user:<name>``) with the key's scope; the hub keeps one *view*
+per key whose scope narrows anything: the narrowed snapshot as last broadcast, diffed and serialised once per
+broadcast for all the key's clients, exactly as the whole-site view is for the others (a key whose scope is
+None or everything shares the whole-site view). A view lives while it has clients. ``rescope`` changes a
+key's scope (a board edited, a user's teams or queues changed): its clients move to the new view and get a
+snapshot of it at once. Deltas of a view carry the site's ``seq``.
 
 Client messages: ``{"type": "resync"}`` replaces the client's pending messages with a snapshot;
 anything else gets ``{"type": "error", "message": ...}`` and the connection stays open; a message
@@ -57,7 +59,7 @@ from typing import Any, Protocol
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from wallboard.core.deltas import diff as snapshot_diff
-from wallboard.core.scopes import BoardScope, narrow
+from wallboard.core.scopes import EVERYTHING, BoardScope, narrow
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +154,10 @@ class Hub:
         self._clock = clock
         self._diff = diff
         self._site = _View(None)  # the whole snapshot
-        self._boards: dict[str, _View] = {}  # board name -> its view, while it has clients
+        self._boards: dict[str, _View] = {}  # key -> its narrowed view, while it has clients
         self._views: dict[Outbox, _View] = {}  # every client -> the view it is shown
+        self._keys: dict[str, set[Outbox]] = {}  # key -> its clients (in its own view or the whole-site one)
+        self._key_of: dict[Outbox, str] = {}  # a client connected under a key -> that key
         self._sent: Snapshot | None = None
         self._sent_seq: int | None = None
         self._dirty = asyncio.Event()
@@ -165,13 +169,13 @@ class Hub:
         return frozenset(self._views)
 
     @property
-    def boards(self) -> list[str]:
-        """The boards some client is shown now (their scopes are kept current with ``rescope``)."""
-        return list(self._boards)
+    def keys(self) -> list[str]:
+        """The keys some client is connected under now (their scopes are kept current with ``rescope``)."""
+        return list(self._keys)
 
-    def scope(self, board: str) -> BoardScope | None:
-        """The scope the hub shows ``board`` with, while some client is shown it."""
-        view = self._boards.get(board)
+    def scope(self, key: str) -> BoardScope | None:
+        """The scope the hub shows ``key``'s clients with (None: the whole site, or no client)."""
+        view = self._boards.get(key)
         return view.scope if view is not None else None
 
     @property
@@ -183,13 +187,17 @@ class Hub:
         """The source changed: the hub's task broadcasts at its next opportunity."""
         self._dirty.set()
 
-    def connect(self, board: str | None = None, scope: BoardScope | None = None) -> Outbox:
-        """A new client, shown the whole site, or ``board`` narrowed to ``scope`` (the board's scope in use
-        wins if another client is shown it already). Its outbox starts with the view's last snapshot."""
+    def connect(self, key: str | None = None, scope: BoardScope | None = None) -> Outbox:
+        """A new client, shown the whole site, or the site narrowed to ``scope`` under ``key`` (the key's scope in
+        use wins if another client is connected under it already). Its outbox starts with the view's last snapshot."""
         outbox = Outbox(self._queue_size)
         view = self._site
-        if board is not None and scope is not None:
-            view = self._boards.get(board) or self._open(board, scope)
+        if key is not None:
+            clients = self._keys.setdefault(key, set())
+            if not clients or key in self._boards:
+                view = self._view(key, scope)
+            clients.add(outbox)
+            self._key_of[outbox] = key
         view.clients.add(outbox)
         self._views[outbox] = view
         if self._sent is None:
@@ -203,6 +211,11 @@ class Hub:
         if view is None:
             return
         view.clients.discard(outbox)
+        key = self._key_of.pop(outbox, None)
+        if key is not None and (clients := self._keys.get(key)) is not None:
+            clients.discard(outbox)
+            if not clients:
+                del self._keys[key]
         if view is not self._site and not view.clients:
             self._boards = {name: kept for name, kept in self._boards.items() if kept is not view}
 
@@ -213,16 +226,29 @@ class Hub:
         if text is not None:
             outbox.replace(text)
 
-    def rescope(self, board: str, scope: BoardScope) -> None:
-        """``board`` now shows ``scope``: its clients get a snapshot of the new view at once (nothing if unchanged)."""
-        view = self._boards.get(board)
-        if view is None or view.scope == scope:
+    def rescope(self, key: str, scope: BoardScope | None) -> None:
+        """``key``'s clients are now shown ``scope``: they get a snapshot of the new view at once (nothing if
+        unchanged)."""
+        clients = self._keys.get(key)
+        if not clients:
             return
-        view.scope = scope
-        if self._sent is not None:
-            view.adopt(self._sent)
-            text = view.snapshot_message() or ""
-            for outbox in view.clients:
+        old = self._boards.get(key)
+        if (old.scope if old is not None else None) == _narrowing(scope):
+            return
+        if old is not None:
+            del self._boards[key]
+        view = self._view(key, scope)
+        if old is not None:
+            view.clients |= old.clients
+            old.clients.clear()
+        elif view is not self._site:
+            self._site.clients -= clients
+            view.clients |= clients
+        for outbox in clients:
+            self._views[outbox] = view
+        text = view.snapshot_message()
+        if text is not None:
+            for outbox in clients:
                 outbox.replace(text)
 
     def tick(self) -> bool:
@@ -283,8 +309,15 @@ class Hub:
                 self.heartbeat()
                 next_beat = loop.time() + self._heartbeat_s
 
-    def _open(self, board: str, scope: BoardScope) -> _View:
-        view = self._boards[board] = _View(scope)
+    def _view(self, key: str, scope: BoardScope | None) -> _View:
+        """``key``'s view: the one in use, a new one narrowed to ``scope``, or the whole site (nothing to narrow)."""
+        view = self._boards.get(key)
+        if view is not None:
+            return view
+        narrowing = _narrowing(scope)
+        if narrowing is None:
+            return self._site
+        view = self._boards[key] = _View(narrowing)
         if self._sent is not None:
             view.adopt(self._sent)
         return view
@@ -301,15 +334,15 @@ async def serve_client(
     hub: Hub,
     *,
     max_message_bytes: int,
-    board: str | None = None,
+    key: str | None = None,
     scope: BoardScope | None = None,
     ending: asyncio.Future[tuple[int, str]] | None = None,
 ) -> None:
     """Serve one accepted websocket until either side closes it, or ``ending`` gives the close to make.
 
-    ``board`` and ``scope``: the client is shown that board's part of the site (see ``Hub.connect``).
+    ``key`` and ``scope``: the client is shown that part of the site (see ``Hub.connect``).
     """
-    outbox = hub.connect(board, scope)
+    outbox = hub.connect(key, scope)
     pump = asyncio.create_task(_pump(websocket, outbox))
     receiver = asyncio.create_task(_receive(websocket, hub, outbox, pump, max_message_bytes))
     try:
@@ -371,6 +404,11 @@ def _handle(data: str | bytes, hub: Hub, outbox: Outbox) -> str | None:
         hub.resync(outbox)
         return None
     return _error(f"unknown message type {kind!r}; expected 'resync'")
+
+
+def _narrowing(scope: BoardScope | None) -> BoardScope | None:
+    """``scope``, or None when it lets everything through."""
+    return None if scope is None or scope == EVERYTHING else scope
 
 
 def _error(text: str) -> str:

@@ -18,6 +18,18 @@ An :class:`Agent` holds its :class:`TimedPresence` (a ``wallboard.core.agent_sta
 memberships, pauses, displayed state; timed: it also accounts the current interval's time per state
 and pause reason in a ``wallboard.core.history.AgentInterval``), its open calls (keyed ``(queue,
 call_id)``, oldest first) and today's and all-time figures.
+
+Live figures of an agent (the snapshot's, see ``wallboard.core.snapshots``):
+
+* missed rings: every ``AgentRang(answered=False)`` (queue_log RINGNOANSWER, AMI AgentRingNoAnswer),
+  today (:class:`AgentStats`) and this interval (``AgentInterval.missed_rings``); a ring the agent's
+  own later answer of the same call follows is still a missed ring;
+* transfers: the calls the agent ended by transfer (``CallEnded.ended_by == "transfer"``);
+* idle: the time *displayed available* since the last call's end (``TimedPresence.last_call_end``),
+  closed available periods summed in ``idle_s`` as the state changes, the open one added at snapshot time;
+* occupancy today: displayed on_call + wrap_up time over that plus available time, from the intervals
+  closed today (``day_state_s``, summed by :meth:`TimedPresence.cut`) and the current one, the
+  definition of the history rows' ``occupancy_pct`` (``wallboard.core.metrics.occupancy``).
 """
 
 from __future__ import annotations
@@ -25,8 +37,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from wallboard.core.agent_state import AgentInput, Presence
+from wallboard.core.agent_state import AgentInput, AgentState, Presence
 from wallboard.core.history import AgentInterval
+from wallboard.core.metrics import occupancy
 from wallboard.core.site import AgentDirectory, SiteConfig
 
 if TYPE_CHECKING:
@@ -35,12 +48,14 @@ if TYPE_CHECKING:
 __all__ = ["Agent", "AgentStats", "CallKey", "Roster", "TimedPresence"]
 
 CallKey = tuple[str, str]  # (queue, call_id)
+_AVAILABLE = AgentState.AVAILABLE
+OCCUPANCY_STATES = (AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.AVAILABLE)  # the states occupancy reads
 
 
 class AgentStats:
-    """An agent's answered and handled calls with their talk, hold and wrap-up seconds."""
+    """An agent's answered and handled calls with their talk, hold and wrap-up seconds, missed rings, transfers."""
 
-    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s", "handle_unknown")
+    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s", "handle_unknown", "missed_rings", "transfers")
 
     def __init__(self) -> None:
         self.answered = 0
@@ -49,10 +64,12 @@ class AgentStats:
         self.hold_s = 0.0
         self.wrap_s = 0.0
         self.handle_unknown = 0  # handled calls whose times are unknown: out of the sums and the averages
+        self.missed_rings = 0  # rings the agent did not answer
+        self.transfers = 0  # calls the agent ended by transfer
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
-        """Unpickle, also a checkpoint written before ``handle_unknown`` existed."""
-        self.handle_unknown = 0
+        """Unpickle, also a checkpoint written before ``handle_unknown``, ``missed_rings`` or ``transfers`` existed."""
+        self.handle_unknown = self.missed_rings = self.transfers = 0
         for name, value in state[1].items():
             setattr(self, name, value)
 
@@ -80,6 +97,8 @@ class AgentStats:
         self.hold_s += other.hold_s
         self.wrap_s += other.wrap_s
         self.handle_unknown += other.handle_unknown
+        self.missed_rings += other.missed_rings
+        self.transfers += other.transfers
 
 
 class TimedPresence(Presence):
@@ -97,10 +116,20 @@ class TimedPresence(Presence):
         self.interval = AgentInterval(begin)
         self.interval_begin: datetime | None = begin
         self.pauses_mark: dict[str, int] = {}  # pauses_total at the last cut
+        self.last_call_end: datetime | None = None  # when the agent's last call ended (the agent became free)
+        self.idle_s = 0.0  # available time since last_call_end, up to the start of the current state
+        self.day_state_s: dict[str, float] = {}  # on_call, wrap_up, available time of today's closed intervals
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, also a checkpoint written before the idle and day accounting existed."""
+        self.last_call_end = None
+        self.idle_s = 0.0
+        self.day_state_s = {}
+        self.__dict__.update(state)
 
     def feed(self, event: AgentInput, ts: datetime) -> None:
         """``Presence.feed``, then the time in the state left (inlined ``AgentInterval.spend``: the hot path)."""
-        before = self.state
+        before, since = self.state, self.since
         Presence.feed(self, event, ts)
         if self.state is not before:
             interval = self.interval
@@ -109,6 +138,40 @@ class TimedPresence(Presence):
                 spent = interval.state_s
                 spent[before] = spent.get(before, 0.0) + (ts - mark).total_seconds()
                 interval.mark = ts
+            if before is _AVAILABLE and self.last_call_end is not None:
+                start = max(since, self.last_call_end)
+                if ts > start:
+                    self.idle_s += (ts - start).total_seconds()
+
+    def call_ended(self, ts: datetime, wrapup_s: float) -> None:
+        """``Presence.call_ended``; idle time counts again from ``ts``, the last call's end."""
+        self.last_call_end, self.idle_s = ts, 0.0
+        Presence.call_ended(self, ts, wrapup_s)
+
+    def idle_at(self, now: datetime) -> float | None:
+        """Seconds displayed available since the last call's end, up to ``now``; None before any call ended."""
+        end = self.last_call_end
+        if end is None:
+            return None
+        idle = self.idle_s
+        if self.state is _AVAILABLE:
+            start = max(self.since, end)
+            if now > start:
+                idle += (now - start).total_seconds()
+        return idle
+
+    def occupancy_day(self, now: datetime) -> float | None:
+        """Today's occupancy in percent up to ``now`` (see the module docstring); None without such time."""
+        day, spent = self.day_state_s, self.interval.state_s
+        on_call, wrap_up, available = (day.get(state, 0.0) + spent.get(state, 0.0) for state in OCCUPANCY_STATES)
+        state, mark = self.state, self.interval.mark
+        if now > mark and state in OCCUPANCY_STATES:
+            open_s = (now - mark).total_seconds()
+            if state is _AVAILABLE:
+                available += open_s
+            else:
+                on_call += open_s
+        return occupancy(on_call + wrap_up, available)
 
     interval_begin: datetime | None = None  # a class default for a presence restored from an older checkpoint
 
@@ -123,7 +186,16 @@ class TimedPresence(Presence):
     def absorb(self, other: Presence, ts: datetime) -> None:
         if isinstance(other, TimedPresence):
             self.interval.add(other.interval)
+            for state, seconds in other.day_state_s.items():
+                self.day_state_s[state] = self.day_state_s.get(state, 0.0) + seconds
+            theirs = other.last_call_end
+            if theirs is not None and (self.last_call_end is None or theirs > self.last_call_end):
+                self.last_call_end, self.idle_s = theirs, other.idle_s
         super().absorb(other, ts)
+
+    def roll_day(self, boundary: datetime) -> None:
+        super().roll_day(boundary)
+        self.day_state_s = {}
 
     def cut(self, end: datetime) -> tuple[AgentInterval, dict[str, int]]:
         """Close the interval at ``end``: (its figures, pause episodes started in it); a new one starts at ``end``."""
@@ -131,6 +203,11 @@ class TimedPresence(Presence):
         self.flush_pause(end)
         closed = self.interval
         closed.spend(self.state, end)
+        day = self.day_state_s
+        for state in OCCUPANCY_STATES:
+            seconds = closed.state_s.get(state)
+            if seconds:
+                day[state] = day.get(state, 0.0) + seconds
         totals = self.pauses_total
         mark = self.pauses_mark
         pauses = {
@@ -144,7 +221,7 @@ class TimedPresence(Presence):
 class Agent:
     """One agent: presence, open calls, figures of the day and of the whole run."""
 
-    __slots__ = ("id", "presence", "calls", "day", "total", "rang", "since", "since_iso")
+    __slots__ = ("id", "presence", "calls", "day", "total", "rang", "since", "since_iso", "ended", "ended_iso")
 
     def __init__(self, agent_id: str, ts: datetime, counted_from: datetime | None = None) -> None:
         self.id = agent_id
@@ -155,6 +232,14 @@ class Agent:
         self.rang = False
         self.since: datetime | None = None  # cache of presence.since in ISO form for snapshots
         self.since_iso = ""
+        self.ended: datetime | None = None  # cache of presence.last_call_end in ISO form for snapshots
+        self.ended_iso: str | None = None
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickle, also a checkpoint written before the ``ended`` cache existed."""
+        self.ended, self.ended_iso = None, None
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
 
 class Roster:

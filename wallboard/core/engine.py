@@ -56,7 +56,9 @@ linked one; two agents' records are never merged (hot-desking). Presence, pauses
 displayed state are ``wallboard.core.agent_state.Presence`` (see its theory of operation). An event for a
 queue membership we did not know (a pause in a queue, a ring, an answer, a device state) implies the
 membership: the member was logged in before we started. Ringing is shown from AgentDevice ringing;
-AgentRang is a ring's outcome. AgentDevice in_use/busy without a known call shows ``on_call`` (a call
+AgentRang is a ring's outcome: one not answered is a missed ring of the agent (today, interval) and of the
+queue's windows, even when the agent answers the same call later. A CallEnded by transfer is a transfer of
+the agent who had the call. AgentDevice in_use/busy without a known call shows ``on_call`` (a call
 outside the queue); AgentDevice idle while a call of that agent is open fixes the display to
 ``available`` but keeps the call (its end may be late). Wrap-up ends lazily, at the agent's next event
 or at ``snapshot(now)``.
@@ -90,6 +92,10 @@ Corrections
   outcome, the figure stays out of the averages, never clamped into them. A bug in a handler is logged and counted
   (``internal_error``) instead of stopping the engine.
 
+Call log: every finished call gives one record (``wallboard.core.calls``, its theory of operation), made
+where its outcome is counted (an unanswered outcome, closed unknown) or where an answered call ends
+(CallEnded, a restart, a lost end), and handed out once by ``drain_call_records()``.
+
 Output: ``snapshot(now)`` and ``totals()`` are built by ``wallboard.core.snapshots``; the snapshot's type and
 schema are ``wallboard.core.schema``; deltas between two snapshots are ``wallboard.core.deltas``. Per-queue
 counting is ``wallboard.core.queues`` and agent identities are ``wallboard.core.agents``: this module decides
@@ -110,6 +116,7 @@ from typing import Any, cast
 
 from wallboard.core.agent_state import AgentInput
 from wallboard.core.agents import Agent, AgentStats, CallKey, Roster
+from wallboard.core.calls import CallLog, exit_outcome
 from wallboard.core.events import (
     AgentDevice,
     AgentLogin,
@@ -123,6 +130,7 @@ from wallboard.core.events import (
     CallExited,
     CallHold,
     CallQueued,
+    CallTransferred,
     Event,
     Snapshot,
     SourceReset,
@@ -267,6 +275,7 @@ class State:
         self._key_seen = self._keys.seen  # bound once: apply's first call
         self._closed_rows: deque[_ClosedInterval] = deque(maxlen=CLOSED_INTERVALS_MEMORY)
         self._closed_agents: deque[_ClosedAgentInterval] = deque(maxlen=CLOSED_INTERVALS_MEMORY)
+        self._calls = CallLog()  # finished calls' records (wallboard.core.calls), drained by drain_call_records
         self._epoch = 0
         self._last_ts: datetime | None = None
         self._interval_start = _NEVER
@@ -282,7 +291,7 @@ class State:
             "call_ended": self._on_ended,
             "call_abandoned": self._on_abandoned,
             "call_exited": self._on_exited,
-            "call_transferred": self._on_ignored,
+            "call_transferred": self._on_transferred,
             "call_hold": self._on_hold,
             "agent_rang": self._on_rang,
             "agent_login": self._on_login,
@@ -464,6 +473,7 @@ class State:
         if wait is None and call.enter is not None:  # the source lacked it: from the call's own times
             wait = self._plausible("wait", _seconds(ts, call.enter))
         queue.count_answer(wait)
+        self._calls.answered(key, wait)
         call.channel = event.agent_channel
         self._open_talk(call, key, agent, ts)
         presence = agent.presence
@@ -504,7 +514,11 @@ class State:
                 return
             call = self._first_seen_at_end(queue, key, event, agent)
         owner = self._agents.get(call.agent, agent)
-        self._close_talk(queue, call, key, owner, ts, self._plausible("talk", event.talk_s), event.hold_s, None)
+        if event.ended_by == "transfer":
+            owner.day.transfers += 1
+            owner.total.transfers += 1
+        talk = self._plausible("talk", event.talk_s)
+        self._close_talk(queue, call, key, owner, ts, talk, event.hold_s, None, event.ended_by)
 
     def _first_seen_at_end(self, queue: Queue, key: CallKey, event: CallEnded, agent: Agent) -> Call:
         call = queue.take(key[1]) or Call(key[0], key[1], None)
@@ -513,6 +527,7 @@ class State:
         if wait is None and call.enter is not None and talk is not None:
             wait = self._plausible("wait", max(0.0, _seconds(event.ts, call.enter) - talk))
         queue.count_answer(wait)
+        self._calls.answered(key, wait)
         self._open_talk(call, key, agent, event.ts)
         del self._talking[key]
         return call
@@ -527,8 +542,9 @@ class State:
         talk: float | None,
         hold: float | None,
         wrap: float | None,
+        ended_by: str = "unknown",
     ) -> None:
-        """Count an answered call's end; ``talk`` None (unknown or implausible) is taken from its answer time."""
+        """Count an answered call's end (and log it); ``talk`` None (unknown or implausible) is from its answer time."""
         if talk is None and call.answered_at is not None:
             talk = self._plausible("talk", _seconds(ts, call.answered_at))
         if hold is None:
@@ -537,6 +553,7 @@ class State:
         wrap = self._plausible("wrap", self._wrapup(agent, queue) if wrap is None else wrap)
         times = None if talk is None or hold is None or wrap is None else (talk, hold, wrap)
         queue.count_handled(times)
+        self._calls.ended(key, call, ts, True, (talk, hold, wrap), ended_by)
         for stats in (agent.day, agent.total):
             stats.count(times)
         agent.presence.interval.handle(times)
@@ -557,6 +574,8 @@ class State:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle a checkpoint, also one written before the newest attributes existed (they get their defaults)."""
         self.__dict__.update(state)
+        if "_calls" not in state:
+            self._calls = CallLog()
         if "_max_duration_s" not in state:
             self._max_duration_s = getattr(self.site, "max_duration_s", 86_400.0)
 
@@ -574,8 +593,8 @@ class State:
             return member.wrapup_s
         return queue.wrapup_s
 
-    def _unanswered(self, queue_name: str, call_id: str) -> Queue | None:
-        """Close a call that left the queue unanswered; its queue, or None when the outcome is ignored."""
+    def _unanswered(self, queue_name: str, call_id: str) -> tuple[Queue, Call | None] | None:
+        """Close a call that left the queue unanswered; its queue and call, or None when the outcome is ignored."""
         queue = self._queue(queue_name)
         key = (queue_name, call_id)
         if key in self._talking:
@@ -584,9 +603,9 @@ class State:
         if key in self._closed:
             self.anomalies["duplicate_outcome"] += 1
             return None
-        queue.take(call_id)
+        call = queue.take(call_id)
         self._closed.add(key)
-        return queue
+        return queue, call
 
     def _unanswered_wait(self, queue_name: str, call_id: str, ts: datetime, wait_s: float | None) -> float | None:
         """The wait of a call leaving unanswered: as told, else ts - enter time, else unknown (plausible ones only)."""
@@ -601,20 +620,27 @@ class State:
 
     def _on_abandoned(self, event: CallAbandoned) -> None:
         wait = self._unanswered_wait(event.queue, event.call_id, event.ts, event.wait_s)
-        queue = self._unanswered(event.queue, event.call_id)
-        if queue is not None:
-            queue.count_outcome("abandoned", wait, short=wait is not None and wait <= self._short_s)
+        closed = self._unanswered(event.queue, event.call_id)
+        if closed is not None:
+            short = wait is not None and wait <= self._short_s
+            closed[0].count_outcome("abandoned", wait, short=short)
+            outcome = "short_abandon" if short else "abandoned"
+            self._calls.unanswered((event.queue, event.call_id), closed[1], outcome, event.ts, wait)
 
     def _on_exited(self, event: CallExited) -> None:
         wait = self._unanswered_wait(event.queue, event.call_id, event.ts, event.wait_s)
-        queue = self._unanswered(event.queue, event.call_id)
-        if queue is not None:
-            queue.count_outcome(_EXIT_FIELD.get(event.reason, "exited_other"), wait)
+        closed = self._unanswered(event.queue, event.call_id)
+        if closed is not None:
+            closed[0].count_outcome(_EXIT_FIELD.get(event.reason, "exited_other"), wait)
+            self._calls.unanswered((event.queue, event.call_id), closed[1], exit_outcome(event.reason), event.ts, wait)
 
     def _close_unknown(self, queue: Queue, call: Call, ts: datetime) -> None:
         until = call.uncertain_since or ts
-        self._closed.add((queue.name, call.call_id))
-        queue.count_outcome("unknown", self._plausible("wait", _seconds(until, call.enter)) if call.enter else None)
+        key = (queue.name, call.call_id)
+        self._closed.add(key)
+        wait = self._plausible("wait", _seconds(until, call.enter)) if call.enter else None
+        queue.count_outcome("unknown", wait)
+        self._calls.unanswered(key, call, "unknown", until, wait)
 
     def _close_uncertain(self, queue: Queue) -> None:
         calls, queue.uncertain = queue.uncertain, {}
@@ -639,8 +665,19 @@ class State:
             call.hold_s += _seconds(event.ts, call.hold_since)
             call.hold_since = None
 
+    def _on_transferred(self, event: CallTransferred) -> None:
+        """Informational (the call's end is a CallEnded): its target goes to the call log."""
+        call_id = event.call_id
+        if call_id is None:
+            agent = self._agents.get(self._roster.resolve(event.agent))
+            key = next((k for k in reversed(agent.calls) if k[0] == event.queue), None) if agent else None
+            if key is None:
+                return
+            call_id = key[1]
+        self._calls.transferred((event.queue, call_id), event.target)
+
     def _on_ignored(self, event: Event) -> None:
-        """CallTransferred is informational (the call's end is a CallEnded); AlertAction is not about calls."""
+        """AlertAction is not about calls (the runner hands it to its AlertBook)."""
 
     # -- agents ---------------------------------------------------------------------------------
 
@@ -680,7 +717,16 @@ class State:
     def _on_rang(self, event: AgentRang) -> None:
         agent = self._member_event(event.agent, event.interface, event.member_name, event.queue, event.ts)
         agent.rang = True
-        agent.presence.feed(_RING_END, event.ts)
+        presence = agent.presence
+        presence.feed(_RING_END, event.ts)
+        if not event.answered:  # a missed ring, even when the agent answers the same call later
+            agent.day.missed_rings += 1
+            agent.total.missed_rings += 1
+            presence.interval.missed_rings += 1
+            for window in self._queues[event.queue].windows:
+                window.missed_rings += 1
+        if event.call_id is not None:
+            self._calls.rang((event.queue, event.call_id), agent.id, event.answered)
 
     def _on_device(self, event: AgentDevice) -> None:
         ts = event.ts
@@ -742,6 +788,7 @@ class State:
             if call.epoch < self._epoch:
                 self._talking.pop(key, None)
                 self._forget_talk(call, key, agent)
+                self._calls.ended(key, call, ts, False, (None, None, None), "unknown")
                 self.anomalies["call_end_lost"] += 1
         if not agent.calls:
             agent.presence.feed(AgentInput.DEVICE_IDLE, ts)
@@ -867,6 +914,22 @@ class State:
             rows.append(agent_row(head, item.figures, item.pauses, minutes))
         self._closed_agents.clear()
         return rows
+
+    def drain_call_records(self) -> list[tuple[int, dict[str, Any]]]:
+        """(number, row) of each call finished since the last drain, in finish order, returned once.
+
+        Rows: ``wallboard.core.calls`` (one per finished call; numbers count from 1 over the State's life).
+        """
+        return self._calls.drain(self.site)
+
+    @property
+    def call_records_made(self) -> int:
+        """How many call records this State has made (the last record's number)."""
+        return self._calls.made
+
+    def continue_call_numbers(self, made: int) -> None:
+        """Number the next call record ``made + 1`` (a State rebuilt after its records were written)."""
+        self._calls.made = made
 
     def drain_closed_intervals(self) -> list[dict[str, Any]]:
         """Each closed interval's per-queue rows, oldest first, returned once."""

@@ -20,8 +20,9 @@ state up to the end (``State._cut_agents``). So within one interval, for one age
   split by reason in ``paused_by_reason``; ``pauses`` counts the episodes started in the interval.
   Pausing in one queue of two, or during a call, counts here while the display is available/on_call.
 * answered, handled, talk/hold/wrap seconds and ``aht_s`` count the calls answered (handled: ended)
-  in the interval, as the queue windows do; ``occupancy_pct`` = (on_call + wrap_up time) / (on_call +
-  wrap_up + available time) (``wallboard.core.metrics.occupancy``), from the displayed states.
+  in the interval, as the queue windows do; ``missed_rings`` the rings the agent did not answer in it;
+  ``occupancy_pct`` = (on_call + wrap_up time) / (on_call + wrap_up + available time)
+  (``wallboard.core.metrics.occupancy``), from the displayed states.
 
 Exports ask for a window (:func:`window`): rows whose interval starts in [from, to), the bounds ISO
 times (site-local without an offset) or dates (site-local midnights; a ``to`` date includes its day);
@@ -97,6 +98,7 @@ QUEUE_COLUMNS = (
     "wait_s_answered",
     "wait_unknown",
     "handle_unknown",
+    "missed_rings",
 )
 AGENT_COLUMNS = (
     "site",
@@ -108,6 +110,7 @@ AGENT_COLUMNS = (
     "minutes",
     "answered",
     "handled",
+    "missed_rings",
     "talk_s",
     "hold_s",
     "wrap_s",
@@ -124,7 +127,18 @@ AGENT_COLUMNS = (
 class AgentInterval:
     """One agent's figures in the current interval: time per displayed state, paused time, calls."""
 
-    __slots__ = ("mark", "state_s", "paused_s", "answered", "handled", "talk_s", "hold_s", "wrap_s", "handle_unknown")
+    __slots__ = (
+        "mark",
+        "state_s",
+        "paused_s",
+        "answered",
+        "handled",
+        "talk_s",
+        "hold_s",
+        "wrap_s",
+        "handle_unknown",
+        "missed_rings",
+    )
 
     def __init__(self, mark: datetime) -> None:
         self.mark = mark  # the time up to which state time has been accounted
@@ -136,10 +150,11 @@ class AgentInterval:
         self.hold_s = 0.0
         self.wrap_s = 0.0
         self.handle_unknown = 0
+        self.missed_rings = 0  # rings not answered (AgentRang answered=False)
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
-        """Unpickle, also a checkpoint written before ``handle_unknown`` existed."""
-        self.handle_unknown = 0
+        """Unpickle, also a checkpoint written before ``handle_unknown`` or ``missed_rings`` existed."""
+        self.handle_unknown = self.missed_rings = 0
         for name, value in state[1].items():
             setattr(self, name, value)
 
@@ -174,6 +189,7 @@ class AgentInterval:
         self.hold_s += other.hold_s
         self.wrap_s += other.wrap_s
         self.handle_unknown += other.handle_unknown
+        self.missed_rings += other.missed_rings
 
     @property
     def active(self) -> bool:
@@ -194,6 +210,7 @@ def agent_row(
         "minutes": minutes,
         "answered": interval.answered,
         "handled": interval.handled,
+        "missed_rings": interval.missed_rings,
         "talk_s": interval.talk_s,
         "hold_s": interval.hold_s,
         "wrap_s": interval.wrap_s,

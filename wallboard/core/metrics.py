@@ -114,7 +114,8 @@ class Counters:
     finished waiting. ``handled``, ``talk_s``, ``hold_s`` and ``wrap_s`` are counted when the call ends.
     ``wait_unknown`` answered calls have no wait in ``wait_s_answered`` (the source lacked it or it was
     implausible): ASA and SL are over the others. ``handle_unknown`` handled calls have no times in the
-    sums: the averages of talk, hold, wrap-up and handle time are over the others.
+    sums: the averages of talk, hold, wrap-up and handle time are over the others. ``missed_rings`` counts
+    the rings of the queue's members that were not answered (not calls: a call may ring several members).
     """
 
     offered: int = 0
@@ -133,6 +134,7 @@ class Counters:
     max_wait_s: float | None = None
     wait_unknown: int = 0
     handle_unknown: int = 0
+    missed_rings: int = 0
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         """Unpickle, also a checkpoint written before the last fields existed (they start at their defaults)."""
@@ -173,6 +175,7 @@ class Counters:
             "wait_s_answered": self.wait_s_answered,
             "wait_unknown": self.wait_unknown,
             "handle_unknown": self.handle_unknown,
+            "missed_rings": self.missed_rings,
         }
 
 

@@ -169,6 +169,9 @@ class Window(TypedDict):
     """Answered calls whose wait is unknown (the source lacked it, or it was implausible): out of ASA and SL."""
     handle_unknown: int
     """Handled calls whose talk, hold or wrap-up is unknown: out of the talk, hold, wrap and handle averages."""
+    missed_rings: int
+    """Rings of the queue's members that were not answered (queue_log RINGNOANSWER, AMI AgentRingNoAnswer); one
+    call may ring several members, and a member it rang in vain may still answer it later."""
 
 
 @with_config(_CLOSED)
@@ -312,6 +315,23 @@ class Agent(TypedDict):
     """Talk time today, seconds."""
     paused_s: float
     """Time paused today, seconds."""
+    handled_today: int
+    """Calls the agent finished (handled) today."""
+    handled_interval: int
+    """Calls the agent finished in the current interval."""
+    missed_rings_today: int
+    """Rings the agent did not answer today (a ring the agent answered later for the same call included)."""
+    missed_rings_interval: int
+    """Rings the agent did not answer in the current interval."""
+    transfers_today: int
+    """Calls the agent ended by transferring them, today."""
+    last_call_end: IsoTime | None
+    """When the agent's last call ended (the agent had no call left); None before the first."""
+    idle_s: float | None
+    """Seconds displayed ``available`` since ``last_call_end`` (it grows with the time while ``available``, from
+    the snapshot's ts on); None before the first call ended."""
+    occupancy_pct: float | None
+    """Today's (on_call + wrap_up) / (on_call + wrap_up + available) displayed time, percent; None without any."""
     adherence: NotRequired[AgentAdherence | None]
     """Present with a schedule in force: None when the agent has no slot on its day."""
     adherence_pct: NotRequired[float | None]

@@ -1,7 +1,12 @@
-"""What a board shows: the part of a snapshot a display token bound to that board may read. Pure.
+"""What a principal may read: the part of a snapshot a board-bound display token or a scoped user sees. Pure.
 
 Theory of operation
 -------------------
+One :class:`BoardScope` (alias :data:`Scope`) describes both: a board's filters (:func:`board_scope`) and a
+user's (:func:`user_scope`: the ``teams`` and ``queues`` of the user record; both empty: unscoped, the whole
+site). Every read route narrows through the same :func:`narrow` (the API's ``security.view_of``); interval
+history rows go through :func:`row_filters`, and a single agent, queue or alert through :func:`narrow`'s view.
+
 A board (``wallboard.api.board_routes``) names ``queues``, ``groups`` (of queues), ``pages`` (each a list of
 queues) and ``teams``. Its :class:`BoardScope` turns those lists into filters:
 
@@ -28,7 +33,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_BOARD", "EVERYTHING", "NOTHING", "BoardScope", "board_scope", "narrow"]
+__all__ = [
+    "DEFAULT_BOARD",
+    "EVERYTHING",
+    "NOTHING",
+    "BoardScope",
+    "Scope",
+    "board_scope",
+    "narrow",
+    "row_filters",
+    "sees_alert",
+    "user_scope",
+]
 
 DEFAULT_BOARD = "default"
 Snapshot = dict[str, Any]
@@ -52,8 +68,17 @@ class BoardScope:
         return self.teams is None or (name is not None and name in self.teams)
 
 
+Scope = BoardScope  # a board's or a user's: the same filters
 EVERYTHING = BoardScope()
 NOTHING = BoardScope(queues=frozenset(), teams=frozenset())
+
+
+def user_scope(teams: Iterable[str], queues: Iterable[str]) -> BoardScope | None:
+    """The scope of a user record's ``teams`` and ``queues`` (each empty: no filter); None when both are empty."""
+    team_names, queue_names = _names(teams), _names(queues)
+    if not team_names and not queue_names:
+        return None
+    return BoardScope(queues=queue_names or None, teams=team_names or None)
 
 
 def board_scope(name: str, board: Mapping[str, Any] | None) -> BoardScope:
@@ -92,6 +117,30 @@ def narrow(snapshot: Snapshot, scope: BoardScope) -> Snapshot:
         exceptions = [e for e in adherence.get("exceptions") or () if e.get("agent") in agents]
         narrowed["adherence"] = {**adherence, "exceptions": exceptions}
     return narrowed
+
+
+def row_filters(scope: BoardScope, kind: str, view: Snapshot) -> dict[str, set[str]]:
+    """Filters (field -> allowed values; an empty set keeps nothing) that keep rows of ``kind`` within ``scope``:
+    interval history rows (``queue``, ``agent``) or call log rows (``call``). ``view`` is the current snapshot
+    narrowed to the scope (it tells the queues of groups and who is where).
+
+    Queue rows: the scope's queues and those visible now. Agent rows: the scope's teams, and, when the scope
+    names queues, the agents visible now (a row does not say which queues its agent served). Calls: those of
+    the queues a queue row may name, answered by an agent of the scope's teams (when it names teams).
+    """
+    filters: dict[str, set[str]] = {}
+    if kind in ("queue", "call") and scope.queues is not None:
+        filters["queue"] = set(scope.queues) | set(view.get("queues") or ())
+    if kind in ("agent", "call") and scope.teams is not None:
+        filters["team"] = set(scope.teams)
+    if kind == "agent" and scope.queues is not None:
+        filters["agent"] = set(view.get("agents") or ())
+    return filters
+
+
+def sees_alert(alert: Mapping[str, Any], view: Snapshot) -> bool:
+    """Whether an alert (or an alert history record) is about something in ``view`` (a narrowed snapshot)."""
+    return _sees_alert(alert, view.get("queues") or {}, view.get("agents") or {}, view.get("teams") or {})
 
 
 def _names(values: Any) -> frozenset[str]:

@@ -8,8 +8,9 @@ nothing here does I/O or reads the clock (``now`` is always an argument)::
                the operators' actions (``alert_action`` entries: ack, snooze, note) in stream order
     adherence  the ``AdherenceBook`` (``wallboard.core.adherence.tracker``): the schedule in force, fed the
                snapshot's agents at every publish
-    outbox     ``records`` (alert lifecycle transitions, JSON) and ``rows`` (the State's closed interval
-               rows per queue and per agent, ``wallboard.core.history``) waiting to be written
+    outbox     ``records`` (alert lifecycle transitions, JSON), ``rows`` (the State's closed interval
+               rows per queue and per agent, ``wallboard.core.history``) and ``calls`` (the State's call
+               log records, numbered, ``wallboard.core.calls``) waiting to be written
 
 A runner (``wallboard.processes.engine``) turns each stream entry into an event (``decode``) and hands it
 over (``apply``): contact-center events go to the State, alert actions to the alert book (never to the
@@ -136,6 +137,7 @@ class SiteBook:
         self.thresholds_version: int | None = None  # of the thresholds in force: 0 = the site file's
         self.records: list[str] = []  # alert records (JSON) waiting for the next save
         self.rows: dict[str, list[dict[str, Any]]] = {"queue": [], "agent": []}  # closed interval rows, waiting
+        self.calls: list[tuple[int, dict[str, Any]]] = []  # (number, row) of finished calls, waiting
         self._refused: dict[str, object] = {}  # per configuration kind: the version last logged as unusable
         self._last_trend: datetime | None = None  # the caller's clock at the last trend sample
 
@@ -208,6 +210,7 @@ class SiteBook:
         figures = self.state.snapshot(now)
         self.rows["queue"] += self.state.drain_closed_intervals()
         self.rows["agent"] += self.state.drain_closed_agent_intervals()
+        self.calls += self.state.drain_call_records()
         if self.adherence.schedule is not None:  # without a schedule the adherence fields stay absent
             self.adherence.observe(figures["agents"], now)
             merge_figures(figures, self.adherence.figures(now), self.site)
@@ -218,13 +221,18 @@ class SiteBook:
     @property
     def pending(self) -> bool:
         """Whether the outbox holds records or rows not written yet."""
-        return bool(self.records) or any(self.rows.values())
+        return bool(self.records) or any(self.rows.values()) or bool(self.calls)
 
-    def saved(self, records: int) -> None:
-        """The first ``records`` records and every row were written (with a checkpoint that includes them)."""
+    def saved(self, records: int, *, calls: bool = True) -> None:
+        """The first ``records`` records, every row and (when ``calls``) call record were written with a checkpoint.
+
+        The runner writes call records only with a checkpoint it writes anyway (``calls`` False: none written).
+        """
         del self.records[:records]
         for rows in self.rows.values():
             rows.clear()
+        if calls:
+            self.calls.clear()
 
     def sample_trend(self, snapshot: Mapping[str, Any], now: datetime) -> dict[str, list[float | None]] | None:
         """The trend sample of a published snapshot when one is due at ``now`` (every TREND_EVERY_S), else None."""

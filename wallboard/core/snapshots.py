@@ -6,7 +6,8 @@ Theory of operation
 parts: :func:`queue_entry` per queue, :func:`agent_entries` for every agent (which also adds each
 agent to its queues' and team's state counts), and :func:`totals` for ``wallboard replay --json``.
 Nothing here changes the state except the lazy end of an expired wrap-up and the agent's cached ISO
-``since``. Figures are unrounded; the window dicts are ``wallboard.core.metrics.Counters.as_dict``.
+``since`` and last call end. An agent's live figures (missed rings, idle, occupancy) are defined in
+``wallboard.core.agents``. Figures are unrounded; the window dicts are ``wallboard.core.metrics.Counters.as_dict``.
 
 The snapshot's schema is :mod:`wallboard.core.schema`: ``State.snapshot(now)`` is a ``StateSnapshot``, the
 published one a ``Snapshot`` (every field documented there, the JSON Schema generated from it). The dicts
@@ -159,6 +160,10 @@ def agent_entries(
         if pause_since is not None and now > pause_since:
             paused_s += (now - pause_since).total_seconds()
         day = agent.day
+        ended = presence.last_call_end
+        if ended is not agent.ended:
+            agent.ended, agent.ended_iso = ended, None if ended is None else iso(ended)
+        interval = presence.interval
         out[agent_id] = {
             "id": agent_id,
             "name": (config.name if config else None) or agent_id,
@@ -174,6 +179,14 @@ def agent_entries(
             "aht_s": day.aht_s,
             "talk_s": day.talk_s,
             "paused_s": paused_s,
+            "handled_today": day.handled,
+            "handled_interval": interval.handled,
+            "missed_rings_today": day.missed_rings,
+            "missed_rings_interval": interval.missed_rings,
+            "transfers_today": day.transfers,
+            "last_call_end": agent.ended_iso,
+            "idle_s": presence.idle_at(now),
+            "occupancy_pct": presence.occupancy_day(now),
         }
     return out
 

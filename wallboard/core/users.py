@@ -19,12 +19,17 @@ The policy (``check_password``) asks for at least ``MIN_PASSWORD_LENGTH`` charac
 server's CPU), and not the user name itself. Hashing costs tens of milliseconds and 64 MiB by design:
 callers in an event loop run ``hash``/``verify`` in a worker thread.
 
+A user may be *scoped* to ``teams`` and ``queues`` (``wallboard.core.scopes.user_scope``): they then read
+only those queues and those teams' agents, as a board-bound display token reads its board. A record
+without them (older records included) is unscoped: the whole site. ``check_scope_names`` validates them.
+
 Nothing here does I/O or reads the clock: ``created`` is given by the caller.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -38,6 +43,8 @@ from wallboard.errors import WallboardError
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.@-]{0,63}$"
+SCOPE_NAME_PATTERN = r"^[A-Za-z0-9_.@+-]{1,128}$"  # a queue or team name a user may be scoped to
+MAX_SCOPE_NAMES = 200
 DISPLAY: Literal["display"] = "display"
 
 
@@ -112,6 +119,8 @@ class User(BaseModel):
     epoch: int = 0  # +1 on a password change or disabling: sessions started before stop working
     may_monitor: bool = False  # an admin's grant: may listen to, whisper to or barge into agents' calls
     extension: str | None = None  # the user's own phone (``PJSIP/2001``): where a monitor call rings by default
+    teams: tuple[str, ...] = ()  # scoped to these teams' agents (empty: every team)
+    queues: tuple[str, ...] = ()  # scoped to these queues (empty: every queue)
 
     @field_validator("password_hash")
     @classmethod
@@ -128,6 +137,8 @@ class User(BaseModel):
             "created": self.created,
             "disabled": self.disabled,
             "may_monitor": self.may_monitor,
+            "teams": list(self.teams),
+            "queues": list(self.queues),
         }
 
 
@@ -139,6 +150,17 @@ def check_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
+
+
+def check_scope_names(names: Iterable[str], what: str) -> tuple[str, ...]:
+    """``names`` (teams or queues), deduplicated and sorted, if each is a valid name; else UserError."""
+    unique = tuple(sorted(set(names)))
+    if len(unique) > MAX_SCOPE_NAMES:
+        raise UserError(f"{len(unique)} {what} given, expected at most {MAX_SCOPE_NAMES}")
+    for name in unique:
+        if not re.fullmatch(SCOPE_NAME_PATTERN, name):
+            raise UserError(f"{what} name {name[:80]!r} is not valid: expected 1 to 128 letters, digits or _.@+-")
+    return unique
 
 
 def check_password(password: str, name: str = "") -> str:

@@ -61,6 +61,15 @@ stream id is its interval start in ms (``<ms>-<n>``); before writing, the runner
 intervals the stream already has (a write whose reply was lost, a book rebuilt from the stream), so each
 row is written exactly once however the runner is killed. XADD MINID keeps ``history_retention_days``.
 
+Call log. The call records the book drained (``wallboard.core.calls``: one per finished call, numbered
+by the State) go to ``wb:{site}:calls`` in the same MULTI/EXEC, with the next checkpoint written anyway
+(they wait for it in the outbox: no checkpoint is forced for them). An entry's id is the call's ``finished``
+time in ms, moved just after the newest entry when it is not later (a late event); records whose number
+the stream already has (a write whose reply was lost) are skipped. A book rebuilt from the stream drops
+the records of calls that finished before the newest stored one (written with the lost checkpoint) and
+numbers the rest after it; a book started without a checkpoint numbers after the newest stored one
+too. XADD MINID keeps ``history_retention_days`` before the newest record.
+
 Trend. Every ``TREND_EVERY_S`` of the runner's clock each queue's calls waiting and interval service
 level go to the trend stream (the supervisor's sparklines), kept ``TREND_KEEP_S``. A Redis that refuses
 the command (MINID needs Redis >= 6.2) stops the sampling with one error logged.
@@ -95,6 +104,7 @@ from wallboard.config import Settings, redacted_url
 from wallboard.core.adherence.tracker import AdherenceBook
 from wallboard.core.alerting import AlertBook
 from wallboard.core.backoff import Backoff
+from wallboard.core.calls import finished_ms
 from wallboard.core.deltas import diff
 from wallboard.core.engine import State
 from wallboard.core.history import row_ids, written
@@ -110,6 +120,7 @@ from wallboard.core.site_book import (
 from wallboard.errors import StartupError
 from wallboard.processes.notify import Notifier
 from wallboard.store import (
+    CallsWrite,
     CheckpointFormatError,
     ConfigFormatError,
     HistoryWrite,
@@ -303,6 +314,7 @@ class EngineRunner:
             if checkpoint is None:
                 self.site_book = SiteBook(self.site_config, self.stats)
                 log.info("no checkpoint for site %s: starting from an empty state", self.store.site)
+                await self._continue_call_log(self.site_book)
                 return
             book = SiteBook.restore(checkpoint.payload, self.stats)
         except (CheckpointFormatError, UnreadableCheckpointError) as exc:
@@ -329,13 +341,15 @@ class EngineRunner:
         Interrupted (Redis lost, or cancelled), it leaves no book behind: a partial one would be
         continued, or checkpointed by ``close()``, without the acknowledged entries it lacks.
         """
-        self.site_book, self.last_id = SiteBook(self.site_config, self.stats), None
+        book = self.site_book = SiteBook(self.site_config, self.stats)
+        self.last_id = None
         try:
             bound = await self.store.events.last_delivered_id()
             start = "-"
             while bound is not None and (entries := await self.store.events.read_range(start, bound, READ_COUNT)):
                 self._apply_entries(entries, ack=False)
                 start = next_stream_id(entries[-1].id)
+            await self._continue_call_log(book)
         except BaseException:
             self.site_book = self.last_id = None
             raise
@@ -452,6 +466,8 @@ class EngineRunner:
         history = await self._history_writes(book.rows)  # the same for the closed interval rows
         stale = self.last_id != self._checkpointed_id
         with_checkpoint = bool(records) or bool(history) or (stale and (checkpoint or self._checkpoint_due()))
+        # call records wait for a checkpoint that is due anyway (they are many: none is forced for them)
+        calls = await self._calls_write(book.calls) if with_checkpoint else None
         payload = book.checkpoint() if with_checkpoint else None
         # Until the write is known to have succeeded, readers may hold either state: forget the base
         # (and never reuse this seq for other content, should the write fail after all).
@@ -459,8 +475,9 @@ class EngineRunner:
         extra: dict[str, Any] = {"alerts": records} if records else {}
         if history:
             extra["history"] = history
+        self.store.events.stage_calls(calls)  # the call log goes in the same MULTI
         await self.store.events.save_state(text, payload, self.last_id or "0-0", seq, **extra)
-        book.saved(len(records))
+        book.saved(len(records), calls=with_checkpoint)
         now = asyncio.get_running_loop().time()
         self.published = snapshot
         self._changed = False
@@ -496,6 +513,34 @@ class EngineRunner:
                 newest_ms = int(ids[-1].partition("-")[0])
                 writes.append(HistoryWrite(kind, entries, f"{max(0, newest_ms - keep_ms)}-0"))
         return writes
+
+    async def _calls_write(self, pending: Sequence[tuple[int, dict[str, Any]]]) -> CallsWrite | None:
+        """The pending call records as one stream write (None: nothing new), ids increasing after the stream's."""
+        if not pending:
+            return None
+        last = await self.store.calls.last_call()
+        last_key, last_n = (stream_id_key(last[0]), last[1]) if last is not None else ((0, -1), 0)
+        entries: list[tuple[str, int, str]] = []
+        for number, row in pending:
+            if number <= last_n:
+                continue  # written by a save whose reply was lost
+            key = (finished_ms(row), 0)
+            last_key = key if key > last_key else (last_key[0], last_key[1] + 1)
+            entries.append((f"{last_key[0]}-{last_key[1]}", number, json.dumps(row, separators=(",", ":"))))
+        if not entries:
+            return None
+        keep_ms = self.settings.history_retention_days * 86_400_000
+        return CallsWrite(entries, f"{max(0, last_key[0] - keep_ms)}-0")
+
+    async def _continue_call_log(self, book: SiteBook) -> None:
+        """After a rebuild: drop the records the stored call log has, number the others after its newest."""
+        last = await self.store.calls.last_call()
+        if last is None:
+            return
+        newest_ms, last_n = stream_id_key(last[0])[0], last[1]
+        kept = [row for _, row in book.state.drain_call_records() if finished_ms(row) > newest_ms]
+        book.calls = [(last_n + n, row) for n, row in enumerate(kept, 1)]
+        book.state.continue_call_numbers(last_n + len(kept))
 
     async def _ack_checkpointed(self) -> None:
         """XACK the entries the stored checkpoint covers (ids up to the checkpointed one)."""

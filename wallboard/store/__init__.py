@@ -53,6 +53,7 @@ from wallboard.core.thresholds import CONFIG_NAME as THRESHOLDS_CONFIG
 from wallboard.store.actions import ActionStore
 from wallboard.store.alerting import AlertStore
 from wallboard.store.boards import BoardStore
+from wallboard.store.calls import CallStore
 from wallboard.store.config import ConfigStore
 from wallboard.store.connection import connect, connect_cluster
 from wallboard.store.errors import (
@@ -76,6 +77,7 @@ from wallboard.store.layout import (
     HISTORY_KINDS,
     OP_TIMEOUT_S,
     TREND_FIELD,
+    CallsWrite,
     Checkpoint,
     Client,
     HealthValue,
@@ -109,7 +111,7 @@ class Store:
     ``events`` the event stream, snapshot + checkpoint, deltas and health; ``config`` versioned documents and
     their notices; ``accounts`` tokens, users, sessions, login failures, audit; ``alerts`` the alert lifecycle
     stream, notifier groups and dead letters; ``actions`` supervisor actions on agents; ``boards``, ``schedules``,
-    ``trend``, ``history``.
+    ``trend``, ``history``, ``calls`` (the call log).
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class Store:
         self.schedules = ScheduleStore(client, self.config, **shared)
         self.trend = TrendStore(client, **shared)
         self.history = HistoryStore(client, **shared)
+        self.calls = CallStore(client, **shared)
         self.actions = ActionStore(client, **shared)
 
     @property
@@ -164,6 +167,7 @@ __all__ = [
     "ConfigConflictError",
     "ConfigFormatError",
     "HealthValue",
+    "CallsWrite",
     "HistoryWrite",
     "Keys",
     "SiteMismatchError",

@@ -116,6 +116,11 @@ class Keys:
         return f"{self.base}:history:{kind}"
 
     @property
+    def calls(self) -> str:
+        """The call log stream (wallboard.store.calls): one entry per finished call."""
+        return f"{self.base}:calls"
+
+    @property
     def trend(self) -> str:
         return f"{self.base}:trend"
 
@@ -218,6 +223,16 @@ def _group_entries(reply: Any) -> list[StreamEntry]:
 
 HISTORY_FIELD = b"r"
 HISTORY_KINDS = ("queue", "agent")
+CALL_FIELD = b"r"  # the call log: field "r" = the row JSON, "n" = the record's number
+CALL_NUMBER_FIELD = b"n"
+
+
+@dataclass(frozen=True)
+class CallsWrite:
+    """Call records for the call log stream: (stream id, number, row JSON) in id order; ``min_id`` trims (MINID)."""
+
+    entries: Sequence[tuple[str, int, str]]
+    min_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from redis.typing import EncodableT, FieldT
 from wallboard.core.events import Event, event_to_json
 from wallboard.core.positions import SourcePosition
 from wallboard.store.base import StoreBase
+from wallboard.store.calls import add_calls
 from wallboard.store.errors import SiteMismatchError
 from wallboard.store.history import add_history
 from wallboard.store.layout import (
@@ -22,6 +23,7 @@ from wallboard.store.layout import (
     EVENT_FIELD,
     GROUP,
     LAG_SCAN_LIMIT,
+    CallsWrite,
     Checkpoint,
     HealthValue,
     HistoryWrite,
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 
 class StreamStore(StoreBase):
     """The event stream, the snapshot + checkpoint transaction, deltas and health hashes."""
+
+    _staged_calls: CallsWrite | None = None  # call log records for the next save_state (stage_calls)
 
     # -- the event stream ------------------------------------------------------------------
 
@@ -181,7 +185,11 @@ class StreamStore(StoreBase):
         alerts: Sequence[str] = (),
         history: Sequence[HistoryWrite] = (),
     ) -> None:
-        """Write the snapshot, (when given) the checkpoint payload, alert records and history rows in one MULTI/EXEC."""
+        """Write the snapshot, (when given) the checkpoint, alert records, history rows in one MULTI/EXEC.
+
+        Call log records staged with ``stage_calls`` go in the same MULTI (then they are no longer staged).
+        """
+        calls = self._staged_calls
         async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
             pipe.set(self.keys.snapshot, snapshot_json)
             if checkpoint is not None:
@@ -190,7 +198,15 @@ class StreamStore(StoreBase):
                 pipe.xadd(self.keys.alerts, {ALERT_FIELD: record}, maxlen=ALERTS_MAXLEN, approximate=True)
             for batch in history:  # history: closed interval rows, atomic with the checkpoint too
                 add_history(pipe, self.keys, batch)
+            if calls is not None:  # the call log: finished calls, atomic with the checkpoint too
+                add_calls(pipe, self.keys, calls)
             await pipe.execute()
+        if self._staged_calls is calls:
+            self._staged_calls = None
+
+    def stage_calls(self, calls: CallsWrite | None) -> None:
+        """Call log records for the next ``save_state`` (replacing any staged before; None: none)."""
+        self._staged_calls = calls
 
     async def load_checkpoint(self) -> Checkpoint | None:
         """The stored checkpoint, None if there is none; raises CheckpointFormatError if unreadable."""

@@ -39,6 +39,8 @@ async def test_login_gives_a_session_that_reads_and_knows_its_role(store: Store)
         "created": body["user"]["created"],
         "disabled": False,
         "may_monitor": False,
+        "teams": [],
+        "queues": [],
     }
     assert me == {
         "name": "supervisor1",

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import gc
 import json
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from fixture_paths import PUBLIC
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import Counter as PromCounter
 from prometheus_client.parser import text_string_to_metric_families
 
+from collectors.queue_log.parser import QueueLogMapper
 from wallboard.api.exporter import SiteReading, WallboardCollector, _Family, register, render
+from wallboard.core.engine import State
+from wallboard.core.site import SiteConfig
 
 NOW = 1_700_000_100.0  # 2023-11-14T22:15:00Z
 SNAPSHOT_TS = "2023-11-14T22:14:58+00:00"  # 2 s before NOW
@@ -238,7 +244,9 @@ def test_render_matches_prometheus_client_output() -> None:
     weird = 'q "quoted" \\ back\nslash'
     queues = {"support": SUPPORT, weird: queue(weird, waiting=1)}
     registry, _ = registry_with([SiteReading("paris", snapshot(**queues), HEALTH, NOW)])
-    Counter("other_requests", "A standard counter on the same registry.", ["path"], registry=registry).labels("/").inc()
+    PromCounter("other_requests", "A standard counter on the same registry.", ["path"], registry=registry).labels(
+        "/"
+    ).inc()
     ours = render(registry).decode()
     assert _samples(ours) == _samples(generate_latest(registry).decode())
     assert 'queue="q \\"quoted\\" \\\\ back\\nslash"' in ours
@@ -277,3 +285,40 @@ def test_samples_are_built_from_the_rows_added_so_far() -> None:
     family.add(("paris", "billing"), None)
     family.add(("paris", "billing"), "n/a")
     assert [(s.labels["queue"], s.value) for s in family.samples] == [("support", 120.0), ("sales", 7.0)]
+
+
+def test_agent_live_figures_are_opt_in() -> None:
+    """Handled calls, missed rings and occupancy (as a ratio) per agent only with per_agent=True; no occupancy yet:
+    no sample."""
+    agents = {
+        "a1": {"id": "a1", "state": "available", "handled_today": 5, "missed_rings_today": 2, "occupancy_pct": 62.5},
+        "a2": {"id": "a2", "state": "paused", "handled_today": 0, "missed_rings_today": 0, "occupancy_pct": None},
+    }
+    reading = [SiteReading("paris", {**snapshot(support=SUPPORT), "agents": agents}, {}, NOW)]
+    names = ("wallboard_agent_handled_total", "wallboard_agent_missed_rings_total", "wallboard_agent_occupancy_ratio")
+    plain, _ = registry_with(reading)
+    assert [value(plain, name, site="paris", agent="a1") for name in names] == [None, None, None]
+    detailed, _ = registry_with(reading, per_agent=True)
+    assert [value(detailed, name, site="paris", agent="a1") for name in names] == [5, 2, 0.625]
+    assert [value(detailed, name, site="paris", agent="a2") for name in names] == [0, 0, None]
+
+
+def test_missed_rings_of_a_replayed_capture_per_queue_and_agent() -> None:
+    """The asterisk2slack queue_log through the real parser and engine: wallboard_missed_rings_total per queue
+    (always) and wallboard_agent_missed_rings_total per member equal the capture's RINGNOANSWER lines."""
+    lines = (PUBLIC / "asterisk2slack_queue_log.txt").read_text(encoding="utf-8").splitlines()
+    rings = [line.split("|") for line in set(lines) if line.split("|")[4:5] == ["RINGNOANSWER"]]
+    mapper, state = QueueLogMapper(), State(SiteConfig(site="slack"))
+    events = [event for n, line in enumerate(lines, 1) for event in mapper.feed_line(line, n)] + mapper.finish()
+    for event in events:
+        state.apply(event)
+    data = dict(state.snapshot(max(event.ts for event in events)))
+    registry, _ = registry_with([SiteReading("slack", data, {}, NOW)], per_agent=True)
+    by_queue, by_agent = Counter(ring[2] for ring in rings), Counter(ring[3] for ring in rings)
+    assert sum(by_queue.values()) == 3
+    for queue_name in data["queues"]:
+        got = value(registry, "wallboard_missed_rings_total", site="slack", queue=queue_name)
+        assert got == by_queue.get(queue_name, 0), queue_name
+    for agent_id in data["agents"]:
+        got = value(registry, "wallboard_agent_missed_rings_total", site="slack", agent=agent_id)
+        assert got == by_agent.get(agent_id, 0), agent_id

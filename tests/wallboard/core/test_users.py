@@ -117,6 +117,8 @@ def test_user_public_view_leaves_out_the_hash() -> None:
         "created": "2024-01-01",
         "disabled": False,
         "may_monitor": False,
+        "teams": [],
+        "queues": [],
     }
     assert "$argon2" not in repr(user)
 

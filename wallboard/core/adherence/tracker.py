@@ -744,4 +744,12 @@ def _absent_agent(agent_id: str, site: SiteConfig) -> schema.Agent:
         "aht_s": None,
         "talk_s": 0.0,
         "paused_s": 0.0,
+        "handled_today": 0,
+        "handled_interval": 0,
+        "missed_rings_today": 0,
+        "missed_rings_interval": 0,
+        "transfers_today": 0,
+        "last_call_end": None,
+        "idle_s": None,
+        "occupancy_pct": None,
     }
