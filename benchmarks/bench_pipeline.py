@@ -1004,6 +1004,7 @@ def rss_child(agents: int, queues: int) -> None:
         if count % DRAIN_EVERY == 0:  # the runner drains the closed-interval rows at every publish (>= 1 Hz)
             state.drain_closed_intervals()
             state.drain_closed_agent_intervals()
+            state.drain_call_records()  # the runner drains them at each checkpoint (a few seconds apart)
     elapsed = time.perf_counter() - t0
     seen = len(state.snapshot(last + timedelta(seconds=5))["agents"])
     gc.collect()

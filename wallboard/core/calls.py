@@ -50,6 +50,7 @@ __all__ = [
     "OUTCOMES",
     "RECORDS_MEMORY",
     "CallLog",
+    "NoCallLog",
     "CallRecord",
     "calls_csv",
     "day_bounds",
@@ -316,6 +317,27 @@ class CallLog:
         rows = [(record.n, record.row(site, tz)) for record in self.records]
         self.records.clear()
         return rows
+
+
+class NoCallLog(CallLog):
+    """A call log that keeps nothing: for a State whose caller never drains records (a replay: ``history=False``)."""
+
+    __slots__ = ()
+
+    def rang(self, key: CallKey, agent: str, answered: bool) -> None:
+        return None
+
+    def answered(self, key: CallKey, wait: float | None) -> None:
+        return None
+
+    def transferred(self, key: CallKey, target: str) -> None:
+        return None
+
+    def unanswered(self, key: CallKey, call: Call | None, outcome: str, ts: datetime, wait: float | None) -> None:
+        return None
+
+    def ended(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def finished_ms(row: Mapping[str, Any]) -> int:

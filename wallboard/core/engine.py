@@ -116,7 +116,7 @@ from typing import Any, cast
 
 from wallboard.core.agent_state import AgentInput
 from wallboard.core.agents import Agent, AgentStats, CallKey, Roster
-from wallboard.core.calls import CallLog, exit_outcome
+from wallboard.core.calls import CallLog, NoCallLog, exit_outcome
 from wallboard.core.events import (
     AgentDevice,
     AgentLogin,
@@ -251,7 +251,14 @@ class State:
     _watch = _NEVER
     _previous_start: datetime | None = None
 
-    def __init__(self, site: SiteConfig, *, history: bool = True, tolerance_s: float = DEFAULT_TOLERANCE_S) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        history: bool = True,
+        calls: bool | None = None,
+        tolerance_s: float = DEFAULT_TOLERANCE_S,
+    ) -> None:
         """``history=False``: keep no closed-interval rows (a replay that never drains them stays flat in memory).
 
         ``tolerance_s``: how far an event may move the clock at once (``wallboard.core.timeline``).
@@ -275,7 +282,9 @@ class State:
         self._key_seen = self._keys.seen  # bound once: apply's first call
         self._closed_rows: deque[_ClosedInterval] = deque(maxlen=CLOSED_INTERVALS_MEMORY)
         self._closed_agents: deque[_ClosedAgentInterval] = deque(maxlen=CLOSED_INTERVALS_MEMORY)
-        self._calls = CallLog()  # finished calls' records (wallboard.core.calls), drained by drain_call_records
+        # finished calls' records (wallboard.core.calls), drained by drain_call_records; by default kept only
+        # with the history (a replay's State keeps neither: nobody drains them)
+        self._calls = CallLog() if (history if calls is None else calls) else NoCallLog()
         self._epoch = 0
         self._last_ts: datetime | None = None
         self._interval_start = _NEVER

@@ -267,12 +267,15 @@ def replay(
     *,
     frame_times: dict[int, float] | None = None,
     progress: Progress | None = None,
+    calls: bool = False,
 ) -> ReplayResult:
     """Replay ``path`` into a fresh engine; raises ReplayError when the file cannot be read at all.
 
+    With ``calls`` the engine keeps its call records (``state.drain_call_records()``); otherwise none are made.
+
     The engine keeps no closed-interval rows (nothing here reads them), so memory stays flat over a long input.
     """
-    state = State(site, history=False)
+    state = State(site, history=False, calls=calls)
     # the present bounds a recorded file too: a line stamped after now + tolerance is misdated (``clock_ahead``)
     state.set_wall_clock(datetime.now(UTC))
     with open_input(path) as stream:

@@ -64,7 +64,7 @@ def day_counts(state: State, rows: list[dict[str, Any]], now: datetime) -> tuple
 @pytest.mark.parametrize(("path", "fmt"), CAPTURES, ids=lambda p: getattr(p, "name", p))
 def test_todays_records_match_the_day_counts_on_every_capture(path: Path, fmt: str) -> None:
     """Replayed captures: per queue and outcome, today's records (plus calls still talking) = the day's counts."""
-    result = replay(path, fmt, SiteConfig())  # type: ignore[arg-type]
+    result = replay(path, fmt, SiteConfig(), calls=True)  # type: ignore[arg-type]
     assert result.last_ts is not None
     rows = rows_of(result.state)
     assert rows and len({(r["queue"], r["call_id"]) for r in rows}) == len(rows)  # one record per call
