@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from wallboard.core.agent_state import AgentInput, AgentState, Presence
-from wallboard.core.history import AgentInterval
+from wallboard.core.history import AgentInterval, HandledCalls
 from wallboard.core.metrics import occupancy
 from wallboard.core.site import AgentDirectory, SiteConfig
 
@@ -52,36 +52,15 @@ _AVAILABLE = AgentState.AVAILABLE
 OCCUPANCY_STATES = (AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.AVAILABLE)  # the states occupancy reads
 
 
-class AgentStats:
+class AgentStats(HandledCalls):
     """An agent's answered and handled calls with their talk, hold and wrap-up seconds, missed rings, transfers."""
 
-    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s", "handle_unknown", "missed_rings", "transfers")
+    __slots__ = ("transfers",)
+    LATE = (*HandledCalls.LATE, "transfers")
 
     def __init__(self) -> None:
-        self.answered = 0
-        self.handled = 0
-        self.talk_s = 0.0
-        self.hold_s = 0.0
-        self.wrap_s = 0.0
-        self.handle_unknown = 0  # handled calls whose times are unknown: out of the sums and the averages
-        self.missed_rings = 0  # rings the agent did not answer
+        super().__init__()
         self.transfers = 0  # calls the agent ended by transfer
-
-    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
-        """Unpickle, also a checkpoint written before ``handle_unknown``, ``missed_rings`` or ``transfers`` existed."""
-        self.handle_unknown = self.missed_rings = self.transfers = 0
-        for name, value in state[1].items():
-            setattr(self, name, value)
-
-    def count(self, times: tuple[float, float, float] | None) -> None:
-        """A handled call with its talk, hold and wrap-up seconds (None: unknown)."""
-        self.handled += 1
-        if times is None:
-            self.handle_unknown += 1
-        else:
-            self.talk_s += times[0]
-            self.hold_s += times[1]
-            self.wrap_s += times[2]
 
     @property
     def aht_s(self) -> float | None:
@@ -91,13 +70,7 @@ class AgentStats:
 
     def add(self, other: AgentStats) -> None:
         """Add another record's figures to these (two names found to be one agent)."""
-        self.answered += other.answered
-        self.handled += other.handled
-        self.talk_s += other.talk_s
-        self.hold_s += other.hold_s
-        self.wrap_s += other.wrap_s
-        self.handle_unknown += other.handle_unknown
-        self.missed_rings += other.missed_rings
+        self.add_handled(other)
         self.transfers += other.transfers
 
 

@@ -564,7 +564,7 @@ class State:
         queue.count_handled(times)
         self._calls.ended(key, call, ts, True, (talk, hold, wrap), ended_by)
         for stats in (agent.day, agent.total):
-            stats.count(times)
+            stats.handle(times)
         agent.presence.interval.handle(times)
         self._forget_talk(call, key, agent)
         presence = agent.presence

@@ -124,26 +124,17 @@ AGENT_COLUMNS = (
 )
 
 
-class AgentInterval:
-    """One agent's figures in the current interval: time per displayed state, paused time, calls."""
+class HandledCalls:
+    """An agent's answered and handled calls, their summed talk, hold and wrap-up, missed rings (an agent's day,
+    total or interval): a handled call whose times are unknown counts in ``handle_unknown``, out of the sums.
 
-    __slots__ = (
-        "mark",
-        "state_s",
-        "paused_s",
-        "answered",
-        "handled",
-        "talk_s",
-        "hold_s",
-        "wrap_s",
-        "handle_unknown",
-        "missed_rings",
-    )
+    ``LATE`` names the counters added after checkpoints were written: they start at 0 when an older pickle lacks them.
+    """
 
-    def __init__(self, mark: datetime) -> None:
-        self.mark = mark  # the time up to which state time has been accounted
-        self.state_s: dict[str, float] = {}  # keys: AgentState members (a StrEnum: equal to their names)
-        self.paused_s: dict[str, float] = {}
+    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s", "handle_unknown", "missed_rings")
+    LATE: tuple[str, ...] = ("handle_unknown", "missed_rings")
+
+    def __init__(self) -> None:
         self.answered = 0
         self.handled = 0
         self.talk_s = 0.0
@@ -153,10 +144,43 @@ class AgentInterval:
         self.missed_rings = 0  # rings not answered (AgentRang answered=False)
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
-        """Unpickle, also a checkpoint written before ``handle_unknown`` or ``missed_rings`` existed."""
-        self.handle_unknown = self.missed_rings = 0
+        """Unpickle, also a checkpoint written before the ``LATE`` counters existed."""
+        for name in self.LATE:
+            setattr(self, name, 0)
         for name, value in state[1].items():
             setattr(self, name, value)
+
+    def handle(self, times: tuple[float, float, float] | None) -> None:
+        """A call of this agent ended, with its talk, hold and wrap-up seconds (None: unknown)."""
+        self.handled += 1
+        if times is None:
+            self.handle_unknown += 1
+        else:
+            self.talk_s += times[0]
+            self.hold_s += times[1]
+            self.wrap_s += times[2]
+
+    def add_handled(self, other: HandledCalls) -> None:
+        """Add another identity's call figures (two names found to be one agent)."""
+        self.answered += other.answered
+        self.handled += other.handled
+        self.talk_s += other.talk_s
+        self.hold_s += other.hold_s
+        self.wrap_s += other.wrap_s
+        self.handle_unknown += other.handle_unknown
+        self.missed_rings += other.missed_rings
+
+
+class AgentInterval(HandledCalls):
+    """One agent's figures in the current interval: time per displayed state, paused time, calls."""
+
+    __slots__ = ("mark", "state_s", "paused_s")
+
+    def __init__(self, mark: datetime) -> None:
+        self.mark = mark  # the time up to which state time has been accounted
+        self.state_s: dict[str, float] = {}  # keys: AgentState members (a StrEnum: equal to their names)
+        self.paused_s: dict[str, float] = {}
+        super().__init__()
 
     def spend(self, state: str, ts: datetime) -> None:
         """The agent was in ``state`` from the mark until ``ts`` (nothing when ``ts`` is not after the mark)."""
@@ -168,28 +192,12 @@ class AgentInterval:
         """``seconds`` more of a pause episode with ``reason``."""
         self.paused_s[reason] = self.paused_s.get(reason, 0.0) + seconds
 
-    def handle(self, times: tuple[float, float, float] | None) -> None:
-        """A call of this agent ended in the interval, with its talk, hold and wrap-up (None: unknown)."""
-        self.handled += 1
-        if times is None:
-            self.handle_unknown += 1
-        else:
-            self.talk_s += times[0]
-            self.hold_s += times[1]
-            self.wrap_s += times[2]
-
     def add(self, other: AgentInterval) -> None:
         """Add another identity's figures (two names found to be one agent)."""
         for mine, theirs in ((self.state_s, other.state_s), (self.paused_s, other.paused_s)):
             for key, seconds in theirs.items():
                 mine[key] = mine.get(key, 0.0) + seconds
-        self.answered += other.answered
-        self.handled += other.handled
-        self.talk_s += other.talk_s
-        self.hold_s += other.hold_s
-        self.wrap_s += other.wrap_s
-        self.handle_unknown += other.handle_unknown
-        self.missed_rings += other.missed_rings
+        self.add_handled(other)
 
     @property
     def active(self) -> bool:
