@@ -26,7 +26,9 @@ queue; monitor needs an extension, given or the user's own); 404 for an agent th
 list; 409 for a monitor of an agent on no call, and for a logout of a static member (the AMI
 collector's member directory tells the membership); 429 past ``WALLBOARD_ACTIONS_PER_MINUTE`` (30) per
 user. A user scoped to teams and queues acts only within their view (``security.view_of``): an agent out of
-it is a 404, as an unknown one, a queue out of it a 403; the action reads show only their agents' actions.
+it is a 404, as an unknown one, a queue out of it a 403; a pause, unpause or logout of "every queue" means every
+queue of the agent in their view (the one such queue, or the user names it: 422 when there are several); the
+action reads show only their agents' actions.
 Requests are counted in ``wallboard_agent_action_requests_total{site,kind,answer}``; the outcomes in
 ``wallboard_agent_actions_total{site,kind,result}`` (from the collector's health).
 
@@ -153,8 +155,11 @@ def build_action_router(runtime: Runtime) -> APIRouter:
         view = await view_of(served, principal)
         agent = _agent(served, view, agent_id)
         queue = fields.get("queue")
-        if queue is not None and queue not in view["queues"] and await scope_of(served, principal) is not None:
+        scoped = await scope_of(served, principal) is not None
+        if queue is not None and queue not in view["queues"] and scoped:
             raise refuse(403, "forbidden", f"queue {queue!r} is outside what {principal.name} may act on")
+        if queue is None and scoped and kind in ("pause", "unpause", "logout"):
+            fields["queue"] = _queue_in_scope(served, view, agent_id, principal.name, refuse)
         if kind == "monitor" and not agent.get("call"):
             raise refuse(409, "conflict", f"agent {agent_id} is on no call: there is nothing to listen to")
         names = _names(runtime, served, agent_id, agent)
@@ -317,6 +322,28 @@ def _names(runtime: Runtime, served: ServedSite, agent_id: str, agent: dict[str,
     if agent.get("name"):
         names.append(str(agent["name"]))
     return tuple(name for name in dict.fromkeys(names) if name != agent_id)
+
+
+def _queue_in_scope(
+    served: ServedSite,
+    view: dict[str, Any],
+    agent_id: str,
+    user: str,
+    refuse: Any,
+) -> str | None:
+    """ "Every queue" as a scoped user may mean it: None when all the agent's queues are in the user's view, the
+    one queue in it when there is one; else the user must name the queue (422) or may not act (403)."""
+    whole = served.feed.snapshot or {}
+    theirs = list(((whole.get("agents") or {}).get(agent_id) or {}).get("queues") or [])
+    mine = [queue for queue in theirs if queue in view["queues"]]
+    if len(mine) == len(theirs):
+        return None
+    if len(mine) == 1:
+        return str(mine[0])
+    if not mine:
+        raise refuse(403, "forbidden", f"agent {agent_id} is in no queue {user} may act on")
+    listed = ", ".join(sorted(mine))
+    raise refuse(422, "queue_needed", f"agent {agent_id} is also in queues outside {user}'s view: name one of {listed}")
 
 
 async def _static_only(served: ServedSite, names: tuple[str, ...], queue: str | None) -> str | None:

@@ -107,6 +107,8 @@ class Me(BaseModel):
     via: str
     board: str | None
     permissions: list[str]
+    teams: list[str] = Field(default=[], description="a scoped user's teams (empty: every team)")
+    queues: list[str] = Field(default=[], description="a scoped user's queues (empty: every queue)")
 
 
 class NewUser(BaseModel):
@@ -240,6 +242,8 @@ def _session_routes(router: APIRouter, runtime: Runtime) -> None:
             "via": principal.via,
             "board": principal.board,
             "permissions": principal.permissions,
+            "teams": sorted(scope.teams or ()) if (scope := principal.scope) is not None else [],
+            "queues": sorted(scope.queues or ()) if scope is not None else [],
         }
 
 

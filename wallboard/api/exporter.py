@@ -30,7 +30,10 @@ service level over any range is computable in PromQL, e.g.::
     increase(wallboard_calls_answered_within_sl_total[1h]) / increase(wallboard_calls_offered_total[1h])
 
 A value the engine reports as ``None`` (no calls yet, so no ASA) yields no sample rather than a
-made-up zero.
+made-up zero; so does a field an older engine's snapshot lacks (``escalations``, ``repeat_callers``).
+The per-agent counts of the day (calls, handled, missed rings, transfers, escalations) are counters
+that reset at the site's midnight, which ``increase()`` treats as a counter reset. No label ever
+carries a caller's number: repeat callers are a count per queue.
 """
 
 from __future__ import annotations
@@ -67,6 +70,14 @@ TOTAL_COUNTERS = {
     "talk_seconds": ("talk_s", "Seconds of talk time on answered calls."),
     "wait_seconds_answered": ("wait_s_answered", "Seconds answered callers waited before the answer."),
     "missed_rings": ("missed_rings", "Rings of the queue's members that were not answered (a call may ring several)."),
+    "calls_escalated": (
+        "escalations",
+        "Answered calls transferred to an escalation target (a supervisor or second-level queue of the site file).",
+    ),
+    "calls_repeat": (
+        "repeat_callers",
+        "Offered calls whose caller had called before within the site's repeat window (default 24 h).",
+    ),
 }
 # Gauge name -> (window field, help) for the per-window rates.
 WINDOW_GAUGES = {
@@ -299,6 +310,14 @@ class _Families:
         self.agent_missed = _counter(
             "agent_missed_rings", "Rings the agent did not answer today (reset at the site's midnight).", SITE_AGENT
         )
+        self.agent_transfers = _counter(
+            "agent_transfers", "Calls the agent transferred today (reset at the site's midnight).", SITE_AGENT
+        )
+        self.agent_escalations = _counter(
+            "agent_escalations",
+            "Calls the agent transferred to an escalation target today (reset at the site's midnight).",
+            SITE_AGENT,
+        )
         self.agent_occupancy = _gauge(
             "agent_occupancy_ratio",
             "The agent's occupancy today: (on call + wrap-up) / (on call + wrap-up + available) time, 0 to 1.",
@@ -316,7 +335,8 @@ class _Families:
         yield from self.grafana.all()
         yield from self.adherence.all()
         if self.per_agent:
-            yield from (self.agent_state, self.agent_calls, self.agent_handled, self.agent_missed, self.agent_occupancy)
+            yield from (self.agent_state, self.agent_calls, self.agent_handled, self.agent_missed)
+            yield from (self.agent_transfers, self.agent_escalations, self.agent_occupancy)
 
 
 def _gauge(name: str, doc: str, labels: tuple[str, ...]) -> _Family:
@@ -369,6 +389,8 @@ def _add_agent(families: _Families, site: str, agent_id: str, data: Mapping[str,
     families.agent_calls.add(labels, data.get("calls_today"))
     families.agent_handled.add(labels, data.get("handled_today"))
     families.agent_missed.add(labels, data.get("missed_rings_today"))
+    families.agent_transfers.add(labels, data.get("transfers_today"))
+    families.agent_escalations.add(labels, data.get("escalations_today"))
     occupancy = _number(data.get("occupancy_pct"))
     families.agent_occupancy.add(labels, None if occupancy is None else occupancy / 100.0)
 

@@ -29,7 +29,9 @@ Live figures of an agent (the snapshot's, see ``wallboard.core.snapshots``):
   closed available periods summed in ``idle_s`` as the state changes, the open one added at snapshot time;
 * occupancy today: displayed on_call + wrap_up time over that plus available time, from the intervals
   closed today (``day_state_s``, summed by :meth:`TimedPresence.cut`) and the current one, the
-  definition of the history rows' ``occupancy_pct`` (``wallboard.core.metrics.occupancy``).
+  definition of the history rows' ``occupancy_pct`` (``wallboard.core.metrics.occupancy``);
+* logged in today: the time displayed in any state but ``logged_out``, from the same sums;
+* escalations: the calls the agent transferred to an escalation target (``wallboard.core.targets``).
 """
 
 from __future__ import annotations
@@ -49,18 +51,15 @@ __all__ = ["Agent", "AgentStats", "CallKey", "Roster", "TimedPresence"]
 
 CallKey = tuple[str, str]  # (queue, call_id)
 _AVAILABLE = AgentState.AVAILABLE
+_LOGGED_OUT = AgentState.LOGGED_OUT
 OCCUPANCY_STATES = (AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.AVAILABLE)  # the states occupancy reads
 
 
 class AgentStats(HandledCalls):
-    """An agent's answered and handled calls with their talk, hold and wrap-up seconds, missed rings, transfers."""
+    """An agent's answered and handled calls with their talk, hold and wrap-up seconds, missed rings, transfers
+    and escalations (today or the whole run)."""
 
-    __slots__ = ("transfers",)
-    LATE = (*HandledCalls.LATE, "transfers")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.transfers = 0  # calls the agent ended by transfer
+    __slots__ = ()
 
     @property
     def aht_s(self) -> float | None:
@@ -71,7 +70,6 @@ class AgentStats(HandledCalls):
     def add(self, other: AgentStats) -> None:
         """Add another record's figures to these (two names found to be one agent)."""
         self.add_handled(other)
-        self.transfers += other.transfers
 
 
 class TimedPresence(Presence):
@@ -91,7 +89,7 @@ class TimedPresence(Presence):
         self.pauses_mark: dict[str, int] = {}  # pauses_total at the last cut
         self.last_call_end: datetime | None = None  # when the agent's last call ended (the agent became free)
         self.idle_s = 0.0  # available time since last_call_end, up to the start of the current state
-        self.day_state_s: dict[str, float] = {}  # on_call, wrap_up, available time of today's closed intervals
+        self.day_state_s: dict[str, float] = {}  # time per displayed state of today's closed intervals
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also a checkpoint written before the idle and day accounting existed."""
@@ -146,6 +144,16 @@ class TimedPresence(Presence):
                 on_call += open_s
         return occupancy(on_call + wrap_up, available)
 
+    def logged_in_at(self, now: datetime) -> float:
+        """Seconds displayed in any state but ``logged_out`` today, up to ``now``."""
+        day, spent = self.day_state_s, self.interval.state_s
+        logged = sum(s for state, s in day.items() if state != _LOGGED_OUT)
+        logged += sum(s for state, s in spent.items() if state != _LOGGED_OUT)
+        mark = self.interval.mark
+        if now > mark and self.state is not _LOGGED_OUT:
+            logged += (now - mark).total_seconds()
+        return logged
+
     interval_begin: datetime | None = None  # a class default for a presence restored from an older checkpoint
 
     def flush_pause(self, ts: datetime) -> None:
@@ -177,8 +185,7 @@ class TimedPresence(Presence):
         closed = self.interval
         closed.spend(self.state, end)
         day = self.day_state_s
-        for state in OCCUPANCY_STATES:
-            seconds = closed.state_s.get(state)
+        for state, seconds in closed.state_s.items():
             if seconds:
                 day[state] = day.get(state, 0.0) + seconds
         totals = self.pauses_total

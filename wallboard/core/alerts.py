@@ -393,10 +393,27 @@ def _agent_readings(
             yield _Reading(target, value, subject=name, detail=str(reason) if paused and reason else None)
         elif threshold.metric is Metric.AGENT_ON_CALL_S:
             yield _Reading(target, _on_call_s(agent, now), subject=name)
+        elif threshold.metric in _AGENT_FIGURE:
+            yield _Reading(target, _AGENT_FIGURE[threshold.metric](agent), subject=name)
         else:  # adherence: merged into the snapshot by the runner; detail says why there is none
             unscheduled = "adherence" in snapshot and agent.get("adherence") is None
             detail = "not scheduled today" if unscheduled else None
             yield _Reading(target, _number(agent.get("adherence_pct")), subject=name, detail=detail)
+
+
+def _calls_target_pct(agent: Mapping[str, Any]) -> float | None:
+    """Calls handled today / the calls expected so far by the agent's target (None: no target, nothing expected)."""
+    target = agent.get("target")
+    return _number(target.get("calls_pct")) if isinstance(target, Mapping) else None
+
+
+# Agent metrics read from one figure of the agent's snapshot entry (None: no figure, e.g. no call yet).
+_AGENT_FIGURE: dict[Metric, Callable[[Mapping[str, Any]], float | None]] = {
+    Metric.AGENT_CALLS_TARGET_PCT: _calls_target_pct,
+    Metric.AGENT_MISSED_RINGS: lambda agent: _number(agent.get("missed_rings_today")),
+    Metric.AGENT_AHT_S: lambda agent: _number(agent.get("aht_s")),
+    Metric.AGENT_OCCUPANCY_PCT: lambda agent: _number(agent.get("occupancy_pct")),
+}
 
 
 def _pause_s(agent: Mapping[str, Any], now: datetime) -> float:
@@ -465,6 +482,8 @@ def _said(threshold: Threshold, reading: _Reading, value: float) -> str:
         return f"{who} in {reading.detail} for {shown}" if reading.detail else f"{who} paused for {shown}"
     if metric is Metric.AGENT_ON_CALL_S:
         return f"{who} on one call for {shown}" if value else f"{who} not on a call"
+    if metric in _AGENT_FIGURE:
+        return f"{who}: {threshold.spec.words.lower()} {shown}"
     if metric is Metric.ADHERENCE_PCT:
         return f"{who} adherence {shown}"
     if metric is Metric.TEAM_ADHERENCE_PCT:

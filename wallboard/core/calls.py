@@ -23,7 +23,9 @@ While a call is open the log keeps what the ``Call`` itself does not: ring attem
 did not answer them (``AgentRang``), the wait told at the answer, the transfer target
 (``CallTransferred``); that memory is bounded (``OPEN_MEMORY`` calls), the records waiting to be drained
 too (``RECORDS_MEMORY``: the oldest are dropped first). The transfer kind is read from the target:
-``attended`` when it names a bridge or channel (``|`` or ``/``), else ``blind`` (an extension).
+``attended`` when it names a bridge or channel (``|`` or ``/``), else ``blind`` (an extension). ``escalation``
+says the target is one of the site's escalation targets, ``repeat_caller`` that the caller had called within
+the repeat window (``wallboard.core.targets``).
 
 Caller numbers are personal data: :func:`masked` keeps the last 4 characters of a number only (the
 API shows full numbers to supervisor, ops and admin only, ``FULL_CALLER_ROLES``).
@@ -116,6 +118,8 @@ CALL_COLUMNS = (
     "ended_by",
     "transfer_target",
     "transfer_kind",
+    "escalation",
+    "repeat_caller",
     "finished",
 )
 
@@ -144,13 +148,14 @@ def masked(number: str) -> str:
 class _Open:
     """What the log remembers of a call still open: ring attempts, who missed it, wait, transfer target."""
 
-    __slots__ = ("attempts", "missed", "wait", "target")
+    __slots__ = ("attempts", "missed", "wait", "target", "escalated")
 
     def __init__(self) -> None:
         self.attempts = 0
         self.missed: list[str] = []
         self.wait: float | None = None
         self.target: str | None = None
+        self.escalated = False
 
 
 class CallRecord(NamedTuple):
@@ -175,6 +180,8 @@ class CallRecord(NamedTuple):
     wrap: float | None
     ended_by: str
     target: str | None
+    escalated: bool
+    repeat: bool
 
     def row(self, site: SiteConfig, tz: ZoneInfo) -> dict[str, Any]:
         """The record as a JSON-ready row (times in UTC ISO and site-local ISO without offset)."""
@@ -204,6 +211,8 @@ class CallRecord(NamedTuple):
             "ended_by": self.ended_by,
             "transfer_target": self.target,
             "transfer_kind": transfer_kind(self.target),
+            "escalation": self.escalated,
+            "repeat_caller": self.repeat,
             "finished": _utc(self.finished),
         }
 
@@ -246,9 +255,11 @@ class CallLog:
         """The call was answered after ``wait`` seconds (None: unknown)."""
         self._extras(key).wait = wait
 
-    def transferred(self, key: CallKey, target: str) -> None:
-        """The agent transferred the call to ``target``."""
-        self._extras(key).target = target or None
+    def transferred(self, key: CallKey, target: str, escalation: bool = False) -> None:
+        """The agent transferred the call to ``target`` (an escalation target when ``escalation``)."""
+        extras = self._extras(key)
+        extras.target = target or None
+        extras.escalated = extras.escalated or escalation
 
     def unanswered(self, key: CallKey, call: Call | None, outcome: str, ts: datetime, wait: float | None) -> None:
         """A call left its queue unanswered at ``ts`` (``call`` None: never seen queued)."""
@@ -263,7 +274,7 @@ class CallLog:
             (caller, name, entered, None, ts, wait, attempts, missed, ""),
             (None,) * 3,
             ended_by,
-            target,
+            (target, False, call is not None and call.repeat),
         )
 
     def ended(
@@ -293,7 +304,8 @@ class CallLog:
             missed,
             call.agent,
         )
-        self._keep(key, "answered", ts, head, times, ended_by, target)
+        escalated = extras.escalated if extras else False
+        self._keep(key, "answered", ts, head, times, ended_by, (target, escalated or call.escalated, call.repeat))
 
     def _keep(
         self,
@@ -303,13 +315,14 @@ class CallLog:
         head: tuple[Any, ...],
         times: tuple[float | None, float | None, float | None],
         ended_by: str,
-        target: str | None,
+        tail: tuple[str | None, bool, bool],
     ) -> None:
+        """Keep a record; ``tail`` = (transfer target, escalated, repeat caller)."""
         self.made += 1
         records = self.records
         if len(records) == RECORDS_MEMORY:
             self.dropped += 1
-        records.append(CallRecord._make((self.made, key[1], key[0], outcome, ts, *head, *times, ended_by, target)))
+        records.append(CallRecord._make((self.made, key[1], key[0], outcome, ts, *head, *times, ended_by, *tail)))
 
     def drain(self, site: SiteConfig) -> list[tuple[int, dict[str, Any]]]:
         """(number, row) of the finished records, in the order they finished, returned once."""
@@ -330,7 +343,7 @@ class NoCallLog(CallLog):
     def answered(self, key: CallKey, wait: float | None) -> None:
         return None
 
-    def transferred(self, key: CallKey, target: str) -> None:
+    def transferred(self, key: CallKey, target: str, escalation: bool = False) -> None:
         return None
 
     def unanswered(self, key: CallKey, call: Call | None, outcome: str, ts: datetime, wait: float | None) -> None:

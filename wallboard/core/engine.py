@@ -141,6 +141,7 @@ from wallboard.core.queues import Call, Queue, capped
 from wallboard.core.schema import StateSnapshot, TeamStates
 from wallboard.core.site import SiteConfig
 from wallboard.core.snapshots import STATES, agent_entries, iso, queue_entry, totals
+from wallboard.core.targets import Escalations, RepeatCallers
 from wallboard.core.timeline import DEFAULT_TOLERANCE_S, Timeline
 from wallboard.errors import WallboardError
 
@@ -271,6 +272,8 @@ class State:
         self._formula = site.sl_formula
         self._short_s = site.short_abandon_s
         self._max_duration_s = site.max_duration_s
+        self._escalation = Escalations(site.escalation_targets)
+        self._repeats = RepeatCallers(site.repeat_window_h * 3600.0)
         self._roster = Roster(site)
         self._agents = self._roster.agents
         self._queues: dict[str, Queue] = {}
@@ -466,6 +469,7 @@ class State:
             return
         call = Call(name, call_id, event.ts)
         call.caller, call.caller_name, call.position = event.caller, event.caller_name, event.position
+        call.repeat = self._repeats.entered(event.caller, event.ts)
         queue.waiting[call_id] = call
 
     def _on_answered(self, event: CallAnswered) -> None:
@@ -482,6 +486,8 @@ class State:
         if wait is None and call.enter is not None:  # the source lacked it: from the call's own times
             wait = self._plausible("wait", _seconds(ts, call.enter))
         queue.count_answer(wait)
+        if call.repeat:
+            queue.count_repeat()
         self._calls.answered(key, wait)
         call.channel = event.agent_channel
         self._open_talk(call, key, agent, ts)
@@ -524,8 +530,8 @@ class State:
             call = self._first_seen_at_end(queue, key, event, agent)
         owner = self._agents.get(call.agent, agent)
         if event.ended_by == "transfer":
-            owner.day.transfers += 1
-            owner.total.transfers += 1
+            for stats in (owner.day, owner.total, owner.presence.interval):
+                stats.transfers += 1
         talk = self._plausible("talk", event.talk_s)
         self._close_talk(queue, call, key, owner, ts, talk, event.hold_s, None, event.ended_by)
 
@@ -536,6 +542,8 @@ class State:
         if wait is None and call.enter is not None and talk is not None:
             wait = self._plausible("wait", max(0.0, _seconds(event.ts, call.enter) - talk))
         queue.count_answer(wait)
+        if call.repeat:
+            queue.count_repeat()
         self._calls.answered(key, wait)
         self._open_talk(call, key, agent, event.ts)
         del self._talking[key]
@@ -587,6 +595,9 @@ class State:
             self._calls = CallLog()
         if "_max_duration_s" not in state:
             self._max_duration_s = getattr(self.site, "max_duration_s", 86_400.0)
+        if "_escalation" not in state:
+            self._escalation = Escalations(getattr(self.site, "escalation_targets", ()))
+            self._repeats = RepeatCallers(getattr(self.site, "repeat_window_h", 24.0) * 3600.0)
 
     def _plausible(self, figure: str, seconds: float | None) -> float | None:
         """``seconds``, or None when unknown or longer than the site's ``max_duration_s`` (an anomaly, counted)."""
@@ -633,6 +644,8 @@ class State:
         if closed is not None:
             short = wait is not None and wait <= self._short_s
             closed[0].count_outcome("abandoned", wait, short=short)
+            if closed[1] is not None and closed[1].repeat:
+                closed[0].count_repeat()
             outcome = "short_abandon" if short else "abandoned"
             self._calls.unanswered((event.queue, event.call_id), closed[1], outcome, event.ts, wait)
 
@@ -641,6 +654,8 @@ class State:
         closed = self._unanswered(event.queue, event.call_id)
         if closed is not None:
             closed[0].count_outcome(_EXIT_FIELD.get(event.reason, "exited_other"), wait)
+            if closed[1] is not None and closed[1].repeat:
+                closed[0].count_repeat()
             self._calls.unanswered((event.queue, event.call_id), closed[1], exit_outcome(event.reason), event.ts, wait)
 
     def _close_unknown(self, queue: Queue, call: Call, ts: datetime) -> None:
@@ -649,6 +664,8 @@ class State:
         self._closed.add(key)
         wait = self._plausible("wait", _seconds(until, call.enter)) if call.enter else None
         queue.count_outcome("unknown", wait)
+        if call.repeat:
+            queue.count_repeat()
         self._calls.unanswered(key, call, "unknown", until, wait)
 
     def _close_uncertain(self, queue: Queue) -> None:
@@ -675,7 +692,11 @@ class State:
             call.hold_since = None
 
     def _on_transferred(self, event: CallTransferred) -> None:
-        """Informational (the call's end is a CallEnded): its target goes to the call log."""
+        """The call's end is a CallEnded: its target goes to the call log; one to an escalation target counts.
+
+        An escalation counts once per call (a second transfer of an escalated call does not), for the agent
+        who had the call (today, interval), its team through it, and the queue's windows.
+        """
         call_id = event.call_id
         if call_id is None:
             agent = self._agents.get(self._roster.resolve(event.agent))
@@ -683,7 +704,19 @@ class State:
             if key is None:
                 return
             call_id = key[1]
-        self._calls.transferred((event.queue, call_id), event.target)
+        key = (event.queue, call_id)
+        escalation = event.target in self._escalation
+        call = self._talking.get(key)
+        if escalation and (call is None or not call.escalated):
+            if call is not None:
+                call.escalated = True
+            owner = self._agents.get(call.agent) if call is not None else None
+            if owner is None:
+                owner = self._roster.get(event.agent, None, None, event.ts)
+            for stats in (owner.day, owner.total, owner.presence.interval):
+                stats.escalations += 1
+            self._queue(event.queue).count_escalation()
+        self._calls.transferred(key, event.target, escalation)
 
     def _on_ignored(self, event: Event) -> None:
         """AlertAction is not about calls (the runner hands it to its AlertBook)."""
@@ -814,6 +847,7 @@ class State:
                     continue
                 call = Call(entry.queue, entry.call_id, ts - timedelta(seconds=capped(entry.wait_s)))
                 call.caller, call.caller_name = entry.caller, entry.caller_name
+                call.repeat = self._repeats.entered(entry.caller, call.enter or ts)
             call.position = entry.position
             call.uncertain_since = None
             queue.waiting[entry.call_id] = call
@@ -966,7 +1000,8 @@ class State:
             self._roll(now)
         counts = {name: dict.fromkeys(("logged_in", *STATES[1:]), 0) for name in self._queues}
         teams = {team: dict.fromkeys(STATES, 0) for team in self.site.teams}
-        agents = agent_entries(self._agents, self.site, now, counts, teams)
+        team_figures: dict[str, list[int]] = {}
+        agents = agent_entries(self._agents, self.site, now, counts, teams, team_figures)
         formula, start = self._formula, self._interval_start
         return {
             "site": self.site.site,
@@ -978,7 +1013,12 @@ class State:
             "queues": {name: queue_entry(q, now, counts[name], formula, start) for name, q in self._queues.items()},
             "agents": agents,
             "teams": {
-                team: {"name": self._team_name(team), "agents": cast(TeamStates, states)}
+                team: {
+                    "name": self._team_name(team),
+                    "agents": cast(TeamStates, states),
+                    "handled_today": team_figures.get(team, (0, 0))[0],
+                    "escalations_today": team_figures.get(team, (0, 0))[1],
+                }
                 for team, states in teams.items()
             },
             "counters": {"events_applied": self.applied, "anomalies": dict(self.anomalies)},

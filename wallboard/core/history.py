@@ -99,6 +99,9 @@ QUEUE_COLUMNS = (
     "wait_unknown",
     "handle_unknown",
     "missed_rings",
+    "escalations",
+    "repeat_callers",
+    "repeat_rate_pct",
 )
 AGENT_COLUMNS = (
     "site",
@@ -111,6 +114,8 @@ AGENT_COLUMNS = (
     "answered",
     "handled",
     "missed_rings",
+    "transfers",
+    "escalations",
     "talk_s",
     "hold_s",
     "wrap_s",
@@ -131,8 +136,18 @@ class HandledCalls:
     ``LATE`` names the counters added after checkpoints were written: they start at 0 when an older pickle lacks them.
     """
 
-    __slots__ = ("answered", "handled", "talk_s", "hold_s", "wrap_s", "handle_unknown", "missed_rings")
-    LATE: tuple[str, ...] = ("handle_unknown", "missed_rings")
+    __slots__ = (
+        "answered",
+        "handled",
+        "talk_s",
+        "hold_s",
+        "wrap_s",
+        "handle_unknown",
+        "missed_rings",
+        "transfers",
+        "escalations",
+    )
+    LATE: tuple[str, ...] = ("handle_unknown", "missed_rings", "transfers", "escalations")
 
     def __init__(self) -> None:
         self.answered = 0
@@ -142,6 +157,8 @@ class HandledCalls:
         self.wrap_s = 0.0
         self.handle_unknown = 0
         self.missed_rings = 0  # rings not answered (AgentRang answered=False)
+        self.transfers = 0  # calls the agent ended by transfer
+        self.escalations = 0  # calls the agent transferred to an escalation target
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         """Unpickle, also a checkpoint written before the ``LATE`` counters existed."""
@@ -169,6 +186,8 @@ class HandledCalls:
         self.wrap_s += other.wrap_s
         self.handle_unknown += other.handle_unknown
         self.missed_rings += other.missed_rings
+        self.transfers += other.transfers
+        self.escalations += other.escalations
 
 
 class AgentInterval(HandledCalls):
@@ -219,6 +238,8 @@ def agent_row(
         "answered": interval.answered,
         "handled": interval.handled,
         "missed_rings": interval.missed_rings,
+        "transfers": interval.transfers,
+        "escalations": interval.escalations,
         "talk_s": interval.talk_s,
         "hold_s": interval.hold_s,
         "wrap_s": interval.wrap_s,

@@ -18,6 +18,7 @@ Definitions (T = the queue's service-level threshold, S = the short-abandon thre
 * A call whose wait (or handle time) is unknown (the source lacked it, or it was implausible) still
   counts in offered and answered (or handled), and is left out of SL and ASA (or the handle averages).
 * **Abandon rate** = (abandoned - short abandons) / (offered - short abandons).
+* **Repeat rate** = offered calls from a caller who called within the repeat window / offered.
 * **Occupancy** = handling time / (handling time + available time) of logged-in agents.
 * **Erlang C**: probability that a call waits, given traffic A = arrival rate x AHT (erlangs) and
   N agents; service level = 1 - C x exp(-(N - A) x T / AHT); required agents = smallest N > A reaching
@@ -101,6 +102,11 @@ def abandon_rate(abandoned: int, short_abandoned: int, offered: int) -> float | 
     return _pct(abandoned - short_abandoned, offered - short_abandoned)
 
 
+def repeat_rate(repeat_callers: int, offered: int) -> float | None:
+    """Offered calls from a caller who had called within the repeat window / offered calls, in percent."""
+    return _pct(repeat_callers, offered)
+
+
 def occupancy(handling_s: float, available_s: float) -> float | None:
     """Time handling (talk + hold + wrap) / (handling + available), in percent."""
     return _pct(handling_s, handling_s + available_s)
@@ -116,6 +122,9 @@ class Counters:
     implausible): ASA and SL are over the others. ``handle_unknown`` handled calls have no times in the
     sums: the averages of talk, hold, wrap-up and handle time are over the others. ``missed_rings`` counts
     the rings of the queue's members that were not answered (not calls: a call may ring several members).
+    ``escalations`` counts the answered calls transferred to an escalation target (counted at the transfer),
+    ``repeat_callers`` the offered calls whose caller had called within the repeat window (counted with the
+    outcome, so ``repeat_rate`` = repeat_callers / offered; ``wallboard.core.targets``).
     """
 
     offered: int = 0
@@ -135,6 +144,8 @@ class Counters:
     wait_unknown: int = 0
     handle_unknown: int = 0
     missed_rings: int = 0
+    escalations: int = 0
+    repeat_callers: int = 0
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         """Unpickle, also a checkpoint written before the last fields existed (they start at their defaults)."""
@@ -176,6 +187,9 @@ class Counters:
             "wait_unknown": self.wait_unknown,
             "handle_unknown": self.handle_unknown,
             "missed_rings": self.missed_rings,
+            "escalations": self.escalations,
+            "repeat_callers": self.repeat_callers,
+            "repeat_rate_pct": repeat_rate(self.repeat_callers, self.offered),
         }
 
 

@@ -24,7 +24,7 @@ the engine's record of one call, from its enter (or first sight) to its close.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wallboard.core.metrics import Counters
 
@@ -58,6 +58,8 @@ class Call:
         "hold_since",
         "epoch",
         "uncertain_since",
+        "repeat",
+        "escalated",
     )
 
     def __init__(self, queue: str, call_id: str, enter: datetime | None) -> None:
@@ -74,6 +76,14 @@ class Call:
         self.hold_since: datetime | None = None
         self.epoch = 0
         self.uncertain_since: datetime | None = None
+        self.repeat = False  # the caller entered within the repeat window before (wallboard.core.targets)
+        self.escalated = False  # transferred to an escalation target (counted once)
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickle, also a call of a checkpoint written before ``repeat`` and ``escalated`` existed."""
+        self.repeat = self.escalated = False
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
 
 class Queue:
@@ -149,6 +159,16 @@ class Queue:
                 window.short_abandoned += 1
             if wait is not None and (window.max_wait_s is None or wait > window.max_wait_s):
                 window.max_wait_s = wait
+
+    def count_repeat(self) -> None:
+        """The call just counted in an outcome came from a repeat caller, in every window."""
+        for window in self.windows:
+            window.repeat_callers += 1
+
+    def count_escalation(self) -> None:
+        """An answered call was transferred to an escalation target, in every window."""
+        for window in self.windows:
+            window.escalations += 1
 
     def count_handled(self, times: tuple[float, float, float] | None) -> None:
         """A call that ended, with its talk, hold and wrap-up seconds (None: unknown, out of the averages)."""

@@ -101,6 +101,10 @@ MetricName = Literal[
     "agents_short",
     "agent_pause_s",
     "agent_on_call_s",
+    "agent_calls_target_pct",
+    "agent_missed_rings",
+    "agent_aht_s",
+    "agent_occupancy_pct",
     "adherence_pct",
     "team_adherence_pct",
     "data_age_s",
@@ -172,6 +176,13 @@ class Window(TypedDict):
     missed_rings: int
     """Rings of the queue's members that were not answered (queue_log RINGNOANSWER, AMI AgentRingNoAnswer); one
     call may ring several members, and a member it rang in vain may still answer it later."""
+    escalations: int
+    """Answered calls an agent transferred to one of the site file's ``escalation_targets`` (counted at the
+    transfer)."""
+    repeat_callers: int
+    """Offered calls whose caller number had entered a queue of the site within ``repeat_window_h`` before."""
+    repeat_rate_pct: float | None
+    """``repeat_callers`` / ``offered``, percent (the nearest open-PBX measure of first-contact resolution)."""
 
 
 @with_config(_CLOSED)
@@ -187,6 +198,8 @@ class WaitingCall(TypedDict):
     """Rank among the queue's waiting calls as the engine lists them, 1 = the oldest."""
     wait_s: float
     """Seconds since the call entered the queue."""
+    repeat: bool
+    """The caller's number entered a queue of the site within ``repeat_window_h`` before this call."""
 
 
 @with_config(_CLOSED)
@@ -279,10 +292,34 @@ class AgentAdherence(TypedDict):
     """Seconds in adherence / scheduled seconds so far, percent; None before any scheduled time."""
     conformance_pct: float | None
     """Logged-in seconds / scheduled working seconds so far, percent (can exceed 100)."""
+    scheduled_work_s: float
+    """Seconds scheduled to a working (not ``offline``) activity so far on the agent day."""
     minutes_late: float
     """Minutes late at the starts of the agent's work blocks today."""
     next: NextSlot | None
     """The next slot starting after now, None after the last."""
+
+
+@with_config(_CLOSED)
+class AgentTarget(TypedDict):
+    """An agent's progress against its targets, pro rata to the time scheduled (with a schedule) or logged in."""
+
+    basis: Literal["logged_in", "scheduled"]
+    """``scheduled``: the agent's scheduled working time so far today; ``logged_in``: the time logged in today."""
+    basis_s: float
+    calls_expected: float | None
+    """calls_per_shift x basis_s / shift; None without a calls target."""
+    calls_pct: float | None
+    """handled_today / calls_expected, percent; None when nothing is expected yet."""
+    calls: Literal["met", "near", "behind"] | None
+    """``met`` >= 100 %, ``near`` >= 80 %, else ``behind``."""
+    aht_target_s: float | None
+    aht: Literal["ok", "over"] | None
+    missed_rings_limit: int | None
+    missed_rings: Literal["ok", "over"] | None
+    occupancy_band: list[float] | None
+    """[low, high] percent."""
+    occupancy: Literal["low", "ok", "high"] | None
 
 
 @with_config(_CLOSED)
@@ -325,6 +362,10 @@ class Agent(TypedDict):
     """Rings the agent did not answer in the current interval."""
     transfers_today: int
     """Calls the agent ended by transferring them, today."""
+    escalations_today: int
+    """Calls the agent transferred to one of the site file's ``escalation_targets``, today."""
+    logged_in_s: float
+    """Time logged in today (any displayed state but ``logged_out``), seconds."""
     last_call_end: IsoTime | None
     """When the agent's last call ended (the agent had no call left); None before the first."""
     idle_s: float | None
@@ -332,6 +373,8 @@ class Agent(TypedDict):
     the snapshot's ts on); None before the first call ended."""
     occupancy_pct: float | None
     """Today's (on_call + wrap_up) / (on_call + wrap_up + available) displayed time, percent; None without any."""
+    target: AgentTarget | None
+    """Progress against the targets of the agent's team or site (``wallboard.core.targets``); None without any."""
     adherence: NotRequired[AgentAdherence | None]
     """Present with a schedule in force: None when the agent has no slot on its day."""
     adherence_pct: NotRequired[float | None]
@@ -374,6 +417,10 @@ class Team(TypedDict):
     name: str
     """Display name (site file), else the id."""
     agents: TeamStates
+    handled_today: int
+    """Calls the team's agents handled today."""
+    escalations_today: int
+    """Calls the team's agents transferred to an escalation target today."""
     adherence: NotRequired[TeamAdherence | None]
     """Present with a schedule in force: None when no agent of the team is scheduled today."""
 

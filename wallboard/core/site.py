@@ -28,6 +28,9 @@ Example (YAML)::
       grace_s: 120
       pause_reasons: {Coaching: training}
     pause_reasons: [Break, Lunch, Coaching]   # the supervisor's pause menu (default: see menu_pause_reasons)
+    targets: {calls_per_shift: 60, shift_hours: 8, aht_s: 300, missed_rings_per_day: 3, occupancy_pct: [70, 90]}
+    escalation_targets: ["2000", "second-level"]   # transfers there are escalations (wallboard.core.targets)
+    repeat_window_h: 24                            # a caller calling again within it is a repeat caller
 
 A threshold scoped to a queue or team the file does not list is an error naming its field.
 """
@@ -43,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_valid
 
 from wallboard.core.actions import DEFAULT_PAUSE_REASONS, MAX_REASON
 from wallboard.core.adherence.policy import AdherencePolicy
+from wallboard.core.targets import Targets, merged
 from wallboard.core.thresholds import ThresholdSet
 from wallboard.errors import UsageError
 
@@ -63,6 +67,8 @@ class TeamConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str | None = None
+    targets: Targets | None = None
+    """The team's productivity targets, field by field over the site's (``wallboard.core.targets``)."""
 
 
 class AgentConfig(BaseModel):
@@ -94,6 +100,17 @@ class SiteConfig(BaseModel):
     adherence: AdherencePolicy = Field(default_factory=AdherencePolicy)
     pause_reasons: tuple[Annotated[str, Field(min_length=1, max_length=MAX_REASON)], ...] | None = None
     """The pause reasons a supervisor picks from; None: ``menu_pause_reasons`` chooses."""
+    targets: Targets | None = None
+    """Productivity targets of every agent (a team's ``targets`` override them field by field)."""
+    escalation_targets: tuple[Annotated[str, Field(min_length=1, max_length=128)], ...] = ()
+    """Transfer targets that make a transfer an escalation: extensions, queue extensions or names."""
+    repeat_window_h: float = Field(default=24.0, gt=0, le=30 * 24)
+    """A caller who calls again within this many hours is a repeat caller."""
+
+    def agent_targets(self, team: str | None) -> Targets | None:
+        """The targets of an agent of ``team`` (None: no team): the team's over the site's; None without any."""
+        config = self.teams.get(team) if team else None
+        return merged(self.targets, config.targets if config else None)
 
     @property
     def menu_pause_reasons(self) -> tuple[str, ...]:

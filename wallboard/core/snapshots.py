@@ -26,12 +26,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from wallboard.core.agent_state import BUSY_STATES, AgentState
 from wallboard.core.metrics import required_agents
 from wallboard.core.schema import Agent as AgentEntry
-from wallboard.core.schema import AgentCall, AgentStateName, QueueAgents, QueueFigures
+from wallboard.core.schema import AgentCall, AgentStateName, AgentTarget, QueueAgents, QueueFigures
+from wallboard.core.targets import progress
 
 if TYPE_CHECKING:
     from wallboard.core.agents import Agent
@@ -90,6 +92,7 @@ def queue_entry(
                 "caller_name": call.caller_name,
                 "position": rank,
                 "wait_s": _seconds(now, call.enter or now),
+                "repeat": call.repeat,
             }
             for rank, call in enumerate(shown, 1)
         ],
@@ -119,8 +122,10 @@ def agent_entries(
     now: datetime,
     counts: dict[str, dict[str, int]],
     teams: dict[str, dict[str, int]],
+    team_figures: dict[str, list[int]] | None = None,
 ) -> dict[str, AgentEntry]:
-    """Every agent's snapshot entry; adds each agent to its queues' and team's state counts.
+    """Every agent's snapshot entry; adds each agent to its queues' and team's state counts, and its handled
+    calls and escalations today to ``team_figures[team]`` ([handled, escalations]).
 
     The hottest loop of a snapshot (10,000 agents): lookups are hoisted, nothing is called per
     agent that can be avoided. Per-queue states follow ``Presence.queue_state``.
@@ -128,6 +133,7 @@ def agent_entries(
     out: dict[str, AgentEntry] = {}
     configured = site.agents
     wrap_up, paused_state = AgentState.WRAP_UP, AgentState.PAUSED
+    targets_of = cache(site.agent_targets)
     for agent_id, agent in agents.items():
         presence = agent.presence
         if presence.state is wrap_up:
@@ -147,11 +153,18 @@ def agent_entries(
                 row[name if busy else "available"] += 1
         config = configured.get(agent_id)
         team = config.team if config else None
+        day = agent.day
         if team:
             team_row = teams.get(team)
             if team_row is None:
                 team_row = teams[team] = dict.fromkeys(STATES, 0)
             team_row[name] += 1
+            if team_figures is not None:
+                sums = team_figures.get(team)
+                if sums is None:
+                    sums = team_figures[team] = [0, 0]
+                sums[0] += day.handled
+                sums[1] += day.escalations
         since = presence.since
         if since is not agent.since:
             agent.since, agent.since_iso = since, iso(since)
@@ -159,11 +172,13 @@ def agent_entries(
         paused_s = presence.paused_day_s
         if pause_since is not None and now > pause_since:
             paused_s += (now - pause_since).total_seconds()
-        day = agent.day
         ended = presence.last_call_end
         if ended is not agent.ended:
             agent.ended, agent.ended_iso = ended, None if ended is None else iso(ended)
         interval = presence.interval
+        occupancy = presence.occupancy_day(now)
+        logged_in_s = presence.logged_in_at(now)
+        targets = targets_of(team)
         out[agent_id] = {
             "id": agent_id,
             "name": (config.name if config else None) or agent_id,
@@ -184,9 +199,25 @@ def agent_entries(
             "missed_rings_today": day.missed_rings,
             "missed_rings_interval": interval.missed_rings,
             "transfers_today": day.transfers,
+            "escalations_today": day.escalations,
+            "logged_in_s": logged_in_s,
             "last_call_end": agent.ended_iso,
             "idle_s": presence.idle_at(now),
-            "occupancy_pct": presence.occupancy_day(now),
+            "occupancy_pct": occupancy,
+            "target": None
+            if targets is None
+            else cast(
+                AgentTarget,
+                progress(
+                    targets,
+                    handled=day.handled,
+                    aht_s=day.aht_s,
+                    missed_rings=day.missed_rings,
+                    occupancy_pct=occupancy,
+                    logged_in_s=logged_in_s,
+                    scheduled_s=None,
+                ),
+            ),
         }
     return out
 

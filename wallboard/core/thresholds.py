@@ -73,6 +73,10 @@ class Metric(StrEnum):
     AGENTS_SHORT = "agents_short"
     AGENT_PAUSE_S = "agent_pause_s"
     AGENT_ON_CALL_S = "agent_on_call_s"
+    AGENT_CALLS_TARGET_PCT = "agent_calls_target_pct"
+    AGENT_MISSED_RINGS = "agent_missed_rings"
+    AGENT_AHT_S = "agent_aht_s"
+    AGENT_OCCUPANCY_PCT = "agent_occupancy_pct"
     ADHERENCE_PCT = "adherence_pct"
     TEAM_ADHERENCE_PCT = "team_adherence_pct"
     DATA_AGE_S = "data_age_s"
@@ -122,6 +126,10 @@ METRICS: dict[Metric, MetricSpec] = {
     Metric.AGENTS_SHORT: MetricSpec("Agents short", "count", "queue", _A, "interval", 0, _Q, signed=True),
     Metric.AGENT_PAUSE_S: MetricSpec("Pause", "seconds", "agent", _A, None, 0, _AGENT),
     Metric.AGENT_ON_CALL_S: MetricSpec("On one call", "seconds", "agent", _A, None, 0, _AGENT),
+    Metric.AGENT_CALLS_TARGET_PCT: MetricSpec("Calls vs target", "percent", "agent", _B, None, 0, _AGENT),
+    Metric.AGENT_MISSED_RINGS: MetricSpec("Missed rings today", "count", "agent", _A, None, 0, _AGENT),
+    Metric.AGENT_AHT_S: MetricSpec("AHT today", "seconds", "agent", _A, None, 0, _AGENT),
+    Metric.AGENT_OCCUPANCY_PCT: MetricSpec("Occupancy today", "percent", "agent", _A, None, 0, _AGENT),
     Metric.ADHERENCE_PCT: MetricSpec("Adherence", "percent", "agent", _B, None, 0, _AGENT),
     Metric.TEAM_ADHERENCE_PCT: MetricSpec("Team adherence", "percent", "team", _B, None, 0, _AGENT),
     Metric.DATA_AGE_S: MetricSpec("Data age", "seconds", "site", _A, None, 0, _SITE),

@@ -151,9 +151,9 @@ def _legend() -> VizLegendOptions:
     return VizLegendOptions().display_mode(LegendDisplayMode.LIST).placement(LegendPlacement.BOTTOM).show_legend(True)
 
 
-def _interval_series(title: str, description: str, unit: str, *targets: Dataquery) -> timeseries.Panel:
+def _interval_series(title: str, description: str, unit: str, *targets: Dataquery, span: int = 12) -> timeseries.Panel:
     """Bars, one per window that ended at the point (the panel's step is the window)."""
-    panel = _series(title, description, unit, *targets).interval("$window").draw_style(GraphDrawStyle.BARS)
+    panel = _series(title, description, unit, *targets, span=span).interval("$window").draw_style(GraphDrawStyle.BARS)
     return panel.fill_opacity(60)
 
 
@@ -200,7 +200,8 @@ def _per_agent(expr: str) -> str:
 
 
 def queues_overview() -> Dashboard:
-    """SL, ASA, AHT and abandon rate by queue and interval, and the site's figures."""
+    """SL, ASA, AHT and abandon rate by queue and interval, the site's figures, repeat callers, missed rings and
+    escalations."""
     site_stats = [
         ("Service level", "percent", "service_level_percent"),
         ("Abandon rate", "percent", "abandon_rate_percent"),
@@ -210,7 +211,8 @@ def queues_overview() -> Dashboard:
     board = _base(
         "Wallboard / Queues overview",
         "wallboard-queues-overview",
-        "Service level, abandon rate, ASA and AHT per queue and interval (recording rules, engine definitions).",
+        "Service level, abandon rate, ASA, AHT, repeat callers, missed rings and escalations per queue and interval "
+        "(recording rules, engine definitions).",
     ).with_variable(_queue_variable())
     board = board.with_row(Row("Site, last $window"))
     for title, unit, figure in site_stats:
@@ -239,7 +241,38 @@ def queues_overview() -> Dashboard:
         _query(f"sum({_increase('calls_answered')})", "answered", "A"),
         _query(f"sum({_increase('calls_abandoned')}) - sum({_increase('calls_short_abandoned')})", "abandoned", "B"),
     )
-    return board.with_panel(outcome).with_panel(_queue_table())
+    board = board.with_panel(outcome).with_panel(_queue_table())
+    board = board.with_row(Row("Repeat callers, missed rings and escalations"))
+    for panel in _repeat_missed_escalated(QUEUES, "by interval", span=8):
+        board = board.with_panel(panel)
+    return board
+
+
+def _repeat_missed_escalated(selector: str, suffix: str, *, span: int) -> list[timeseries.Panel]:
+    """Repeat-caller rate, missed rings and escalations of each selected queue per interval."""
+    repeat = _interval_series(
+        f"Repeat-caller rate {suffix}",
+        "Offered calls whose caller had called before within the site's repeat window, in % of calls offered, "
+        "per $window interval.",
+        "percent",
+        _query(_recorded("repeat_rate_percent", selector), "{{queue}}"),
+        span=span,
+    )
+    missed = _interval_series(
+        f"Missed rings {suffix}",
+        "Rings of the queue's members that were not answered, per $window interval (a call may ring several).",
+        "short",
+        _query(f"sum by (queue) ({_increase('missed_rings', selector)})", "{{queue}}"),
+        span=span,
+    )
+    escalated = _interval_series(
+        f"Escalations {suffix}",
+        "Answered calls transferred to an escalation target (supervisor, second-level queue), per $window interval.",
+        "short",
+        _query(f"sum by (queue) ({_increase('calls_escalated', selector)})", "{{queue}}"),
+        span=span,
+    )
+    return [repeat.min(0).max(100), missed, escalated]
 
 
 def _queue_table() -> table.Panel:
@@ -249,13 +282,18 @@ def _queue_table() -> table.Panel:
         ("abandon_rate_percent", "Abandon %"),
         ("asa_seconds", "ASA s"),
         ("aht_seconds", "AHT s"),
+        ("repeat_rate_percent", "Repeat %"),
     ]
+    counts = [("calls_offered", "Offered"), ("missed_rings", "Missed rings"), ("calls_escalated", "Escalations")]
+    exprs = [(_recorded(figure, QUEUES), legend) for figure, legend in columns]
+    exprs += [(f"sum by (site, queue) ({_increase(counter)})", legend) for counter, legend in counts]
     panel = table.Panel().title("Queues, last $window").datasource(DATASOURCE).height(8).span(24)
-    panel = panel.description("Each queue's figures over the last $window, with calls offered.")
-    for index, (figure, legend) in enumerate(columns):
-        panel = panel.with_target(_query(_recorded(figure, QUEUES), legend, chr(ord("A") + index), instant=True))
-    offered = f"sum by (site, queue) ({_increase('calls_offered')})"
-    return panel.with_target(_query(offered, "Offered", "E", instant=True))
+    panel = panel.description(
+        "Each queue's figures over the last $window, with calls offered, missed rings and escalations."
+    )
+    for index, (expr, legend) in enumerate(exprs):
+        panel = panel.with_target(_query(expr, legend, chr(ord("A") + index), instant=True))
+    return panel
 
 
 def queue_detail() -> Dashboard:
@@ -327,6 +365,8 @@ def queue_detail() -> Dashboard:
             _query(_recorded("aht_seconds", one), "AHT", "B"),
         )
     )
+    for panel in _repeat_missed_escalated(one, "per interval", span=8):
+        board = board.with_panel(panel)
     handled = _increase("calls_handled", one)
     board = board.with_panel(
         _interval_series(
@@ -350,11 +390,12 @@ def queue_detail() -> Dashboard:
 
 
 def agents() -> Dashboard:
-    """Agent states over time, calls, AHT and pause reasons, by team and (opt-in) by agent."""
+    """Agent states over time, calls, transfers, escalations, AHT and pause reasons, by team and (opt-in) by agent."""
     board = _base(
         "Wallboard / Agents",
         "wallboard-agents",
-        "Agents by team and state, pause reasons, and per agent (opt-in series) states, calls and AHT.",
+        "Agents by team and state, pause reasons, and per agent (opt-in series) states, calls, transfers, "
+        "escalations and AHT.",
     )
     board = board.with_variable(_team_variable()).with_variable(_agent_variable())
     board = board.with_row(Row("Teams"))
@@ -382,6 +423,24 @@ def agents() -> Dashboard:
             "Calls each agent answered per $window. " + PER_AGENT_NOTE,
             "short",
             _query(_per_agent('increase(wallboard_agent_calls_total{site="$site"}[$window])'), "{{name}}"),
+        ).interval("$window")
+    )
+    board = board.with_panel(
+        _series(
+            "Transfers and escalations per interval",
+            "Calls each agent transferred per $window, and those of them sent to an escalation target (supervisor, "
+            "second-level queue). " + PER_AGENT_NOTE,
+            "short",
+            _query(
+                _per_agent('increase(wallboard_agent_transfers_total{site="$site"}[$window])'),
+                "{{name}} transferred",
+                "A",
+            ),
+            _query(
+                _per_agent('increase(wallboard_agent_escalations_total{site="$site"}[$window])'),
+                "{{name}} escalated",
+                "B",
+            ),
         ).interval("$window")
     )
     board = board.with_panel(

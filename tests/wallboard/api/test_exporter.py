@@ -160,6 +160,33 @@ def test_counters_come_from_the_total_window() -> None:
     assert {name: value(registry, name, **q) for name in expected} == expected
 
 
+def test_escalations_and_repeat_callers_are_counters_of_the_total_window() -> None:
+    """escalations and repeat_callers of the total window become wallboard_calls_escalated_total and
+    wallboard_calls_repeat_total; the windows' repeat_rate_pct is not a counter (the rules derive it)."""
+    total = window(offered=120, answered=100, escalations=7, repeat_callers=18, repeat_rate_pct=15.0, missed_rings=5)
+    day = window(offered=40, escalations=2, repeat_callers=6, repeat_rate_pct=15.0)
+    support = queue("support", total=total, day=day)
+    registry, _ = registry_with([SiteReading("paris", snapshot(support=support), {}, NOW)])
+    q = {"site": "paris", "queue": "support"}
+    assert value(registry, "wallboard_calls_escalated_total", **q) == 7
+    assert value(registry, "wallboard_calls_repeat_total", **q) == 18
+    assert value(registry, "wallboard_missed_rings_total", **q) == 5
+    text = render(registry).decode()
+    assert "# TYPE wallboard_calls_escalated_total counter" in text
+    assert "# TYPE wallboard_calls_repeat_total counter" in text
+    assert "repeat_rate" not in text
+
+
+def test_a_snapshot_without_escalations_or_repeat_callers_yields_no_sample() -> None:
+    """An older engine's snapshot (no escalations, repeat_callers or missed_rings field): no made-up 0, and the other
+    counters are still exported."""
+    registry, _ = registry_with([SiteReading("paris", snapshot(support=SUPPORT), {}, NOW)])
+    q = {"site": "paris", "queue": "support"}
+    for name in ("wallboard_calls_escalated_total", "wallboard_calls_repeat_total", "wallboard_missed_rings_total"):
+        assert value(registry, name, **q) is None, name
+    assert value(registry, "wallboard_calls_offered_total", **q) == 120
+
+
 def test_snapshot_seq_and_age() -> None:
     """The snapshot's seq, and its age measured from its ts to the scrape's now."""
     registry, _ = registry_with([SiteReading("paris", snapshot(support=SUPPORT), {}, NOW)])
@@ -301,6 +328,29 @@ def test_agent_live_figures_are_opt_in() -> None:
     detailed, _ = registry_with(reading, per_agent=True)
     assert [value(detailed, name, site="paris", agent="a1") for name in names] == [5, 2, 0.625]
     assert [value(detailed, name, site="paris", agent="a2") for name in names] == [0, 0, None]
+
+
+def test_agent_transfers_and_escalations_are_opt_in_counters_of_the_day() -> None:
+    """transfers_today and escalations_today become wallboard_agent_transfers_total and
+    wallboard_agent_escalations_total with per_agent=True only; an agent entry without them (older engine): no
+    sample. No series carries a caller's number."""
+    agents = {
+        "a1": {"id": "a1", "state": "on_call", "transfers_today": 3, "escalations_today": 1, "logged_in_s": 3600.0},
+        "a2": {"id": "a2", "state": "available", "transfers_today": 0, "escalations_today": 0, "logged_in_s": 60.0},
+        "a3": {"id": "a3", "state": "paused"},
+    }
+    reading = [SiteReading("paris", {**snapshot(support=SUPPORT), "agents": agents}, {}, NOW)]
+    names = ("wallboard_agent_transfers_total", "wallboard_agent_escalations_total")
+    plain, _ = registry_with(reading)
+    assert [value(plain, name, site="paris", agent="a1") for name in names] == [None, None]
+    detailed, _ = registry_with(reading, per_agent=True)
+    assert [value(detailed, name, site="paris", agent="a1") for name in names] == [3, 1]
+    assert [value(detailed, name, site="paris", agent="a2") for name in names] == [0, 0]
+    assert [value(detailed, name, site="paris", agent="a3") for name in names] == [None, None]
+    text = render(detailed).decode()
+    assert "# TYPE wallboard_agent_escalations_total counter" in text
+    labels = {name for family in detailed.collect() for sample in family.samples for name in sample.labels}
+    assert labels <= {"site", "queue", "window", "state", "team", "reason", "agent", "name"}
 
 
 def test_missed_rings_of_a_replayed_capture_per_queue_and_agent() -> None:

@@ -258,6 +258,19 @@ async def test_a_scoped_supervisor_acts_only_on_agents_and_queues_in_scope(publi
     assert sorted(action["agent"] for action in everything) == ["alice", "bob"]
 
 
+async def test_a_scoped_pause_of_every_queue_pauses_the_agent_only_in_the_users_queues(published: Publisher) -> None:
+    """carol is in sales (lead's) and support (not lead's): lead's pause without a queue pauses her in sales only;
+    boss (unscoped) still pauses every queue."""
+    async with running_api(published.store, users=USERS, actions=("pause",)) as a:
+        await scope(a, "lead", **SCOPE)
+        scoped = await a.http.post("/api/v1/agents/carol/pause", json={"reason": "Coaching"}, headers=a.headers["lead"])
+        whole = await a.http.post("/api/v1/agents/carol/unpause", json={}, headers=a.headers["boss"])
+        me = (await a.http.get("/api/v1/me", headers=a.headers["lead"])).json()
+    assert (me["teams"], me["queues"]) == (SCOPE["teams"], SCOPE["queues"])
+    assert (scoped.status_code, whole.status_code) == (202, 202)
+    assert (scoped.json()["queue"], whole.json()["queue"]) == ("sales", None)
+
+
 async def test_a_scoped_user_reads_and_acts_on_the_alerts_of_their_view_only(published: Publisher) -> None:
     """Alert history: lead reads the records about alice and the site, not support's or bob's; lead may
     acknowledge alice's alert (202) and not bob's (404, as a closed one), which boss (unscoped) may."""

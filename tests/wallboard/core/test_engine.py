@@ -135,8 +135,8 @@ def test_waiting_calls_and_live_service_level() -> None:
     queue = state.snapshot(at(45))["queues"]["support"]
     assert (queue["waiting"], queue["longest_wait_s"], queue["waiting_beyond_sl"]) == (2, 35.0, 1)
     assert queue["waiting_calls"] == [
-        {"call_id": "c1", "caller": "5551234", "caller_name": "Dana", "position": 1, "wait_s": 35.0},
-        {"call_id": "c2", "caller": "", "caller_name": "", "position": 2, "wait_s": 5.0},
+        {"call_id": "c1", "caller": "5551234", "caller_name": "Dana", "position": 1, "wait_s": 35.0, "repeat": False},
+        {"call_id": "c2", "caller": "", "caller_name": "", "position": 2, "wait_s": 5.0, "repeat": False},
     ]
     assert queue["interval"]["service_level_pct"] == 100.0
     assert queue["interval"]["service_level_live_pct"] == 50.0

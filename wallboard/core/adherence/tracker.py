@@ -75,6 +75,7 @@ from wallboard.core.adherence.policy import AdherencePolicy, is_unmapped
 from wallboard.core.adherence.schedule import Schedule, Slot
 from wallboard.core.schema import AdherenceException, AgentAdherence, ExceptionKind, NextSlot, TeamAdherence
 from wallboard.core.site import SiteConfig
+from wallboard.core.targets import progress
 
 __all__ = ["EXCEPTIONS_SHOWN", "OFFLINE", "AdherenceBook", "AdherenceFigures", "Status", "merge_figures"]
 
@@ -674,6 +675,7 @@ def _agent_entry(track: _Track, t: float, sums: list[float]) -> AgentAdherence:
     entry["exception"] = kind
     entry["adherence_pct"] = in_s * 100.0 / sched_s if sched_s > 0 else None
     entry["conformance_pct"] = logged_s * 100.0 / work_s if work_s > 0 else None
+    entry["scheduled_work_s"] = work_s
     entry["minutes_late"] = late_s / 60.0
     entry["next"] = track.next
     if sched is None and episode is None and track.late_start is None and not track.logged:
@@ -709,6 +711,8 @@ def merge_figures(snapshot: schema.StateSnapshot, figures: AdherenceFigures | No
         entry = by_agent.get(agent_id)
         row["adherence"] = entry
         row["adherence_pct"] = entry["adherence_pct"] if entry is not None else None
+        if entry is not None:
+            _scheduled_target(row, entry, site)
     teams = snapshot.setdefault("teams", {})
     by_team = figures["teams"] if figures is not None else {}
     for team, team_row in teams.items():
@@ -725,6 +729,23 @@ def merge_figures(snapshot: schema.StateSnapshot, figures: AdherenceFigures | No
         "exceptions": figures["exceptions"],
         "unmapped": figures["unmapped"],
     }
+
+
+def _scheduled_target(row: schema.Agent, entry: AgentAdherence, site: SiteConfig) -> None:
+    """An agent scheduled today is judged against its targets pro rata to its scheduled working time so far."""
+    targets = site.agent_targets(row.get("team"))
+    if targets is None:
+        return
+    figures = progress(
+        targets,
+        handled=row.get("handled_today", 0),
+        aht_s=row.get("aht_s"),
+        missed_rings=row.get("missed_rings_today", 0),
+        occupancy_pct=row.get("occupancy_pct"),
+        logged_in_s=row.get("logged_in_s", 0.0),
+        scheduled_s=entry.get("scheduled_work_s", 0.0),
+    )
+    row["target"] = cast(schema.AgentTarget, figures)
 
 
 def _absent_agent(agent_id: str, site: SiteConfig) -> schema.Agent:
@@ -749,7 +770,10 @@ def _absent_agent(agent_id: str, site: SiteConfig) -> schema.Agent:
         "missed_rings_today": 0,
         "missed_rings_interval": 0,
         "transfers_today": 0,
+        "escalations_today": 0,
+        "logged_in_s": 0.0,
         "last_call_end": None,
         "idle_s": None,
         "occupancy_pct": None,
+        "target": None,
     }
