@@ -36,6 +36,15 @@ exception in words (:func:`exception_words`: ``"late login"``, ``"unmapped reaso
 (``agent_pause_s``), a long call (``agent_on_call_s``) or adherence (``adherence_pct``):
 ``"long-break-warn"``, ``"long-call-alarm"``, ``"adherence-warn"``... or ``""``. An alarm wins over a warn.
 
+Targets and escalations (the agent's ``target``, ``escalations_today`` and ``logged_in_s``, absent from older
+snapshots): :func:`agent_figures` is the reference for what the "Target" and "Esc." columns and the cues of the
+AHT, missed rings and occupancy cells show. The page's rows do not carry them: those columns read the agent of the
+snapshot the page holds, by row id (``wbFigures`` in ``tv_assets/grid_figures.js``, which mirrors
+:func:`agent_figures`). The target reads ``handled/expected pct`` with a non-colour cue (:data:`TARGET_CUES`:
+▲ met, ● near, ▼ behind) and the TV's level classes (``lvl-ok``, ``lvl-warn``, ``lvl-alarm``,
+:data:`TARGET_LEVELS`); AHT over its target, missed rings over their limit and occupancy outside its band get
+the cue of :data:`FIGURE_CUES` (▲ over or high, ▼ low) and ``lvl-warn``.
+
 Queue detail rows (:func:`waiting_rows`): the queue's waiting callers, oldest first, with their
 position, caller, wait at the snapshot's ts and ``entered`` (iso: ts minus wait), the base the
 browser ticks the wait from.
@@ -43,6 +52,7 @@ browser ticks the wait from.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,14 +60,19 @@ from typing import Any
 __all__ = [
     "ADHERENCE_CUES",
     "COLUMN_DEFS",
+    "FIGURE_CUES",
+    "TARGET_CUES",
+    "TARGET_LEVELS",
     "EXCEPTION_WORDS",
     "HIGHLIGHT_METRICS",
     "IDLE_GETTER",
     "LEVELS",
     "ROW_CLASS_RULES",
+    "agent_figures",
     "agent_highlights",
     "agent_row",
     "agent_rows",
+    "target_fields",
     "exception_words",
     "listed",
     "queue_names",
@@ -78,9 +93,31 @@ EXCEPTION_WORDS: dict[str, str] = {
 }
 UNMAPPED_PREFIX = "unmapped:"  # wallboard.core.adherence.policy.UNMAPPED_PREFIX
 LEVELS = ("warn", "alarm")  # worst last
+TARGET_CUES: dict[str, str] = {"met": "▲", "near": "●", "behind": "▼"}
+TARGET_LEVELS: dict[str, str] = {"met": "ok", "near": "warn", "behind": "alarm"}  # the TV's lvl-* classes
+FIGURE_CUES: dict[str, str] = {"over": "▲", "high": "▲", "low": "▼"}  # a figure outside its target: lvl-warn
+FIGURES = ("aht", "missed_rings", "occupancy")  # the target's statuses that cue their cells
+BASIS_WORDS: dict[str, str] = {"logged_in": "logged in", "scheduled": "scheduled"}
 LOGGED_OUT = "logged_out"
 
 _SECONDS = {"function": "params.value == null ? '' : wbDuration(params.value)"}
+
+
+def _levels(expression: str) -> dict[str, str]:
+    """Cell class rules: the TV's ``lvl-<level>`` class when ``expression`` (a grid expression) names that level."""
+    return {f"lvl-{level}": f"{expression} === '{level}'" for level in ("ok", "warn", "alarm")}
+
+
+def _off_target(figure: str) -> dict[str, str]:
+    """Cell class rules: ``lvl-warn`` while the agent's ``figure`` is off its target (wbFigures' ``<figure>_cue``)."""
+    return {"lvl-warn": f"wbFigures(params.data.id).{figure}_cue !== ''"}
+
+
+def _cued(figure: str, text: str) -> dict[str, str]:
+    """A value formatter: the figure's cue (none while on target) before ``text`` (a grid expression)."""
+    return {"function": f"wbCued(wbFigures(params.data.id).{figure}_cue, {text})"}
+
+
 IDLE_GETTER = (
     "params.data.state === 'available' && params.data.idle_s != null"
     " ? params.data.idle_s - params.data.time_in_state_s + wbElapsed(params.data.since_ms)"
@@ -142,16 +179,41 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {"field": "calls_today", "headerName": "Calls today", "filter": "agNumberColumnFilter", "width": 130},
     {"field": "handled_today", "headerName": "Handled today", "filter": "agNumberColumnFilter", "width": 140},
     {
+        # "handled/expected pct" with the target's cue; sorts and filters on the percent. wbFigures (the agent of the
+        # snapshot the page holds, dash_app/tv_assets/grid_figures.js) mirrors agent_figures.
+        "colId": "target",
+        "headerName": "Target",
+        "headerTooltip": "Handled today / calls expected by now, percent: ▲ met, ● near, ▼ behind",
+        "valueGetter": {"function": "wbFigures(params.data.id).target_pct"},
+        "valueFormatter": {"function": "wbFigures(params.data.id).target"},
+        "tooltipValueGetter": {"function": "wbFigures(params.data.id).target_title"},
+        "cellClassRules": _levels("wbFigures(params.data.id).target_level"),
+        "filter": "agNumberColumnFilter",
+        "width": 130,
+    },
+    {
+        "colId": "escalations",
+        "headerName": "Esc.",
+        "headerTooltip": "Escalations today",
+        "valueGetter": {"function": "wbFigures(params.data.id).escalations"},
+        "filter": "agNumberColumnFilter",
+        "width": 80,
+    },
+    {
         "field": "missed_rings_today",
         "headerName": "Missed rings",
-        "headerTooltip": "Rings not answered today",
+        "headerTooltip": "Rings not answered today; ▲ over the agent's limit",
+        "valueFormatter": _cued("missed_rings", "params.value"),
+        "cellClassRules": _off_target("missed_rings"),
         "filter": "agNumberColumnFilter",
         "width": 130,
     },
     {
         "field": "aht_s",
         "headerName": "AHT",
-        "valueFormatter": _SECONDS,
+        "headerTooltip": "Average handle time today; ▲ over the agent's AHT target",
+        "valueFormatter": _cued("aht", "(params.value == null ? '' : wbDuration(params.value))"),
+        "cellClassRules": _off_target("aht"),
         "filter": "agNumberColumnFilter",
         "width": 110,
     },
@@ -168,8 +230,9 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {
         "field": "occupancy_pct",
         "headerName": "Occupancy",
-        "headerTooltip": "Today: (on call + wrap-up) / (on call + wrap-up + available)",
-        "valueFormatter": {"function": "params.value == null ? '' : Math.round(params.value) + ' %'"},
+        "headerTooltip": "Today: (on call + wrap-up) / (on call + wrap-up + available); ▲ above, ▼ below its band",
+        "valueFormatter": _cued("occupancy", "(params.value == null ? '' : Math.round(params.value) + ' %')"),
+        "cellClassRules": _off_target("occupancy"),
         "filter": "agNumberColumnFilter",
         "width": 120,
     },
@@ -244,6 +307,52 @@ def agent_row(agent: Mapping[str, Any], highlight: str = "") -> dict[str, Any]:
         "last_call_end": agent.get("last_call_end"),
         "occupancy_pct": agent.get("occupancy_pct"),
         **adherence_fields(agent),
+    }
+
+
+def _rounded(value: float) -> int:
+    """``value`` rounded half up, as the browser's ``Math.round`` does (Python's round() rounds half to even)."""
+    return math.floor(value + 0.5)
+
+
+def _hours(seconds: float) -> str:
+    """``h:mm`` of ``seconds`` (whole minutes, truncated)."""
+    whole = max(0, int(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}"
+
+
+def target_fields(agent: Mapping[str, Any]) -> dict[str, Any]:
+    """The "Target" cell of ``agent``: percent (its value), text with cue, level and tooltip; blanks without one."""
+    target = agent.get("target") or {}
+    expected = target.get("calls_expected")
+    if not isinstance(expected, int | float):
+        return {"target_pct": None, "target": "", "target_level": "", "target_title": ""}
+    handled = agent.get("handled_today") or 0
+    pct = target.get("calls_pct")
+    pct = pct if isinstance(pct, int | float) else None
+    status = str(target.get("calls") or "")
+    cue = TARGET_CUES.get(status)
+    text = f"{handled}/{_rounded(expected)}" + ("" if pct is None else f" {_rounded(pct)} %")
+    basis = BASIS_WORDS.get(str(target.get("basis")), str(target.get("basis") or ""))
+    basis_s = target.get("basis_s")
+    span = f" for {_hours(basis_s)} {basis}" if isinstance(basis_s, int | float) else ""
+    return {
+        "target_pct": pct,
+        "target": f"{cue} {text}" if cue else text,
+        "target_level": TARGET_LEVELS.get(status, ""),
+        "target_title": f"{handled} handled, {_rounded(expected)} expected{span}" + (f": {status}" if cue else ""),
+    }
+
+
+def agent_figures(agent: Mapping[str, Any]) -> dict[str, Any]:
+    """What the target columns show of a snapshot ``agent`` (see the module docstring); blanks where the snapshot
+    has no ``target`` or ``escalations_today``."""
+    target = agent.get("target") or {}
+    escalations = agent.get("escalations_today")
+    return {
+        **target_fields(agent),
+        "escalations": escalations if isinstance(escalations, int) else None,
+        **{f"{figure}_cue": FIGURE_CUES.get(str(target.get(figure)), "") for figure in FIGURES},
     }
 
 

@@ -43,6 +43,14 @@ client the TV board shares (``dash_app.static`` says which page loads which file
   barge from the user's extension. The row shows the action's state until the PBX confirms it. A
   display token or a viewer never sees the column.
 
+* the call drill-down (``tv_assets/calls.js``, ``dash_app.calls_view`` says what it lists and asks): the
+  "Today" table shows each queue's offered, abandoned and SL misses as buttons; one of them, or a click (or Enter)
+  on an agent's row, opens a panel listing those calls from ``GET /api/v1/calls`` with the page's credential,
+  in a grid of its own, with a search by caller number and an "Export CSV" link of exactly what it shows.
+  Escape (or its close button) closes it and gives the focus back to what opened it;
+* the target columns (target, escalations, the cues of AHT, missed rings and occupancy) read the snapshot's
+  agent by row id (``tv_assets/grid_figures.js``, mirroring ``dash_app.grid.agent_figures``).
+
 ``mount_supervisor_page`` serves the Flask server under ``/supervisor/`` behind ``ReadOnly`` (GET
 and HEAD only), as the ops page is served. Display tokens are read-only; the page's own server is
 never written to: the actions go to the API with the session cookie and its CSRF header.
@@ -57,6 +65,7 @@ from a2wsgi import WSGIMiddleware
 from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from starlette.applications import Starlette
 
+from dash_app.calls_view import CALL_COLUMN_DEFS, calls_config
 from dash_app.grid import (
     ADHERENCE_CUES,
     COLUMN_DEFS,
@@ -101,13 +110,20 @@ def build_supervisor_app(prefix: str = PREFIX) -> Dash:
         update_title="",
         add_log_handler=False,  # logging is configured by the CLI only
         serve_locally=True,
-        **assets_of(CLIENT, "actions.js", "supervisor.js", "supervisor.css"),
+        **assets_of(
+            CLIENT, "actions.js", "grid_figures.js", "supervisor.js", "calls.js", "supervisor.css", "calls.css"
+        ),
     )
     app.index_string = INDEX
     app.layout = _layout()
     app.clientside_callback(  # type: ignore[no-untyped-call]
         ClientsideFunction(namespace="supervisor", function_name="start"),  # supervisor.js
         Output("sup-started", "children"),
+        Input("sup-config", "data"),
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction(namespace="supervisorCalls", function_name="start"),  # calls.js
+        Output("sup-calls-started", "children"),
         Input("sup-config", "data"),
     )
     return app
@@ -122,6 +138,7 @@ def _config() -> dict[str, Any]:
         "exceptions": EXCEPTION_WORDS,
         "unmapped": UNMAPPED_PREFIX,
         "actions": ACTIONS,
+        "calls": calls_config(),
     }
 
 
@@ -139,6 +156,7 @@ def _layout() -> html.Div:
     bottom = html.Div(
         className="sup-bottom",
         children=[
+            html.Section(id="sup-today-section", children=[html.H2("Today"), html.Div(id="sup-today")]),
             html.Section([html.H2("Waiting callers"), html.Div(id="sup-queue-pick"), html.Div(id="sup-callers")]),
             html.Section([html.H2("Last hour"), html.Div(id="sup-sparks")]),
         ],
@@ -159,9 +177,51 @@ def _layout() -> html.Div:
                     bottom,
                 ],
             ),
+            _calls_panel(),
             dcc.Store(id="sup-config", data=_config()),
             html.Div(id="sup-started", style=HIDDEN),
+            html.Div(id="sup-calls-started", style=HIDDEN),
         ]
+    )
+
+
+def _calls_panel() -> html.Section:
+    """The call drill-down, hidden until calls.js opens it (class ``open``; calls.js labels the dialog)."""
+    grid = dag.AgGrid(
+        id="sup-calls-grid",
+        columnDefs=CALL_COLUMN_DEFS,
+        rowData=[],
+        defaultColDef={"sortable": True, "filter": True, "resizable": True},
+        getRowId="params.data.call_id",
+        dashGridOptions={"animateRows": False, "tooltipShowDelay": 300},
+        style={"height": "100%"},
+    )
+    search = html.Label(
+        className="sup-calls-search",
+        children=["Caller number ", dcc.Input(id="sup-calls-caller", type="search", autoComplete="off", maxLength=40)],
+    )
+    return html.Section(
+        id="sup-calls",
+        role="dialog",
+        children=[
+            html.Header(
+                className="sup-calls-head",
+                children=[
+                    html.H2(id="sup-calls-title"),
+                    html.Button("Close (Esc)", id="sup-calls-close", type="button"),
+                ],
+            ),
+            html.P(id="sup-calls-note"),
+            html.Div(
+                className="sup-calls-tools",
+                children=[
+                    search,
+                    html.A("Export CSV", id="sup-calls-export", href="", download=""),
+                    html.Span(id="sup-calls-count", role="status"),
+                ],
+            ),
+            html.Div(className="sup-calls-grid", children=[grid]),
+        ],
     )
 
 

@@ -627,7 +627,7 @@ def _site_from_args(args: argparse.Namespace) -> SiteConfig:
     if not update:
         return site
     try:
-        return SiteConfig.model_validate({**site.model_dump(), **update})
+        return SiteConfig.model_validate({**site.model_dump(exclude_unset=True), **update})
     except ValidationError as exc:
         raise SiteFileError(f"invalid option: {describe_errors(exc)}") from exc
 

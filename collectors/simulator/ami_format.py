@@ -18,7 +18,9 @@ Layouts and orders follow app_queue/manager of Asterisk 22 and the captured tran
 * abandon: QueueCallerAbandon -> QueueCallerLeave -> Hangup; timeout: QueueCallerAbandon ->
   QueueCallerLeave -> VarSet QUEUESTATUS=TIMEOUT -> Hangup; answered: QueueCallerLeave ->
   AgentConnect (same batch) ... AgentComplete -> Hangups; about 3% of AgentComplete come without
-  channel fields (quirk 3);
+  channel fields (quirk 3); transferred: ... BlindTransfer (Transferer = the agent's channel in the
+  bridge, Transferee = the caller's queue leg) -> AgentComplete (Reason: transfer) -> BridgeLeave ->
+  the agent's Hangup -> the caller's Newexten (Dial at the target) -> Hangups;
 * member events use ``MemberName``/``Interface``, QueueStatus' QueueMember ``Name``/``Location``
   (quirk 5); ``Status`` is the numeric device state (a Local channel reports ringing and hold as
   in use, as Asterisk's Local device state does);
@@ -43,6 +45,7 @@ from collectors.simulator.ami_frames import (
     Pairs,
     agent_fields,
     ami_event,
+    blind_transfer,
     bridge_fields,
     device_status,
     devstate,
@@ -475,30 +478,72 @@ class AmiFormatter:
         talk = epoch(event.ts) - epoch(event.connected_at)
         tally.completed += 1
         tally.talktime = (3 * tally.talktime + talk) // 4
+        timing = [("HoldTime", str(hold)), ("TalkTime", str(talk)), ("Reason", event.reason)]
+        if self._rng.random() < self._bare_p:
+            complete = ami_event("AgentComplete", "agent", agent_fields(member), timing)
+        else:
+            complete = ami_event(
+                "AgentComplete", "agent", leg.pairs(), dial.pairs("Dest"), agent_fields(member), timing
+            )
+        del self._calls[caller.call_id]
+        if event.reason == "transfer":
+            return self._transferred(event, legs, chans, complete, talk)
         # the side that hangs up first asks for it now; channels are destroyed after Queue() returns
         first = chans[-1] if event.reason == "agent" else legs.caller[0]
         out = hangup(first) if first.name.endswith(";2") else [hangup_request(first)]
-        out += [varset(dial, "BRIDGEPEER", ""), varset(leg, "BRIDGEPEER", "")]
-        timing = [("HoldTime", str(hold)), ("TalkTime", str(talk)), ("Reason", event.reason)]
-        if self._rng.random() < self._bare_p:
-            out.append(ami_event("AgentComplete", "agent", agent_fields(member), timing))
-        else:
-            out.append(
-                ami_event("AgentComplete", "agent", leg.pairs(), dial.pairs("Dest"), agent_fields(member), timing)
-            )
+        out += [varset(dial, "BRIDGEPEER", ""), varset(leg, "BRIDGEPEER", ""), complete]
         for count, chan in enumerate((dial, leg)):
             out.append(ami_event("BridgeLeave", "call", bridge_fields(legs.bridge, 1 - count), chan.pairs()))
         out.append(self._bridge("BridgeDestroy", legs.bridge, 0))
-        out += self._queue_vars(leg, event.queue, 0)
-        ms = round(event.talk_s * 1000)
-        out += [varset(leg, "ANSWEREDTIME", str(talk)), varset(leg, "ANSWEREDTIME_MS", str(ms))]
+        out += self._answered_vars(leg, event, talk)
         for chan in [*chans[::-1], *legs.caller[::-1]]:
-            if chan is not first:
-                out += hangup(chan)
-            elif not chan.name.endswith(";2"):
-                out.append(hangup_done(chan))
-        del self._calls[caller.call_id]
+            out += self._teardown(chan, first)
         return out
+
+    def _transferred(
+        self, event: SimEvent, legs: _Legs, chans: list[Channel], complete: AmiEvent, talk: int
+    ) -> list[AmiEvent]:
+        """The agent blind-transfers the caller (a phone's REFER, or a Local agent's transfer feature).
+
+        Asterisk marks the caller's channel, reports BlindTransfer, app_queue then AgentComplete (Reason:
+        transfer); the caller is kicked out of the bridge to the target's extension, the agent's side
+        hangs up, Queue() returns and the caller's channel dials the target in the dialplan. The talk
+        with the target is not simulated: the caller's channels hang up after the Dial starts.
+        """
+        leg, dial = legs.queue_leg, chans[0]
+        exten, _, context = event.target.partition("@")
+        context = context or self._config.transfers.context
+        external = not dial.name.startswith("Local/")
+        out = [varset(leg, "BLINDTRANSFER", dial.name)]
+        out += [blind_transfer(dial, leg, bridge_fields(legs.bridge, 2), exten, context, external), complete]
+        out.append(ami_event("BridgeLeave", "call", bridge_fields(legs.bridge, 1), leg.pairs()))
+        out += [varset(dial, "BRIDGEPEER", ""), varset(leg, "BRIDGEPEER", "")]
+        first = chans[-1]
+        out += hangup(first) if first.name.endswith(";2") else [hangup_request(first)]
+        out.append(ami_event("BridgeLeave", "call", bridge_fields(legs.bridge, 0), dial.pairs()))
+        out.append(self._bridge("BridgeDestroy", legs.bridge, 0))
+        for chan in chans[::-1]:
+            out += self._teardown(chan, first)
+        out += self._answered_vars(leg, event, talk)
+        leg.context, leg.exten, leg.priority = context, exten, 1
+        local = context != self._config.transfers.context
+        out.append(newexten(leg, "Dial", f"Local/{exten}@{context}/n,30" if local else f"PJSIP/{exten},30"))
+        for chan in legs.caller[::-1]:
+            out += hangup(chan)
+        return out
+
+    def _answered_vars(self, leg: Channel, event: SimEvent, talk: int) -> list[AmiEvent]:
+        """What Queue() sets on the caller's channel when the answered call's bridge ends."""
+        out = self._queue_vars(leg, event.queue, 0)
+        ms = round(event.talk_s * 1000)
+        return out + [varset(leg, "ANSWEREDTIME", str(talk)), varset(leg, "ANSWEREDTIME_MS", str(ms))]
+
+    @staticmethod
+    def _teardown(chan: Channel, first: Channel) -> list[AmiEvent]:
+        """A channel's hangup at the end of a call; ``first`` already asked for it (a ;2 has hung up whole)."""
+        if chan is not first:
+            return hangup(chan)
+        return [] if chan.name.endswith(";2") else [hangup_done(chan)]
 
     # ------------------------------------------------------------------ members
 

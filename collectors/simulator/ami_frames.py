@@ -296,6 +296,19 @@ def bridge_fields(bridge: str, channels: int) -> Pairs:
     ]
 
 
+def blind_transfer(transferer: Channel, transferee: Channel, bridge: Pairs, exten: str, context: str,
+                   external: bool) -> AmiEvent:  # fmt: skip
+    """stasis_bridges.c blind_transfer_to_ami(): a successful BlindTransfer of ``transferee`` to exten@context.
+
+    ``external``: the transfer came from the channel driver (a SIP REFER from the phone), not a bridge feature.
+    """
+    tail = [("IsExternal", "Yes" if external else "No"), ("Context", context), ("Extension", exten)]
+    return ami_event(
+        "BlindTransfer", "call", [("Result", "Success")], transferer.pairs("Transferer"),
+        transferee.pairs("Transferee"), bridge, tail,
+    )  # fmt: skip
+
+
 def originate_response(
     action_id: str | None,
     success: bool,

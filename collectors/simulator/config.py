@@ -11,7 +11,12 @@ constrained moment of the day profile, less breaks, with square-root staffing he
 (``offered erlangs = n - sqrt(n)``), divided by the queue's mean handling time. A default run
 is then busy but mostly within service level; bursts (random windows of 1.6-2.6x the rate)
 create real waits, abandons and timeouts. ``load_factor`` scales every arrival rate.
-``site_config()`` gives the matching wallboard site (queues, teams, agents and their aliases).
+``site_config()`` gives the matching wallboard site (queues, teams, agents and their aliases, targets
+and the escalation extension).
+
+Answered calls now and then end in a blind transfer (``QueueSpec.transfer_share``, to a colleague
+or, for ``TransferPolicy.escalation_share`` of them, to the supervisor's escalation extension), and
+some callers call back later with the same number (``CallbackPolicy``: repeat callers).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collectors.simulator.names import DAY_PROFILE, agent_names, profile_rate, queue_names
 from wallboard.core.site import AgentConfig, QueueConfig, SiteConfig, TeamConfig
+from wallboard.core.targets import Targets
 
 Strategy = Literal["ringall", "rrmemory", "leastrecent", "fewestcalls", "random", "linear"]
 InterfaceStyle = Literal["pjsip", "local", "mixed"]
@@ -49,6 +55,9 @@ class QueueSpec(BaseModel):
     talk_median_s: float = Field(default=180.0, gt=0)
     talk_sigma: float = Field(default=0.6, ge=0)
     hold_probability: float = Field(default=0.15, ge=0, le=1)
+    transfer_share: float = Field(
+        default=0.04, ge=0, le=1, description="answered calls the agent ends by a blind transfer (TransferPolicy)"
+    )
 
 
 class AgentSpec(BaseModel):
@@ -162,6 +171,42 @@ class CallerPolicy(BaseModel):
     hold_sigma: float = Field(default=0.6, ge=0)
 
 
+class TransferPolicy(BaseModel):
+    """Where agents blind-transfer their callers (``QueueSpec.transfer_share`` says how often).
+
+    ``escalation_share`` of the transfers go to the supervisor's ``escalation_extension``, the
+    others to a colleague's extension (another agent's: ``1005`` for ``PJSIP/1005``, ``agent05``
+    in the ``agents`` context for ``Local/agent05@agents/n``); ``context`` is the dialplan context
+    of a phone's extensions.
+    """
+
+    model_config = _FROZEN
+
+    escalation_extension: str = Field(default="2000", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.+*#-]+$")
+    escalation_share: float = Field(default=1 / 3, ge=0, le=1)
+    context: str = Field(default="from-internal", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class CallbackPolicy(BaseModel):
+    """Callers who call again later with the same number and name (repeat callers), drawn per call, seeded.
+
+    A caller who abandoned or timed out calls back with probability ``after_abandon_p``, soon
+    (lognormal, median ``abandon_delay_median_s``); one who was answered with ``after_answer_p``,
+    later (median ``answer_delay_median_s``: the problem was not solved). Every delay is at least a
+    minute and at most ``max_delay_s``; a caller calls at most ``max_attempts`` times in all.
+    """
+
+    model_config = _FROZEN
+
+    after_abandon_p: float = Field(default=0.4, ge=0, le=1)
+    after_answer_p: float = Field(default=0.04, ge=0, le=1)
+    abandon_delay_median_s: float = Field(default=600.0, gt=0)
+    answer_delay_median_s: float = Field(default=5400.0, gt=0)
+    delay_sigma: float = Field(default=0.8, ge=0)
+    max_delay_s: float = Field(default=6 * 3600.0, ge=60)
+    max_attempts: int = Field(default=3, ge=1)
+
+
 class SimConfig(BaseModel):
     """The whole simulated site. ``seed`` is the default seed of a ``Simulation`` built from it."""
 
@@ -178,6 +223,8 @@ class SimConfig(BaseModel):
     breaks: BreakPolicy = BreakPolicy()
     schedule: SchedulePolicy | None = Field(default=None, description="None: random breaks (no schedule)")
     callers: CallerPolicy = CallerPolicy()
+    transfers: TransferPolicy = TransferPolicy()
+    callbacks: CallbackPolicy = CallbackPolicy()
     profile: tuple[tuple[float, float], ...] = DAY_PROFILE
     bursts_per_hour: float = Field(default=0.6, ge=0, description="per queue")
     burst_factor: tuple[float, float] = (1.6, 2.6)
@@ -219,6 +266,9 @@ _SHIFTS: tuple[tuple[float, float, float], ...] = (
     (19.5, 7.5, 0.10),
 )
 _NIGHT = len(_SHIFTS) - 1
+
+SITE_CALLS_PER_SHIFT = 60  # site_config(): the calls target of every agent
+BUSY_TEAM_CALLS_PER_SHIFT = 75  # ... and of the busiest queue's team (a team's override)
 
 
 def build_config(
@@ -354,16 +404,53 @@ def _peak_pool(agents: list[AgentSpec]) -> float:
 def site_config(config: SimConfig, site: str = "sim") -> SiteConfig:
     """The site file matching a simulated center: queues with their SL thresholds, agents with their aliases.
 
-    Agents are grouped in one team per primary queue, so a demo wallboard has teams to show.
+    Agents are grouped in one team per primary queue, so a demo wallboard has teams to show. The site has
+    productivity targets (an AHT target a little above the expected handling time) and the team of the
+    busiest queue a higher calls target of its own; the supervisor's extension is the escalation target.
     """
     queues = {
         spec.name: QueueConfig(sl_threshold_s=spec.servicelevel_s, wrapup_s=spec.wrapup_s) for spec in config.queues
     }
-    teams = {f"{spec.name}-team": TeamConfig(name=f"{spec.name.capitalize()} team") for spec in config.queues}
+    targets = site_targets(config)
+    busiest = max(config.queues, key=lambda spec: spec.peak_rate_per_min).name
+    # the team's targets spell out every field (the site's, but for the calls): a site file dumped and read
+    # back (model_dump() marks every field set) then still means the same
+    busy = targets.model_copy(update={"calls_per_shift": BUSY_TEAM_CALLS_PER_SHIFT})
+    teams = {
+        f"{spec.name}-team": TeamConfig(
+            name=f"{spec.name.capitalize()} team", targets=busy if spec.name == busiest else None
+        )
+        for spec in config.queues
+    }
     agents = {
         agent.agent_id: AgentConfig(
             name=agent.name, team=f"{agent.skills[0][0]}-team", aliases=(agent.interface, agent.name)
         )
         for agent in config.agents
     }
-    return SiteConfig(site=site, timezone=config.timezone, queues=queues, teams=teams, agents=agents)
+    return SiteConfig(
+        site=site,
+        timezone=config.timezone,
+        queues=queues,
+        teams=teams,
+        agents=agents,
+        targets=targets,
+        escalation_targets=(config.transfers.escalation_extension,),
+    )
+
+
+def site_targets(config: SimConfig) -> Targets:
+    """The site's targets: 60 calls a shift of 8 h, AHT 15 % above the expected handling time (rounded up to
+    10 s), 3 missed rings a day, occupancy 70-90 %."""
+    total = sum(spec.peak_rate_per_min for spec in config.queues)
+    if total > 0:
+        handle = sum(spec.peak_rate_per_min * mean_handle_s(spec, config.callers) for spec in config.queues) / total
+    else:
+        handle = sum(mean_handle_s(spec, config.callers) for spec in config.queues) / len(config.queues)
+    return Targets(
+        calls_per_shift=SITE_CALLS_PER_SHIFT,
+        shift_hours=8,
+        aht_s=math.ceil(handle * 1.15 / 10) * 10,
+        missed_rings_per_day=3,
+        occupancy_pct=(70, 90),
+    )

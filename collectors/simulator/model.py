@@ -21,7 +21,13 @@ caller, ring attempt or call is still the current one (a token) and otherwise do
   ring timeout every rung agent gets a ring-no-answer, an ``autopause`` queue pauses the
   member ("Auto-Pause", undone 15-60 s later) and the caller is offered again after ``retry_s``.
 * An answered call talks for a lognormal time (sometimes with a hold), ends by the agent or the
-  caller, then the agent wraps up for the queue's ``wrapup_s`` (shared across queues).
+  caller, then the agent wraps up for the queue's ``wrapup_s`` (shared across queues). The queue's
+  ``transfer_share`` of answered calls end instead by the agent blind-transferring the caller: to the
+  supervisor's escalation extension (``transfers.escalation_share`` of them) or to a logged-in
+  colleague's extension; the transfer is a completed call of the queue, as app_queue counts it.
+* Callers call back (``callbacks``): after an abandon or timeout often and soon, after an answered
+  call seldom and hours later; the callback is a new call with the same number and name and the
+  next ``attempt``. Transfers and callbacks draw from their own seeded streams.
 * Agents log in and out with their shift, take breaks, lunch and training (pauses on every
   queue, sometimes rolling from one reason to the next without an unpause) and are now and
   then removed from their queues while still on a call (Asterisk quirk 2).
@@ -73,6 +79,13 @@ from wallboard.errors import WallboardError
 
 class SimulationError(WallboardError):
     """The simulation was asked something impossible (time going backwards, a naive start time)."""
+
+
+def extension_of(interface: str, context: str) -> str:
+    """The ``exten@context`` that rings an agent: ``1005@<context>`` for ``PJSIP/1005``, ``agent05@agents`` for
+    ``Local/agent05@agents/n``."""
+    resource = interface.split("/", 1)[-1].removesuffix("/n")
+    return resource if "@" in resource else f"{resource}@{context}"
 
 
 @dataclass(eq=False)
@@ -163,6 +176,8 @@ class Simulation:
         self._rng_arrivals = random.Random(f"{self.seed}:arrivals")
         self._rng_calls = random.Random(f"{self.seed}:calls")
         self._rng_agents = random.Random(f"{self.seed}:agents")
+        self._rng_transfers = random.Random(f"{self.seed}:transfers")
+        self._rng_callbacks = random.Random(f"{self.seed}:callbacks")
         self._queues = {spec.name: _Queue(spec) for spec in config.queues}
         self._agents = [_Agent(spec) for spec in config.agents]
         self._order = {agent.spec.agent_id: index for index, agent in enumerate(self._agents)}
@@ -352,9 +367,10 @@ class Simulation:
             self._join(queue)
         self._schedule_arrival(queue)
 
-    def _join(self, queue: _Queue) -> None:
+    def _join(self, queue: _Queue, identity: tuple[str, str] | None = None, attempt: int = 1) -> None:
+        """A caller enters ``queue``: a new one, or (``identity``) one calling back for the ``attempt``-th time."""
         self._serial += 1
-        number, name = caller_identity(self._rng_calls)
+        number, name = identity or caller_identity(self._rng_calls)
         policy = self.config.callers
         patience = self._rng_calls.lognormvariate(math.log(policy.patience_median_s), policy.patience_sigma)
         position = len(queue.waiting) + 1
@@ -367,6 +383,7 @@ class Simulation:
             self._dt(self.now),
             position,
             patience,
+            attempt,
         )
         caller = _Caller(info, self.now)
         queue.waiting.append(caller)
@@ -386,6 +403,18 @@ class Simulation:
         queue.abandoned += 1
         queue.abandoned_in_sl += int(wait <= queue.spec.servicelevel_s)
         self._emit(kind, queue.spec.name, caller=caller.info, position=position, count=count, wait_s=wait)
+        self._maybe_call_back(caller.info, answered=False)
+
+    def _maybe_call_back(self, info: CallerInfo, *, answered: bool) -> None:
+        """Perhaps schedule the same caller's next call (``config.callbacks``)."""
+        policy, rng = self.config.callbacks, self._rng_callbacks
+        chance = policy.after_answer_p if answered else policy.after_abandon_p
+        if info.attempt >= policy.max_attempts or rng.random() >= chance:
+            return
+        median = policy.answer_delay_median_s if answered else policy.abandon_delay_median_s
+        delay = min(max(rng.lognormvariate(math.log(median), policy.delay_sigma), 60.0), policy.max_delay_s)
+        queue = self._queues[info.queue]
+        self._at(self.now + delay, lambda: self._join(queue, (info.number, info.name), info.attempt + 1))
 
     def _remove(self, caller: _Caller) -> tuple[int, int]:
         """Take a caller out of its queue; return (its position, callers left)."""
@@ -513,6 +542,8 @@ class Simulation:
         agent.ringing_for = None
         policy = self.config.callers
         ended_by = "caller" if self._rng_calls.random() < policy.caller_hangup_fraction else "agent"
+        if self._rng_transfers.random() < queue.spec.transfer_share:
+            ended_by = "transfer"
         call = _Call(caller, queue.spec.name, self.now, wait, ended_by)
         agent.call = call
         if queue.spec.name in agent.members:
@@ -563,14 +594,25 @@ class Simulation:
         agent.call = None
         agent.calls_taken += 1
         agent.last_call = self.now
+        target = self._transfer_target(agent) if call.ended_by == "transfer" else ""
         self._emit("agent_complete", call.queue, caller=call.caller.info, member=self._member_view(agent, call.queue),
                    wait_s=call.wait_s, talk_s=talk, hold_s=call.hold_s, connected_at=self._dt(call.connected),
-                   reason=call.ended_by)  # fmt: skip
+                   reason=call.ended_by, target=target)  # fmt: skip
+        self._maybe_call_back(call.caller.info, answered=True)
         agent.wrap_until = self.now + queue.spec.wrapup_s
         self._set_device(agent, "idle")
         self._maybe_logout(agent)
         if agent.wrap_until > self.now:
             self._at(agent.wrap_until, lambda: None)
+
+    def _transfer_target(self, agent: _Agent) -> str:
+        """Where ``agent`` blind-transfers its caller: ``exten@context`` of the supervisor or of a colleague."""
+        policy, rng = self.config.transfers, self._rng_transfers
+        escalate = rng.random() < policy.escalation_share
+        colleagues = [other for other in self._agents if other is not agent and other.logged_in]
+        if escalate or not colleagues:
+            return f"{policy.escalation_extension}@{policy.context}"
+        return extension_of(rng.choice(colleagues).spec.interface, policy.context)
 
     # ------------------------------------------------------------------ agents: shifts, pauses
 

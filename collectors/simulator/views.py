@@ -47,6 +47,7 @@ class CallerInfo:
     joined_at: datetime
     original_position: int
     patience_s: float
+    attempt: int = 1  # 2, 3...: the same number and name calling back (a repeat caller)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,8 @@ class SimEvent:
     count, wait_s · agent_called: caller, member · agent_ring_cancelled: caller, member, reason
     (answered_elsewhere|left) · agent_ring_no_answer:
     caller, member, ring_s · agent_connect: caller, member, position, count, wait_s, ring_s ·
-    agent_complete: caller, member, wait_s, talk_s, hold_s, connected_at, reason (agent|caller) ·
+    agent_complete: caller, member, wait_s, talk_s, hold_s, connected_at, reason (agent|caller|transfer),
+    target (a transfer's ``exten@context``) ·
     call_hold / call_unhold: caller, member · member_*: member (after the change; paused/unpaused
     carry the pause reason in ``reason``).
     """
@@ -96,6 +98,7 @@ class SimEvent:
     hold_s: float = 0.0
     connected_at: datetime | None = None
     reason: str = ""
+    target: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,10 @@ CLIENT_CODE = ("new WebSocket(", "WebSocket.OPEN", "applyDiff(", "STALE_MS", "RE
 JAVASCRIPT = re.compile(r"=>|\bfunction\s*\w*\s*\(|\b(const|let|var)\s+\w+\s*=|\bdocument\.|\bwindow\.[\w.]+\s*=[^=]")
 PAGES: dict[str, tuple[Callable[[], Dash], set[str]]] = {
     "/tv": (build_tv_app, {CLIENT, "tv.js", "tv.css"}),
-    "/supervisor": (build_supervisor_app, {CLIENT, "actions.js", "supervisor.js", "supervisor.css"}),
+    "/supervisor": (
+        build_supervisor_app,
+        {CLIENT, "actions.js", "grid_figures.js", "supervisor.js", "calls.js", "supervisor.css", "calls.css"},
+    ),
     "/ops": (build_ops_app, {"ops.js"}),
 }
 

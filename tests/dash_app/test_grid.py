@@ -10,11 +10,13 @@ from dash_app.grid import (
     COLUMN_DEFS,
     ROW_CLASS_RULES,
     adherence_fields,
+    agent_figures,
     agent_highlights,
     agent_row,
     agent_rows,
     exception_words,
     listed,
+    target_fields,
     waiting_rows,
 )
 
@@ -231,3 +233,82 @@ def test_a_logged_out_agent_out_of_adherence_is_listed() -> None:
         ("a1", "✖ out", "late login"),
         ("a2", "◔ grace", ""),
     ]
+
+
+# -- targets, escalations and the cues of the figures (agent_figures) -------------------------------------------------
+
+
+def target(**extra: Any) -> dict[str, Any]:
+    base = {"basis": "logged_in", "basis_s": 12_300.0, "calls_expected": 15.4, "calls_pct": 77.9, "calls": "behind",
+            "aht_target_s": 240.0, "aht": "ok", "missed_rings_limit": 3, "missed_rings": "ok",
+            "occupancy_band": [60.0, 85.0], "occupancy": "ok"}  # fmt: skip
+    return base | extra
+
+
+def test_the_target_cell_shows_handled_over_expected_with_percent_cue_and_level() -> None:
+    """12 handled of 15.4 expected, 77.9 %, behind: "▼ 12/15 78 %", level alarm, the basis in the tooltip."""
+    figures = agent_figures(agent("a1", handled_today=12, target=target(), escalations_today=2))
+    assert figures == {
+        "target_pct": 77.9,
+        "target": "▼ 12/15 78 %",
+        "target_level": "alarm",
+        "target_title": "12 handled, 15 expected for 3:25 logged in: behind",
+        "escalations": 2,
+        "aht_cue": "",
+        "missed_rings_cue": "",
+        "occupancy_cue": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "cue", "level"), [("met", "▲", "ok"), ("near", "●", "warn"), ("behind", "▼", "alarm")]
+)
+def test_each_target_status_has_a_glyph_beside_its_colour(status: str, cue: str, level: str) -> None:
+    """met ▲ ok, near ● warn, behind ▼ alarm: colour is never the only cue."""
+    fields = target_fields(agent("a1", target=target(calls=status)))
+    assert fields["target"].startswith(f"{cue} ") and fields["target_level"] == level
+
+
+def test_halves_round_up_as_in_the_browser() -> None:
+    """2.5 expected and 62.5 % read 3 and 63 (Math.round), not Python's 2 and 62."""
+    fields = target_fields(agent("a1", handled_today=1, target=target(calls_expected=2.5, calls_pct=62.5, calls=None)))
+    assert fields["target"] == "1/3 63 %" and fields["target_level"] == ""
+
+
+def test_a_target_without_expectation_or_percent() -> None:
+    """No calls_expected: a blank cell; no calls_pct: handled/expected only; a scheduled basis says so."""
+    assert target_fields(agent("a1", target=target(calls_expected=None)))["target"] == ""
+    fields = target_fields(agent("a1", target=target(calls_pct=None, calls="near", basis="scheduled", basis_s=3600)))
+    assert fields["target"] == "● 2/15" and fields["target_pct"] is None
+    assert fields["target_title"] == "2 handled, 15 expected for 1:00 scheduled: near"
+
+
+def test_figures_off_target_get_a_cue() -> None:
+    """AHT over and missed rings over: ▲; occupancy high ▲, low ▼; ok or absent: none."""
+    high = agent_figures(agent("a1", target=target(aht="over", missed_rings="over", occupancy="high")))
+    assert (high["aht_cue"], high["missed_rings_cue"], high["occupancy_cue"]) == ("▲", "▲", "▲")
+    assert agent_figures(agent("a1", target=target(occupancy="low", aht=None)))["occupancy_cue"] == "▼"
+    assert agent_figures(agent("a1", target=target(occupancy="low", aht=None)))["aht_cue"] == ""
+
+
+def test_an_older_snapshot_without_the_fields_gives_blanks() -> None:
+    """No target, escalations or logged-in time (an older snapshot), or target None: every figure blank."""
+    blank = {"target_pct": None, "target": "", "target_level": "", "target_title": "", "escalations": None,
+             "aht_cue": "", "missed_rings_cue": "", "occupancy_cue": ""}  # fmt: skip
+    assert agent_figures(agent("a1")) == blank
+    assert agent_figures(agent("a1", target=None, escalations_today=None)) == blank
+    assert agent_figures(agent("a1", escalations_today=0))["escalations"] == 0
+
+
+def test_the_target_columns_are_compact_and_read_the_figures() -> None:
+    """ "Target" (by percent, cue classes lvl-ok/warn/alarm) and "Esc." are narrow columns; AHT, missed rings and
+    occupancy carry the cue in their text and lvl-warn off target; the row itself gains no field."""
+    by_id = {column.get("colId") or column.get("field"): column for column in COLUMN_DEFS}
+    assert by_id["target"]["width"] <= 130 and by_id["escalations"]["width"] <= 80
+    assert by_id["escalations"]["headerName"] == "Esc."
+    assert set(by_id["target"]["cellClassRules"]) == {"lvl-ok", "lvl-warn", "lvl-alarm"}
+    assert "target_pct" in by_id["target"]["valueGetter"]["function"]
+    for name, figure in (("aht_s", "aht"), ("missed_rings_today", "missed_rings"), ("occupancy_pct", "occupancy")):
+        assert f"{figure}_cue" in by_id[name]["valueFormatter"]["function"]
+        assert set(by_id[name]["cellClassRules"]) == {"lvl-warn"}
+    assert "target" not in agent_row(agent("a1", target=target()))

@@ -116,7 +116,7 @@ async def _demo_on(
         schedule=options.schedule,
     )
     site = site_config(config, site=settings.site)
-    site = SiteConfig.model_validate({**site.model_dump(), "thresholds": DEMO_THRESHOLDS})
+    site = SiteConfig.model_validate({**site.model_dump(exclude_unset=True), "thresholds": DEMO_THRESHOLDS})
     store = site_store(settings, client)
     simulation = Simulation(config, options.seed, start=now)
     if config.schedule is not None:

@@ -9,12 +9,14 @@ from functools import cache
 
 import pytest
 
+from collectors.ami.mapping import AmiMapper
 from collectors.ami.protocol import AmiParser, Frame
 from collectors.simulator.ami_format import AmiFormatter, CallerStyle
 from collectors.simulator.ami_frames import event_frame, list_complete, response
-from collectors.simulator.config import SimConfig, build_config
+from collectors.simulator.config import CallbackPolicy, SimConfig, build_config, site_config
 from collectors.simulator.model import Simulation
 from collectors.simulator.views import SimEvent
+from wallboard.core.engine import State
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 QUEUE_EVENTS = {"QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentConnect", "AgentComplete"}
@@ -270,3 +272,102 @@ def test_the_collector_mapping_reads_the_outcomes_back() -> None:
     assert counts["call_exited"] == kinds["caller_timeout"]
     assert {out.reason for out in mapped if out.kind == "call_exited"} == {"timeout"}
     assert mapper.rejected == 0
+
+
+# -- transfers and repeat callers ------------------------------------------------------------------------
+
+BRIDGE_FIELDS = [
+    "BridgeUniqueid", "BridgeType", "BridgeTechnology", "BridgeCreator", "BridgeName", "BridgeNumChannels",
+    "BridgeVideoSourceMode",
+]  # fmt: skip
+
+
+def _transfer_config() -> SimConfig:
+    """The busy site with a transfer in three calls and callers calling back within minutes."""
+    config = _busy_config()
+    queues = tuple(q.model_copy(update={"transfer_share": 0.3}) for q in config.queues)
+    callbacks = CallbackPolicy(
+        after_abandon_p=0.8, after_answer_p=0.1, abandon_delay_median_s=300.0, answer_delay_median_s=900.0
+    )
+    return config.model_copy(update={"queues": queues, "callbacks": callbacks})
+
+
+@cache
+def _transfer_run(bare: float = 0.0) -> tuple[tuple[SimEvent, ...], tuple[tuple[datetime, Frame], ...]]:
+    """Two hours of the transfer site as frames, each with the time of the simulation event it came from."""
+    config = _transfer_config()
+    sim = Simulation(config, start=START)
+    formatter = AmiFormatter(config, seed=2, bare_complete_probability=bare)
+    events = sim.advance(START + timedelta(hours=2))
+    parser = AmiParser(expect_banner=False)
+    frames: list[tuple[datetime, Frame]] = []
+    for event in events:
+        for frame in formatter.events(event):
+            parser.receive_data(frame.data)
+        frames.extend((event.ts, parsed) for parsed in parser.frames_received())
+    assert list(parser.errors()) == []
+    return tuple(events), tuple(frames)
+
+
+def test_a_blind_transfer_is_framed_as_asterisk_22_writes_it() -> None:
+    """BlindTransfer (agent's bridged channel -> caller's queue leg, the bridge, exten@context), then AgentComplete
+    Reason transfer, the caller leaving the bridge, the agent hanging up, the caller dialling the target."""
+    events, frames = _transfer_run()
+    transfers = [e for e in events if e.kind == "agent_complete" and e.reason == "transfer"]
+    wire = [frame for _, frame in frames if frame.name == "BlindTransfer"]
+    assert len(wire) == len(transfers) > 10
+    for event, frame in zip(transfers, wire, strict=True):
+        assert _keys(frame) == [
+            "Event", "Privilege", "Result", *(f"Transferer{key}" for key in CHANNEL_FIELDS),
+            *(f"Transferee{key}" for key in CHANNEL_FIELDS), *BRIDGE_FIELDS, "IsExternal", "Context", "Extension",
+        ]  # fmt: skip
+        assert event.member is not None and event.caller is not None
+        assert (frame["Result"], frame["Privilege"], frame["BridgeNumChannels"]) == ("Success", "call,all", "2")
+        assert f"{frame['Extension']}@{frame['Context']}" == event.target
+        assert frame["TransfererChannel"].startswith(event.member.interface.removesuffix("/n"))
+        assert frame["IsExternal"] == ("Yes" if event.member.interface.startswith("PJSIP/") else "No")
+        assert frame["TransfereeCallerIDNum"] == event.caller.number
+    for index, (_, frame) in enumerate(frames):
+        if frame.name != "BlindTransfer":
+            continue
+        uid, agent_uid = frame["TransfereeUniqueid"], frame["TransfererUniqueid"]
+        after = [
+            f
+            for _, f in frames[index + 1 :]
+            if f.name != "VarSet" and uid in (f.get("Uniqueid"), f.get("DestUniqueid"))
+        ]
+        names = [f.name for f in after[: after.index(next(f for f in after if f.name.startswith("Hangup")))]]
+        assert names[:2] == ["AgentComplete", "BridgeLeave"] and names[-1] == "Newexten"
+        complete, dial = after[0], after[len(names) - 1]
+        assert (complete["Reason"], complete["DestUniqueid"]) == ("transfer", agent_uid)
+        assert (dial["Context"], dial["Exten"], dial["Application"]) == (frame["Context"], frame["Extension"], "Dial")
+        agent_hangup = next(i for i, (_, f) in enumerate(frames) if f.name == "Hangup" and f["Uniqueid"] == agent_uid)
+        caller_hangup = next(i for i, (_, f) in enumerate(frames) if f.name == "Hangup" and f["Uniqueid"] == uid)
+        assert index < agent_hangup < caller_hangup
+
+
+def test_transfers_escalations_and_repeat_callers_reach_the_wallboard() -> None:
+    """End to end: the simulator's bytes through the real AMI mapper into the engine with the generated site file
+    count every transfer, the escalations per agent and per queue, and the repeat callers."""
+    events, frames = _transfer_run(bare=0.03)
+    config = _transfer_config()
+    mapper, state = AmiMapper(site="sim"), State(site_config(config))
+    for ts, frame in frames:
+        for event in mapper.feed(frame, ts):
+            state.apply(event)
+    assert mapper.rejected == 0
+    snapshot = state.snapshot(START + timedelta(hours=2))
+    transfers = [e for e in events if e.kind == "agent_complete" and e.reason == "transfer"]
+    escalation = f"{config.transfers.escalation_extension}@{config.transfers.context}"
+    escalated = Counter(e.member.agent_id for e in transfers if e.target == escalation and e.member)
+    transferred = Counter(e.member.agent_id for e in transfers if e.member)
+    agents = snapshot["agents"]
+    assert {a: agents[a]["escalations_today"] for a in agents if agents[a]["escalations_today"]} == escalated
+    assert {a: agents[a]["transfers_today"] for a in agents if agents[a]["transfers_today"]} == transferred
+    assert 0 < sum(escalated.values()) < len(transfers)
+    queues = snapshot["queues"]
+    by_queue = Counter(e.queue for e in transfers if e.target == escalation)
+    assert {q: queues[q]["day"]["escalations"] for q in queues if queues[q]["day"]["escalations"]} == by_queue
+    callbacks = [e for e in events if e.kind == "caller_join" and e.caller and e.caller.attempt > 1]
+    repeats = sum(queues[q]["total"]["repeat_callers"] for q in queues)
+    assert 0 < repeats <= len(callbacks)

@@ -20,7 +20,7 @@ from collectors.simulator.config import (
     SimConfig,
     build_config,
 )
-from collectors.simulator.model import Simulation, SimulationError
+from collectors.simulator.model import Simulation, SimulationError, extension_of
 from collectors.simulator.names import profile_rate
 from collectors.simulator.schedule import shift_slots
 from collectors.simulator.views import SimEvent
@@ -506,3 +506,79 @@ def test_the_demo_defaults_show_exceptions_in_the_first_minutes() -> None:
     }
     assert at_once < on_shift_now
     assert len(on_shift_now - at_once) >= 2 and (on_shift_now - at_once) <= late
+
+
+# -- transfers and callbacks -------------------------------------------------------------------------
+
+
+def test_a_share_of_answered_calls_end_in_transfers_and_a_third_of_those_escalate() -> None:
+    """Over a seeded day about ``transfer_share`` of the calls are blind-transferred, about a third of them to the
+    supervisor's escalation extension and the rest to another agent's extension; a transfer is a handled call."""
+    config, _, events = _day()
+    completes = [e for e in events if e.kind == "agent_complete"]
+    transfers = [e for e in completes if e.reason == "transfer"]
+    policy = config.transfers
+    escalation = f"{policy.escalation_extension}@{policy.context}"
+    escalations = [e for e in transfers if e.target == escalation]
+    assert 0.025 <= len(transfers) / len(completes) <= 0.055
+    assert 0.2 <= len(escalations) / len(transfers) <= 0.5
+    extensions = {extension_of(agent.interface, policy.context) for agent in config.agents}
+    for event in transfers:
+        assert event.member is not None and event.talk_s > 0
+        assert event.target == escalation or event.target in extensions - {
+            extension_of(event.member.interface, policy.context)
+        }
+    assert {e.target for e in completes if e.reason != "transfer"} == {""}
+    assert {e.reason for e in completes} == {"agent", "caller", "transfer"}
+
+
+def test_extensions_ring_the_agent_in_its_context() -> None:
+    """A PJSIP agent is dialled at its number in the phones' context, a Local agent at its own exten@context."""
+    assert extension_of("PJSIP/1005", "from-internal") == "1005@from-internal"
+    assert extension_of("Local/agent05@agents/n", "from-internal") == "agent05@agents"
+
+
+def test_some_callers_call_back_later_with_the_same_number_and_name() -> None:
+    """A callback is a new call with the same number and name, the next attempt, after the caller's previous
+    call ended (an abandon soon, an answered call later), within the configured delays."""
+    config, _, events = _day()
+    policy = config.callbacks
+    joins = [e for e in events if e.kind == "caller_join" and e.caller]
+    ended = {
+        e.caller.call_id: e
+        for e in events
+        if e.kind in ("caller_abandon", "caller_timeout", "agent_complete") and e.caller
+    }
+    last: dict[str, SimEvent] = {}
+    origins: Counter[str] = Counter()
+    for event in joins:
+        caller = event.caller
+        assert caller is not None
+        previous = last.get(caller.number)
+        if caller.attempt == 1:
+            assert previous is None  # fresh numbers never collide within a day
+        else:
+            assert previous is not None and previous.caller is not None
+            assert (previous.caller.name, previous.caller.attempt + 1) == (caller.name, caller.attempt)
+            end = ended[previous.caller.call_id]
+            assert 60 <= (event.ts - end.ts).total_seconds() <= policy.max_delay_s
+            origins["answered" if end.kind == "agent_complete" else "unanswered"] += 1
+        last[caller.number] = event
+    assert origins["answered"] > 0 and origins["unanswered"] > 0
+    assert 0.02 <= sum(origins.values()) / len(joins) <= 0.1
+    assert max(e.caller.attempt for e in joins if e.caller) <= policy.max_attempts
+
+
+def test_without_transfers_or_callbacks_no_call_is_transferred_or_repeated() -> None:
+    """Zero shares turn both off (and a seed still gives one history)."""
+    config = build_config(12, 2, seed=3)
+    quiet = config.model_copy(
+        update={
+            "queues": tuple(q.model_copy(update={"transfer_share": 0.0}) for q in config.queues),
+            "callbacks": config.callbacks.model_copy(update={"after_abandon_p": 0.0, "after_answer_p": 0.0}),
+        }
+    )
+    _, events = _run(quiet, MONDAY + timedelta(hours=9), 4)
+    assert all(e.reason != "transfer" for e in events if e.kind == "agent_complete")
+    numbers = Counter(e.caller.number for e in events if e.kind == "caller_join" and e.caller)
+    assert len(numbers) > 100 and max(numbers.values()) == 1

@@ -19,7 +19,7 @@ from collectors.simulator.config import (
     site_config,
 )
 from collectors.simulator.names import agent_names, queue_names
-from wallboard.core.site import AgentDirectory
+from wallboard.core.site import AgentDirectory, SiteConfig
 
 
 def test_the_same_arguments_build_the_same_site() -> None:
@@ -120,3 +120,43 @@ def test_build_config_follows_a_schedule_only_when_asked() -> None:
     assert build_config(3, 1).schedule is None
     policy = SchedulePolicy(indiscipline=Indiscipline.none())
     assert build_config(3, 1, schedule=policy).schedule == policy
+
+
+def test_site_config_has_targets_a_team_override_and_the_escalation_extension() -> None:
+    """The site file sets productivity targets (AHT a little above the expected handling time), the busiest
+    queue's team a higher calls target of its own, and the supervisor's extension as escalation target."""
+    config = build_config(20, 3, seed=4)
+    site = site_config(config)
+    assert site.targets is not None
+    assert (site.targets.calls_per_shift, site.targets.shift_hours) == (60, 8)
+    assert (site.targets.missed_rings_per_day, site.targets.occupancy_pct) == (3, (70, 90))
+    handles = [mean_handle_s(spec, config.callers) for spec in config.queues]
+    assert site.targets.aht_s is not None and min(handles) < site.targets.aht_s <= 1.25 * max(handles)
+    assert site.escalation_targets == (config.transfers.escalation_extension,) == ("2000",)
+    busiest = max(config.queues, key=lambda spec: spec.peak_rate_per_min).name
+    overridden = {team for team, conf in site.teams.items() if conf.targets is not None}
+    assert overridden == {f"{busiest}-team"}
+    busy, other = site.agent_targets(f"{busiest}-team"), site.agent_targets("sales-team")
+    assert busy is not None and other is not None
+    assert (busy.calls_per_shift, other.calls_per_shift) == (75, 60)
+    assert busy.aht_s == other.aht_s == site.targets.aht_s and busy.occupancy_pct == (70, 90)
+
+
+def test_transfer_and_callback_policies_are_validated() -> None:
+    """Shares are probabilities and the escalation extension is one dialplan extension."""
+    config = build_config(4, 1)
+    assert config.queues[0].transfer_share == 0.04 and config.transfers.escalation_share == pytest.approx(1 / 3)
+    with pytest.raises(ValidationError):
+        config.queues[0].model_validate({**config.queues[0].model_dump(), "transfer_share": 1.5})
+    with pytest.raises(ValidationError):
+        SimConfig.model_validate({**config.model_dump(), "transfers": {"escalation_extension": "20 00"}})
+    with pytest.raises(ValidationError):
+        SimConfig.model_validate({**config.model_dump(), "callbacks": {"after_abandon_p": -0.1}})
+
+
+def test_the_site_files_targets_survive_a_dump_and_reload() -> None:
+    """The demo dumps the site file and reads it back: every agent keeps the same targets."""
+    site = site_config(build_config(20, 3, seed=1))
+    again = SiteConfig.model_validate(site.model_dump())
+    for team in [*site.teams, None]:
+        assert again.agent_targets(team) == site.agent_targets(team)
