@@ -390,6 +390,7 @@ def waiting_rows(snapshot: Mapping[str, Any], queue: str) -> list[dict[str, Any]
             "call_id": call["call_id"],
             "position": call["position"],
             "caller": call.get("caller_name") or call.get("caller") or "unknown",
+            "repeat": bool(call.get("repeat")),
             "wait_s": call["wait_s"],
             "entered": (now - timedelta(seconds=float(call["wait_s"]))).astimezone(UTC).isoformat(),
         }

@@ -140,8 +140,12 @@
       const head = el("tr", {}, el("th", {}, "#"), el("th", {}, "Caller"), el("th", {}, "Wait"));
       const rows = calls.map((c) => {
         const wait = (Date.now() - (base - c.wait_s * 1000)) / 1000;
-        const tr = el("tr", {}, el("td", {}, String(c.position)),
-          el("td", {}, c.caller_name || c.caller || "unknown"),
+        const who = el("td", {}, c.caller_name || c.caller || "unknown");
+        if (c.repeat) {  // called within the repeat window before: a cue in words, not only a colour
+          who.append(" ", el("span", { className: "repeat", title: "called before within the repeat window" },
+            "↻ repeat"));
+        }
+        const tr = el("tr", {}, el("td", {}, String(c.position)), who,
           el("td", { className: "wait" }, fmt(Math.max(0, wait))));
         tr.dataset.callId = c.call_id;
         return tr;

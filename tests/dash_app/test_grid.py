@@ -138,15 +138,36 @@ def test_waiting_rows_are_oldest_first_with_the_time_they_entered() -> None:
         "queues": {
             "sales": {
                 "waiting_calls": [
-                    {"call_id": "c2", "caller": "555-2", "caller_name": None, "position": 2, "wait_s": 5.0},
+                    {
+                        "call_id": "c2",
+                        "caller": "555-2",
+                        "caller_name": None,
+                        "position": 2,
+                        "wait_s": 5.0,
+                        "repeat": True,
+                    },
                     {"call_id": "c1", "caller": "555-1", "caller_name": "Jo", "position": 1, "wait_s": 75.0},
                 ]
             }
         },
     }
     assert waiting_rows(snapshot, "sales") == [
-        {"call_id": "c1", "position": 1, "caller": "Jo", "wait_s": 75.0, "entered": "2024-05-06T09:08:45+00:00"},
-        {"call_id": "c2", "position": 2, "caller": "555-2", "wait_s": 5.0, "entered": "2024-05-06T09:09:55+00:00"},
+        {
+            "call_id": "c1",
+            "position": 1,
+            "caller": "Jo",
+            "repeat": False,
+            "wait_s": 75.0,
+            "entered": "2024-05-06T09:08:45+00:00",
+        },
+        {
+            "call_id": "c2",
+            "position": 2,
+            "caller": "555-2",
+            "repeat": True,
+            "wait_s": 5.0,
+            "entered": "2024-05-06T09:09:55+00:00",
+        },
     ]
     assert waiting_rows(snapshot, "support") == []
 

@@ -320,3 +320,30 @@ def test_the_real_light_run_counts_as_many_repeats_as_its_numbers_repeat() -> No
         name: expected.get(name, 0) for name in queues
     }
     assert all(q["total"]["offered"] > 0 for q in queues.values())
+
+
+def test_targets_judge_the_agents_of_the_real_light_run_from_their_own_calls_and_time() -> None:
+    """The real Asterisk 22 queue_log: each agent's progress is its handled calls (COMPLETE* and transfer lines of
+    its member name, counted from the raw lines) over 60 calls x its logged-in time / 8 h."""
+    lines = (LIGHT / "queue_log").read_text(encoding="utf-8").splitlines()
+    ends = Counter(
+        fields[3]
+        for fields in (line.split("|") for line in lines)
+        if fields[4:5]
+        and fields[4] in ("COMPLETECALLER", "COMPLETEAGENT", "TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER")
+    )
+    site = SiteConfig(site="light", targets=Targets(calls_per_shift=60, shift_hours=8))
+    state = State(site)
+    events = _queue_log_events(lines)
+    for event in events:
+        state.apply(event)
+    last = max(event.ts for event in events)
+    agents = state.snapshot(last)["agents"]
+    judged = {agent_id: entry for agent_id, entry in agents.items() if entry["handled_today"]}
+    assert {agent_id: entry["handled_today"] for agent_id, entry in judged.items()} == dict(ends)
+    for entry in judged.values():
+        target = entry["target"]
+        assert target is not None and entry["logged_in_s"] > 0
+        expected = 60 * entry["logged_in_s"] / (8 * HOUR)
+        assert target["calls_expected"] == pytest.approx(expected)
+        assert target["calls_pct"] == pytest.approx(100 * entry["handled_today"] / expected)
