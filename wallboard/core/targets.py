@@ -181,29 +181,25 @@ class RepeatCallers:
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
-        self._last: OrderedDict[str, datetime] = OrderedDict()
+        self._last: OrderedDict[str, float] = OrderedDict()  # number -> last entry (epoch s), oldest first
 
     def entered(self, caller: str, ts: datetime) -> bool:
         """A call from ``caller`` entered at ``ts``: True when the same number entered within the window before."""
         number = caller.strip()
         if number.casefold() in _NOBODY:
             return False
-        last = self._last.pop(number, None)
-        repeat = last is not None and 0.0 <= (ts - last).total_seconds() <= self.window_s
-        if last is not None and last > ts:  # an out-of-order entry: keep the latest time
-            ts = last
+        now = ts.timestamp()
         remembered = self._last
-        remembered[number] = ts
+        last = remembered.pop(number, None)
+        repeat = last is not None and 0.0 <= now - last <= self.window_s
+        remembered[number] = now if last is None or now > last else last  # an out-of-order entry keeps the latest
         if len(remembered) > MEMORY:
             remembered.popitem(last=False)
-        horizon = ts.timestamp() - self.window_s  # numbers not seen within the window are forgotten (personal data)
-        while remembered:
-            oldest = next(iter(remembered.values()))
-            if oldest.timestamp() >= horizon:
-                break
+        horizon = now - self.window_s  # numbers not seen within the window are forgotten (personal data)
+        while remembered and next(iter(remembered.values())) < horizon:
             remembered.popitem(last=False)
         return repeat
 
-    def state(self) -> Mapping[str, datetime]:
-        """The remembered numbers and their last entry (oldest first)."""
+    def state(self) -> Mapping[str, float]:
+        """The remembered numbers and their last entry in epoch seconds (oldest first)."""
         return self._last

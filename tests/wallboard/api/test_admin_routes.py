@@ -48,6 +48,8 @@ async def test_login_gives_a_session_that_reads_and_knows_its_role(store: Store)
         "via": "session",
         "board": None,
         "permissions": ["ack_alerts", "act_on_agents", "read"],
+        "teams": [],
+        "queues": [],
     }
     assert snapshot.status_code == 200 and snapshot.json()["seq"] == 1
 
@@ -164,6 +166,8 @@ async def test_display_tokens_created_listed_and_revoked(store: Store) -> None:
         "via": "display",
         "board": "floor-2",
         "permissions": ["read"],
+        "teams": [],
+        "queues": [],
     }
     assert listed.json() == [{"id": created["id"], "board": "floor-2", "label": "TV 2", "created": created["created"]}]
     assert created["token"] not in listed.text
