@@ -1,7 +1,7 @@
-"""Replay a recorded source (AMI transcript, queue_log, its CSV export or its table) through the live code path.
+"""Replay a recorded source (AMI transcript, queue_log, its CSV export or table, FreeSWITCH event socket).
 
-The replay uses the same parser, mapping and engine as the live collectors: bytes or lines go
-through ``collectors.ami`` or ``collectors.queue_log`` into ``wallboard.core.engine.State``, and the
+The replay uses the same parser, mapping and engine as the live collectors: bytes or lines go through
+``collectors.ami``, ``collectors.queue_log`` or ``collectors.esl`` into ``wallboard.core.engine.State``, and the
 result is the engine's whole-input totals plus what the source counted (records read, rejected,
 ignored, reconnects). Nothing here computes a metric.
 
@@ -31,6 +31,8 @@ from typing import Any, BinaryIO, Literal
 
 from collectors.ami.mapping import AmiMapper, make_drop_predicate
 from collectors.ami.protocol import AmiParser
+from collectors.esl.mapping import EslMapper
+from collectors.esl.protocol import EslParser, callcenter_only
 from collectors.queue_log.csv_export import read_csv
 from collectors.queue_log.database import MalformedRow, parse_row
 from collectors.queue_log.parser import QueueLogMapper
@@ -43,9 +45,9 @@ from wallboard.errors import InputFormatError, UsageError, WallboardError
 
 log = logging.getLogger(__name__)
 
-ReplayFormat = Literal["ami", "queue_log", "queue_log_csv"]
-FormatChoice = Literal["auto", "ami", "queue_log", "queue_log_csv"]
-FORMATS: tuple[ReplayFormat, ...] = ("ami", "queue_log", "queue_log_csv")
+ReplayFormat = Literal["ami", "queue_log", "queue_log_csv", "esl"]
+FormatChoice = Literal["auto", "ami", "queue_log", "queue_log_csv", "esl"]
+FORMATS: tuple[ReplayFormat, ...] = ("ami", "queue_log", "queue_log_csv", "esl")
 # A given format that rejects at least this share of the records read is the wrong format (exit 3).
 MOSTLY_REJECTED = 0.9
 HEAD_BYTES = 64 << 10  # how much of the file's start detect_format reads
@@ -152,6 +154,8 @@ def detect_format(head: bytes) -> ReplayFormat | None:
     header = tuple(name.strip().strip('"').strip().lower() for name in lines[0].split(","))
     if header[: len(_CSV_HEADER)] == _CSV_HEADER:
         return "queue_log_csv"
+    if lines[0].startswith(("Content-Type: ", "Content-Length: ")):  # a FreeSWITCH event socket capture
+        return "esl"
     ami = sum(1 for line in lines if _AMI_LINE.match(line))
     queue_log = sum(1 for line in lines if _QUEUE_LOG_LINE.match(line))
     if max(ami, queue_log) * 2 <= len(lines):
@@ -283,6 +287,8 @@ def replay(
             counts, last = _replay_ami(stream, state, site, frame_times, progress)
         elif fmt == "queue_log":
             counts, last = _replay_queue_log(stream, state, site, progress)
+        elif fmt == "esl":
+            counts, last = _replay_esl(stream, state, site, progress)
         else:
             counts, last = _replay_queue_log_csv(stream, state, site, progress)
     state.finish(last or _NO_TIME)
@@ -339,6 +345,41 @@ def _replay_ami(
     counts.ignored = parser.dropped + mapper.ignored
     counts.reconnects = mapper.reconnects
     counts.degraded_by_reason = dict(mapper.degraded_by_reason)
+    return counts, last
+
+
+def _replay_esl(
+    stream: BinaryIO, state: State, site: SiteConfig, progress: Progress | None
+) -> tuple[SourceCounts, datetime | None]:
+    """A FreeSWITCH event socket capture (plain or JSON events; ``collectors.esl``): every event carries its
+    own time (``Event-Date-Timestamp``), so the replay is timed. Frames that are not mod_callcenter events are
+    ignored unread; a ``callcenter_config tier list`` reply in the capture teaches the agents' queues."""
+    parser = EslParser(drop=callcenter_only)
+    mapper = EslMapper(site=site.site)
+    counts = SourceCounts(format="esl")
+    last: datetime | None = None
+    frames = errors = 0
+
+    def drain() -> None:
+        nonlocal last, frames, errors
+        for frame in parser.frames_received():
+            frames += 1
+            last = _apply(state, mapper.feed(frame, last or _NO_TIME)) or last
+        for error in parser.errors():
+            errors += 1
+            log.warning("ESL input: %s", error)
+
+    while chunk := stream.read(CHUNK):
+        parser.receive_data(chunk)
+        drain()
+        if progress:
+            progress(len(chunk))
+    parser.receive_eof()
+    drain()
+    rejected = sum(mapper.rejected.values())
+    counts.records = frames + parser.dropped + errors
+    counts.rejected = errors + rejected
+    counts.ignored = parser.dropped + frames - mapper.mapped - rejected
     return counts, last
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from engine_events import at, ev, outcomes, queued, run_on
-from fixture_paths import LIGHT, PUBLIC
+from fixture_paths import FREESWITCH, LIGHT, PUBLIC
 
 from wallboard.core.calls import CALL_COLUMNS, OUTCOMES, calls_csv, day_bounds, masked, transfer_kind
 from wallboard.core.engine import State
@@ -36,6 +36,8 @@ CAPTURES = [
     (LIGHT / "ami_transcript.txt", "ami"),
     (PUBLIC / "asterisk2slack_queue_log.txt", "queue_log"),
     (PUBLIC / "asterisk2slack_queue_log_v1.txt", "queue_log"),
+    (FREESWITCH / "esl_transcript.txt", "esl"),
+    (FREESWITCH / "esl_transcript_cc_json.txt", "esl"),
 ]
 
 

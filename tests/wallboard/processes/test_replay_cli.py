@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixture_paths import LIGHT, PUBLIC
+from fixture_paths import FREESWITCH, LIGHT, PUBLIC
 
 from wallboard.cli import main
 from wallboard.processes.replay import detect_format
@@ -166,3 +166,19 @@ def test_the_table_fits_an_80_column_terminal() -> None:
     assert "…" not in proc.stdout
     for name in ("support", "sales", "billing", "Alice Nguyen", "José Álvarez", "100.0"):
         assert name in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["esl_transcript.txt", "esl_transcript_cc_json.txt"])
+def test_a_freeswitch_capture_replays_as_esl_with_the_ground_truth_per_queue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The real FreeSWITCH 1.10.12 event socket captures (plain and JSON) are told apart and replayed as esl."""
+    path = copy(tmp_path, FREESWITCH / name)
+    assert main(["replay", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["source"]["format"], result["source"]["rejected"]) == ("esl", 0)
+    truth = json.loads((FREESWITCH / "ground_truth.json").read_text())["queues"]
+    fields = ("offered", "answered", "abandoned", "timed_out")
+    assert {q: {f: v[f] for f in fields} for q, v in result["queues"].items()} == {
+        q: {f: v[f] for f in fields} for q, v in truth.items()
+    }
