@@ -15,12 +15,18 @@ Levels come from the snapshot's open ``alerts`` (``wallboard.core.alerting``): t
 alerts on one queue and metric (:func:`alert_levels`), or on one team and metric, an agent's alert
 counting for the agent's team (:func:`team_levels`, for the adherence tiles). Colour is never the
 only cue: each level has an icon (``ICONS``: ● ok, ▲ warn, ■ alarm) and a word, shown beside the colour.
+
+A threshold breached but not yet for its ``for_s`` is *pending* (the snapshot's ``pending``, from
+``wallboard.core.alerts.Evaluator.pending_alerts``): :func:`pending_levels` / :func:`team_pending` give per
+(queue or team, metric) the level coming and when, the soonest; the TV shows it with a hollow icon
+(``PENDING_ICONS``: △ warn, □ alarm) and the time left, :func:`pending_text` ("WARN in 0:42").
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 Level = Literal["ok", "warn", "alarm"]
@@ -28,6 +34,8 @@ Format = Literal["count", "duration", "percent", "ratio"]
 LEVELS: tuple[Level, ...] = ("ok", "warn", "alarm")  # worst last
 ICONS: dict[Level, str] = {"ok": "●", "warn": "▲", "alarm": "■"}
 WORDS: dict[Level, str] = {"ok": "OK", "warn": "WARN", "alarm": "ALARM"}
+PENDING_ICONS: dict[Level, str] = {"ok": "", "warn": "△", "alarm": "□"}
+Pending = tuple[Level, str]  # the level coming and when it is due (ISO 8601)
 MISSING = "—"
 
 
@@ -114,3 +122,61 @@ def team_levels(alerts: Iterable[Mapping[str, Any]], snapshot: Mapping[str, Any]
             key = (str(team), TEAM_METRIC_SHOWN_AS.get(metric, metric))
             out[key] = worst([out.get(key, "ok"), level])
     return out
+
+
+def sooner(a: Pending | None, b: Pending | None) -> Pending | None:
+    """The pending level due first (the worse one when due together); None counts as never."""
+    if a is None or b is None:
+        return a or b
+    key_a, key_b = (_instant(a[1]), -LEVELS.index(a[0])), (_instant(b[1]), -LEVELS.index(b[0]))
+    return a if key_a <= key_b else b
+
+
+def _instant(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return math.inf
+
+
+def _pending(
+    entries: Iterable[Mapping[str, Any]], owner: Callable[[Mapping[str, Any]], str | None]
+) -> dict[tuple[str, str], Pending]:
+    out: dict[tuple[str, str], Pending] = {}
+    for entry in entries:
+        level, due, name = entry.get("level"), entry.get("due"), owner(entry.get("target") or {})
+        if level not in ("warn", "alarm") or not isinstance(due, str) or not name:
+            continue
+        metric = str(entry.get("metric"))
+        key = (name, TEAM_METRIC_SHOWN_AS.get(metric, metric))
+        out[key] = sooner(out.get(key), (level, due)) or (level, due)
+    return out
+
+
+def pending_levels(entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Pending]:
+    """The soonest pending level per (queue, metric) among the snapshot's ``pending`` entries."""
+    return _pending(entries, lambda target: str(target.get("name")) if target.get("kind") == "queue" else None)
+
+
+def team_pending(entries: Iterable[Mapping[str, Any]], snapshot: Mapping[str, Any]) -> dict[tuple[str, str], Pending]:
+    """The soonest pending level per (team, metric): on a team, or on an agent for the agent's team."""
+    agents = snapshot.get("agents") or {}
+
+    def owner(target: Mapping[str, Any]) -> str | None:
+        if target.get("kind") == "team":
+            return str(target.get("name"))
+        if target.get("kind") == "agent":
+            team = (agents.get(str(target.get("name"))) or {}).get("team")
+            return str(team) if team else None
+        return None
+
+    return _pending(entries, owner)
+
+
+def pending_text(level: Level, due: str, now: float) -> str:
+    """``"WARN in 0:42"``: the level coming and the whole seconds left (rounded up) until ``due``, from ``now``
+    (epoch seconds, the server's clock); ``"WARN now"`` once due."""
+    left = _instant(due) - now
+    if not math.isfinite(left) or left <= 0:
+        return f"{WORDS[level]} now"
+    return f"{WORDS[level]} in {fmt_duration(math.ceil(left))}"

@@ -18,28 +18,48 @@ Two options add other kinds of tile:
   the worst open ``adherence_pct`` alert on the team or on one of its agents.
 
 :func:`tile_models` turns one snapshot, one board (and the page showing) into the tiles a TV shows:
-per tile, each figure's text (``dash_app.figures``) and level (the worst open alert on that queue
-and the figure's threshold metric), and the tile's level (the worst of its figures).
-:func:`grid_shape` chooses columns and rows for a 16:9 screen.
+per tile, each figure's label, text (``dash_app.figures``), level (the worst open alert on that queue
+and the figure's threshold metric) and *pending* level (a worse level whose threshold is breached but
+not yet for its ``for_s``, with its due time: the snapshot's ``pending``), and the tile's level (the
+worst of its figures) and soonest pending level. The interval's SL label names the site's interval
+length (``"SL 15 min"``, from the snapshot's ``interval.minutes``); the agents by state include
+ringing, so they add up to the agents logged in.
 
 The TV page renders in the browser, from the websocket, with ``dash_app/tv_assets/tv.js``. It gets
 this module's catalogue (:func:`catalogue`: keys, labels, snapshot paths, formats, metrics) in the
-page, so labels, paths and metric mapping have a single source; the formats, the group sums and the
-grid shape are re-implemented there in a few lines, and ``tests/dash_app/test_tv.py`` checks that the
-browser shows exactly :func:`tile_models` for a published snapshot.
+page, so labels, paths and metric mapping have a single source; the formats and the group sums are
+re-implemented there in a few lines, and ``tests/dash_app/test_tv.py`` checks that the browser shows
+exactly :func:`tile_models` for a published snapshot. The grid of tiles and the font sizes are the
+browser's alone: it knows the screen (tv.js ``fitBoard``: the columns, and per tile the figure columns,
+that give the biggest figures; ``tests/dash_app/test_tv_readable.py`` measures them at four screen sizes).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from dash_app.figures import ICONS, WORDS, Format, Level, alert_levels, fmt, team_levels, worst
+from dash_app.figures import (
+    ICONS,
+    LEVELS,
+    PENDING_ICONS,
+    WORDS,
+    Format,
+    Level,
+    Pending,
+    alert_levels,
+    fmt,
+    pending_levels,
+    sooner,
+    team_levels,
+    team_pending,
+    worst,
+)
 from dash_app.groups import group_entry, snapshot_groups
 
 TileKind = Literal["queue", "group", "team"]
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -58,17 +78,19 @@ class Kpi:
 KPIS: tuple[Kpi, ...] = (
     Kpi("waiting", "Waiting", ("waiting",), "count", "waiting", True),
     Kpi("longest_wait", "Longest wait", ("longest_wait_s",), "duration", "longest_wait_s", True),
-    Kpi("sl_interval", "SL now", ("interval", "service_level_pct"), "percent", "service_level_pct", True),
+    Kpi("sl_interval", "SL interval", ("interval", "service_level_pct"), "percent", "service_level_pct", True),
     Kpi("sl_day", "SL today", ("day", "service_level_pct"), "percent", "service_level_day_pct", True),
     Kpi("asa", "ASA", ("interval", "asa_s"), "duration", "asa_s"),
     Kpi("aht", "AHT", ("interval", "aht_s"), "duration", "aht_s"),
     Kpi("abandon", "Abandoned", ("interval", "abandon_rate_pct"), "percent", "abandon_rate_pct"),
+    Kpi("needed", "Need / staffed", ("required_agents",), "ratio", "agents_short", other=("agents", "logged_in")),
+    # The agents by state, in the order they add up: logged in = available + ringing + on call + wrap-up + paused.
+    Kpi("logged_in", "Logged in", ("agents", "logged_in"), "count"),
     Kpi("available", "Available", ("agents", "available"), "count", "agents_available"),
+    Kpi("ringing", "Ringing", ("agents", "ringing"), "count"),
     Kpi("on_call", "On call", ("agents", "on_call"), "count"),
     Kpi("wrap_up", "Wrap-up", ("agents", "wrap_up"), "count"),
     Kpi("paused", "Paused", ("agents", "paused"), "count"),
-    Kpi("logged_in", "Logged in", ("agents", "logged_in"), "count"),
-    Kpi("needed", "Needed / staffed", ("required_agents",), "ratio", "agents_short", other=("agents", "logged_in")),
 )
 KPI_KEYS: tuple[str, ...] = tuple(kpi.key for kpi in KPIS)
 # A team's adherence tile: paths into the snapshot's teams[team].
@@ -88,6 +110,9 @@ TEAM_KPIS: tuple[Kpi, ...] = (
 )
 _BY_KEY = {kpi.key: kpi for kpi in KPIS}
 SL_KEYS = frozenset({"sl_interval", "sl_day"})  # their label carries the queue's target, "80/20"
+INTERVAL_LABEL = (
+    "SL {minutes} min"  # sl_interval names the site's interval: "SL 15 min" (no length known: "SL interval")
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +121,7 @@ class KpiValue:
     label: str
     text: str
     level: Level
+    pending: Pending | None = None  # a worse level coming once its threshold's for_s has passed, and when
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,7 @@ class Tile:
     icon: str
     word: str
     kpis: tuple[KpiValue, ...]
+    pending: Pending | None = None  # the soonest pending level of its figures
 
 
 def dig(entry: Any, path: Sequence[str]) -> Any:
@@ -122,13 +149,18 @@ def _number_text(value: Any) -> str:
     return "?"
 
 
-def kpi_label(kpi: Kpi, queue: Mapping[str, Any]) -> str:
-    """The label under a figure; service levels carry the target, ``"SL now 80/20"``, when there is one (not for
-    a queue missing from the snapshot, nor for a group whose queues differ in target or threshold)."""
+def kpi_label(kpi: Kpi, queue: Mapping[str, Any], minutes: Any = None) -> str:
+    """The label under a figure. The interval's service level names the site's interval length ``minutes``
+    (the snapshot's ``interval.minutes``), ``"SL 15 min"``; service levels carry the target, ``"SL 15 min 80/20"``,
+    when there is one (not for a queue missing from the snapshot, nor for a group whose queues differ in target or
+    threshold)."""
+    label = kpi.label
+    if kpi.key == "sl_interval" and _number_text(minutes) != "?":
+        label = INTERVAL_LABEL.format(minutes=_number_text(minutes))
     target, threshold = queue.get("sl_target_pct"), queue.get("sl_threshold_s")
     if kpi.key in SL_KEYS and target is not None and threshold is not None:
-        return f"{kpi.label} {_number_text(target)}/{_number_text(threshold)}"
-    return kpi.label
+        return f"{label} {_number_text(target)}/{_number_text(threshold)}"
+    return label
 
 
 def board_queues(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[str]:
@@ -174,61 +206,79 @@ def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
     return units
 
 
-def _values(kpis: Sequence[Kpi], entry: Mapping[str, Any], level_of: Mapping[str, Level]) -> tuple[KpiValue, ...]:
-    return tuple(
-        KpiValue(
-            kpi.key,
-            kpi_label(kpi, entry),
-            fmt(kpi.format, dig(entry, kpi.path), dig(entry, kpi.other)),
-            level_of.get(kpi.metric, "ok") if kpi.metric else "ok",
-        )
-        for kpi in kpis
-    )
+def _values(
+    kpis: Sequence[Kpi],
+    entry: Mapping[str, Any],
+    level_of: Mapping[str, Level],
+    pending_of: Mapping[str, Pending],
+    minutes: Any,
+) -> tuple[KpiValue, ...]:
+    out = []
+    for kpi in kpis:
+        level = level_of.get(kpi.metric, "ok") if kpi.metric else "ok"
+        coming = pending_of.get(kpi.metric) if kpi.metric else None
+        if coming is not None and LEVELS.index(coming[0]) <= LEVELS.index(level):
+            coming = None  # already there
+        text = fmt(kpi.format, dig(entry, kpi.path), dig(entry, kpi.other))
+        out.append(KpiValue(kpi.key, kpi_label(kpi, entry, minutes), text, level, coming))
+    return tuple(out)
 
 
 def _tile(kind: TileKind, name: str, title: str, values: tuple[KpiValue, ...], *extra: Level) -> Tile:
     level = worst([*(value.level for value in values), *extra])
-    return Tile(kind, name, title, level, ICONS[level], WORDS[level], values)
+    coming: Pending | None = None
+    for value in values:
+        coming = sooner(coming, value.pending)
+    return Tile(kind, name, title, level, ICONS[level], WORDS[level], values, coming)
 
 
-def _by_name(levels: Mapping[tuple[str, str], Level]) -> dict[str, dict[str, Level]]:
-    out: dict[str, dict[str, Level]] = {}
+def _by_name(levels: Mapping[tuple[str, str], V]) -> dict[str, dict[str, V]]:
+    out: dict[str, dict[str, V]] = {}
     for (name, metric), level in levels.items():
         out.setdefault(name, {})[metric] = level
     return out
 
 
+def _merged(members: Sequence[Mapping[str, Pending]], metrics: Iterable[str]) -> dict[str, Pending]:
+    """Per metric the soonest pending level of the group's queues."""
+    out: dict[str, Pending] = {}
+    for metric in metrics:
+        coming: Pending | None = None
+        for member in members:
+            coming = sooner(coming, member.get(metric))
+        if coming is not None:
+            out[metric] = coming
+    return out
+
+
 def tile_models(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[Tile]:
     """The tiles of ``board`` (its page ``page`` when it rotates) for ``snapshot`` (see the module docstring)."""
-    alerts = snapshot.get("alerts") or ()
-    by_queue = _by_name(alert_levels(alerts))
-    by_team = _by_name(team_levels(alerts, snapshot))
+    alerts, pending = snapshot.get("alerts") or (), snapshot.get("pending") or ()
+    minutes = dig(snapshot, ("interval", "minutes"))
+    by_queue, coming = _by_name(alert_levels(alerts)), _by_name(pending_levels(pending))
     kpis = board_kpis(board)
     tiles = []
     for kind, name in board_units(snapshot, board, page):
         if kind == "team":
             entry = dig(snapshot, ("teams", name)) or {}
             title = f"Adherence · {entry.get('name') or name}"  # the site file's display name of the team
-            tiles.append(_tile(kind, name, title, _values(TEAM_KPIS, entry, by_team.get(name, {}))))
+            levels, team_soon = _by_name(team_levels(alerts, snapshot)), _by_name(team_pending(pending, snapshot))
+            values = _values(TEAM_KPIS, entry, levels.get(name, {}), team_soon.get(name, {}), minutes)
+            tiles.append(_tile(kind, name, title, values))
         elif kind == "group":
             entry = group_entry(snapshot, name)
             members = [by_queue.get(queue_name, {}) for queue_name in entry["queues"]]
-            merged = {kpi.metric: worst(m.get(kpi.metric, "ok") for m in members) for kpi in kpis if kpi.metric}
+            metrics = [kpi.metric for kpi in kpis if kpi.metric]
+            merged = {metric: worst(m.get(metric, "ok") for m in members) for metric in metrics}
+            soon = _merged([coming.get(queue_name, {}) for queue_name in entry["queues"]], metrics)
             title = group_title(name, len(entry["queues"]))
-            tiles.append(_tile(kind, name, title, _values(kpis, entry, merged), *(worst(m.values()) for m in members)))
+            values = _values(kpis, entry, merged, soon, minutes)
+            tiles.append(_tile(kind, name, title, values, *(worst(m.values()) for m in members)))
         else:
             entry = dig(snapshot, ("queues", name)) or {}
-            tiles.append(_tile(kind, name, name, _values(kpis, entry, by_queue.get(name, {}))))
+            values = _values(kpis, entry, by_queue.get(name, {}), coming.get(name, {}), minutes)
+            tiles.append(_tile(kind, name, name, values))
     return tiles
-
-
-def grid_shape(tiles: int) -> tuple[int, int]:
-    """(columns, rows) for ``tiles`` tiles on a 16:9 screen: 1, 2 side by side, then about 16:9."""
-    if tiles <= 2:
-        return max(tiles, 1), 1
-    columns = math.ceil(math.sqrt(tiles * 16 / 9 / 2))  # tiles are about twice as wide as tall
-    columns = max(2, min(columns, tiles))
-    return columns, math.ceil(tiles / columns)
 
 
 def _described(kpi: Kpi) -> dict[str, Any]:
@@ -251,6 +301,8 @@ def catalogue() -> dict[str, Any]:
         "team_kpis": [_described(kpi) for kpi in TEAM_KPIS],
         "icons": ICONS,
         "words": WORDS,
+        "pending_icons": PENDING_ICONS,
+        "interval_label": INTERVAL_LABEL,
     }
 
 

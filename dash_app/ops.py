@@ -1,58 +1,115 @@
-"""The ops page: edit the thresholds in a grid, in the browser, through the thresholds API.
+"""The ops page: administer thresholds, boards, display tokens, users, schedules, alerts and the audit trail.
 
 Theory of operation
 -------------------
-The page is a Dash app with no server-side callback and no data of its own: its layout is static
-and one clientside callback (``act`` of ``tv_assets/ops.js``, the page's only asset, see
-``dash_app.static``) talks to the REST API from the browser, so there is a
-single implementation of reading, validating, versioning and auditing thresholds, the API's
-(``wallboard.api.threshold_routes``):
+The page is a Dash app with no server-side callback and no data of its own, as the supervisor page
+(``dash_app.supervisor``) is: its layout is a static skeleton (a header, one status line, an empty
+``#ops-root``) and one clientside callback starts the page's script, ``tv_assets/ops.js``
+(``window.dash_clientside.ops.start``, with :func:`ops_config` from the ``ops-config`` store), which
+builds the forms and talks to the REST API from the browser. Every write goes through the same HTTP
+API the CLI uses, so reading, validating, versioning and auditing have one implementation, the API's:
 
-* on load it asks ``GET /api/v1/me``; without an ops session it shows the login form, which posts
-  ``{"name", "password", "cookie": true}`` to ``/api/v1/login``. The session then lives in the
-  ``wb_session`` cookie (HttpOnly, SameSite=Strict: this script never sees it) and the CSRF token
-  in the readable ``wb_csrf`` cookie;
-* it loads ``GET /api/v1/thresholds`` into a dash-ag-grid table (levels, clear point, duration,
-  minimum traffic, severity, label and scope are editable; other fields ride along unchanged);
-* Save sends ``PUT /api/v1/thresholds`` with the version it loaded and the ``X-CSRF-Token`` header
-  copied from the ``wb_csrf`` cookie. 200 shows the new version; 422 lists each problem by row and
-  field ("sl-interval · warn: ..."); 409 says someone else saved first.
+* on load it asks ``GET /api/v1/me``; without a session it shows the login form (Enter submits it),
+  which posts ``{"name", "password", "cookie": true}`` to ``/api/v1/login``. The session then lives in
+  the ``wb_session`` cookie (HttpOnly, SameSite=Strict: the script never sees it) and the CSRF token
+  in the readable ``wb_csrf`` cookie, copied into the ``X-CSRF-Token`` header of every write;
+* it shows only the sections (:data:`SECTIONS`) whose permission ``/me`` lists, one at a time behind
+  a row of buttons (``#ops-nav``); a role with none of them is told so in the status line;
+* each section is a ``<form>`` (Enter submits it) whose inputs are labelled; a value that does not
+  parse (a number typed as ``abc``) is refused in the browser, next to its field, and nothing is sent.
+  The API's 422 ``{"detail": [{"field", "reason"}]}`` (``thresholds[2].warn``, ``queues[0]``,
+  ``pages[1].seconds``) and the schedules' ``[{"row", "reason"}]`` are shown next to the field or
+  row they name; 409 says someone else changed it first;
+* the board editor previews the stored board in an ``<iframe>`` of ``/tv/<board>`` (the session cookie
+  opens it), reloaded after each save; a display token is shown once, with the TV's URL (and the QR code
+  when the API returns one).
 
 ``mount_ops_page`` serves the Flask server under ``/ops/`` of the FastAPI app through
 ``a2wsgi.WSGIMiddleware`` (Starlette's own WSGI middleware is deprecated and warns). Only GET and
-HEAD reach Flask: the page never posts to its own server, so ``/ops/_dash-update-component`` and
-the like answer 405 and the API stays the only way in.
+HEAD reach Flask (:class:`ReadOnly`): the page never posts to its own server, so
+``/ops/_dash-update-component`` and the like answer 405 and the API stays the only way in.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-import dash_ag_grid as dag  # type: ignore[import-untyped]
 from a2wsgi import WSGIMiddleware
-from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
+from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dash_app.layout import KPIS
 from dash_app.static import assets_of
 
+__all__ = ["PREFIX", "SECTIONS", "ReadOnly", "build_ops_app", "mount_ops_page", "ops_config"]
+
 PREFIX = "/ops"
-NUMBER = {"cellDataType": "number", "editable": True, "width": 110}
-TEXT = {"cellDataType": "text", "editable": True}
-COLUMNS: list[dict[str, Any]] = [
-    {"field": "id", "editable": False, "pinned": "left", "width": 170},
-    {"field": "metric", "editable": False, "width": 190},
-    {"field": "scope", **TEXT, "width": 150},
-    {"field": "direction", "editable": False, "width": 100},
-    {"field": "warn", **NUMBER},
-    {"field": "alarm", **NUMBER},
-    {"field": "clear", **NUMBER},
-    {"field": "for_s", "headerName": "for (s)", **NUMBER},
-    {"field": "min_offered", "headerName": "min offered", **NUMBER},
-    {"field": "severity", **TEXT, "width": 110},
-    {"field": "label", **TEXT, "flex": 1},
-]
 HIDDEN = {"display": "none"}
+
+
+class Section(NamedTuple):
+    """One part of the page, shown to a user whose ``GET /api/v1/me`` lists ``permission``."""
+
+    key: str
+    title: str
+    permission: str
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("thresholds", "Thresholds", "edit_thresholds"),
+    Section("boards", "Boards", "manage_boards"),
+    Section("tokens", "Display tokens", "manage_tokens"),
+    Section("users", "Users", "manage_users"),
+    Section("schedules", "Schedules", "edit_schedules"),
+    Section("alerts", "Alerts", "ack_alerts"),
+    Section("audit", "Audit trail", "read_audit"),
+)
+# The API's vocabularies (wallboard.core.thresholds.Metric, Severity, Direction; wallboard.core.users.Role):
+# dash_app stands alone, so they are repeated here and tests/dash_app/test_ops_config.py keeps them equal.
+METRICS: tuple[str, ...] = (
+    "waiting",
+    "longest_wait_s",
+    "service_level_pct",
+    "service_level_day_pct",
+    "abandon_rate_pct",
+    "asa_s",
+    "aht_s",
+    "agents_available",
+    "agents_short",
+    "agent_pause_s",
+    "agent_on_call_s",
+    "agent_calls_target_pct",
+    "agent_missed_rings",
+    "agent_aht_s",
+    "agent_occupancy_pct",
+    "adherence_pct",
+    "team_adherence_pct",
+    "data_age_s",
+    "collector_connected",
+)
+SEVERITIES: tuple[str, ...] = ("page", "ticket", "info")
+DIRECTIONS: tuple[str, ...] = ("above", "below")
+ROLES: tuple[str, ...] = ("viewer", "supervisor", "planner", "ops", "admin")
+SNOOZE_MINUTES: tuple[int, ...] = (15, 30, 60, 240)
+AUDIT_PAGE = 50
+PASSWORD_MIN = 12  # wallboard.core.users.MIN_PASSWORD_LENGTH: the hint next to the password fields
+
+
+def ops_config() -> dict[str, Any]:
+    """What ops.js needs to know: the sections, the vocabularies and the TV tiles a board may show."""
+    return {
+        "sections": [section._asdict() for section in SECTIONS],
+        "metrics": list(METRICS),
+        "severities": list(SEVERITIES),
+        "directions": list(DIRECTIONS),
+        "roles": list(ROLES),
+        "tiles": [{"key": kpi.key, "label": kpi.label} for kpi in KPIS],
+        "snooze_minutes": list(SNOOZE_MINUTES),
+        "audit_page": AUDIT_PAGE,
+        "password_min": PASSWORD_MIN,
+        "tv_prefix": "/tv",
+    }
 
 
 def build_ops_app(prefix: str = PREFIX) -> Dash:
@@ -65,77 +122,43 @@ def build_ops_app(prefix: str = PREFIX) -> Dash:
         update_title="",  # no "Updating..." title while callbacks run
         add_log_handler=False,  # logging is configured by the CLI only
         serve_locally=True,
-        **assets_of("ops.js"),
+        **assets_of("theme.css", "ops.css", "ops.js"),
     )
     app.layout = _layout()
-    app.clientside_callback(  # type: ignore[no-untyped-call]  # the 8 outputs of ops.js's act, in order
-        ClientsideFunction(namespace="ops", function_name="act"),
-        Output("login-panel", "style"),
-        Output("editor-panel", "style"),
-        Output("whoami", "children"),
-        Output("version", "data"),
-        Output("grid", "rowData"),
-        Output("status", "children"),
-        Output("problems", "children"),
-        Output("login-password", "value"),
-        Input("login-button", "n_clicks"),
-        Input("save-button", "n_clicks"),
-        Input("reload-button", "n_clicks"),
-        Input("logout-button", "n_clicks"),
-        State("login-name", "value"),
-        State("login-password", "value"),
-        State("grid", "rowData"),
-        State("version", "data"),
-    )
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        ClientsideFunction(namespace="ops", function_name="versionText"),
-        Output("version-text", "children"),
-        Input("version", "data"),
+        ClientsideFunction(namespace="ops", function_name="start"),  # ops.js
+        Output("ops-started", "children"),
+        Input("ops-config", "data"),
     )
     return app
 
 
 def _layout() -> html.Div:
-    login = html.Div(
-        id="login-panel",
-        style=HIDDEN,
+    header = html.Header(
+        className="ops-header",
         children=[
-            html.H2("Log in"),
-            dcc.Input(id="login-name", type="text", placeholder="user name", autoComplete="username"),
-            dcc.Input(id="login-password", type="password", placeholder="password", autoComplete="current-password"),
-            html.Button("Log in", id="login-button"),
-        ],
-    )
-    editor = html.Div(
-        id="editor-panel",
-        style=HIDDEN,
-        children=[
+            html.H1("wallboard · ops"),
             html.Div(
-                [html.Span("Signed in as "), html.Strong(id="whoami"), html.Button("Log out", id="logout-button")]
+                id="ops-who",
+                className="ops-who",
+                hidden=True,
+                children=[
+                    html.Span("Signed in as "),
+                    html.Strong(id="whoami"),
+                    html.Button("Log out", id="logout-button", type="button", className="btn"),
+                ],
             ),
-            html.Div([html.Span("Version "), html.Strong(id="version-text")]),
-            dag.AgGrid(
-                id="grid",
-                columnDefs=COLUMNS,
-                rowData=[],
-                defaultColDef={"resizable": True, "editable": False},
-                dashGridOptions={"singleClickEdit": True, "stopEditingWhenCellsLoseFocus": True},
-                getRowId="params.data.id",
-                style={"height": "420px"},
-            ),
-            html.Button("Save", id="save-button"),
-            html.Button("Reload", id="reload-button"),
         ],
     )
     return html.Div(
-        [
-            html.H1("Thresholds"),
-            login,
-            editor,
-            html.Div(id="status", role="status"),
-            html.Ul(id="problems"),
-            dcc.Store(id="version"),
-        ]
+        className="ops-page",
+        children=[
+            header,
+            html.P(id="status", role="status", className="ops-status"),
+            html.Main(id="ops-root", className="ops-main"),
+            dcc.Store(id="ops-config", data=ops_config()),
+            html.Div(id="ops-started", style=HIDDEN),
+        ],
     )
 
 

@@ -19,6 +19,13 @@ supervisor page shares, keeps the snapshot and shows how fresh it is:
   queues, figures, formats, levels; ``tests/dash_app/test_tv.py`` compares the browser's text
   with :func:`dash_app.layout.tile_models`). The DOM of the tiles is built once per board/queue
   set and afterwards only text and classes change (a TV runs for weeks: nothing grows);
+* every text is readable from 5 m on any screen (1080p, 4K, 720p, portrait): tv.js (``fitBoard``) picks the
+  columns of tiles, and per tile its figure columns and headline size, that give the biggest figures for the
+  room the tiles have (a banner strip in the page's column takes its share and the board refits); tv.css keeps
+  floors of the screen's short side whatever the board (headline figures 6.1 %, secondary 3.55 %, any text
+  2.25 %; ``tests/dash_app/test_tv_readable.py`` measures them, and that no text overflows its box);
+* a threshold breached but not yet for its ``for_s`` (the snapshot's ``pending``) shows on its tile as a hollow
+  glyph, the level coming and the time left by the server's clock ("△ WARN in 0:42"), and on its figure;
 * data older than 6 s (``?stale=N`` overrides it), by the snapshot's ``ts`` and the ``data_ts`` of
   deltas and heartbeats: the client's STALE banner with the data's age, and the tiles dimmed (never
   hidden) until fresh data comes; so a stopped engine shows although its API keeps beating. A closed
@@ -57,7 +64,7 @@ def build_tv_app(prefix: str = PREFIX) -> Dash:
         update_title="",
         add_log_handler=False,
         serve_locally=True,
-        **assets_of(CLIENT, "tv.js", "tv.css"),
+        **assets_of(CLIENT, "tv.js", "tv.css", "banner.js", "banner.css"),
     )
     app.layout = tv_layout(prefix)
     return app

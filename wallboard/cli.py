@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from collectors.ami.client import AmiConfig
 from wallboard.config import Settings, describe_errors
+from wallboard.core.boards import BoardError
 from wallboard.core.site import QueueConfig, SiteConfig, SiteFileError, load_site_file
 from wallboard.core.text import printable
 from wallboard.core.users import Role
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("path", type=_replay_input, help="the recorded file, or a queue_log table's database URL")
     rp.add_argument(
-        "--format", default="auto", choices=["auto", "ami", "queue_log", "queue_log_csv", "queue_log_db"],
+        "--format", default="auto", choices=["auto", "ami", "queue_log", "queue_log_csv", "queue_log_db", "esl"],
         help="what the file is; auto tells it from the file's start (a scheme:// URL is queue_log_db)",
     )  # fmt: skip
     _add_table_options(rp)
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--horizon-days", type=int, default=400, help="DST changes are resolved this far ahead")
     rules.set_defaults(func=cmd_alerts_export_rules)
     _add_account_commands(sub, common)
+    _add_board_commands(sub, common)
     _add_schedule_commands(sub, common)
     _add_grafana_commands(sub, common)
     _add_history_commands(sub, common)
@@ -809,6 +811,138 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _with_accounts(args, revoke, writes=True)
+
+
+# -- boards: `wallboard boards list|show|put|delete`, the use cases of the boards API (wallboard.admin.boards)
+
+BOARD_MAX_BYTES = 1_000_000
+
+
+def _add_board_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """``boards list``, ``boards show NAME``, ``boards put NAME [FILE]`` and ``boards delete NAME``."""
+    boards = _command(sub, "boards", "TV boards: what each TV shows (the documents of /api/v1/boards)", common)
+    boards.epilog = "exit status: 0 done; 2 an invalid board document (each problem on stderr); 1 anything else"
+    bsub = boards.add_subparsers(dest="boards_command", required=True, metavar="ACTION")
+    _command(bsub, "list", "list the boards (default included)", common).set_defaults(func=cmd_boards_list)
+    show = _command(bsub, "show", "print a board as JSON (a file `boards put` reads)", common)
+    show.add_argument("name", type=_board_name, help="the board's name")
+    show.set_defaults(func=cmd_boards_show)
+    put = _command(bsub, "put", "create or replace a board from a JSON or YAML document (validated, audited)", common)
+    put.add_argument("name", type=_board_name, help="the board's name (lower case, digits, _ and -)")
+    put.add_argument("path", nargs="?", default="-", metavar="FILE", help="the document (default or -: stdin)")
+    put.set_defaults(func=cmd_boards_put)
+    delete = _command(bsub, "delete", "remove a stored board (default then shows every queue again)", common)
+    delete.add_argument("name", type=_board_name, help="the board's name")
+    delete.set_defaults(func=cmd_boards_delete)
+
+
+def _board_name(text: str) -> str:
+    import re
+
+    from wallboard.core.boards import NAME_PATTERN
+
+    if not re.match(NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"expected lower case letters, digits, _ and - (at most 64), read {text!r}")
+    return text
+
+
+def cmd_boards_list(args: argparse.Namespace) -> int:
+    from wallboard.admin import boards
+
+    async def show(store: Store) -> int:
+        for name, board in sorted((await boards.list_boards(store.boards)).items()):
+            queues = ",".join(board.get("queues") or []) or "(every queue)"
+            _print_row(name, f"version {board.get('version')}", board.get("title") or "(untitled)", queues)
+        return EXIT_OK
+
+    return _with_store(args, show, writes=False)
+
+
+def cmd_boards_show(args: argparse.Namespace) -> int:
+    from wallboard.admin import boards
+
+    async def show(store: Store) -> int:
+        try:
+            board = await boards.read_board(store.boards, args.name)
+        except boards.UnknownBoardError as exc:
+            print(f"wallboard: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(json.dumps(board, ensure_ascii=False, indent=1))
+        return EXIT_OK
+
+    return _with_store(args, show, writes=False)
+
+
+def cmd_boards_put(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from wallboard.admin import boards
+    from wallboard.core.boards import parse_board, site_names
+
+    where = "stdin" if args.path == "-" else args.path
+    try:
+        body = parse_board(_read_board_document(args.path))
+    except BoardError as exc:
+        return _board_problems(where, exc)
+    site = _site_for(_settings(args))
+
+    async def put(store: Store) -> int:
+        snapshot = await store.events.load_snapshot()
+        if not site.queues and snapshot is None and (body.queues or body.groups or body.teams or body.pages):
+            raise ConfigError("no site file and no snapshot yet to check the board's names against: pass --site-file")
+        try:
+            board = await boards.put_board(
+                store.boards, args.name, body, site_names(site, snapshot), actor=_cli_actor(), now=datetime.now(UTC)
+            )
+        except BoardError as exc:
+            return _board_problems(where, exc)
+        except boards.BoardConflictError as exc:
+            print(f"wallboard: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"stored board {args.name}: version {board['version']}")
+        return EXIT_OK
+
+    return _with_store(args, put, writes=True)
+
+
+def _read_board_document(path: str) -> object:
+    """The JSON or YAML document at ``path`` (``-``: stdin), decoded; ConfigError when unreadable."""
+    import yaml
+
+    try:
+        raw = sys.stdin.buffer.read(BOARD_MAX_BYTES + 1) if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(raw) > BOARD_MAX_BYTES:
+        raise BoardError([("body", f"read more than {BOARD_MAX_BYTES} bytes, expected a board document")])
+    try:
+        return yaml.safe_load(raw.decode("utf-8"))  # YAML 1.1 reads JSON documents too
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise BoardError([("body", f"not JSON or YAML: {exc}")]) from exc
+
+
+def _board_problems(where: object, exc: BoardError) -> int:
+    print(f"wallboard: {where}: {len(exc.problems)} problem(s), nothing stored", file=sys.stderr)
+    for field, reason in exc.problems:
+        print(f"{where}: {field}: {printable(reason)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_boards_delete(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from wallboard.admin import boards
+
+    async def delete(store: Store) -> int:
+        try:
+            await boards.delete_board(store.boards, args.name, actor=_cli_actor(), now=datetime.now(UTC))
+        except boards.UnknownBoardError as exc:
+            print(f"wallboard: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"deleted board {args.name}")
+        return EXIT_OK
+
+    return _with_store(args, delete, writes=True)
 
 
 # -- schedules: `wallboard schedule import|show|export`, against Redis through the Store

@@ -1,11 +1,13 @@
 /* The floor TV board's rendering (see dash_app/tv.py for the theory of operation); the websocket, STALE (the data's
  * age; the tiles dimmed meanwhile), the clock and "not authorised" (retried slowly) are the shared client's
  * (wallboard-client.js).
- * Formats, level rules, group sums and the grid shape mirror dash_app/figures.py, groups.py and layout.py;
- * tests/dash_app/test_tv.py checks the page shows exactly layout.tile_models() for a snapshot. */
+ * Formats, level rules, pending levels and group sums mirror dash_app/figures.py, groups.py and layout.py;
+ * tests/dash_app/test_tv.py checks the page shows exactly layout.tile_models() for a snapshot. The grid of tiles
+ * and the type sizes are fitted here to the screen (fitBoard; tests/dash_app/test_tv_readable.py measures them). */
 "use strict";
 (() => {
   const PAGE_TICK_MS = 250;
+  const COUNTDOWN_MS = 1000;
   const LEVELS = ["ok", "warn", "alarm"];
   const MISSING = "—";
 
@@ -52,6 +54,36 @@
       out.set(key, worst([out.get(key) || "ok", a.level]));
     }
     return out;
+  }
+
+  // -- pending levels (dash_app/figures.py): a breach inside its for_s, the level coming and when --
+  const instant = (iso) => { const t = Date.parse(iso); return Number.isNaN(t) ? Infinity : t / 1000; };
+  function sooner(a, b) {
+    if (!a || !b) return a || b || null;
+    const ta = instant(a[1]), tb = instant(b[1]);
+    if (ta !== tb) return ta < tb ? a : b;
+    return LEVELS.indexOf(a[0]) >= LEVELS.indexOf(b[0]) ? a : b;
+  }
+  function pendingOf(entries, owner) {
+    const out = new Map();
+    for (const e of entries || []) {
+      const name = owner(e.target || {});
+      if ((e.level !== "warn" && e.level !== "alarm") || typeof e.due !== "string" || !name) continue;
+      const metric = e.metric === "team_adherence_pct" ? "adherence_pct" : e.metric;
+      const key = `${name}\u0000${metric}`;
+      out.set(key, sooner(out.get(key), [e.level, e.due]));
+    }
+    return out;
+  }
+  const pendingLevels = (entries) => pendingOf(entries, (t) => (t.kind === "queue" ? String(t.name) : null));
+  const teamPending = (entries, snap) => pendingOf(entries, (t) => {
+    if (t.kind === "team") return String(t.name);
+    if (t.kind === "agent") { const team = ((snap.agents || {})[t.name] || {}).team; return team ? String(team) : null; }
+    return null;
+  });
+  function pendingText(words, level, due, now) {
+    const left = instant(due) - now;
+    return !Number.isFinite(left) || left <= 0 ? `${words[level]} now` : `${words[level]} in ${fmtDuration(Math.ceil(left))}`;
   }
 
   // -- queue groups (dash_app/groups.py) --
@@ -163,43 +195,127 @@
     const wanted = new Set((board.tiles || []).length ? board.tiles : cat.kpis.map((k) => k.key));
     return cat.kpis.filter((k) => wanted.has(k.key));
   }
-  function slLabel(k, q) {
+  function kpiLabel(cat, k, q, minutes) {
+    let label = k.label;
+    if (k.key === "sl_interval" && num(minutes) !== null) label = cat.interval_label.replace("{minutes}", numberText(minutes));
     const target = q.sl_target_pct ?? null, threshold = q.sl_threshold_s ?? null;
-    if (!k.sl || target === null || threshold === null) return k.label;
-    return `${k.label} ${numberText(target)}/${numberText(threshold)}`;
+    if (!k.sl || target === null || threshold === null) return label;
+    return `${label} ${numberText(target)}/${numberText(threshold)}`;
   }
-  const values = (kpis, q, levelOf) => kpis.map((k) => ({
-    key: k.key,
-    label: slLabel(k, q),
-    text: fmt(k.format, dig(q, k.path), dig(q, k.other)),
-    level: (k.metric && levelOf(k.metric)) || "ok",
-    primary: k.primary,
-  }));
+  function values(cat, kpis, q, levelOf, pendingOfMetric, minutes) {
+    return kpis.map((k) => {
+      const level = (k.metric && levelOf(k.metric)) || "ok";
+      let pending = (k.metric && pendingOfMetric(k.metric)) || null;
+      if (pending && LEVELS.indexOf(pending[0]) <= LEVELS.indexOf(level)) pending = null;  // already there
+      return { key: k.key, label: kpiLabel(cat, k, q, minutes), text: fmt(k.format, dig(q, k.path), dig(q, k.other)),
+        level, pending, primary: k.primary, format: k.format };
+    });
+  }
   function tileModels(cat, snap, board, pageIndex) {
-    const levels = alertLevels(snap.alerts), kpis = boardKpis(cat, board);
+    const levels = alertLevels(snap.alerts), kpis = boardKpis(cat, board), minutes = dig(snap, ["interval", "minutes"]);
+    const coming = pendingLevels(snap.pending);
     const queueLevel = (name) => (m) => levels.get(`${name}\u0000${m}`) || "ok";
+    const queuePending = (name) => (m) => coming.get(`${name}\u0000${m}`) || null;
     const queueWorst = (name) => worst([...levels].filter(([k]) => k.split("\u0000")[0] === name).map(([, v]) => v));
-    let teams = null;
+    let teams = null, teamsComing = null;
     return boardUnits(snap, board, pageIndex).map(([kind, name]) => {
       let title = name, kv, extra = [];
       if (kind === "team") {
         teams = teams || teamLevels(snap.alerts, snap);
+        teamsComing = teamsComing || teamPending(snap.pending, snap);
         title = `Adherence · ${dig(snap, ["teams", name, "name"]) || name}`;  // layout.py: the team's display name
-        kv = values(cat.team_kpis, dig(snap, ["teams", name]) || {}, (m) => teams.get(`${name}\u0000${m}`) || "ok");
+        kv = values(cat, cat.team_kpis, dig(snap, ["teams", name]) || {}, (m) => teams.get(`${name}\u0000${m}`) || "ok",
+          (m) => teamsComing.get(`${name}\u0000${m}`) || null, minutes);
       } else if (kind === "group") {
         const entry = groupEntry(snap, name);
         title = `${name} · ${entry.queues.length} queue${entry.queues.length === 1 ? "" : "s"}`;
-        kv = values(kpis, entry, (m) => worst(entry.queues.map((q) => queueLevel(q)(m))));
+        kv = values(cat, kpis, entry, (m) => worst(entry.queues.map((q) => queueLevel(q)(m))),
+          (m) => entry.queues.reduce((a, q) => sooner(a, queuePending(q)(m)), null), minutes);
         extra = entry.queues.map(queueWorst);
-      } else kv = values(kpis, dig(snap, ["queues", name]) || {}, queueLevel(name));
+      } else kv = values(cat, kpis, dig(snap, ["queues", name]) || {}, queueLevel(name), queuePending(name), minutes);
       const level = worst([...kv.map((v) => v.level), ...extra]);
-      return { kind, name, title, level, icon: cat.icons[level], word: cat.words[level], kpis: kv };
+      const pending = kv.reduce((a, v) => sooner(a, v.pending), null);
+      return { kind, name, title, level, icon: cat.icons[level], word: cat.words[level], kpis: kv, pending };
     });
   }
-  function gridShape(n) {
-    if (n <= 2) return [Math.max(n, 1), 1];
-    const cols = Math.max(2, Math.min(Math.ceil(Math.sqrt((n * 16) / 9 / 2)), n));
-    return [cols, Math.ceil(n / cols)];
+
+  // -- fitting the board to the screen: the grid, and per tile its figure columns and type sizes --
+  // Sizes are in units of a tile's headline figure size f (CSS --f, tv.css): secondary figures SEC f, labels LABEL f,
+  // the heading at most TITLE f (CSS --t: less when the tile is narrow; its level and a pending cue wrap to a second
+  // line when they do not fit beside the title). The floors (vmin: the screen's short side; tv.css has the same)
+  // hold whatever the board: FLOOR_F headline, 3.55 secondary, TEXT_MIN any text.
+  const SIZES = { sec: 0.58, label: 0.37, title: 0.5, line: 1.12, rowGap: 0.06, blockGap: 0.16, slack: 1.03 };
+  const FLOOR_F = 6.1, CAP_F = 18, TEXT_MIN = 2.25;  // vmin
+  const PREFER_FEWER = 1.05;  // more columns of tiles only for 5 % bigger figures (wide tiles keep a tile's rows whole)
+  const WIDEST = { count: "000", duration: "00:00", percent: "100%", ratio: "00 / 00" };  // a figure's widest text
+  const MARK = " ▲";  // the level glyph after a value, at half size; room for it is kept
+  const font = () => getComputedStyle(document.documentElement).getPropertyValue("--font").trim() || "sans-serif";
+  const measurer = document.createElement("canvas").getContext("2d");
+  const widths = new Map();
+  function em(text, bold) {  // the width of text in em of the page's font
+    const key = `${bold ? 1 : 0}${text}`;
+    if (!widths.has(key)) {
+      measurer.font = `${bold ? 700 : 400} 100px ${font()}`;
+      widths.set(key, measurer.measureText(text).width / 100);
+    }
+    return widths.get(key);
+  }
+  const HEAD_GAP = 0.6;  // em between the heading's parts (tv.css .tile h2 gap)
+  function heading(m, w, f, least) {  // [title size, lines] for a tile w px wide (the title alone fits, or is least)
+    const title = em(m.title, true), rest = em("△ ALARM in 0:00", true) + em("● ALARM", true) + 2 * HEAD_GAP;
+    const t = Math.max(least, Math.min(SIZES.title * f, (w / SIZES.slack) / title));
+    return [t, (title + rest) * t * SIZES.slack <= w ? 1 : 2];
+  }
+  function fitTile(m, w, h, colGap, least) {  // the best [f, primary columns, secondary columns] for a tile of w x h
+    const prim = m.kpis.filter((v) => v.primary), sec = m.kpis.filter((v) => !v.primary);
+    const need = (v, size) => SIZES.slack * Math.max(size * (em(WIDEST[v.format], true) + em(MARK, true) / 2),
+      SIZES.label * em(v.label, false));
+    const rows = (n, c) => (n ? Math.ceil(n / c) : 0);
+    let best = [0, 1, 1];
+    for (let pc = 1; pc <= Math.max(prim.length, 1); pc += 1) {
+      for (let sc = 1; sc <= Math.max(sec.length, 1); sc += 1) {
+        const pr = rows(prim.length, pc), sr = rows(sec.length, sc), blocks = 1 + (pr > 0) + (sr > 0);
+        const figures = pr * (1 + SIZES.label) * SIZES.line + sr * (SIZES.sec + SIZES.label) * SIZES.line
+          + (Math.max(pr - 1, 0) + Math.max(sr - 1, 0)) * SIZES.rowGap + (blocks - 1) * SIZES.blockGap;
+        const pw = (w - (pc - 1) * colGap) / pc, sw = (w - (sc - 1) * colGap) / sc;
+        let f = Infinity;
+        for (const v of prim) f = Math.min(f, pw / need(v, 1));
+        for (const v of sec) f = Math.min(f, sw / need(v, SIZES.sec));
+        // the heading: its size depends on f (TITLE f at most), its height on whether it needs two lines
+        for (let round = 0; round < 2; round += 1) {
+          const [t, lines] = heading(m, w, f, least);
+          f = Math.min(f, (h - lines * t * SIZES.line) / figures);
+        }
+        f *= Math.min(1, (w / SIZES.slack) / em(m.title, true) / least);  // a title too long even at the least size
+        if (f > best[0]) best = [f, pc, sc];
+      }
+    }
+    return best;
+  }
+  function fitBoard(models, area) {
+    // The columns of tiles that give the biggest figures to the board's smallest tile; a tile's f is the smallest
+    // of its kind (tiles alike look alike), never under the floor nor over the cap. Paddings, borders and gaps are
+    // those of tv.css.
+    const vmin = Math.min(innerWidth, innerHeight) / 100, gap = 1.2 * vmin, pad = 1.2 * vmin;
+    const least = TEXT_MIN * vmin, colGap = 1.6 * vmin;
+    const box = (cols, rows) => [(area.width - (cols + 1) * gap) / cols - 2 * pad - 1.9 * vmin,
+      (area.height - (rows + 1) * gap) / rows - 2 * pad - vmin];
+    let best = null;
+    const tried = [];  // [columns, smallest f] of each candidate, for tests and a curious reader
+    for (let cols = 1; cols <= Math.max(models.length, 1); cols += 1) {
+      const rows = Math.ceil(models.length / cols), [w, h] = box(cols, rows);
+      const fits = models.map((m) => fitTile(m, w, h, colGap, least));
+      const smallest = Math.min(...fits.map((x) => x[0]));
+      tried.push([cols, Math.round(smallest * 10) / 10]);
+      if (!best || smallest > best.smallest * PREFER_FEWER) best = { cols, rows, fits, smallest, w };
+    }
+    const byKind = new Map();
+    models.forEach((m, i) => byKind.set(m.kind, Math.min(byKind.get(m.kind) ?? Infinity, best.fits[i][0])));
+    const size = (f) => Math.min(CAP_F * vmin, Math.max(FLOOR_F * vmin, f));
+    return { cols: best.cols, rows: best.rows, tried, tiles: models.map((m, i) => {
+      const f = size(byKind.get(m.kind));
+      return { f, title: heading(m, best.w, f, least)[0], pc: best.fits[i][1], sc: best.fits[i][2] };
+    }) };
   }
   function start(root, wallboardClient) {
     const $ = (id) => document.getElementById(id);
@@ -219,6 +335,7 @@
     window.wallboardTv = {  // for tests and benchmarks: what the page holds
       seq: () => { const snap = client.snapshot(); return snap ? snap.seq : null; },
       boardVersion: () => (board ? board.version : null),
+      fit: () => lastFit,  // the grid and per tile its headline size, title size and figure columns
     };
 
     const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
@@ -236,20 +353,19 @@
       el.append(value, label);
       return el;
     }
-    function build(models) {
-      const main = $("tv-tiles"), [cols, rows] = gridShape(models.length);
-      main.style.gridTemplateColumns = `repeat(${cols}, minmax(0, 1fr))`;
-      main.style.gridTemplateRows = `repeat(${rows}, minmax(0, 1fr))`;
-      document.documentElement.style.setProperty("--rows", String(Math.max(rows, 2)));
-      main.replaceChildren(...models.map((m) => {
+    let models = [];
+    function build() {
+      $("tv-tiles").replaceChildren(...models.map((m) => {
         const el = document.createElement("section");
         el.dataset.kind = m.kind;
         el.dataset.name = m.name;
         el.dataset[m.kind] = m.name;  // data-queue, data-group or data-team
         const h2 = document.createElement("h2"), name = document.createElement("span"), state = document.createElement("span");
+        const soon = document.createElement("span");
         name.className = "title";
         state.className = "state";
-        h2.append(name, state);
+        soon.className = "pending";
+        h2.append(name, soon, state);
         const primary = document.createElement("div"), secondary = document.createElement("div");
         primary.className = "primary";
         secondary.className = "secondary";
@@ -257,23 +373,48 @@
         el.append(h2, ...[primary, secondary].filter((d) => d.childElementCount));
         return el;
       }));
+      fit();
     }
+    let fitted = "", lastFit = null;
+    function fit() {  // the grid and type sizes for the tiles' area now (the screen, or the room a banner leaves)
+      const main = $("tv-tiles"), area = main.getBoundingClientRect();
+      const key = `${built}|${area.width}x${area.height}|${innerWidth}x${innerHeight}`;
+      if (!models.length || key === fitted || !area.height) return;
+      fitted = key;
+      const shape = lastFit = fitBoard(models, area);
+      main.style.gridTemplateColumns = `repeat(${shape.cols}, minmax(0, 1fr))`;
+      main.style.gridTemplateRows = `repeat(${shape.rows}, minmax(0, 1fr))`;
+      [...main.children].forEach((el, i) => {
+        const t = shape.tiles[i];
+        el.style.setProperty("--f", `${t.f.toFixed(2)}px`);
+        el.style.setProperty("--t", `${t.title.toFixed(2)}px`);
+        const [primary, secondary] = [el.querySelector(".primary"), el.querySelector(".secondary")];
+        if (primary) primary.style.gridTemplateColumns = `repeat(${t.pc}, minmax(0, 1fr))`;
+        if (secondary) secondary.style.gridTemplateColumns = `repeat(${t.sc}, minmax(0, 1fr))`;
+      });
+    }
+    new ResizeObserver(() => fit()).observe($("tv-tiles"));
     function render() {
       const snap = client.snapshot();
       if (!snap || !board || client.denied()) return;
       setText($("tv-title"), board.title || `wallboard · ${snap.site || ""}`);
-      const models = tileModels(cat, snap, board, pageIndex);
-      const shape = JSON.stringify(models.map((m) => [m.kind, m.name, m.kpis.map((v) => v.key)]));
-      if (shape !== built) { build(models); built = shape; }
-      const tiles = $("tv-tiles").children;
+      models = tileModels(cat, snap, board, pageIndex);
+      const shape = JSON.stringify(models.map((m) => [m.kind, m.name, m.title, m.kpis.map((v) => [v.key, v.label])]));
+      if (shape !== built) { built = shape; build(); }
+      const tiles = $("tv-tiles").children, now = instant(snap.ts) + (client.age() ?? 0) / 1000;  // the server's now
       models.forEach((m, i) => {
         const el = tiles[i];
         setClass(el, `tile ${m.kind} lvl-${m.level}`);
         setText(el.querySelector(".title"), m.title);
         setText(el.querySelector(".state"), `${m.icon} ${m.word}`);
+        const soon = el.querySelector(".pending");
+        setText(soon, m.pending ? `${cat.pending_icons[m.pending[0]]} ${pendingText(cat.words, m.pending[0], m.pending[1], now)}` : "");
+        setClass(soon, m.pending ? `pending lvl-${m.pending[0]}` : "pending");
         for (const v of m.kpis) {
           const k = el.querySelector(`[data-kpi="${v.key}"]`);
           setClass(k, `kpi lvl-${v.level}`);
+          if (v.pending) { k.dataset.pending = v.pending[0]; k.dataset.due = v.pending[1]; }
+          else { delete k.dataset.pending; delete k.dataset.due; }
           setText(k.firstChild, v.text);
           setText(k.lastChild, v.label);
         }
@@ -305,6 +446,7 @@
       }
     }
     setInterval(turnPages, PAGE_TICK_MS);
+    setInterval(render, COUNTDOWN_MS);  // a pending level's time left counts down between data
     loadBoard();
     client.connect();
   }

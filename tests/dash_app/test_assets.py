@@ -29,12 +29,12 @@ CLIENT_CODE = ("new WebSocket(", "WebSocket.OPEN", "applyDiff(", "STALE_MS", "RE
 # JavaScript in a Python string: an arrow or a function, a declaration, the DOM, an assignment to a global.
 JAVASCRIPT = re.compile(r"=>|\bfunction\s*\w*\s*\(|\b(const|let|var)\s+\w+\s*=|\bdocument\.|\bwindow\.[\w.]+\s*=[^=]")
 PAGES: dict[str, tuple[Callable[[], Dash], set[str]]] = {
-    "/tv": (build_tv_app, {CLIENT, "tv.js", "tv.css"}),
+    "/tv": (build_tv_app, {CLIENT, "tv.js", "tv.css", "banner.js", "banner.css"}),
     "/supervisor": (
         build_supervisor_app,
         {CLIENT, "actions.js", "grid_figures.js", "supervisor.js", "calls.js", "supervisor.css", "calls.css"},
     ),
-    "/ops": (build_ops_app, {"ops.js"}),
+    "/ops": (build_ops_app, {"theme.css", "ops.css", "ops.js"}),
 }
 
 

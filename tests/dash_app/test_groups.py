@@ -168,11 +168,11 @@ def test_a_group_tile_on_a_board() -> None:
     ]
     assert [(k.label, k.text, k.level) for k in care.kpis] == [
         ("Waiting", "5", "ok"),
-        ("SL now", "57%", "alarm"),  # 8/14; thresholds 20 and 30 differ: no target in the label
-        ("Needed / staffed", "4 / 5", "ok"),
+        ("SL interval", "57%", "alarm"),  # 8/14; thresholds 20 and 30 differ: no target in the label
+        ("Need / staffed", "4 / 5", "ok"),
     ]
     assert (care.level, care.icon, care.word) == ("alarm", "■", "ALARM")
-    assert revenue.kpis[0].level == "alarm" and revenue.kpis[1].label == "SL now 80/20"
+    assert revenue.kpis[0].level == "alarm" and revenue.kpis[1].label == "SL interval 80/20"
     aht_only = [{"target": {"kind": "queue", "name": "billing"}, "metric": "aht_s", "level": "warn"}]
     (care,) = tile_models(snapshot(alerts=aht_only), {"group_tiles": True, "groups": ["care"], "tiles": ["waiting"]})
     assert care.kpis[0].level == "ok" and care.level == "warn"  # an alert on a figure not shown still counts

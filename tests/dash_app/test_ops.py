@@ -1,22 +1,26 @@
-"""The ops page in a real headless Chromium (Debian's, driven by Playwright): log in, edit, save, see 422 reasons."""
+"""The ops page in a real headless Chromium (Debian's, driven by Playwright) against the real API and Redis: log in
+with Enter, edit thresholds (a typo is never saved), boards, display tokens, users, schedules and the audit trail."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from browser import chromium_page
+from browser import chromium_page, screenshot_path
 from playwright.async_api import Page, expect
 
 from dash_app.ops import mount_ops_page
+from dash_app.tv import mount_tv_page
 from wallboard.admin.accounts import Accounts, Hashing
 from wallboard.api import create_app
 from wallboard.api.app import serving
 from wallboard.config import Settings
+from wallboard.core.events import AlertAction, parse_event
 from wallboard.core.users import Passwords, Role
 from wallboard.store import Store, connect
 
@@ -24,14 +28,43 @@ pytestmark = pytest.mark.browser
 
 SITE = "paris"
 PASSWORD = "correct horse battery"
-SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queues": {}, "agents": {}}
+FIRING = "waiting:queue:sales:1704099600"
+ALERT = {
+    "alert_id": FIRING,
+    "threshold_id": "waiting",
+    "target": {"kind": "queue", "name": "sales"},
+    "metric": "waiting",
+    "level": "alarm",
+    "severity": "page",
+    "state": "firing",
+    "value": 12.0,
+    "reason": "Calls waiting 12 > 10",
+    "since": "2024-01-01T08:55:00+00:00",
+    "label": "Sales queue",
+}
+SNAPSHOT = {
+    "site": SITE,
+    "seq": 1,
+    "ts": "2024-01-01T09:00:00+00:00",
+    "queues": {},
+    "agents": {},
+    "alerts": [ALERT],
+}
 SITE_FILE = """
 site: paris
-queues: {sales: {}}
+timezone: Europe/Paris
+queues: {sales: {}, support: {}}
+agents: {a1: {name: Ann}, a2: {name: Bob}}
 thresholds:
   - {id: sl-low, metric: service_level_pct, warn: 80, alarm: 70, label: Service level}
   - {id: waiting, metric: waiting, scope: "queue:sales", warn: 5, alarm: 10}
 """
+SCHEDULE = (
+    "agent,date,start,end,activity\n"
+    "a1,2026-02-02,09:00,12:00,work\n"
+    "zed,2026-02-02,09:00,12:00,work\n"
+    "a2,2026-02-02,13:00,17:00,work\n"
+)
 
 
 @pytest.fixture
@@ -45,14 +78,21 @@ async def store(redis_url: str) -> AsyncIterator[Store]:
 
 @pytest.fixture
 async def base_url(store: Store, tmp_path: Path) -> AsyncIterator[str]:
-    """The API with the ops page mounted, a site file with two thresholds, and users ops1 and viewer1."""
+    """The API with the ops and TV pages mounted, a site file with two thresholds, users ops1, admin1, planner1
+    and viewer1."""
     (tmp_path / "site.yaml").write_text(SITE_FILE, encoding="utf-8")
     passwords = Passwords.cheap()
     app = create_app(Settings(site=SITE, site_file=tmp_path / "site.yaml"), store=store, passwords=passwords)
     mount_ops_page(app)
+    mount_tv_page(app)
     accounts = Accounts(store.accounts, Hashing(passwords))
-    await accounts.add_user("ops1", Role.OPS, PASSWORD, actor="test")
-    await accounts.add_user("viewer1", Role.VIEWER, PASSWORD, actor="test")
+    for name, role in (
+        ("ops1", Role.OPS),
+        ("admin1", Role.ADMIN),
+        ("planner1", Role.PLANNER),
+        ("viewer1", Role.VIEWER),
+    ):
+        await accounts.add_user(name, role, PASSWORD, actor="test")
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
     async with serving(config) as base:
         yield base
@@ -65,48 +105,233 @@ async def page(base_url: str) -> AsyncIterator[Page]:
 
 
 async def log_in(page: Page, name: str) -> None:
+    """Type the name and password and press Enter (no click: Enter submits the form)."""
     await page.goto("/ops/")
     await page.fill("#login-name", name)
     await page.fill("#login-password", PASSWORD)
-    await page.click("#login-button")
+    await page.press("#login-password", "Enter")
+    await expect(page.locator("#whoami")).to_have_text(f"{name} ({name.rstrip('0123456789')})")
 
 
-async def edit_cell(page: Page, row_id: str, column: str, value: str) -> None:
-    """Click a grid cell (single-click editing), type the value, press Enter."""
-    await page.click(f'.ag-row[row-id="{row_id}"] .ag-cell[col-id="{column}"]')
-    editor = page.locator(f'.ag-row[row-id="{row_id}"] .ag-cell[col-id="{column}"] input')
-    await editor.fill(value)
-    await editor.press("Enter")
-    await expect(page.locator(f'.ag-row[row-id="{row_id}"] .ag-cell[col-id="{column}"]')).to_have_text(value)
+async def stored_thresholds(store: Store) -> dict[str, object]:
+    return await store.config.load_config("thresholds") or {"version": 0}
 
 
-async def test_ops_changes_a_warn_level_and_sees_a_422_reason(page: Page, store: Store) -> None:
-    """Log in as ops, raise the SL warn level, save (version 1 stored and audited), then an invalid level is
-    refused with the reason shown by row and field, and nothing more is stored."""
+async def test_login_with_enter_shows_only_the_sections_of_the_role(page: Page) -> None:
+    """Enter in the password field logs in; ops sees thresholds, boards, tokens, alerts and audit but not users or
+    schedules; the thresholds are loaded into labelled inputs."""
     await log_in(page, "ops1")
-    await expect(page.locator("#whoami")).to_have_text("ops1 (ops)")
-    await expect(page.locator("#version-text")).to_have_text("0")
-    await expect(page.locator('.ag-row[row-id="sl-low"] .ag-cell[col-id="warn"]')).to_have_text("80")
+    await expect(page.locator("#ops-nav button")).to_have_text(
+        ["Thresholds", "Boards", "Display tokens", "Alerts", "Audit trail"]
+    )
+    await expect(page.get_by_label("sl-low · warn")).to_have_value("80")
+    await expect(page.get_by_label("waiting · scope")).to_have_value("queue:sales")
 
-    await edit_cell(page, "sl-low", "warn", "85")
-    await page.click("#save-button")
-    await expect(page.locator("#status")).to_have_text("saved: version 1")
-    await expect(page.locator("#version-text")).to_have_text("1")
-    stored = await store.config.load_config("thresholds") or {}
-    assert (stored["version"], stored["updated_by"]) == (1, "ops1")
-    assert [(t["id"], t["warn"]) for t in stored["thresholds"]] == [("sl-low", 85), ("waiting", 5)]
 
-    await edit_cell(page, "sl-low", "warn", "65")  # below the alarm level 70 of a "below" metric
-    await page.click("#save-button")
-    await expect(page.locator("#status")).to_have_text("not saved: fix these")
-    await expect(page.locator("#problems li")).to_have_text(["sl-low · alarm: " + _alarm_reason(70, 65)])
-    assert (await store.config.load_config("thresholds") or {})["version"] == 1
+async def test_a_typo_in_a_level_is_never_saved(page: Page, store: Store) -> None:
+    """Typing abc into a warn level and pressing Enter shows the reason next to the field and sends nothing: the
+    stored version is unchanged and the level still there; fixing it saves version 1."""
+    await log_in(page, "ops1")
+    warn = page.get_by_label("sl-low · warn")
+    await warn.fill("abc")
+    await warn.press("Enter")
+    await expect(page.locator("#th-sl-low-warn-error")).to_have_text("“abc” is not a number")
+    await expect(warn).to_have_attribute("aria-invalid", "true")
+    await expect(warn).to_be_focused()
+    await expect(page.locator("#th-message")).to_have_text("not saved: fix the marked fields (nothing was sent)")
+    assert (await stored_thresholds(store))["version"] == 0
+    await page.click("#th-reload")
+    await expect(warn).to_have_value("80")  # the level is still there
+
+    await warn.fill("85")
+    await page.click("#th-save")
+    await expect(page.locator("#th-message")).to_have_text("saved: version 1")
+    stored = await stored_thresholds(store)
+    assert [(t["id"], t["warn"]) for t in stored["thresholds"]] == [("sl-low", 85), ("waiting", 5)]  # type: ignore[attr-defined]
+
+
+async def test_the_apis_422_is_shown_at_the_field_it_names(page: Page, store: Store) -> None:
+    """A warn level on the wrong side of the alarm level parses but the API refuses it (422 thresholds[0].alarm):
+    the reason sits under that row's alarm input and nothing is stored."""
+    await log_in(page, "ops1")
+    await page.get_by_label("sl-low · warn").fill("65")
+    await page.click("#th-save")
+    await expect(page.locator("#th-sl-low-alarm-error")).to_have_text(_alarm_reason(70, 65))
+    await expect(page.locator("#th-message")).to_have_text("not saved: fix the marked fields")
+    assert (await stored_thresholds(store))["version"] == 0
+
+
+async def test_add_and_delete_a_threshold(page: Page, store: Store) -> None:
+    """Add threshold gives a new row to fill and save (version 1 holds it); Delete on a row and Save removes it."""
+    await log_in(page, "ops1")
+    await page.click("#th-add")
+    await page.get_by_label("new 1 · id").fill("long-wait")
+    await page.get_by_label("new 1 · metric").select_option("longest_wait_s")
+    await page.get_by_label("new 1 · scope").fill("queue:support")
+    await page.get_by_label("new 1 · warn").fill("60")
+    await page.get_by_label("new 1 · alarm").fill("120")
+    await page.get_by_label("new 1 · alarm").press("Enter")
+    await expect(page.locator("#th-message")).to_have_text("saved: version 1")
+    ids = [t["id"] for t in (await stored_thresholds(store))["thresholds"]]  # type: ignore[attr-defined]
+    assert ids == ["sl-low", "waiting", "long-wait"]
+
+    await page.get_by_role("button", name="Delete waiting").click()
+    await page.click("#th-save")
+    await expect(page.locator("#th-message")).to_have_text("saved: version 2")
+    ids = [t["id"] for t in (await stored_thresholds(store))["thresholds"]]  # type: ignore[attr-defined]
+    assert ids == ["sl-low", "long-wait"]
+    await expect(page.locator("#th-rows tr")).to_have_count(2)
+
+
+async def test_a_board_is_created_with_inline_problems_and_previewed(page: Page, store: Store) -> None:
+    """A new board naming an unknown queue gets the API's reason under the queues field; fixed, it is stored with
+    its tiles and rotation, and the preview shows /tv/<board>."""
+    await log_in(page, "ops1")
+    await page.click("#nav-boards")
+    await page.click("#board-new")
+    await page.fill("#board-name", "floor2")
+    await page.fill("#board-title", "Floor 2")
+    await page.fill("#board-queues", "sales, nope")
+    await page.check("#board-tile-waiting")
+    await page.check("#board-tile-sl_interval")
+    await page.click("#board-add-page")
+    await page.fill("#board-page-0-queues", "sales")
+    await page.fill("#board-page-0-seconds", "abc")
+    await page.press("#board-title", "Enter")
+    await expect(page.locator("#board-page-0-seconds-error")).to_have_text("“abc” is not a whole number of seconds")
+    await page.fill("#board-page-0-seconds", "20")
+    await page.click("#board-save")
+    await expect(page.locator("#board-queues-error")).to_have_text("unknown queue 'nope'")
+    await page.fill("#board-queues", "sales, support")
+    await page.click("#board-save")
+    await expect(page.locator("#board-message")).to_have_text("saved board floor2: version 1")
+    board = await store.boards.get_board("floor2")
+    assert board is not None
+    assert (board["title"], board["queues"], board["tiles"]) == (
+        "Floor 2",
+        ["sales", "support"],
+        ["waiting", "sl_interval"],
+    )
+    assert board["pages"] == [{"title": "", "queues": ["sales"], "seconds": 20}]
+    await expect(page.locator("#board-preview iframe")).to_have_attribute("src", _starts_with("/tv/floor2?"))
+
+
+async def test_a_display_token_is_shown_once_and_revoked(page: Page, base_url: str) -> None:
+    """Create a token bound to a board: the token, the TV's URL and its QR code are shown once; the list holds it;
+    Revoke (twice: armed, then confirmed) removes it and the token no longer reads the board."""
+    await log_in(page, "ops1")
+    await page.click("#nav-tokens")
+    await page.select_option("#token-board", "default")
+    await page.fill("#token-label", "floor 2 TV")
+    await page.press("#token-label", "Enter")
+    token = (await page.locator("#token-value").text_content()) or ""
+    await expect(page.locator("#token-url")).to_contain_text(f"/tv/default?token={token}")
+    await expect(page.locator("#token-qr")).to_have_attribute("src", re.compile(r"^data:image/svg\+xml"))
+    row = page.locator("#token-rows tr", has_text="floor 2 TV")
+    await expect(row).to_have_count(1)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        before = await http.get("/api/v1/boards/default", headers={"Authorization": f"Bearer {token}"})
+        await row.get_by_role("button").click()
+        await row.get_by_role("button").click()
+        await expect(page.locator("#token-message")).to_contain_text("revoked token")
+        await expect(page.locator("#token-rows tr", has_text="floor 2 TV")).to_have_count(0)
+        after = await http.get("/api/v1/boards/default", headers={"Authorization": f"Bearer {token}"})
+    assert (before.status_code, after.status_code) == (200, 401)
+
+
+async def test_an_admin_adds_a_scoped_user_and_the_audit_shows_it(page: Page, store: Store) -> None:
+    """A too-short password is refused next to its field; a user with teams and queues is added (listed with its
+    scope), its role changed; the audit trail lists both writes."""
+    await log_in(page, "admin1")
+    await page.click("#nav-users")
+    await page.fill("#user-name", "sup9")
+    await page.select_option("#user-role", "supervisor")
+    await page.fill("#user-password", "short")
+    await page.fill("#user-teams", "care-a")
+    await page.fill("#user-queues", "sales, support")
+    await page.press("#user-queues", "Enter")
+    await expect(page.locator("#user-password-error")).to_have_text("at least 12 characters")
+    await page.fill("#user-password", PASSWORD)
+    await page.click("#user-add")
+    row = page.locator('#user-rows tr[data-user="sup9"]')
+    await expect(row).to_contain_text("teams care-a · queues sales, support")
+    await page.get_by_role("button", name="Edit sup9").click()
+    await page.select_option("#user-sup9-role", "planner")
+    await page.get_by_role("button", name="Save sup9").click()
+    await expect(row.locator("td").nth(1)).to_have_text("planner")
+    user = await Accounts(store.accounts, Hashing(Passwords.cheap())).get_user("sup9")
+    assert user is not None and (user.role, sorted(user.queues or ())) == (Role.PLANNER, ["sales", "support"])
+
+    await page.click("#nav-audit")
+    await expect(page.locator("#audit-rows tr").first).to_contain_text("admin1")
+    actions = await page.locator("#audit-rows tr td:nth-child(3)").all_text_contents()
+    assert actions[:2] == ["user.update", "user.create"]
+
+
+async def test_a_schedule_with_a_bad_row_lists_the_row_and_stores_nothing(page: Page, store: Store) -> None:
+    """A planner uploads a CSV with an unknown agent: that row is listed with its line and the API's reason, nothing
+    is stored; the good file imports."""
+    await log_in(page, "planner1")
+    await page.click("#nav-schedules")
+    await expect(page.locator("#sched-current")).to_have_text("No schedule imported yet.")
+    await page.set_input_files("#sched-file", files=[_csv("bad.csv", SCHEDULE)])
+    await page.click("#sched-upload")
+    rows = page.locator("#sched-rows tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.locator("td").nth(0)).to_have_text("2")
+    await expect(rows.locator("td").nth(1)).to_have_text("zed,2026-02-02,09:00,12:00,work")
+    await expect(rows.locator("td").nth(2)).to_contain_text("zed")
+    assert (await store.schedules.read_schedules() or {}).get("version", 0) == 0
+
+    good = SCHEDULE.replace("zed,2026-02-02,09:00,12:00,work\n", "")
+    await page.set_input_files("#sched-file", files=[_csv("good.csv", good)])
+    await page.click("#sched-upload")
+    await expect(page.locator("#sched-message")).to_contain_text("imported: version 1, 2 slots, 2 agents")
+    await expect(page.locator("#sched-problems")).to_be_hidden()
+
+
+async def test_the_audit_trail_shows_the_pages_writes(page: Page) -> None:
+    """ops saves thresholds and a board; its audit section lists both, newest first, with who and what."""
+    await log_in(page, "ops1")
+    await page.get_by_label("waiting · warn").fill("6")
+    await page.click("#th-save")
+    await expect(page.locator("#th-message")).to_have_text("saved: version 1")
+    await page.click("#nav-boards")
+    await page.click("#board-new")
+    await page.fill("#board-name", "lobby")
+    await page.click("#board-save")
+    await expect(page.locator("#board-message")).to_have_text("saved board lobby: version 1")
+    await page.click("#nav-audit")
+    first = page.locator("#audit-rows tr").nth(0)
+    await expect(first).to_contain_text("board.update")
+    await expect(first).to_contain_text("board:lobby")
+    await expect(page.locator("#audit-rows tr").nth(1)).to_contain_text("ops1")
+    await page.fill("#audit-action", "board.update")
+    await page.press("#audit-action", "Enter")
+    await expect(page.locator("#audit-rows tr")).to_have_count(1)
+
+
+async def test_an_alert_is_acknowledged_and_snoozed(page: Page, store: Store) -> None:
+    """The open alert is listed with its level in words; Acknowledge and Snooze (60 min) append the operator's actions
+    to the event stream for the engine."""
+    await log_in(page, "ops1")
+    await page.click("#nav-alerts")
+    row = page.locator(f'#alert-rows tr[data-alert="{FIRING}"]')
+    await expect(row).to_contain_text("■ alarm")
+    await expect(row).to_contain_text("Calls waiting 12 > 10")
+    await row.get_by_role("button", name="Acknowledge Sales queue").click()
+    await expect(page.locator("#alert-message")).to_contain_text("ack sent for Sales queue")
+    await row.get_by_label("snooze Sales queue for").select_option("60")
+    await row.get_by_role("button", name="Snooze Sales queue").click()
+    await expect(page.locator("#alert-message")).to_contain_text("snooze sent for Sales queue")
+    events = [parse_event(entry.data or b"") for entry in await store.events.read_range()]
+    actions = [(e.alert_id, e.action, e.by) for e in events if isinstance(e, AlertAction)]
+    assert actions == [(FIRING, "ack", "ops1"), (FIRING, "snooze", "ops1")]
 
 
 async def test_the_session_cookie_is_out_of_the_scripts_reach(page: Page, base_url: str) -> None:
     """After logging in, the session sits in an HttpOnly SameSite=Strict cookie that page scripts cannot read."""
     await log_in(page, "ops1")
-    await expect(page.locator("#whoami")).to_have_text("ops1 (ops)")
     cookies = {cookie["name"]: cookie for cookie in await page.context.cookies()}
     visible = await page.evaluate("document.cookie")
     assert cookies["wb_session"]["httpOnly"] is True and cookies["wb_session"]["sameSite"] == "Strict"
@@ -120,11 +345,22 @@ async def test_the_session_cookie_is_out_of_the_scripts_reach(page: Page, base_u
     assert forged.status_code == wrong.status_code == 403
 
 
-async def test_a_viewer_is_told_it_may_not_edit(page: Page) -> None:
-    """A viewer's login works but the editor stays hidden, with the reason."""
+async def test_a_viewer_is_told_it_may_use_no_section(page: Page) -> None:
+    """A viewer's login works but no section is shown, with the reason; Log out brings the login back."""
     await log_in(page, "viewer1")
-    await expect(page.locator("#status")).to_have_text("viewer1 (viewer) may not edit thresholds")
-    await expect(page.locator("#editor-panel")).to_be_hidden()
+    await expect(page.locator("#status")).to_have_text("viewer1 (viewer) may use none of this page's sections")
+    await expect(page.locator("#ops-nav")).to_have_count(0)
+    await page.click("#logout-button")
+    await expect(page.locator("#status")).to_have_text("logged out")
+    await expect(page.locator("#login-name")).to_be_focused()
+
+
+def _csv(name: str, text: str) -> dict[str, object]:
+    return {"name": name, "mimeType": "text/csv", "buffer": text.encode()}
+
+
+def _starts_with(prefix: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(prefix))
 
 
 def _alarm_reason(alarm: int, warn: int) -> str:
@@ -133,3 +369,22 @@ def _alarm_reason(alarm: int, warn: int) -> str:
         f"alarm {alarm} is above warn {warn}: with direction below the alarm level must be "
         "the same as or further below than the warn level"
     )
+
+
+async def test_screenshots_of_the_sections(page: Page) -> None:
+    """The thresholds (with a typo refused), the board editor with its preview and the token shown once, at
+    1920x1080, saved to build/screenshots/ops-*.png."""
+    await log_in(page, "ops1")
+    await page.get_by_label("sl-low · warn").fill("abc")
+    await page.click("#th-save")
+    await expect(page.locator("#th-sl-low-warn-error")).to_be_visible()
+    await page.screenshot(path=screenshot_path("ops-thresholds.png"))
+    await page.click("#nav-boards")
+    await expect(page.locator("#board-preview iframe")).to_be_attached()
+    await page.frame_locator("#board-preview iframe").locator(".tv-header").wait_for()
+    await page.screenshot(path=screenshot_path("ops-boards.png"))
+    await page.click("#nav-tokens")
+    await page.fill("#token-label", "lobby TV")
+    await page.press("#token-label", "Enter")
+    await expect(page.locator("#token-qr")).to_be_visible()
+    await page.screenshot(path=screenshot_path("ops-tokens.png"))

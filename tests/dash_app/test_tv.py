@@ -188,7 +188,11 @@ async def test_group_and_team_tiles(
             ("team", "red"),
         ]
         care = {kpi[0]: kpi[1:] for kpi in shown[0]["kpis"]}
-        assert care["sl_interval"] == ["SL now", "57%", "ok"]  # 8 of 14 from the summed counters
+        assert care["sl_interval"] == [
+            "SL interval",
+            "57%",
+            "ok",
+        ]  # 8 of 14 from the summed counters (no interval length in this snapshot)
         assert care["needed"][1] == "4 / 2" and shown[0]["level"] == "warn"  # a1 counted once
         blue = {kpi[0]: kpi[1:] for kpi in shown[2]["kpis"]}
         assert blue["adherence"] == ["Adherence", "87%", "alarm"] and blue["out_now"][1] == "2 / 14"

@@ -71,9 +71,9 @@ log = logging.getLogger(__name__)
 SiteQuery = Query(default=None, description="Site (default: the first site the API serves).")
 AUDIT_PAGE_MAX = 1000
 STREAM_ID_PART = 2**64  # each part of a Redis stream id is an unsigned 64-bit number
-UserManager = Annotated[Principal, Depends(require(Permission.MANAGE_USERS))]
-TokenManager = Annotated[Principal, Depends(require(Permission.MANAGE_TOKENS))]
-AuditReader = Annotated[Principal, Depends(require(Permission.READ_AUDIT))]
+UserManager = Annotated[Principal, Depends(require(Permission.MANAGE_USERS, cookie=True))]
+TokenManager = Annotated[Principal, Depends(require(Permission.MANAGE_TOKENS, cookie=True))]
+AuditReader = Annotated[Principal, Depends(require(Permission.READ_AUDIT, cookie=True))]
 Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
 ScopeName = Annotated[str, Field(pattern=SCOPE_NAME_PATTERN)]
 ScopeNames = Annotated[list[ScopeName], Field(max_length=MAX_SCOPE_NAMES)]

@@ -1,4 +1,4 @@
-"""Boards as configuration: what a TV shows, stored in Redis and edited through the API.
+"""Boards as configuration: what a TV shows, its message, and the display tokens that open it.
 
 Theory of operation
 -------------------
@@ -6,14 +6,17 @@ A board is a JSON document in the hash ``wb:{site}:config:boards`` (board name -
 
     {"title": str, "queues": [queue...], "groups": [group...], "tiles": [figure key...],
      "pages": [{"title": str, "queues": [queue...], "seconds": int}], "group_tiles": bool,
-     "team_tiles": bool, "teams": [team...], "version": int, "updated_by": str | None, "updated_ts": iso | None}
+     "team_tiles": bool, "teams": [team...], "sound": bool, "kiosk": bool,
+     "version": int, "updated_by": str | None, "updated_ts": iso | None}
 
 Empty ``queues`` and ``groups`` mean every queue; empty ``tiles`` means the standard set
 (``TILE_KEYS``, the figures of ``dash_app.layout.KPIS``: a test keeps the two lists equal);
 ``pages`` (optional) make the TV rotate between queue subsets, ``seconds`` each. ``group_tiles``
 shows one combined tile per group (of ``groups``; none and no ``queues``: every group) instead of
-one per queue; ``team_tiles`` adds an adherence tile per team of ``teams`` (none: every team). Stored
-boards without these fields read as false / empty. ``dash_app.layout`` documents what a TV shows.
+one per queue; ``team_tiles`` adds an adherence tile per team of ``teams`` (none: every team). ``sound``
+chimes when a tile enters alarm; ``kiosk`` says the TV's browser may play it without a click. Stored
+boards without these fields read as false / empty. The models and checks are ``wallboard.core.boards``,
+the use cases (shared with ``wallboard boards ...``) ``wallboard.admin.boards``.
 
 * ``GET /api/v1/boards`` and ``GET /api/v1/boards/{name}`` need READ, so a TV's display token reads
   its board; a token bound to a board reads only that one (403 for another, the list holds only it).
@@ -25,100 +28,117 @@ boards without these fields read as false / empty. ``dash_app.layout`` documents
   ``version`` in the body must match the stored one, else 409) in one MULTI with its audit entry
   (``board.update``) and a ``{"type": "board", "name", "version"}`` notice on ``wb:{site}:config``.
   ``DELETE`` removes a stored board likewise (``board.delete``).
+* ``POST /api/v1/boards/{name}/message`` ``{"text", "level": "info"|"warn", "expires_in_s"}`` (supervisor, ops
+  and admin: ``core.boards.MESSAGE_ROLES``; 403 to others and to display tokens) shows a banner on the board's
+  TVs until it expires (Redis drops it then too); ``DELETE`` takes it down; both audited (``board.message``,
+  ``board.message_clear``) with a ``{"type": "board_message", "name"}`` notice. ``GET`` (READ, the board's own
+  display tokens) answers ``{"message": {..., "expires_in_s": seconds left} | null}``: the TV's banner
+  (``dash_app/tv_assets/banner.js``) reads it every second, so a message shows within 2 s.
+* ``GET|POST /api/v1/boards/{name}/tokens`` and ``DELETE /api/v1/boards/{name}/tokens/{id}`` (MANAGE_TOKENS,
+  also with the ops page's cookie): the display tokens bound to the board; a new one comes with the TV's
+  ``url`` and that URL as a QR code (``qr``: an SVG data URI), shown in that response only.
 
-TVs pick changes up without a reload: the TV page re-reads its board through this API every
+TVs pick board changes up without a reload: the TV page re-reads its board through this API every
 ``BOARD_REFRESH_S`` (30 s; configuration, not data: the figures come only from ``/ws``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from pydantic import BaseModel, Field
 
-from wallboard.admin.accounts import audit_entry
-from wallboard.admin.boards import default_board
+from wallboard.admin import boards
+from wallboard.admin.accounts import TokenNotFoundError
 from wallboard.api.responses import GUARDED, Detail, problems
 from wallboard.api.runtime import known_targets
 from wallboard.api.security import Permission, Principal, check_board, guarded, require, site_named
-from wallboard.core.scopes import DEFAULT_BOARD
+from wallboard.core.boards import (
+    MESSAGE_ROLES,
+    NAME_PATTERN,
+    RESERVED,
+    TILE_KEYS,
+    Board,
+    BoardBody,
+    BoardError,
+    BoardPage,
+    Message,
+    MessageBody,
+    TileKey,
+    site_names,
+)
 from wallboard.core.text import CleanText
 
 if TYPE_CHECKING:
     from wallboard.api.runtime import Runtime, ServedSite
 
-BOARD_REFRESH_S = 30
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-RESERVED = frozenset({"assets"})  # paths of the TV's Dash app under /tv/
-TileKey = Literal[
-    "waiting",
-    "longest_wait",
-    "sl_interval",
-    "sl_day",
-    "asa",
-    "aht",
-    "abandon",
-    "available",
-    "on_call",
-    "wrap_up",
-    "paused",
-    "logged_in",
-    "needed",
+__all__ = [
+    "BOARD_REFRESH_S",
+    "NAME_PATTERN",
+    "RESERVED",
+    "TILE_KEYS",
+    "Board",
+    "BoardBody",
+    "BoardPage",
+    "TileKey",
+    "build_board_router",
 ]
-TILE_KEYS: tuple[str, ...] = get_args(TileKey)  # the figures of dash_app.layout.KPIS (a test keeps them equal)
+
+BOARD_REFRESH_S = 30
 Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
 Manager = Annotated[Principal, Depends(require(Permission.MANAGE_BOARDS, cookie=True))]
+TokenManager = Annotated[Principal, Depends(require(Permission.MANAGE_TOKENS, cookie=True))]
+_person = require(Permission.READ, cookie=True, display=False)
+
+
+async def _poster(principal: Annotated[Principal, Depends(_person)]) -> Principal:
+    """A supervisor, ops or admin (``core.boards.MESSAGE_ROLES``): checked before the body, so others get 403."""
+    _may_post(principal)
+    return principal
+
+
+Poster = Annotated[Principal, Depends(_poster)]
 BoardName = Annotated[str, Path(pattern=NAME_PATTERN, description="board name (lower case, digits, _ and -)")]
-QueueName = Annotated[str, Field(min_length=1, max_length=128)]
+TokenId = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[0-9a-fA-F]+$")]
 
 
-class BoardPage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: CleanText = Field(default="", max_length=80)
-    queues: list[QueueName] = Field(min_length=1, max_length=50)
-    seconds: int = Field(ge=5, le=3600)
+class BoardMessage(BaseModel):
+    message: Message | None = Field(description="the banner the board's TVs show now (null: none)")
 
 
-class BoardBody(BaseModel):
-    """A board as written by PUT (``version``: the stored version it replaces, checked when given)."""
-
-    model_config = ConfigDict(extra="forbid")
-    title: CleanText = Field(default="", max_length=80)
-    queues: list[QueueName] = Field(default=[], max_length=200)
-    groups: list[QueueName] = Field(default=[], max_length=50)
-    tiles: list[TileKey] = Field(default=[], max_length=len(TILE_KEYS))
-    pages: list[BoardPage] = Field(default=[], max_length=20)
-    group_tiles: bool = False
-    team_tiles: bool = False
-    teams: list[QueueName] = Field(default=[], max_length=200)
-    version: int | None = Field(default=None, ge=0)
+class NewBoardToken(BaseModel):
+    label: CleanText = Field(default="", max_length=200)
 
 
-class Board(BaseModel):
-    title: str
-    queues: list[str]
-    groups: list[str]
-    tiles: list[str]
-    pages: list[dict[str, Any]]
-    group_tiles: bool = False
-    team_tiles: bool = False
-    teams: list[str] = []
-    version: int
-    updated_by: str | None = None
-    updated_ts: str | None = None
+class BoardTokenOut(BaseModel):
+    id: str
+    board: str | None
+    label: str
+    created: str
+
+
+class CreatedBoardToken(BoardTokenOut):
+    token: str = Field(description="the display token: shown only in this response")
+    url: str = Field(description="the TV's URL, token included: shown only in this response")
+    qr: str = Field(description="the URL as a QR code, an SVG data: URI")
 
 
 def build_board_router(runtime: Runtime) -> APIRouter:
-    """GET/PUT/DELETE /api/v1/boards..., bound to ``runtime``."""
+    """/api/v1/boards...: boards, their messages and their display tokens, bound to ``runtime``."""
     router = APIRouter(prefix="/api/v1/boards")
+    _board_routes(router, runtime)
+    _message_routes(router, runtime)
+    _token_routes(router, runtime)
+    return router
 
+
+def _board_routes(router: APIRouter, runtime: Runtime) -> None:
     @router.get("", response_model=dict[str, Board], responses=GUARDED)
     async def list_boards(principal: Reader, site: str | None = None) -> dict[str, dict[str, Any]]:
         """Every stored board by name (plus ``default`` while none is stored under that name)."""
-        boards = await guarded(site_named(runtime, site).store.boards.list_boards())
-        every = {DEFAULT_BOARD: default_board(), **boards}
+        every = await guarded(boards.list_boards(site_named(runtime, site).store.boards))
         if principal.board is not None:  # a display token bound to one board
             return {name: board for name, board in every.items() if name == principal.board}
         return every
@@ -127,7 +147,7 @@ def build_board_router(runtime: Runtime) -> APIRouter:
     async def get_board(name: BoardName, principal: Reader, site: str | None = None) -> dict[str, Any]:
         """One board (the default board for ``default`` while none is stored)."""
         check_board(principal, name)
-        return await _stored(site_named(runtime, site), name)
+        return await _board(site_named(runtime, site), name)
 
     @router.put("/{name}", response_model=Board, responses={**GUARDED, 409: {"model": Detail}})
     async def put_board(
@@ -135,61 +155,111 @@ def build_board_router(runtime: Runtime) -> APIRouter:
     ) -> dict[str, Any]:
         """Create or replace a board (validated, versioned, audited, announced)."""
         served = site_named(runtime, site)
-        _check_names(runtime, served, name, body)
-        old = await guarded(served.store.boards.get_board(name))
-        version = int(old["version"]) if old is not None else 0
-        if body.version is not None and body.version != version:
-            raise HTTPException(409, detail=f"board {name!r} is at version {version}, not {body.version}: reload it")
-        now = datetime.fromtimestamp(runtime.clock(), UTC)
-        board = {**body.model_dump(exclude={"version"}), "version": version + 1}
-        board |= {"updated_by": principal.name, "updated_ts": now.isoformat()}
-        audit = audit_entry(now, principal.name, "board.update", f"board:{name}", old, board)
-        await guarded(served.store.boards.write_board(name, board, audit))
+        names = site_names(known_targets(runtime, served), served.feed.snapshot)
+        try:
+            board = await guarded(
+                boards.put_board(served.store.boards, name, body, names, actor=principal.name, now=_now(runtime))
+            )
+        except BoardError as exc:
+            raise problems(*exc.problems) from exc
+        except boards.BoardConflictError as exc:
+            raise HTTPException(409, detail=str(exc)) from exc
         response.headers["ETag"] = f'"{board["version"]}"'
         return board
 
     @router.delete("/{name}", status_code=204, responses={**GUARDED, 404: {"model": Detail}})
     async def delete_board(name: BoardName, principal: Manager, site: str | None = None) -> Response:
         """Remove a stored board (``default`` then falls back to the default board)."""
-        served = site_named(runtime, site)
-        old = await guarded(served.store.boards.get_board(name))
-        if old is None:
-            raise HTTPException(404, detail=f"no stored board {name!r}")
-        now = datetime.fromtimestamp(runtime.clock(), UTC)
-        audit = audit_entry(now, principal.name, "board.delete", f"board:{name}", old, None)
-        await guarded(served.store.boards.write_board(name, None, audit))
+        store = site_named(runtime, site).store.boards
+        try:
+            await guarded(boards.delete_board(store, name, actor=principal.name, now=_now(runtime)))
+        except boards.UnknownBoardError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
         return Response(status_code=204)
 
-    return router
+
+def _message_routes(router: APIRouter, runtime: Runtime) -> None:
+    @router.get("/{name}/message", response_model=BoardMessage, responses={**GUARDED, 404: {"model": Detail}})
+    async def get_message(name: BoardName, principal: Reader, site: str | None = None) -> dict[str, Any]:
+        """The message the board's TVs show now, with the seconds it has left (``null``: none)."""
+        check_board(principal, name)
+        served = site_named(runtime, site)
+        return {"message": await guarded(boards.read_message(served.store.boards, name, _now(runtime)))}
+
+    @router.post("/{name}/message", response_model=Message, responses={**GUARDED, 404: {"model": Detail}})
+    async def post_message(
+        name: BoardName, body: MessageBody, principal: Poster, site: str | None = None
+    ) -> dict[str, Any]:
+        """Show a message on the board's TVs until it expires (replacing any); audited."""
+        store = site_named(runtime, site).store.boards
+        try:
+            return await guarded(boards.post_message(store, name, body, actor=principal.name, now=_now(runtime)))
+        except boards.UnknownBoardError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
+
+    @router.delete("/{name}/message", status_code=204, responses=GUARDED)
+    async def clear_message(name: BoardName, principal: Poster, site: str | None = None) -> Response:
+        """Take the board's message down now (nothing to do when there is none); audited."""
+        store = site_named(runtime, site).store.boards
+        await guarded(boards.clear_message(store, name, actor=principal.name, now=_now(runtime)))
+        return Response(status_code=204)
 
 
-async def _stored(served: ServedSite, name: str) -> dict[str, Any]:
-    board = await guarded(served.store.boards.get_board(name))
-    if board is not None:
-        return board
-    if name == DEFAULT_BOARD:
-        return default_board()
-    raise HTTPException(404, detail=f"no board {name!r}")
+def _token_routes(router: APIRouter, runtime: Runtime) -> None:
+    @router.get("/{name}/tokens", response_model=list[BoardTokenOut], responses=GUARDED)
+    async def list_tokens(name: BoardName, principal: TokenManager, site: str | None = None) -> list[Any]:
+        """The display tokens bound to this board (by id: the tokens themselves are never stored)."""
+        accounts = site_named(runtime, site).accounts
+        return [token.public() for token in await guarded(boards.board_tokens(accounts, name))]
+
+    @router.post(
+        "/{name}/tokens",
+        response_model=CreatedBoardToken,
+        status_code=201,
+        responses={**GUARDED, 404: {"model": Detail}},
+    )
+    async def create_token(
+        name: BoardName, body: NewBoardToken, request: Request, principal: TokenManager, site: str | None = None
+    ) -> Any:
+        """A new display token bound to this board, with the TV's URL and its QR code: shown only in this response."""
+        served = site_named(runtime, site)
+        base = str(request.base_url)
+        try:
+            made = await guarded(
+                boards.create_board_token(
+                    served.accounts, served.store.boards, name, body.label, base, actor=principal.name
+                )
+            )
+        except boards.UnknownBoardError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
+        return {**made.shown.public(), "token": made.token, "url": made.url, "qr": made.qr}
+
+    @router.delete("/{name}/tokens/{token_id}", status_code=204, responses={**GUARDED, 404: {"model": Detail}})
+    async def revoke_token(
+        name: BoardName, token_id: TokenId, principal: TokenManager, site: str | None = None
+    ) -> Response:
+        """Revoke a display token of this board by its id (404 for a token of another board, or none)."""
+        accounts = site_named(runtime, site).accounts
+        try:
+            digest, _ = await guarded(boards.revoke_board_token(accounts, name, token_id, actor=principal.name))
+        except TokenNotFoundError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
+        runtime.auth.forget(digest)
+        return Response(status_code=204)
 
 
-def _check_names(runtime: Runtime, served: ServedSite, name: str, body: BoardBody) -> None:
-    """422 for a reserved board name, or queues, groups and teams the site does not have."""
-    found: list[tuple[str, str]] = []
-    if name in RESERVED:
-        found.append(("name", f"{name!r} is reserved"))
-    site = known_targets(runtime, served)
-    queues = set(site.queues)
-    groups = {queue.group for queue in site.queues.values() if queue.group}
-    snapshot_queues = (served.feed.snapshot or {}).get("queues") or {}
-    groups |= {str(q["group"]) for q in snapshot_queues.values() if isinstance(q, dict) and q.get("group")}
-    found += [(f"queues[{i}]", f"unknown queue {q!r}") for i, q in enumerate(body.queues) if q not in queues]
-    found += [(f"groups[{i}]", f"unknown group {g!r}") for i, g in enumerate(body.groups) if g not in groups]
-    teams = set(site.teams) | {agent.team for agent in site.agents.values() if agent.team}
-    teams |= set((served.feed.snapshot or {}).get("teams") or {})
-    found += [(f"teams[{i}]", f"unknown team {t!r}") for i, t in enumerate(body.teams) if t not in teams]
-    for p, page in enumerate(body.pages):
-        found += [
-            (f"pages[{p}].queues[{i}]", f"unknown queue {q!r}") for i, q in enumerate(page.queues) if q not in queues
-        ]
-    if found:
-        raise problems(*found)
+async def _board(served: ServedSite, name: str) -> dict[str, Any]:
+    try:
+        return await guarded(boards.read_board(served.store.boards, name))
+    except boards.UnknownBoardError as exc:
+        raise HTTPException(404, detail=str(exc)) from exc
+
+
+def _may_post(principal: Principal) -> None:
+    """403 unless a supervisor, ops or admin (``core.boards.MESSAGE_ROLES``) asks."""
+    if principal.role not in MESSAGE_ROLES:
+        raise HTTPException(403, detail=f"{principal.name} (role {principal.role}) may not post board messages")
+
+
+def _now(runtime: Runtime) -> datetime:
+    return datetime.fromtimestamp(runtime.clock(), UTC)

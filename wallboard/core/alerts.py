@@ -28,7 +28,12 @@ breach started:
   past L's clear point (``Threshold.warn_clear`` / ``alarm_clear``): hysteresis, so a value wobbling
   around the level does not flap. Clearing (and de-escalating alarm -> warn) is immediate.
 
-The level is the highest L entered or held. Every level change is recorded as a ``Change``
+The level is the highest L entered or held. A breach that has not yet lasted ``for_s`` is *pending*: the
+status says which level is coming (``Status.pending``) and when it will be entered if the value stays
+(``Status.due``, the breach's start plus ``for_s``); when warn and alarm are both pending, the one due
+first (alarm when they are due together: it is the level that will show). ``Evaluator.pending_alerts()`` lists
+the pending pairs of the latest ``evaluate`` as snapshot entries (``schema.PendingAlert``), so a wallboard can
+show "warn in 0:40" on a figure still inside its delay. Every level change is recorded as a ``Change``
 (``Evaluator.changes``, the changes of the latest ``evaluate``) so the engine can build the alert
 lifecycle. A pair seen for the first time starts silently at its level unless that level fires.
 A pair that disappears (a queue or agent gone from the snapshot, a threshold removed) is forgotten;
@@ -51,12 +56,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from wallboard.core import schema
 from wallboard.core.thresholds import Direction, Metric, Threshold, ThresholdSet, format_duration
 
 
@@ -96,15 +102,34 @@ class Status:
     level: Level
     since: datetime  # when the current level started
     reason: str
+    pending: Level | None = None  # the level a breach still inside its for_s delay is heading for
+    due: datetime | None = None  # when ``pending`` is entered if the value stays past it
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "target": {"kind": self.target.kind, "name": self.target.name},
             "threshold_id": self.threshold_id,
             "metric": self.metric.value,
             "value": self.value,
             "level": self.level.value,
             "since": self.since.astimezone(UTC).isoformat(),
+            "reason": self.reason,
+        }
+        if self.pending is not None and self.due is not None:
+            out |= {"pending": self.pending.value, "due": self.due.astimezone(UTC).isoformat()}
+        return out
+
+    def pending_entry(self) -> schema.PendingAlert | None:
+        """The snapshot's ``pending`` entry for this status, None when nothing is pending."""
+        if self.pending is None or self.due is None:
+            return None
+        return {
+            "target": {"kind": cast("schema.TargetKind", self.target.kind), "name": self.target.name},
+            "threshold_id": self.threshold_id,
+            "metric": self.metric.value,
+            "level": cast("schema.AlertLevel", self.pending.value),  # warn or alarm
+            "value": self.value,
+            "due": self.due.astimezone(UTC).isoformat(),
             "reason": self.reason,
         }
 
@@ -167,6 +192,8 @@ Key = tuple[str, str, str]  # target kind, target name, threshold id
 class Evaluator:
     """Evaluates a ``ThresholdSet`` against snapshots; keeps each pair's state between calls."""
 
+    _pending: tuple[Status, ...] = ()  # the latest evaluation's pending statuses (a class default: old checkpoints)
+
     def __init__(self, thresholds: ThresholdSet | Iterable[Threshold], tz: ZoneInfo | str) -> None:
         self._tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self._tracks: dict[Key, _Track] = {}
@@ -195,7 +222,14 @@ class Evaluator:
             for reading in _readings(threshold, self._skip[threshold.id], snapshot, health or {}, now):
                 statuses.append(self._judge(threshold, reading, active, now))
         self._forget_unseen(now)
+        self._pending = tuple(status for status in statuses if status.pending is not None)
         return statuses
+
+    def pending_alerts(self) -> list[schema.PendingAlert]:
+        """The snapshot's ``pending``: the pairs of the latest ``evaluate`` whose breach is inside its ``for_s``,
+        soonest due first."""
+        entries = [entry for status in self._pending if (entry := status.pending_entry()) is not None]
+        return sorted(entries, key=lambda entry: (entry["due"], entry["threshold_id"], str(entry["target"])))
 
     def _judge(self, threshold: Threshold, reading: _Reading, active: bool, now: datetime) -> Status:
         target = reading.target
@@ -217,13 +251,14 @@ class Evaluator:
         if level not in _JUDGED:
             track.forget()
         reason = _reason(threshold, reading, track, level, now)
+        pending, due = _pending(track, threshold, level) if level in _JUDGED else (None, None)
         if level is not track.level:
             if not first or level in FIRING:
                 self.changes.append(
                     Change(target, threshold.id, threshold.metric, track.level, level, now, value, reason)
                 )
             track.level, track.since = level, now
-        return Status(target, threshold.id, threshold.metric, value, level, track.since, reason)
+        return Status(target, threshold.id, threshold.metric, value, level, track.since, reason, pending, due)
 
     def _forget_unseen(self, now: datetime) -> None:
         for key in [key for key, track in self._tracks.items() if track.seen != self._round]:
@@ -253,6 +288,21 @@ def _advance(track: _Track, threshold: Threshold, value: float, now: datetime) -
     if track.warn_from is not None and (rank >= 1 or _lasted(track.warn_from, now, threshold.for_s)):
         return Level.WARN
     return Level.OK
+
+
+def _pending(track: _Track, threshold: Threshold, level: Level) -> tuple[Level | None, datetime | None]:
+    """The level a breach inside its ``for_s`` heads for and when it is due (module docstring), else (None, None)."""
+    rank = _RANK.get(level, 0)
+    delay = timedelta(seconds=threshold.for_s)
+    coming = [
+        (start + delay, -_RANK[name], name)
+        for name, start in ((Level.WARN, track.warn_from), (Level.ALARM, track.alarm_from))
+        if start is not None and _RANK[name] > rank
+    ]
+    if not coming:
+        return None, None
+    due, _, name = min(coming)
+    return name, due
 
 
 def _breach(

@@ -58,6 +58,7 @@ __all__ = [
     "MetricName",
     "NextSlot",
     "OpenAlert",
+    "PendingAlert",
     "QueueAgents",
     "QueueFigures",
     "ScheduleOnlyTeam",
@@ -531,6 +532,22 @@ class OpenAlert(TypedDict):
     snoozed_until: NotRequired[IsoTime]
 
 
+@with_config(_CLOSED)
+class PendingAlert(TypedDict):
+    """A threshold breached but not for its ``for_s`` yet (``wallboard.core.alerts.Evaluator.pending_alerts``):
+    the level it heads for and when that level is entered if the value stays where it is."""
+
+    target: Target
+    threshold_id: str
+    metric: MetricName
+    level: AlertLevel
+    """The level that is coming (warn, or alarm over a firing warn)."""
+    value: float | None
+    due: IsoTime
+    """When the breach will have lasted the threshold's ``for_s``."""
+    reason: str
+
+
 # -- the snapshot -------------------------------------------------------------------------------------
 
 
@@ -565,6 +582,8 @@ class Snapshot(StateSnapshot):
 
     alerts: list[OpenAlert]
     """Open alerts, alarms first, then oldest first."""
+    pending: NotRequired[list[PendingAlert]]
+    """Breaches still inside their ``for_s`` delay, soonest due first (absent: none known)."""
     seq: int
     """Increases by one per publish; deltas carry it."""
     stream_id: str | None

@@ -18,8 +18,8 @@ queues) and ``teams``. Its :class:`BoardScope` turns those lists into filters:
 
 :func:`narrow` applies a scope to a snapshot and returns a snapshot of the same shape (the published
 :class:`wallboard.core.schema.Snapshot`): the visible queues, teams and agents; an agent's ``queues``,
-``paused_queues`` and ``call`` name only visible queues; alerts about a queue, agent or team out of
-sight are left out (site and component alerts stay); the adherence exceptions are those of visible
+``paused_queues`` and ``call`` name only visible queues; alerts (and pending alerts) about a queue, agent or team
+out of sight are left out (site and component alerts stay); the adherence exceptions are those of visible
 agents. Site-wide totals (``counters``, the site's adherence figure) are kept as they are.
 
 A board that does not exist shows nothing (:data:`NOTHING`), except ``default``, which shows everything
@@ -112,6 +112,8 @@ def narrow(snapshot: Snapshot, scope: BoardScope) -> Snapshot:
     narrowed = {**snapshot, "queues": queues, "teams": teams, "agents": agents}
     if "alerts" in snapshot:
         narrowed["alerts"] = [a for a in snapshot["alerts"] or () if _sees_alert(a, queues, agents, teams)]
+    if "pending" in snapshot:
+        narrowed["pending"] = [a for a in snapshot["pending"] or () if _sees_alert(a, queues, agents, teams)]
     adherence = snapshot.get("adherence")
     if isinstance(adherence, Mapping):
         exceptions = [e for e in adherence.get("exceptions") or () if e.get("agent") in agents]

@@ -216,7 +216,7 @@ class SiteBook:
             merge_figures(figures, self.adherence.figures(now), self.site)
         if health is not None:
             self._queue_records(self.alerts.evaluate(figures, now, health))
-        return {**figures, "alerts": self.alerts.alerts()}
+        return {**figures, "alerts": self.alerts.alerts(), "pending": self.alerts.evaluator.pending_alerts()}
 
     @property
     def pending(self) -> bool:

@@ -1,4 +1,5 @@
-"""TV boards as configuration: a hash of board name -> board JSON (wallboard.api.board_routes)."""
+"""TV boards as configuration: a hash of board name -> board JSON, and each board's message (its own key, expiring
+with the message: ``wb:{site}:config:message:<board>``); documents in ``wallboard.core.boards``."""
 
 from __future__ import annotations
 
@@ -43,3 +44,27 @@ class BoardStore(StoreBase):
             self._publish(pipe, self.keys.config_channel, notice)
             changed, *_ = await pipe.execute()
         return board is not None or bool(changed)
+
+    # -- a board's message: wb:{site}:config:message:<board>, JSON, expiring with the message (SET EX)
+
+    async def get_message(self, name: str) -> dict[str, Any] | None:
+        return _json_object(await self._do(self.client.get(self.keys.config(f"message:{name}"))))
+
+    async def write_message(
+        self, name: str, message: Mapping[str, Any] | None, ttl_s: int, audit: Mapping[str, str]
+    ) -> bool:
+        """Store ``message`` for ``ttl_s`` seconds (or, with None, clear it) in a MULTI with its audit
+        entry and a ``{"type": "board_message", "name": name}`` notice on the config channel; False if a cleared one
+        did not exist."""
+        key = self.keys.config(f"message:{name}")
+        fields: dict[FieldT, EncodableT] = {field: value for field, value in audit.items()}
+        notice = json.dumps({"type": "board_message", "name": name})
+        async with self._deadline(), self.client.pipeline(transaction=True) as pipe:
+            if message is None:
+                pipe.delete(key)
+            else:
+                pipe.set(key, json.dumps(dict(message)), ex=ttl_s)
+            pipe.xadd(self.keys.audit, fields, maxlen=AUDIT_MAXLEN, approximate=True)
+            self._publish(pipe, self.keys.config_channel, notice)
+            changed, *_ = await pipe.execute()
+        return message is not None or bool(changed)

@@ -141,3 +141,56 @@ async def test_board_writes_need_manage_boards(store: Store, site_file: Path) ->
         stored = await store.boards.get_board("floor2")
     assert refused.status_code == 403
     assert stored is None
+
+
+async def test_sound_and_kiosk_round_trip_and_default_to_off(store: Store, site_file: Path) -> None:
+    """A board asking for sound on a kiosk TV is stored as sent; a board without them (or an older one) reads false."""
+    async with api(store, site_file=site_file) as a:
+        put = await a.http.put(
+            "/api/v1/boards/floor2", json={**BOARD, "sound": True, "kiosk": True}, headers=a.headers[Role.OPS]
+        )
+        await store.boards.write_board("old", {"title": "Old", "queues": [], "version": 3}, {"action": "test"})
+        read = await a.http.get("/api/v1/boards/floor2", headers=a.headers[Role.VIEWER])
+        old = await a.http.get("/api/v1/boards/old", headers=a.headers[Role.VIEWER])
+        default = await a.http.get("/api/v1/boards/default", headers=a.headers[Role.VIEWER])
+    assert put.status_code == 200, put.text
+    assert (read.json()["sound"], read.json()["kiosk"]) == (True, True)
+    assert (old.json()["sound"], old.json()["kiosk"], default.json()["sound"]) == (False, False, False)
+
+
+async def test_a_boards_display_token_comes_with_its_tv_url_and_qr_code(store: Store, site_file: Path) -> None:
+    """POST .../tokens: 201 with the token, the TV's URL holding it and that URL as an SVG QR code; the token opens
+    that board only; it is listed under its board and no other, revoked there (404 from another board's path)."""
+    async with api(store, site_file=site_file) as a:
+        ops = a.headers[Role.OPS]
+        await a.http.put("/api/v1/boards/floor2", json={**BOARD, "kiosk": True}, headers=ops)
+        made = await a.http.post("/api/v1/boards/floor2/tokens", json={"label": "lobby\x1b TV"}, headers=ops)
+        assert made.status_code == 201, made.text
+        body = made.json()
+        own = await a.http.get("/api/v1/boards/floor2", params={"token": body["token"]})
+        other = await a.http.get("/api/v1/boards/default", params={"token": body["token"]})
+        listed = (await a.http.get("/api/v1/boards/floor2/tokens", headers=ops)).json()
+        elsewhere = (await a.http.get("/api/v1/boards/default/tokens", headers=ops)).json()
+        wrong_board = await a.http.delete(f"/api/v1/boards/default/tokens/{body['id']}", headers=ops)
+        revoked = await a.http.delete(f"/api/v1/boards/floor2/tokens/{body['id']}", headers=ops)
+        after = await a.http.get("/api/v1/boards/floor2", params={"token": body["token"]})
+        audit = await a.accounts.audit_entries(10)
+    assert body["board"] == "floor2" and body["label"] == "lobby TV"
+    assert body["url"] == f"{a.base}/tv/floor2?token={body['token']}&kiosk=1"
+    assert body["qr"].startswith("data:image/svg+xml") and "<svg" in body["qr"].replace("%3C", "<")
+    assert own.status_code == 200 and other.status_code == 403
+    assert [token["id"] for token in listed] == [body["id"]] and "token" not in listed[0]
+    assert [token["id"] for token in elsewhere if token["id"] == body["id"]] == []
+    assert wrong_board.status_code == 404 and revoked.status_code == 204 and after.status_code == 401
+    assert {"token.create", "token.revoke"} <= {entry["action"] for entry in audit}
+
+
+async def test_board_tokens_need_manage_tokens_and_a_board(store: Store, site_file: Path) -> None:
+    """A supervisor may not make, list or revoke board tokens (403); a token for a board that is not there is 404."""
+    async with api(store, site_file=site_file) as a:
+        sup, ops = a.headers[Role.SUPERVISOR], a.headers[Role.OPS]
+        made = await a.http.post("/api/v1/boards/default/tokens", json={}, headers=sup)
+        listed = await a.http.get("/api/v1/boards/default/tokens", headers=sup)
+        missing = await a.http.post("/api/v1/boards/lobby/tokens", json={}, headers=ops)
+    assert (made.status_code, listed.status_code, missing.status_code) == (403, 403, 404)
+    assert [token for token in await a.accounts.list_tokens() if token.board == "lobby"] == []

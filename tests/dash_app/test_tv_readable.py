@@ -1,0 +1,190 @@
+"""The TV readable in every part: every text of the demo's boards measured in a real Chromium at four
+screens (1080p, 4K, 720p, portrait 1080x1920), no text overflowing its box, the agents by state adding up, and a
+threshold breached inside its for_s shown as pending with the time left.
+
+Sizes are measured against the screen's short side (its height on a landscape TV, its width on a portrait one):
+headline figures >= 6 %, secondary figures >= 3.5 %, any text >= 2.2 % (24 px at 1080p). Screenshots of each
+board at each size go to /tmp/tv-shots/ (and build/screenshots/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import WAIT_MS, new_page, screenshot_path
+from playwright.async_api import Browser, Page, ViewportSize, expect
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "paris"  # conftest.SITE
+SHOTS = Path("/tmp/tv-shots")
+SCREENS: dict[str, ViewportSize] = {
+    "1080p": {"width": 1920, "height": 1080},
+    "4k": {"width": 3840, "height": 2160},
+    "720p": {"width": 1280, "height": 720},
+    "portrait": {"width": 1080, "height": 1920},
+}
+TEXT_MIN, HEADLINE_MIN, SECONDARY_MIN = 0.022, 0.06, 0.035  # of the screen's short side
+# Every visible piece of text on the page (an element with a text node of its own, or a ::before/::after glyph):
+# its font size, whether it overflows its box, whether it leaves its tile, and what it is.
+MEASURE = """() => {
+  const out = [], visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0
+    && getComputedStyle(el).visibility !== 'hidden'; };
+  for (const el of document.querySelectorAll('#tv-root *')) {
+    if (!visible(el)) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const glyphs = ['::before', '::after'].map((p) => getComputedStyle(el, p))
+      .filter((s) => s.content && s.content !== 'none' && s.content !== 'normal' && s.content !== '""');
+    if (!own && !glyphs.length) continue;
+    const tile = el.closest('section.tile'), r = el.getBoundingClientRect(), t = tile && tile.getBoundingClientRect();
+    out.push({
+      text: el.textContent.trim().slice(0, 40), cls: el.className, kpi: el.parentElement.dataset.kpi || null,
+      box: el.parentElement.parentElement.className, tile: tile ? tile.dataset.name : null,
+      size: Math.min(...[parseFloat(getComputedStyle(el).fontSize), ...glyphs.map((s) => parseFloat(s.fontSize))]),
+      overflow: own && el.scrollWidth > el.clientWidth + 0.5 && getComputedStyle(el).display !== 'inline',
+      outside: Boolean(t) && (r.right > t.right + 0.5 || r.bottom > t.bottom + 0.5 || r.left < t.left - 0.5),
+      offscreen: r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5,
+    });
+  }
+  return {texts: out, scroll: [document.documentElement.scrollWidth, document.documentElement.scrollHeight]};
+}"""
+AGENTS = """() => [...document.querySelectorAll('#tv-tiles section[data-kind="queue"]')].map((t) => Object.fromEntries(
+  ['logged_in', 'available', 'ringing', 'on_call', 'wrap_up', 'paused'].map((k) =>
+    [k, Number(t.querySelector(`[data-kpi="${k}"] .v`).textContent)])))"""
+
+
+@pytest.fixture
+def shots() -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS
+
+
+async def start_demo(port: int) -> tuple[asyncio.subprocess.Process, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("WALLBOARD_") and k.upper() != "REDIS_URL"}
+    env |= {"WALLBOARD_SITE": SITE, "PYTHONUNBUFFERED": "1", "WALLBOARD_WS_HEARTBEAT_S": "1"}
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wallboard.cli", "demo", "--port", str(port), "--speed", "60",
+        cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert demo.stdout is not None
+    async with asyncio.timeout(45):
+        url = (await demo.stdout.readline()).decode().strip()
+    found = re.fullmatch(r"(http://[\d.]+:\d+)/\?token=([\w-]+)", url)
+    assert found, url
+    return demo, found[1], found[2]
+
+
+@pytest.fixture
+async def demo(port: int) -> AsyncIterator[tuple[str, str]]:
+    process, base, token = await start_demo(port)
+    try:
+        yield base, token
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            await process.wait()
+
+
+async def settle(page: Page) -> None:
+    """Two animation frames: the resize observer has refitted the board and the browser has laid it out."""
+    await page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def problems(measured: dict[str, Any], viewport: ViewportSize) -> list[str]:
+    base = min(viewport["width"], viewport["height"])
+    out = (
+        [f"page scrolls: {measured['scroll']}"] if measured["scroll"] > [viewport["width"], viewport["height"]] else []
+    )
+    for text in measured["texts"]:
+        least = TEXT_MIN
+        if text["cls"] == "v" and "primary" in text["box"]:
+            least = HEADLINE_MIN
+        elif text["cls"] == "v" and "secondary" in text["box"]:
+            least = SECONDARY_MIN
+        if text["size"] < least * base - 0.01:
+            out.append(f"{text['text']!r} ({text['cls']}) {text['size']:.1f}px < {least * base:.1f}px")
+        for flaw in ("overflow", "outside", "offscreen"):
+            if text[flaw]:
+                out.append(f"{text['text']!r} ({text['cls']} of tile {text['tile']}): {flaw}")
+    return out
+
+
+async def test_every_text_of_the_demo_boards_is_readable_at_every_screen(
+    browser: Browser, demo: tuple[str, str], shots: Path
+) -> None:
+    """Default and adherence boards at 1080p, 4K, 720p and portrait: every text at least 2.2 % of the short side,
+    headline figures 6 %, secondary ones 3.5 %, nothing overflowing its box or its tile, no scrolling; the agents by
+    state add up to those logged in; the interval's SL says its length."""
+    base, token = demo
+    pages: dict[str, Page] = {}
+    for board in ("default", "adherence"):
+        page = pages[board] = await new_page(browser, base)
+        await page.goto(f"/tv/{board}?token={token}")
+        await expect(page.locator('[data-kpi="waiting"] .v').first).not_to_have_text("—")
+    await expect(pages["adherence"].locator('#tv-tiles section[data-kind="team"]').first).to_be_visible()
+    await expect(pages["default"].locator('[data-kpi="sl_interval"] .l').first).to_have_text(re.compile(r"^SL \d+ min"))
+    for states in await pages["default"].evaluate(AGENTS):
+        assert states.pop("logged_in") == sum(states.values()), states
+    found: dict[str, list[str]] = {}
+    for screen, viewport in SCREENS.items():
+        for board, page in pages.items():
+            await page.set_viewport_size(viewport)
+            await settle(page)
+            measured = await page.evaluate(MEASURE)
+            assert len(measured["texts"]) > 20, measured  # the tiles are there and measured
+            flaws = problems(measured, viewport)
+            found[f"{board} at {screen}"] = (
+                [*flaws, str(await page.evaluate("window.wallboardTv.fit()"))] if flaws else []
+            )
+            await page.screenshot(path=shots / f"tv-{board}-{screen}.png")
+            await page.screenshot(path=screenshot_path(f"wallboard-tv-{board}-{screen}.png"))
+    assert {where: flaws for where, flaws in found.items() if flaws} == {}
+
+
+def pending_snapshot(due: str) -> dict[str, Any]:
+    agents = {"logged_in": 9, "available": 2, "ringing": 1, "on_call": 5, "wrap_up": 1, "paused": 0}
+    window = {"service_level_pct": 72.5, "asa_s": 9.0, "aht_s": 250.0, "abandon_rate_pct": 4.4}
+    support = {"name": "support", "sl_threshold_s": 20, "sl_target_pct": 80, "waiting": 3, "longest_wait_s": 75.0,
+               "interval": window, "day": window, "agents": agents, "required_agents": 8}  # fmt: skip
+    pending = [
+        {"target": {"kind": "queue", "name": "support"}, "threshold_id": "sl", "metric": "service_level_pct",
+         "level": "warn", "value": 72.5, "due": due, "reason": "SL 72 % < 80 % for 20 s (warn after 1 min)"},
+    ]  # fmt: skip
+    return {"site": SITE, "ts": "2024-01-01T09:00:00+00:00", "interval": {"minutes": 30},
+            "queues": {"support": support}, "agents": {}, "alerts": [], "pending": pending}  # fmt: skip
+
+
+async def test_a_breach_inside_its_delay_shows_pending_with_the_time_left(
+    browser: Browser, token: str, publisher: Any, serve: Any, port: int, shots: Path
+) -> None:
+    """A snapshot with a pending warn on support's SL: the tile stays OK (● OK) and says "△ WARN in m:ss", counting
+    down by the server's clock; the figure carries the pending level; the label names the 30 min interval."""
+    due = (datetime.now(UTC) + timedelta(seconds=90)).isoformat()
+    await publisher.publish(pending_snapshot(due))
+    async with serve(port) as base:
+        page = await new_page(browser, base)
+        await page.goto(f"/tv/default?token={token}")
+        tile = page.locator('[data-queue="support"]')
+        await expect(tile.locator(".state")).to_have_text("● OK")
+        await expect(tile.locator(".pending")).to_have_text(re.compile(r"^△ WARN in 1:[23]\d$"))
+        first = await tile.locator(".pending").text_content()
+        await expect(tile.locator(".pending")).not_to_have_text(first or "", timeout=WAIT_MS)  # it counts down
+        kpi = tile.locator('[data-kpi="sl_interval"]')
+        assert await kpi.get_attribute("data-pending") == "warn" and await kpi.get_attribute("class") == "kpi lvl-ok"
+        await expect(kpi.locator(".l")).to_have_text("SL 30 min 80/20")
+        await expect(tile.locator('[data-kpi="ringing"] .v')).to_have_text("1")
+        measured = await page.evaluate(MEASURE)
+        assert problems(measured, {"width": 1920, "height": 1080}) == []
+        await page.screenshot(path=SHOTS / "tv-pending-1080p.png")
