@@ -14,8 +14,9 @@ Rows (:func:`listed`: one per logged-in agent, state other than ``logged_out``, 
 agent who should be working, adherence status ``out`` or ``grace``: a late login or an early
 logout is exactly an agent the supervisor must see)::
 
-    {"id", "name", "team", "state", "reason", "since" (iso, the base the browser ticks time in
-     state from), "time_in_state_s" (at the snapshot's ts), "queues" ("a, b": sorted, joined),
+    {"id", "name", "team" (the team's display name, snapshot ``teams.<id>.name``, else the id), "team_id",
+     "state", "reason", "since" (iso, the base the browser ticks time in state from), "time_in_state_s" (at the
+     snapshot's ts), "queues" ("a, b": by id, each its ``display_name`` else the id, joined), "queue_ids" (sorted),
      "calls_today", "aht_s", "highlight",
      "handled_today", "missed_rings_today", "idle_s" (at the snapshot's ts), "last_call_end" (iso),
      "occupancy_pct",
@@ -67,6 +68,7 @@ __all__ = [
     "HIGHLIGHT_METRICS",
     "IDLE_GETTER",
     "LEVELS",
+    "PHONE_COLUMNS",
     "ROW_CLASS_RULES",
     "agent_figures",
     "agent_highlights",
@@ -141,9 +143,9 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "filter": False,
         "suppressHeaderMenuButton": True,
     },
-    {"field": "team", "filter": "agTextColumnFilter", "width": 130},
-    {"field": "state", "filter": "agTextColumnFilter", "width": 130},
-    {"field": "reason", "filter": "agTextColumnFilter", "width": 130},
+    {"field": "team", "filter": "agTextColumnFilter", "width": 120},
+    {"field": "state", "filter": "agTextColumnFilter", "width": 110},
+    {"field": "reason", "filter": "agTextColumnFilter", "width": 100},
     {
         # Ticks in the browser: the value is recomputed from ``since_ms`` (the row's ``since`` on the
         # browser's clock) each time the page's timer refreshes this column; no server message needed.
@@ -153,14 +155,14 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "valueGetter": {"function": "wbElapsed(params.data.since_ms)"},
         "valueFormatter": _SECONDS,
         "filter": "agNumberColumnFilter",
-        "width": 140,
+        "width": 110,
     },
-    {"field": "scheduled", "headerName": "Scheduled", "filter": "agTextColumnFilter", "width": 130},
+    {"field": "scheduled", "headerName": "Scheduled", "filter": "agTextColumnFilter", "width": 105},
     {
         "field": "adherence",
         "headerName": "Adherence",
         "filter": "agTextColumnFilter",
-        "width": 150,
+        "width": 120,
         "cellClassRules": {
             f"wb-adh-{status}": f"params.data.adherence_status === '{status}'" for status in ADHERENCE_CUES
         },
@@ -172,12 +174,12 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "valueGetter": {"function": "wbElapsed(params.data.out_since_ms)"},
         "valueFormatter": _SECONDS,
         "filter": "agNumberColumnFilter",
-        "width": 110,
+        "width": 90,
     },
-    {"field": "exception", "headerName": "Exception", "filter": "agTextColumnFilter", "width": 250},
-    {"field": "queues", "filter": "agTextColumnFilter", "flex": 1, "minWidth": 160},
-    {"field": "calls_today", "headerName": "Calls today", "filter": "agNumberColumnFilter", "width": 130},
-    {"field": "handled_today", "headerName": "Handled today", "filter": "agNumberColumnFilter", "width": 140},
+    {"field": "exception", "headerName": "Exception", "filter": "agTextColumnFilter", "width": 170},
+    {"field": "queues", "filter": "agTextColumnFilter", "flex": 1, "minWidth": 130},
+    {"field": "calls_today", "headerName": "Calls today", "filter": "agNumberColumnFilter", "width": 95},
+    {"field": "handled_today", "headerName": "Handled today", "filter": "agNumberColumnFilter", "width": 110},
     {
         # "handled/expected pct" with the target's cue; sorts and filters on the percent. wbFigures (the agent of the
         # snapshot the page holds, dash_app/tv_assets/grid_figures.js) mirrors agent_figures.
@@ -238,6 +240,8 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     },
 ]
 
+PHONE_COLUMNS = ["name", "state", "time_in_state"]  # the columns kept on a phone (narrower than PHONE_MAX_PX)
+
 ROW_CLASS_RULES: dict[str, str] = {
     f"wb-{kind}-{level}": f"params.data.highlight === '{kind}-{level}'"
     for kind in HIGHLIGHT_METRICS.values()
@@ -287,17 +291,26 @@ def adherence_fields(agent: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def agent_row(agent: Mapping[str, Any], highlight: str = "") -> dict[str, Any]:
-    """One grid row for a snapshot agent entry."""
+def agent_row(
+    agent: Mapping[str, Any],
+    highlight: str = "",
+    teams: Mapping[str, str] | None = None,
+    queues: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One grid row for a snapshot agent entry; ``teams`` and ``queues`` map ids to display names (else the id)."""
+    team = str(agent.get("team") or "")
+    ids = sorted(agent.get("queues") or [])
     return {
         "id": agent["id"],
         "name": agent.get("name") or agent["id"],
-        "team": agent.get("team") or "",
+        "team": (teams or {}).get(team, team),
+        "team_id": team,
         "state": agent["state"],
         "reason": agent.get("reason") or "",
         "since": agent.get("since"),
         "time_in_state_s": agent.get("time_in_state_s"),
-        "queues": ", ".join(sorted(agent.get("queues") or [])),
+        "queues": ", ".join((queues or {}).get(queue, queue) for queue in ids),
+        "queue_ids": ids,
         "calls_today": agent.get("calls_today") or 0,
         "aht_s": agent.get("aht_s"),
         "highlight": highlight,
@@ -366,8 +379,13 @@ def listed(agent: Mapping[str, Any]) -> bool:
 def agent_rows(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Rows of every :func:`listed` agent of ``snapshot``, by name then id."""
     highlights = agent_highlights(snapshot.get("alerts") or [])
+    teams = {str(team): str((entry or {}).get("name") or team) for team, entry in (snapshot.get("teams") or {}).items()}
+    queues = {
+        str(queue): str((entry or {}).get("display_name") or queue)
+        for queue, entry in (snapshot.get("queues") or {}).items()
+    }
     rows = [
-        agent_row(agent, highlights.get(str(agent["id"]), ""))
+        agent_row(agent, highlights.get(str(agent["id"]), ""), teams, queues)
         for agent in (snapshot.get("agents") or {}).values()
         if listed(agent)
     ]

@@ -34,7 +34,25 @@ client the TV board shares (``dash_app.static`` says which page loads which file
   now - since_ms (``wbElapsed``, one of the page's ``dashAgGridFunctions``). The queue detail's
   waits tick the same way. Nothing polls the server;
 * every 10 s of snapshot time it appends one point per queue (calls waiting, interval SL) to the
-  sparklines, which show the last hour as inline SVG.
+  sparklines, which show the last hour as inline SVG as wide as their panel, on a time axis
+  (``dash_app.floor.spark_ticks``: -60 min ... now), the SL chart with the queue's ``sl_target_pct`` as a dashed line.
+
+Layout: a one-line header (title, the site's agents by state, ``dash_app.floor.state_totals``; the notifications
+button; "live · site · data N s ago", the client's age of the data: no internal field such as ``seq``), the agent grid
+with compact rows (:data:`ROW_HEIGHT_PX`: 40 agents and more on a 1920x1080 screen, the page itself never scrolls
+there) and a side column of collapsible panels scrolling on its own: the alerts, the totals by team
+(``floor.team_totals``), today's figures, the waiting callers and the last hour. Teams and queues show their display
+names (``floor.team_label``, ``floor.queue_label``). Below 700 px wide (a phone) it is one column, the grid keeps
+name, state and time in state (``dash_app.grid.PHONE_COLUMNS``) and nothing is wider than the screen.
+
+* the alert list (``floor.alert_rows`` of the snapshot's ``alerts``, kept live by the socket): with the session of a
+  user whose ``GET /api/v1/me`` lists ``ack_alerts`` (``floor.ALERT_ACTIONS``), each alert has "Acknowledge", a
+  "Snooze…" choice (``floor.SNOOZE_MINUTES``) and a note, POSTed by ``tv_assets/actions.js`` (``wbAlertActions``)
+  with the session cookie and its CSRF header; the engine applies them and the next snapshot shows the new state. A
+  display token reads the list only (it says how to log in);
+* browser notifications: the header's button asks the permission (Notification API, on the click) and turns them
+  on or off (kept in localStorage); then each alert reaching level alarm (new, or a warn become alarm) shows one
+  notification. The alarms already open when the page loads are not notified.
 
 * agent actions (``tv_assets/actions.js``, its own theory of operation): with the session of a user
   whose ``GET /api/v1/me`` lists ``act_on_agents`` (:data:`ACTIONS` says where it asks), each row gets
@@ -66,11 +84,13 @@ from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from starlette.applications import Starlette
 
 from dash_app.calls_view import CALL_COLUMN_DEFS, calls_config
+from dash_app.floor import ALERT_ACTIONS, LEVEL_CUES, METRIC_WORDS, SNOOZE_MINUTES, TOTALS, spark_ticks
 from dash_app.grid import (
     ADHERENCE_CUES,
     COLUMN_DEFS,
     EXCEPTION_WORDS,
     HIGHLIGHT_METRICS,
+    PHONE_COLUMNS,
     ROW_CLASS_RULES,
     UNMAPPED_PREFIX,
 )
@@ -83,6 +103,8 @@ PREFIX = "/supervisor"
 HIDDEN = {"display": "none"}
 TREND_MINUTES = 60
 SAMPLE_EVERY_S = 10
+ROW_HEIGHT_PX = 22
+HEADER_HEIGHT_PX = 26
 # Where tv_assets/actions.js asks and what it looks for (wallboard.api.action_routes and admin_routes).
 ACTIONS: dict[str, str] = {
     "permission": "act_on_agents",  # GET /api/v1/me lists it: the page offers the actions menu
@@ -139,6 +161,13 @@ def _config() -> dict[str, Any]:
         "unmapped": UNMAPPED_PREFIX,
         "actions": ACTIONS,
         "calls": calls_config(),
+        "totals": [list(total) for total in TOTALS],
+        "level_cues": LEVEL_CUES,
+        "metric_words": METRIC_WORDS,
+        "snooze_minutes": list(SNOOZE_MINUTES),
+        "alert_actions": ALERT_ACTIONS,
+        "ticks": [list(tick) for tick in spark_ticks(TREND_MINUTES)],
+        "phone_columns": PHONE_COLUMNS,
     }
 
 
@@ -150,31 +179,47 @@ def _layout() -> html.Div:
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": True},
         getRowId="params.data.id",
         rowClassRules=ROW_CLASS_RULES,
-        dashGridOptions={"animateRows": False},
-        style={"height": "max(52vh, calc(100vh - 330px))"},  # the rest of the screen above the bottom panels
-    )
-    bottom = html.Div(
-        className="sup-bottom",
-        children=[
-            html.Section(id="sup-today-section", children=[html.H2("Today"), html.Div(id="sup-today")]),
-            html.Section([html.H2("Waiting callers"), html.Div(id="sup-queue-pick"), html.Div(id="sup-callers")]),
-            html.Section([html.H2("Last hour"), html.Div(id="sup-sparks")]),
-        ],
+        dashGridOptions={
+            "animateRows": False,
+            "rowHeight": ROW_HEIGHT_PX,  # compact: 40 agents and more on a 1080p screen
+            "headerHeight": HEADER_HEIGHT_PX,
+            "floatingFiltersHeight": HEADER_HEIGHT_PX,
+        },
+        style={"height": "100%"},  # of .sup-grid-box: the screen's height below the header (supervisor.css)
     )
     return html.Div(
         [
             html.Header(
-                className="sup-header", children=[html.H1("Supervisor"), html.Span("connecting…", id="sup-status")]
+                className="sup-header",
+                children=[
+                    html.H1("Supervisor"),
+                    html.Div(id="sup-totals", role="status", title="Agents by state"),
+                    html.Button("Enable alarm notifications", id="sup-notify", type="button", hidden=True),
+                    html.Span(
+                        className="sup-live",
+                        children=[html.Span("connecting…", id="sup-status"), " · data ", html.Span("—", id="sup-age")],
+                    ),
+                ],
             ),
             html.Div(id="sup-stale", role="alert", children=["STALE — no data for ", html.Span(id="sup-stale-age")]),
             html.Div(id="sup-denied", role="alert", style=HIDDEN),
             html.Div(
                 id="sup-main",
                 children=[
-                    html.Div(id="sup-filters"),
-                    html.Div(id="sup-action-notice", role="status"),  # role status: a polite live region
-                    grid,
-                    bottom,
+                    html.Div(
+                        className="sup-agents",
+                        children=[
+                            html.Div(
+                                className="sup-toolbar",
+                                children=[
+                                    html.Div(id="sup-filters"),
+                                    html.Div(id="sup-action-notice", role="status"),  # a polite live region
+                                ],
+                            ),
+                            html.Div(className="sup-grid-box", children=[grid]),
+                        ],
+                    ),
+                    _side(),
                 ],
             ),
             _calls_panel(),
@@ -182,6 +227,25 @@ def _layout() -> html.Div:
             html.Div(id="sup-started", style=HIDDEN),
             html.Div(id="sup-calls-started", style=HIDDEN),
         ]
+    )
+
+
+def _panel(ident: str, title: str, *children: Any, open_: bool = True) -> html.Details:
+    """One collapsible panel of the side column (its summary is the title)."""
+    return html.Details(id=ident, className="sup-panel", open=open_, children=[html.Summary(html.H2(title)), *children])
+
+
+def _side() -> html.Aside:
+    """The side column: alerts, totals by team, today's figures, waiting callers, the last hour."""
+    return html.Aside(
+        className="sup-side",
+        children=[
+            _panel("sup-alerts-panel", "Alerts", html.P(id="sup-alerts-who"), html.Ul(id="sup-alerts")),
+            _panel("sup-teams-panel", "By team", html.Div(id="sup-teams")),
+            _panel("sup-today-section", "Today", html.Div(id="sup-today")),
+            _panel("sup-callers-panel", "Waiting callers", html.Div(id="sup-queue-pick"), html.Div(id="sup-callers")),
+            _panel("sup-sparks-panel", "Last hour", html.Div(id="sup-sparks")),
+        ],
     )
 
 

@@ -59,11 +59,15 @@ from wallboard.core.events import (
     CallExited,
     CallQueued,
     DeviceState,
+    EntryInfo,
     Event,
     ExitReason,
+    MemberInfo,
+    QueueInfo,
+    Snapshot,
 )
 
-__all__ = ["EslMapper", "tiers_of"]
+__all__ = ["EslMapper", "RESYNC_COMMANDS", "table_of", "tiers_of"]
 
 SOURCE = "esl"
 LOGGED_OUT, ON_BREAK = "Logged Out", "On Break"
@@ -84,6 +88,24 @@ class _Meta(TypedDict):
     site: str
     source: str
     key: str | None
+
+
+RESYNC_COMMANDS = (
+    "api callcenter_config queue list",
+    "api callcenter_config tier list",
+    "api callcenter_config agent list",
+)  # then ``api callcenter_config queue list members <queue>`` for each queue of the first answer
+_WAITING_STATES = frozenset({"Waiting", "Trying"})
+
+
+def table_of(text: str, first: str) -> list[dict[str, str]]:
+    """The rows of a ``callcenter_config ... list`` reply whose header starts with ``first`` (``+OK`` line
+    dropped); [] for any other text."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines or not lines[0].startswith(first + "|"):
+        return []
+    names = lines[0].split("|")
+    return [dict(zip(names, line.split("|"), strict=False)) for line in lines[1:] if line != "+OK" and "|" in line]
 
 
 def tiers_of(text: str) -> list[tuple[str, str]]:
@@ -154,6 +176,61 @@ class EslMapper:
             if status is not None and status != LOGGED_OUT:
                 events.append(self._login(agent, queue, ts, status))
         return events
+
+    def resync(self, queues: str, tiers: str, agents: str, members: Iterable[str], ts: datetime) -> list[Event]:
+        """A Snapshot of the PBX's view from the replies to ``RESYNC_COMMANDS`` and the queues' member lists.
+
+        Every queue listed is covered: its agents logged in (not ``Logged Out``) are members, paused on a
+        break, ringing or in a call as their state says; its members ``Waiting`` or ``Trying`` are the waiting
+        callers (wait from their ``joined_epoch``). The statuses and tiers are remembered for later events.
+        """
+        names = [row["name"] for row in table_of(queues, "name") if row.get("name")]
+        self.tiers = {}
+        for queue, agent in tiers_of(tiers):
+            self.tiers.setdefault(agent, set()).add(queue)
+        member_rows: list[MemberInfo] = []
+        for row in table_of(agents, "name"):
+            agent, status, state = row.get("name", ""), row.get("status", ""), row.get("state", "")
+            if not agent or not status:
+                continue
+            self.status[agent] = status
+            if status == LOGGED_OUT:
+                continue
+            device = _DEVICE.get(state, "unknown")
+            for queue in sorted(self.tiers.get(agent, ())):
+                member_rows.append(
+                    MemberInfo(
+                        queue=queue,
+                        agent=agent,
+                        device_state=device,
+                        in_call=device == "in_use",
+                        paused=status == ON_BREAK,
+                        reason=ON_BREAK if status == ON_BREAK else "",
+                    )
+                )
+        entries: list[EntryInfo] = []
+        now = ts.timestamp()
+        for text in members:
+            waiting = [row for row in table_of(text, "queue") if row.get("state") in _WAITING_STATES]
+            for position, row in enumerate(sorted(waiting, key=lambda r: r.get("joined_epoch", "")), 1):
+                joined = row.get("joined_epoch", "")
+                entries.append(
+                    EntryInfo(
+                        queue=row["queue"],
+                        call_id=row.get("uuid") or "?",
+                        position=position,
+                        wait_s=max(0.0, now - int(joined)) if joined.isdigit() else 0.0,
+                        caller=row.get("cid_number", ""),
+                        caller_name=row.get("cid_name", ""),
+                    )
+                )
+        snapshot = Snapshot(
+            **self._meta(ts, None),
+            queues=tuple(QueueInfo(name=name) for name in names),
+            members=tuple(member_rows),
+            entries=tuple(entries),
+        )
+        return [snapshot]
 
     # -- calls ------------------------------------------------------------------------------------
 

@@ -321,4 +321,41 @@
   }
 
   window.wbActions = { install, page: null, state, shown, POLL_LIMIT_MS };
+
+  /* Alert actions (the supervisor's alert list, supervisor.js): acknowledge, snooze for some minutes, add a note:
+   * POST {path}/{alert id}/{ack|snooze|note} with the session cookie and its CSRF header, and an Idempotency-Key (a
+   * retried click is applied once). Offered when GET /api/v1/me (the session; a display token is never sent here)
+   * lists the permission (dash_app.floor.ALERT_ACTIONS). The API answers 202: the engine applies the action and the
+   * next snapshot shows the alert acknowledged or snoozed. Each call resolves to {ok, why} (why: the refusal in
+   * words); `sent` keeps every request made, [alert id, action, body], for tests. */
+  const alerts = { allowed: false, path: "/api/v1/alerts", sent: [] };
+  alerts.install = async (config) => {
+    alerts.path = config.path;
+    const me = await api("GET", "/api/v1/me");
+    alerts.allowed = me.status === 200 && Boolean(me.data) && (me.data.permissions || []).includes(config.permission);
+    return alerts.allowed;
+  };
+  const alertAction = async (id, action, body) => {
+    alerts.sent.push([id, action, body]);
+    const key = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const headers = Object.assign({ Accept: "application/json", "Content-Type": "application/json",
+      "Idempotency-Key": key }, csrfHeader());
+    let response;
+    try {
+      response = await fetch(`${alerts.path}/${encodeURIComponent(id)}/${action}`, { method: "POST", headers,
+        credentials: "same-origin", body: JSON.stringify(body) });
+    } catch (e) {
+      return { ok: false, why: "the API cannot be reached" };
+    }
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    const r = { status: response.status, data, retryAfter: response.headers.get("Retry-After") };
+    if (r.status === 202 || r.status === 200) return { ok: true, why: "" };
+    if (r.status === 404) return { ok: false, why: "the alert is no longer open" };
+    return { ok: false, why: refusal(r) };
+  };
+  alerts.ack = (id, note) => alertAction(id, "ack", note ? { note } : {});
+  alerts.snooze = (id, minutes, note) => alertAction(id, "snooze", note ? { minutes, note } : { minutes });
+  alerts.note = (id, note) => alertAction(id, "note", { note });
+  window.wbAlertActions = alerts;
 })();

@@ -235,12 +235,13 @@
       const head = el("tr", {}, el("th", { scope: "col" }, "Queue"),
         ...FIGURES.map(([, label]) => el("th", { scope: "col" }, label)));
       const rows = figures.map((q) => {
-        const tr = el("tr", {}, el("th", { scope: "row" }, q.queue), ...FIGURES.map(([kind, label]) => {
+        const named = String(((S.snap.queues || {})[q.queue] || {}).display_name || q.queue);  // its display name
+        const tr = el("tr", {}, el("th", { scope: "row" }, named), ...FIGURES.map(([kind, label]) => {
           const button = el("button", { type: "button", className: "sup-figure" }, String(q[kind]));
           button.dataset.kind = kind;
           button.dataset.queue = q.queue;
           button.setAttribute("aria-label", `${label} today in ${q.queue}: ${q[kind]}, list the calls`);
-          button.addEventListener("click", () => open(kind, q.queue, q.queue, q.threshold_s, button));
+          button.addEventListener("click", () => open(kind, q.queue, named, q.threshold_s, button));
           return el("td", {}, button);
         }));
         tr.dataset.queue = q.queue;

@@ -3,7 +3,10 @@
  * times stop ticking meanwhile) and "not authorised" on a refused socket (retried slowly) are the shared client's
  * (wallboard-client.js). The rows mirror dash_app/grid.py (agent_row, adherence_fields,
  * exception_words, listed); tests/dash_app/test_supervisor.py compares the page's rows with grid.agent_rows().
- * The agent actions (the rows' "⋯ Actions" menu and their state) are actions.js's. */
+ * The agent actions (the rows' "⋯ Actions" menu and their state) and the alert actions (acknowledge, snooze, note)
+ * are actions.js's. The totals, display names, alert list and sparkline axis mirror dash_app/floor.py
+ * (tests/dash_app/test_supervisor_floor.py compares them); the layout (compact rows, side column, phone) is
+ * supervisor.css's, the phone's grid columns (config.phone_columns) this file's. */
 "use strict";
 (() => {
   // The grid's value getter and formatter (dash-ag-grid looks function names up in dashAgGridFunctions): this file
@@ -46,6 +49,7 @@
     };
     const client = S.client = window.wallboardClient.open({
       stale: "sup-stale", staleAge: "sup-stale-age", dim: "sup-main",  // the age of the data the grid shows
+      age: "sup-age",
       onAllowed: allow,
       onData: (snap) => {
         S.snap = snap;
@@ -66,6 +70,34 @@
       siteQueues: () => Object.keys((S.snap && S.snap.queues) || {}).sort(),
     }).then((page) => { S.actions = page; return Boolean(page); });
 
+    // Alert actions (actions.js): acknowledge, snooze and note, with a session allowed to (never a display token).
+    S.alertActionsReady = window.wbAlertActions.install(config.alert_actions).then((allowed) => {
+      if (S.snap) renderAlerts();
+      return allowed;
+    });
+
+    // A phone (PHONE wide at most): the grid keeps config.phone_columns (name, state, time in state) only.
+    const PHONE = "(max-width: 700px)";
+    const phone = window.matchMedia(PHONE);
+    const fitColumns = () => {
+      const all = grid.getColumns().map((c) => c.getColId()), keep = new Set(config.phone_columns);
+      if (phone.matches) {
+        grid.setColumnsVisible(all.filter((id) => !keep.has(id)), false);
+        grid.setColumnsVisible([...keep], true);
+        grid.setColumnsPinned(["name"], null);
+        grid.sizeColumnsToFit();
+      } else {
+        grid.setColumnsVisible(all.filter((id) => id !== "actions"), true);
+        grid.setColumnsVisible(["actions"], Boolean(window.wbActions.page));
+        grid.setColumnsPinned(["name"], "left");
+      }
+    };
+    fitColumns();
+    S.actionsReady.then(() => fitColumns());
+    phone.addEventListener("change", () => { fitColumns(); renderTrends(); });
+    let resized = null;
+    window.addEventListener("resize", () => { clearTimeout(resized); resized = setTimeout(renderTrends, 200); });
+
     // Quick filters: team, queue and state dropdowns narrow the rows handed to the grid.
     const FILTERS = ["team", "queue", "state"];
     const selects = {};
@@ -78,13 +110,18 @@
     const picker = el("select", { id: "sup-queue-select" }, el("option", { value: "" }, "pick a queue"));
     picker.addEventListener("change", () => renderCallers());
     $("sup-queue-pick").append(picker);
+    // values: [value, text] pairs (a team's or queue's id and its display name), or plain values.
     const setOptions = (select, values) => {
-      const have = Array.from(select.options).slice(1).map((o) => o.value);
-      if (have.join("\n") === values.join("\n")) return;
+      const pairs = values.map((v) => (Array.isArray(v) ? v : [v, v]));
+      const have = Array.from(select.options).slice(1).map((o) => `${o.value}\t${o.textContent}`);
+      if (have.join("\n") === pairs.map((p) => p.join("\t")).join("\n")) return;
       const keep = select.value;
-      select.replaceChildren(select.options[0], ...values.map((v) => el("option", { value: v }, v)));
-      select.value = values.includes(keep) ? keep : "";
+      select.replaceChildren(select.options[0], ...pairs.map(([v, text]) => el("option", { value: v }, text)));
+      select.value = pairs.some(([v]) => v === keep) ? keep : "";
     };
+    // Display names (dash_app.floor.team_label and queue_label): the snapshot's, else the id.
+    const teamName = (id) => String(((S.snap && S.snap.teams) || {})[id]?.name || id);
+    const queueName = (id) => String(((S.snap && S.snap.queues) || {})[id]?.display_name || id);
 
     // Rows: dash_app.grid.agent_row, plus since_ms (since on the browser's clock) for the ticking column.
     const highlights = (alerts) => {
@@ -114,8 +151,9 @@
         out_since: adh.out_since ?? null, exception: exceptionWords(adh, a.reason) };
     };
     const rowOf = (a, hl) => Object.assign({
-      id: a.id, name: a.name || a.id, team: a.team || "", state: a.state, reason: a.reason || "",
-      since: a.since, time_in_state_s: a.time_in_state_s, queues: (a.queues || []).slice().sort().join(", "),
+      id: a.id, name: a.name || a.id, team: a.team ? teamName(a.team) : "", team_id: a.team || "", state: a.state,
+      reason: a.reason || "", since: a.since, time_in_state_s: a.time_in_state_s,
+      queues: (a.queues || []).slice().sort().map(queueName).join(", "), queue_ids: (a.queues || []).slice().sort(),
       calls_today: a.calls_today || 0, aht_s: a.aht_s ?? null, highlight: hl[a.id] || "",
       handled_today: a.handled_today || 0, missed_rings_today: a.missed_rings_today || 0, idle_s: a.idle_s ?? null,
       last_call_end: a.last_call_end ?? null, occupancy_pct: a.occupancy_pct ?? null,
@@ -125,8 +163,8 @@
     });
     const showRows = () => {
       const f = Object.fromEntries(FILTERS.map((n) => [n, selects[n].value]));
-      const rows = S.rows.filter((r) => (!f.team || r.team === f.team) && (!f.state || r.state === f.state)
-        && (!f.queue || r.queues.split(", ").includes(f.queue)));
+      const rows = S.rows.filter((r) => (!f.team || r.team_id === f.team) && (!f.state || r.state === f.state)
+        && (!f.queue || r.queue_ids.includes(f.queue)));
       grid.setGridOption("rowData", rows);
     };
 
@@ -154,46 +192,230 @@
       box.replaceChildren(summary, el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
     };
 
-    // Sparklines: the last hour of calls waiting and interval SL per queue, one point every 10 s.
-    const spark = (series, index, lo, hi, cls, now) => {
-      const W = 240, H = 34, t0 = now - 3600;
+    // Totals (dash_app.floor.state_totals and team_totals): the site's agents by state in the header, per team in
+    // the side column.
+    const stateTotals = (snap) => {
+      const out = Object.fromEntries(config.totals.map(([key]) => [key, 0]));
+      for (const a of Object.values(snap.agents || {})) {
+        const state = a.state || "logged_out";
+        if (state === "logged_out") continue;
+        out.logged_in += 1;
+        if (state in out) out[state] += 1;
+      }
+      return out;
+    };
+    const teamTotals = (snap) => Object.entries(snap.teams || {}).map(([id, t]) => {
+      const states = (t && t.agents) || {};
+      const row = { id, name: teamName(id), logged_in: 0 };
+      for (const [key] of config.totals) if (key !== "logged_in") row[key] = states[key] || 0;
+      for (const [state, n] of Object.entries(states)) if (state !== "logged_out") row.logged_in += n || 0;
+      return row;
+    }).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    const renderTotals = () => {
+      const totals = S.totals = stateTotals(S.snap), teams = S.teamTotals = teamTotals(S.snap);
+      $("sup-totals").replaceChildren(...config.totals.map(([key, words]) => {
+        const span = el("span", { className: "sup-total" }, words, el("b", {}, String(totals[key])));
+        span.dataset.total = key;
+        return span;
+      }));
+      const head = el("tr", {}, el("th", { scope: "col" }, "Team"),
+        ...config.totals.map(([, words]) => el("th", { scope: "col" }, words)));
+      const rows = teams.map((t) => {
+        const tr = el("tr", {}, el("td", {}, t.name), ...config.totals.map(([key]) => el("td", {}, String(t[key]))));
+        tr.dataset.team = t.id;
+        return tr;
+      });
+      $("sup-teams").replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
+    };
+
+    // Alerts (dash_app.floor.alert_rows): the snapshot's open alerts, alarms first; with a session allowed to,
+    // acknowledge, snooze and a note (actions.js's wbAlertActions). Each alert keeps its element across renders, so
+    // a note being typed or a menu being open survives the next snapshot.
+    const targetLabel = (t) => {
+      const kind = (t && t.kind) || "", name = (t && t.name) || "";
+      if (kind === "agent") return `agent ${(agentOf(name) || {}).name || name}`;
+      if (kind === "queue") return `queue ${queueName(name)}`;
+      if (kind === "team") return `team ${teamName(name)}`;
+      return kind === "site" ? "site" : `${kind} ${name}`.trim();
+    };
+    // HH:MM of an ISO time on the site's clock (floor.clock): the snapshot's tz, else UTC.
+    const clock = (iso) => {
+      const d = new Date(iso);
+      if (Number.isNaN(d.getTime())) return String(iso).slice(11, 16);
+      const opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+      try { return new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: S.snap.tz || "UTC" }).format(d); }
+      catch (e) { return new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: "UTC" }).format(d); }
+    };
+    const stateWords = (a) => {
+      if (a.state === "acknowledged" && a.acknowledged_by) return `acknowledged by ${a.acknowledged_by}`;
+      if (a.state === "snoozed" && a.snoozed_until) return `snoozed until ${clock(a.snoozed_until)}`;
+      return a.state || "firing";
+    };
+    const metricWords = (m) => config.metric_words[m] || String(m || "").replaceAll("_", " ");
+    const alertRows = (snap) => (snap.alerts || []).map((a) => ({
+      id: String(a.alert_id || ""), level: String(a.level || ""),
+      cue: config.level_cues[a.level] || String(a.level || ""),
+      title: String(a.label || metricWords(a.metric)), target: targetLabel(a.target),
+      reason: String(a.reason || ""), state: a.state || "firing", state_words: stateWords(a), note: String(a.note || ""),
+      since: a.since ? clock(a.since) : "",
+    }));
+    const alertItems = new Map();  // alert id -> its <li>
+    const alertTools = (id) => {
+      const result = el("span", { className: "sup-alert-result", role: "status" });
+      const say = (r, done) => {
+        result.textContent = r.ok ? `${done} ✔` : `failed: ${r.why}`;
+        result.classList.toggle("failed", !r.ok);
+      };
+      const ack = el("button", { type: "button", className: "sup-alert-ack" }, "Acknowledge");
+      ack.addEventListener("click", async () => say(await window.wbAlertActions.ack(id), "acknowledged"));
+      const snooze = el("select", { className: "sup-alert-snooze" }, el("option", { value: "" }, "Snooze…"),
+        ...config.snooze_minutes.map((m) => el("option", { value: String(m) }, `${m} min`)));
+      snooze.setAttribute("aria-label", "Snooze for");
+      snooze.addEventListener("change", async () => {
+        const minutes = Number(snooze.value);
+        snooze.value = "";
+        if (minutes) say(await window.wbAlertActions.snooze(id, minutes), `snoozed ${minutes} min`);
+      });
+      const note = el("input", { type: "text", className: "sup-alert-note", maxLength: 1000, placeholder: "note" });
+      note.setAttribute("aria-label", "Note");
+      const save = el("button", { type: "button", className: "sup-alert-save" }, "Add note");
+      const send = async () => {
+        const text = note.value.trim();
+        if (!text) { note.focus(); return; }
+        const r = await window.wbAlertActions.note(id, text);
+        if (r.ok) note.value = "";
+        say(r, "note added");
+      };
+      save.addEventListener("click", send);
+      note.addEventListener("keydown", (ev) => { if (ev.key === "Enter") send(); });
+      return el("div", { className: "sup-alert-tools" }, ack, snooze, note, save, result);
+    };
+    const renderAlerts = () => {
+      const rows = S.alerts = alertRows(S.snap), box = $("sup-alerts");
+      const may = Boolean(window.wbAlertActions && window.wbAlertActions.allowed);
+      $("sup-alerts-panel").querySelector("h2").textContent = `Alerts (${rows.length})`;
+      $("sup-alerts-who").textContent = may || !rows.length ? ""
+        : "To acknowledge or snooze, log in on /ops/ as a supervisor and open this page again.";
+      const keep = new Set(rows.map((r) => r.id));
+      for (const [id, li] of alertItems) if (!keep.has(id)) { li.remove(); alertItems.delete(id); }
+      const items = rows.map((r) => {
+        let li = alertItems.get(r.id);
+        if (!li) {
+          li = el("li", { className: "sup-alert" }, el("div", { className: "sup-alert-head" }),
+            el("div", { className: "sup-alert-reason" }), el("div", { className: "sup-alert-state" }));
+          li.dataset.alertId = r.id;
+          alertItems.set(r.id, li);
+        }
+        if (may && !li.querySelector(".sup-alert-tools")) li.append(alertTools(r.id));
+        li.className = `sup-alert lvl-${r.level} st-${r.state}`;
+        const since = r.since;
+        li.children[0].replaceChildren(el("span", { className: "sup-alert-cue" }, r.cue), el("strong", {}, r.title),
+          ` · ${r.target}`, since ? ` · since ${since}` : "");
+        li.children[1].textContent = r.reason;
+        li.children[2].textContent = r.note ? `${r.state_words} · note: ${r.note}` : r.state_words;
+        return li;
+      });
+      if (!rows.length) { box.replaceChildren(el("li", { className: "sup-none" }, "no open alerts")); return; }
+      const none = box.querySelector(".sup-none");
+      if (none) none.remove();
+      items.forEach((li, n) => { if (box.children[n] !== li) box.insertBefore(li, box.children[n] || null); });
+    };
+
+    // Browser notifications for alarms, once the user enabled them (the button asks the permission): one per alarm
+    // transition, an alert that reaches level alarm (a new alarm, or a warn become alarm). The alarms open when
+    // the page loads are known without a notification.
+    const NOTIFY_KEY = "wallboard.supervisor.notify";
+    const alarms = new Map();  // alert id -> level, as last seen
+    let seeded = false;
+    S.notified = [];  // every notification shown: [alert id, title] (what the page did, for tests)
+    const notifyButton = $("sup-notify");
+    const canNotify = () => "Notification" in window && Notification.permission === "granted"
+      && localStorage.getItem(NOTIFY_KEY) === "on";
+    const showNotifyButton = () => {
+      if (!("Notification" in window)) { notifyButton.hidden = true; return; }
+      notifyButton.hidden = false;
+      const on = canNotify();
+      notifyButton.textContent = on ? "Alarm notifications: on" : Notification.permission === "denied"
+        ? "Notifications blocked by the browser" : "Enable alarm notifications";
+      notifyButton.setAttribute("aria-pressed", String(on));
+    };
+    notifyButton.addEventListener("click", async () => {
+      if (canNotify()) localStorage.setItem(NOTIFY_KEY, "off");
+      else if ((await Notification.requestPermission()) === "granted") localStorage.setItem(NOTIFY_KEY, "on");
+      showNotifyButton();
+    });
+    showNotifyButton();
+    const notifyAlarms = () => {
+      const now = new Map((S.snap.alerts || []).map((a) => [String(a.alert_id), a]));
+      for (const [id, a] of now) {
+        const was = alarms.get(id);
+        if (seeded && a.level === "alarm" && was !== "alarm" && canNotify()) {
+          const title = `Alarm: ${a.label || metricWords(a.metric)} · ${targetLabel(a.target)}`;
+          S.notified.push([id, title]);
+          try { new Notification(title, { body: a.reason || "", tag: id }); } catch (e) { /* a platform without it */ }
+        }
+        alarms.set(id, a.level);
+      }
+      for (const id of [...alarms.keys()]) if (!now.has(id)) alarms.delete(id);
+      seeded = true;
+    };
+
+    // Sparklines: the last hour of calls waiting and interval SL per queue, one point every 10 s, on a time axis
+    // (config.ticks: -60 min ... now) as wide as the panel; the SL chart has the queue's target as a dashed line.
+    const SVG = "http://www.w3.org/2000/svg";
+    const svgEl = (tag, attrs, text) => {
+      const node = document.createElementNS(SVG, tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+      if (text !== undefined) node.textContent = text;
+      return node;
+    };
+    const spark = (series, index, lo, hi, cls, now, width, target) => {
+      const W = Math.max(120, width), H = 40, AXIS = 13, span = config.minutes * 60, t0 = now - span;
+      const x = (t) => ((t - t0) / span) * W, y = (v) => H - ((v - lo) / ((hi - lo) || 1)) * H;
+      const svg = svgEl("svg", { class: `spark ${cls}`, viewBox: `0 -2 ${W} ${H + AXIS + 2}`, height: H + AXIS + 2,
+        role: "img" });
+      for (const [minutes, label] of config.ticks) {  // the time axis: a line and a label at each tick
+        const tx = x(now + minutes * 60);
+        svg.append(svgEl("line", { class: "grid", x1: tx, x2: tx, y1: 0, y2: H }));
+        const anchor = minutes === config.ticks[0][0] ? "start" : minutes === 0 ? "end" : "middle";
+        svg.append(svgEl("text", { class: "tick", x: tx, y: H + AXIS - 2, "text-anchor": anchor }, label));
+      }
+      svg.append(svgEl("text", { class: "ymax", x: 2, y: 9 }, cls === "sl" ? `${hi}%` : String(hi)));
+      if (target !== null && target !== undefined) {
+        svg.append(svgEl("line", { class: "target", x1: 0, x2: W, y1: y(target), y2: y(target) }));
+        svg.append(svgEl("text", { class: "target-label", x: W - 2, y: y(target) - 2, "text-anchor": "end" },
+          `target ${Math.round(target)}%`));
+      }
       const pts = series.filter((p) => p[index] !== null && p[index] !== undefined && p[0] >= t0)
-        .map((p) => `${((p[0] - t0) / 3600 * W).toFixed(1)},`
-          + `${(H - (p[index] - lo) / ((hi - lo) || 1) * H).toFixed(1)}`);
-      const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-      svg.setAttribute("class", `spark ${cls}`);
-      svg.setAttribute("viewBox", `-3 -3 ${W + 6} ${H + 6}`);  // room for the dot at the edges
-      svg.setAttribute("width", W + 6);
-      svg.setAttribute("height", H + 6);
-      const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-      line.setAttribute("points", pts.join(" "));
-      svg.append(line);
+        .map((p) => `${x(p[0]).toFixed(1)},${y(p[index]).toFixed(1)}`);
+      svg.append(svgEl("polyline", { points: pts.join(" ") }));
       if (pts.length) {  // the newest point as a dot: a one-sample series shows too
-        const [x, y] = pts[pts.length - 1].split(",");
-        const dot = document.createElementNS("http://www.w3.org/2000/svg", "circle");
-        Object.entries({ cx: x, cy: y, r: 2.5 }).forEach(([k, v]) => dot.setAttribute(k, v));
-        svg.append(dot);
+        const [cx, cy] = pts[pts.length - 1].split(",");
+        svg.append(svgEl("circle", { cx, cy, r: 2.5 }));
       }
       return svg;
     };
     const renderTrends = () => {
-      const now = (Date.now() + S.skew) / 1000;
+      const now = (Date.now() + S.skew) / 1000, box = $("sup-sparks");
+      const width = Math.floor(((box.clientWidth || 440) - 8) / (window.matchMedia(PHONE).matches ? 1 : 2));
       const rows = Object.keys(S.trend).sort().map((name) => {
         const series = S.trend[name];
         const live = S.snap && (S.snap.queues || {})[name];  // the figures now; the lines: every 10 s
         const last = live ? [0, live.waiting, (live.interval || {}).service_level_pct ?? null]
           : series[series.length - 1] || [0, null, null];
+        const target = live && Number.isFinite(live.sl_target_pct) ? live.sl_target_pct : null;
         const peak = Math.max(1, ...series.map((p) => p[1] || 0));
-        const row = el("div", { className: "sup-spark-row" }, el("strong", {}, name),
-          el("span", { className: "now" }, `${last[1] ?? "—"}`), spark(series, 1, 0, peak, "waiting", now),
-          el("span", { className: "now" }, last[2] === null ? "—" : `${Math.round(last[2])}%`),
-          spark(series, 2, 0, 100, "sl", now));
+        const head = el("div", { className: "sup-spark-head" }, el("strong", {}, queueName(name)),
+          el("span", { className: "now" }, `waiting ${last[1] ?? "—"} · SL ${last[2] === null ? "—" : `${Math.round(last[2])}%`}`
+            + (target === null ? "" : ` (target ${Math.round(target)}%)`)));
+        const figure = (caption, svg) => el("figure", {}, el("figcaption", {}, caption), svg);
+        const row = el("div", { className: "sup-spark-row" }, head, el("div", { className: "sup-spark-charts" },
+          figure("calls waiting", spark(series, 1, 0, peak, "waiting", now, width)),
+          figure("SL this interval", spark(series, 2, 0, 100, "sl", now, width, target))));
         row.dataset.queue = name;
         return row;
       });
-      const head = el("div", { className: "sup-spark-row" }, el("span", {}, "queue"), el("span", {}, ""),
-        el("span", {}, "calls waiting"), el("span", {}, ""), el("span", {}, "SL this interval"));
-      $("sup-sparks").replaceChildren(head, ...rows);
+      box.replaceChildren(...rows);
     };
     const sample = () => {
       const ts = Date.parse(S.snap.ts) / 1000;
@@ -213,16 +435,20 @@
       const listed = (a) => a.state !== "logged_out" || ["out", "grace"].includes((a.adherence || {}).status);
       S.rows = Object.values(snap.agents || {}).filter(listed).map((a) => rowOf(a, hl));  // grid.listed
       const queues = Object.keys(snap.queues || {}).sort();
-      setOptions(selects.team, [...new Set(S.rows.map((r) => r.team).filter(Boolean))].sort());
-      setOptions(selects.queue, queues);
+      const named = (ids, name) => ids.map((id) => [id, name(id)]).sort((x, y) => x[1].localeCompare(y[1]));
+      setOptions(selects.team, named([...new Set(S.rows.map((r) => r.team_id).filter(Boolean))], teamName));
+      setOptions(selects.queue, named(queues, queueName));
       setOptions(selects.state, [...new Set(S.rows.map((r) => r.state))].sort());
-      setOptions(picker, queues);
+      setOptions(picker, named(queues, queueName));
       if (!picker.value && queues.length) picker.value = queues[0];
       showRows();
+      renderTotals();
+      renderAlerts();
+      notifyAlarms();
       renderCallers();
       sample();
       renderTrends();
-      $("sup-status").textContent = `live · ${snap.site} · seq ${snap.seq}`;
+      $("sup-status").textContent = `live · ${snap.site}`;  // and the data's age beside it (the client's)
     };
 
     // The last hour of samples first (kept in Redis by the engine runner, so a reload loses nothing), then live.

@@ -53,11 +53,13 @@ def test_a_row_holds_the_agent_fields_with_queues_sorted_and_joined() -> None:
         "id": "a1",
         "name": "Agent a1",
         "team": "blue",
+        "team_id": "blue",
         "state": "paused",
         "reason": "Lunch",
         "since": "2024-05-06T09:00:00+00:00",
         "time_in_state_s": 30.0,
         "queues": "sales, support",
+        "queue_ids": ["sales", "support"],
         "calls_today": 3,
         "aht_s": 125.5,
         "highlight": "long-break-warn",
@@ -72,6 +74,21 @@ def test_a_row_holds_the_agent_fields_with_queues_sorted_and_joined() -> None:
         "out_since": None,
         "exception": "",
     }
+
+
+def test_a_row_names_its_team_and_queues_by_their_display_names() -> None:
+    """The team column shows the team's display name (its id stays in team_id), the queues theirs, sorted by id;
+    ids without a display name show as they are."""
+    row = agent_row(agent("a1"), "", {"blue": "Blue team"}, {"support": "Customer care"})
+    assert (row["team"], row["team_id"]) == ("Blue team", "blue")
+    assert (row["queues"], row["queue_ids"]) == ("sales, Customer care", ["sales", "support"])
+    snapshot = {
+        "agents": {"a1": agent("a1")},
+        "teams": {"blue": {"name": "Blue team"}},
+        "queues": {"sales": {"name": "sales", "display_name": "Sales line"}, "support": {"name": "support"}},
+    }
+    (only,) = agent_rows(snapshot)
+    assert (only["team"], only["queues"]) == ("Blue team", "Sales line, support")
 
 
 def test_missing_optional_fields_become_blanks() -> None:

@@ -92,6 +92,7 @@ class Queue:
     __slots__ = (
         "name",
         "group",
+        "display_name",
         "threshold",
         "threshold_configured",
         "target",
@@ -109,6 +110,7 @@ class Queue:
         config = site.queues.get(name)
         self.name = name
         self.group = config.group if config else None
+        self.display_name = config.display_name if config else None
         configured = config.sl_threshold_s if config else None
         self.threshold_configured = configured is not None
         self.threshold = configured if configured is not None else site.default_sl_threshold_s
@@ -121,6 +123,12 @@ class Queue:
         self.total = Counters()
         self.windows = (self.interval, self.day, self.total)
         self.previous: Counters | None = None
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickle, also a queue of a checkpoint written before ``display_name`` existed."""
+        self.display_name = None
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
     def set_windows(self, interval: Counters, day: Counters) -> None:
         """Replace the interval and day windows (the total window is never replaced)."""

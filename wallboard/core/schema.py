@@ -225,6 +225,8 @@ class QueueFigures(TypedDict):
     name: str
     group: str | None
     """The queue's group in the site file (tiles can sum a group), None without one."""
+    display_name: str | None
+    """The queue's name for people (site file ``display_name``), None without one: show ``name``."""
     sl_threshold_s: float
     """Service-level threshold T, seconds (site file, else the PBX's, else the site default 20 s)."""
     sl_target_pct: float

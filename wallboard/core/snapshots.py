@@ -80,6 +80,7 @@ def queue_entry(
     return {
         "name": queue.name,
         "group": queue.group,
+        "display_name": queue.display_name,
         "sl_threshold_s": queue.threshold,
         "sl_target_pct": queue.target,
         "waiting": len(waits),

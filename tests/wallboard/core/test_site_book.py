@@ -93,7 +93,7 @@ def test_events_reach_the_state_and_the_snapshot_is_the_states_with_the_alerts()
     book = SiteBook(SITE)
     feed(book, events)
     snapshot = book.publish(at(30))
-    assert snapshot == {**pure(events).snapshot(at(30)), "alerts": []}
+    assert snapshot == {**pure(events).snapshot(at(30)), "alerts": [], "pending": []}
     assert (book.counts.applied, book.counts.rejected, book.counts.last_event_ts) == (3, 0, at(3).timestamp())
 
 
@@ -267,7 +267,7 @@ def test_the_payload_keeps_its_format() -> None:
     assert (type(state), type(alerts), type(adherence)) == (State, AlertBook, AdherenceBook)
     partial = SiteBook.restore(encode_state(pure(waiting(2))))  # no alert or adherence book: fresh ones
     assert len(partial.alerts) == 0 and partial.adherence.schedule is None
-    assert partial.publish(at(5)) == {**pure(waiting(2)).snapshot(at(5)), "alerts": []}
+    assert partial.publish(at(5)) == {**pure(waiting(2)).snapshot(at(5)), "alerts": [], "pending": []}
 
 
 def test_a_payload_of_another_format_is_unreadable() -> None:

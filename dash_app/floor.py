@@ -1,0 +1,174 @@
+"""What the supervisor page shows around its agent grid: totals by state and team, display names, the alert list and
+the sparklines' time axis. Pure.
+
+Theory of operation
+-------------------
+The page (``dash_app.supervisor``) renders in the browser from the snapshot its websocket holds; this module is the
+reference its script (``tv_assets/supervisor.js``) mirrors, as ``dash_app.grid`` is for the rows:
+
+* :func:`state_totals`: the site's agents by state, counted from the snapshot's ``agents`` (every agent not logged
+  out is logged in): the strip in the header;
+* :func:`team_totals`: one row per team of the snapshot's ``teams`` (its display ``name`` and its ``agents`` by
+  state), by display name: the "By team" table;
+* :func:`team_label` and :func:`queue_label`: a team's ``name`` and a queue's ``display_name`` (when the snapshot
+  carries one), else the id;
+* :func:`alert_rows`: the snapshot's open alerts as the list shows them: alarms first (the snapshot's order), the
+  level with a non-colour cue (:data:`LEVEL_CUES`), the label else the metric in words (:data:`METRIC_WORDS`), the
+  target in words with its display name, the state in words;
+  acknowledge, snooze for one of :data:`SNOOZE_MINUTES` and a note are POSTs to ``/api/v1/alerts/{id}/...``
+  (``tv_assets/actions.js``, with the session of a user allowed to, :data:`ALERT_ACTIONS`);
+* :func:`spark_ticks`: the sparklines' time axis, minutes before now at each tick (``-60 min``, ``-30``, ``now``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "ALERT_ACTIONS",
+    "LEVEL_CUES",
+    "METRIC_WORDS",
+    "SNOOZE_MINUTES",
+    "TOTALS",
+    "alert_rows",
+    "queue_label",
+    "spark_ticks",
+    "state_totals",
+    "team_label",
+    "team_totals",
+]
+
+# The strip's figures, in order: key and words. "logged_in" is every state but logged_out.
+TOTALS: tuple[tuple[str, str], ...] = (
+    ("logged_in", "Logged in"),
+    ("available", "Available"),
+    ("ringing", "Ringing"),
+    ("on_call", "On call"),
+    ("wrap_up", "Wrap-up"),
+    ("paused", "Paused"),
+)
+LOGGED_OUT = "logged_out"
+LEVEL_CUES: dict[str, str] = {"alarm": "✖ alarm", "warn": "▲ warn"}
+STATE_WORDS: dict[str, str] = {"firing": "firing", "acknowledged": "acknowledged", "snoozed": "snoozed"}
+METRIC_WORDS: dict[str, str] = {
+    "service_level_pct": "service level",
+    "longest_wait_s": "longest wait",
+    "waiting": "calls waiting",
+    "abandon_rate_pct": "abandon rate",
+    "agent_pause_s": "long break",
+    "agent_on_call_s": "long call",
+    "adherence_pct": "adherence",
+    "team_adherence_pct": "team adherence",
+}
+SNOOZE_MINUTES: tuple[int, ...] = (15, 30, 60)
+ALERT_ACTIONS: dict[str, str] = {
+    "permission": "ack_alerts",  # GET /api/v1/me lists it: the list offers acknowledge, snooze and note
+    "path": "/api/v1/alerts",  # POST {path}/{alert id}/{ack|snooze|note}
+}
+TICK_EVERY_MIN = 15
+
+
+def state_totals(snapshot: Mapping[str, Any]) -> dict[str, int]:
+    """The site's agents by state (:data:`TOTALS`' keys), from the snapshot's ``agents``."""
+    out = dict.fromkeys((key for key, _ in TOTALS), 0)
+    for agent in (snapshot.get("agents") or {}).values():
+        state = str(agent.get("state") or LOGGED_OUT)
+        if state == LOGGED_OUT:
+            continue
+        out["logged_in"] += 1
+        if state in out:
+            out[state] += 1
+    return out
+
+
+def team_label(snapshot: Mapping[str, Any], team: str) -> str:
+    """A team's display name (the snapshot's ``teams.<id>.name``), else its id."""
+    entry = (snapshot.get("teams") or {}).get(team) or {}
+    return str(entry.get("name") or team)
+
+
+def queue_label(snapshot: Mapping[str, Any], queue: str) -> str:
+    """A queue's display name (``display_name`` of its snapshot entry, when present), else its id."""
+    entry = (snapshot.get("queues") or {}).get(queue) or {}
+    return str(entry.get("display_name") or queue)
+
+
+def team_totals(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per team: ``id``, ``name`` and :data:`TOTALS`' figures of its ``agents`` by state; by name then id."""
+    rows = []
+    for team, entry in (snapshot.get("teams") or {}).items():
+        states: Mapping[str, int] = (entry or {}).get("agents") or {}
+        figures = {key: int(states.get(key) or 0) for key, _ in TOTALS if key != "logged_in"}
+        logged_in = sum(int(count or 0) for state, count in states.items() if state != LOGGED_OUT)
+        rows.append({"id": team, "name": team_label(snapshot, team), "logged_in": logged_in, **figures})
+    return sorted(rows, key=lambda row: (row["name"], row["id"]))
+
+
+def target_label(snapshot: Mapping[str, Any], target: Mapping[str, Any]) -> str:
+    """An alert's target in words: ``agent Ana``, ``queue Sales``, ``team Support team``, ``site``."""
+    kind, name = str(target.get("kind") or ""), str(target.get("name") or "")
+    if kind == "agent":
+        agent = (snapshot.get("agents") or {}).get(name) or {}
+        return f"agent {agent.get('name') or name}"
+    if kind == "queue":
+        return f"queue {queue_label(snapshot, name)}"
+    if kind == "team":
+        return f"team {team_label(snapshot, name)}"
+    return f"{kind} {name}".strip() if kind != "site" else "site"
+
+
+def clock(moment: Any, tz: Any = None) -> str:
+    """``HH:MM`` of an ISO time on the site's clock (``tz``, the snapshot's; UTC when unknown)."""
+    try:
+        parsed = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    except ValueError:
+        return str(moment)[11:16]
+    try:
+        zone = ZoneInfo(str(tz)) if tz else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return parsed.astimezone(zone).strftime("%H:%M")
+
+
+def state_words(alert: Mapping[str, Any], tz: Any = None) -> str:
+    """The alert's state in words: ``firing``, ``acknowledged by ops1``, ``snoozed until 10:45`` (site time)."""
+    state = str(alert.get("state") or "firing")
+    if state == "acknowledged" and alert.get("acknowledged_by"):
+        return f"acknowledged by {alert['acknowledged_by']}"
+    if state == "snoozed" and alert.get("snoozed_until"):
+        return f"snoozed until {clock(alert['snoozed_until'], tz)}"
+    return STATE_WORDS.get(state, state)
+
+
+def metric_words(metric: str) -> str:
+    """An alert's metric in words (:data:`METRIC_WORDS`, else the name with spaces)."""
+    return METRIC_WORDS.get(metric, metric.replace("_", " "))
+
+
+def alert_rows(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The open alerts as the list shows them, in the snapshot's order (alarms first, then the oldest)."""
+    return [
+        {
+            "id": str(alert.get("alert_id") or ""),
+            "level": str(alert.get("level") or ""),
+            "cue": LEVEL_CUES.get(str(alert.get("level")), str(alert.get("level") or "")),
+            "title": str(alert.get("label") or metric_words(str(alert.get("metric") or ""))),
+            "target": target_label(snapshot, alert.get("target") or {}),
+            "reason": str(alert.get("reason") or ""),
+            "state": str(alert.get("state") or "firing"),
+            "state_words": state_words(alert, snapshot.get("tz")),
+            "note": str(alert.get("note") or ""),
+            "since": clock(alert["since"], snapshot.get("tz")) if alert.get("since") else "",
+        }
+        for alert in snapshot.get("alerts") or []
+    ]
+
+
+def spark_ticks(minutes: int, every: int = TICK_EVERY_MIN) -> list[tuple[int, str]]:
+    """The time axis of a ``minutes`` wide sparkline: (minutes before now, label), oldest first, ``now`` last."""
+    step = every if minutes > every else max(1, minutes)
+    ago = list(range(minutes, 0, -step))
+    return [(-m, f"-{m} min" if m == minutes else f"-{m}") for m in ago] + [(0, "now")]
