@@ -96,7 +96,9 @@ def pure(events: Sequence[Event]) -> State:
 
 def figures(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A snapshot without the runner's own fields (seq, stream id, alerts, pending alerts), JSON-normalised."""
-    return {k: v for k, v in json.loads(json.dumps(snapshot)).items() if k not in ("seq", "stream_id", "alerts", "pending")}
+    return {
+        k: v for k, v in json.loads(json.dumps(snapshot)).items() if k not in ("seq", "stream_id", "alerts", "pending")
+    }
 
 
 def settings(**overrides: Any) -> Settings:
