@@ -409,12 +409,20 @@ class Accounts:
 
     async def set_extension(self, name: str, extension: str | None, *, actor: str) -> User:
         """Set a user's own phone (where a monitor call rings by default); audited."""
+        return await self.set_profile(name, {"extension": extension}, actor=actor)
+
+    async def set_profile(self, name: str, changes: dict[str, str | None], *, actor: str) -> User:
+        """Set fields of a user's profile (``extension``, ``language``); audited with the old and new values."""
+        unknown = set(changes) - {"extension", "language"}
+        if unknown:
+            raise ValueError(f"not profile fields: {sorted(unknown)}")
         user = await self.get_user(name)
         if user is None:
             raise UnknownUserError(f"no user {name!r}")
-        updated = user.model_copy(update={"extension": extension})
+        updated = user.model_copy(update=changes)
         await self.store.put_user(name, _record(updated))
-        await self.audit(actor, "user.profile", f"user:{name}", {"extension": user.extension}, {"extension": extension})
+        old = {field: getattr(user, field) for field in changes}
+        await self.audit(actor, "user.profile", f"user:{name}", old, dict(changes))
         return updated
 
     # -- login and sessions ---------------------------------------------------------------------

@@ -104,11 +104,19 @@ class Profile(BaseModel):
     name: str
     extension: str | None
     may_monitor: bool
+    language: str | None = Field(default=None, description="the pages' language for you (null: your browser's)")
 
 
 class ProfileChange(BaseModel):
+    """The fields given are changed, the others kept."""
+
     model_config = ConfigDict(extra="forbid")
-    extension: str | None = Field(pattern=INTERFACE_PATTERN, description="your phone, e.g. PJSIP/2001 (null: none)")
+    extension: str | None = Field(
+        default=None, pattern=INTERFACE_PATTERN, description="your phone, e.g. PJSIP/2001 (null: none)"
+    )
+    language: str | None = Field(
+        default=None, pattern=r"^[a-z]{2}$", description="the pages' language: en, fi, nl, el, cs, de, fr, es"
+    )
 
 
 class Options(BaseModel):
@@ -267,17 +275,25 @@ def _profile_routes(router: APIRouter, runtime: Runtime) -> None:
         served = site_named(runtime, site)
         user = await _user(served, principal)
         extension = user.extension if user is not None else None
-        return {"name": principal.name, "extension": extension, "may_monitor": _may_monitor(runtime, principal, user)}
+        language = user.language if user is not None else None
+        may_monitor = _may_monitor(runtime, principal, user)
+        return {"name": principal.name, "extension": extension, "may_monitor": may_monitor, "language": language}
 
     @router.patch("/me/profile", response_model=Profile, responses={**GUARDED, 409: {"model": Detail}})
     async def change_profile(body: ProfileChange, principal: Actor, site: str | None = SiteQuery) -> Any:
-        """Set your phone (``PJSIP/2001``; null for none): where your monitor calls ring."""
+        """Set your phone (``PJSIP/2001``; null for none: where your monitor calls ring) and your pages' language."""
         served = site_named(runtime, site)
+        changes = {field: getattr(body, field) for field in body.model_fields_set}
         try:
-            user = await guarded(served.accounts.set_extension(principal.name, body.extension, actor=principal.name))
+            user = await guarded(served.accounts.set_profile(principal.name, changes, actor=principal.name))
         except UnknownUserError as exc:
             raise HTTPException(409, detail=f"{principal.name} has no user record to keep a profile in") from exc
-        return {"name": user.name, "extension": user.extension, "may_monitor": user.may_monitor}
+        return {
+            "name": user.name,
+            "extension": user.extension,
+            "may_monitor": user.may_monitor,
+            "language": user.language,
+        }
 
 
 async def _user(served: ServedSite, principal: Principal) -> Any:

@@ -83,6 +83,11 @@ class BoardBody(BaseModel):
     teams: list[QueueName] = Field(default=[], max_length=200)
     sound: bool = Field(default=False, description="chime when a tile enters alarm")
     kiosk: bool = Field(default=False, description="the TV's browser may play sound without a user gesture")
+    language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}$",
+        description="the TVs' language (en, fi, nl, el, cs, de, fr, es; null: the browser's)",
+    )
     version: int | None = Field(default=None, ge=0)
 
 
@@ -99,6 +104,7 @@ class Board(BaseModel):
     teams: list[str] = []
     sound: bool = False
     kiosk: bool = False
+    language: str | None = None
     version: int
     updated_by: str | None = None
     updated_ts: str | None = None

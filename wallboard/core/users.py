@@ -119,6 +119,7 @@ class User(BaseModel):
     epoch: int = 0  # +1 on a password change or disabling: sessions started before stop working
     may_monitor: bool = False  # an admin's grant: may listen to, whisper to or barge into agents' calls
     extension: str | None = None  # the user's own phone (``PJSIP/2001``): where a monitor call rings by default
+    language: str | None = None  # the pages' language for this user (``fi``; None: the browser's)
     teams: tuple[str, ...] = ()  # scoped to these teams' agents (empty: every team)
     queues: tuple[str, ...] = ()  # scoped to these queues (empty: every queue)
 
