@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     ami.add_argument("--username", default="wallboard", help="AMI user of manager.conf")
     _add_name_option(ami)
     ami.set_defaults(func=cmd_collect_ami)
+    esl = _command(csub, "esl", "FreeSWITCH mod_callcenter over the event socket "
+                   "(password from WALLBOARD_ESL_PASSWORD)", common)  # fmt: skip
+    esl.add_argument("--host", default="127.0.0.1", help="FreeSWITCH's event socket address")
+    esl.add_argument("--port", type=int, default=8021, help="FreeSWITCH's event socket port")
+    _add_name_option(esl)
+    esl.set_defaults(func=cmd_collect_esl)
     ql = _command(csub, "queue-log", "follow an Asterisk queue_log file", common)
     ql.add_argument("path", type=Path, help="the queue_log file (e.g. /var/log/asterisk/queue_log)")
     ql.add_argument(
@@ -238,13 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _endpoint(text: str) -> tuple[str, int]:
+def _endpoint(text: str, default_port: int = 5038) -> tuple[str, int]:
     from wallboard.processes.serve import parse_endpoint
 
     try:
-        return parse_endpoint(text)
+        return parse_endpoint(text, default_port)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _esl_endpoint(text: str) -> tuple[str, int]:
+    return _endpoint(text, 8021)
 
 
 def _add_serve_command(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -262,6 +272,11 @@ def _add_serve_command(sub: Subparsers, common: argparse.ArgumentParser) -> None
         help="collect this Asterisk's AMI (repeat per PBX; secret from WALLBOARD_AMI_SECRET; port default 5038)",
     )  # fmt: skip
     serve.add_argument("--ami-username", default="wallboard", metavar="NAME", help="AMI user of manager.conf")
+    serve.add_argument(
+        "--esl", type=_esl_endpoint, action="append", default=[], metavar="HOST:PORT",
+        help="collect this FreeSWITCH's mod_callcenter over its event socket (repeat per PBX; password from "
+        "WALLBOARD_ESL_PASSWORD; port default 8021)",
+    )  # fmt: skip
     serve.add_argument(
         "--queue-log", type=Path, action="append", default=[], metavar="PATH",
         help="follow this queue_log file (repeat per file), e.g. /var/log/asterisk/queue_log",
@@ -412,6 +427,19 @@ def cmd_collect_ami(args: argparse.Namespace) -> int:
     return _run(collect.collect_ami(settings, config, name=args.name))
 
 
+def cmd_collect_esl(args: argparse.Namespace) -> int:
+    from collectors.esl.client import EslConfig
+    from wallboard.processes import collect
+
+    settings = _settings(args)
+    if settings.esl_password is None:
+        raise ConfigError(
+            "set WALLBOARD_ESL_PASSWORD to the event socket's password (it is never read from the command line)"
+        )
+    config = EslConfig(args.host, args.port, settings.esl_password.get_secret_value(), site=settings.site)
+    return _run(collect.collect_esl(settings, config, name=args.name))
+
+
 def cmd_collect_queue_log(args: argparse.Namespace) -> int:
     from wallboard.processes import collect
 
@@ -529,6 +557,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         amis=tuple(args.ami),
         ami_username=args.ami_username,
+        esls=tuple(args.esl),
         queue_logs=tuple(path.resolve() for path in args.queue_log),
         queue_log_dbs=tuple(args.queue_log_db),
         queue_log_table=args.queue_log_table,

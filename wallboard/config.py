@@ -205,6 +205,7 @@ class Settings(BaseSettings):
     actions_per_minute: PositiveInt = 30
     # Collectors (the AMI secret only ever comes from the environment: WALLBOARD_AMI_SECRET)
     ami_secret: SecretStr | None = None
+    esl_password: SecretStr | None = None  # FreeSWITCH event socket password (WALLBOARD_ESL_PASSWORD)
     # `wallboard collect queue-log-db` and `replay --format queue_log_db`: the database user's password, only ever
     # from WALLBOARD_QUEUE_LOG_DB_PASSWORD (a URL carrying one is refused)
     queue_log_db_password: SecretStr | None = None

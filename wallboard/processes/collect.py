@@ -1,4 +1,4 @@
-"""``wallboard collect ami|queue-log|queue-log-db``: a collector process, PBX -> the site's Redis stream."""
+"""``wallboard collect ami|esl|queue-log|queue-log-db``: a collector process, PBX -> the site's Redis stream."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import tzinfo
 from pathlib import Path
 
 from collectors.ami.client import AmiClient, AmiConfig
+from collectors.esl.client import EslClient, EslConfig
 from collectors.queue_log.collector import QueueLogCollector
 from collectors.queue_log.db_collector import QueueLogDbCollector
 from collectors.queue_log.table import QueueLogTable, database_url, source_name
@@ -35,6 +36,18 @@ async def collect_ami(settings: Settings, config: AmiConfig, *, name: str | None
             {
                 "AMI collector": collector.run(),
                 "health": report_health(store, component("ami", name), collector.stats.as_fields),
+            }
+        )
+
+
+async def collect_esl(settings: Settings, config: EslConfig, *, name: str | None = None) -> None:
+    async with redis_for(settings, "wallboard-collector-esl") as (client, _):
+        store = site_store(settings, client)
+        collector = EslClient(config, StreamSink(store))
+        await run_all(
+            {
+                "ESL collector": collector.run(),
+                "health": report_health(store, component("esl", name), collector.stats.as_fields),
             }
         )
 

@@ -66,6 +66,7 @@ class ServeOptions:
     port: int = 8000
     amis: tuple[tuple[str, int], ...] = ()
     ami_username: str = "wallboard"
+    esls: tuple[tuple[str, int], ...] = ()  # FreeSWITCH event sockets (password: WALLBOARD_ESL_PASSWORD)
     queue_logs: tuple[Path, ...] = ()
     queue_log_dbs: tuple[str, ...] = ()  # database URLs (no password: WALLBOARD_QUEUE_LOG_DB_PASSWORD)
     queue_log_table: str = "queue_log"
@@ -99,6 +100,11 @@ def plan(options: ServeOptions) -> list[Part]:
                                                 "--username", options.ami_username,
                                                 *_name(options.amis, f"{host}:{port}"), *verbose))
         for host, port in options.amis
+    ]  # fmt: skip
+    parts += [
+        Part(f"ESL collector {host}:{port}", ("collect", "esl", "--host", host, "--port", str(port),
+                                                *_name(options.esls, f"{host}:{port}"), *verbose))
+        for host, port in options.esls
     ]  # fmt: skip
     parts += [
         Part(f"queue_log collector {path}", ("collect", "queue-log", str(path),
@@ -273,7 +279,10 @@ async def serve(
         inform(f"wallboard serve: site {site}, data in {data_dir} (Redis {redis.url})")
         inform(f"API and pages on {base}/ ; sources: " + (", ".join(p.name for p in supervisor.parts[:-2]) or "none"))
         if len(supervisor.parts) == 2:
-            inform("no collector: give --ami HOST:PORT or --queue-log PATH, or run `wallboard collect` beside it")
+            inform(
+                "no collector: give --ami HOST:PORT, --esl HOST:PORT or --queue-log PATH, or run `wallboard collect`"
+                " beside it"
+            )
         try:
             await supervisor.run()
         finally:

@@ -196,13 +196,14 @@ def test_a_taken_port_and_a_bad_site_file_stop_serve_before_it_starts(tmp_path: 
 def test_the_plan_runs_one_collector_per_source_then_the_engine_and_the_api() -> None:
     """Collectors first (several of a kind each named, so each has its own health hash), the engine, the API."""
     options = ServeOptions(host="0.0.0.0", port=8080, amis=(("pbx1", 5038), ("pbx2", 5039)),
-                           queue_logs=(Path("/var/log/asterisk/queue_log"),),
+                           esls=(("fs1", 8021),), queue_logs=(Path("/var/log/asterisk/queue_log"),),
                            queue_log_dbs=("mysql://wallboard@pbx-db/asterisk",), verbose=1)  # fmt: skip
     assert plan(options) == [
         Part("AMI collector pbx1:5038", ("collect", "ami", "--host", "pbx1", "--port", "5038", "--username",
                                          "wallboard", "--name", "pbx1:5038", "-v")),
         Part("AMI collector pbx2:5039", ("collect", "ami", "--host", "pbx2", "--port", "5039", "--username",
                                          "wallboard", "--name", "pbx2:5039", "-v")),
+        Part("ESL collector fs1:8021", ("collect", "esl", "--host", "fs1", "--port", "8021", "-v")),
         Part("queue_log collector /var/log/asterisk/queue_log",
              ("collect", "queue-log", "/var/log/asterisk/queue_log", "-v")),
         Part("queue_log table collector mysql://wallboard@pbx-db/asterisk",
