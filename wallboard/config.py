@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     actions_per_minute: PositiveInt = 30
     # Collectors (the AMI secret only ever comes from the environment: WALLBOARD_AMI_SECRET)
     ami_secret: SecretStr | None = None
+    # POST /api/v1/events: events a second per source (a burst of ten seconds' worth), and how long a key is
+    # remembered so that its repeat is a no-op
+    ingest_rate: PositiveFloat = 1000.0
+    ingest_dedup_s: PositiveInt = 7 * 86_400
     esl_password: SecretStr | None = None  # FreeSWITCH event socket password (WALLBOARD_ESL_PASSWORD)
     # `wallboard collect queue-log-db` and `replay --format queue_log_db`: the database user's password, only ever
     # from WALLBOARD_QUEUE_LOG_DB_PASSWORD (a URL carrying one is refused)

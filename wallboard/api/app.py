@@ -51,6 +51,7 @@ from wallboard.api.alert_routes import build_alert_router
 from wallboard.api.auth import Authenticator, redact_server_logs
 from wallboard.api.board_routes import build_board_router
 from wallboard.api.call_routes import build_call_router
+from wallboard.api.event_routes import build_event_router
 from wallboard.api.exporter import WallboardCollector
 from wallboard.api.feed import SiteFeed
 from wallboard.api.history_routes import build_history_router
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(build_history_router(runtime))  # /api/v1/history (wallboard.api.history_routes)
     app.include_router(build_call_router(runtime))  # /api/v1/calls, the call log (wallboard.api.call_routes)
     app.include_router(build_schedule_router(runtime))  # /api/v1/schedules (wallboard.api.schedule_routes)
+    app.include_router(build_event_router(runtime))  # /api/v1/events, any source's events (wallboard.api.event_routes)
     app.include_router(build_action_router(runtime))  # agent actions, /api/v1/actions (wallboard.api.action_routes)
     return app
 

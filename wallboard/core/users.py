@@ -54,6 +54,7 @@ class Role(StrEnum):
     PLANNER = "planner"
     OPS = "ops"
     ADMIN = "admin"
+    INGEST = "ingest"  # a system posting events (POST /api/v1/events): reads masked caller numbers, no screens
 
 
 class Permission(StrEnum):
@@ -68,6 +69,7 @@ class Permission(StrEnum):
     ACT_ON_AGENTS = (
         "act_on_agents"  # supervisor, ops, admin (pause, log in/out an agent; monitor also needs may_monitor)
     )
+    INGEST_EVENTS = "ingest_events"  # ingest, admin (POST /api/v1/events: events of any source)
 
 
 RoleName = Role | Literal["display"]
@@ -89,6 +91,7 @@ PERMISSIONS: dict[RoleName, frozenset[Permission]] = {
             _R.ACT_ON_AGENTS,
         }
     ),
+    Role.INGEST: frozenset({_R.READ, _R.INGEST_EVENTS}),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -78,6 +78,10 @@ class Keys:
     def health(self, component: str) -> str:
         return f"{self.base}:health:{component}"
 
+    def ingested(self, key_digest: str) -> str:
+        """String with a TTL: an event of ``POST /api/v1/events`` with this (hashed) key was appended."""
+        return f"{self.base}:ingested:{key_digest}"
+
     # security (A): users, sessions, login failure counters, the audit stream, versioned config
     @property
     def users(self) -> str:

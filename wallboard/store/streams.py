@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -38,6 +39,27 @@ from wallboard.store.layout import (
 from wallboard.store.updates import Updates
 
 log = logging.getLogger(__name__)
+
+
+# KEYS[1]: the events stream, KEYS[2..]: one "ingested" marker per event; ARGV: ttl, maxlen, the event field, then
+# the events' JSON.
+# SET NX EX marks a key as appended; only then is its event XADDed: all in one script, so atomically.
+_INGEST = """
+local appended = {}
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', tonumber(ARGV[1])) then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', tonumber(ARGV[2]), '*', ARGV[3], ARGV[i + 2])
+    appended[i - 1] = 1
+  else
+    appended[i - 1] = 0
+  end
+end
+return appended
+"""
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 class StreamStore(StoreBase):
@@ -82,6 +104,26 @@ class StreamStore(StoreBase):
     async def forget_position(self, source: str) -> bool:
         """Drop the stored resume point of ``source``; True if there was one."""
         return bool(await self._do(self.client.hdel(self.keys.positions, source)))
+
+    async def append_ingested(self, events: Sequence[Event], remember_s: int) -> list[bool]:
+        """Append the events whose ``key`` was not appended by this method in the last ``remember_s`` seconds, in
+        one atomic script (never half of a batch; a concurrent repeat from another API process is a no-op);
+        returns per event whether it was appended (False: a duplicate). Every event must have a key."""
+        if not events:
+            return []
+        for event in events:
+            if event.site != self.site:
+                raise SiteMismatchError(f"event for site {event.site!r} appended to the stream of site {self.site!r}")
+            if not event.key:
+                raise ValueError("an ingested event needs a key")
+        keys = [self.keys.events, *(self.keys.ingested(_digest(event.key or "")) for event in events)]
+        payloads = [event_to_json(event) for event in events]
+        reply: Any = await self._do(
+            self.client.eval(
+                _INGEST, len(keys), *keys, str(remember_s), str(self.maxlen), EVENT_FIELD.decode(), *payloads
+            )
+        )
+        return [bool(int(flag)) for flag in reply]
 
     async def append_raw(self, payloads: Sequence[bytes | str]) -> list[str]:
         """XADD already-serialised event JSON (no validation: the engine rejects what is invalid)."""

@@ -113,10 +113,10 @@ async def test_cursor_pages_and_csv(store: Store) -> None:
 
 
 async def test_caller_numbers_per_role_and_display_tokens_refused(store: Store) -> None:
-    """Viewer and planner see •••••• + the last 4 digits; supervisor, ops, admin the number; TVs get 403."""
+    """Viewer, planner and ingest see •••••• + the last 4 digits; supervisor, ops, admin the number; TVs get 403."""
     async with api(store) as a:
         seen = {}
-        for role in ("viewer", "planner", "supervisor", "ops", "admin"):
+        for role in ("viewer", "planner", "ingest", "supervisor", "ops", "admin"):
             response = await a.http.get("/api/v1/calls", params={"limit": 1}, headers=a.headers[role])
             seen[role] = (response.json()["calls"][0]["caller"], response.json()["calls"][0]["caller_name"])
         masked_csv = await a.http.get("/api/v1/calls", params={"format": "csv"}, headers=a.headers["viewer"])
@@ -127,6 +127,7 @@ async def test_caller_numbers_per_role_and_display_tokens_refused(store: Store) 
     assert seen == {
         "viewer": hidden,
         "planner": hidden,
+        "ingest": hidden,
         **dict.fromkeys(("supervisor", "ops", "admin"), (NUMBER, "Ada")),
     }
     assert NUMBER not in masked_csv.text
