@@ -27,12 +27,14 @@ and are drained with ``errors()``. Offsets are absolute byte positions since the
 
 Speed: the plain body is split once into lines and each line once at ``": "``; only values holding ``%``
 are decoded (``urllib.parse.unquote``). ``drop`` lets a caller skip frames by their raw body before any
-decoding (``callcenter_only`` keeps ``callcenter::info`` events and non-event frames).
+decoding: it sees the first ``HEAD`` bytes of the body, and a dropped body is never copied nor decoded
+(``callcenter_only`` keeps ``callcenter::info`` events and non-event frames).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -53,7 +55,9 @@ __all__ = [
 ]
 
 MAX_FRAME: Final = 1 << 20  # bytes; FreeSWITCH events are a few KiB
+HEAD: Final = 128  # the bytes of a body the ``drop`` predicate sees
 _BLANK = b"\n\n"
+_FAST = re.compile(rb"Content-Length: (\d+)\nContent-Type: ([a-z/-]+)")
 
 
 class ProtocolError(WallboardError):
@@ -156,6 +160,7 @@ class EslParser:
         self._max = max_frame
         self._drop = drop
         self._skip = 0  # bytes of an oversized frame still to discard
+        self._pending: tuple[dict[str, str], int] | None = None  # headers and body offset of an incomplete frame
         self._eof = False
         self.dropped = 0
 
@@ -174,6 +179,7 @@ class EslParser:
     def receive_eof(self) -> None:
         """The stream ended: pending bytes are a ``TruncatedFrame``."""
         self._eof = True
+        self._pending = None
         if self._buffer.strip():
             self._errors.append(TruncatedFrame(self._base, f"{len(self._buffer)} bytes pending at end of stream"))
         self._base += len(self._buffer)
@@ -194,16 +200,20 @@ class EslParser:
         start = 0
         size = len(buffer)
         while start < size:
-            while start < size and buffer[start] in (0x0A, 0x0D):  # blank lines between frames
-                start += 1
-            end = buffer.find(_BLANK, start)
-            if end < 0:
-                if size - start > self._max:
-                    self._oversized(start, size - start)
-                    start = size
-                break
-            headers, problem = self._headers(bytes(buffer[start:end]))
-            head_end = end + 2
+            pending, self._pending = self._pending, None
+            if pending is not None:  # the frame at the buffer's start, whose body was incomplete at the last read
+                headers, head_end, problem = pending[0], pending[1], None
+            else:
+                while start < size and buffer[start] in (0x0A, 0x0D):  # blank lines between frames
+                    start += 1
+                end = buffer.find(_BLANK, start)
+                if end < 0:
+                    if size - start > self._max:
+                        self._oversized(start, size - start)
+                        start = size
+                    break
+                headers, problem = self._headers(bytes(buffer[start:end]))
+                head_end = end + 2
             if problem is not None:
                 self._errors.append(MalformedFrame(self._base + start, problem))
                 start = head_end
@@ -221,10 +231,15 @@ class EslParser:
                 start = size
                 break
             if size - head_end < body_len:
+                self._pending = (headers, head_end - start)  # kept with the buffer's start moved to ``start``
                 break
-            body = bytes(buffer[head_end : head_end + body_len])
-            self._frame(headers, body, self._base + start, total)
-            start = head_end + body_len
+            end_of_body = head_end + body_len
+            drop = self._drop
+            if drop is not None and body_len and drop(bytes(buffer[head_end : min(end_of_body, head_end + HEAD)])):
+                self.dropped += 1  # never copied nor decoded
+            else:
+                self._frame(headers, bytes(buffer[head_end:end_of_body]), self._base + start, total)
+            start = end_of_body
         del buffer[:start]
         self._base += start
 
@@ -236,6 +251,9 @@ class EslParser:
 
     @staticmethod
     def _headers(block: bytes) -> tuple[dict[str, str], str | None]:
+        fast = _FAST.fullmatch(block)
+        if fast is not None:  # the usual event frame: Content-Length then Content-Type
+            return {"Content-Length": fast[1].decode(), "Content-Type": fast[2].decode()}, None
         headers: dict[str, str] = {}
         for line in _lines(block):
             line = line.rstrip("\r")
@@ -249,10 +267,6 @@ class EslParser:
         return headers, None
 
     def _frame(self, headers: dict[str, str], body: bytes, offset: int, size: int) -> None:
-        drop = self._drop
-        if drop is not None and body and drop(body):
-            self.dropped += 1
-            return
         frame = EslFrame(headers, body, offset, size)
         kind = headers.get("Content-Type", "")
         try:
@@ -266,9 +280,16 @@ class EslParser:
         self._frames.append(frame)
 
 
-def callcenter_only(body: bytes) -> bool:
-    """A ``drop`` predicate keeping ``callcenter::info`` events (plain or JSON) and every non-event body."""
-    return b"Event-Name" in body and b"callcenter%3A%3Ainfo" not in body and b"callcenter::info" not in body
+_KEEP = (b"Event-Subclass: callcenter%3A%3Ainfo", b'{"Event-Subclass":"callcenter::info"')
+_EVENT = (b"Event-", b'{"Event-')
+
+
+def callcenter_only(head: bytes) -> bool:
+    """A ``drop`` predicate keeping ``callcenter::info`` events (plain or JSON) and every body that is no event.
+
+    FreeSWITCH writes ``Event-Subclass`` first in a CUSTOM event and ``Event-Name`` first in the others, so the
+    body's first bytes tell."""
+    return head.startswith(_EVENT) and not head.startswith(_KEEP)
 
 
 def encode_command(command: str) -> bytes:
