@@ -33,12 +33,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlencode
 
+from dash_app.grid import translated_headers
+from dash_app.i18n import N_
+
 __all__ = [
     "CALLS_PATH",
     "CALL_COLUMN_DEFS",
     "KINDS",
     "LIMIT",
     "OUTCOMES",
+    "OUTCOME_WORDS",
     "TITLES",
     "UNANSWERED_MISSES",
     "Kind",
@@ -66,75 +70,91 @@ OUTCOMES: dict[Kind, tuple[str, ...]] = {
     "agent": (),
 }
 TITLES: dict[Kind, str] = {
-    "offered": "Offered today · {name}",
-    "abandoned": "Abandoned today · {name}",
-    "sl_misses": "SL misses today · {name}",
-    "agent": "Calls answered today · {name}",
+    "offered": N_("Offered today · {name}"),
+    "abandoned": N_("Abandoned today · {name}"),
+    "sl_misses": N_("SL misses today · {name}"),
+    "agent": N_("Calls answered today · {name}"),
 }
 NOTES: dict[Kind, str] = {
-    "offered": "Every call that left the queue today; an answered call is listed once it has ended.",
-    "abandoned": "Callers who hung up while waiting, short abandons included.",
-    "sl_misses": (
+    "offered": N_("Every call that left the queue today; an answered call is listed once it has ended."),
+    "abandoned": N_("Callers who hung up while waiting, short abandons included."),
+    "sl_misses": N_(
         "Answered after more than {threshold} s, or abandoned, timed out or exited;"
         " short abandons and calls of unknown outcome are not listed."
     ),
-    "agent": "Calls the agent answered today, once they have ended.",
+    "agent": N_("Calls the agent answered today, once they have ended."),
+}
+# The call log's outcomes in words (wbOutcome translates them; the rows keep the raw outcome).
+OUTCOME_WORDS: dict[str, str] = {
+    "answered": N_("answered"),
+    "abandoned": N_("abandoned"),
+    "short_abandon": N_("short abandon"),
+    "timed_out": N_("timed out"),
+    "exited_key": N_("exited (key)"),
+    "exited_empty": N_("exited (empty)"),
+    "exited_full": N_("exited (full)"),
+    "exited_withdraw": N_("exited (withdrawn)"),
+    "unknown": N_("unknown"),
 }
 _SECONDS = {"function": "params.value == null ? '' : wbDuration(params.value)"}
-# The panel's grid: wbCallTime, wbTransfer and wbWords are calls.js's dashAgGridFunctions, wbDuration supervisor.js's.
+# The panel's grid: wbCallTime, wbTransfer, wbOutcome and wbWords are calls.js's dashAgGridFunctions,
+# wbDuration supervisor.js's.
 CALL_COLUMN_DEFS: list[dict[str, Any]] = [
     {
         "colId": "time",
-        "headerName": "Time",
-        "headerTooltip": "When the call entered the queue (site time)",
+        "headerName": N_("Time"),
+        "headerTooltip": N_("When the call entered the queue (site time)"),
         "valueGetter": {"function": "wbCallTime(params.data)"},
         "sort": "desc",
         "width": 110,
     },
-    {"field": "queue", "headerName": "Queue", "width": 120},
+    {"field": "queue", "headerName": N_("Queue"), "width": 120},
     {
         "field": "caller",
-        "headerName": "Caller",
+        "headerName": N_("Caller"),
         "tooltipField": "caller_name",
         "width": 150,
     },
     {
         "field": "wait_s",
-        "headerName": "Wait",
+        "headerName": N_("Wait"),
         "valueFormatter": _SECONDS,
         "filter": "agNumberColumnFilter",
         "width": 90,
     },
-    {"field": "agent", "headerName": "Agent", "width": 110},
+    {"field": "agent", "headerName": N_("Agent"), "width": 110},
     {
         "field": "talk_s",
-        "headerName": "Talk",
+        "headerName": N_("Talk"),
         "valueFormatter": _SECONDS,
         "filter": "agNumberColumnFilter",
         "width": 90,
     },
     {
         "field": "outcome",
-        "headerName": "Outcome",
-        "valueFormatter": {"function": "wbWords(params.value)"},
+        "headerName": N_("Outcome"),
+        "valueFormatter": {"function": "wbOutcome(params.value)"},
         "width": 140,
     },
     {
         "colId": "transfer",
-        "headerName": "Transfer",
-        "headerTooltip": "Transfer target (attended or blind)",
+        "headerName": N_("Transfer"),
+        "headerTooltip": N_("Transfer target (attended or blind)"),
         "valueGetter": {"function": "wbTransfer(params.data)"},
         "width": 150,
     },
     {
         "colId": "missed_by",
-        "headerName": "Missed by",
-        "headerTooltip": "Agents it rang who did not answer",
+        "headerName": N_("Missed by"),
+        "headerTooltip": N_("Agents it rang who did not answer"),
         "valueGetter": {"function": "wbWords(params.data.missed_by)"},
         "flex": 1,
         "minWidth": 120,
     },
 ]
+
+
+CALL_COLUMN_DEFS = translated_headers(CALL_COLUMN_DEFS)
 
 
 def query(kind: Kind, name: str, caller: str = "", limit: int = LIMIT) -> list[tuple[str, str]]:
@@ -235,4 +255,5 @@ def calls_config() -> dict[str, Any]:
         "misses": UNANSWERED_MISSES,
         "titles": TITLES,
         "notes": NOTES,
+        "outcome_words": OUTCOME_WORDS,
     }

@@ -16,6 +16,10 @@ alerts on one queue and metric (:func:`alert_levels`), or on one team and metric
 counting for the agent's team (:func:`team_levels`, for the adherence tiles). Colour is never the
 only cue: each level has an icon (``ICONS``: ● ok, ▲ warn, ■ alarm) and a word, shown beside the colour.
 
+Every word here is English and marked with :func:`dash_app.i18n.N_` (the level words, the seconds of a short
+duration, the pending cue's templates): the browser translates them (tv.js, ``t(word)``); these functions give the
+English text the tests compare the page with.
+
 A threshold breached but not yet for its ``for_s`` is *pending* (the snapshot's ``pending``, from
 ``wallboard.core.alerts.Evaluator.pending_alerts``): :func:`pending_levels` / :func:`team_pending` give per
 (queue or team, metric) the level coming and when, the soonest; the TV shows it with a hollow icon
@@ -29,14 +33,23 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from dash_app.i18n import N_
+
 Level = Literal["ok", "warn", "alarm"]
 Format = Literal["count", "duration", "percent", "ratio"]
 LEVELS: tuple[Level, ...] = ("ok", "warn", "alarm")  # worst last
 ICONS: dict[Level, str] = {"ok": "●", "warn": "▲", "alarm": "■"}
-WORDS: dict[Level, str] = {"ok": "OK", "warn": "WARN", "alarm": "ALARM"}
+# i18n: a tile's level, beside its colour and glyph (short, capitals: read from 5 m)
+WORDS: dict[Level, str] = {"ok": N_("OK"), "warn": N_("WARN"), "alarm": N_("ALARM")}
 PENDING_ICONS: dict[Level, str] = {"ok": "", "warn": "△", "alarm": "□"}
 Pending = tuple[Level, str]  # the level coming and when it is due (ISO 8601)
 MISSING = "—"
+# i18n: a duration under a minute, "42s" (longer ones are m:ss)
+SECONDS = N_("{seconds}s")
+# i18n: a tile's pending cue: the level coming ("WARN") and the time left ("0:42"), "WARN in 0:42"
+PENDING_IN = N_("{level} in {time}")
+# i18n: a tile's pending cue once due: the level coming ("WARN"), "WARN now"
+PENDING_NOW = N_("{level} now")
 
 
 def number(value: Any) -> float | None:
@@ -60,7 +73,7 @@ def fmt_duration(value: Any) -> str:
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}" if minutes else f"{secs}s"
+    return f"{minutes}:{secs:02d}" if minutes else SECONDS.format(seconds=secs)
 
 
 def fmt_percent(value: Any) -> str:
@@ -178,5 +191,5 @@ def pending_text(level: Level, due: str, now: float) -> str:
     (epoch seconds, the server's clock); ``"WARN now"`` once due."""
     left = _instant(due) - now
     if not math.isfinite(left) or left <= 0:
-        return f"{WORDS[level]} now"
-    return f"{WORDS[level]} in {fmt_duration(math.ceil(left))}"
+        return PENDING_NOW.format(level=WORDS[level])
+    return PENDING_IN.format(level=WORDS[level], time=fmt_duration(math.ceil(left)))

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dash_app.i18n import N_
+
 __all__ = [
     "ALERT_ACTIONS",
     "LEVEL_CUES",
@@ -43,25 +45,25 @@ __all__ = [
 
 # The strip's figures, in order: key and words. "logged_in" is every state but logged_out.
 TOTALS: tuple[tuple[str, str], ...] = (
-    ("logged_in", "Logged in"),
-    ("available", "Available"),
-    ("ringing", "Ringing"),
-    ("on_call", "On call"),
-    ("wrap_up", "Wrap-up"),
-    ("paused", "Paused"),
+    ("logged_in", N_("Logged in")),
+    ("available", N_("Available")),
+    ("ringing", N_("Ringing")),
+    ("on_call", N_("On call")),
+    ("wrap_up", N_("Wrap-up")),
+    ("paused", N_("Paused")),
 )
 LOGGED_OUT = "logged_out"
-LEVEL_CUES: dict[str, str] = {"alarm": "✖ alarm", "warn": "▲ warn"}
-STATE_WORDS: dict[str, str] = {"firing": "firing", "acknowledged": "acknowledged", "snoozed": "snoozed"}
+LEVEL_CUES: dict[str, str] = {"alarm": N_("✖ alarm"), "warn": N_("▲ warn")}
+STATE_WORDS: dict[str, str] = {"firing": N_("firing"), "acknowledged": N_("acknowledged"), "snoozed": N_("snoozed")}
 METRIC_WORDS: dict[str, str] = {
-    "service_level_pct": "service level",
-    "longest_wait_s": "longest wait",
-    "waiting": "calls waiting",
-    "abandon_rate_pct": "abandon rate",
-    "agent_pause_s": "long break",
-    "agent_on_call_s": "long call",
-    "adherence_pct": "adherence",
-    "team_adherence_pct": "team adherence",
+    "service_level_pct": N_("service level"),
+    "longest_wait_s": N_("longest wait"),
+    "waiting": N_("calls waiting"),
+    "abandon_rate_pct": N_("abandon rate"),
+    "agent_pause_s": N_("long break"),
+    "agent_on_call_s": N_("long call"),
+    "adherence_pct": N_("adherence"),
+    "team_adherence_pct": N_("team adherence"),
 }
 SNOOZE_MINUTES: tuple[int, ...] = (15, 30, 60)
 ALERT_ACTIONS: dict[str, str] = {
@@ -171,4 +173,4 @@ def spark_ticks(minutes: int, every: int = TICK_EVERY_MIN) -> list[tuple[int, st
     """The time axis of a ``minutes`` wide sparkline: (minutes before now, label), oldest first, ``now`` last."""
     step = every if minutes > every else max(1, minutes)
     ago = list(range(minutes, 0, -step))
-    return [(-m, f"-{m} min" if m == minutes else f"-{m}") for m in ago] + [(0, "now")]
+    return [(-m, f"-{m} min" if m == minutes else f"-{m}") for m in ago] + [(0, N_("now"))]

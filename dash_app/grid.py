@@ -46,6 +46,11 @@ snapshot the page holds, by row id (``wbFigures`` in ``tv_assets/grid_figures.js
 :data:`TARGET_LEVELS`); AHT over its target, missed rings over their limit and occupancy outside its band get
 the cue of :data:`FIGURE_CUES` (▲ over or high, ▼ low) and ``lvl-warn``.
 
+Languages: the headers, tooltips and words here are English, marked ``N_`` (``dash_app.i18n``); the browser shows
+them translated (the headers through :data:`HEADER_GETTER`, the state through :data:`STATE_NAMES` and
+``wbStateWords``, the adherence and exception words through the columns' formatters), while the rows keep these
+English words and raw values, so :func:`agent_rows` stays the reference of the page's rows.
+
 Queue detail rows (:func:`waiting_rows`): the queue's waiting callers, oldest first, with their
 position, caller, wait at the snapshot's ts and ``entered`` (iso: ts minus wait), the base the
 browser ticks the wait from.
@@ -58,6 +63,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dash_app.i18n import N_
+
 __all__ = [
     "ADHERENCE_CUES",
     "COLUMN_DEFS",
@@ -65,16 +72,19 @@ __all__ = [
     "TARGET_CUES",
     "TARGET_LEVELS",
     "EXCEPTION_WORDS",
+    "HEADER_GETTER",
     "HIGHLIGHT_METRICS",
     "IDLE_GETTER",
     "LEVELS",
     "PHONE_COLUMNS",
     "ROW_CLASS_RULES",
+    "STATE_NAMES",
     "agent_figures",
     "agent_highlights",
     "agent_row",
     "agent_rows",
     "target_fields",
+    "translated_headers",
     "exception_words",
     "listed",
     "queue_names",
@@ -86,12 +96,17 @@ HIGHLIGHT_METRICS: dict[str, str] = {
     "agent_on_call_s": "long-call",
     "adherence_pct": "adherence",
 }
-ADHERENCE_CUES: dict[str, str] = {"in": "✔ in", "grace": "◔ grace", "out": "✖ out", "unscheduled": "– unscheduled"}
+ADHERENCE_CUES: dict[str, str] = {
+    "in": N_("✔ in"),
+    "grace": N_("◔ grace"),
+    "out": N_("✖ out"),
+    "unscheduled": N_("– unscheduled"),
+}
 EXCEPTION_WORDS: dict[str, str] = {
-    "late_login": "late login",
-    "early_logout": "early logout",
-    "wrong_activity": "wrong activity",
-    "unmapped_reason": "unmapped reason",
+    "late_login": N_("late login"),
+    "early_logout": N_("early logout"),
+    "wrong_activity": N_("wrong activity"),
+    "unmapped_reason": N_("unmapped reason"),
 }
 UNMAPPED_PREFIX = "unmapped:"  # wallboard.core.adherence.policy.UNMAPPED_PREFIX
 LEVELS = ("warn", "alarm")  # worst last
@@ -101,6 +116,16 @@ FIGURE_CUES: dict[str, str] = {"over": "▲", "high": "▲", "low": "▼"}  # a 
 FIGURES = ("aht", "missed_rings", "occupancy")  # the target's statuses that cue their cells
 BASIS_WORDS: dict[str, str] = {"logged_in": "logged in", "scheduled": "scheduled"}
 LOGGED_OUT = "logged_out"
+# The agent states in words, as the grid's state column, the state filter and the totals show them (translated in
+# the browser, wbStateWords); the rows and the filters keep the raw state.
+STATE_NAMES: dict[str, str] = {
+    "logged_out": N_("Logged out"),
+    "available": N_("Available"),
+    "ringing": N_("Ringing"),
+    "on_call": N_("On call"),
+    "wrap_up": N_("Wrap-up"),
+    "paused": N_("Paused"),
+}
 
 _SECONDS = {"function": "params.value == null ? '' : wbDuration(params.value)"}
 
@@ -126,13 +151,13 @@ IDLE_GETTER = (
     " : params.data.idle_s"
 )
 COLUMN_DEFS: list[dict[str, Any]] = [
-    {"field": "name", "headerName": "Agent", "pinned": "left", "minWidth": 170},
+    {"field": "name", "headerName": N_("Agent"), "pinned": "left", "minWidth": 170},
     {
         # The agent actions: a button opening the page's menu, then the row's action state. Hidden until the page
         # learns that the session may act (dash_app/tv_assets/actions.js); never shown to a display token or a
         # viewer. WbActions is a dashAgGridComponentFunctions component, wbActionText and wbActionKey functions.
         "colId": "actions",
-        "headerName": "Actions",
+        "headerName": N_("Actions"),
         "hide": True,
         "pinned": "left",
         "width": 230,
@@ -143,24 +168,32 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "filter": False,
         "suppressHeaderMenuButton": True,
     },
-    {"field": "team", "filter": "agTextColumnFilter", "width": 120},
-    {"field": "state", "filter": "agTextColumnFilter", "width": 110},
-    {"field": "reason", "filter": "agTextColumnFilter", "width": 100},
+    {"field": "team", "headerName": N_("Team"), "filter": "agTextColumnFilter", "width": 120},
+    {
+        # The state in words (wbStateWords: STATE_NAMES, translated); filters and sorting keep the raw value.
+        "field": "state",
+        "headerName": N_("State"),
+        "valueFormatter": {"function": "wbStateWords(params.value)"},
+        "filter": "agTextColumnFilter",
+        "width": 110,
+    },
+    {"field": "reason", "headerName": N_("Reason"), "filter": "agTextColumnFilter", "width": 100},
     {
         # Ticks in the browser: the value is recomputed from ``since_ms`` (the row's ``since`` on the
         # browser's clock) each time the page's timer refreshes this column; no server message needed.
         # wbElapsed and wbDuration are the page's dashAgGridFunctions (dash_app/tv_assets/supervisor.js).
         "colId": "time_in_state",
-        "headerName": "Time in state",
+        "headerName": N_("Time in state"),
         "valueGetter": {"function": "wbElapsed(params.data.since_ms)"},
         "valueFormatter": _SECONDS,
         "filter": "agNumberColumnFilter",
         "width": 110,
     },
-    {"field": "scheduled", "headerName": "Scheduled", "filter": "agTextColumnFilter", "width": 105},
+    {"field": "scheduled", "headerName": N_("Scheduled"), "filter": "agTextColumnFilter", "width": 105},
     {
         "field": "adherence",
-        "headerName": "Adherence",
+        "headerName": N_("Adherence"),
+        "valueFormatter": {"function": "wbTr(params.value)"},  # ADHERENCE_CUES' words, translated
         "filter": "agTextColumnFilter",
         "width": 120,
         "cellClassRules": {
@@ -170,22 +203,28 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {
         # Ticks like time in state, from ``out_since_ms`` (the row's ``out_since`` on the browser's clock).
         "colId": "out_for",
-        "headerName": "Out for",
+        "headerName": N_("Out for"),
         "valueGetter": {"function": "wbElapsed(params.data.out_since_ms)"},
         "valueFormatter": _SECONDS,
         "filter": "agNumberColumnFilter",
         "width": 90,
     },
-    {"field": "exception", "headerName": "Exception", "filter": "agTextColumnFilter", "width": 170},
-    {"field": "queues", "filter": "agTextColumnFilter", "flex": 1, "minWidth": 130},
-    {"field": "calls_today", "headerName": "Calls today", "filter": "agNumberColumnFilter", "width": 95},
-    {"field": "handled_today", "headerName": "Handled today", "filter": "agNumberColumnFilter", "width": 110},
+    {
+        "field": "exception",
+        "headerName": N_("Exception"),
+        "valueFormatter": {"function": "wbExceptionWords(params.value)"},  # EXCEPTION_WORDS, translated
+        "filter": "agTextColumnFilter",
+        "width": 170,
+    },
+    {"field": "queues", "headerName": N_("Queues"), "filter": "agTextColumnFilter", "flex": 1, "minWidth": 130},
+    {"field": "calls_today", "headerName": N_("Calls today"), "filter": "agNumberColumnFilter", "width": 95},
+    {"field": "handled_today", "headerName": N_("Handled today"), "filter": "agNumberColumnFilter", "width": 110},
     {
         # "handled/expected pct" with the target's cue; sorts and filters on the percent. wbFigures (the agent of the
         # snapshot the page holds, dash_app/tv_assets/grid_figures.js) mirrors agent_figures.
         "colId": "target",
-        "headerName": "Target",
-        "headerTooltip": "Handled today / calls expected by now, percent: ▲ met, ● near, ▼ behind",
+        "headerName": N_("Target"),
+        "headerTooltip": N_("Handled today / calls expected by now, percent: ▲ met, ● near, ▼ behind"),
         "valueGetter": {"function": "wbFigures(params.data.id).target_pct"},
         "valueFormatter": {"function": "wbFigures(params.data.id).target"},
         "tooltipValueGetter": {"function": "wbFigures(params.data.id).target_title"},
@@ -195,16 +234,16 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     },
     {
         "colId": "escalations",
-        "headerName": "Esc.",
-        "headerTooltip": "Escalations today",
+        "headerName": N_("Esc."),
+        "headerTooltip": N_("Escalations today"),
         "valueGetter": {"function": "wbFigures(params.data.id).escalations"},
         "filter": "agNumberColumnFilter",
         "width": 80,
     },
     {
         "field": "missed_rings_today",
-        "headerName": "Missed rings",
-        "headerTooltip": "Rings not answered today; ▲ over the agent's limit",
+        "headerName": N_("Missed rings"),
+        "headerTooltip": N_("Rings not answered today; ▲ over the agent's limit"),
         "valueFormatter": _cued("missed_rings", "params.value"),
         "cellClassRules": _off_target("missed_rings"),
         "filter": "agNumberColumnFilter",
@@ -212,8 +251,8 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     },
     {
         "field": "aht_s",
-        "headerName": "AHT",
-        "headerTooltip": "Average handle time today; ▲ over the agent's AHT target",
+        "headerName": N_("AHT"),
+        "headerTooltip": N_("Average handle time today; ▲ over the agent's AHT target"),
         "valueFormatter": _cued("aht", "(params.value == null ? '' : wbDuration(params.value))"),
         "cellClassRules": _off_target("aht"),
         "filter": "agNumberColumnFilter",
@@ -222,8 +261,8 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {
         # Ticks while the agent is available (IDLE_GETTER), refreshed with time in state.
         "colId": "idle",
-        "headerName": "Idle",
-        "headerTooltip": "Time available since the last call ended",
+        "headerName": N_("Idle"),
+        "headerTooltip": N_("Time available since the last call ended"),
         "valueGetter": {"function": IDLE_GETTER},
         "valueFormatter": _SECONDS,
         "filter": "agNumberColumnFilter",
@@ -231,15 +270,25 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     },
     {
         "field": "occupancy_pct",
-        "headerName": "Occupancy",
-        "headerTooltip": "Today: (on call + wrap-up) / (on call + wrap-up + available); ▲ above, ▼ below its band",
-        "valueFormatter": _cued("occupancy", "(params.value == null ? '' : Math.round(params.value) + ' %')"),
+        "headerName": N_("Occupancy"),
+        "headerTooltip": N_("Today: (on call + wrap-up) / (on call + wrap-up + available); ▲ above, ▼ below its band"),
+        "valueFormatter": _cued("occupancy", "(params.value == null ? '' : wbPercent(params.value))"),
         "cellClassRules": _off_target("occupancy"),
         "filter": "agNumberColumnFilter",
         "width": 120,
     },
 ]
 
+# The headers in the page's language: wbHeader (supervisor.js) translates the English headerName (an N_ text).
+HEADER_GETTER = {"function": "wbHeader(params.colDef.headerName)"}
+
+
+def translated_headers(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``columns`` whose headers the browser translates (:data:`HEADER_GETTER` on each one with a headerName)."""
+    return [{**column, "headerValueGetter": HEADER_GETTER} if "headerName" in column else column for column in columns]
+
+
+COLUMN_DEFS = translated_headers(COLUMN_DEFS)
 PHONE_COLUMNS = ["name", "state", "time_in_state"]  # the columns kept on a phone (narrower than PHONE_MAX_PX)
 
 ROW_CLASS_RULES: dict[str, str] = {

@@ -25,6 +25,10 @@ worst of its figures) and soonest pending level. The interval's SL label names t
 length (``"SL 15 min"``, from the snapshot's ``interval.minutes``); the agents by state include
 ringing, so they add up to the agents logged in.
 
+Every text here is English, marked with :func:`dash_app.i18n.N_` (the labels, the headings' templates): the browser
+translates them in the TV's language (tv.js, ``t(label)``; the catalogue carries the English message ids), and
+:func:`tile_models` gives the English text the tests compare the page with.
+
 The TV page renders in the browser, from the websocket, with ``dash_app/tv_assets/tv.js``. It gets
 this module's catalogue (:func:`catalogue`: keys, labels, snapshot paths, formats, metrics) in the
 page, so labels, paths and metric mapping have a single source; the formats and the group sums are
@@ -44,6 +48,8 @@ from dash_app.figures import (
     ICONS,
     LEVELS,
     PENDING_ICONS,
+    PENDING_IN,
+    PENDING_NOW,
     WORDS,
     Format,
     Level,
@@ -57,6 +63,7 @@ from dash_app.figures import (
     worst,
 )
 from dash_app.groups import group_entry, snapshot_groups
+from dash_app.i18n import N_
 
 TileKind = Literal["queue", "group", "team"]
 V = TypeVar("V")
@@ -76,43 +83,50 @@ class Kpi:
 
 
 KPIS: tuple[Kpi, ...] = (
-    Kpi("waiting", "Waiting", ("waiting",), "count", "waiting", True),
-    Kpi("longest_wait", "Longest wait", ("longest_wait_s",), "duration", "longest_wait_s", True),
-    Kpi("sl_interval", "SL interval", ("interval", "service_level_pct"), "percent", "service_level_pct", True),
-    Kpi("sl_day", "SL today", ("day", "service_level_pct"), "percent", "service_level_day_pct", True),
-    Kpi("asa", "ASA", ("interval", "asa_s"), "duration", "asa_s"),
-    Kpi("aht", "AHT", ("interval", "aht_s"), "duration", "aht_s"),
-    Kpi("abandon", "Abandoned", ("interval", "abandon_rate_pct"), "percent", "abandon_rate_pct"),
-    Kpi("needed", "Need / staffed", ("required_agents",), "ratio", "agents_short", other=("agents", "logged_in")),
+    Kpi("waiting", N_("Waiting"), ("waiting",), "count", "waiting", True),
+    Kpi("longest_wait", N_("Longest wait"), ("longest_wait_s",), "duration", "longest_wait_s", True),
+    Kpi("sl_interval", N_("SL interval"), ("interval", "service_level_pct"), "percent", "service_level_pct", True),
+    Kpi("sl_day", N_("SL today"), ("day", "service_level_pct"), "percent", "service_level_day_pct", True),
+    # i18n: average speed of answer (a figure's label, keep it short)
+    Kpi("asa", N_("ASA"), ("interval", "asa_s"), "duration", "asa_s"),
+    # i18n: average handling time (a figure's label, keep it short)
+    Kpi("aht", N_("AHT"), ("interval", "aht_s"), "duration", "aht_s"),
+    Kpi("abandon", N_("Abandoned"), ("interval", "abandon_rate_pct"), "percent", "abandon_rate_pct"),
+    Kpi("needed", N_("Need / staffed"), ("required_agents",), "ratio", "agents_short", other=("agents", "logged_in")),
     # The agents by state, in the order they add up: logged in = available + ringing + on call + wrap-up + paused.
-    Kpi("logged_in", "Logged in", ("agents", "logged_in"), "count"),
-    Kpi("available", "Available", ("agents", "available"), "count", "agents_available"),
-    Kpi("ringing", "Ringing", ("agents", "ringing"), "count"),
-    Kpi("on_call", "On call", ("agents", "on_call"), "count"),
-    Kpi("wrap_up", "Wrap-up", ("agents", "wrap_up"), "count"),
-    Kpi("paused", "Paused", ("agents", "paused"), "count"),
+    Kpi("logged_in", N_("Logged in"), ("agents", "logged_in"), "count"),
+    Kpi("available", N_("Available"), ("agents", "available"), "count", "agents_available"),
+    Kpi("ringing", N_("Ringing"), ("agents", "ringing"), "count"),
+    Kpi("on_call", N_("On call"), ("agents", "on_call"), "count"),
+    Kpi("wrap_up", N_("Wrap-up"), ("agents", "wrap_up"), "count"),
+    Kpi("paused", N_("Paused"), ("agents", "paused"), "count"),
 )
 KPI_KEYS: tuple[str, ...] = tuple(kpi.key for kpi in KPIS)
 # A team's adherence tile: paths into the snapshot's teams[team].
 TEAM_KPIS: tuple[Kpi, ...] = (
-    Kpi("adherence", "Adherence", ("adherence", "adherence_pct"), "percent", "adherence_pct", True),
+    Kpi("adherence", N_("Adherence"), ("adherence", "adherence_pct"), "percent", "adherence_pct", True),
     Kpi(
         "out_now",
-        "Out now / scheduled",
+        N_("Out now / scheduled"),
         ("adherence", "out_now"),
         "ratio",
         "adherence_pct",
         True,
         other=("adherence", "scheduled_now"),
     ),
-    Kpi("conformance", "Conformance", ("adherence", "conformance_pct"), "percent"),
-    Kpi("minutes_late", "Minutes late", ("adherence", "minutes_late"), "count"),
+    Kpi("conformance", N_("Conformance"), ("adherence", "conformance_pct"), "percent"),
+    Kpi("minutes_late", N_("Minutes late"), ("adherence", "minutes_late"), "count"),
 )
 _BY_KEY = {kpi.key: kpi for kpi in KPIS}
 SL_KEYS = frozenset({"sl_interval", "sl_day"})  # their label carries the queue's target, "80/20"
-INTERVAL_LABEL = (
-    "SL {minutes} min"  # sl_interval names the site's interval: "SL 15 min" (no length known: "SL interval")
-)
+# i18n: the interval's service level, naming the interval's length: "SL 15 min" (SL: service level)
+INTERVAL_LABEL = N_("SL {minutes} min")  # no length known: the label "SL interval"
+# i18n: a queue group's tile heading: the group and how many queues it has (2 or more), "care · 3 queues"
+GROUP_TITLE = N_("{group} · {n} queues")
+# i18n: a queue group's tile heading when it has one queue, "care · 1 queue"
+GROUP_TITLE_ONE = N_("{group} · 1 queue")
+# i18n: a team's adherence tile heading, "Adherence · Team A"
+TEAM_TITLE = N_("Adherence · {team}")
 
 
 @dataclass(frozen=True)
@@ -185,7 +199,7 @@ def board_kpis(board: Mapping[str, Any]) -> list[Kpi]:
 
 def group_title(group: str, queues: int) -> str:
     """A group tile's heading: ``"care · 3 queues"``."""
-    return f"{group} · {queues} queue{'' if queues == 1 else 's'}"
+    return (GROUP_TITLE_ONE if queues == 1 else GROUP_TITLE).format(group=group, n=queues)
 
 
 def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[tuple[TileKind, str]]:
@@ -261,7 +275,7 @@ def tile_models(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
     for kind, name in board_units(snapshot, board, page):
         if kind == "team":
             entry = dig(snapshot, ("teams", name)) or {}
-            title = f"Adherence · {entry.get('name') or name}"  # the site file's display name of the team
+            title = TEAM_TITLE.format(team=entry.get("name") or name)  # the site file's display name of the team
             levels, team_soon = _by_name(team_levels(alerts, snapshot)), _by_name(team_pending(pending, snapshot))
             values = _values(TEAM_KPIS, entry, levels.get(name, {}), team_soon.get(name, {}), minutes)
             tiles.append(_tile(kind, name, title, values))
@@ -303,6 +317,12 @@ def catalogue() -> dict[str, Any]:
         "words": WORDS,
         "pending_icons": PENDING_ICONS,
         "interval_label": INTERVAL_LABEL,
+        # the headings' and cues' templates (English message ids, translated in the browser)
+        "group_title": GROUP_TITLE,
+        "group_title_one": GROUP_TITLE_ONE,
+        "team_title": TEAM_TITLE,
+        "pending_in": PENDING_IN,
+        "pending_now": PENDING_NOW,
     }
 
 

@@ -22,7 +22,13 @@ API the CLI uses, so reading, validating, versioning and auditing have one imple
   row they name; 409 says someone else changed it first;
 * the board editor previews the stored board in an ``<iframe>`` of ``/tv/<board>`` (the session cookie
   opens it), reloaded after each save; a display token is shown once, with the TV's URL (and the QR code
-  when the API returns one).
+  when the API returns one);
+* every text is English in the source and translated in the browser (``dash_app.i18n``): ops.js calls
+  ``t("...")``, the skeleton's and :data:`SECTIONS`' words are marked :func:`~dash_app.i18n.N_`. The language
+  is ``?lang=``, else the user's profile (``GET /api/v1/me/profile``), else the browser's; the header's picker
+  switches it at once and stores it in the profile (``PATCH /api/v1/me/profile``), and the page re-renders its
+  texts (a section's unsaved edits are reloaded from the API). Values the API defines (metric ids, roles, tile
+  keys) are sent as they are; the API's own problem texts are shown as it wrote them.
 
 ``mount_ops_page`` serves the Flask server under ``/ops/`` of the FastAPI app through
 ``a2wsgi.WSGIMiddleware`` (Starlette's own WSGI middleware is deprecated and warns). Only GET and
@@ -39,12 +45,15 @@ from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dash_app.i18n import N_
 from dash_app.layout import KPIS
 from dash_app.static import assets_of
 
-__all__ = ["PREFIX", "SECTIONS", "ReadOnly", "build_ops_app", "mount_ops_page", "ops_config"]
+__all__ = ["ASSETS", "LABELS", "PREFIX", "SECTIONS", "ReadOnly", "build_ops_app", "mount_ops_page", "ops_config"]
 
 PREFIX = "/ops"
+# The page's files (dash_app.static): the catalogs and i18n.js sort ahead of ops.js, so wbI18n is there first.
+ASSETS: tuple[str, ...] = ("theme.css", "ops.css", "i18n-catalogs.js", "i18n.js", "ops.js")
 HIDDEN = {"display": "none"}
 
 
@@ -57,13 +66,13 @@ class Section(NamedTuple):
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("thresholds", "Thresholds", "edit_thresholds"),
-    Section("boards", "Boards", "manage_boards"),
-    Section("tokens", "Display tokens", "manage_tokens"),
-    Section("users", "Users", "manage_users"),
-    Section("schedules", "Schedules", "edit_schedules"),
-    Section("alerts", "Alerts", "ack_alerts"),
-    Section("audit", "Audit trail", "read_audit"),
+    Section("thresholds", N_("Thresholds"), "edit_thresholds"),
+    Section("boards", N_("Boards"), "manage_boards"),
+    Section("tokens", N_("Display tokens"), "manage_tokens"),
+    Section("users", N_("Users"), "manage_users"),
+    Section("schedules", N_("Schedules"), "edit_schedules"),
+    Section("alerts", N_("Alerts"), "ack_alerts"),
+    Section("audit", N_("Audit trail"), "read_audit"),
 )
 # The API's vocabularies (wallboard.core.thresholds.Metric, Severity, Direction; wallboard.core.users.Role):
 # dash_app stands alone, so they are repeated here and tests/dash_app/test_ops_config.py keeps them equal.
@@ -90,7 +99,27 @@ METRICS: tuple[str, ...] = (
 )
 SEVERITIES: tuple[str, ...] = ("page", "ticket", "info")
 DIRECTIONS: tuple[str, ...] = ("above", "below")
-ROLES: tuple[str, ...] = ("viewer", "supervisor", "planner", "ops", "admin")
+ROLES: tuple[str, ...] = ("viewer", "supervisor", "planner", "ops", "admin", "ingest")
+# What the selects show for those values (translated by ops.js; the values sent stay the API's words above).
+LABELS: dict[str, dict[str, str]] = {
+    "severities": {
+        "page": N_("page (wake someone)"),
+        "ticket": N_("ticket"),
+        "info": N_("info"),
+    },
+    "directions": {
+        "above": N_("above"),
+        "below": N_("below"),
+    },
+    "roles": {
+        "viewer": N_("viewer"),
+        "supervisor": N_("supervisor"),
+        "planner": N_("planner"),
+        "ops": N_("ops"),
+        "admin": N_("admin"),
+        "ingest": N_("ingest (a system posting events)"),
+    },
+}
 SNOOZE_MINUTES: tuple[int, ...] = (15, 30, 60, 240)
 AUDIT_PAGE = 50
 PASSWORD_MIN = 12  # wallboard.core.users.MIN_PASSWORD_LENGTH: the hint next to the password fields
@@ -104,6 +133,7 @@ def ops_config() -> dict[str, Any]:
         "severities": list(SEVERITIES),
         "directions": list(DIRECTIONS),
         "roles": list(ROLES),
+        "labels": LABELS,
         "tiles": [{"key": kpi.key, "label": kpi.label} for kpi in KPIS],
         "snooze_minutes": list(SNOOZE_MINUTES),
         "audit_page": AUDIT_PAGE,
@@ -122,7 +152,7 @@ def build_ops_app(prefix: str = PREFIX) -> Dash:
         update_title="",  # no "Updating..." title while callbacks run
         add_log_handler=False,  # logging is configured by the CLI only
         serve_locally=True,
-        **assets_of("theme.css", "ops.css", "ops.js"),
+        **assets_of(*ASSETS),
     )
     app.layout = _layout()
     app.clientside_callback(  # type: ignore[no-untyped-call]
@@ -137,15 +167,25 @@ def _layout() -> html.Div:
     header = html.Header(
         className="ops-header",
         children=[
-            html.H1("wallboard · ops"),
+            html.H1(N_("wallboard · ops"), **_i18n(N_("wallboard · ops"))),
             html.Div(
-                id="ops-who",
-                className="ops-who",
-                hidden=True,
+                className="ops-tools",
                 children=[
-                    html.Span("Signed in as "),
-                    html.Strong(id="whoami"),
-                    html.Button("Log out", id="logout-button", type="button", className="btn"),
+                    html.Label(
+                        className="ops-language",
+                        htmlFor="ops-language",
+                        children=[_text(N_("Language")), html.Select(id="ops-language")],
+                    ),
+                    html.Div(
+                        id="ops-who",
+                        className="ops-who",
+                        hidden=True,
+                        children=[
+                            _text(N_("Signed in as")),
+                            html.Strong(id="whoami"),
+                            html.Button(_text(N_("Log out")), id="logout-button", type="button", className="btn"),
+                        ],
+                    ),
                 ],
             ),
         ],
@@ -160,6 +200,16 @@ def _layout() -> html.Div:
             html.Div(id="ops-started", style=HIDDEN),
         ],
     )
+
+
+def _i18n(text: str) -> dict[str, Any]:
+    """The ``data-i18n`` property by which i18n.js translates an element (Dash's typing lists only its own)."""
+    return {"data-i18n": text}
+
+
+def _text(text: str) -> html.Span:
+    """A static text that i18n.js translates."""
+    return html.Span(text, **_i18n(text))
 
 
 class ReadOnly:

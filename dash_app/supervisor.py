@@ -69,6 +69,16 @@ name, state and time in state (``dash_app.grid.PHONE_COLUMNS``) and nothing is w
 * the target columns (target, escalations, the cues of AHT, missed rings and occupancy) read the snapshot's
   agent by row id (``tv_assets/grid_figures.js``, mirroring ``dash_app.grid.agent_figures``).
 
+Languages (``dash_app.i18n`` has the theory): the page loads ``i18n-catalogs.js`` and ``i18n.js``; every text it shows
+is English in the source, ``t("...")`` in its scripts, ``N_("...")`` here and in ``dash_app.grid``, ``floor`` and
+``calls_view`` (the shell's fixed texts carry it as ``data-i18n``; the grids' headers are translated by ``wbHeader``,
+their headerValueGetter; the config's words by the scripts). The language is ``?lang=``, then the profile's of the user
+logged in on ``/ops/`` (``GET /api/v1/me/profile``, ``language``; a display token has none), then the browser's; a
+change re-renders every text. The rows keep the raw values (``dash_app.grid.agent_rows`` is still their reference): the
+grid's formatters show the words (a state as ``STATE_NAMES``' word, translated), and the filters work on the raw
+values. The server's texts (an alert's ``reason``, a PBX's message) and the site's data (pause reasons, names) are
+shown as they come. Numbers with decimals, percentages and times of day are formatted for the language (``wbI18n``).
+
 ``mount_supervisor_page`` serves the Flask server under ``/supervisor/`` behind ``ReadOnly`` (GET
 and HEAD only), as the ops page is served. Display tokens are read-only; the page's own server is
 never written to: the actions go to the API with the session cookie and its CSRF header.
@@ -92,8 +102,10 @@ from dash_app.grid import (
     HIGHLIGHT_METRICS,
     PHONE_COLUMNS,
     ROW_CLASS_RULES,
+    STATE_NAMES,
     UNMAPPED_PREFIX,
 )
+from dash_app.i18n import N_
 from dash_app.ops import ReadOnly
 from dash_app.static import CLIENT, assets_of
 
@@ -133,7 +145,15 @@ def build_supervisor_app(prefix: str = PREFIX) -> Dash:
         add_log_handler=False,  # logging is configured by the CLI only
         serve_locally=True,
         **assets_of(
-            CLIENT, "actions.js", "grid_figures.js", "supervisor.js", "calls.js", "supervisor.css", "calls.css"
+            CLIENT,
+            "i18n-catalogs.js",
+            "i18n.js",
+            "actions.js",
+            "grid_figures.js",
+            "supervisor.js",
+            "calls.js",
+            "supervisor.css",
+            "calls.css",
         ),
     )
     app.index_string = INDEX
@@ -168,6 +188,7 @@ def _config() -> dict[str, Any]:
         "alert_actions": ALERT_ACTIONS,
         "ticks": [list(tick) for tick in spark_ticks(TREND_MINUTES)],
         "phone_columns": PHONE_COLUMNS,
+        "state_names": STATE_NAMES,
     }
 
 
@@ -192,16 +213,27 @@ def _layout() -> html.Div:
             html.Header(
                 className="sup-header",
                 children=[
-                    html.H1("Supervisor"),
-                    html.Div(id="sup-totals", role="status", title="Agents by state"),
-                    html.Button("Enable alarm notifications", id="sup-notify", type="button", hidden=True),
+                    _text(html.H1, N_("Supervisor")),
+                    html.Div(id="sup-totals", role="status", **_attribute("title", N_("Agents by state"))),
+                    # its text is supervisor.js's (on, off, blocked)
+                    html.Button(N_("Enable alarm notifications"), id="sup-notify", type="button", hidden=True),
                     html.Span(
                         className="sup-live",
-                        children=[html.Span("connecting…", id="sup-status"), " · data ", html.Span("—", id="sup-age")],
+                        children=[
+                            html.Span(N_("connecting…"), id="sup-status"),  # supervisor.js's, then
+                            " · ",
+                            _text(html.Span, N_("data")),
+                            " ",
+                            html.Span("—", id="sup-age"),
+                        ],
                     ),
                 ],
             ),
-            html.Div(id="sup-stale", role="alert", children=["STALE — no data for ", html.Span(id="sup-stale-age")]),
+            html.Div(
+                id="sup-stale",
+                role="alert",
+                children=[_text(html.Span, N_("STALE — no data for")), " ", html.Span(id="sup-stale-age")],
+            ),
             html.Div(id="sup-denied", role="alert", style=HIDDEN),
             html.Div(
                 id="sup-main",
@@ -230,9 +262,28 @@ def _layout() -> html.Div:
     )
 
 
-def _panel(ident: str, title: str, *children: Any, open_: bool = True) -> html.Details:
-    """One collapsible panel of the side column (its summary is the title)."""
-    return html.Details(id=ident, className="sup-panel", open=open_, children=[html.Summary(html.H2(title)), *children])
+def _i18n(text: str, attribute: str = "") -> dict[str, Any]:
+    """The ``data-i18n`` attribute (``data-i18n-<attribute>``) by which ``i18n.js`` translates an element's text (that
+    attribute): ``text`` is the English message, marked with ``N_`` where it is written."""
+    return {f"data-i18n-{attribute}" if attribute else "data-i18n": text}
+
+
+def _text(tag: Any, text: str, **props: Any) -> Any:
+    """An element of ``tag`` (a Dash html class) whose text ``text`` is translated in the browser. Only for texts the
+    page's scripts never rewrite (i18n.js sets the element's text again on each change of language)."""
+    return tag(text, **props, **_i18n(text))
+
+
+def _attribute(name: str, text: str) -> dict[str, Any]:
+    """The attribute ``name`` (title, placeholder, aria-label) with ``text``, translated in the browser."""
+    return {name: text, **_i18n(text, name)}
+
+
+def _panel(ident: str, title: str, *children: Any, open_: bool = True, fixed: bool = True) -> html.Details:
+    """One collapsible panel of the side column (its summary is the title; translated in the browser when ``fixed``,
+    else supervisor.js writes it)."""
+    heading = _text(html.H2, title) if fixed else html.H2(title)
+    return html.Details(id=ident, className="sup-panel", open=open_, children=[html.Summary(heading), *children])
 
 
 def _side() -> html.Aside:
@@ -240,11 +291,16 @@ def _side() -> html.Aside:
     return html.Aside(
         className="sup-side",
         children=[
-            _panel("sup-alerts-panel", "Alerts", html.P(id="sup-alerts-who"), html.Ul(id="sup-alerts")),
-            _panel("sup-teams-panel", "By team", html.Div(id="sup-teams")),
-            _panel("sup-today-section", "Today", html.Div(id="sup-today")),
-            _panel("sup-callers-panel", "Waiting callers", html.Div(id="sup-queue-pick"), html.Div(id="sup-callers")),
-            _panel("sup-sparks-panel", "Last hour", html.Div(id="sup-sparks")),
+            # "Alerts (n)": supervisor.js's
+            _panel(
+                "sup-alerts-panel", N_("Alerts"), html.P(id="sup-alerts-who"), html.Ul(id="sup-alerts"), fixed=False
+            ),
+            _panel("sup-teams-panel", N_("By team"), html.Div(id="sup-teams")),
+            _panel("sup-today-section", N_("Today"), html.Div(id="sup-today")),
+            _panel(
+                "sup-callers-panel", N_("Waiting callers"), html.Div(id="sup-queue-pick"), html.Div(id="sup-callers")
+            ),
+            _panel("sup-sparks-panel", N_("Last hour"), html.Div(id="sup-sparks")),
         ],
     )
 
@@ -262,7 +318,11 @@ def _calls_panel() -> html.Section:
     )
     search = html.Label(
         className="sup-calls-search",
-        children=["Caller number ", dcc.Input(id="sup-calls-caller", type="search", autoComplete="off", maxLength=40)],
+        children=[
+            _text(html.Span, N_("Caller number")),
+            " ",
+            dcc.Input(id="sup-calls-caller", type="search", autoComplete="off", maxLength=40),
+        ],
     )
     return html.Section(
         id="sup-calls",
@@ -272,7 +332,7 @@ def _calls_panel() -> html.Section:
                 className="sup-calls-head",
                 children=[
                     html.H2(id="sup-calls-title"),
-                    html.Button("Close (Esc)", id="sup-calls-close", type="button"),
+                    _text(html.Button, N_("Close (Esc)"), id="sup-calls-close", type="button"),
                 ],
             ),
             html.P(id="sup-calls-note"),
@@ -280,7 +340,7 @@ def _calls_panel() -> html.Section:
                 className="sup-calls-tools",
                 children=[
                     search,
-                    html.A("Export CSV", id="sup-calls-export", href="", download=""),
+                    _text(html.A, N_("Export CSV"), id="sup-calls-export", href="", download=""),
                     html.Span(id="sup-calls-count", role="status"),
                 ],
             ),

@@ -5,9 +5,10 @@ Theory of operation
 The Dash app serves one static layout (:func:`tv_layout`): header (title, clock, data age), a
 STALE banner, a "not authorised" panel and an empty tile grid. The root element carries
 ``dash_app.layout.catalogue()`` (figure keys, labels, snapshot paths, formats, threshold metrics)
-as ``data-catalogue``. The page loads two scripts (``dash_app.static``): ``tv_assets/tv.js`` reads
-the catalogue and renders, and ``tv_assets/wallboard-client.js``, the websocket client the
-supervisor page shares, keeps the snapshot and shows how fresh it is:
+as ``data-catalogue``. The page loads its scripts (``dash_app.static``): ``tv_assets/tv.js`` reads
+the catalogue and renders, ``tv_assets/wallboard-client.js``, the websocket client the
+supervisor page shares, keeps the snapshot and shows how fresh it is, ``banner.js`` shows the board's message, and
+``i18n-catalogs.js`` with ``i18n.js`` translate (``dash_app.i18n``):
 
 * the board name is the path segment after ``/tv/`` (none: ``default``), the display token ``?token=``;
 * it reads the board through ``GET /api/v1/boards/<name>`` (Bearer token) and again every
@@ -31,6 +32,12 @@ supervisor page shares, keeps the snapshot and shows how fresh it is:
   hidden) until fresh data comes; so a stopped engine shows although its API keeps beating. A closed
   socket reconnects with backoff (0.5 s doubling to 5 s, jittered); a socket silent for 12 s is closed
   and reopened. No page reload ever; after a reconnect the first snapshot replaces everything;
+* every text is English in the source and translated in the browser: the shell's texts carry ``data-i18n`` (their
+  English text, marked with ``N_``), the figures' labels and words come in the catalogue as English message ids,
+  and the scripts' own texts are ``t("...")`` calls. The TV's language is ``?lang=``, else the board's ``language``
+  (chosen again at each board read), else the browser's; a change re-renders every text and refits the board.
+  The two texts with a value inside (the data's age, STALE's age) are templates with ``{age}`` (``data-template``):
+  tv.js fills the text around the age element the client updates;
 * close code 4401/4403 or a 401/403 on the board read: the "not authorised" panel, and the socket is
   tried again every 30 s (``?denied_retry=N``), so a token made valid again brings the board back.
 
@@ -46,12 +53,14 @@ from a2wsgi import WSGIMiddleware
 from dash import Dash, html
 from starlette.applications import Starlette
 
+from dash_app.i18n import N_
 from dash_app.layout import catalogue
 from dash_app.ops import ReadOnly
 from dash_app.static import CLIENT, assets_of
 
 PREFIX = "/tv"
 BOARD_REFRESH_S = 30  # re-read the board's configuration (wallboard.api.board_routes.BOARD_REFRESH_S)
+TV_ASSETS = (CLIENT, "i18n-catalogs.js", "i18n.js", "tv.js", "tv.css", "banner.js", "banner.css")
 
 
 def build_tv_app(prefix: str = PREFIX) -> Dash:
@@ -64,21 +73,45 @@ def build_tv_app(prefix: str = PREFIX) -> Dash:
         update_title="",
         add_log_handler=False,
         serve_locally=True,
-        **assets_of(CLIENT, "tv.js", "tv.css", "banner.js", "banner.css"),
+        **assets_of(*TV_ASSETS),
     )
     app.layout = tv_layout(prefix)
     return app
 
 
+def _data(name: str, value: str) -> dict[str, Any]:
+    """A ``data-`` attribute as keyword arguments of a Dash component (``data-i18n``, ``data-template``)."""
+    return {f"data-{name}": value}
+
+
+def _templated(template: str, age: html.Span) -> list[Any]:
+    """The English text of ``template`` around the element ``age`` (its ``{age}``): before, ``age``, after; tv.js
+    fills the two texts with the translated template."""
+    before, _, after = template.partition("{age}")
+    return [html.Span(before, className="before"), age, html.Span(after, className="after")]
+
+
 def tv_layout(prefix: str = PREFIX) -> html.Div:
     """The static page the scripts fill (ids are their contract); ``prefix`` is where it is mounted."""
+    # i18n: the header's data age, "data 12 s ago" ({age} is "12 s ago")
+    data_age = N_("data {age}")
+    # i18n: the banner over a TV whose data is old, "STALE — no data for 12 s" ({age} is "12 s")
+    stale_text = N_("STALE — no data for {age}")
     header = html.Header(
         className="tv-header",
         children=[
             html.Span("wallboard", id="tv-title", className="tv-title"),
             html.Span(
                 className="tv-meta",
-                children=[html.Span(id="tv-clock"), " · data ", html.Span("—", id="tv-age")],
+                children=[
+                    html.Span(id="tv-clock"),
+                    " · ",
+                    html.Span(
+                        id="tv-data",
+                        **_data("template", data_age),
+                        children=_templated(data_age, html.Span("—", id="tv-age")),
+                    ),
+                ],
             ),
         ],
     )
@@ -86,12 +119,18 @@ def tv_layout(prefix: str = PREFIX) -> html.Div:
         id="tv-stale",
         className="tv-stale",
         role="alert",
-        children=["STALE — no data for ", html.Span(id="tv-stale-age")],
+        **_data("template", stale_text),
+        children=_templated(stale_text, html.Span(id="tv-stale-age")),
     )
+    denied_title = N_("Not authorised")
+    denied_text = N_("This display token is missing, wrong or revoked.")
     denied = html.Div(
         id="tv-denied",
         className="tv-denied",
-        children=[html.H1("Not authorised"), html.P("This display token is missing, wrong or revoked.")],
+        children=[
+            html.H1(denied_title, **_data("i18n", denied_title)),
+            html.P(denied_text, **_data("i18n", denied_text)),
+        ],
     )
     data: dict[str, Any] = {
         "data-catalogue": json.dumps(catalogue()),

@@ -29,19 +29,22 @@
  *  - Listen, whisper and barge are offered to a user the options say may monitor. The extension is prefilled from
  *    the profile (GET /api/v1/me/profile), editable, and a changed one is saved back there (PATCH); where the
  *    profile cannot be read or written, in localStorage per user name.
+ *  - Every text is in the page's language (t(), i18n.js); the pause reasons and the PBX's messages are data, shown
+ *    as they come. A menu is built in the language of the moment it opens.
  */
 "use strict";
 (() => {
+  const t = (text, values) => window.wbI18n.t(text, values);  // never at the top level: i18n.js may load later
   const POLL_MS = 400, POLL_LIMIT_MS = 15000, DONE_KEPT_MS = 10000, FAILED_KEPT_MS = 60000;
   const RING_MS = 30000;  // a monitor is confirmed once the supervisor answers: their phone rings this long at most
   const MENU_ID = "sup-actions-menu";
   // What the row says while an action runs and once the PBX confirmed it.
-  const WORDS = {
-    pause: ["pausing…", "paused ✔"], unpause: ["unpausing…", "unpaused ✔"],
-    logout: ["logging out…", "logged out ✔"], login: ["logging in…", "logged in ✔"],
-    listen: ["starting listen…", "listening ✔"], whisper: ["starting whisper…", "whispering ✔"],
-    barge: ["barging in…", "barged in ✔"],
-  };
+  const WORDS = () => ({
+    pause: [t("pausing…"), t("paused ✔")], unpause: [t("unpausing…"), t("unpaused ✔")],
+    logout: [t("logging out…"), t("logged out ✔")], login: [t("logging in…"), t("logged in ✔")],
+    listen: [t("starting listen…"), t("listening ✔")], whisper: [t("starting whisper…"), t("whispering ✔")],
+    barge: [t("barging in…"), t("barged in ✔")],
+  });
   const FAMILY = { pause: "pause", unpause: "pause", login: "login", logout: "login", monitor: "monitor" };
   const state = {};  // agent id -> {text, kind: "pending" | "done" | "failed", until}
   const shown = [];  // every state shown, [agent, text] in order (what the page held, for tests)
@@ -59,9 +62,9 @@
     return h("span", { className: "wb-act" },
       h("button", {
         type: "button", className: "wb-act-btn", "aria-haspopup": "menu", "aria-expanded": "false",
-        "aria-label": `Actions for ${props.data.name}`, "data-agent": id,
+        "aria-label": t("Actions for {name}", { name: props.data.name }), "data-agent": id,
         onClick: (ev) => { ev.stopPropagation(); if (window.wbActions.page) window.wbActions.page.open(id, ev.currentTarget); },
-      }, "⋯ Actions"),
+      }, t("⋯ Actions")),
       now ? h("span", { className: `wb-act-state wb-act-${now.kind}`, title: now.text }, now.text) : null);
   }
   window.dashAgGridComponentFunctions = Object.assign(window.dashAgGridComponentFunctions || {}, { WbActions });
@@ -78,7 +81,7 @@
       response = await fetch(path, { method, headers, credentials: "same-origin",
         body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
-      return { status: 0, data: { detail: "the API cannot be reached" }, retryAfter: null };
+      return { status: 0, data: { detail: t("the API cannot be reached") }, retryAfter: null };
     }
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
@@ -93,10 +96,13 @@
   const refusal = (r) => {
     const why = detailOf(r);
     if (r.status === 0) return why;
-    if (r.status === 401) return "the session ended: log in again on /ops/";
-    if (r.status === 403) return `not allowed: ${why || "this user may not do that"}`;
-    if (r.status === 429) return `too many actions: ${why || "slow down"}${r.retryAfter ? ` (retry in ${r.retryAfter} s)` : ""}`;
-    return why || `the API answered ${r.status}`;
+    if (r.status === 401) return t("the session ended: log in again on /ops/");
+    if (r.status === 403) return t("not allowed: {why}", { why: why || t("this user may not do that") });
+    if (r.status === 429) {
+      const slow = t("too many actions: {why}", { why: why || t("slow down") });
+      return r.retryAfter ? t("{text} (retry in {seconds} s)", { text: slow, seconds: r.retryAfter }) : slow;
+    }
+    return why || t("the API answered {status}", { status: r.status });
   };
 
   /* The page's actions, once it is known that the user may act (see install). */
@@ -158,9 +164,11 @@
     };
 
     async function act(agent, kind, path, body, words) {
-      show(agent, "pending", kind === "monitor" ? `${words[0]} (ringing ${body.extension})` : words[0]);
+      const failed = (why) => show(agent, "failed", t("failed: {why}", { why }), FAILED_KEPT_MS);
+      show(agent, "pending", kind === "monitor"
+        ? t("{action} (ringing {extension})", { action: words[0], extension: body.extension }) : words[0]);
       const r = await api("POST", `${cfg.agents_path}/${encodeURIComponent(agent)}/${path}`, body);
-      if (r.status !== 202 && r.status !== 200) { show(agent, "failed", `failed: ${refusal(r)}`, FAILED_KEPT_MS); return; }
+      if (r.status !== 202 && r.status !== 200) { failed(refusal(r)); return; }
       const action = r.data && r.data.id;
       const limitMs = POLL_LIMIT_MS + (kind === "monitor" ? RING_MS : 0);
       const deadline = Date.now() + limitMs;
@@ -169,12 +177,11 @@
         await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         const got = await api("GET", `${cfg.status_path}/${encodeURIComponent(action)}`);
         if (got.status === 200 && got.data) last = got.data;
-        else if (got.status !== 0 && got.status < 500) { show(agent, "failed", `failed: ${refusal(got)}`, FAILED_KEPT_MS); return; }
+        else if (got.status !== 0 && got.status < 500) { failed(refusal(got)); return; }
       }
       if (last.state === "done") show(agent, "done", words[1], DONE_KEPT_MS);
-      else if (last.state === "failed") {
-        show(agent, "failed", `failed: ${last.message || last.error || last.detail || "the PBX refused"}`, FAILED_KEPT_MS);
-      } else show(agent, "failed", `failed: no answer from the PBX within ${limitMs / 1000} s`, FAILED_KEPT_MS);
+      else if (last.state === "failed") failed(last.message || last.error || last.detail || t("the PBX refused"));
+      else failed(t("no answer from the PBX within {seconds} s", { seconds: limitMs / 1000 }));
     }
 
     // -- the menu ----------------------------------------------------------------------------------------------------
@@ -186,63 +193,70 @@
       return b;
     };
     const heading = (text) => el("div", { className: "wb-menu-title" }, text);
-    const back = () => item("‹ Back", () => step(main()), { className: "wb-menu-item wb-menu-back" });
-    const run = (agent, kind, path, body, wordsKey) => { close(); act(agent, kind, path, body, WORDS[wordsKey || kind]); };
+    const back = () => item(t("‹ Back"), () => step(main()), { className: "wb-menu-item wb-menu-back" });
+    const run = (agent, kind, path, body, wordsKey) => { close(); act(agent, kind, path, body, WORDS()[wordsKey || kind]); };
 
     const main = () => {
       const agent = self.menuFor, a = o.agentOf(agent) || {}, name = o.nameOf(agent);
       const items = [heading(name)];
-      if (enabled("pause")) items.push(item("Pause…", () => step(pauseStep())));
-      if (enabled("unpause")) items.push(item("Unpause", () => run(agent, "unpause", "unpause", { queue: null })));
-      if (enabled("logout")) items.push(item("Log out of…", () => step(logoutStep(a))));
-      if (enabled("login")) items.push(item("Log into a queue…", () => step(loginStep(a))));
+      if (enabled("pause")) items.push(item(t("Pause…"), () => step(pauseStep())));
+      if (enabled("unpause")) items.push(item(t("Unpause"), () => run(agent, "unpause", "unpause", { queue: null })));
+      if (enabled("logout")) items.push(item(t("Log out of…"), () => step(logoutStep(a))));
+      if (enabled("login")) items.push(item(t("Log into a queue…"), () => step(loginStep(a))));
       if (self.monitor && enabled("monitor")) {
+        const modes = { listen: t("Listen…"), whisper: t("Whisper…"), barge: t("Barge…") };
         for (const mode of self.modes) {
-          items.push(item(`${mode[0].toUpperCase()}${mode.slice(1)}…`, () => step(monitorStep(mode))));
+          items.push(item(modes[mode] || `${mode[0].toUpperCase()}${mode.slice(1)}…`, () => step(monitorStep(mode))));
         }
       }
       return items;
     };
     const pauseStep = () => {
       const agent = self.menuFor;
-      return [heading(`Pause ${o.nameOf(agent)}: reason`),
+      return [heading(t("Pause {name}: reason", { name: o.nameOf(agent) })),  // the reasons are the site's data
         ...self.reasons.map((reason) => item(reason, () => run(agent, "pause", "pause", { reason, queue: null }))),
-        self.reasons.length ? null : el("div", { className: "wb-menu-note" }, "no pause reasons configured"),
+        self.reasons.length ? null : el("div", { className: "wb-menu-note" }, t("no pause reasons configured")),
         back()];
     };
     const confirmStep = (question, label, go) => [heading(question),
-      item(label, go, { className: "wb-menu-item wb-menu-danger" }), item("Cancel", () => step(main()))];
+      item(label, go, { className: "wb-menu-item wb-menu-danger" }), item(t("Cancel"), () => step(main()))];
     const logoutStep = (a) => {
       const agent = self.menuFor, name = o.nameOf(agent);
       const queues = (a.queues || []).slice().sort();
       const out = (queue) => () => step(confirmStep(
-        queue ? `Log ${name} out of ${queue}?` : `Log ${name} out of all queues?`,
-        "Log out", () => run(agent, "logout", "logout", { queue })));
-      return [heading(`Log ${name} out of`), ...queues.map((q) => item(q, out(q))), item("All queues", out(null)), back()];
+        queue ? t("Log {name} out of {queue}?", { name, queue }) : t("Log {name} out of all queues?", { name }),
+        t("Log out"), () => run(agent, "logout", "logout", { queue })));
+      return [heading(t("Log {name} out of", { name })), ...queues.map((q) => item(q, out(q))),
+        item(t("All queues"), out(null)), back()];
     };
     const loginStep = (a) => {
       const agent = self.menuFor, member = new Set(a.queues || []);
       const queues = o.siteQueues().filter((q) => !member.has(q));
-      return [heading(`Log ${o.nameOf(agent)} into`),
+      return [heading(t("Log {name} into", { name: o.nameOf(agent) })),
         ...queues.map((queue) => item(queue, () => run(agent, "login", "login", { queue, penalty: 0 }))),
-        queues.length ? null : el("div", { className: "wb-menu-note" }, "already in every queue"), back()];
+        queues.length ? null : el("div", { className: "wb-menu-note" }, t("already in every queue")), back()];
     };
     const monitorStep = (mode) => {
       const agent = self.menuFor, name = o.nameOf(agent);
       const input = el("input", { type: "text", id: "sup-monitor-extension", value: self.extension,
         placeholder: "PJSIP/2001", autocomplete: "off", className: "wb-menu-input" });
-      const label = el("label", { htmlFor: "sup-monitor-extension", className: "wb-menu-label" }, "Your extension");
+      const label = el("label", { htmlFor: "sup-monitor-extension", className: "wb-menu-label" }, t("Your extension"));
       const go = () => {
         const extension = input.value.trim();
         if (!extension) { input.focus(); input.setAttribute("aria-invalid", "true"); return; }
         rememberExtension(extension);
         const send = () => run(agent, "monitor", "monitor", { mode, extension }, mode);
-        if (mode === "barge") step(confirmStep(`Barge into ${name}'s call from ${extension}?`, "Barge in", send));
-        else send();
+        if (mode === "barge") {
+          step(confirmStep(t("Barge into {name}'s call from {extension}?", { name, extension }), t("Barge in"), send));
+        } else send();
       };
       input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); go(); } });
-      const verb = { listen: "Listen", whisper: "Whisper", barge: "Barge" }[mode];
-      return [heading(`${verb} to ${name}`), label, input, item(`${verb} from this extension`, go), back()];
+      const texts = {
+        listen: [t("Listen to {name}", { name }), t("Listen from this extension")],
+        whisper: [t("Whisper to {name}", { name }), t("Whisper from this extension")],
+        barge: [t("Barge to {name}", { name }), t("Barge from this extension")],
+      }[mode] || [`${mode} ${name}`, mode];
+      return [heading(texts[0]), label, input, item(texts[1], go), back()];
     };
 
     const focusables = () => Array.from(menu.querySelectorAll("[role=menuitem], input"));
@@ -267,7 +281,7 @@
       self.menuFor = agent;
       anchor = button;
       menu.hidden = false;
-      menu.setAttribute("aria-label", `Actions for ${o.nameOf(agent)}`);
+      menu.setAttribute("aria-label", t("Actions for {name}", { name: o.nameOf(agent) }));
       button.setAttribute("aria-expanded", "true");
       step(main());
     }
@@ -345,13 +359,13 @@
       response = await fetch(`${alerts.path}/${encodeURIComponent(id)}/${action}`, { method: "POST", headers,
         credentials: "same-origin", body: JSON.stringify(body) });
     } catch (e) {
-      return { ok: false, why: "the API cannot be reached" };
+      return { ok: false, why: t("the API cannot be reached") };
     }
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
     const r = { status: response.status, data, retryAfter: response.headers.get("Retry-After") };
     if (r.status === 202 || r.status === 200) return { ok: true, why: "" };
-    if (r.status === 404) return { ok: false, why: "the alert is no longer open" };
+    if (r.status === 404) return { ok: false, why: t("the alert is no longer open") };
     return { ok: false, why: refusal(r) };
   };
   alerts.ack = (id, note) => alertAction(id, "ack", note ? { note } : {});

@@ -17,13 +17,18 @@
  *    the page with &kiosk=1) and plays at once; otherwise a corner hint asks for a click or a key press first;
  *  - window.wbSound is the test hook: played (chimes played), blocked (chimes the browser did not allow yet),
  *    enabled() (the board asks for sound), state() (the audio context's state), chime() (play one now).
+ *  Its words (the level's word, the sound hint) are translated with t() (i18n.js) when shown and again when the
+ *  page's language changes (tv.js chooses it from the board).
  *  The board's flags are re-read every 30 s (?refresh=N, as tv.js), so a board edited through the API applies
  *  without a reload. Nothing grows: one banner, one hint, one map of tile levels (bounded).
  */
 "use strict";
 (() => {
   const POLL_MS = 1000, DENIED_POLL_MS = 30000, BOARD_MS = 30000, LEVELS_KEPT = 500;
-  const CUES = { info: ["ℹ", "Notice"], warn: ["⚠", "Warning"] };
+  const t = (text, values) => window.wbI18n.t(text, values);
+  // the glyph and word of a level (the word translated when shown)
+  // i18n: the word before a board message on the TV's banner, "Notice: lunch at 12" / "Warning: ..."
+  const CUES = { info: ["ℹ", () => t("Notice")], warn: ["⚠", () => t("Warning")] };
   const sound = { played: 0, blocked: 0, enabled: () => false, state: () => "none", chime: () => false };
   window.wbSound = sound;
 
@@ -57,7 +62,7 @@
     banner.setAttribute("aria-live", "polite");
     const glyph = element("span", "wb-banner-glyph", banner), word = element("span", "wb-banner-word", banner);
     const text = element("span", "wb-banner-text", banner);
-    let deadline = 0, hideTimer = null, shownKey = "";
+    let deadline = 0, hideTimer = null, shownKey = "", shownLevel = "info";
 
     function hide() {
       clearTimeout(hideTimer);
@@ -74,8 +79,9 @@
       hideTimer = setTimeout(hide, left);
       if (key === shownKey) return;
       shownKey = key;
+      shownLevel = level;
       glyph.textContent = CUES[level][0];
-      word.textContent = CUES[level][1];
+      word.textContent = CUES[level][1]();
       text.textContent = String(m.text);
       banner.className = `wb-banner on lvl-${level}`;
     }
@@ -92,7 +98,13 @@
 
     // -- the chime
     const hint = element("div", "wb-sound-hint", document.body);
-    hint.textContent = "🔇 Sound is on for this board: click or press a key to allow it";
+    // (no t() inside a template literal: Babel's extractor does not look there)
+    const hintText = () => ["🔇", t("Sound is on for this board: click or press a key to allow it")].join(" ");
+    hint.textContent = hintText();
+    window.wbI18n.onChange(() => {  // the page's language changed: the words shown, in it
+      hint.textContent = hintText();
+      word.textContent = CUES[shownLevel][1]();
+    });
     function context() {
       if (!audio) {
         const Context = window.AudioContext || window.webkitAudioContext;

@@ -21,16 +21,28 @@
  *  - Escape anywhere on the page (outside the actions menu) or the close button closes the panel and gives the
  *    focus back to what opened it.
  * window.wbCalls holds what the panel shows, for tests.
+ * Every text is in the page's language (t(); the titles, notes, outcomes and headers are calls_view's N_ texts,
+ * tr()); a change of language renders the table, the panel and the grid's headers again.
  */
 "use strict";
 (() => {
+  const t = (text, values) => window.wbI18n.t(text, values);  // never at the top level: i18n.js may load later
+  const tr = (text, values) => window.wbI18n.t(text, values);  // a message marked N_ in Python (calls_view)
   const DEBOUNCE_MS = 250, WATCH_MS = 500;
+  let outcomeWords = {};  // calls_view.OUTCOME_WORDS, once started
   const WORDS = (v) => (Array.isArray(v) ? v.join(", ") : v === null || v === undefined ? "" : String(v).replaceAll("_", " "));
   window.dashAgGridFunctions = Object.assign(window.dashAgGridFunctions || {}, {
     // The call's time of day, site time: when it entered the queue (else when it ended).
     wbCallTime: (row) => String(row.entered_local || row.answered_local || row.ended_local || "").slice(11, 19),
-    wbTransfer: (row) => (row.transfer_target ? `${row.transfer_target}${row.transfer_kind ? ` (${row.transfer_kind})` : ""}` : ""),
+    wbTransfer: (row) => {
+      if (!row.transfer_target) return "";
+      const kinds = { attended: t("attended"), blind: t("blind") };
+      return row.transfer_kind ? `${row.transfer_target} (${kinds[row.transfer_kind] || row.transfer_kind})`
+        : row.transfer_target;
+    },
     wbWords: WORDS,
+    // The outcome in words (the row keeps the raw outcome: sorting and filtering on it).
+    wbOutcome: (value) => (outcomeWords[value] ? tr(outcomeWords[value]) : WORDS(value)),
   });
 
   /* calls_view.query */
@@ -83,6 +95,7 @@
   async function start(config) {
     if (window.wbCalls) return window.dash_clientside.no_update;
     const cfg = config.calls;
+    outcomeWords = cfg.outcome_words || {};
     const $ = (id) => document.getElementById(id);
     const el = (tag, props, ...children) => {
       const node = Object.assign(document.createElement(tag), props || {});
@@ -116,9 +129,12 @@
       let text;
       try {
         const response = await fetch(exportLink.href, { headers, credentials: "same-origin" });
-        if (!response.ok) { $("sup-calls-count").textContent = `export refused: the call log answered ${response.status}`; return; }
+        if (!response.ok) {
+          $("sup-calls-count").textContent = t("export refused: the call log answered {status}", { status: response.status });
+          return;
+        }
         text = await response.text();
-      } catch (e) { $("sup-calls-count").textContent = "export failed: the API cannot be reached"; return; }
+      } catch (e) { $("sup-calls-count").textContent = t("export failed: the API cannot be reached"); return; }
       if (blobUrl) URL.revokeObjectURL(blobUrl);
       blobUrl = URL.createObjectURL(new Blob([keptCalls(text, ids)], { type: "text/csv" }));
       const save = el("a", { href: blobUrl, download: `wallboard-sl-misses-${name}.csv`, hidden: true });
@@ -126,26 +142,31 @@
       save.click();
       save.remove();
     });
+    let countText = () => "";  // what #sup-calls-count says, again in a new language
+    const say = (text) => { countText = text; $("sup-calls-count").textContent = text(); };
     const show = (rows, more) => {
       C.rows = shown(cfg, C.kind, rows, threshold);
       grid.setGridOption("rowData", C.rows);
-      $("sup-calls-count").textContent = `${C.rows.length} call${C.rows.length === 1 ? "" : "s"}`
-        + (more ? ` (the first ${cfg.limit}: search to narrow)` : "");
+      const n = C.rows.length;
+      say(() => {
+        const calls = n === 1 ? t("1 call") : t("{n} calls", { n });
+        return more ? t("{calls} (the first {limit}: search to narrow)", { calls, limit: cfg.limit }) : calls;
+      });
       setExport(callsUrl(cfg, [...C.params, ["format", "csv"]]));
     };
     const fail = (text) => {
       C.rows = [];
-      C.error = text;
+      C.error = text();
       grid.setGridOption("rowData", []);
       setExport(null);
-      $("sup-calls-count").textContent = text;
+      say(text);
     };
     const load = async () => {
       const mine = ++asked;
       C.params = query(cfg, C.kind, C.name, search.value);
       C.error = "";
       setExport(null);
-      $("sup-calls-count").textContent = "loading…";
+      say(() => t("loading…"));
       const headers = Object.assign({ Accept: "application/json" },
         S.client.token ? { Authorization: `Bearer ${S.client.token}` } : {});
       let response, body = null;
@@ -153,14 +174,17 @@
         response = await fetch(callsUrl(cfg, C.params), { headers, credentials: "same-origin" });
         body = await response.json();
       } catch (e) {
-        if (mine === asked) fail(response ? `the call log answered ${response.status}` : "the API cannot be reached");
+        if (mine === asked) {
+          fail(() => (response ? t("the call log answered {status}", { status: response.status })
+            : t("the API cannot be reached")));
+        }
         return;
       }
       if (mine !== asked) return;  // a newer search was sent meanwhile
       if (!response.ok) {
         const detail = body && typeof body.detail === "string" ? body.detail : "";
-        fail(response.status === 401 ? "the session ended: log in again on /ops/"
-          : `not available: ${detail || `the call log answered ${response.status}`}`);
+        fail(() => (response.status === 401 ? t("the session ended: log in again on /ops/")
+          : t("not available: {why}", { why: detail || t("the call log answered {status}", { status: response.status }) })));
         return;
       }
       show(body.calls || [], Boolean(body.next_cursor));
@@ -170,8 +194,8 @@
       opener = from || document.activeElement;
       Object.assign(C, { open: true, kind, name });
       threshold = thresholdS;
-      $("sup-calls-title").textContent = cfg.titles[kind].replace("{name}", label);
-      $("sup-calls-note").textContent = cfg.notes[kind].replace("{threshold}", String(Math.round(thresholdS || 0)));
+      C.label = label;
+      heading();
       search.value = "";
       panel.classList.add("open");
       grid.setGridOption("rowData", []);
@@ -197,6 +221,11 @@
       }
       const node = agents.getRowNode(C.name);
       if (node && node.rowIndex !== null) agents.setFocusedCell(node.rowIndex, "name");
+    };
+    // The panel's title and what it lists, in the page's language (calls_view.title and note).
+    const heading = () => {
+      $("sup-calls-title").textContent = tr(cfg.titles[C.kind], { name: C.label });
+      $("sup-calls-note").textContent = tr(cfg.notes[C.kind], { threshold: Math.round(threshold || 0) });
     };
     C.openFor = open;  // for tests
     $("sup-calls-close").addEventListener("click", close);
@@ -225,27 +254,28 @@
     agents.addEventListener("cellKeyDown", (e) => { if (e.event && e.event.key === "Enter") agentOf(e); });
 
     // Today's figures per queue, each a button opening its calls.
-    const FIGURES = [["offered", "Offered"], ["abandoned", "Abandoned"], ["sl_misses", "SL misses"]];
+    const FIGURES = () => [["offered", t("Offered")], ["abandoned", t("Abandoned")], ["sl_misses", t("SL misses")]];
     let held = null, shownFigures = "";
     const renderToday = () => {
       held = S.snap;
       const figures = queueFigures(S.snap), key = JSON.stringify(figures);
       if (key === shownFigures) return;  // the same figures: the buttons (and the focus) stay
       shownFigures = key;
-      const head = el("tr", {}, el("th", { scope: "col" }, "Queue"),
-        ...FIGURES.map(([, label]) => el("th", { scope: "col" }, label)));
+      const head = el("tr", {}, el("th", { scope: "col" }, t("Queue")),
+        ...FIGURES().map(([, label]) => el("th", { scope: "col" }, label)));
       const rows = figures.map((q) => {
         const named = String(((S.snap.queues || {})[q.queue] || {}).display_name || q.queue);  // its display name
-        const tr = el("tr", {}, el("th", { scope: "row" }, named), ...FIGURES.map(([kind, label]) => {
+        const row = el("tr", {}, el("th", { scope: "row" }, named), ...FIGURES().map(([kind, label]) => {
           const button = el("button", { type: "button", className: "sup-figure" }, String(q[kind]));
           button.dataset.kind = kind;
           button.dataset.queue = q.queue;
-          button.setAttribute("aria-label", `${label} today in ${q.queue}: ${q[kind]}, list the calls`);
+          button.setAttribute("aria-label", t("{figure} today in {queue}: {n}, list the calls",
+            { figure: label, queue: q.queue, n: q[kind] }));
           button.addEventListener("click", () => open(kind, q.queue, named, q.threshold_s, button));
           return el("td", {}, button);
         }));
-        tr.dataset.queue = q.queue;
-        return tr;
+        row.dataset.queue = q.queue;
+        return row;
       });
       const active = document.activeElement;  // keep the focus on the same button across a re-render
       const focused = active && $("sup-today").contains(active) ? [active.dataset.kind, active.dataset.queue] : null;
@@ -257,6 +287,16 @@
       }
     };
     setInterval(() => { if (S.snap && S.snap !== held) renderToday(); }, WATCH_MS);
+    const translateGrid = () => { if (window.wbTranslateColumns) window.wbTranslateColumns(grid); };
+    translateGrid();
+    window.wbI18n.onChange(() => {  // another language: the table, the open panel and the grid's headers again
+      translateGrid();
+      grid.refreshCells({ force: true });
+      shownFigures = "";
+      if (S.snap) renderToday();
+      if (C.kind) heading();
+      $("sup-calls-count").textContent = countText();
+    });
     return "started";
   }
 

@@ -3,14 +3,15 @@
  * the columns read the agent of the snapshot the page holds (window.wbSupervisor.snap) by row id, through
  * wbFigures below, one of the grid's dashAgGridFunctions. A row is re-rendered with every snapshot or delta (its
  * data object is new), so the cells follow the snapshot. An agent of an older snapshot, with no target or
- * escalations, gets blank cells. tests/dash_app/test_grid_figures.py compares wbFigures with agent_figures. */
+ * escalations, gets blank cells. tests/dash_app/test_grid_figures.py compares wbFigures with agent_figures.
+ * The texts are in the page's language (English: agent_figures' texts); the memo is per language. */
 "use strict";
 (() => {
+  const t = (text, values) => window.wbI18n.t(text, values);  // never at the top level: i18n.js may load later
   const TARGET_CUES = { met: "▲", near: "●", behind: "▼" };
   const TARGET_LEVELS = { met: "ok", near: "warn", behind: "alarm" };
   const FIGURE_CUES = { over: "▲", high: "▲", low: "▼" };
   const FIGURES = ["aht", "missed_rings", "occupancy"];
-  const BASIS_WORDS = { logged_in: "logged in", scheduled: "scheduled" };
   const BLANK = Object.freeze({ target_pct: null, target: "", target_level: "", target_title: "", escalations: null,
     aht_cue: "", missed_rings_cue: "", occupancy_cue: "" });
   const isNumber = (v) => typeof v === "number" && Number.isFinite(v);
@@ -27,14 +28,21 @@
     const handled = agent.handled_today || 0;
     const pct = isNumber(target.calls_pct) ? target.calls_pct : null;
     const status = String(target.calls || ""), cue = own(TARGET_CUES, status);
-    const text = `${handled}/${Math.round(expected)}` + (pct === null ? "" : ` ${Math.round(pct)} %`);
-    const basisName = String(target.basis || ""), basis = own(BASIS_WORDS, basisName) ?? basisName;
-    const span = isNumber(target.basis_s) ? ` for ${hours(target.basis_s)} ${basis}` : "";
+    const text = `${handled}/${Math.round(expected)}` + (pct === null ? "" : ` ${window.wbI18n.percent(pct, 0)}`);
+    const values = { handled, expected: Math.round(expected), basis: String(target.basis || "") };
+    let title = t("{handled} handled, {expected} expected", values);
+    if (isNumber(target.basis_s)) {
+      values.hours = hours(target.basis_s);
+      title = values.basis === "logged_in" ? t("{handled} handled, {expected} expected for {hours} logged in", values)
+        : values.basis === "scheduled" ? t("{handled} handled, {expected} expected for {hours} scheduled", values)
+          : t("{handled} handled, {expected} expected for {hours} {basis}", values);
+    }
+    const statusWords = { met: t("met"), near: t("near"), behind: t("behind") };
     return {
       target_pct: pct,
       target: cue ? `${cue} ${text}` : text,
       target_level: own(TARGET_LEVELS, status) || "",
-      target_title: `${handled} handled, ${Math.round(expected)} expected${span}` + (cue ? `: ${status}` : ""),
+      target_title: cue ? t("{title}: {status}", { title, status: statusWords[status] }) : title,
     };
   }
 
@@ -46,11 +54,13 @@
     return out;
   }
 
-  const memo = new WeakMap();  // snapshot agent object -> its figures (a delta replaces a changed agent's object)
+  let memo = new WeakMap(), memoLang = null;  // snapshot agent object -> its figures (a delta replaces a changed
+  // agent's object), in the language memoLang
   window.dashAgGridFunctions = Object.assign(window.dashAgGridFunctions || {}, {
     wbFigures: (id) => {
       const S = window.wbSupervisor, agent = S && S.snap && (S.snap.agents || {})[id];
       if (!agent) return BLANK;
+      if (memoLang !== window.wbI18n.lang) { memo = new WeakMap(); memoLang = window.wbI18n.lang; }
       if (!memo.has(agent)) memo.set(agent, agentFigures(agent));
       return memo.get(agent);
     },

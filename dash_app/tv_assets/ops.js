@@ -12,6 +12,9 @@
   const ARM_MS = 4000;
   const $ = (id) => document.getElementById(id);
   let P = null;  // window.wbOps once started
+  // The page's words in its language (i18n.js): always t("literal English"), so Babel's extractor finds them.
+  const t = (text, values) => window.wbI18n.t(text, values);
+  const I18N = () => window.wbI18n;
 
   // ---- DOM -------------------------------------------------------------------------------------------------------
   const PROPS = new Set(["className", "value", "checked", "textContent", "hidden", "disabled", "selected", "readOnly"]);
@@ -60,7 +63,15 @@
     node.className = `ops-message ${kind || ""}`;
   }
   const list = (raw) => raw.split(",").map((s) => s.trim()).filter(Boolean);
-  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+  const when = (iso) => (iso ? I18N().time(new Date(iso), { dateStyle: "short", timeStyle: "short" }) : "");
+  // A level as the language writes it in an input (0,5 in Finnish), and read back in either form (0.5 or 0,5).
+  const numberText = (value) => (typeof value === "number"
+    ? I18N().number(value, { useGrouping: false, maximumFractionDigits: 20 }) : String(value ?? ""));
+  function parseNumber(raw) {
+    const decimal = I18N().number(1.5).replace(/\d/g, "") || ".";
+    const plain = raw.replace(/\u2212/g, "-").split(decimal).join(".");
+    return NUMBER.test(plain) && Number.isFinite(Number(plain)) ? Number(plain) : null;
+  }
   // A button that acts on its second activation within ARM_MS (delete, revoke, disable): no modal dialog.
   function armed(text, confirmText, action, attrs) {
     let timer = null;
@@ -100,7 +111,7 @@
     try {
       response = await fetch(path, { method, headers, body: payload, credentials: "same-origin", cache: "no-store" });
     } catch (error) {
-      return { status: 0, data: { detail: `the API did not answer (${error.message})` } };
+      return { status: 0, data: { detail: t("the API did not answer ({reason})", { reason: error.message }) } };
     }
     let data = null;
     try { data = await response.json(); } catch (error) { data = null; }
@@ -109,18 +120,22 @@
   function why(r) {
     const detail = r.data && r.data.detail;
     if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((p) => `${p.field ?? `row ${p.row}`}: ${p.reason}`).join("; ");
+    if (Array.isArray(detail)) {
+      return detail.map((p) => [p.field ?? t("row {row}", { row: p.row }), p.reason].join(": ")).join("; ");
+    }
     return `HTTP ${r.status}`;
   }
   // A refused request (401/403 or another failure) in words; a 401 whose session has ended goes back to the login.
   async function refused(r, node, doing) {
     if (r.status === 401) {
       const me = await api("GET", "/api/v1/me");
-      if (me.status === 401) { await boot("the session ended: log in again"); return; }
-      say(node, `${doing}: the API refused this session for it (401: ${why(r)})`, "bad");
+      if (me.status === 401) { await boot(() => t("the session ended: log in again")); return; }
+      say(node, t("{doing}: the API refused this session for it (401: {reason})", { doing, reason: why(r) }), "bad");
       return;
     }
-    say(node, `${doing}: ${r.status === 403 ? "not allowed" : "failed"} (${why(r)})`, "bad");
+    const values = { doing, reason: why(r) };
+    say(node, r.status === 403 ? t("{doing}: not allowed ({reason})", values) : t("{doing}: failed ({reason})", values),
+      "bad");
   }
   // The API's 422 problems {field, reason} placed by place(field) -> control (else listed in the message).
   function showProblems(detail, place, node, doing) {
@@ -130,7 +145,7 @@
       const control = place(p.field || "");
       if (control) { addError(control, p.reason); first = first || control; } else loose.push(`${p.field}: ${p.reason}`);
     }
-    say(node, [`${doing}: fix the marked fields`, ...loose].join(" · "), "bad");
+    say(node, [t("{doing}: fix the marked fields", { doing }), ...loose].join(" · "), "bad");
     if (first) first.focus();
   }
   const path = (field) => {  // "pages[1].queues[0]" -> ["pages", 1, "queues", 0]
@@ -145,19 +160,55 @@
     P = window.wbOps = { config, me: null, sections: {}, shown: null };
     $("logout-button").addEventListener("click", async () => {
       await api("POST", "/api/v1/logout");
-      await boot("logged out");
+      await boot(() => t("logged out"));
     });
+    languagePicker();
+    I18N().onChange(() => { if (!P.choosing) rerender(); });
     await boot("");
     return "started";
   }
 
+  // The language: ?lang=, then the user's profile, then the browser's (i18n.js); status may be a function of it.
+  function choose(...preferred) {
+    P.choosing = true;
+    try { I18N().choose(...preferred); } finally { P.choosing = false; }
+    $("ops-language").value = I18N().lang;
+  }
   async function boot(status) {
     const me = await api("GET", "/api/v1/me");
-    if (me.status !== 200 || me.data.via === "display") { showLogin(status); return; }
-    showApp(me.data, status);
+    const text = () => (typeof status === "function" ? status() : (status || ""));
+    if (me.status !== 200 || me.data.via === "display") { choose(P.picked); showLogin(text()); return; }
+    const profile = await api("GET", "/api/v1/me/profile");
+    choose(profile.status === 200 ? profile.data.language : null, P.picked);  // a pick on the login form next
+    showApp(me.data, text());
+  }
+  // The header's picker: the languages in their own words; a choice switches at once and goes into the profile.
+  function languagePicker() {
+    const picker = $("ops-language");
+    picker.replaceChildren(...Object.entries(I18N().languages).map(([code, name]) =>
+      el("option", { value: code, lang: code }, name)));
+    picker.value = I18N().lang;
+    picker.addEventListener("change", async () => {
+      const language = picker.value;
+      I18N().setLanguage([language]);
+      if (!P.me) { P.picked = language; return; }
+      const r = await api("PATCH", "/api/v1/me/profile", { language });
+      if (r.status !== 200) {
+        $("status").textContent = t("{language} is not kept for your next visit ({reason})",
+          { language: I18N().languages[language] || language, reason: why(r) });
+      }
+    });
+  }
+  // After a change of language every text is written again: the sections are rebuilt and reloaded from the API.
+  function rerender() {
+    $("ops-language").value = I18N().lang;
+    if (P.me) { showApp(P.me, ""); return; }
+    const typed = $("login-name") ? $("login-name").value : "";
+    showLogin("", false);  // the focus stays on the picker
+    $("login-name").value = typed;
   }
 
-  function showLogin(status) {
+  function showLogin(status, focus = true) {
     P.me = null;
     $("ops-who").hidden = true;
     $("whoami").textContent = "";
@@ -166,22 +217,23 @@
     const password = el("input", { id: "login-password", type: "password", autocomplete: "current-password",
       required: true });
     const form = el("form", { id: "login-form", "aria-labelledby": "login-title", novalidate: true },
-      field("User name", name), field("Password", password),
-      el("button", { id: "login-button", type: "submit", className: "btn primary" }, "Log in"));
+      field(t("User name"), name), field(t("Password"), password),
+      el("button", { id: "login-button", type: "submit", className: "btn primary" }, t("Log in")));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const r = await api("POST", "/api/v1/login", { name: name.value, password: password.value, cookie: true });
       password.value = "";
       if (r.status !== 200) {
-        $("status").textContent = r.status === 429 || r.status === 0 ? why(r) : "wrong user name or password";
+        $("status").textContent = r.status === 429 || r.status === 0 ? why(r) : t("wrong user name or password");
         password.focus();
         return;
       }
-      await boot(`${r.data.user.name} (${r.data.user.role}) logged in`);
+      const user = r.data.user;
+      await boot(() => t("{user} ({role}) logged in", { user: user.name, role: user.role }));
     });
     $("ops-root").replaceChildren(el("section", { className: "ops-section ops-login" },
-      el("h2", { id: "login-title" }, "Log in"), form));
-    name.focus();
+      el("h2", { id: "login-title" }, t("Log in")), form));
+    if (focus) name.focus();
   }
 
   function showApp(me, status) {
@@ -191,14 +243,15 @@
     $("whoami").textContent = who;
     $("ops-who").hidden = false;
     const allowed = P.config.sections.filter((s) => me.permissions.includes(s.permission));
-    $("status").textContent = allowed.length ? (status || "") : `${who} may use none of this page's sections`;
-    const nav = el("nav", { className: "ops-nav", "aria-label": "Sections", id: "ops-nav" });
+    $("status").textContent = allowed.length ? (status || "")
+      : t("{user} may use none of this page's sections", { user: who });
+    const nav = el("nav", { className: "ops-nav", "aria-label": t("Sections"), id: "ops-nav" });
     const panes = el("div", { className: "ops-panes" });
     for (const s of allowed) {
       const section = el("section", { id: `sec-${s.key}`, className: "ops-section", hidden: true,
-        "aria-labelledby": `sec-${s.key}-title` }, el("h2", { id: `sec-${s.key}-title`, tabindex: "-1" }, s.title));
+        "aria-labelledby": `sec-${s.key}-title` }, el("h2", { id: `sec-${s.key}-title`, tabindex: "-1" }, t(s.title)));
       const button = el("button", { type: "button", id: `nav-${s.key}`, "aria-controls": section.id,
-        onclick: () => show(s.key) }, s.title);
+        onclick: () => show(s.key) }, t(s.title));
       P.sections[s.key] = { section, button, ...BUILDERS[s.key](section) };
       nav.append(button);
       panes.append(section);
@@ -219,27 +272,30 @@
   }
 
   // ---- thresholds ----------------------------------------------------------------------------------------------------
-  const TH_FIELDS = [  // [field, header, kind]
-    ["id", "Id", "text"], ["metric", "Metric", "metric"], ["scope", "Scope", "text"],
-    ["direction", "Direction", "direction"], ["warn", "Warn", "number"], ["alarm", "Alarm", "number"],
-    ["clear", "Clear", "number"], ["for_s", "For (s)", "number"], ["min_offered", "Min offered", "number"],
-    ["severity", "Severity", "severity"], ["label", "Label", "text"],
+  const thFields = () => [  // [field, header, kind]
+    ["id", t("Id"), "text"], ["metric", t("Metric"), "metric"], ["scope", t("Scope"), "text"],
+    ["direction", t("Direction"), "direction"], ["warn", t("Warn"), "number"], ["alarm", t("Alarm"), "number"],
+    ["clear", t("Clear"), "number"], ["for_s", t("For (s)"), "number"], ["min_offered", t("Min offered"), "number"],
+    ["severity", t("Severity"), "severity"], ["label", t("Label"), "text"],
   ];
+  const labelled = (kind, values) => values.map((v) => [v, t((P.config.labels[kind] || {})[v] || v)]);
 
   function thresholds(section) {
     const C = P.config;
+    const TH_FIELDS = thFields();
     const body = el("tbody", { id: "th-rows" });
     const note = message("th-message");
     const info = el("p", { id: "th-version", className: "ops-hint" });
     const state = { version: null, fresh: 0 };
     const control = (kind, id, value, label) => {
       if (kind === "metric") return select(id, C.metrics.map((m) => [m, m]), value, { "aria-label": label });
-      if (kind === "severity") return select(id, C.severities.map((m) => [m, m]), value, { "aria-label": label });
+      if (kind === "severity") return select(id, labelled("severities", C.severities), value, { "aria-label": label });
       if (kind === "direction") {
-        return select(id, [["", "metric default"], ...C.directions.map((d) => [d, d])], value || "",
+        return select(id, [["", t("metric default")], ...labelled("directions", C.directions)], value || "",
           { "aria-label": label });
       }
-      const attrs = { id, type: "text", value: value === undefined || value === null ? "" : String(value),
+      const shown = kind === "number" ? numberText(value) : String(value ?? "");
+      const attrs = { id, type: "text", value: shown,
         "aria-label": label, autocomplete: "off" };
       if (kind === "number") attrs.inputmode = "decimal";
       return el("input", attrs);
@@ -256,48 +312,52 @@
       }
       const rowError = el("span", { className: "error", id: `th-${safe(key)}-row-error` });
       tr.wbRowError = { wbError: rowError, setAttribute: () => {}, focus: () => tr.wbControls.id.focus() };
-      const remove = el("button", { type: "button", className: "btn danger", "aria-label": `Delete ${key}`,
+      const remove = el("button", { type: "button", className: "btn danger",
+        "aria-label": t("Delete {name}", { name: key }),
         onclick: () => {
           const next = tr.nextElementSibling || tr.previousElementSibling;
           tr.remove();
-          say(note, `${key} removed: save to store the change`);
+          say(note, t("{name} removed: save to store the change", { name: key }));
           (next ? next.querySelector("input") : $("th-add")).focus();
-        } }, "Delete");
+        } }, t("Delete"));
       tr.append(el("td", {}, remove, rowError));
       return tr;
     }
     function render(doc) {
       state.version = doc.version;
-      body.replaceChildren(...doc.thresholds.map((t) => row(t, t.id)));
-      const by = doc.updated_by ? ` · saved by ${doc.updated_by} ${when(doc.updated_ts)}` : " · from the site file";
-      info.textContent = `Version ${doc.version}${by}`;
+      body.replaceChildren(...doc.thresholds.map((th) => row(th, th.id)));
+      info.textContent = doc.updated_by
+        ? t("Version {version} · saved by {user} {when}",
+          { version: doc.version, user: doc.updated_by, when: when(doc.updated_ts) })
+        : t("Version {version} · from the site file", { version: doc.version });
     }
     function collect() {
       const rows = [...body.querySelectorAll("tr[data-row]")];
       const out = [];
       let bad = null;
       for (const tr of rows) {
-        const t = { ...tr.wbOriginal };
+        const th = { ...tr.wbOriginal };
         setError(tr.wbRowError, "");
         for (const [name, , kind] of TH_FIELDS) {
           const c = tr.wbControls[name];
           const raw = c.value.trim();
           setError(c, "");
           if (kind === "number") {
-            if (raw === "") { delete t[name]; continue; }
-            if (!NUMBER.test(raw) || !Number.isFinite(Number(raw))) {
-              setError(c, `“${raw}” is not a number`);
+            if (raw === "") { delete th[name]; continue; }
+            const value = parseNumber(raw);
+            if (value === null) {
+              setError(c, t("“{value}” is not a number", { value: raw }));
               bad = bad || c;
               continue;
             }
-            t[name] = Number(raw);
+            th[name] = value;
           } else if (kind === "direction") {
-            if (raw) t[name] = raw; else delete t[name];
+            if (raw) th[name] = raw; else delete th[name];
           } else {
-            t[name] = name === "scope" ? (raw || "site") : raw;
+            th[name] = name === "scope" ? (raw || "site") : raw;
           }
         }
-        out.push(t);
+        out.push(th);
       }
       return { rows, out, bad };
     }
@@ -305,48 +365,56 @@
       event.preventDefault();
       const { rows, out, bad } = collect();
       if (bad) {
-        say(note, "not saved: fix the marked fields (nothing was sent)", "bad");
+        say(note, t("not saved: fix the marked fields (nothing was sent)"), "bad");
         bad.focus();
         return;
       }
       const r = await api("PUT", "/api/v1/thresholds", { version: state.version, thresholds: out });
-      if (r.status === 200) { render(r.data); say(note, `saved: version ${r.data.version}`, "ok"); return; }
+      if (r.status === 200) {
+        render(r.data);
+        say(note, t("saved: version {version}", { version: r.data.version }), "ok");
+        return;
+      }
       if (r.status === 422) {
         showProblems(r.data.detail, (f) => {
           const [top, index, name] = path(f);
           const tr = top === "thresholds" && Number.isInteger(index) ? rows[index] : null;
           return tr ? (tr.wbControls[name] || tr.wbRowError) : null;
-        }, note, "not saved");
+        }, note, t("not saved"));
         return;
       }
-      if (r.status === 409) { say(note, "not saved: someone saved first; reload to see their version", "bad"); return; }
-      await refused(r, note, "not saved");
+      if (r.status === 409) {
+        say(note, t("not saved: someone saved first; reload to see their version"), "bad");
+        return;
+      }
+      await refused(r, note, t("not saved"));
     }
     async function load(status) {
       const r = await api("GET", "/api/v1/thresholds");
-      if (r.status !== 200) { await refused(r, note, "cannot load the thresholds"); return; }
+      if (r.status !== 200) { await refused(r, note, t("cannot load the thresholds")); return; }
       render(r.data);
       say(note, status || "");
     }
     const add = () => {
       state.fresh += 1;
-      const tr = row({ metric: C.metrics[0], scope: "site", severity: C.severities[0] }, `new ${state.fresh}`);
+      const tr = row({ metric: C.metrics[0], scope: "site", severity: C.severities[0] },
+        t("new {n}", { n: state.fresh }));
       body.append(tr);
       tr.wbControls.id.focus();
     };
     const head = el("tr", {}, TH_FIELDS.map(([, header]) => el("th", { scope: "col" }, header)),
-      el("th", { scope: "col" }, el("span", { className: "visually-hidden" }, "Actions")));
+      el("th", { scope: "col" }, el("span", { className: "visually-hidden" }, t("Actions"))));
     const form = el("form", { id: "th-form", novalidate: true, onsubmit: save },
       info,
       el("div", { className: "table-wrap" }, el("table", { className: "ops-table" }, el("thead", {}, head), body)),
       el("div", { className: "actions" },
-        el("button", { type: "submit", id: "th-save", className: "btn primary" }, "Save thresholds"),
-        el("button", { type: "button", id: "th-add", className: "btn", onclick: add }, "Add threshold"),
-        el("button", { type: "button", id: "th-reload", className: "btn", onclick: () => load("reloaded") },
-          "Reload")),
+        el("button", { type: "submit", id: "th-save", className: "btn primary" }, t("Save thresholds")),
+        el("button", { type: "button", id: "th-add", className: "btn", onclick: add }, t("Add threshold")),
+        el("button", { type: "button", id: "th-reload", className: "btn", onclick: () => load(t("reloaded")) },
+          t("Reload"))),
       note);
     section.append(el("p", { className: "ops-hint" },
-      "Levels are numbers; leave a level empty to remove it. Enter saves. Nothing is stored until Save."), form);
+      t("Levels are numbers; leave a level empty to remove it. Enter saves. Nothing is stored until Save.")), form);
     return { load: () => load("") };
   }
 
@@ -355,7 +423,7 @@
     const C = P.config;
     const state = { boards: {}, name: null, version: 0, stored: false, pages: [] };
     const note = message("board-message");
-    const picker = el("div", { className: "board-list", id: "board-list", role: "group", "aria-label": "Boards" });
+    const picker = el("div", { className: "board-list", id: "board-list", role: "group", "aria-label": t("Boards") });
     const c = {
       name: el("input", { id: "board-name", type: "text", autocomplete: "off" }),
       title: el("input", { id: "board-title", type: "text", maxlength: "80" }),
@@ -366,8 +434,11 @@
       team_tiles: el("input", { id: "board-team-tiles", type: "checkbox" }),
       sound: el("input", { id: "board-sound", type: "checkbox" }),
       kiosk: el("input", { id: "board-kiosk", type: "checkbox" }),
+      language: select("board-language",
+        [["", t("each TV's browser")], ...Object.entries(I18N().languages)], ""),
     };
-    const tileBoxes = C.tiles.map((t) => el("input", { type: "checkbox", id: `board-tile-${t.key}`, value: t.key }));
+    const tileBoxes = C.tiles.map((tile) => el("input", { type: "checkbox", id: `board-tile-${tile.key}`,
+      value: tile.key }));
     const tilesError = el("span", { className: "error", id: "board-tiles-error" });
     c.tiles = { wbError: tilesError, setAttribute: () => {}, focus: () => tileBoxes[0].focus() };
     const pagesBox = el("div", { id: "board-pages" });
@@ -383,10 +454,10 @@
           value: String(page.seconds ?? 15) }),
       };
       const node = el("div", { className: "page-row" },
-        field(`Page ${i + 1} title`, r.title), field(`Page ${i + 1} queues`, r.queues),
-        field(`Page ${i + 1} seconds`, r.seconds),
+        field(t("Page {n} title", { n: i + 1 }), r.title), field(t("Page {n} queues", { n: i + 1 }), r.queues),
+        field(t("Page {n} seconds", { n: i + 1 }), r.seconds),
         el("button", { type: "button", className: "btn", onclick: () => { node.remove(); renumber(); } },
-          `Remove page ${i + 1}`));
+          t("Remove page {n}", { n: i + 1 })));
       node.wbControls = r;
       pagesBox.append(node);
     }
@@ -411,6 +482,7 @@
       c.team_tiles.checked = Boolean(board.team_tiles);
       c.sound.checked = Boolean(board.sound);
       c.kiosk.checked = Boolean(board.kiosk);
+      c.language.value = board.language || "";
       for (const box of tileBoxes) box.checked = (board.tiles || []).includes(box.value);
       pagesBox.replaceChildren();
       (board.pages || []).forEach(pageRow);
@@ -425,58 +497,65 @@
     // The banner on the board's TVs: GET/POST/DELETE /api/v1/boards/{name}/message.
     const m = {
       text: el("input", { id: "board-msg-text", type: "text", maxlength: "280" }),
-      level: select("board-msg-level", [["info", "info"], ["warn", "warning"]], "info"),
+      level: select("board-msg-level", [["info", t("info")], ["warn", t("warning")]], "info"),
       minutes: el("input", { id: "board-msg-minutes", type: "text", inputmode: "numeric", value: "60" }),
     };
     const msgNow = el("p", { id: "board-msg-now", className: "ops-hint" });
     const msgNote = message("board-msg-message");
     async function showMessage(name) {
-      if (!name) { msgNow.textContent = "Save the board to post a message on its TVs."; return; }
+      if (!name) { msgNow.textContent = t("Save the board to post a message on its TVs."); return; }
       const r = await api("GET", `/api/v1/boards/${encodeURIComponent(name)}/message`);
       const now = r.status === 200 ? r.data.message : null;
       msgNow.textContent = now
-        ? `Showing now (${now.level}): “${now.text}” by ${now.posted_by}, ${Math.ceil(now.expires_in_s / 60)} min left`
-        : "No message on this board's TVs.";
+        ? t("Showing now ({level}): “{text}” by {user}, {minutes} min left", {
+          level: now.level === "warn" ? t("warning") : t("info"), text: now.text, user: now.posted_by,
+          minutes: Math.ceil(now.expires_in_s / 60) })
+        : t("No message on this board's TVs.");
     }
     async function postMessage(event) {
       event.preventDefault();
       for (const control of Object.values(m)) setError(control, "");
       const minutes = m.minutes.value.trim();
-      if (!m.text.value.trim()) { setError(m.text, "write the message"); m.text.focus(); return; }
-      if (!WHOLE.test(minutes)) { setError(m.minutes, `“${minutes}” is not a whole number of minutes`); m.minutes.focus(); return; }
+      if (!m.text.value.trim()) { setError(m.text, t("write the message")); m.text.focus(); return; }
+      if (!WHOLE.test(minutes)) {
+        setError(m.minutes, t("“{value}” is not a whole number of minutes", { value: minutes }));
+        m.minutes.focus();
+        return;
+      }
       const body = { text: m.text.value.trim(), level: m.level.value, expires_in_s: Number(minutes) * 60 };
       const r = await api("POST", `/api/v1/boards/${encodeURIComponent(state.name)}/message`, body);
       if (r.status === 200 || r.status === 201) {
         m.text.value = "";
-        say(msgNote, `posted on ${state.name}`, "ok");
+        say(msgNote, t("posted on {board}", { board: state.name }), "ok");
         await showMessage(state.name);
         return;
       }
       if (r.status === 422) {
-        showProblems(r.data.detail, (f) => ({ ...m, expires_in_s: m.minutes })[path(f)[0]], msgNote, "not posted");
+        showProblems(r.data.detail, (f) => ({ ...m, expires_in_s: m.minutes })[path(f)[0]], msgNote, t("not posted"));
         return;
       }
-      await refused(r, msgNote, "not posted");
+      await refused(r, msgNote, t("not posted"));
     }
     async function clearMessage() {
       const r = await api("DELETE", `/api/v1/boards/${encodeURIComponent(state.name)}/message`);
-      if (r.status !== 204) { await refused(r, msgNote, "not taken down"); return; }
-      say(msgNote, `taken down from ${state.name}`, "ok");
+      if (r.status !== 204) { await refused(r, msgNote, t("not taken down")); return; }
+      say(msgNote, t("taken down from {board}", { board: state.name }), "ok");
       await showMessage(state.name);
     }
     const messageForm = el("form", { id: "board-msg-form", novalidate: true, onsubmit: postMessage },
-      el("h3", {}, "Message on the board's TVs"), msgNow,
-      el("div", { className: "fields" }, field("Message", m.text), field("Level", m.level),
-        field("Minutes", m.minutes, "1 to 1440"),
-        el("button", { type: "submit", id: "board-msg-post", className: "btn primary" }, "Post"),
-        el("button", { type: "button", id: "board-msg-clear", className: "btn", onclick: clearMessage }, "Take down")),
+      el("h3", {}, t("Message on the board's TVs")), msgNow,
+      el("div", { className: "fields" }, field(t("Message"), m.text), field(t("Level"), m.level),
+        field(t("Minutes"), m.minutes, t("1 to 1440")),
+        el("button", { type: "submit", id: "board-msg-post", className: "btn primary" }, t("Post")),
+        el("button", { type: "button", id: "board-msg-clear", className: "btn", onclick: clearMessage },
+          t("Take down"))),
       msgNote);
     function preview(name) {
       if (!name) {
-        frame.replaceChildren(el("p", { className: "preview-empty" }, "Save the board to preview it."));
+        frame.replaceChildren(el("p", { className: "preview-empty" }, t("Save the board to preview it.")));
         return;
       }
-      const iframe = el("iframe", { title: `TV preview of board ${name}`, tabindex: "-1",
+      const iframe = el("iframe", { title: t("TV preview of board {board}", { board: name }), tabindex: "-1",
         src: `${C.tv_prefix}/${encodeURIComponent(name)}?t=${Date.now()}` });
       frame.replaceChildren(iframe);
       scale();
@@ -492,19 +571,21 @@
       let bad = null;
       const fail = (control, reason) => { setError(control, reason); bad = bad || control; };
       const name = c.name.value.trim();
-      if (!BOARD_NAME.test(name)) fail(c.name, "lower case letters, digits, _ and -, at most 64, starting with a letter or digit");
+      if (!BOARD_NAME.test(name)) {
+        fail(c.name, t("lower case letters, digits, _ and -, at most 64, starting with a letter or digit"));
+      }
       const pages = [...pagesBox.children].map((node) => {
         const r = node.wbControls;
         for (const control of Object.values(r)) setError(control, "");
         const seconds = r.seconds.value.trim();
-        if (!WHOLE.test(seconds)) fail(r.seconds, `“${seconds}” is not a whole number of seconds`);
+        if (!WHOLE.test(seconds)) fail(r.seconds, t("“{value}” is not a whole number of seconds", { value: seconds }));
         return { title: r.title.value.trim(), queues: list(r.queues.value), seconds: Number(seconds) };
       });
       const body = {
         title: c.title.value.trim(), queues: list(c.queues.value), groups: list(c.groups.value),
         teams: list(c.teams.value), tiles: tileBoxes.filter((b) => b.checked).map((b) => b.value), pages,
         group_tiles: c.group_tiles.checked, team_tiles: c.team_tiles.checked, sound: c.sound.checked,
-        kiosk: c.kiosk.checked,
+        kiosk: c.kiosk.checked, language: c.language.value || null,
         version: state.name === name ? state.version : 0,
       };
       return { name, body, bad };
@@ -512,12 +593,12 @@
     async function save(event) {
       event.preventDefault();
       const { name, body, bad } = collect();
-      if (bad) { say(note, "not saved: fix the marked fields (nothing was sent)", "bad"); bad.focus(); return; }
+      if (bad) { say(note, t("not saved: fix the marked fields (nothing was sent)"), "bad"); bad.focus(); return; }
       const r = await api("PUT", `/api/v1/boards/${encodeURIComponent(name)}`, body);
       if (r.status === 200) {
         await load("");
         select_(name);
-        say(note, `saved board ${name}: version ${r.data.version}`, "ok");
+        say(note, t("saved board {board}: version {version}", { board: name, version: r.data.version }), "ok");
         return;
       }
       if (r.status === 422) {
@@ -527,22 +608,22 @@
             return pagesBox.children[index].wbControls[sub] || pagesBox.children[index].wbControls.queues;
           }
           return c[top] || (top === "path" ? c.name : null);
-        }, note, "not saved");
+        }, note, t("not saved"));
         return;
       }
-      if (r.status === 409) { say(note, `not saved: ${why(r)}`, "bad"); return; }
-      await refused(r, note, "not saved");
+      if (r.status === 409) { say(note, t("not saved: {reason}", { reason: why(r) }), "bad"); return; }
+      await refused(r, note, t("not saved"));
     }
     async function remove() {
       const name = state.name;
       const r = await api("DELETE", `/api/v1/boards/${encodeURIComponent(name)}`);
-      if (r.status !== 204) { await refused(r, note, "not deleted"); return; }
-      await load(`deleted board ${name}`);
+      if (r.status !== 204) { await refused(r, note, t("not deleted")); return; }
+      await load(t("deleted board {board}", { board: name }));
     }
     const select_ = (name) => fill(name, state.boards[name], true);
     async function load(status) {
       const r = await api("GET", "/api/v1/boards");
-      if (r.status !== 200) { await refused(r, note, "cannot load the boards"); return; }
+      if (r.status !== 200) { await refused(r, note, t("cannot load the boards")); return; }
       state.boards = r.data;
       P.boards = Object.keys(r.data).sort();
       picker.replaceChildren(...P.boards.map((name) => el("button", { type: "button", className: "btn",
@@ -550,36 +631,39 @@
       state.boards[name].title ? `${name} · ${state.boards[name].title}` : name)),
       el("button", { type: "button", className: "btn", id: "board-new", onclick: () => {
         fill("", { version: 0 }, false);
-        say(note, "a new board: give it a name");
+        say(note, t("a new board: give it a name"));
         c.name.focus();
-      } }, "+ New board"));
+      } }, t("+ New board")));
       const keep = state.name && state.boards[state.name] ? state.name : P.boards[0];
       if (keep) select_(keep);
       say(note, status || "");
     }
     const form = el("form", { id: "board-form", novalidate: true, onsubmit: save },
-      el("div", { className: "fields" }, field("Name", c.name), field("Title", c.title, "shown in the TV's header")),
+      el("div", { className: "fields" }, field(t("Name"), c.name),
+        field(t("Title"), c.title, t("shown in the TV's header")),
+        field(t("Language"), c.language, t("the language of the board's TVs"))),
       el("div", { className: "fields" },
-        field("Queues", c.queues, "comma-separated; none: every queue"),
-        field("Groups", c.groups, "comma-separated queue groups"),
-        field("Teams", c.teams, "for team tiles; none: every team")),
-      el("div", { className: "fields" }, check(c.group_tiles, "one tile per group"),
-        check(c.team_tiles, "adherence tile per team"), check(c.sound, "chime on alarm"),
-        check(c.kiosk, "kiosk: sound without a click")),
+        field(t("Queues"), c.queues, t("comma-separated; none: every queue")),
+        field(t("Groups"), c.groups, t("comma-separated queue groups")),
+        field(t("Teams"), c.teams, t("for team tiles; none: every team"))),
+      el("div", { className: "fields" }, check(c.group_tiles, t("one tile per group")),
+        check(c.team_tiles, t("adherence tile per team")), check(c.sound, t("chime on alarm")),
+        check(c.kiosk, t("kiosk: sound without a click"))),
       el("fieldset", { className: "tiles", "aria-describedby": "board-tiles-error" },
-        el("legend", {}, "Tiles (none ticked: the standard set)"),
-        tileBoxes.map((box, i) => el("label", { className: "check" }, box, C.tiles[i].label)), tilesError),
-      el("h3", {}, "Rotation"),
-      el("p", { className: "ops-hint" }, "Pages the TV turns through, each with its queues and seconds; none: one page."),
+        el("legend", {}, t("Tiles (none ticked: the standard set)")),
+        tileBoxes.map((box, i) => el("label", { className: "check" }, box, t(C.tiles[i].label))), tilesError),
+      el("h3", {}, t("Rotation")),
+      el("p", { className: "ops-hint" },
+        t("Pages the TV turns through, each with its queues and seconds; none: one page.")),
       pagesBox,
       el("div", { className: "actions" },
-        el("button", { type: "submit", id: "board-save", className: "btn primary" }, "Save board"),
+        el("button", { type: "submit", id: "board-save", className: "btn primary" }, t("Save board")),
         el("button", { type: "button", className: "btn", id: "board-add-page", onclick: () => pageRow({}) },
-          "Add rotation page"),
-        armed("Delete board", "Click again to delete", remove, { id: "board-delete" })),
+          t("Add rotation page")),
+        armed(t("Delete board"), t("Click again to delete"), remove, { id: "board-delete" })),
       note);
     section.append(picker, el("div", { className: "board-grid" }, form,
-      el("div", {}, el("h3", {}, "Preview (the stored board, as a TV shows it)"), frame, messageForm)));
+      el("div", {}, el("h3", {}, t("Preview (the stored board, as a TV shows it)")), frame, messageForm)));
     return { load: () => load("") };
   }
 
@@ -587,9 +671,9 @@
   function tokens(section) {
     const note = message("token-message");
     const board = el("select", { id: "token-board" });
-    const label = el("input", { id: "token-label", type: "text", maxlength: "200", placeholder: "e.g. floor 2 TV" });
+    const label = el("input", { id: "token-label", type: "text", maxlength: "200", placeholder: t("e.g. floor 2 TV") });
     const once = el("div", { id: "token-once", className: "token-once", hidden: true, role: "region",
-      "aria-label": "The new display token" });
+      "aria-label": t("The new display token") });
     const rows = el("tbody", { id: "token-rows" });
     const base = (name) => `/api/v1/boards/${encodeURIComponent(name)}/tokens`;
     function shown(data) {
@@ -598,66 +682,75 @@
       const qr = typeof data.qr === "string" && data.qr.startsWith("data:") ? data.qr : null;
       once.replaceChildren(
         el("div", {},
-          el("p", {}, el("strong", {}, "Copy it now: this token is shown only once.")),
-          el("p", {}, "Token: ", el("code", { className: "mono", id: "token-value" }, data.token)),
-          el("p", {}, "TV URL: ", el("a", { id: "token-url", className: "mono", href: url, target: "_blank",
+          el("p", {}, el("strong", {}, t("Copy it now: this token is shown only once."))),
+          el("p", {}, t("Token:"), " ", el("code", { className: "mono", id: "token-value" }, data.token)),
+          el("p", {}, t("TV URL:"), " ", el("a", { id: "token-url", className: "mono", href: url, target: "_blank",
             rel: "noopener" }, url)),
           el("button", { type: "button", className: "btn", onclick: () => { once.hidden = true; label.focus(); } },
-            "Done")),
-        qr ? el("img", { id: "token-qr", src: qr, alt: `QR code of the TV URL for board ${data.board}` }) : "");
+            t("Done"))),
+        qr ? el("img", { id: "token-qr", src: qr, alt: t("QR code of the TV URL for board {board}", { board: data.board }) })
+          : "");
       once.hidden = false;
     }
     async function create(event) {
       event.preventDefault();
       setError(label, "");
       setError(board, "");
-      if (!board.value) { setError(board, "choose a board"); board.focus(); return; }
+      if (!board.value) { setError(board, t("choose a board")); board.focus(); return; }
       const r = await api("POST", base(board.value), { label: label.value.trim() });
       if (r.status === 201) {
         shown(r.data);
         label.value = "";
-        await load(`created token ${r.data.id} for board ${r.data.board}`);
+        await load(t("created token {token} for board {board}", { token: r.data.id, board: r.data.board }));
         return;
       }
       if (r.status === 422) {
-        showProblems(r.data.detail, (f) => ({ label, name: board })[path(f).pop()], note, "not created");
+        showProblems(r.data.detail, (f) => ({ label, name: board })[path(f).pop()], note, t("not created"));
         return;
       }
-      if (r.status === 404) { setError(board, why(r)); say(note, `not created: ${why(r)}`, "bad"); return; }
-      await refused(r, note, "not created");
+      if (r.status === 404) {
+        setError(board, why(r));
+        say(note, t("not created: {reason}", { reason: why(r) }), "bad");
+        return;
+      }
+      await refused(r, note, t("not created"));
     }
     const revoke = (token) => async () => {
       const r = await api("DELETE", `${base(token.board)}/${encodeURIComponent(token.id)}`);
-      if (r.status !== 204) { await refused(r, note, "not revoked"); return; }
-      await load(`revoked token ${token.id}`);
+      if (r.status !== 204) { await refused(r, note, t("not revoked")); return; }
+      await load(t("revoked token {token}", { token: token.id }));
     };
     async function load(status) {
       const got = await api("GET", "/api/v1/boards");
-      if (got.status !== 200) { await refused(got, note, "cannot list the boards"); return; }
+      if (got.status !== 200) { await refused(got, note, t("cannot list the boards")); return; }
       const names = Object.keys(got.data).sort();
       const chosen = board.value || names[0];
       board.replaceChildren(...names.map((n) => el("option", { value: n, selected: n === chosen }, n)));
       const found = [];
       for (const name of names) {
         const r = await api("GET", base(name));
-        if (r.status !== 200) { await refused(r, note, "cannot list the tokens"); return; }
+        if (r.status !== 200) { await refused(r, note, t("cannot list the tokens")); return; }
         found.push(...r.data);
       }
-      rows.replaceChildren(...found.map((t) => el("tr", { "data-token": t.id },
-        el("td", { className: "mono" }, t.id), el("td", {}, t.board), el("td", {}, t.label),
-        el("td", {}, when(t.created)),
-        el("td", {}, armed("Revoke", "Click again to revoke", revoke(t), { "aria-label": `Revoke token ${t.id}` })))));
-      if (!found.length) rows.append(el("tr", {}, el("td", { colspan: "5", className: "ops-hint" }, "No display token.")));
+      rows.replaceChildren(...found.map((tok) => el("tr", { "data-token": tok.id },
+        el("td", { className: "mono" }, tok.id), el("td", {}, tok.board), el("td", {}, tok.label),
+        el("td", {}, when(tok.created)),
+        el("td", {}, armed(t("Revoke"), t("Click again to revoke"), revoke(tok),
+          { "aria-label": t("Revoke token {token}", { token: tok.id }) })))));
+      if (!found.length) {
+        rows.append(el("tr", {}, el("td", { colspan: "5", className: "ops-hint" }, t("No display token."))));
+      }
       say(note, status || "", status ? "ok" : "");
     }
     section.append(
       el("form", { id: "token-form", novalidate: true, onsubmit: create },
-        el("div", { className: "fields" }, field("Board", board, "the only board the TV may open"),
-          field("Label", label, "where the TV hangs"),
-          el("button", { type: "submit", id: "token-create", className: "btn primary" }, "Create token"))),
+        el("div", { className: "fields" }, field(t("Board"), board, t("the only board the TV may open")),
+          field(t("Label"), label, t("where the TV hangs")),
+          el("button", { type: "submit", id: "token-create", className: "btn primary" }, t("Create token")))),
       once, note,
       el("div", { className: "table-wrap" }, el("table", { className: "ops-table", id: "token-table" },
-        el("thead", {}, el("tr", {}, ["Id", "Board", "Label", "Created", "Actions"].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, [t("Id"), t("Board"), t("Label"), t("Created"), t("Actions")]
+          .map((h) => el("th", { scope: "col" }, h)))),
         rows)));
     return { load: () => load("") };
   }
@@ -665,7 +758,10 @@
   // ---- users ---------------------------------------------------------------------------------------------------------
   function scopeProblems(values, control, what) {
     const badName = values.find((v) => !SCOPE_NAME.test(v));
-    if (badName !== undefined) setError(control, `“${badName}” is not a ${what} name`);
+    if (badName !== undefined) {
+      setError(control, what === "team" ? t("“{name}” is not a team name", { name: badName })
+        : t("“{name}” is not a queue name", { name: badName }));
+    }
     return badName !== undefined;
   }
 
@@ -673,7 +769,8 @@
     const C = P.config;
     const note = message("user-message");
     const rows = el("tbody", { id: "user-rows" });
-    const roles = C.roles.map((r) => [r, r]);
+    const roles = labelled("roles", C.roles);
+    const atLeast = () => t("at least {n} characters", { n: C.password_min });
     const a = {
       name: el("input", { id: "user-name", type: "text", autocomplete: "off" }),
       role: select("user-role", roles, "viewer"),
@@ -687,34 +784,44 @@
       const body = { name: a.name.value.trim(), role: a.role.value, password: a.password.value,
         teams: list(a.teams.value), queues: list(a.queues.value) };
       let bad = false;
-      if (!USER_NAME.test(body.name)) { setError(a.name, "lower case letters, digits and _ . @ -, at most 64"); bad = true; }
+      if (!USER_NAME.test(body.name)) {
+        setError(a.name, t("lower case letters, digits and _ . @ -, at most 64"));
+        bad = true;
+      }
       if (body.password.length < C.password_min) {
-        setError(a.password, `at least ${C.password_min} characters`);
+        setError(a.password, atLeast());
         bad = true;
       }
       bad = scopeProblems(body.teams, a.teams, "team") || bad;
       bad = scopeProblems(body.queues, a.queues, "queue") || bad;
       if (bad) {
-        say(note, "not added: fix the marked fields (nothing was sent)", "bad");
+        say(note, t("not added: fix the marked fields (nothing was sent)"), "bad");
         section.querySelector("[aria-invalid=true]").focus();
         return;
       }
       const r = await api("POST", "/api/v1/users", body);
       if (r.status === 201) {
         a.name.value = a.password.value = a.teams.value = a.queues.value = "";
-        await load(`added ${r.data.name} (${r.data.role})`);
+        await load(t("added {user} ({role})", { user: r.data.name, role: r.data.role }));
         return;
       }
-      if (r.status === 422) { showProblems(r.data.detail, (f) => a[path(f)[0]], note, "not added"); return; }
-      if (r.status === 409) { setError(a.name, why(r)); say(note, `not added: ${why(r)}`, "bad"); return; }
-      await refused(r, note, "not added");
+      if (r.status === 422) { showProblems(r.data.detail, (f) => a[path(f)[0]], note, t("not added")); return; }
+      if (r.status === 409) {
+        setError(a.name, why(r));
+        say(note, t("not added: {reason}", { reason: why(r) }), "bad");
+        return;
+      }
+      await refused(r, note, t("not added"));
     }
     async function patch(user, body, done) {
       const r = await api("PATCH", `/api/v1/users/${encodeURIComponent(user.name)}`, body);
       if (r.status === 200) { await load(done); return null; }
       if (r.status === 422) return r.data.detail;
-      if (r.status === 409 || r.status === 404) { say(note, `not changed: ${why(r)}`, "bad"); return []; }
-      await refused(r, note, "not changed");
+      if (r.status === 409 || r.status === 404) {
+        say(note, t("not changed: {reason}", { reason: why(r) }), "bad");
+        return [];
+      }
+      await refused(r, note, t("not changed"));
       return [];
     }
     function editor(user, tr) {
@@ -727,14 +834,16 @@
         password: el("input", { id: `user-${key}-password`, type: "password", autocomplete: "new-password" }),
       };
       const close = () => { edit.remove(); tr.querySelector("button").focus(); };
-      const form = el("form", { novalidate: true, "aria-label": `Change ${user.name}` },
-        el("div", { className: "fields" }, field("Role", e.role), field("Teams", e.teams, "none: every team"),
-          field("Queues", e.queues, "none: every queue"),
-          field("New password", e.password, `blank: unchanged; at least ${C.password_min} characters`),
-          el("label", { className: "check" }, withError(e.may_monitor)[0], "may listen to calls")),
+      const form = el("form", { novalidate: true, "aria-label": t("Change {user}", { user: user.name }) },
+        el("div", { className: "fields" }, field(t("Role"), e.role),
+          field(t("Teams"), e.teams, t("none: every team")),
+          field(t("Queues"), e.queues, t("none: every queue")),
+          field(t("New password"), e.password,
+            t("blank: unchanged; at least {n} characters", { n: C.password_min })),
+          el("label", { className: "check" }, withError(e.may_monitor)[0], t("may listen to calls"))),
         el("div", { className: "actions" },
-          el("button", { type: "submit", className: "btn primary" }, `Save ${user.name}`),
-          el("button", { type: "button", className: "btn", onclick: close }, "Cancel")));
+          el("button", { type: "submit", className: "btn primary" }, t("Save {user}", { user: user.name })),
+          el("button", { type: "button", className: "btn", onclick: close }, t("Cancel"))));
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         for (const control of Object.values(e)) setError(control, "");
@@ -748,13 +857,14 @@
         let bad = scopeProblems(teams, e.teams, "team");
         bad = scopeProblems(queues, e.queues, "queue") || bad;
         if (e.password.value && e.password.value.length < C.password_min) {
-          setError(e.password, `at least ${C.password_min} characters`);
+          setError(e.password, atLeast());
           bad = true;
         }
-        if (bad) { say(note, "not changed: fix the marked fields (nothing was sent)", "bad"); return; }
-        if (!Object.keys(body).length) { say(note, `${user.name}: nothing changed`); close(); return; }
-        const problems = await patch(user, body, `changed ${user.name}: ${Object.keys(body).join(", ")}`);
-        if (problems && problems.length) showProblems(problems, (f) => e[path(f)[0]], note, "not changed");
+        if (bad) { say(note, t("not changed: fix the marked fields (nothing was sent)"), "bad"); return; }
+        if (!Object.keys(body).length) { say(note, t("{user}: nothing changed", { user: user.name })); close(); return; }
+        const done = t("changed {user}: {fields}", { user: user.name, fields: Object.keys(body).join(", ") });
+        const problems = await patch(user, body, done);
+        if (problems && problems.length) showProblems(problems, (f) => e[path(f)[0]], note, t("not changed"));
       });
       const edit = el("tr", { className: "user-edit" }, el("td", { colspan: "6" }, form));
       tr.after(edit);
@@ -762,35 +872,41 @@
     }
     async function load(status) {
       const r = await api("GET", "/api/v1/users");
-      if (r.status !== 200) { await refused(r, note, "cannot list the users"); return; }
+      if (r.status !== 200) { await refused(r, note, t("cannot list the users")); return; }
       rows.replaceChildren(...r.data.map((user) => {
-        const scope = [user.teams.length ? `teams ${user.teams.join(", ")}` : "",
-          user.queues.length ? `queues ${user.queues.join(", ")}` : ""].filter(Boolean).join(" · ") || "whole site";
-        const tr = el("tr", { "data-user": user.name }, el("td", {}, user.name), el("td", {}, user.role),
-          el("td", {}, scope), el("td", {}, user.may_monitor ? "yes" : "no"),
-          el("td", {}, el("span", { className: user.disabled ? "pill off" : "pill" }, user.disabled ? "disabled" : "active")));
+        const who = { user: user.name };
+        const scope = [user.teams.length ? t("teams {names}", { names: user.teams.join(", ") }) : "",
+          user.queues.length ? t("queues {names}", { names: user.queues.join(", ") }) : ""]
+          .filter(Boolean).join(" · ") || t("whole site");
+        const role = t(C.labels.roles[user.role] || user.role);
+        const tr = el("tr", { "data-user": user.name }, el("td", {}, user.name), el("td", {}, role),
+          el("td", {}, scope), el("td", {}, user.may_monitor ? t("yes") : t("no")),
+          el("td", {}, el("span", { className: user.disabled ? "pill off" : "pill" },
+            user.disabled ? t("disabled") : t("active"))));
         const toggle = user.disabled
-          ? el("button", { type: "button", className: "btn", onclick: () => patch(user, { disabled: false }, `enabled ${user.name}`) },
-            `Enable ${user.name}`)
-          : armed(`Disable ${user.name}`, "Click again to disable", () => patch(user, { disabled: true }, `disabled ${user.name}`));
+          ? el("button", { type: "button", className: "btn",
+            onclick: () => patch(user, { disabled: false }, t("enabled {user}", who)) }, t("Enable {user}", who))
+          : armed(t("Disable {user}", who), t("Click again to disable"),
+            () => patch(user, { disabled: true }, t("disabled {user}", who)));
         tr.append(el("td", { className: "actions" },
-          el("button", { type: "button", className: "btn", onclick: () => editor(user, tr) }, `Edit ${user.name}`), toggle));
+          el("button", { type: "button", className: "btn", onclick: () => editor(user, tr) }, t("Edit {user}", who)),
+          toggle));
         return tr;
       }));
       say(note, status || "", status ? "ok" : "");
     }
     section.append(
-      el("h3", {}, "Add a user"),
+      el("h3", {}, t("Add a user")),
       el("form", { id: "user-form", novalidate: true, onsubmit: add },
-        el("div", { className: "fields" }, field("Name", a.name), field("Role", a.role),
-          field("Password", a.password, `at least ${C.password_min} characters`),
-          field("Teams", a.teams, "comma-separated; none: every team"),
-          field("Queues", a.queues, "comma-separated; none: every queue"),
-          el("button", { type: "submit", id: "user-add", className: "btn primary" }, "Add user"))),
+        el("div", { className: "fields" }, field(t("Name"), a.name), field(t("Role"), a.role),
+          field(t("Password"), a.password, atLeast()),
+          field(t("Teams"), a.teams, t("comma-separated; none: every team")),
+          field(t("Queues"), a.queues, t("comma-separated; none: every queue")),
+          el("button", { type: "submit", id: "user-add", className: "btn primary" }, t("Add user")))),
       note,
-      el("h3", {}, "Users"),
+      el("h3", {}, t("Users")),
       el("div", { className: "table-wrap" }, el("table", { className: "ops-table", id: "user-table" },
-        el("thead", {}, el("tr", {}, ["Name", "Role", "Scope", "Monitor", "Status", "Actions"]
+        el("thead", {}, el("tr", {}, [t("Name"), t("Role"), t("Scope"), t("Monitor"), t("Status"), t("Actions")]
           .map((h) => el("th", { scope: "col" }, h)))), rows)));
     return { load: () => load("") };
   }
@@ -800,103 +916,141 @@
     const note = message("sched-message");
     const current = el("p", { id: "sched-current", className: "ops-hint" });
     const file = el("input", { id: "sched-file", type: "file", accept: ".csv,text/csv" });
-    const mode = select("sched-mode", [["replace", "replace the whole schedule"], ["merge", "merge: replace only the agents and days in the file"]], "replace");
+    const mode = select("sched-mode", [["replace", t("replace the whole schedule")],
+      ["merge", t("merge: replace only the agents and days in the file")]], "replace");
     const rejected = el("tbody", { id: "sched-rows" });
     const table = el("table", { className: "ops-table", id: "sched-problems", hidden: true },
-      el("caption", { className: "ops-hint" }, "Rejected rows (nothing was stored)"),
-      el("thead", {}, el("tr", {}, ["Row", "Line", "Reason"].map((h) => el("th", { scope: "col" }, h)))), rejected);
+      el("caption", { className: "ops-hint" }, t("Rejected rows (nothing was stored)")),
+      el("thead", {}, el("tr", {}, [t("Row"), t("Line"), t("Reason")].map((h) => el("th", { scope: "col" }, h)))),
+      rejected);
     async function upload(event) {
       event.preventDefault();
       setError(file, "");
       table.hidden = true;
-      if (!file.files.length) { setError(file, "choose a CSV file"); file.focus(); return; }
+      if (!file.files.length) { setError(file, t("choose a CSV file")); file.focus(); return; }
       const text = await file.files[0].text();
       const r = await api("PUT", `/api/v1/schedules?mode=${mode.value}`, text, "text/csv");
       if (r.status === 200) {
         const s = r.data;
-        await load(`imported: version ${s.version}, ${s.slots} slots, ${s.agents} agents, ${s.days} days` +
-          (s.first_day ? ` (${s.first_day} to ${s.last_day})` : ""));
+        const counts = { version: s.version, slots: s.slots, agents: s.agents, days: s.days, first: s.first_day,
+          last: s.last_day };
+        await load(s.first_day
+          ? t("imported: version {version}, {slots} slots, {agents} agents, {days} days ({first} to {last})", counts)
+          : t("imported: version {version}, {slots} slots, {agents} agents, {days} days", counts));
         return;
       }
       if (r.status === 422 && Array.isArray(r.data.detail)) {
         const lines = text.split(/\r?\n/);
         rejected.replaceChildren(...r.data.detail.map((p) => el("tr", { "data-row": p.row },
-          el("td", {}, p.row ? String(p.row) : "file"), el("td", { className: "mono" }, p.row ? (lines[p.row] ?? "") : ""),
+          el("td", {}, p.row ? String(p.row) : t("file")), el("td", { className: "mono" }, p.row ? (lines[p.row] ?? "") : ""),
           el("td", {}, p.reason))));
         table.hidden = false;
-        say(note, `not imported: ${r.data.detail.length} problem${r.data.detail.length === 1 ? "" : "s"} (below)`, "bad");
+        const n = r.data.detail.length;
+        say(note, n === 1 ? t("not imported: 1 problem (below)") : t("not imported: {n} problems (below)", { n }), "bad");
         return;
       }
-      if ([409, 413, 415].includes(r.status)) { say(note, `not imported: ${why(r)}`, "bad"); return; }
-      await refused(r, note, "not imported");
+      if ([409, 413, 415].includes(r.status)) {
+        say(note, t("not imported: {reason}", { reason: why(r) }), "bad");
+        return;
+      }
+      await refused(r, note, t("not imported"));
     }
     async function load(status) {
       const r = await api("GET", "/api/v1/schedules");
-      if (r.status !== 200) { await refused(r, note, "cannot read the schedule"); return; }
+      if (r.status !== 200) { await refused(r, note, t("cannot read the schedule")); return; }
       const agents = new Set(r.data.slots.map((s) => s.agent)).size;
-      current.textContent = r.data.version
-        ? `In force: version ${r.data.version}, ${r.data.slots.length} slots for ${agents} agents` +
-          (r.data.updated_by ? `, imported by ${r.data.updated_by} ${when(r.data.updated_ts)}` : "")
-        : "No schedule imported yet.";
+      const values = { version: r.data.version, slots: r.data.slots.length, agents, user: r.data.updated_by,
+        when: when(r.data.updated_ts) };
+      if (!r.data.version) current.textContent = t("No schedule imported yet.");
+      else if (r.data.updated_by) {
+        current.textContent = t("In force: version {version}, {slots} slots for {agents} agents, imported by {user} {when}",
+          values);
+      } else current.textContent = t("In force: version {version}, {slots} slots for {agents} agents", values);
       say(note, status || "", status ? "ok" : "");
     }
     section.append(current,
       el("form", { id: "sched-form", novalidate: true, onsubmit: upload },
         el("div", { className: "fields" },
-          field("Schedule file (CSV)", file, "columns agent, date, start, end, activity (site-local times)"),
-          field("Mode", mode),
-          el("button", { type: "submit", id: "sched-upload", className: "btn primary" }, "Upload"))),
+          field(t("Schedule file (CSV)"), file, t("columns agent, date, start, end, activity (site-local times)")),
+          field(t("Mode"), mode),
+          el("button", { type: "submit", id: "sched-upload", className: "btn primary" }, t("Upload")))),
       note, el("div", { className: "table-wrap" }, table));
     return { load: () => load("") };
   }
 
   // ---- alerts --------------------------------------------------------------------------------------------------------
+  // An alert's state in words: firing, acknowledged (by whom), snoozed (until when); an unknown one as it is.
+  function alertState(alert) {
+    const words = { firing: t("firing"), acknowledged: t("acknowledged"), snoozed: t("snoozed") };
+    const values = { state: words[alert.state] || alert.state, user: alert.acknowledged_by,
+      when: when(alert.snoozed_until) };
+    if (alert.acknowledged_by && alert.snoozed_until) return t("{state} by {user} until {when}", values);
+    if (alert.acknowledged_by) return t("{state} by {user}", values);
+    if (alert.snoozed_until) return t("{state} until {when}", values);
+    return values.state;
+  }
+
   function alerts(section) {
     const note = message("alert-message");
     const rows = el("tbody", { id: "alert-rows" });
+    const sent = (action, name) => {
+      if (action === "ack") return t("ack sent for {name}: the next snapshot shows it", { name });
+      if (action === "snooze") return t("snooze sent for {name}: the next snapshot shows it", { name });
+      return t("unsnooze sent for {name}: the next snapshot shows it", { name });
+    };
+    const doing = (action) => ({ ack: t("not acknowledged"), snooze: t("not snoozed") }[action] || t("not unsnoozed"));
     const act = (alert, action, body) => async () => {
       const r = await api("POST", `/api/v1/alerts/${encodeURIComponent(alert.alert_id)}/${action}`, body);
       if (r.status === 202) {
-        say(note, `${action} sent for ${alert.label || alert.threshold_id}: the next snapshot shows it`, "ok");
+        say(note, sent(action, alert.label || alert.threshold_id), "ok");
         setTimeout(() => { if (P.shown === "alerts") load(""); }, 1500);
         return;
       }
-      if ([404, 409, 503].includes(r.status)) { say(note, `${action}: ${why(r)}`, "bad"); return; }
-      await refused(r, note, action);
+      if ([404, 409, 503].includes(r.status)) { say(note, `${doing(action)}: ${why(r)}`, "bad"); return; }
+      await refused(r, note, doing(action));
     };
     function row(alert) {
       const key = safe(alert.alert_id);
-      const minutes = select(`alert-${key}-minutes`, P.config.snooze_minutes.map((m) => [String(m), `${m} min`]), "30",
-        { "aria-label": `snooze ${alert.label || alert.threshold_id} for` });
       const name = alert.label || alert.threshold_id;
+      const minutes = select(`alert-${key}-minutes`,
+        P.config.snooze_minutes.map((m) => [String(m), t("{minutes} min", { minutes: m })]), "30",
+        { "aria-label": t("snooze {name} for", { name }) });
       return el("tr", { "data-alert": alert.alert_id },
-        el("td", { className: `lvl-${alert.level}` }, alert.level === "alarm" ? "■ alarm" : "▲ warn"),
+        el("td", { className: `lvl-${alert.level}` }, alert.level === "alarm" ? t("■ alarm") : t("▲ warn")),
         el("td", {}, name), el("td", {}, `${alert.target.kind}:${alert.target.name}`), el("td", {}, alert.reason),
-        el("td", {}, alert.state + (alert.acknowledged_by ? ` by ${alert.acknowledged_by}` : "") +
-          (alert.snoozed_until ? ` until ${when(alert.snoozed_until)}` : "")),
+        el("td", {}, alertState(alert)),
         el("td", {}, when(alert.since)),
         el("td", { className: "actions" },
           alert.state === "firing"
-            ? el("button", { type: "button", className: "btn", onclick: act(alert, "ack") }, `Acknowledge ${name}`) : "",
+            ? el("button", { type: "button", className: "btn", onclick: act(alert, "ack") },
+              t("Acknowledge {name}", { name })) : "",
           alert.state === "snoozed"
-            ? el("button", { type: "button", className: "btn", onclick: act(alert, "unsnooze") }, `Unsnooze ${name}`)
+            ? el("button", { type: "button", className: "btn", onclick: act(alert, "unsnooze") },
+              t("Unsnooze {name}", { name }))
             : [minutes, el("button", { type: "button", className: "btn",
-              onclick: () => act(alert, "snooze", { minutes: Number(minutes.value) })() }, `Snooze ${name}`)]));
+              onclick: () => act(alert, "snooze", { minutes: Number(minutes.value) })() }, t("Snooze {name}", { name }))]));
     }
     async function load(status) {
       const r = await api("GET", "/api/v1/alerts");
-      if (r.status === 503) { rows.replaceChildren(); say(note, "no snapshot yet: is the engine running?", "bad"); return; }
-      if (r.status !== 200) { await refused(r, note, "cannot list the alerts"); return; }
+      if (r.status === 503) {
+        rows.replaceChildren();
+        say(note, t("no snapshot yet: is the engine running?"), "bad");
+        return;
+      }
+      if (r.status !== 200) { await refused(r, note, t("cannot list the alerts")); return; }
       rows.replaceChildren(...r.data.alerts.map(row));
-      if (!r.data.alerts.length) rows.append(el("tr", {}, el("td", { colspan: "7", className: "ops-hint" }, "No open alert.")));
-      say(note, status || `as of ${when(r.data.ts)}`);
+      if (!r.data.alerts.length) {
+        rows.append(el("tr", {}, el("td", { colspan: "7", className: "ops-hint" }, t("No open alert."))));
+      }
+      say(note, status || t("as of {when}", { when: when(r.data.ts) }));
     }
     section.append(
       el("div", { className: "actions" }, el("button", { type: "button", className: "btn", id: "alert-refresh",
-        onclick: () => load("") }, "Refresh")),
+        onclick: () => load("") }, t("Refresh"))),
       note,
       el("div", { className: "table-wrap" }, el("table", { className: "ops-table", id: "alert-table" },
-        el("thead", {}, el("tr", {}, ["Level", "Alert", "Target", "Reason", "State", "Since", "Actions"]
+        el("thead", {}, el("tr", {}, [t("Level"), t("Alert"), t("Target"), t("Reason"), t("State"), t("Since"),
+          t("Actions")]
           .map((h) => el("th", { scope: "col" }, h)))), rows)));
     return { load: () => load("") };
   }
@@ -905,7 +1059,7 @@
   function audit(section) {
     const note = message("audit-message");
     const rows = el("tbody", { id: "audit-rows" });
-    const action = el("input", { id: "audit-action", type: "text", placeholder: "e.g. thresholds.update" });
+    const action = el("input", { id: "audit-action", type: "text", placeholder: t("e.g. thresholds.update") });
     const pages = [];  // the "before" of each page shown so far (null: the newest)
     const short = (value) => {
       const text = value === undefined ? "—" : JSON.stringify(value);
@@ -916,27 +1070,29 @@
       if (old && now && typeof old === "object" && typeof now === "object") {
         const keys = [...new Set([...Object.keys(old), ...Object.keys(now)])]
           .filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k]) && !["updated_ts", "updated_by"].includes(k));
-        return keys.slice(0, 4).map((k) => `${k}: ${short(old[k])} → ${short(now[k])}`).join("; ") +
-          (keys.length > 4 ? `; +${keys.length - 4} more` : "");
+        const shown = keys.slice(0, 4).map((k) => `${k}: ${short(old[k])} → ${short(now[k])}`);
+        if (keys.length > 4) shown.push(t("+{n} more", { n: keys.length - 4 }));
+        return shown.join("; ");
       }
       return `${short(old ?? undefined)} → ${short(now ?? undefined)}`;
     }
-    const older = el("button", { type: "button", className: "btn", id: "audit-older", disabled: true }, "Older →");
-    const newer = el("button", { type: "button", className: "btn", id: "audit-newer", disabled: true }, "← Newer");
+    const older = el("button", { type: "button", className: "btn", id: "audit-older", disabled: true }, t("Older →"));
+    const newer = el("button", { type: "button", className: "btn", id: "audit-newer", disabled: true }, t("← Newer"));
     async function load(before) {
       const query = new URLSearchParams({ count: String(P.config.audit_page) });
       if (before) query.set("before", before);
       if (action.value.trim()) query.set("action", action.value.trim());
       const r = await api("GET", `/api/v1/audit?${query}`);
-      if (r.status !== 200) { await refused(r, note, "cannot read the audit trail"); return false; }
+      if (r.status !== 200) { await refused(r, note, t("cannot read the audit trail")); return false; }
       rows.replaceChildren(...r.data.map((e) => el("tr", { "data-entry": e.id },
         el("td", {}, when(e.ts)), el("td", {}, e.actor), el("td", { className: "mono" }, e.action),
         el("td", {}, e.target), el("td", { className: "mono", title: JSON.stringify({ old: e.old, new: e.new }) }, change(e)))));
-      if (!r.data.length) rows.append(el("tr", {}, el("td", { colspan: "5", className: "ops-hint" }, "Nothing here.")));
+      if (!r.data.length) rows.append(el("tr", {}, el("td", { colspan: "5", className: "ops-hint" }, t("Nothing here."))));
       older.disabled = r.data.length < P.config.audit_page;
       older.wbBefore = r.data.length ? r.data[r.data.length - 1].id : null;
       newer.disabled = pages.length === 0;
-      say(note, `${r.data.length} entries${before ? " (older page)" : ", newest first"}`);
+      const n = r.data.length;
+      say(note, before ? t("{n} entries (older page)", { n }) : t("{n} entries, newest first", { n }));
       return true;
     }
     older.addEventListener("click", async () => {
@@ -949,11 +1105,12 @@
     });
     section.append(
       el("form", { id: "audit-form", novalidate: true, onsubmit: (event) => { event.preventDefault(); pages.length = 0; load(null); } },
-        el("div", { className: "fields" }, field("Action", action, "blank: every action"),
-          el("button", { type: "submit", className: "btn primary", id: "audit-show" }, "Show"), newer, older)),
+        el("div", { className: "fields" }, field(t("Action"), action, t("blank: every action")),
+          el("button", { type: "submit", className: "btn primary", id: "audit-show" }, t("Show")), newer, older)),
       note,
       el("div", { className: "table-wrap" }, el("table", { className: "ops-table", id: "audit-table" },
-        el("thead", {}, el("tr", {}, ["When", "Who", "Action", "Target", "Change"].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, [t("When"), t("Who"), t("Action"), t("Target"), t("Change")]
+          .map((h) => el("th", { scope: "col" }, h)))),
         rows)));
     return { load: () => { pages.length = 0; return load(null); } };
   }

@@ -6,9 +6,17 @@
  * The agent actions (the rows' "⋯ Actions" menu and their state) and the alert actions (acknowledge, snooze, note)
  * are actions.js's. The totals, display names, alert list and sparkline axis mirror dash_app/floor.py
  * (tests/dash_app/test_supervisor_floor.py compares them); the layout (compact rows, side column, phone) is
- * supervisor.css's, the phone's grid columns (config.phone_columns) this file's. */
+ * supervisor.css's, the phone's grid columns (config.phone_columns) this file's.
+ * Languages (dash_app/i18n.py): every text is English in t("...") (or marked N_ in Python, the config's words and the
+ * grid's headers, translated with tr()); the rows keep raw values, the grid's formatters show words (wbStateWords...).
+ * The language is ?lang=, then the profile's of a logged-in user, then the browser's; a change re-renders. */
 "use strict";
 (() => {
+  // Never called at the top level: i18n.js may load after this file.
+  const t = (text, values) => window.wbI18n.t(text, values);
+  const tr = (text, values) => window.wbI18n.t(text, values);  // a message marked N_ in Python (the config's words)
+  const words = { states: {}, cues: {}, exceptions: {} };  // the config's, once started (the grid's formatters)
+  const known = (table, value) => Object.values(table).includes(value);
   // The grid's value getter and formatter (dash-ag-grid looks function names up in dashAgGridFunctions): this file
   // loads before the Dash renderer, so they exist before the grid does.
   window.dashAgGridFunctions = Object.assign(window.dashAgGridFunctions || {}, {
@@ -19,7 +27,34 @@
       const ss = String(s % 60).padStart(2, "0");
       return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
     },
+    // Display only: the rows and the grid's filters keep the raw values (dash_app.grid.STATE_NAMES and the others).
+    wbStateWords: (state) => (words.states[state] ? tr(words.states[state]) : state ?? ""),
+    wbTr: (value) => (known(words.cues, value) ? tr(value) : value ?? ""),
+    wbExceptionWords: (value) => {
+      const text = String(value ?? ""), unmapped = words.exceptions.unmapped_reason;
+      if (unmapped && text.startsWith(`${unmapped}: `)) {
+        return t("unmapped reason: {reason}", { reason: text.slice(unmapped.length + 2) });
+      }
+      return known(words.exceptions, text) ? tr(text) : text;
+    },
+    wbPercent: (value) => window.wbI18n.percent(value, 0),
+    wbHeader: (text) => (text ? tr(text) : ""),
   });
+  // The grid's column headers (dash_app.grid's N_ texts: each column's headerValueGetter is wbHeader) and their
+  // tooltips in the page's language: the grid takes its column definitions again, with the tooltips translated from
+  // the English ones (kept per grid), and keeps its column state (visible, pinned, widths, sort).
+  const englishTips = new WeakMap();  // grid api -> colId -> English tooltip
+  const translateColumns = (api) => {
+    const defs = api.getColumnDefs();
+    if (!defs || !defs.length) return;
+    if (!englishTips.has(api)) englishTips.set(api, new Map(defs.map((d) => [d.colId || d.field, d.headerTooltip])));
+    const tips = englishTips.get(api);
+    api.setGridOption("columnDefs", defs.map((d) => {
+      const english = tips.get(d.colId || d.field);
+      return english ? { ...d, headerTooltip: tr(english) } : d;
+    }));
+  };
+  window.wbTranslateColumns = translateColumns;  // calls.js's grid too
 
   // Started by the page's clientside callback (window.dash_clientside.supervisor.start) once the layout is rendered,
   // with the sup-config store's data (dash_app.supervisor._config); the shared client is loaded by then.
@@ -27,6 +62,7 @@
     if (window.wbSupervisor) return window.dash_clientside.no_update;
     // What the page holds, for tests: the snapshot, the rows handed to the grid, the sparkline series.
     const S = window.wbSupervisor = { snap: null, skew: 0, trend: {}, lastSample: 0, rows: [], denied: false };
+    Object.assign(words, { states: config.state_names, cues: config.cues, exceptions: config.exceptions });
     const $ = (id) => document.getElementById(id);
     const el = (tag, props, ...children) => {
       const node = Object.assign(document.createElement(tag), props || {});
@@ -37,10 +73,11 @@
 
     const deny = (why) => {
       S.denied = true;
-      $("sup-denied").textContent = `Not authorised: ${why}`;
+      S.deniedWhy = why;
+      $("sup-denied").textContent = t("Not authorised: {why}", { why: why() });
       $("sup-denied").style.display = "block";
       $("sup-main").style.display = "none";
-      $("sup-status").textContent = "not authorised";
+      $("sup-status").textContent = t("not authorised");
     };
     const allow = () => {  // the credential works again: the page comes back without a reload
       S.denied = false;
@@ -56,12 +93,26 @@
         if (snap.ts) S.skew = Date.parse(snap.ts) - Date.now();
         render();
       },
-      onRetry: (ms) => { $("sup-status").textContent = `reconnecting in ${(ms / 1000).toFixed(1)} s`; },
-      onDenied: () => deny(client.token ? "this display token is wrong or revoked"
-        : "log in on /ops/ first, or open this page with ?token=<display token>"),
+      onRetry: (ms) => {
+        const seconds = window.wbI18n.number(ms / 1000, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+        $("sup-status").textContent = t("reconnecting in {seconds} s", { seconds });
+      },
+      onDenied: () => deny(() => (client.token ? t("this display token is wrong or revoked")
+        : t("log in on /ops/ first, or open this page with ?token=<display token>"))),
     });
+    $("sup-status").textContent = t("connecting…");
+    document.title = t("wallboard · supervisor");
+    // The language: ?lang=, then the profile's of the user logged in on /ops/ (a display token has no profile), then
+    // the browser's (i18n.js chose from ?lang= and the browser's already).
+    if (!client.token) {
+      fetch(config.actions.profile_path, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((profile) => { if (profile && profile.language) window.wbI18n.choose(profile.language); })
+        .catch(() => { /* no profile: the browser's language */ });
+    }
 
     const grid = await dash_ag_grid.getApiAsync("sup-grid");
+    translateColumns(grid);
     // Agent actions (actions.js): offered only to a session that may act, never to a display token.
     const agentOf = (id) => S.snap && (S.snap.agents || {})[id];
     S.actionsReady = window.wbActions.install({
@@ -100,14 +151,27 @@
 
     // Quick filters: team, queue and state dropdowns narrow the rows handed to the grid.
     const FILTERS = ["team", "queue", "state"];
-    const selects = {};
+    const filterWords = () => ({ team: [t("team"), t("all teams")], queue: [t("queue"), t("all queues")],
+      state: [t("state"), t("all states")] });
+    const selects = {}, filterLabels = {};
     for (const name of FILTERS) {
-      const select = el("select", { id: `sup-filter-${name}` }, el("option", { value: "" }, `all ${name}s`));
+      const select = el("select", { id: `sup-filter-${name}` }, el("option", { value: "" }));
       select.addEventListener("change", () => showRows());
       selects[name] = select;
-      $("sup-filters").append(el("label", {}, `${name} `, select));
+      filterLabels[name] = el("span", {});
+      $("sup-filters").append(el("label", {}, filterLabels[name], " ", select));
     }
-    const picker = el("select", { id: "sup-queue-select" }, el("option", { value: "" }, "pick a queue"));
+    const picker = el("select", { id: "sup-queue-select" }, el("option", { value: "" }));
+    // The texts this script writes once (filters, the queue picker): again on a change of language.
+    const fixedTexts = () => {
+      const fw = filterWords();
+      for (const name of FILTERS) {
+        filterLabels[name].textContent = fw[name][0];
+        selects[name].options[0].textContent = fw[name][1];
+      }
+      picker.options[0].textContent = t("pick a queue");
+    };
+    fixedTexts();
     picker.addEventListener("change", () => renderCallers());
     $("sup-queue-pick").append(picker);
     // values: [value, text] pairs (a team's or queue's id and its display name), or plain values.
@@ -172,23 +236,23 @@
     const renderCallers = () => {
       const entry = S.snap && (S.snap.queues || {})[picker.value];
       const box = $("sup-callers");
-      if (!entry) { box.replaceChildren(el("p", {}, "pick a queue")); return; }
+      if (!entry) { box.replaceChildren(el("p", {}, t("pick a queue"))); return; }
       const calls = (entry.waiting_calls || []).slice().sort((x, y) => x.position - y.position);
       const base = Date.parse(S.snap.ts) - S.skew;
-      const head = el("tr", {}, el("th", {}, "#"), el("th", {}, "Caller"), el("th", {}, "Wait"));
+      const head = el("tr", {}, el("th", {}, "#"), el("th", {}, t("Caller")), el("th", {}, t("Wait")));
       const rows = calls.map((c) => {
         const wait = (Date.now() - (base - c.wait_s * 1000)) / 1000;
-        const who = el("td", {}, c.caller_name || c.caller || "unknown");
+        const who = el("td", {}, c.caller_name || c.caller || t("unknown"));
         if (c.repeat) {  // called within the repeat window before: a cue in words, not only a colour
-          who.append(" ", el("span", { className: "repeat", title: "called before within the repeat window" },
-            "↻ repeat"));
+          who.append(" ", el("span", { className: "repeat", title: t("called before within the repeat window") },
+            t("↻ repeat")));
         }
-        const tr = el("tr", {}, el("td", {}, String(c.position)), who,
+        const row = el("tr", {}, el("td", {}, String(c.position)), who,
           el("td", { className: "wait" }, fmt(Math.max(0, wait))));
-        tr.dataset.callId = c.call_id;
-        return tr;
+        row.dataset.callId = c.call_id;
+        return row;
       });
-      const summary = el("p", { id: "sup-callers-summary" }, `${entry.waiting} waiting`);
+      const summary = el("p", { id: "sup-callers-summary" }, t("{n} waiting", { n: entry.waiting }));
       box.replaceChildren(summary, el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
     };
 
@@ -204,8 +268,8 @@
       }
       return out;
     };
-    const teamTotals = (snap) => Object.entries(snap.teams || {}).map(([id, t]) => {
-      const states = (t && t.agents) || {};
+    const teamTotals = (snap) => Object.entries(snap.teams || {}).map(([id, team]) => {
+      const states = (team && team.agents) || {};
       const row = { id, name: teamName(id), logged_in: 0 };
       for (const [key] of config.totals) if (key !== "logged_in") row[key] = states[key] || 0;
       for (const [state, n] of Object.entries(states)) if (state !== "logged_out") row.logged_in += n || 0;
@@ -214,16 +278,17 @@
     const renderTotals = () => {
       const totals = S.totals = stateTotals(S.snap), teams = S.teamTotals = teamTotals(S.snap);
       $("sup-totals").replaceChildren(...config.totals.map(([key, words]) => {
-        const span = el("span", { className: "sup-total" }, words, el("b", {}, String(totals[key])));
+        const span = el("span", { className: "sup-total" }, tr(words), el("b", {}, String(totals[key])));
         span.dataset.total = key;
         return span;
       }));
-      const head = el("tr", {}, el("th", { scope: "col" }, "Team"),
-        ...config.totals.map(([, words]) => el("th", { scope: "col" }, words)));
-      const rows = teams.map((t) => {
-        const tr = el("tr", {}, el("td", {}, t.name), ...config.totals.map(([key]) => el("td", {}, String(t[key]))));
-        tr.dataset.team = t.id;
-        return tr;
+      const head = el("tr", {}, el("th", { scope: "col" }, t("Team")),
+        ...config.totals.map(([, words]) => el("th", { scope: "col" }, tr(words))));
+      const rows = teams.map((team) => {
+        const row = el("tr", {}, el("td", {}, team.name),
+          ...config.totals.map(([key]) => el("td", {}, String(team[key]))));
+        row.dataset.team = team.id;
+        return row;
       });
       $("sup-teams").replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
     };
@@ -231,30 +296,32 @@
     // Alerts (dash_app.floor.alert_rows): the snapshot's open alerts, alarms first; with a session allowed to,
     // acknowledge, snooze and a note (actions.js's wbAlertActions). Each alert keeps its element across renders, so
     // a note being typed or a menu being open survives the next snapshot.
-    const targetLabel = (t) => {
-      const kind = (t && t.kind) || "", name = (t && t.name) || "";
-      if (kind === "agent") return `agent ${(agentOf(name) || {}).name || name}`;
-      if (kind === "queue") return `queue ${queueName(name)}`;
-      if (kind === "team") return `team ${teamName(name)}`;
-      return kind === "site" ? "site" : `${kind} ${name}`.trim();
+    const targetLabel = (target) => {
+      const kind = (target && target.kind) || "", name = (target && target.name) || "";
+      if (kind === "agent") return t("agent {name}", { name: (agentOf(name) || {}).name || name });
+      if (kind === "queue") return t("queue {name}", { name: queueName(name) });
+      if (kind === "team") return t("team {name}", { name: teamName(name) });
+      return kind === "site" ? t("site") : `${kind} ${name}`.trim();
     };
-    // HH:MM of an ISO time on the site's clock (floor.clock): the snapshot's tz, else UTC.
+    // HH:MM of an ISO time on the site's clock (floor.clock): the snapshot's tz, else UTC; in the page's language.
     const clock = (iso) => {
       const d = new Date(iso);
       if (Number.isNaN(d.getTime())) return String(iso).slice(11, 16);
       const opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
-      try { return new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: S.snap.tz || "UTC" }).format(d); }
-      catch (e) { return new Intl.DateTimeFormat("en-GB", { ...opts, timeZone: "UTC" }).format(d); }
+      try { return window.wbI18n.time(d, { ...opts, timeZone: S.snap.tz || "UTC" }); }
+      catch (e) { return window.wbI18n.time(d, { ...opts, timeZone: "UTC" }); }
     };
+    const alertStates = () => ({ firing: t("firing"), acknowledged: t("acknowledged"), snoozed: t("snoozed") });
     const stateWords = (a) => {
-      if (a.state === "acknowledged" && a.acknowledged_by) return `acknowledged by ${a.acknowledged_by}`;
-      if (a.state === "snoozed" && a.snoozed_until) return `snoozed until ${clock(a.snoozed_until)}`;
-      return a.state || "firing";
+      if (a.state === "acknowledged" && a.acknowledged_by) return t("acknowledged by {user}", { user: a.acknowledged_by });
+      if (a.state === "snoozed" && a.snoozed_until) return t("snoozed until {time}", { time: clock(a.snoozed_until) });
+      const state = a.state || "firing";
+      return alertStates()[state] || state;
     };
-    const metricWords = (m) => config.metric_words[m] || String(m || "").replaceAll("_", " ");
+    const metricWords = (m) => (config.metric_words[m] ? tr(config.metric_words[m]) : String(m || "").replaceAll("_", " "));
     const alertRows = (snap) => (snap.alerts || []).map((a) => ({
       id: String(a.alert_id || ""), level: String(a.level || ""),
-      cue: config.level_cues[a.level] || String(a.level || ""),
+      cue: config.level_cues[a.level] ? tr(config.level_cues[a.level]) : String(a.level || ""),
       title: String(a.label || metricWords(a.metric)), target: targetLabel(a.target),
       reason: String(a.reason || ""), state: a.state || "firing", state_words: stateWords(a), note: String(a.note || ""),
       since: a.since ? clock(a.since) : "",
@@ -263,28 +330,28 @@
     const alertTools = (id) => {
       const result = el("span", { className: "sup-alert-result", role: "status" });
       const say = (r, done) => {
-        result.textContent = r.ok ? `${done} ✔` : `failed: ${r.why}`;
+        result.textContent = r.ok ? `${done} ✔` : t("failed: {why}", { why: r.why });
         result.classList.toggle("failed", !r.ok);
       };
-      const ack = el("button", { type: "button", className: "sup-alert-ack" }, "Acknowledge");
-      ack.addEventListener("click", async () => say(await window.wbAlertActions.ack(id), "acknowledged"));
-      const snooze = el("select", { className: "sup-alert-snooze" }, el("option", { value: "" }, "Snooze…"),
-        ...config.snooze_minutes.map((m) => el("option", { value: String(m) }, `${m} min`)));
-      snooze.setAttribute("aria-label", "Snooze for");
+      const ack = el("button", { type: "button", className: "sup-alert-ack" }, t("Acknowledge"));
+      ack.addEventListener("click", async () => say(await window.wbAlertActions.ack(id), t("acknowledged")));
+      const snooze = el("select", { className: "sup-alert-snooze" }, el("option", { value: "" }, t("Snooze…")),
+        ...config.snooze_minutes.map((m) => el("option", { value: String(m) }, t("{minutes} min", { minutes: m }))));
+      snooze.setAttribute("aria-label", t("Snooze for"));
       snooze.addEventListener("change", async () => {
         const minutes = Number(snooze.value);
         snooze.value = "";
-        if (minutes) say(await window.wbAlertActions.snooze(id, minutes), `snoozed ${minutes} min`);
+        if (minutes) say(await window.wbAlertActions.snooze(id, minutes), t("snoozed {minutes} min", { minutes }));
       });
-      const note = el("input", { type: "text", className: "sup-alert-note", maxLength: 1000, placeholder: "note" });
-      note.setAttribute("aria-label", "Note");
-      const save = el("button", { type: "button", className: "sup-alert-save" }, "Add note");
+      const note = el("input", { type: "text", className: "sup-alert-note", maxLength: 1000, placeholder: t("note") });
+      note.setAttribute("aria-label", t("Note"));
+      const save = el("button", { type: "button", className: "sup-alert-save" }, t("Add note"));
       const send = async () => {
         const text = note.value.trim();
         if (!text) { note.focus(); return; }
         const r = await window.wbAlertActions.note(id, text);
         if (r.ok) note.value = "";
-        say(r, "note added");
+        say(r, t("note added"));
       };
       save.addEventListener("click", send);
       note.addEventListener("keydown", (ev) => { if (ev.key === "Enter") send(); });
@@ -293,9 +360,9 @@
     const renderAlerts = () => {
       const rows = S.alerts = alertRows(S.snap), box = $("sup-alerts");
       const may = Boolean(window.wbAlertActions && window.wbAlertActions.allowed);
-      $("sup-alerts-panel").querySelector("h2").textContent = `Alerts (${rows.length})`;
+      $("sup-alerts-panel").querySelector("h2").textContent = t("Alerts ({n})", { n: rows.length });
       $("sup-alerts-who").textContent = may || !rows.length ? ""
-        : "To acknowledge or snooze, log in on /ops/ as a supervisor and open this page again.";
+        : t("To acknowledge or snooze, log in on /ops/ as a supervisor and open this page again.");
       const keep = new Set(rows.map((r) => r.id));
       for (const [id, li] of alertItems) if (!keep.has(id)) { li.remove(); alertItems.delete(id); }
       const items = rows.map((r) => {
@@ -310,12 +377,12 @@
         li.className = `sup-alert lvl-${r.level} st-${r.state}`;
         const since = r.since;
         li.children[0].replaceChildren(el("span", { className: "sup-alert-cue" }, r.cue), el("strong", {}, r.title),
-          ` · ${r.target}`, since ? ` · since ${since}` : "");
-        li.children[1].textContent = r.reason;
-        li.children[2].textContent = r.note ? `${r.state_words} · note: ${r.note}` : r.state_words;
+          ` · ${r.target}`, since ? ` · ${t("since {time}", { time: since })}` : "");
+        li.children[1].textContent = r.reason;  // the server's words, as it wrote them
+        li.children[2].textContent = r.note ? `${r.state_words} · ${t("note: {note}", { note: r.note })}` : r.state_words;
         return li;
       });
-      if (!rows.length) { box.replaceChildren(el("li", { className: "sup-none" }, "no open alerts")); return; }
+      if (!rows.length) { box.replaceChildren(el("li", { className: "sup-none" }, t("no open alerts"))); return; }
       const none = box.querySelector(".sup-none");
       if (none) none.remove();
       items.forEach((li, n) => { if (box.children[n] !== li) box.insertBefore(li, box.children[n] || null); });
@@ -335,8 +402,8 @@
       if (!("Notification" in window)) { notifyButton.hidden = true; return; }
       notifyButton.hidden = false;
       const on = canNotify();
-      notifyButton.textContent = on ? "Alarm notifications: on" : Notification.permission === "denied"
-        ? "Notifications blocked by the browser" : "Enable alarm notifications";
+      notifyButton.textContent = on ? t("Alarm notifications: on") : Notification.permission === "denied"
+        ? t("Notifications blocked by the browser") : t("Enable alarm notifications");
       notifyButton.setAttribute("aria-pressed", String(on));
     };
     notifyButton.addEventListener("click", async () => {
@@ -350,7 +417,8 @@
       for (const [id, a] of now) {
         const was = alarms.get(id);
         if (seeded && a.level === "alarm" && was !== "alarm" && canNotify()) {
-          const title = `Alarm: ${a.label || metricWords(a.metric)} · ${targetLabel(a.target)}`;
+          const title = t("Alarm: {alert} · {target}", { alert: a.label || metricWords(a.metric),
+            target: targetLabel(a.target) });
           S.notified.push([id, title]);
           try { new Notification(title, { body: a.reason || "", tag: id }); } catch (e) { /* a platform without it */ }
         }
@@ -371,20 +439,21 @@
     };
     const spark = (series, index, lo, hi, cls, now, width, target) => {
       const W = Math.max(120, width), H = 40, AXIS = 13, span = config.minutes * 60, t0 = now - span;
-      const x = (t) => ((t - t0) / span) * W, y = (v) => H - ((v - lo) / ((hi - lo) || 1)) * H;
+      const x = (ts) => ((ts - t0) / span) * W, y = (v) => H - ((v - lo) / ((hi - lo) || 1)) * H;
       const svg = svgEl("svg", { class: `spark ${cls}`, viewBox: `0 -2 ${W} ${H + AXIS + 2}`, height: H + AXIS + 2,
         role: "img" });
       for (const [minutes, label] of config.ticks) {  // the time axis: a line and a label at each tick
         const tx = x(now + minutes * 60);
         svg.append(svgEl("line", { class: "grid", x1: tx, x2: tx, y1: 0, y2: H }));
         const anchor = minutes === config.ticks[0][0] ? "start" : minutes === 0 ? "end" : "middle";
-        svg.append(svgEl("text", { class: "tick", x: tx, y: H + AXIS - 2, "text-anchor": anchor }, label));
+        const text = minutes === 0 ? t("now") : label.endsWith(" min") ? t("{minutes} min", { minutes }) : label;
+        svg.append(svgEl("text", { class: "tick", x: tx, y: H + AXIS - 2, "text-anchor": anchor }, text));
       }
-      svg.append(svgEl("text", { class: "ymax", x: 2, y: 9 }, cls === "sl" ? `${hi}%` : String(hi)));
+      svg.append(svgEl("text", { class: "ymax", x: 2, y: 9 }, cls === "sl" ? window.wbI18n.percent(hi) : String(hi)));
       if (target !== null && target !== undefined) {
         svg.append(svgEl("line", { class: "target", x1: 0, x2: W, y1: y(target), y2: y(target) }));
         svg.append(svgEl("text", { class: "target-label", x: W - 2, y: y(target) - 2, "text-anchor": "end" },
-          `target ${Math.round(target)}%`));
+          t("target {pct}", { pct: window.wbI18n.percent(target) })));
       }
       const pts = series.filter((p) => p[index] !== null && p[index] !== undefined && p[0] >= t0)
         .map((p) => `${x(p[0]).toFixed(1)},${y(p[index]).toFixed(1)}`);
@@ -405,13 +474,15 @@
           : series[series.length - 1] || [0, null, null];
         const target = live && Number.isFinite(live.sl_target_pct) ? live.sl_target_pct : null;
         const peak = Math.max(1, ...series.map((p) => p[1] || 0));
+        const figures = { n: last[1] ?? "—", sl: last[2] === null ? "—" : window.wbI18n.percent(last[2]) };
+        const nowText = target === null ? t("waiting {n} · SL {sl}", figures)
+          : t("waiting {n} · SL {sl} (target {target})", { ...figures, target: window.wbI18n.percent(target) });
         const head = el("div", { className: "sup-spark-head" }, el("strong", {}, queueName(name)),
-          el("span", { className: "now" }, `waiting ${last[1] ?? "—"} · SL ${last[2] === null ? "—" : `${Math.round(last[2])}%`}`
-            + (target === null ? "" : ` (target ${Math.round(target)}%)`)));
+          el("span", { className: "now" }, nowText));
         const figure = (caption, svg) => el("figure", {}, el("figcaption", {}, caption), svg);
         const row = el("div", { className: "sup-spark-row" }, head, el("div", { className: "sup-spark-charts" },
-          figure("calls waiting", spark(series, 1, 0, peak, "waiting", now, width)),
-          figure("SL this interval", spark(series, 2, 0, 100, "sl", now, width, target))));
+          figure(t("calls waiting"), spark(series, 1, 0, peak, "waiting", now, width)),
+          figure(t("SL this interval"), spark(series, 2, 0, 100, "sl", now, width, target))));
         row.dataset.queue = name;
         return row;
       });
@@ -438,7 +509,8 @@
       const named = (ids, name) => ids.map((id) => [id, name(id)]).sort((x, y) => x[1].localeCompare(y[1]));
       setOptions(selects.team, named([...new Set(S.rows.map((r) => r.team_id).filter(Boolean))], teamName));
       setOptions(selects.queue, named(queues, queueName));
-      setOptions(selects.state, [...new Set(S.rows.map((r) => r.state))].sort());
+      const stateName = window.dashAgGridFunctions.wbStateWords;  // the words shown, the raw state the value
+      setOptions(selects.state, [...new Set(S.rows.map((r) => r.state))].sort().map((s) => [s, stateName(s)]));
       setOptions(picker, named(queues, queueName));
       if (!picker.value && queues.length) picker.value = queues[0];
       showRows();
@@ -448,7 +520,7 @@
       renderCallers();
       sample();
       renderTrends();
-      $("sup-status").textContent = `live · ${snap.site}`;  // and the data's age beside it (the client's)
+      $("sup-status").textContent = t("live · {site}", { site: snap.site });  // the data's age beside it: the client's
     };
 
     // The last hour of samples first (kept in Redis by the engine runner, so a reload loses nothing), then live.
@@ -469,6 +541,22 @@
       grid.refreshCells({ columns: ["time_in_state", "out_for", "idle"], force: true });
       renderCallers();
     }, 1000);
+    // Another language (?lang=, the profile's): every text this script wrote, again; the grid's headers and cells.
+    window.wbI18n.onChange(() => {
+      document.title = t("wallboard · supervisor");
+      fixedTexts();
+      translateColumns(grid);
+      for (const li of alertItems.values()) {  // the alert tools are built once: anew in the new language
+        const tools = li.querySelector(".sup-alert-tools");
+        if (tools) tools.remove();
+      }
+      showNotifyButton();
+      if (S.denied && S.deniedWhy) deny(S.deniedWhy);
+      else if (!S.snap) $("sup-status").textContent = t("connecting…");
+      if (S.snap) render();
+      else renderTrends();
+      grid.refreshCells({ force: true });
+    });
     client.connect();
     return "started";
   }

@@ -3,13 +3,17 @@
  * (wallboard-client.js).
  * Formats, level rules, pending levels and group sums mirror dash_app/figures.py, groups.py and layout.py;
  * tests/dash_app/test_tv.py checks the page shows exactly layout.tile_models() for a snapshot. The grid of tiles
- * and the type sizes are fitted here to the screen (fitBoard; tests/dash_app/test_tv_readable.py measures them). */
+ * and the type sizes are fitted here to the screen (fitBoard; tests/dash_app/test_tv_readable.py measures them).
+ * Texts are translated at render time with t() (i18n.js, loaded after this file: never at the top level): the
+ * catalogue's labels, words and templates are English message ids; the language is the board's (?lang= first), and
+ * a change of language re-renders and refits everything. */
 "use strict";
 (() => {
   const PAGE_TICK_MS = 250;
   const COUNTDOWN_MS = 1000;
   const LEVELS = ["ok", "warn", "alarm"];
   const MISSING = "—";
+  const t = (text, values) => window.wbI18n.t(text, values);
 
   // -- formats (dash_app/figures.py) --
   const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
@@ -20,12 +24,13 @@
     if (num(v) === null) return MISSING;
     const s = Math.max(0, Math.floor(v)), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), x = s % 60;
     if (h) return `${h}:${pad(m)}:${pad(x)}`;
-    return m ? `${m}:${pad(x)}` : `${x}s`;
+    return m ? `${m}:${pad(x)}` : t("{seconds}s", { seconds: x });
   }
   const FORMATS = { count: fmtCount, duration: fmtDuration, percent: fmtPercent };
   const fmt = (kind, v, other) => (kind === "ratio" ? `${fmtCount(v)} / ${fmtCount(other)}` : FORMATS[kind](v));
   const worst = (levels) => levels.reduce((a, b) => (LEVELS.indexOf(b) > LEVELS.indexOf(a) ? b : a), "ok");
-  const numberText = (v) => (num(v) === null ? "?" : String(v));
+  // a number in a label (an interval's minutes, an SL target): the language's decimal separator, never grouped
+  const numberText = (v) => (num(v) === null ? "?" : window.wbI18n.number(v, { maximumFractionDigits: 6, useGrouping: false }));
 
   // -- tile models (dash_app/layout.py) --
   function dig(entry, path) {
@@ -81,9 +86,10 @@
     if (t.kind === "agent") { const team = ((snap.agents || {})[t.name] || {}).team; return team ? String(team) : null; }
     return null;
   });
-  function pendingText(words, level, due, now) {
-    const left = instant(due) - now;
-    return !Number.isFinite(left) || left <= 0 ? `${words[level]} now` : `${words[level]} in ${fmtDuration(Math.ceil(left))}`;
+  function pendingText(cat, level, due, now) {
+    const left = instant(due) - now, word = t(cat.words[level]);
+    return !Number.isFinite(left) || left <= 0 ? t(cat.pending_now, { level: word })
+      : t(cat.pending_in, { level: word, time: fmtDuration(Math.ceil(left)) });
   }
 
   // -- queue groups (dash_app/groups.py) --
@@ -196,8 +202,8 @@
     return cat.kpis.filter((k) => wanted.has(k.key));
   }
   function kpiLabel(cat, k, q, minutes) {
-    let label = k.label;
-    if (k.key === "sl_interval" && num(minutes) !== null) label = cat.interval_label.replace("{minutes}", numberText(minutes));
+    let label = t(k.label);
+    if (k.key === "sl_interval" && num(minutes) !== null) label = t(cat.interval_label, { minutes: numberText(minutes) });
     const target = q.sl_target_pct ?? null, threshold = q.sl_threshold_s ?? null;
     if (!k.sl || target === null || threshold === null) return label;
     return `${label} ${numberText(target)}/${numberText(threshold)}`;
@@ -223,19 +229,19 @@
       if (kind === "team") {
         teams = teams || teamLevels(snap.alerts, snap);
         teamsComing = teamsComing || teamPending(snap.pending, snap);
-        title = `Adherence · ${dig(snap, ["teams", name, "name"]) || name}`;  // layout.py: the team's display name
+        title = t(cat.team_title, { team: dig(snap, ["teams", name, "name"]) || name });  // layout.py: its display name
         kv = values(cat, cat.team_kpis, dig(snap, ["teams", name]) || {}, (m) => teams.get(`${name}\u0000${m}`) || "ok",
           (m) => teamsComing.get(`${name}\u0000${m}`) || null, minutes);
       } else if (kind === "group") {
         const entry = groupEntry(snap, name);
-        title = `${name} · ${entry.queues.length} queue${entry.queues.length === 1 ? "" : "s"}`;
+        title = t(entry.queues.length === 1 ? cat.group_title_one : cat.group_title, { group: name, n: entry.queues.length });
         kv = values(cat, kpis, entry, (m) => worst(entry.queues.map((q) => queueLevel(q)(m))),
           (m) => entry.queues.reduce((a, q) => sooner(a, queuePending(q)(m)), null), minutes);
         extra = entry.queues.map(queueWorst);
       } else kv = values(cat, kpis, dig(snap, ["queues", name]) || {}, queueLevel(name), queuePending(name), minutes);
       const level = worst([...kv.map((v) => v.level), ...extra]);
       const pending = kv.reduce((a, v) => sooner(a, v.pending), null);
-      return { kind, name, title, level, icon: cat.icons[level], word: cat.words[level], kpis: kv, pending };
+      return { kind, name, title, level, icon: cat.icons[level], word: t(cat.words[level]), kpis: kv, pending };
     });
   }
 
@@ -262,7 +268,7 @@
   }
   const HEAD_GAP = 0.6;  // em between the heading's parts (tv.css .tile h2 gap)
   function heading(m, w, f, least) {  // [title size, lines] for a tile w px wide (the title alone fits, or is least)
-    const title = em(m.title, true), rest = em("△ ALARM in 0:00", true) + em("● ALARM", true) + 2 * HEAD_GAP;
+    const title = em(m.title, true), rest = m.rest + 2 * HEAD_GAP;
     const t = Math.max(least, Math.min(SIZES.title * f, (w / SIZES.slack) / title));
     return [t, (title + rest) * t * SIZES.slack <= w ? 1 : 2];
   }
@@ -292,11 +298,16 @@
     }
     return best;
   }
-  function fitBoard(models, area) {
+  function fitBoard(cat, models, area) {
     // The columns of tiles that give the biggest figures to the board's smallest tile; a tile's f is the smallest
     // of its kind (tiles alike look alike), never under the floor nor over the cap. Paddings, borders and gaps are
     // those of tv.css.
     const vmin = Math.min(innerWidth, innerHeight) / 100, gap = 1.2 * vmin, pad = 1.2 * vmin;
+    // the widest level word and pending cue of the language, beside every tile's title (in em of its size)
+    const words = Object.keys(cat.words).map((l) => t(cat.words[l]));
+    const word = Math.max(...words.map((x) => em(`● ${x}`, true)));
+    const cue = Math.max(...words.map((x) => em(`△ ${t(cat.pending_in, { level: x, time: "0:00" })}`, true)));
+    models = models.map((m) => ({ ...m, rest: word + cue }));
     const least = TEXT_MIN * vmin, colGap = 1.6 * vmin;
     const box = (cols, rows) => [(area.width - (cols + 1) * gap) / cols - 2 * pad - 1.9 * vmin,
       (area.height - (rows + 1) * gap) / rows - 2 * pad - vmin];
@@ -340,10 +351,22 @@
 
     const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };
     const setClass = (el, name) => { if (el.className !== name) el.className = name; };
-    function message(text) {
+    let said = null;  // the message shown, as a function giving its text in the language now
+    function message(say) {
+      said = say;
+      const text = say ? say() : "";
       setText($("tv-message"), text);
       $("tv-message").classList.toggle("on", Boolean(text));
     }
+    function templates() {  // the texts around the ages the client updates: "data {age}", "STALE — no data for {age}"
+      for (const el of root.querySelectorAll("[data-template]")) {
+        const [before, after] = t(el.dataset.template).split("{age}");
+        setText(el.querySelector(".before"), before);
+        setText(el.querySelector(".after"), after ?? "");
+      }
+    }
+    window.wbI18n.onChange(() => { templates(); if (said) message(said); render(); });
+    templates();
     function kpiNode(v) {
       const el = document.createElement("div");
       el.dataset.kpi = v.key;
@@ -381,7 +404,7 @@
       const key = `${built}|${area.width}x${area.height}|${innerWidth}x${innerHeight}`;
       if (!models.length || key === fitted || !area.height) return;
       fitted = key;
-      const shape = lastFit = fitBoard(models, area);
+      const shape = lastFit = fitBoard(cat, models, area);
       main.style.gridTemplateColumns = `repeat(${shape.cols}, minmax(0, 1fr))`;
       main.style.gridTemplateRows = `repeat(${shape.rows}, minmax(0, 1fr))`;
       [...main.children].forEach((el, i) => {
@@ -399,7 +422,8 @@
       if (!snap || !board || client.denied()) return;
       setText($("tv-title"), board.title || `wallboard · ${snap.site || ""}`);
       models = tileModels(cat, snap, board, pageIndex);
-      const shape = JSON.stringify(models.map((m) => [m.kind, m.name, m.title, m.kpis.map((v) => [v.key, v.label])]));
+      const shape = JSON.stringify([window.wbI18n.lang,
+        models.map((m) => [m.kind, m.name, m.title, m.kpis.map((v) => [v.key, v.label])])]);
       if (shape !== built) { built = shape; build(); }
       const tiles = $("tv-tiles").children, now = instant(snap.ts) + (client.age() ?? 0) / 1000;  // the server's now
       models.forEach((m, i) => {
@@ -408,7 +432,7 @@
         setText(el.querySelector(".title"), m.title);
         setText(el.querySelector(".state"), `${m.icon} ${m.word}`);
         const soon = el.querySelector(".pending");
-        setText(soon, m.pending ? `${cat.pending_icons[m.pending[0]]} ${pendingText(cat.words, m.pending[0], m.pending[1], now)}` : "");
+        setText(soon, m.pending ? `${cat.pending_icons[m.pending[0]]} ${pendingText(cat, m.pending[0], m.pending[1], now)}` : "");
         setClass(soon, m.pending ? `pending lvl-${m.pending[0]}` : "pending");
         for (const v of m.kpis) {
           const k = el.querySelector(`[data-kpi="${v.key}"]`);
@@ -419,7 +443,7 @@
           setText(k.lastChild, v.label);
         }
       });
-      message(models.length ? "" : "This board has no queues yet.");
+      message(models.length ? null : () => t("This board has no queues yet."));
     }
     async function loadBoard() {
       clearTimeout(boardTimer);
@@ -428,9 +452,10 @@
         const r = await fetch(`/api/v1/boards/${encodeURIComponent(boardName)}`, {
           headers: { Authorization: `Bearer ${client.token}` }, cache: "no-store" });
         if (r.status === 401 || r.status === 403) { client.deny(); next = client.deniedRetryMs; }
-        if (r.status === 404 || r.status === 422) { message(`No board named “${boardName}”.`); board = null; }
+        if (r.status === 404 || r.status === 422) { message(() => t("No board named “{board}”.", { board: boardName })); board = null; }
         else if (r.ok) {
           const next = await r.json();
+          window.wbI18n.choose(next.language);  // ?lang= first, then the board's, then the browser's: render follows
           if (!board || next.version !== board.version) { board = next; built = ""; pageIndex = 0; pageSince = Date.now(); }
           render();
         }

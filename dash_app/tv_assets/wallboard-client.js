@@ -38,6 +38,9 @@ window.wallboardClient = (() => {
   const DENIED_RETRY_S = 30, OFFSETS_KEPT = 5;
   const REFUSED = [4401, 4403];
   const MISSING = "—";
+  // The texts in the page's language (i18n.js; a page without it: English, placeholders filled).
+  const t = (text, values) => (window.wbI18n ? window.wbI18n.t(text, values)
+    : text.replace(/\{(\w+)\}/g, (whole, key) => (values && key in values ? String(values[key]) : whole)));
 
   /* `old` with a delta's `changes` applied, as a new object (wallboard/core/deltas.py, apply_diff): null
    * removes the key, a one-element array sets its element verbatim, an object merges into the object there
@@ -151,12 +154,14 @@ window.wallboardClient = (() => {
     function tick() {
       const now = Date.now(), age = dataAge(now);
       if (o.clock) setText(o.clock, new Date(now).toLocaleTimeString([], { hour12: false }));
-      if (o.age) setText(o.age, age === null ? MISSING : `${Math.floor(age / 1000)} s ago`);
+      // i18n: the data's age, "12 s ago" (s: seconds)
+      if (o.age) setText(o.age, age === null ? MISSING : t("{seconds} s ago", { seconds: Math.floor(age / 1000) }));
       stale = !denied && (age === null ? now - openedAt > staleMs : age > staleMs);
       if (o.stale) {
         const banner = document.getElementById(o.stale);
         if (banner) banner.classList.toggle("on", stale);
-        if (o.staleAge) setText(o.staleAge, `${Math.floor((age ?? now - openedAt) / 1000)} s`);
+        // i18n: the data's age on the STALE banner, "12 s" (s: seconds)
+        if (o.staleAge) setText(o.staleAge, t("{seconds} s", { seconds: Math.floor((age ?? now - openedAt) / 1000) }));
       }
       const dimmed = o.dim && document.getElementById(o.dim);
       if (dimmed) dimmed.classList.toggle("stale", stale);

@@ -388,3 +388,137 @@ async def test_screenshots_of_the_sections(page: Page) -> None:
     await page.press("#token-label", "Enter")
     await expect(page.locator("#token-qr")).to_be_visible()
     await page.screenshot(path=screenshot_path("ops-tokens.png"))
+
+
+async def test_the_language_picker_switches_the_page_and_keeps_it_in_the_profile(page: Page) -> None:
+    """Choosing Suomi in the header's picker sets <html lang="fi"> at once, re-renders the sections and PATCHes the
+    profile (GET /api/v1/me/profile says fi); the next visit opens in fi, and ?lang=de outranks the profile."""
+    await log_in(page, "ops1")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    names = await page.locator("#ops-language option").all_text_contents()
+    assert names[:2] == ["English", "Suomi"] and "Ελληνικά" in names
+    async with page.expect_response(lambda r: r.url.endswith("/api/v1/me/profile") and r.request.method == "PATCH"):
+        await page.select_option("#ops-language", "fi")
+    await expect(page.locator("html")).to_have_attribute("lang", "fi")
+    profile = await page.request.get("/api/v1/me/profile")
+    assert profile.ok and (await profile.json())["language"] == "fi"
+    await expect(page.locator("#ops-nav button")).to_have_count(5)  # rebuilt in the new language
+    await expect(page.get_by_label(re.compile(r"^sl-low · "))).to_have_count(11)
+
+    await page.goto("/ops/")
+    await expect(page.locator("#ops-nav button")).to_have_count(5)
+    assert await page.evaluate("document.documentElement.lang") == "fi"
+    await expect(page.locator("#ops-language")).to_have_value("fi")
+    await page.goto("/ops/?lang=de")
+    await expect(page.locator("#ops-nav button")).to_have_count(5)
+    assert await page.evaluate("document.documentElement.lang") == "de"
+
+
+async def test_a_board_keeps_the_language_its_tvs_show(page: Page, store: Store) -> None:
+    """The board editor's Language select stores the board's language (fi reads back from the API and in the
+    editor); the TV's browser is null."""
+    await log_in(page, "ops1")
+    await page.click("#nav-boards")
+    await page.click("#board-new")
+    await page.fill("#board-name", "lobby-fi")
+    await expect(page.locator("#board-language")).to_have_value("")
+    await page.select_option("#board-language", "fi")
+    await page.click("#board-save")
+    await expect(page.locator("#board-message")).to_have_text("saved board lobby-fi: version 1")
+    read = await page.request.get("/api/v1/boards/lobby-fi")
+    assert read.ok and (await read.json())["language"] == "fi"
+    board = await store.boards.get_board("lobby-fi")
+    assert board is not None and board["language"] == "fi"
+    await page.reload()
+    await page.click("#nav-boards")
+    await page.click('#board-list button[data-board="lobby-fi"]')
+    await expect(page.locator("#board-language")).to_have_value("fi")
+    await page.select_option("#board-language", "")
+    await page.click("#board-save")
+    await expect(page.locator("#board-message")).to_have_text("saved board lobby-fi: version 2")
+    board = await store.boards.get_board("lobby-fi")
+    assert board is not None and board.get("language") is None
+
+
+# A pseudo-translation: every message of "fi" becomes ⟦message⟧, so a text the page wrote without t() shows.
+PSEUDO_FI = """
+Object.defineProperty(window, "WB_CATALOGS", { configurable: true, get() { return this.wbPseudo; }, set(value) {
+  const fi = new Proxy({}, { get: (_, key) => (typeof key === "string" ? `⟦${key}⟧` : undefined) });
+  this.wbPseudo = { ...value, fi };
+} });
+"""
+UNTRANSLATED = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.querySelector("#ops-root").parentElement, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    const parent = node.parentElement;
+    if (!/[A-Za-z]{2}/.test(text) || text.includes("⟦") || !parent.checkVisibility()) continue;
+    out.push(text);
+  }
+  for (const el of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
+    for (const name of ["aria-label", "placeholder"]) {
+      const text = el.getAttribute(name);
+      if (text && /[A-Za-z]{2}/.test(text) && !text.includes("⟦")) out.push(`${name}=${text}`);
+    }
+  }
+  return [...new Set(out)];
+}"""
+
+
+async def test_every_text_of_the_page_goes_through_the_translations(page: Page) -> None:
+    """Under a pseudo-translation (each message shown as ⟦message⟧) neither the login nor any section shows an
+    English word of its own: what is left are values (names, ids, the API's data, dates)."""
+    await page.add_init_script(PSEUDO_FI)
+    await page.goto("/ops/?lang=fi")
+    await expect(page.locator("#login-button")).to_have_text("⟦Log in⟧")
+    assert await page.evaluate(UNTRANSLATED) == []
+    await page.fill("#login-name", "admin1")
+    await page.fill("#login-password", PASSWORD)
+    await page.press("#login-password", "Enter")
+    await expect(page.locator("#whoami")).to_have_text("admin1 (admin)")
+    data = {"admin1 (admin)", "default", "admin1", "ops1", "planner1", "viewer1"}
+    data |= {"Sales queue", "queue:sales", "Calls waiting 12 > 10"}  # the alert as the engine wrote it
+    for key in ("thresholds", "boards", "tokens", "users", "schedules", "alerts"):
+        await page.click(f"#nav-{key}")
+        await expect(page.locator(f"#sec-{key}")).to_be_visible()
+        await page.wait_for_load_state("networkidle")
+        left = [text for text in await page.evaluate(UNTRANSLATED) if text not in data and not text[0].isdigit()]
+        assert (key, left) == (key, [])
+
+
+async def test_levels_are_written_and_read_as_the_language_writes_numbers(page: Page, store: Store) -> None:
+    """In Finnish a level with decimals is typed 82,5 (82.5 is read too) and shown back as 82,5; a word is still
+    refused (the texts themselves are the fi catalog's: the controls are found by id)."""
+    await page.goto("/ops/?lang=fi")
+    await page.fill("#login-name", "ops1")
+    await page.fill("#login-password", PASSWORD)
+    await page.press("#login-password", "Enter")
+    warn = page.locator("#th-sl-low-warn")
+    await expect(warn).to_have_value("80")
+    await warn.fill("82,5")
+    await page.fill("#th-waiting-warn", "5.5")
+    await page.click("#th-save")
+    await expect(page.locator("#th-message")).to_have_class(re.compile(r"\bok\b"))
+    stored = await stored_thresholds(store)
+    assert [t["warn"] for t in stored["thresholds"]] == [82.5, 5.5]  # type: ignore[attr-defined]
+    await expect(warn).to_have_value("82,5")
+    await warn.fill("abc")
+    await page.click("#th-save")
+    await expect(warn).to_have_attribute("aria-invalid", "true")
+    assert (await stored_thresholds(store))["version"] == 1
+
+
+async def test_a_language_picked_before_logging_in_is_kept(page: Page) -> None:
+    """Picking Deutsch on the login form switches it at once (the name typed stays); logging in with a profile
+    that names no language keeps Deutsch."""
+    await page.goto("/ops/")
+    await page.fill("#login-name", "admin1")
+    await page.select_option("#ops-language", "de")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await expect(page.locator("#login-name")).to_have_value("admin1")
+    await page.fill("#login-password", PASSWORD)
+    await page.press("#login-password", "Enter")
+    await expect(page.locator("#whoami")).to_have_text("admin1 (admin)")
+    await expect(page.locator("#ops-nav button")).to_have_count(7)
+    assert await page.evaluate("document.documentElement.lang") == "de"

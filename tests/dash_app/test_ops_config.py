@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import get_args
 
 from dash_app.layout import KPI_KEYS
-from dash_app.ops import DIRECTIONS, METRICS, PASSWORD_MIN, ROLES, SECTIONS, SEVERITIES, ops_config
+from dash_app.ops import ASSETS, DIRECTIONS, METRICS, PASSWORD_MIN, ROLES, SECTIONS, SEVERITIES, ops_config
 from wallboard.api.board_routes import TILE_KEYS
 from wallboard.core.thresholds import Direction, Metric, Severity
 from wallboard.core.users import MIN_PASSWORD_LENGTH, Permission, Role
@@ -31,3 +31,16 @@ def test_the_board_tiles_are_the_tvs_and_the_api_takes_them() -> None:
     offered = [tile["key"] for tile in ops_config()["tiles"]]
     assert offered == list(KPI_KEYS)
     assert sorted(set(offered) - set(TILE_KEYS)) == []
+
+
+def test_every_offered_value_has_a_label_to_translate() -> None:
+    """Severities, directions and roles each have a label for the browser to translate (the value sent stays)."""
+    config = ops_config()
+    for kind in ("severities", "directions", "roles"):
+        assert sorted(config["labels"][kind]) == sorted(config[kind])
+
+
+def test_the_page_loads_its_languages_before_its_script() -> None:
+    """The catalogs and i18n.js sort ahead of ops.js: Dash loads a page's assets in file-name order."""
+    scripts = [name for name in ASSETS if name.endswith(".js")]
+    assert scripts == sorted(scripts) == ["i18n-catalogs.js", "i18n.js", "ops.js"]

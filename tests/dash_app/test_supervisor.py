@@ -42,7 +42,7 @@ TWO_SAMPLES = "() => window.wbSupervisor && Object.values(window.wbSupervisor.tr
 # Time in state of a logged-in agent's row (a scheduled agent the engine never saw is listed logged out, with no
 # state start to tick from).
 CELL = (
-    '.ag-center-cols-container .ag-row:not(:has(.ag-cell[col-id="state"]:text-is("logged_out")))'
+    '.ag-center-cols-container .ag-row:not(:has(.ag-cell[col-id="state"]:text-is("Logged out")))'
     ' .ag-cell[col-id="time_in_state"] >> nth=0'
 )
 
@@ -339,7 +339,7 @@ async def test_stale_banner_and_recovery_without_reload(
     await publisher.publish(floor(datetime.now(UTC), on_call="a3"))
     async with serve(port):
         await expect(page.locator("#sup-stale")).to_be_hidden()
-        await expect(page.locator(ROW.format("a3") + ' .ag-cell[col-id="state"]')).to_have_text("on_call")
+        await expect(page.locator(ROW.format("a3") + ' .ag-cell[col-id="state"]')).to_have_text("On call")
         assert await page.evaluate("window.marker") == "no reload"
 
 
@@ -385,7 +385,9 @@ async def test_adherence_columns(browser: Browser, publisher: Any, serve: Any, p
         assert await ben.locator('[col-id="out_for"]').inner_text() == ""
         await expect(page.locator(ROW.format("a3") + ' [col-id="adherence"]')).to_have_text("")
         fay = page.locator(ROW.format("a6"))
-        await expect(fay.locator('[col-id="state"]')).to_have_text("logged_out")
+        await expect(fay.locator('[col-id="state"]')).to_have_text(
+            "Logged out"
+        )  # the state in words; the row keeps "logged_out"
         await expect(fay.locator('[col-id="exception"]')).to_have_text("late login")
         held, rows = await page.evaluate("() => [window.wbSupervisor.snap, window.wbSupervisor.rows]")
         strip = ("since_ms", "out_since_ms")

@@ -267,7 +267,7 @@ async def test_a_pause_with_a_reason_runs_on_the_pbx_and_shows_its_state(browser
         action = (await response.json())["id"]
         status = await page.request.get(f"/api/v1/actions/{action}")
         assert (await status.json())["state"] == "done"
-        await expect(row.locator('.ag-cell[col-id="state"]')).to_have_text("paused")
+        await expect(row.locator('.ag-cell[col-id="state"]')).to_have_text("Paused")
         await expect(row.locator('.ag-cell[col-id="reason"]')).to_have_text("Coaching")
         await expect(page.locator("#sup-action-notice")).to_contain_text("paused ✔")
         await page.locator(BUTTON.format(floor.agent)).click()  # the whole menu, monitoring included

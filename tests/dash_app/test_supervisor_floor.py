@@ -5,6 +5,7 @@ a phone's layout (no horizontal scroll; name, state and time only). Screenshots 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,11 +82,38 @@ ALERTS = [
 ]
 
 
-async def open_page(browser: Browser, base: str, token: str, viewport: dict[str, int] | None = None) -> Page:
+async def open_page(
+    browser: Browser, base: str, token: str, viewport: dict[str, int] | None = None, query: str = ""
+) -> Page:
     page = await new_page(browser, base, **({"viewport": viewport} if viewport else {}))  # type: ignore[arg-type]
-    await page.goto(f"/supervisor/?token={token}")
-    await expect(page.locator("#sup-status")).to_contain_text("live")
+    await page.goto(f"/supervisor/?token={token}{query}")
+    if not query:  # in English: "live · <site>"
+        await expect(page.locator("#sup-status")).to_contain_text("live")
     return page
+
+
+async def test_lang_sets_the_page_language_and_the_page_still_renders(
+    browser: Browser, publisher: Any, serve: Any, port: int, token: str
+) -> None:
+    """?lang=de makes the page German (<html lang="de">, i18n.js) and it renders as in English: the 40 rows, the
+    totals, the grid's raw values (translations arrive later: a text without one stays English meanwhile)."""
+    snap = floor(datetime.now(UTC), agents=40, alerts=ALERTS)
+    for n in (38, 39):  # all 40 listed
+        snap["agents"][f"a{n}"]["state"] = "available"
+        snap["teams"][snap["agents"][f"a{n}"]["team"]]["agents"]["logged_out"] -= 1
+        snap["teams"][snap["agents"][f"a{n}"]["team"]]["agents"]["available"] += 1
+    await publisher.publish(snap)
+    async with serve(port) as base:
+        page = await open_page(browser, base, token, query="&lang=de")
+        await expect(page.locator(ROWS)).to_have_count(40)
+        assert await page.evaluate("() => [document.documentElement.lang, window.wbI18n.lang]") == ["de", "de"]
+        held = await page.evaluate("() => window.wbSupervisor.snap")
+        assert await page.evaluate("() => window.wbSupervisor.totals") == state_totals(held)
+        assert await page.evaluate("() => window.wbSupervisor.teamTotals") == team_totals(held)
+        assert {row["state"] for row in await page.evaluate("() => window.wbSupervisor.rows")} <= set(STATES)
+        await expect(page.locator("#sup-alerts li.sup-alert")).to_have_count(2)
+        await expect(page.locator("#sup-sparks .sup-spark-row")).to_have_count(len(QUEUES))
+        await page.close()
 
 
 async def test_forty_agents_fit_a_1080p_screen_with_totals_and_names(
@@ -128,9 +156,9 @@ async def test_forty_agents_fit_a_1080p_screen_with_totals_and_names(
         support = page.locator('.sup-spark-row[data-queue="support"]')
         await expect(support.locator("svg.spark.sl text.tick")).to_have_text(["-60 min", "-45", "-30", "-15", "now"])
         await expect(support.locator("svg.spark.waiting text.tick")).to_have_count(5)
-        await expect(support.locator("svg.spark.sl text.target-label")).to_have_text("target 80%")
+        await expect(support.locator("svg.spark.sl text.target-label")).to_have_text("target 80 %")
         await expect(page.locator('.sup-spark-row[data-queue="tech"] svg.spark.sl text.target-label')).to_have_text(
-            "target 90%"
+            "target 90 %"
         )
         panel = await page.locator("#sup-sparks").bounding_box()
         chart = await support.locator("svg.spark.waiting").bounding_box()
@@ -213,3 +241,64 @@ async def test_one_notification_per_alarm_transition(
         assert [tag for _, tag in shown] == ["sl:queue:sales:1"]  # the open alarm at load: known, not notified
         assert "queue sales" in shown[0][0]
         assert await page.evaluate("() => window.wbSupervisor.notified.length") == 1
+
+
+GERMAN = {  # a few translations, served as the built catalogs would be (the real ones arrive later)
+    "Agent": "Mitarbeiter",
+    "On call": "Im Gespräch",
+    "Supervisor": "Teamleitung",
+    "all states": "alle Status",
+    "Logged in": "Angemeldet",
+    "{n} waiting": "{n} wartend",
+    "Alerts ({n})": "Warnungen ({n})",
+    "now": "jetzt",
+}
+
+
+async def test_a_translated_page_shows_words_and_keeps_raw_values(
+    browser: Browser, publisher: Any, serve: Any, port: int, token: str
+) -> None:
+    """With German translations the page shows them (shell, grid header, state words, filters, totals, alerts,
+    sparkline axis) while the rows and the state filter keep the raw values; no script error."""
+    await publisher.publish(floor(datetime.now(UTC), agents=12, alerts=ALERTS))
+    async with serve(port) as base:
+        page = await new_page(browser, base)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        catalogs = json.dumps({"de": GERMAN}, ensure_ascii=False)
+        await page.route(
+            re.compile(r"/i18n-catalogs\.js(\?.*)?$"),
+            lambda route: route.fulfill(
+                content_type="application/javascript",
+                body=f'window.WB_LANGUAGES = {{"en": "English", "de": "Deutsch"}}; window.WB_CATALOGS = {catalogs};',
+            ),
+        )
+        await page.goto(f"/supervisor/?token={token}&lang=de")
+        await expect(page.locator(".sup-header h1")).to_have_text("Teamleitung")
+        await expect(page.locator('#sup-grid .ag-header-cell[role=columnheader][col-id="name"]')).to_contain_text(
+            "Mitarbeiter"
+        )
+        on_call = page.locator(f'{ROWS} .ag-cell[col-id="state"]:text-is("Im Gespräch")')
+        await expect(on_call.first).to_be_visible()
+        rows = await page.evaluate("() => window.wbSupervisor.rows")
+        assert "on_call" in {row["state"] for row in rows} and "Im Gespräch" not in {row["state"] for row in rows}
+        state_filter = page.locator("#sup-filter-state")
+        await expect(state_filter.locator("option").first).to_have_text("alle Status")
+        await expect(state_filter.locator('option[value="on_call"]')).to_have_text("Im Gespräch")
+        await expect(page.locator('#sup-totals [data-total="logged_in"]')).to_contain_text("Angemeldet")
+        await expect(page.locator("#sup-alerts-panel h2")).to_have_text("Warnungen (2)")
+        await expect(page.locator("#sup-sparks svg.spark.sl text.tick").last).to_have_text("jetzt")
+        await page.select_option("#sup-filter-state", "on_call")
+        states = await page.locator(f'{ROWS} .ag-cell[col-id="state"]').all_inner_texts()
+        assert states and set(states) == {"Im Gespräch"}
+
+        await page.evaluate("() => window.wbI18n.setLanguage(['en'])")  # as a profile's language arriving later
+        await expect(page.locator(".sup-header h1")).to_have_text("Supervisor")
+        await expect(page.locator("#sup-grid .ag-pinned-left-header [role=columnheader][col-id=name]")).to_contain_text(
+            "Agent"
+        )
+        await expect(page.locator("#sup-alerts-panel h2")).to_have_text("Alerts (2)")
+        await expect(page.locator(f'{ROWS} .ag-cell[col-id="state"]').first).to_have_text("On call")
+        await expect(page.locator('#sup-grid [col-id="actions"]')).to_have_count(0)  # still hidden (a token)
+        assert not errors
+        await page.close()

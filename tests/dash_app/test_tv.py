@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -198,6 +199,68 @@ async def test_group_and_team_tiles(
         assert blue["adherence"] == ["Adherence", "87%", "alarm"] and blue["out_now"][1] == "2 / 14"
         await assert_fits(page, HD)
         await page.screenshot(path=screenshot_path("wallboard-tv-groups.png"))
+
+
+# A German catalog for a test (the real ones are filled by translators): longer words, placeholders kept.
+GERMAN = {
+    "Waiting": "Wartende Anrufer",
+    "WARN": "WARNUNG",
+    "ALARM": "ALARM",
+    "SL {minutes} min": "SL {minutes} Min.",
+    "{group} · 1 queue": "{group} · 1 Warteschlange",
+    "data {age}": "Daten {age}",
+    "{seconds} s ago": "vor {seconds} s",
+    "Not authorised": "Nicht berechtigt",
+}
+# i18n-catalogs.js assigns window.WB_CATALOGS; this keeps the test's German under whatever it assigns.
+WITH_GERMAN = """(german) => { let built = {};
+  Object.defineProperty(window, 'WB_CATALOGS', { configurable: true,
+    get: () => ({ ...built, de: { ...(built.de || {}), ...german } }), set: (value) => { built = value; } }); }"""
+# The messages the page asks for, in the language it shows (none translated: each is recorded as missing).
+ASKED = {
+    "Waiting", "SL today", "Need / staffed", "OK", "WARN", "ALARM", "{level} in {time}", "data {age}",
+    "{seconds} s ago", "{seconds} s", "STALE — no data for {age}", "Not authorised",
+    "This display token is missing, wrong or revoked.", "Sound is on for this board: click or press a key to allow it",
+}  # fmt: skip
+
+
+async def test_the_tv_speaks_its_boards_language(
+    browser: Browser, store: Store, token: str, publisher: Any, serve: Any, port: int
+) -> None:
+    """The board's language is the TV's (``?lang=`` wins over it; a new one applies at the next board read, without
+    a reload), shown in ``<html lang>``; every text of the page goes through the translations (with a language
+    whose catalog is empty, each is English and recorded in ``wbI18n.missing``), and with a catalog the labels,
+    words, headings and the data's age show translated, numbers in the language's format, the board still fitting."""
+    snap = snapshot(waiting=3)
+    snap["interval"] = {"minutes": 15}
+    snap["queues"]["support"]["sl_target_pct"] = 80.5
+    await publisher.publish(snap)
+    board = {"title": "Floor 2", "queues": ["support", "sales"], "groups": [], "tiles": [], "pages": []}
+    await store.boards.write_board("floor2", {**board, "language": "fi", "version": 1}, {"actor": "test"})
+    async with serve(port) as base:
+        page = await open_page(browser, base, f"/tv/floor2?token={token}&refresh=1")
+        await expect(page.locator("html")).to_have_attribute("lang", "fi")
+        await expect(page.locator('[data-queue="support"] [data-kpi="waiting"] .v')).to_have_text("3")
+        await expect(page.locator('[data-queue="support"] [data-kpi="sl_day"] .l')).to_have_text("SL today 80,5/20")
+        await page.wait_for_function("window.wbI18n.missing.has('{seconds} s ago')")
+        assert ASKED - set(await page.evaluate("[...window.wbI18n.missing]")) == set()
+        await page.evaluate("window.marker = 'no reload'")
+        await store.boards.write_board("floor2", {**board, "language": "en", "version": 2}, {"actor": "test"})
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await expect(page.locator('[data-queue="support"] [data-kpi="sl_day"] .l')).to_have_text("SL today 80.5/20")
+        assert await page.evaluate("window.marker") == "no reload"
+
+        german = await new_page(browser, base)
+        await german.add_init_script(script=f"({WITH_GERMAN})({json.dumps(GERMAN)})")
+        await german.goto(f"/tv/floor2?token={token}&lang=de")  # ?lang= wins over the board's
+        await expect(german.locator("html")).to_have_attribute("lang", "de")
+        support = german.locator('[data-queue="support"]')
+        await expect(support.locator('[data-kpi="waiting"] .l')).to_have_text("Wartende Anrufer")
+        await expect(support.locator(".state")).to_have_text("▲ WARNUNG")
+        await expect(support.locator('[data-kpi="sl_interval"] .l')).to_have_text("SL 15 Min. 80,5/20")
+        await expect(german.locator("#tv-data")).to_have_text(re.compile(r"^Daten vor \d+ s$"))
+        assert await german.locator("#tv-denied h1").text_content() == "Nicht berechtigt"
+        await assert_fits(german, HD)
 
 
 async def test_a_rotating_board_turns_its_pages(

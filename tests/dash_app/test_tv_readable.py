@@ -5,6 +5,9 @@ threshold breached inside its for_s shown as pending with the time left.
 Sizes are measured against the screen's short side (its height on a landscape TV, its width on a portrait one):
 headline figures >= 6 %, secondary figures >= 3.5 %, any text >= 2.2 % (24 px at 1080p). Screenshots of each
 board at each size go to /tmp/tv-shots/ (and build/screenshots/).
+
+Longer languages must fit too: both boards are measured again at 1080p in German and Finnish (``?lang=``), the page
+saying so in ``<html lang>``. Until their catalogs are filled those render English.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ SCREENS: dict[str, ViewportSize] = {
     "portrait": {"width": 1080, "height": 1920},
 }
 TEXT_MIN, HEADLINE_MIN, SECONDARY_MIN = 0.022, 0.06, 0.035  # of the screen's short side
+LANGUAGES = ("de", "fi")  # among the longest of dash_app.i18n.LANGUAGES
 # Every visible piece of text on the page (an element with a text node of its own, or a ::before/::after glyph):
-# its font size, whether it overflows its box, whether it leaves its tile, and what it is.
+# its font size and its glyphs' (a level's glyph is half a figure's size: held to the floor of any text), whether it
+# overflows its box, whether it leaves its tile, and what it is.
 MEASURE = """() => {
   const out = [], visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0
     && getComputedStyle(el).visibility !== 'hidden'; };
@@ -50,7 +55,8 @@ MEASURE = """() => {
     out.push({
       text: el.textContent.trim().slice(0, 40), cls: el.className, kpi: el.parentElement.dataset.kpi || null,
       box: el.parentElement.parentElement.className, tile: tile ? tile.dataset.name : null,
-      size: Math.min(...[parseFloat(getComputedStyle(el).fontSize), ...glyphs.map((s) => parseFloat(s.fontSize))]),
+      size: parseFloat(getComputedStyle(el).fontSize),
+      glyph: glyphs.length ? Math.min(...glyphs.map((s) => parseFloat(s.fontSize))) : null,
       overflow: own && el.scrollWidth > el.clientWidth + 0.5 && getComputedStyle(el).display !== 'inline',
       outside: Boolean(t) && (r.right > t.right + 0.5 || r.bottom > t.bottom + 0.5 || r.left < t.left - 0.5),
       offscreen: r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5,
@@ -115,6 +121,9 @@ def problems(measured: dict[str, Any], viewport: ViewportSize) -> list[str]:
             least = SECONDARY_MIN
         if text["size"] < least * base - 0.01:
             out.append(f"{text['text']!r} ({text['cls']}) {text['size']:.1f}px < {least * base:.1f}px")
+        # a level's glyph beside a figure (▲ ■ △ □) is half its size: text, held to the floor of any text
+        if text["glyph"] is not None and text["glyph"] < TEXT_MIN * base - 0.01:
+            out.append(f"{text['text']!r} ({text['cls']}) glyph {text['glyph']:.1f}px < {TEXT_MIN * base:.1f}px")
         for flaw in ("overflow", "outside", "offscreen"):
             if text[flaw]:
                 out.append(f"{text['text']!r} ({text['cls']} of tile {text['tile']}): {flaw}")
@@ -150,6 +159,22 @@ async def test_every_text_of_the_demo_boards_is_readable_at_every_screen(
             )
             await page.screenshot(path=shots / f"tv-{board}-{screen}.png")
             await page.screenshot(path=screenshot_path(f"wallboard-tv-{board}-{screen}.png"))
+    for lang in LANGUAGES:
+        for board in ("default", "adherence"):
+            page = await new_page(browser, base, viewport=SCREENS["1080p"])
+            await page.goto(f"/tv/{board}?token={token}&lang={lang}")
+            await expect(page.locator('[data-kpi="waiting"] .v').first).not_to_have_text("—")
+            await expect(page.locator("html")).to_have_attribute("lang", lang)
+            assert await page.evaluate("document.documentElement.lang") == lang
+            await settle(page)
+            measured = await page.evaluate(MEASURE)
+            assert len(measured["texts"]) > 20, measured
+            flaws = problems(measured, SCREENS["1080p"])
+            found[f"{board} at 1080p in {lang}"] = (
+                [*flaws, str(await page.evaluate("window.wallboardTv.fit()"))] if flaws else []
+            )
+            await page.screenshot(path=shots / f"tv-{board}-1080p-{lang}.png")
+            await page.close()
     assert {where: flaws for where, flaws in found.items() if flaws} == {}
 
 
