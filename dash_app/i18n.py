@@ -9,8 +9,9 @@ text is the message id. ``scripts/i18n extract`` collects them all with Babel's 
 ``dash_app/locales/pages.pot``; ``scripts/i18n update`` merges that template into one catalog per language,
 ``dash_app/locales/<lang>.po`` (new messages empty, kept ones untouched); translators fill them;
 ``scripts/i18n build`` writes ``dash_app/tv_assets/i18n-catalogs.js``, every language's translations as one
-object the pages load before their own scripts. ``scripts/i18n check`` (and a test) fails when the template,
-a catalog or the built file is out of date, or a message of a language is untranslated or lost a placeholder.
+object the pages load before their own scripts. ``scripts/i18n check`` (and a test) fails when the template or a
+catalog does not hold exactly the pages' messages, the built file is out of date, or a message of a language is
+untranslated or lost a placeholder (the template's file:line references are a help for translators, not checked).
 
 In the browser, ``tv_assets/i18n.js`` (``window.wbI18n``) picks the language: ``?lang=``, then the board's
 ``language`` (a TV), then the user's profile (a logged-in page), then the browser's languages, else English;
@@ -156,9 +157,16 @@ def build_js() -> str:
 def check() -> list[Problem]:
     """What is out of date or missing: stale files, untranslated messages, placeholders lost (empty: all good)."""
     problems: list[Problem] = []
-    for path, text in update(extract()).items():
-        if not path.is_file() or path.read_text() != text:
-            problems.append(f"{path.relative_to(ROOT.parent)} is out of date: run scripts/i18n update")
+    wanted = {str(message.id) for message in extract() if message.id}
+    for path in (TEMPLATE, *(LOCALES / f"{lang}.po" for lang in TRANSLATED)):
+        # the messages must be the pages' (where they are used may move: the template's locations are a help)
+        held = {str(message.id) for message in _read(path) if message.id} if path.is_file() else set()
+        if held != wanted:
+            added, gone = sorted(wanted - held), sorted(held - wanted)
+            problems.append(
+                f"{path.relative_to(ROOT.parent)} is out of date ({len(added)} new, e.g. {added[:2]}; {len(gone)} gone,"
+                f" e.g. {gone[:2]}): run scripts/i18n update"
+            )
     if not BUILT.is_file() or BUILT.read_text() != build_js():
         problems.append(f"{BUILT.relative_to(ROOT.parent)} is out of date: run scripts/i18n build")
     messages = [message.id for message in extract() if message.id]

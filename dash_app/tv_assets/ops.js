@@ -268,7 +268,10 @@
     }
     P.shown = key;
     if (location.hash !== `#${key}`) history.replaceState(null, "", `#${key}`);
-    await P.sections[key].load();
+    const shown = P.sections[key];
+    delete shown.section.dataset.loaded;
+    await shown.load();
+    shown.section.dataset.loaded = "true";  // its API reads answered and drawn (tests wait on it)
   }
 
   // ---- thresholds ----------------------------------------------------------------------------------------------------

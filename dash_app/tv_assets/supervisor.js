@@ -375,11 +375,13 @@
         }
         if (may && !li.querySelector(".sup-alert-tools")) li.append(alertTools(r.id));
         li.className = `sup-alert lvl-${r.level} st-${r.state}`;
-        const since = r.since;
+        // t() outside template literals: the message extractor reads only plain calls
+        const since = r.since ? t("since {time}", { time: r.since }) : "";
+        const note = r.note ? t("note: {note}", { note: r.note }) : "";
         li.children[0].replaceChildren(el("span", { className: "sup-alert-cue" }, r.cue), el("strong", {}, r.title),
-          ` · ${r.target}`, since ? ` · ${t("since {time}", { time: since })}` : "");
+          ` · ${r.target}`, since ? ` · ${since}` : "");
         li.children[1].textContent = r.reason;  // the server's words, as it wrote them
-        li.children[2].textContent = r.note ? `${r.state_words} · ${t("note: {note}", { note: r.note })}` : r.state_words;
+        li.children[2].textContent = note ? `${r.state_words} · ${note}` : r.state_words;
         return li;
       });
       if (!rows.length) { box.replaceChildren(el("li", { className: "sup-none" }, t("no open alerts"))); return; }
