@@ -116,7 +116,7 @@ async def test_monitor_needs_the_grant_a_call_and_a_phone(store: Store) -> None:
     assert no_call.status_code == 409 and "on no call" in no_call.json()["detail"]
     assert no_phone.status_code == 422
     assert profile.status_code == 200
-    assert read_back.json() == {"name": "sup1", "extension": "PJSIP/2001", "may_monitor": True}
+    assert read_back.json() == {"name": "sup1", "extension": "PJSIP/2001", "may_monitor": True, "language": None}
     assert accepted.status_code == 202
     assert (accepted.json()["mode"], accepted.json()["extension"]) == ("barge", "PJSIP/2001")
 

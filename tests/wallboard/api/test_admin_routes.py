@@ -130,7 +130,15 @@ async def test_user_management(store: Store) -> None:
     assert weak.json() == {
         "detail": [{"field": "password", "reason": "password has 5 characters, expected at least 12"}]
     }
-    assert [user["name"] for user in listed.json()] == ["admin1", "carol", "ops1", "planner1", "supervisor1", "viewer1"]
+    assert [user["name"] for user in listed.json()] == [
+        "admin1",
+        "carol",
+        "ingest1",
+        "ops1",
+        "planner1",
+        "supervisor1",
+        "viewer1",
+    ]
     assert "$argon2" not in listed.text and "password" not in listed.text
     assert unknown.status_code == 404
     assert login.status_code == 200

@@ -112,6 +112,7 @@ async def test_only_planners_and_admins_may_import_or_clear(store: Store, site_f
         Role.PLANNER: 200,
         Role.OPS: 403,
         Role.ADMIN: 200,
+        Role.INGEST: 403,
         "display": 403,
     }
     assert cleared == {Role.VIEWER: 403, Role.OPS: 403, "display": 403}
