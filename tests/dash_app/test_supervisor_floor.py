@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import new_page
+from browser import new_page, screenshot_path
 from playwright.async_api import Browser, Page, expect
 
 from dash_app.floor import TOTALS, alert_rows, state_totals, team_totals
@@ -201,6 +201,7 @@ async def test_a_phone_shows_agents_and_alerts_without_horizontal_scroll(
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
         SHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=SHOTS / "supervisor-390x844.png")
+        await page.screenshot(path=screenshot_path("supervisor-phone.png"))  # scripts/screenshot copies it to docs/
         await page.screenshot(path=SHOTS / "supervisor-390x844-full.png", full_page=True)
 
 

@@ -186,6 +186,7 @@ async def test_every_text_of_the_demo_boards_is_readable_at_every_screen(
                     [str(await page.evaluate("window.wallboardTv.fit()"))] if flaws else []
                 )
                 await page.screenshot(path=shots / f"tv-{board}-{screen}-{lang}.png")
+                await page.screenshot(path=screenshot_path(f"wallboard-tv-{board}-{screen}-{lang}.png"))
             await page.close()
     assert {where: flaws for where, flaws in found.items() if flaws} == {}
 
