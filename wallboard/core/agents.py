@@ -186,7 +186,7 @@ class TimedPresence(Presence):
         closed.spend(self.state, end)
         day = self.day_state_s
         for state, seconds in closed.state_s.items():
-            if seconds:
+            if seconds and state is not _LOGGED_OUT:  # logged-out time is read nowhere: not kept
                 day[state] = day.get(state, 0.0) + seconds
         totals = self.pauses_total
         mark = self.pauses_mark
