@@ -4,6 +4,7 @@ admin (logged in on /ops/) and the engine applies the action; the test checks it
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -96,7 +97,7 @@ async def alert_in_api(demo: Demo, alert_id: str, wanted: dict[str, Any], timeou
         if all(found.get(key) == value for key, value in wanted.items()) or time.monotonic() > deadline:
             assert {key: found.get(key) for key in wanted} == wanted
             return found
-        time.sleep(0.3)
+        await asyncio.sleep(0.3)  # polling the API until the condition holds (bounded by the deadline)
 
 
 async def test_an_alert_is_acknowledged_snoozed_and_noted_from_the_page(page: Page, demo: Demo) -> None:

@@ -100,10 +100,11 @@ async def test_pause_unpause_logout_login_and_listen_through_the_demo(
     await poll_until(paused, f"{agent_id} paused for Coaching in the snapshot", WAIT_S)
     assert (await _settled(http, await http.post(f"/api/v1/agents/{agent_id}/unpause", json={})))["state"] == "done"
 
-    async def unpaused() -> bool:
-        return not str((await _agents(http))[agent_id]["state"]).startswith("paused")
+    async def unpaused() -> bool:  # our Coaching pause is lifted (the simulated floor may pause the agent anew:
+        agent = (await _agents(http))[agent_id]  # a break, or Auto-Pause after a ring it did not answer)
+        return not (str(agent["state"]).startswith("paused") and agent["reason"] == "Coaching")
 
-    await poll_until(unpaused, f"{agent_id} no longer paused", WAIT_S)
+    await poll_until(unpaused, f"{agent_id} no longer paused for Coaching", WAIT_S)
 
     queues = list((await _agents(http))[agent_id]["queues"])
     assert queues
