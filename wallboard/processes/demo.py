@@ -29,8 +29,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from collectors.ami.client import AmiClient, AmiConfig
+from collectors.esl.client import EslClient, EslConfig
 from collectors.simulator.ami_server import SimulatedAmiServer
 from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
+from collectors.simulator.esl_format import agent_name, queue_name
+from collectors.simulator.esl_server import SimulatedEslServer
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import on_wall_clock, schedule_around
 from wallboard.admin.accounts import Accounts, Hashing, audit_entry, create_display_token, token_digest
@@ -72,6 +75,7 @@ class DemoOptions:
     agents: int = 40
     queues: int = 4
     schedule: SchedulePolicy | None = SchedulePolicy()  # None: random breaks and no stored schedule
+    pbx: str = "asterisk"  # "freeswitch": the simulator speaks ESL (mod_callcenter) and the ESL collector reads it
 
 
 async def demo(
@@ -82,7 +86,8 @@ async def demo(
     inform: Callable[[str], None] = lambda line: None,
     pages: Sequence[PageMount] = (),
 ) -> None:
-    """The whole pipeline on one machine: simulator on loopback, AMI collector, Redis, engine, API."""
+    """The whole pipeline on one machine: simulator on loopback, AMI (or ESL: ``options.pbx``) collector, Redis,
+    engine, API."""
     # Its own Redis unless told otherwise: a throwaway one (append-only file in a temporary directory), or
     # with --data-dir that directory's, where the token, the users and the day's figures outlive a restart.
     with redis_link(settings, throwaway=settings.data_dir is None) as link:
@@ -90,7 +95,9 @@ async def demo(
             inform(f"redis: {link.url}" + (" (throwaway: gone when the demo stops)" if link.throwaway else ""))
         client = connect(link.url, client_name="wallboard-demo")
         try:
-            demo_settings = settings.model_copy(update={"redis_url": link.url, "actions": FAMILIES})  # every action
+            # every action with Asterisk; the ESL collector executes none
+            actions = FAMILIES if options.pbx == "asterisk" else ()
+            demo_settings = settings.model_copy(update={"redis_url": link.url, "actions": actions})
             await _demo_on(demo_settings, link, client, options, inform, announce, pages)
         finally:
             await client.aclose()
@@ -117,19 +124,30 @@ async def _demo_on(
     )
     site = site_config(config, site=settings.site)
     site = SiteConfig.model_validate({**site.model_dump(exclude_unset=True), "thresholds": DEMO_THRESHOLDS})
+    if options.pbx == "freeswitch":
+        site = freeswitch_site(site, config)
     store = site_store(settings, client)
     simulation = Simulation(config, options.seed, start=now)
     if config.schedule is not None:
         await store_demo_schedule(store, config, site, now, options.speed)
-    server = SimulatedAmiServer(simulation, username="wallboard", secret=secret, speed=options.speed)
+    server: SimulatedAmiServer | SimulatedEslServer
+    if options.pbx == "freeswitch":
+        secret = settings.esl_password.get_secret_value() if settings.esl_password else secret
+        server = SimulatedEslServer(simulation, password=secret, speed=options.speed)
+    else:
+        server = SimulatedAmiServer(simulation, username="wallboard", secret=secret, speed=options.speed)
     await server.start("127.0.0.1", 0)
     try:
-        ami = AmiClient(
-            AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site),
-            StreamSink(store),
-            actions=ActionFeed(AgentActions(store.actions)),
-            enabled=settings.actions,
-        )
+        collector: AmiClient | EslClient
+        if isinstance(server, SimulatedEslServer):
+            collector = EslClient(EslConfig("127.0.0.1", server.port, secret, site=settings.site), StreamSink(store))
+        else:
+            collector = AmiClient(
+                AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site),
+                StreamSink(store),
+                actions=ActionFeed(AgentActions(store.actions)),
+                enabled=settings.actions,
+            )
         runner = EngineRunner(settings, store, site)
         app = create_app(settings, store=store, site_config=site)
         mount_board_page(app)
@@ -148,9 +166,10 @@ async def _demo_on(
                 inform(f"ops page: {base}/ops/ (user {DEMO_ADMIN!r}, password {password!r}; {kept})")
             inform(f"supervisor view: {base}/supervisor/?token={token}")
             inform(f"TV board with team adherence tiles: {base}/tv/adherence?token={token}")
+            kind = "esl" if isinstance(collector, EslClient) else "ami"
             parts = {
-                "AMI collector": ami.run(),
-                "collector health": report_health(store, "collector:ami", ami.stats.as_fields),
+                f"{kind.upper()} collector": collector.run(),
+                "collector health": report_health(store, f"collector:{kind}", collector.stats.as_fields),
                 "engine": runner.run(),
                 "announcement": _announce_when_ready(app, settings.site, f"{base}/?token={token}", announce),
             }
@@ -164,6 +183,17 @@ async def _demo_on(
                 await close_runner(runner)
     finally:
         await server.close()
+
+
+def freeswitch_site(site: SiteConfig, config: SimConfig) -> SiteConfig:
+    """The demo's site as FreeSWITCH names it: queues ``support@default``, each agent also known as its
+    mod_callcenter name (``1007@default``), so the ESL collector's events land on the same queues and agents."""
+    data = site.model_dump(exclude_unset=True)
+    data["queues"] = {queue_name(name): value for name, value in data.get("queues", {}).items()}
+    for spec in config.agents:
+        entry = data["agents"][spec.agent_id]
+        entry["aliases"] = [*entry.get("aliases", ()), agent_name(spec.agent_id)]
+    return SiteConfig.model_validate(data)
 
 
 async def keep_redis(server: EmbeddedRedis, *, every_s: float = REDIS_WATCH_S, misses: int = REDIS_MISSES) -> None:

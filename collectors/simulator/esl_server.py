@@ -1,0 +1,443 @@
+"""A real FreeSWITCH event socket (mod_event_socket, inbound mode) on a TCP port, for the simulated contact center.
+
+Theory of operation
+-------------------
+``SimulatedEslServer(simulation, password=...)`` owns the ``Simulation``, an ``EslFormatter`` (mod_callcenter:
+``collectors.simulator.esl_format``) and the connected sessions. The clock works as the AMI server's: ``speed``
+advances the model in the background every ``tick_s`` (``speed`` simulated seconds per second), ``speed=None``
+waits for a test to ``await advance(seconds)``. Every batch of model events becomes callcenter::info events,
+formatted once per format (plain, JSON) and written to each session subscribed to them; a ``HEARTBEAT`` goes out
+every 20 simulated seconds, as the switch's core sends it.
+
+A session is what mod_event_socket does with an inbound connection: ``auth/request``; ``auth <password>``
+answered ``+OK accepted`` or ``-ERR invalid`` then the disconnect notice; before that every other command is
+``-ERR command not found``. Then ``event plain|json <names>`` (``ALL``, event names, ``CUSTOM <subclass>...``:
+every token after ``CUSTOM`` is a subclass, as mod_event_socket reads it), ``noevents``, ``api <command>``
+(``api/response``), ``bgapi <command>`` (``+OK Job-UUID: ...`` at once, then a ``BACKGROUND_JOB`` event with
+the result to the sessions subscribed to it), ``exit``. The api commands are ``status``, ``version`` and
+``callcenter_config`` ``queue list``, ``queue list members <queue>``, ``queue count members <queue>``,
+``agent list``, ``tier list`` and ``agent set status <agent> '<status>'`` for ``On Break`` and ``Available``
+(the model pauses or unpauses the agent in every queue; other statuses are refused). Replies keep the real
+switch's framing (``collectors.simulator.esl_frames``). A session whose unsent bytes pass ``max_buffer`` is
+dropped and logged; a client that disconnects only ends its own session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from collectors.simulator.config import SchedulePolicy, build_config
+from collectors.simulator.esl_format import EslFormatter
+from collectors.simulator.esl_frames import (
+    AUTH_REQUEST,
+    Pairs,
+    api_response,
+    command_reply,
+    core_headers,
+    disconnect_notice,
+    json_event,
+    plain_event,
+    status_text,
+)
+from collectors.simulator.model import Simulation
+from collectors.simulator.views import SimEvent
+from wallboard.errors import StartupError
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_S = 20.0
+MAX_COMMAND = 64 * 1024
+
+
+class EslServerError(StartupError):
+    """The server was used out of order (advance() with a running clock, port before start())."""
+
+
+@dataclass(eq=False)
+class _Session:
+    number: int
+    writer: asyncio.StreamWriter
+    peer: str
+    authenticated: bool = False
+    format: str = ""  # "plain" or "json" once subscribed
+    names: set[str] = field(default_factory=set)
+    subclasses: set[str] = field(default_factory=set)
+    dropped: str | None = None
+
+    def wants(self, name: str, subclass: str | None) -> bool:
+        if not self.format:
+            return False
+        if "ALL" in self.names:
+            return True
+        if subclass is not None:
+            return subclass in self.subclasses or ("CUSTOM" in self.names and not self.subclasses)
+        return name in self.names
+
+
+class SimulatedEslServer:
+    """Serves a ``Simulation`` over the FreeSWITCH event socket to any number of sessions."""
+
+    def __init__(
+        self,
+        simulation: Simulation,
+        *,
+        password: str = "ClueCon",
+        speed: float | None = 1.0,
+        tick_s: float = 0.05,
+        max_buffer: int = 4 * 1024 * 1024,
+    ) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed must be positive (or None for a manual clock), got {speed}")
+        self._sim = simulation
+        self._fmt = EslFormatter(simulation.config, simulation.state(), seed=simulation.seed)
+        self._password = password
+        self._speed, self._tick = speed, tick_s
+        self._max_buffer = max_buffer
+        self._server: asyncio.Server | None = None
+        self._clock: asyncio.Task[None] | None = None
+        self._sessions: dict[_Session, asyncio.Task[None] | None] = {}
+        self._counter = 0
+        self._jobs = 0
+        self._zone = ZoneInfo(simulation.config.timezone)
+        self._booted = simulation.current_time
+        self._heartbeat = self._booted + timedelta(seconds=HEARTBEAT_S)
+        self.dropped_slow = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on ``host:port`` (0 picks a free port) and start the clock unless it is manual."""
+        self._server = await asyncio.start_server(self._serve, host, port)
+        if self._speed is not None:
+            self._clock = asyncio.create_task(self._run_clock(self._speed), name="esl-sim-clock")
+        logger.info("simulated FreeSWITCH event socket on %s:%d (speed %s)", host, self.port, self._speed or "manual")
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise EslServerError("the server is not listening: call start() first")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def simulation(self) -> Simulation:
+        return self._sim
+
+    @property
+    def formatter(self) -> EslFormatter:
+        return self._fmt
+
+    async def close(self) -> None:
+        """Stop the clock, stop listening and drop every session."""
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
+            self._clock = None
+        if self._server is not None:
+            self._server.close()
+        await self.drop_sessions()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def drop_sessions(self) -> None:
+        """Abort every session at once (a switch restart or network cut, for reconnect tests)."""
+        sessions = list(self._sessions.items())
+        for session, _ in sessions:
+            self._abort(session, "dropped by drop_sessions()")
+        tasks = [task for _, task in sessions if task is not None and task is not asyncio.current_task()]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ clock
+
+    async def advance(self, seconds: float) -> list[SimEvent]:
+        """Manual clock: move the model ``seconds`` forward, send what happened; return the model events."""
+        if self._speed is not None:
+            raise EslServerError("advance() needs a manual clock (speed=None); this server runs its own")
+        events = self._sim.advance(self._sim.current_time + timedelta(seconds=seconds))
+        self._publish(events)
+        await asyncio.sleep(0)
+        return events
+
+    async def _run_clock(self, speed: float) -> None:
+        loop = asyncio.get_running_loop()
+        origin_mono, origin_model = loop.time(), self._sim.current_time
+        while True:
+            await asyncio.sleep(self._tick)
+            target = origin_model + timedelta(seconds=(loop.time() - origin_mono) * speed)
+            try:
+                self._publish(self._sim.advance(target))
+            except Exception:  # a bug in one batch must not stop the switch's clock silently
+                logger.exception("the simulated FreeSWITCH could not publish a batch")
+                raise
+
+    def _publish(self, events: list[SimEvent]) -> None:
+        batch = [pairs for event in events for pairs in self._fmt.events(event)]
+        now = self._sim.current_time
+        while now >= self._heartbeat:
+            batch.append(self._heartbeat_event(self._heartbeat))
+            self._heartbeat += timedelta(seconds=HEARTBEAT_S)
+        if batch:
+            self._broadcast(batch)
+
+    def _heartbeat_event(self, ts: datetime) -> Pairs:
+        uptime = int((ts - self._booted).total_seconds() * 1000)
+        head = core_headers(
+            ts,
+            self._zone,
+            self._fmt.next_sequence(),
+            ("switch_core.c", "send_heartbeat", 95),
+            "HEARTBEAT",
+            subclass=False,
+        )
+        return [
+            *head,
+            ("Event-Info", "System Ready"),
+            ("Up-Time", status_text(self._booted, ts, 0, 0).split("\n")[0][3:]),
+            ("FreeSWITCH-Version", "1.10.12-release~64bit"),
+            ("Uptime-msec", str(uptime)),
+            ("Session-Count", str(len(self._sim.state().entries))),
+            ("Max-Sessions", "1000"),
+            ("Session-Per-Sec", "200"),
+            ("Session-Per-Sec-Last", "0"),
+            ("Session-Per-Sec-Max", "0"),
+            ("Session-Per-Sec-FiveMin", "0"),
+            ("Session-Since-Startup", "0"),
+            ("Session-Peak-Max", "0"),
+            ("Session-Peak-FiveMin", "0"),
+            ("Idle-CPU", "99.000000"),
+        ]
+
+    def _broadcast(self, events: list[Pairs], body: str | None = None) -> None:
+        cache: dict[tuple[str, int], bytes] = {}
+        for session in list(self._sessions):
+            if not session.authenticated or not session.format:
+                continue
+            chunks = []
+            for index, pairs in enumerate(events):
+                head = dict(pairs[:2])
+                subclass = head.get("Event-Subclass")
+                name = head.get("Event-Name", "")
+                if not session.wants(name, subclass):
+                    continue
+                key = (session.format, index)
+                if key not in cache:
+                    cache[key] = (plain_event if session.format == "plain" else json_event)(pairs, body)
+                chunks.append(cache[key])
+            if chunks:
+                self._send(session, b"".join(chunks))
+
+    # ------------------------------------------------------------------ sessions
+
+    def _send(self, session: _Session, data: bytes) -> None:
+        if session.dropped is not None:
+            return
+        session.writer.write(data)
+        pending = session.writer.transport.get_write_buffer_size()
+        if pending > self._max_buffer:
+            self.dropped_slow += 1
+            logger.warning(
+                "dropping ESL session %d from %s: %d bytes unsent (client too slow)",
+                session.number,
+                session.peer,
+                pending,
+            )
+            self._abort(session, f"dropped: {pending} bytes unsent (client too slow)")
+
+    @staticmethod
+    def _abort(session: _Session, why: str) -> None:
+        if session.dropped is None:
+            session.dropped = why
+            session.writer.transport.abort()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._counter += 1
+        peer = writer.get_extra_info("peername")
+        session = _Session(self._counter, writer, f"{peer[0]}:{peer[1]}")
+        self._sessions[session] = asyncio.current_task()
+        logger.info("ESL session %d connected from %s", session.number, session.peer)
+        reason = "closed by the client"
+        try:
+            writer.write(AUTH_REQUEST)
+            reason = await self._read_loop(session, reader)
+        except (ConnectionError, OSError, asyncio.LimitOverrunError) as exc:
+            reason = f"connection lost ({exc.__class__.__name__})"
+        finally:
+            del self._sessions[session]
+            reason = session.dropped or reason
+            session.dropped = reason
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            logger.info("ESL session %d from %s disconnected: %s", session.number, session.peer, reason)
+
+    async def _read_loop(self, session: _Session, reader: asyncio.StreamReader) -> str:
+        buffer = b""
+        while session.dropped is None:
+            data = await reader.read(65536)
+            if not data:
+                return "closed by the client"
+            buffer += data.replace(b"\r\n", b"\n")
+            while b"\n\n" in buffer:
+                block, buffer = buffer.split(b"\n\n", 1)
+                lines = block.decode("utf-8", "replace").strip("\n").split("\n")
+                if not lines or not lines[0].strip():
+                    continue
+                outcome = await self._handle(session, lines[0].strip(), lines[1:])
+                if outcome:
+                    return outcome
+            if len(buffer) > MAX_COMMAND:
+                return "a command over 64 KiB"
+        return "dropped by the server"
+
+    async def _handle(self, session: _Session, line: str, extra: list[str]) -> str | None:
+        """Answer one command; return why the session must end, or None to keep it."""
+        verb, _, rest = line.partition(" ")
+        verb = verb.lower()
+        if verb == "auth":
+            if rest.strip() == self._password:
+                session.authenticated = True
+                self._send(session, command_reply("+OK accepted"))
+                return None
+            self._send(session, command_reply("-ERR invalid") + disconnect_notice())
+            return "authentication failed"
+        if verb == "exit":
+            self._send(session, command_reply("+OK bye") + disconnect_notice())
+            return "exit"
+        if not session.authenticated:
+            self._send(session, command_reply("-ERR command not found"))
+        elif verb == "event":
+            self._subscribe(session, rest)
+        elif verb == "noevents":
+            session.format, session.names, session.subclasses = "", set(), set()
+            self._send(session, command_reply("+OK no longer listening for events"))
+        elif verb == "api":
+            self._send(session, api_response(self.api(rest.strip())))
+        elif verb == "bgapi":
+            self._bgapi(session, rest.strip(), extra)
+        else:
+            self._send(session, command_reply("-ERR command not found"))
+        return None
+
+    def _subscribe(self, session: _Session, rest: str) -> None:
+        tokens = rest.split()
+        if not tokens or tokens[0].lower() not in ("plain", "json"):
+            self._send(session, command_reply("-ERR invalid format"))
+            return
+        session.format = tokens[0].lower()
+        custom = False
+        for token in tokens[1:]:
+            if custom:
+                session.subclasses.add(token)
+            elif token.upper() == "CUSTOM":
+                custom = True
+                session.names.add("CUSTOM")
+            else:
+                session.names.add(token.upper())
+        self._send(session, command_reply(f"+OK event listener enabled {session.format}"))
+
+    def _bgapi(self, session: _Session, command: str, extra: list[str]) -> None:
+        headers = dict(line.split(": ", 1) for line in extra if ": " in line)
+        self._jobs += 1
+        job = headers.get("Job-UUID") or f"{self._jobs:08x}-0000-4000-8000-{self._jobs:012x}"
+        self._send(session, command_reply(f"+OK Job-UUID: {job}", ("Job-UUID", job)))
+        result = self.api(command)
+        name, _, arg = command.partition(" ")
+        ts = self._sim.current_time
+        head = core_headers(
+            ts,
+            self._zone,
+            self._fmt.next_sequence(),
+            ("mod_event_socket.c", "api_exec", 1572),
+            "BACKGROUND_JOB",
+            subclass=False,
+        )
+        event = [*head, ("Job-UUID", job), ("Job-Command", name), ("Job-Command-Arg", arg)]
+        self._broadcast([event], body=result)
+
+    # ------------------------------------------------------------------ api
+
+    def api(self, command: str) -> str:
+        """The reply text to ``api <command>``."""
+        name, _, rest = command.partition(" ")
+        if name == "status":
+            calls = len(self._sim.state().entries)
+            return status_text(self._booted, self._sim.current_time, calls, calls)
+        if name == "version":
+            return "FreeSWITCH Version 1.10.12-release~64bit ( 64bit)\n"
+        if name == "callcenter_config":
+            return self._callcenter(rest.strip())
+        return f"-ERR {name} Command not found!\n"
+
+    def _callcenter(self, rest: str) -> str:
+        try:
+            words = shlex.split(rest)
+        except ValueError:
+            return "-ERR Invalid quoting\n"
+        fmt = self._fmt
+        match words:
+            case ["agent", "list"]:
+                return fmt.agent_list()
+            case ["tier", "list"]:
+                return fmt.tier_list()
+            case ["queue", "list"]:
+                return fmt.queue_list()
+            case ["queue", "list", "members", queue]:
+                return fmt.member_list(queue) or "-ERR Queue not found!\n"
+            case ["queue", "count", "members", queue]:
+                return f"{fmt.member_count(queue)}\n" if queue in fmt.queue_names() else "-ERR Queue not found!\n"
+            case ["agent", "set", "status", agent, status]:
+                return self._set_status(agent, status)
+        return "-ERR Unknown Command\n"
+
+    def _set_status(self, agent: str, status: str) -> str:
+        interface = self._fmt.interface_of(agent)
+        if interface is None:
+            return "-ERR Invalid Agent!\n"
+        if status not in ("On Break", "Available"):
+            return "-ERR Invalid Status!\n"
+        _, events = self._sim.pause_member(
+            interface, status == "On Break", None, "On Break" if status == "On Break" else ""
+        )
+        self._publish(events)
+        return "+OK\n"
+
+
+async def run_esl_simulator(
+    host: str,
+    port: int,
+    *,
+    agents: int,
+    queues: int,
+    speed: float,
+    seed: int,
+    password: str,
+    timezone: str = "UTC",
+    day_hour: float | None = None,
+    schedule: SchedulePolicy | None = None,
+) -> None:
+    """Serve a generated contact center over the FreeSWITCH event socket until cancelled
+    (``wallboard simulate --protocol esl``); ``day_hour`` and ``schedule`` as for the AMI simulator."""
+    now = datetime.now(UTC)
+    offset = 0.0
+    if day_hour is not None:
+        local = now.astimezone(ZoneInfo(timezone))
+        offset = day_hour - (local.hour + local.minute / 60 + local.second / 3600)
+    config = build_config(agents, queues, seed=seed, timezone=timezone, hour_offset=offset, schedule=schedule)
+    server = SimulatedEslServer(Simulation(config, seed, start=now), password=password, speed=speed)
+    await server.start(host, port)
+    logger.info("simulating %d agents in %d queues over ESL (seed %d, speed x%g)", agents, queues, seed, speed)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.close()
