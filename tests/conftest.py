@@ -9,6 +9,7 @@ simulate an outage. ``redis_url`` (function scope) empties that server first and
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,9 @@ import pytest
 import redis
 
 START_TIMEOUT_S = 10.0
+# The suite expects the CLI's English messages whatever the developer's locale (LANG=fi_FI...); a test of
+# another language sets WALLBOARD_LANG itself. Set here, so the commands the tests start inherit it too.
+os.environ["WALLBOARD_LANG"] = "en"
 
 
 def _free_port() -> int:
@@ -149,3 +153,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         wanted |= by_module.get(module, set())
         for name in sorted(wanted - {mark.name for mark in item.iter_markers()}):
             item.add_marker(name)
+        # The whole tier runs on 2 xdist workers (scripts/test, --dist loadgroup): the browser tests stay on one of
+        # them, one after the other, sharing one Chromium; everything else spreads over both.
+        if item.get_closest_marker("browser") is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("browser"))

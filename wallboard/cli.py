@@ -37,6 +37,7 @@ from wallboard.core.site import QueueConfig, SiteConfig, SiteFileError, load_sit
 from wallboard.core.text import printable
 from wallboard.core.users import Role
 from wallboard.errors import EXIT_FAILED, EXIT_USAGE, UsageError, WallboardError
+from wallboard.processes.messages import _, negotiate, ngettext, use
 
 if TYPE_CHECKING:
     from wallboard.admin.accounts import Accounts
@@ -64,13 +65,15 @@ def _configure_logging(verbose: int) -> None:
 def _sl_threshold(text: str) -> tuple[str, float]:
     queue, sep, seconds = text.rpartition("=")
     if not sep or not queue:
-        raise argparse.ArgumentTypeError(f"expected QUEUE=SECONDS, read {text!r}")
+        raise argparse.ArgumentTypeError(_("expected QUEUE=SECONDS, read {text}").format(text=repr(text)))
     try:
         value = float(seconds)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds after '=', read {seconds!r}") from exc
+        raise argparse.ArgumentTypeError(
+            _("expected a number of seconds after '=', read {text}").format(text=repr(seconds))
+        ) from exc
     if value < 0:
-        raise argparse.ArgumentTypeError(f"SL threshold must be >= 0, read {value}")
+        raise argparse.ArgumentTypeError(_("SL threshold must be >= 0, read {value}").format(value=value))
     return queue, value
 
 
@@ -114,14 +117,17 @@ if TYPE_CHECKING:
 
 
 def _command(sub: Subparsers, name: str, help_text: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=help_text, description=help_text, parents=[common], formatter_class=_HelpFormatter)
+    """A subcommand; its one-line help is translated here (the catalogs' extractor reads ``_command``'s third
+    argument as a message, see ``processes.message_catalogs``)."""
+    shown = _(help_text)
+    return sub.add_parser(name, help=shown, description=shown, parents=[common], formatter_class=_HelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     parser = argparse.ArgumentParser(
         prog="wallboard",
-        description="Real-time contact-center wallboard.",
+        description=_("Real-time contact-center wallboard."),
         parents=[common],
         formatter_class=_HelpFormatter,
     )
@@ -129,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rp = _command(sub, "replay", "replay a recorded AMI transcript or queue_log and print the figures", common)
-    rp.epilog = (
+    rp.epilog = _(
         "exit status: 0 figures printed (also when stdout is closed early, e.g. by `| head`); 2 a wrong option "
         "or a file that is missing, empty, not a regular file or of no format recognised; 3 the file is not in "
         "the --format given (nearly all its records rejected)"
@@ -165,7 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = _command(sub, "simulate", "run the contact-center simulator as an AMI server", common)
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    sim.add_argument("--port", type=int, default=5038, help="AMI port to listen on")
+    sim.add_argument("--port", type=int, default=None, help="port to listen on (default: 5038 AMI, 8021 ESL)")
+    sim.add_argument(
+        "--protocol", choices=["ami", "esl"], default="ami",
+        help="speak AMI as Asterisk (secret from WALLBOARD_AMI_SECRET) or the event socket as FreeSWITCH "
+        "mod_callcenter (password from WALLBOARD_ESL_PASSWORD, default ClueCon)",
+    )  # fmt: skip
     sim.add_argument("--agents", type=int, default=40, help="simulated agents")
     sim.add_argument("--queues", type=int, default=4, help="simulated queues")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
@@ -225,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="random seed of the simulated day")
     demo.add_argument("--agents", type=int, default=40, help="simulated agents")
     demo.add_argument("--queues", type=int, default=4, help="simulated queues")
+    demo.add_argument(
+        "--pbx", choices=["asterisk", "freeswitch"], default="asterisk",
+        help="the simulated PBX: Asterisk over AMI, or FreeSWITCH mod_callcenter over the event socket",
+    )  # fmt: skip
     demo.set_defaults(func=cmd_demo)
 
     _add_init_command(sub, common)
@@ -377,7 +392,7 @@ def _site_for(settings: Settings) -> SiteConfig:
 def _required_site_file(args: argparse.Namespace, why: str) -> Path:
     path = getattr(args, "site_file", None) or Settings().site_file
     if path is None:
-        raise ConfigError(f"{why}: pass --site-file or set WALLBOARD_SITE_FILE")
+        raise ConfigError(_("{why}: pass --site-file or set WALLBOARD_SITE_FILE").format(why=why))
     return cast(Path, path)
 
 
@@ -393,12 +408,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     settings = Settings()
     secret = settings.ami_secret.get_secret_value() if settings.ami_secret else "wallboard"
+    if args.protocol == "esl":
+        secret = settings.esl_password.get_secret_value() if settings.esl_password else "ClueCon"
     if args.schedule_out is not None and not args.schedule_out.resolve().parent.is_dir():
-        raise ConfigError(f"--schedule-out: no directory {str(args.schedule_out.resolve().parent)!r} to write into")
+        folder = repr(str(args.schedule_out.resolve().parent))
+        raise ConfigError(_("--schedule-out: no directory {folder} to write into").format(folder=folder))
     return _run(
         simulate.simulate(
             args.host,
-            args.port,
+            args.port or (8021 if args.protocol == "esl" else 5038),
             agents=args.agents,
             queues=args.queues,
             speed=args.speed,
@@ -406,6 +424,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             username=args.username,
             secret=secret,
             schedule_out=args.schedule_out,
+            protocol=args.protocol,
         )
     )
 
@@ -422,7 +441,9 @@ def cmd_collect_ami(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if settings.ami_secret is None:
-        raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+        raise ConfigError(
+            _("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+        )
     config = AmiConfig(args.host, args.port, args.username, settings.ami_secret.get_secret_value(), site=settings.site)
     return _run(collect.collect_ami(settings, config, name=args.name))
 
@@ -434,7 +455,7 @@ def cmd_collect_esl(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings.esl_password is None:
         raise ConfigError(
-            "set WALLBOARD_ESL_PASSWORD to the event socket's password (it is never read from the command line)"
+            _("set WALLBOARD_ESL_PASSWORD to the event socket's password (it is never read from the command line)")
         )
     config = EslConfig(args.host, args.port, settings.esl_password.get_secret_value(), site=settings.site)
     return _run(collect.collect_esl(settings, config, name=args.name))
@@ -495,7 +516,9 @@ def _replay_table(args: argparse.Namespace, site: SiteConfig) -> Any:
     from wallboard.processes import replay as rp
 
     if isinstance(args.path, Path):
-        raise ConfigError(f"--format queue_log_db reads a database URL (mysql://, postgresql://), not {args.path}")
+        raise ConfigError(
+            _("--format queue_log_db reads a database URL (mysql://, postgresql://), not {path}").format(path=args.path)
+        )
     password = Settings().queue_log_db_password
     reader = QueueLogTable(database_url(args.path, password.get_secret_value() if password else None), args.table)
     start, end = (_site_time(value, option, site) for value, option in ((args.start, "--from"), (args.end, "--to")))
@@ -512,7 +535,9 @@ def _site_time(text: str | None, option: str, site: SiteConfig) -> Any:
         stamp = datetime.fromisoformat(text)
     except ValueError:
         raise ConfigError(
-            f"{option} {text!r}: expected an ISO date or date-time (2025-01-31, 2025-01-31T08:00)"
+            _("{option} {text}: expected an ISO date or date-time (2025-01-31, 2025-01-31T08:00)").format(
+                option=option, text=repr(text)
+            )
         ) from None
     return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=site.tz)
 
@@ -539,19 +564,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if settings.redis_url is not None:
-        log.warning("serve keeps its data in its data directory's Redis: WALLBOARD_REDIS_URL is not used")
+        log.warning(_("serve keeps its data in its data directory's Redis: WALLBOARD_REDIS_URL is not used"))
     if args.ami and settings.ami_secret is None:
-        raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+        raise ConfigError(
+            _("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+        )
     for url in args.queue_log_db:
         _check_table_url(url)
     for path in args.queue_log:
         if not path.parent.is_dir():
-            raise ConfigError(f"--queue-log {path}: no directory {str(path.parent)!r}")
+            raise ConfigError(
+                _("--queue-log {path}: no directory {folder}").format(path=path, folder=repr(str(path.parent)))
+            )
     site = _site_for(settings)  # a bad site file is refused here, before anything starts
     data_dir = resolve_data_dir(settings.data_dir)
     data_dir = data_dir.resolve() if data_dir is not None else None
     if data_dir is None:
-        raise ConfigError("no data directory: give --data-dir or set WALLBOARD_DATA_DIR (HOME is not usable)")
+        raise ConfigError(_("no data directory: give --data-dir or set WALLBOARD_DATA_DIR (HOME is not usable)"))
     options = ServeOptions(
         host=settings.host,
         port=settings.port,
@@ -574,10 +603,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     # Not _settings(): the site file may be the one about to be written (WALLBOARD_SITE_FILE set already).
     settings = Settings(**({"site": args.site} if getattr(args, "site", None) else {}))
     if settings.ami_secret is None:
-        raise ConfigError("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+        raise ConfigError(
+            _("set WALLBOARD_AMI_SECRET to the AMI user's secret (it is never read from the command line)")
+        )
     args.out = args.out or settings.site_file or Path("site.yaml")
     if args.out.exists() and not args.force:
-        raise ConfigError(f"{args.out} exists: give --force to overwrite it, or --out another file")
+        raise ConfigError(_("{path} exists: give --force to overwrite it, or --out another file").format(path=args.out))
     host, port = args.ami
     try:
         found = asyncio.run(discover(host, port, args.ami_username, settings.ami_secret.get_secret_value()))
@@ -591,9 +622,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     try:
         args.out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
+        raise ConfigError(_("cannot write {path}: {reason}").format(path=args.out, reason=exc.strerror)) from exc
     site = load_site_file(args.out)  # what we wrote must be what the engine reads
-    print(f"wrote {args.out}: {len(site.queues)} queues, {len(site.agents)} agents; now edit its teams and thresholds")
+    queues = ngettext("{n} queue", "{n} queues", len(site.queues)).format(n=len(site.queues))
+    agents = ngettext("{n} agent", "{n} agents", len(site.agents)).format(n=len(site.agents))
+    print(
+        _("wrote {path}: {queues}, {agents}; now edit its teams and thresholds").format(
+            path=args.out, queues=queues, agents=agents
+        )
+    )
     return EXIT_OK
 
 
@@ -614,7 +651,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # A directory only when named on the command line: WALLBOARD_DATA_DIR may be a real site's, and the
     # demo would fill it with simulated calls.
     settings = _settings(args).model_copy(update={"data_dir": getattr(args, "data_dir", None)})
-    options = demo.DemoOptions(speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues)
+    options = demo.DemoOptions(
+        speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues, pbx=args.pbx
+    )
     return _run(demo.demo(settings, options, announce=_announce, inform=_inform, pages=_pages()))
 
 
@@ -669,7 +708,9 @@ def _time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"--tz {name!r} is not an IANA time zone name, expected e.g. Europe/Paris or UTC") from None
+        raise UsageError(
+            _("--tz {name} is not an IANA time zone name, expected e.g. Europe/Paris or UTC").format(name=repr(name))
+        ) from None
     return name
 
 
@@ -678,10 +719,10 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
 
     from wallboard.core.alert_rules import export_rules
 
-    site = load_site_file(_required_site_file(args, "the thresholds come from the site file"))
+    site = load_site_file(_required_site_file(args, _("the thresholds come from the site file")))
     export = export_rules(site.thresholds, site, datetime.now(UTC), horizon_days=args.horizon_days)
     for skipped in export.skipped:
-        log.warning("threshold %s is not exported to Prometheus: %s", skipped.threshold_id, skipped.reason)
+        log.warning(_("threshold %s is not exported to Prometheus: %s"), skipped.threshold_id, skipped.reason)
     text = export.to_yaml()
     if args.out is None:
         sys.stdout.write(text)
@@ -689,7 +730,7 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
     try:
         args.out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
+        raise ConfigError(_("cannot write {path}: {reason}").format(path=args.out, reason=exc.strerror)) from exc
     return EXIT_OK
 
 
@@ -703,7 +744,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         result = _replay_table(args, site)
     else:
         if isinstance(args.path, str) or args.start or args.end:
-            raise ConfigError("a database URL, --from and --to go with --format queue_log_db (or auto)")
+            raise ConfigError(_("a database URL, --from and --to go with --format queue_log_db (or auto)"))
         frame_times = rp.load_frame_times(args.frame_times) if args.frame_times else None
         with replay_progress(args.path, enabled=not args.json) as progress:
             result = rp.replay_file(args.path, args.format, site, frame_times=frame_times, progress=progress)
@@ -746,10 +787,10 @@ def _new_password(settings: Settings) -> str:
     if settings.new_password is not None:
         return settings.new_password.get_secret_value()
     if not sys.stdin.isatty():
-        raise ConfigError("set WALLBOARD_NEW_PASSWORD or run on a terminal to be asked for the password")
-    first = getpass.getpass("Password for the new user: ")
-    if getpass.getpass("Same password again: ") != first:
-        raise ConfigError("the two passwords differ")
+        raise ConfigError(_("set WALLBOARD_NEW_PASSWORD or run on a terminal to be asked for the password"))
+    first = getpass.getpass(_("Password for the new user: "))
+    if getpass.getpass(_("Same password again: ")) != first:
+        raise ConfigError(_("the two passwords differ"))
     return first
 
 
@@ -770,8 +811,11 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     async def add(accounts: Accounts) -> int:
         role, scope = Role(args.role), {"teams": args.teams, "queues": args.queues}
         user = await accounts.add_user(args.name, role, password, actor=CLI_ACTOR, **scope)
-        scoped = f", seeing {_scope_text(user.teams, user.queues)}" if user.teams or user.queues else ""
-        print(f"added user {user.name} with role {user.role.value}{scoped}")
+        added = {"name": user.name, "role": user.role.value, "scope": _scope_text(user.teams, user.queues)}
+        if user.teams or user.queues:
+            print(_("added user {name} with role {role}, seeing {scope}").format(**added))
+        else:
+            print(_("added user {name} with role {role}").format(**added))
         return EXIT_OK
 
     return _with_accounts(args, add, writes=True)
@@ -797,7 +841,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 def cmd_users_disable(args: argparse.Namespace) -> int:
     async def disable(accounts: Accounts) -> int:
         await accounts.update_user(args.name, actor=CLI_ACTOR, disabled=True)
-        print(f"disabled user {args.name}")
+        print(_("disabled user {name}").format(name=args.name))
         return EXIT_OK
 
     return _with_accounts(args, disable, writes=True)
@@ -806,9 +850,8 @@ def cmd_users_disable(args: argparse.Namespace) -> int:
 def cmd_users_grant_monitor(args: argparse.Namespace) -> int:
     async def grant(accounts: Accounts) -> int:
         await accounts.update_user(args.name, actor=CLI_ACTOR, may_monitor=not args.revoke)
-        print(
-            f"{'revoked' if args.revoke else 'granted'} call monitoring {'from' if args.revoke else 'to'} {args.name}"
-        )
+        done = _("revoked call monitoring from {name}") if args.revoke else _("granted call monitoring to {name}")
+        print(done.format(name=args.name))
         return EXIT_OK
 
     return _with_accounts(args, grant, writes=True)
@@ -817,7 +860,11 @@ def cmd_users_grant_monitor(args: argparse.Namespace) -> int:
 def cmd_tokens_create(args: argparse.Namespace) -> int:
     async def create(accounts: Accounts) -> int:
         token, shown = await accounts.create_token(args.board, args.label, actor=CLI_ACTOR)
-        print(f"display token {shown.id} for board {shown.board or '(any)'} (shown only now):", file=sys.stderr)
+        if shown.board:
+            made = _("display token {id} for board {board} (shown only now):").format(id=shown.id, board=shown.board)
+        else:
+            made = _("display token {id} for any board (shown only now):").format(id=shown.id)
+        print(made, file=sys.stderr)
         print(token)
         return EXIT_OK
 
@@ -835,8 +882,11 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     async def revoke(accounts: Accounts) -> int:
-        _, shown = await accounts.revoke_token(args.prefix, actor=CLI_ACTOR)
-        print(f"revoked display token {shown.id} (board {shown.board or '(any)'})")
+        shown = (await accounts.revoke_token(args.prefix, actor=CLI_ACTOR))[1]
+        if shown.board:
+            print(_("revoked display token {id} (board {board})").format(id=shown.id, board=shown.board))
+        else:
+            print(_("revoked display token {id} (any board)").format(id=shown.id))
         return EXIT_OK
 
     return _with_accounts(args, revoke, writes=True)
@@ -850,7 +900,7 @@ BOARD_MAX_BYTES = 1_000_000
 def _add_board_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     """``boards list``, ``boards show NAME``, ``boards put NAME [FILE]`` and ``boards delete NAME``."""
     boards = _command(sub, "boards", "TV boards: what each TV shows (the documents of /api/v1/boards)", common)
-    boards.epilog = "exit status: 0 done; 2 an invalid board document (each problem on stderr); 1 anything else"
+    boards.epilog = _("exit status: 0 done; 2 an invalid board document (each problem on stderr); 1 anything else")
     bsub = boards.add_subparsers(dest="boards_command", required=True, metavar="ACTION")
     _command(bsub, "list", "list the boards (default included)", common).set_defaults(func=cmd_boards_list)
     show = _command(bsub, "show", "print a board as JSON (a file `boards put` reads)", common)
@@ -871,7 +921,9 @@ def _board_name(text: str) -> str:
     from wallboard.core.boards import NAME_PATTERN
 
     if not re.match(NAME_PATTERN, text):
-        raise argparse.ArgumentTypeError(f"expected lower case letters, digits, _ and - (at most 64), read {text!r}")
+        raise argparse.ArgumentTypeError(
+            _("expected lower case letters, digits, _ and - (at most 64), read {text}").format(text=repr(text))
+        )
     return text
 
 
@@ -918,7 +970,9 @@ def cmd_boards_put(args: argparse.Namespace) -> int:
     async def put(store: Store) -> int:
         snapshot = await store.events.load_snapshot()
         if not site.queues and snapshot is None and (body.queues or body.groups or body.teams or body.pages):
-            raise ConfigError("no site file and no snapshot yet to check the board's names against: pass --site-file")
+            raise ConfigError(
+                _("no site file and no snapshot yet to check the board's names against: pass --site-file")
+            )
         try:
             board = await boards.put_board(
                 store.boards, args.name, body, site_names(site, snapshot), actor=_cli_actor(), now=datetime.now(UTC)
@@ -928,7 +982,7 @@ def cmd_boards_put(args: argparse.Namespace) -> int:
         except boards.BoardConflictError as exc:
             print(f"wallboard: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        print(f"stored board {args.name}: version {board['version']}")
+        print(_("stored board {name}: version {version}").format(name=args.name, version=board["version"]))
         return EXIT_OK
 
     return _with_store(args, put, writes=True)
@@ -941,17 +995,25 @@ def _read_board_document(path: str) -> object:
     try:
         raw = sys.stdin.buffer.read(BOARD_MAX_BYTES + 1) if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        raise ConfigError(_("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)) from exc
     if len(raw) > BOARD_MAX_BYTES:
-        raise BoardError([("body", f"read more than {BOARD_MAX_BYTES} bytes, expected a board document")])
+        raise BoardError(
+            [("body", _("read more than {limit} bytes, expected a board document").format(limit=BOARD_MAX_BYTES))]
+        )
     try:
         return yaml.safe_load(raw.decode("utf-8"))  # YAML 1.1 reads JSON documents too
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise BoardError([("body", f"not JSON or YAML: {exc}")]) from exc
+        raise BoardError([("body", _("not JSON or YAML: {error}").format(error=exc))]) from exc
+
+
+def _nothing_stored(where: object, problems: int) -> str:
+    return ngettext("{where}: {n} problem, nothing stored", "{where}: {n} problems, nothing stored", problems).format(
+        where=where, n=problems
+    )
 
 
 def _board_problems(where: object, exc: BoardError) -> int:
-    print(f"wallboard: {where}: {len(exc.problems)} problem(s), nothing stored", file=sys.stderr)
+    print(f"wallboard: {_nothing_stored(where, len(exc.problems))}", file=sys.stderr)
     for field, reason in exc.problems:
         print(f"{where}: {field}: {printable(reason)}", file=sys.stderr)
     return EXIT_USAGE
@@ -968,7 +1030,7 @@ def cmd_boards_delete(args: argparse.Namespace) -> int:
         except boards.UnknownBoardError as exc:
             print(f"wallboard: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        print(f"deleted board {args.name}")
+        print(_("deleted board {name}").format(name=args.name))
         return EXIT_OK
 
     return _with_store(args, delete, writes=True)
@@ -1009,7 +1071,7 @@ def _iso_date(text: str) -> str:
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, read {text!r}") from exc
+        raise argparse.ArgumentTypeError(_("expected a date YYYY-MM-DD, read {text}").format(text=repr(text))) from exc
 
 
 def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[int]], *, writes: bool) -> int:
@@ -1037,18 +1099,21 @@ def _with_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[int]
         if link.throwaway:
             if writes:
                 raise ConfigError(
-                    "no data directory to write to (the user data directory cannot be created), so this would "
-                    "land in a throwaway Redis and be lost: set WALLBOARD_REDIS_URL to your Redis, or "
-                    "--data-dir / WALLBOARD_DATA_DIR to the directory `wallboard serve` uses"
+                    _(
+                        "no data directory to write to (the user data directory cannot be created), so this would "
+                        "land in a throwaway Redis and be lost: set WALLBOARD_REDIS_URL to your Redis, or "
+                        "--data-dir / WALLBOARD_DATA_DIR to the directory `wallboard serve` uses"
+                    )
                 )
-            print("wallboard: no data directory: reading an empty throwaway Redis", file=sys.stderr)
+            print("wallboard: " + _("no data directory: reading an empty throwaway Redis"), file=sys.stderr)
         try:
             return asyncio.run(run(link.url))
         except StoreError as exc:  # an unreadable stored document
             print(f"wallboard: {exc}", file=sys.stderr)
             return EXIT_FAILED
         except (RedisError, OSError) as exc:
-            print(f"wallboard: cannot reach Redis ({type(exc).__name__}: {exc})", file=sys.stderr)
+            unreachable = _("cannot reach Redis ({kind}: {error})").format(kind=type(exc).__name__, error=exc)
+            print(f"wallboard: {unreachable}", file=sys.stderr)
             return EXIT_FAILED
 
 
@@ -1068,7 +1133,7 @@ def cmd_schedule_import(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if settings.site_file is None:
-        raise ConfigError("a site file gives the time zone and agents: pass --site-file or set WALLBOARD_SITE_FILE")
+        raise ConfigError(_("a site file gives the time zone and agents: pass --site-file or set WALLBOARD_SITE_FILE"))
     site = _site_for(settings)
     kind: Literal["csv", "json"] = "json" if (args.format or args.path.suffix.lower().lstrip(".")) == "json" else "csv"
     data = _read_schedule_file(args.path)
@@ -1079,20 +1144,25 @@ def cmd_schedule_import(args: argparse.Namespace) -> int:
                 store, data, site, kind, mode=args.mode, actor=_cli_actor(), at=datetime.now(UTC)
             )
         except schedules.UnmergeableScheduleError as exc:
-            print(f"wallboard: {exc.reason}: import with --mode replace", file=sys.stderr)
+            print("wallboard: " + _("{reason}: import with --mode replace").format(reason=exc.reason), file=sys.stderr)
             return EXIT_FAILED
         except ScheduleError as exc:
-            print(f"wallboard: {args.path}: {len(exc.problems)} problem(s), nothing stored", file=sys.stderr)
+            print(f"wallboard: {_nothing_stored(args.path, len(exc.problems))}", file=sys.stderr)
             for problem in exc.problems:
                 print(f"{args.path}: {problem}", file=sys.stderr)
             return EXIT_USAGE
         except ConfigConflictError as exc:
-            print(f"wallboard: the schedule changed meanwhile ({exc}); nothing stored, try again", file=sys.stderr)
+            changed = _("the schedule changed meanwhile ({error}); nothing stored, try again").format(error=exc)
+            print(f"wallboard: {changed}", file=sys.stderr)
             return EXIT_FAILED
         shown = describe(imported.schedule)
-        span = f"{shown['first_day']} to {shown['last_day']}" if shown["days"] else "no day"
+        days = _("{first} to {last}").format(first=shown["first_day"], last=shown["last_day"])
+        span = days if shown["days"] else _("no day")
+        slots = ngettext("{n} slot", "{n} slots", shown["slots"]).format(n=shown["slots"])
+        agents = ngettext("of {n} agent", "of {n} agents", shown["agents"]).format(n=shown["agents"])
         version = imported.document["version"]
-        print(f"imported {shown['slots']} slots of {shown['agents']} agents, {span}: version {version}")
+        print(_("imported {slots} {agents}, {span}: version {version}").format(
+            slots=slots, agents=agents, span=span, version=version))  # fmt: skip
         return EXIT_OK
 
     return _with_store(args, store_it, writes=True)
@@ -1103,10 +1173,12 @@ def _read_schedule_file(path: Path) -> bytes:
 
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise ConfigError(f"{path} has more than {MAX_BYTES} bytes: split it (by days or teams)")
+            raise ConfigError(
+                _("{path} has more than {limit} bytes: split it (by days or teams)").format(path=path, limit=MAX_BYTES)
+            )
         return path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        raise ConfigError(_("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)) from exc
 
 
 def _stored_rows(stored: dict[str, Any] | None, date: str | None = None, agent: str | None = None) -> list[Any]:
@@ -1122,9 +1194,13 @@ def cmd_schedule_show(args: argparse.Namespace) -> int:
     async def show(store: Store) -> int:
         stored = await store.schedules.read_schedules()
         if stored is None:
-            print("no schedule stored (version 0)", file=sys.stderr)
+            print(_("no schedule stored (version 0)"), file=sys.stderr)
             return EXIT_OK
-        by = printable(f"version {stored.get('version')} by {stored.get('updated_by')} at {stored.get('updated_ts')}")
+        by = printable(
+            _("version {version} by {who} at {when}").format(
+                version=stored.get("version"), who=stored.get("updated_by"), when=stored.get("updated_ts")
+            )
+        )
         print(by, file=sys.stderr)
         for row in _stored_rows(stored, args.date, args.agent):
             _print_row(row.get("agent"), row.get("date"), f"{row.get('start')}-{row.get('end')}", row.get("activity"))
@@ -1155,7 +1231,7 @@ def cmd_schedule_export(args: argparse.Namespace) -> int:
         try:
             args.out.write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"cannot write {args.out}: {exc.strerror}") from exc
+            raise ConfigError(_("cannot write {path}: {reason}").format(path=args.out, reason=exc.strerror)) from exc
         return EXIT_OK
 
     return _with_store(args, export, writes=False)
@@ -1193,12 +1269,13 @@ def cmd_grafana_build(args: argparse.Namespace) -> int:
         if args.check:
             outdated = stale(args.root, expected)
             for path in outdated:
-                print(f"stale: {path}", file=sys.stderr)
+                print(_("stale: {path}").format(path=path), file=sys.stderr)
             if outdated:
-                print("wallboard: generated files are out of date: run `wallboard grafana build`", file=sys.stderr)
+                stale_files = _("generated files are out of date: run `wallboard grafana build`")
+                print(f"wallboard: {stale_files}", file=sys.stderr)
             return EXIT_FAILED if outdated else EXIT_OK
         for path in write(args.root, expected):
-            print(f"wrote {path}")
+            print(_("wrote {path}").format(path=path))
     except BuildError as exc:
         print(f"wallboard: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -1212,18 +1289,21 @@ def cmd_grafana_push(args: argparse.Namespace) -> int:
     settings = Settings()
     url = args.url or settings.grafana_url
     if not url:
-        raise ConfigError("give --url or set WALLBOARD_GRAFANA_URL to Grafana's base URL")
+        raise ConfigError(_("give --url or set WALLBOARD_GRAFANA_URL to Grafana's base URL"))
     if settings.grafana_token is None:
-        raise ConfigError("set WALLBOARD_GRAFANA_TOKEN to a Grafana service-account token (never given on argv)")
+        raise ConfigError(_("set WALLBOARD_GRAFANA_TOKEN to a Grafana service-account token (never given on argv)"))
     boards = {name: board_json(board) for name, board in dashboards().items()}
     try:
         report = push(connect(url, settings.grafana_token.get_secret_value()), boards, args.folder)
     except PushError as exc:
         print(f"wallboard: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    created = " (created)" if report.folder_created else ""
-    print(f"folder {report.folder_uid}{created}: {len(report.created)} created, {len(report.updated)} updated, "
-          f"{len(report.unchanged)} unchanged")  # fmt: skip
+    counts = {"uid": report.folder_uid, "created": len(report.created), "updated": len(report.updated),
+              "unchanged": len(report.unchanged)}  # fmt: skip
+    if report.folder_created:
+        print(_("folder {uid} (created): {created} created, {updated} updated, {unchanged} unchanged").format(**counts))
+    else:
+        print(_("folder {uid}: {created} created, {updated} updated, {unchanged} unchanged").format(**counts))
     return EXIT_OK
 
 
@@ -1270,7 +1350,11 @@ def cmd_history_export(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         else:
             args.out.write_text(text, encoding="utf-8")
-        print(f"{len(rows)} {args.kind} rows from {low.isoformat()} to {high.isoformat()}", file=sys.stderr)
+        if args.kind == "queue":
+            told = ngettext("{n} queue row from {start} to {end}", "{n} queue rows from {start} to {end}", len(rows))
+        else:
+            told = ngettext("{n} agent row from {start} to {end}", "{n} agent rows from {start} to {end}", len(rows))
+        print(told.format(n=len(rows), start=low.isoformat(), end=high.isoformat()), file=sys.stderr)
         return EXIT_OK
 
     return _with_store(args, export, writes=False)
@@ -1320,13 +1404,17 @@ def cmd_calls_export(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         else:
             args.out.write_text(text, encoding="utf-8")
-        print(f"{len(rows)} calls from {low.isoformat()} to {high.isoformat()}", file=sys.stderr)
+        told = ngettext("{n} call from {start} to {end}", "{n} calls from {start} to {end}", len(rows))
+        print(told.format(n=len(rows), start=low.isoformat(), end=high.isoformat()), file=sys.stderr)
         return EXIT_OK
 
     return _with_store(args, export, writes=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import os
+
+    use(negotiate(os.environ))  # the messages' language (processes.messages): before the parser's help is made
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "verbose", 0))
@@ -1336,7 +1424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wallboard: {exc}", file=sys.stderr)
         return exc.exit_code
     except ValidationError as exc:
-        print(f"wallboard: invalid settings: {describe_errors(exc)}", file=sys.stderr)
+        print("wallboard: " + _("invalid settings: {details}").format(details=describe_errors(exc)), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

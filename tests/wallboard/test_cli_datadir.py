@@ -123,7 +123,7 @@ def test_every_option_has_help_text_with_its_default() -> None:
     missing = [name for name, action in options if not (action.help or "").strip()]
     assert missing == []
     shown = subprocess.run([*WALLBOARD, "simulate", "--help"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert "AMI port to listen on (default: 5038)" in " ".join(shown.stdout.split())
+    assert "port to listen on (default: 5038 AMI, 8021 ESL)" in " ".join(shown.stdout.split())
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -59,7 +59,7 @@ def test_a_bad_file_exits_2_with_one_line_per_problem(
     assert main(["schedule", "import", path]) == EXIT_USAGE
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        f"wallboard: {path}: 2 problem(s), nothing stored",
+        f"wallboard: {path}: 2 problems, nothing stored",
         f"{path}: row 3: unknown agent 'zed': not in the site file's agents",
         f"{path}: row 4: overlaps row 1 (same agent 'a1')",
     ]

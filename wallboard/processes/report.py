@@ -1,4 +1,7 @@
-"""Human-readable output of ``wallboard replay``: per-queue and per-agent tables, and a progress bar."""
+"""Human-readable output of ``wallboard replay``: per-queue and per-agent tables, and a progress bar.
+
+Titles, column headers and the summary lines are in the language of ``processes.messages`` (the figures are not
+localised: a table of numbers reads the same everywhere); ``replay --json`` is for programs and stays as it is."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
+
+from wallboard.processes.messages import N_, _, ngettext
 
 PROGRESS_MIN_BYTES = 4 << 20
 
@@ -30,7 +35,7 @@ def replay_progress(path: Path, *, enabled: bool) -> Iterator[Callable[[int], No
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task(f"replaying {path.name}", total=size)
+        task = bar.add_task(_("replaying {name}").format(name=path.name), total=size)
         yield lambda n: bar.advance(task, n)
 
 
@@ -42,23 +47,24 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+# (column header, figure): the headers are translated where the table is made
 _COUNTS = [
-    ("offered", "offered"),
-    ("answered", "answered"),
-    ("aband.", "abandoned"),
-    ("short", "short_abandoned"),
-    ("timeout", "timed_out"),
-    ("other", "exited_other"),
-    ("unknown", "unknown"),
-    ("in SL", "answered_within_sl"),
+    (N_("offered"), "offered"),
+    (N_("answered"), "answered"),
+    (N_("aband."), "abandoned"),
+    (N_("short"), "short_abandoned"),
+    (N_("timeout"), "timed_out"),
+    (N_("other"), "exited_other"),
+    (N_("unknown"), "unknown"),
+    (N_("in SL"), "answered_within_sl"),
 ]
 _TIMES = [
-    ("SL %", "service_level_pct"),
-    ("ASA s", "asa_s"),
-    ("talk s", "avg_talk_s"),
-    ("AHT s", "aht_s"),
-    ("max wait", "max_wait_s"),
-    ("aband. %", "abandon_rate_pct"),
+    (N_("SL %"), "service_level_pct"),
+    (N_("ASA s"), "asa_s"),
+    (N_("talk s"), "avg_talk_s"),
+    (N_("AHT s"), "aht_s"),
+    (N_("max wait"), "max_wait_s"),
+    (N_("aband. %"), "abandon_rate_pct"),
 ]
 
 
@@ -67,24 +73,24 @@ def _queue_table(title: str, queues: dict[str, Any], columns: list[tuple[str, st
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD)
     if compact:
         table.padding, table.collapse_padding, table.pad_edge = (0, 1), True, False
-    table.add_column("queue", overflow="fold")
-    shown = [("SL s", "sl_threshold_s"), *columns] if compact and columns is _TIMES else columns
-    for header, _ in shown:
-        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column(_("queue"), overflow="fold")
+    shown = [(N_("SL s"), "sl_threshold_s"), *columns] if compact and columns is _TIMES else columns
+    for header, _figure in shown:
+        table.add_column(_(header), justify="right", no_wrap=True)
     for name, q in sorted(queues.items()):
-        label = name if compact else f"{name} (SL {q['sl_threshold_s']} s)"
-        table.add_row(label, *(_fmt(q[key], 1) for _, key in shown))
+        label = name if compact else _("{queue} (SL {seconds} s)").format(queue=name, seconds=q["sl_threshold_s"])
+        table.add_row(label, *(_fmt(q[key], 1) for _header, key in shown))
     return table
 
 
 def _queue_tables(queues: dict[str, Any], width: int) -> list[Table]:
     """One table of every queue figure when it fits ``width``, else the counts and the times apart."""
-    whole = _queue_table("Queues", queues, _COUNTS + _TIMES, compact=False)
+    whole = _queue_table(_("Queues"), queues, _COUNTS + _TIMES, compact=False)
     if _natural_width(whole) <= width:
         return [whole]
     return [
-        _queue_table("Queues: calls", queues, _COUNTS, compact=True),
-        _queue_table("Queues: times", queues, _TIMES, compact=True),
+        _queue_table(_("Queues: calls"), queues, _COUNTS, compact=True),
+        _queue_table(_("Queues: times"), queues, _TIMES, compact=True),
     ]
 
 
@@ -105,22 +111,27 @@ def print_replay_table(result: dict[str, Any], console: Console | None = None) -
     if console is None:
         console = _Console()
     src = result["source"]
-    console.print(
-        f"[bold]{src['format']}[/]: {src['records']} records, {src['rejected']} rejected, "
-        f"{src['ignored']} ignored, {src['reconnects']} reconnects"
-    )
+    counts = {name: src[name] for name in ("records", "rejected", "ignored", "reconnects")}
+    read = _("{records} records, {rejected} rejected, {ignored} ignored, {reconnects} reconnects").format(**counts)
+    console.print(f"[bold]{src['format']}[/]: {read}")
     if src.get("degraded"):
         reasons = ", ".join(f"{reason} {count}" for reason, count in src["degraded_by_reason"].items())
-        console.print(f"{src['degraded']} records without a figure, counted with it unknown ({reasons})")
+        degraded = ngettext(
+            "{n} record without a figure, counted with it unknown ({reasons})",
+            "{n} records without a figure, counted with it unknown ({reasons})",
+            src["degraded"],
+        )
+        console.print(degraded.format(n=src["degraded"], reasons=reasons))
     if src.get("anomalies"):
         kinds = ", ".join(f"{kind} {count}" for kind, count in src["anomalies"].items())
-        console.print(f"engine anomalies: {kinds}")
+        console.print(_("engine anomalies: {kinds}").format(kinds=kinds))
     for table in _queue_tables(result["queues"], console.width):
         console.print(table)
-    agents = Table(title="Agents", title_justify="left")
-    for title in ("agent", "answered", "talk s", "paused s", "pauses"):
-        agents.add_column(title, justify="left" if title in ("agent", "pauses") else "right")
+    agents = Table(title=_("Agents"), title_justify="left")
+    for title in (N_("agent"), N_("answered"), N_("talk s"), N_("paused s"), N_("pauses")):
+        agents.add_column(_(title), justify="left" if title in ("agent", "pauses") else "right")
+    unnamed = _("(none)")
     for name, a in sorted(result["agents"].items()):
-        pauses = ", ".join(f"{reason or '(none)'}×{n}" for reason, n in sorted(a["pauses"].items()))
+        pauses = ", ".join(f"{reason or unnamed}×{n}" for reason, n in sorted(a["pauses"].items()))
         agents.add_row(name, _fmt(a["answered"]), _fmt(a["talk_s"]), _fmt(a["paused_s"], 0), pauses)
     console.print(agents)
