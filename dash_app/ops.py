@@ -84,6 +84,7 @@ METRICS: tuple[str, ...] = (
     "abandon_rate_pct",
     "asa_s",
     "aht_s",
+    "first_response_s",
     "agents_available",
     "agents_short",
     "agent_pause_s",
@@ -92,10 +93,12 @@ METRICS: tuple[str, ...] = (
     "agent_missed_rings",
     "agent_aht_s",
     "agent_occupancy_pct",
+    "agent_concurrency_pct",
     "adherence_pct",
     "team_adherence_pct",
     "data_age_s",
     "collector_connected",
+    "campaign_drop_rate_pct",
 )
 SEVERITIES: tuple[str, ...] = ("page", "ticket", "info")
 DIRECTIONS: tuple[str, ...] = ("above", "below")

@@ -60,7 +60,7 @@ PURE_OUTSIDE_CORE = (
     "collectors.queue_log.records", "collectors.queue_log.csv_export", "collectors.queue_log.verbs",
     "collectors.queue_log.reorder", "collectors.simulator.model", "collectors.simulator.schedule",
     "collectors.simulator.config", "collectors.simulator.names", "collectors.simulator.views",
-    "collectors.simulator.ami_format", "collectors.simulator.ami_frames",
+    "collectors.simulator.ami_format", "collectors.simulator.ami_frames", "collectors.simulator.omnichannel",
     "dash_app.groups", "dash_app.grid", "dash_app.figures", "dash_app.layout",
 )  # fmt: skip
 # The API's infrastructure; every other module of wallboard/api is a resource, which imports only these.

@@ -240,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--pbx", choices=["asterisk", "freeswitch"], default="asterisk",
         help="the simulated PBX: Asterisk over AMI, or FreeSWITCH mod_callcenter over the event socket",
     )  # fmt: skip
+    demo.add_argument(
+        "--no-http-source", dest="http_source", action="store_false",
+        help="no simulated web chat queue and outbound campaign posted to POST /api/v1/events",
+    )  # fmt: skip
     demo.set_defaults(func=cmd_demo)
 
     _add_init_command(sub, common)
@@ -416,7 +420,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return _run(
         simulate.simulate(
             args.host,
-            args.port or (8021 if args.protocol == "esl" else 5038),
+            args.port if args.port is not None else (8021 if args.protocol == "esl" else 5038),
             agents=args.agents,
             queues=args.queues,
             speed=args.speed,
@@ -652,8 +656,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # demo would fill it with simulated calls.
     settings = _settings(args).model_copy(update={"data_dir": getattr(args, "data_dir", None)})
     options = demo.DemoOptions(
-        speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues, pbx=args.pbx
-    )
+        speed=args.speed, seed=args.seed, agents=args.agents, queues=args.queues, pbx=args.pbx,
+        http_source=args.http_source,
+    )  # fmt: skip
     return _run(demo.demo(settings, options, announce=_announce, inform=_inform, pages=_pages()))
 
 

@@ -198,6 +198,10 @@ class Settings(BaseSettings):
     # default (the client is the TCP peer, loopback included). Set it to the reverse proxy's address behind one,
     # else every user shares the proxy's address (wallboard.api.clients)
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # The address TVs and phones reach the wallboard at (http(s)://host[:port][/path]), for the TV URL and QR code
+    # of new display tokens; none: the request's own, through trusted_proxies' X-Forwarded-Proto/-Host (behind a
+    # proxy that sends neither, the request's host is the proxy's upstream: set it)
+    public_url: str | None = None
     # Supervisor actions on agents (wallboard.core.actions): the kinds enabled, comma-separated among pause
     # (pause/unpause), login (login/logout) and monitor, or all; none by default. The API refuses a disabled kind
     # and the AMI collector executes only the enabled ones. Each user may ask for actions_per_minute at most.
@@ -292,6 +296,23 @@ class Settings(BaseSettings):
                 problem = f"{ENV_PREFIX}TRUSTED_PROXIES takes comma-separated IP addresses or CIDRs ({exc})"
                 raise ValueError(problem) from exc
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _valid_public_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host (an empty one means none), kept without its trailing slash."""
+        if value is None or not value.strip():
+            return None
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise ValueError(f"{ENV_PREFIX}PUBLIC_URL is not a valid URL ({exc})") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"{ENV_PREFIX}PUBLIC_URL must be http(s)://host[:port][/path], without query or fragment")
+        if parts.username is not None:
+            raise ValueError(f"{ENV_PREFIX}PUBLIC_URL must not hold a user name or password")
+        return value.strip().rstrip("/")
 
     @field_validator("webhook_secret", mode="before")
     @classmethod

@@ -607,7 +607,7 @@ class AmiMapper:
                 **self._meta(frame, received_at),
                 call_id=call.uid if call else None,
                 agent=call.agent_key[1] if call and call.agent_key else None,
-                channel=channel,
+                pbx_channel=channel,
                 held=held,
             )
         ]

@@ -5,11 +5,15 @@
  * -------------------
  *  - the board is the path segment after the page's prefix (#tv-root's data-prefix, "/tv"; none: "default"), the
  *    credential the page's ?token= (sent as a Bearer header; none: the session cookie goes along);
- *  - message: GET /api/v1/boards/<board>/message every second (?message_poll=N seconds overrides it) answers
- *    {"message": {text, level, expires_in_s, ...} | null}. A message shows as a banner at the bottom of the
- *    screen: its text set as textContent (never markup), "info" or "warn", told apart by colour AND by a glyph and
- *    a word ("ℹ Notice", "⚠ Warning"). It hides when the server answers null (taken down) and, by the page's own
- *    clock, when the seconds it had left when read run out, even if the server is unreachable meanwhile;
+ *  - message: the server pushes the board's message on the page's websocket (wallboard-client.js keeps it:
+ *    wallboardClient.boardMessage(board), and tells it with the window event "wallboard:board-message") as soon
+ *    as it is posted or cleared, and again whenever the socket (re)starts; so a message shows within 2 s.
+ *    GET /api/v1/boards/<board>/message ({"message": {text, level, expires_in_s, ...} | null}) is read when the
+ *    page opens and then every 30 s (?message_poll=N seconds), a fallback while the socket is away; an answer
+ *    to a read made before a push arrived is dropped (the push is newer). A message shows as a banner at the
+ *    bottom of the screen: its text set as textContent (never markup), "info" or "warn", told apart by colour AND
+ *    by a glyph and a word ("ℹ Notice", "⚠ Warning"). It hides when taken down (a null message) and, by the
+ *    page's own clock, when the seconds it had left when received run out, even if the server is unreachable;
  *  - sound: a board with "sound": true chimes (a short WebAudio oscillator, no file) each time a tile ENTERS alarm
  *    (its class turns lvl-alarm from another level; a tile first seen in alarm, or staying in alarm, is silent),
  *    once per render however many tiles entered together. Browsers play sound only after a user gesture: a TV
@@ -24,7 +28,7 @@
  */
 "use strict";
 (() => {
-  const POLL_MS = 1000, DENIED_POLL_MS = 30000, BOARD_MS = 30000, LEVELS_KEPT = 500;
+  const POLL_MS = 30000, DENIED_POLL_MS = 30000, BOARD_MS = 30000, LEVELS_KEPT = 500;
   const t = (text, values) => window.wbI18n.t(text, values);
   // the glyph and word of a level (the word translated when shown)
   // i18n: the word before a board message on the TV's banner, "Notice: lunch at 12" / "Warning: ..."
@@ -49,7 +53,8 @@
     const headers = token ? { Authorization: `Bearer ${token}` } : {};
     const prefix = `${root.dataset.prefix || "/tv"}/`;
     const rest = location.pathname.startsWith(prefix) ? location.pathname.slice(prefix.length) : "";
-    const board = encodeURIComponent(decodeURIComponent(rest.split("/")[0] || "default"));
+    const boardName = decodeURIComponent(rest.split("/")[0] || "default");
+    const board = encodeURIComponent(boardName);
     const pollMs = seconds(params.get("message_poll"), POLL_MS);
     const boardMs = seconds(params.get("refresh"), BOARD_MS);
     let flags = { sound: false, kiosk: params.get("kiosk") === "1" }, audio = null;
@@ -85,12 +90,29 @@
       text.textContent = String(m.text);
       banner.className = `wb-banner on lvl-${level}`;
     }
+    let pushes = 0;  // pushed messages applied: a REST answer to a read made before the last one is older
+    function pushed() {
+      const client = window.wallboardClient, got = client && client.boardMessage ? client.boardMessage(boardName) : undefined;
+      if (got === undefined) return;  // no state pushed yet
+      pushes += 1;
+      if (!got.message) { hide(); return; }
+      const left = Number(got.message.expires_in_s) - (Date.now() - got.at) / 1000;
+      show({ ...got.message, expires_in_s: left });
+    }
+    window.addEventListener("wallboard:board-message", (ev) => {
+      const about = ev.detail ? ev.detail.board : null;
+      if (about === null || about === undefined || about === boardName) pushed();
+    });
     async function poll() {
       let next = pollMs;
+      const before = pushes;
       try {
         const r = await fetch(`/api/v1/boards/${board}/message`, { headers, cache: "no-store" });
         if (r.status === 401 || r.status === 403 || r.status === 404) { hide(); next = DENIED_POLL_MS; }
-        else if (r.ok) { const body = await r.json(); if (body.message) show(body.message); else hide(); }
+        else if (r.ok) {
+          const body = await r.json();
+          if (pushes === before) { if (body.message) show(body.message); else hide(); }
+        }
       } catch (e) { /* the server is away: a message shown stays until its own expiry */ }
       if (deadline && Date.now() >= deadline) hide();
       setTimeout(poll, next);
@@ -176,6 +198,7 @@
       setTimeout(loadBoard, boardMs);
     }
     loadBoard();
+    pushed();  // the socket may have brought the board's message before this script started
     poll();
   }
 

@@ -30,7 +30,14 @@
  *    options.onDenied() and no STALE banner; the socket is tried again slowly, every options.deniedRetryS
  *    (default: the page's ?denied_retry=N, else 30 s), so a credential made valid again brings the page back
  *    without a reload: the first snapshot calls options.onAllowed(). A page that learns it is refused elsewhere
- *    (a REST read answering 401/403) calls client.deny(), with the same effect.
+ *    (a REST read answering 401/403) calls client.deny(), with the same effect;
+ *  - board messages (wallboard/api/ws.py): every snapshot restarts them: it is preceded by
+ *    {"type": "board_messages", "messages": {board: message}} when the client may read any (a board not in it has
+ *    none), and a snapshot without one means none; {"type": "board_message", "board", "message": {...} | null}
+ *    tells a change. The page's script that shows them (banner.js, which tv.js does not know about) reads
+ *    wallboardClient.boardMessage(board): undefined before the first snapshot, else {message (null: none), at:
+ *    Date.now() when it arrived, for its expires_in_s}; each snapshot and change also dispatches the window event
+ *    "wallboard:board-message" ({detail: {board}}; board null: any board may have changed).
  */
 "use strict";
 window.wallboardClient = (() => {
@@ -64,6 +71,26 @@ window.wallboardClient = (() => {
   };
   const stamp = (text) => { const ms = typeof text === "string" ? Date.parse(text) : NaN; return Number.isFinite(ms) ? ms : null; };
   const seconds = (value, fallback) => { const n = Number(value); return value !== null && value !== "" && n > 0 ? n : fallback; };
+
+  let boardMessages = null, nextMessages = null;  // board -> {message, at}: held since a snapshot, and for the next
+  function boardMessage(board) {
+    if (boardMessages === null) return undefined;
+    return boardMessages.get(board) || { message: null, at: 0 };
+  }
+  const tellMessages = (board) => window.dispatchEvent(new CustomEvent("wallboard:board-message", { detail: { board } }));
+  function heardMessages(m, now) {  // a snapshot, a board_messages or a board_message frame (see above)
+    const valid = (v) => (v && typeof v === "object" ? v : null);
+    if (m.type === "snapshot") {
+      boardMessages = nextMessages || new Map();
+      nextMessages = null;
+      tellMessages(null);
+    } else if (m.type === "board_messages") {
+      nextMessages = new Map(Object.entries(valid(m.messages) || {}).map(([b, v]) => [b, { message: valid(v), at: now }]));
+    } else if (boardMessages !== null && typeof m.board === "string") {
+      boardMessages.set(m.board, { message: valid(m.message), at: now });
+      tellMessages(m.board);
+    }  // else a change before any snapshot: the board_messages before the first one carries it
+  }
 
   /* Start the timer and return the client; client.connect() opens the socket. options (all optional):
    *   token     the credential (default: the page's ?token=, else none);
@@ -105,6 +132,7 @@ window.wallboardClient = (() => {
       const now = lastHeard = Date.now();
       heard(m, now);
       if (m.type === "snapshot") {
+        heardMessages(m, now);
         snap = m;
         retry = RETRY_MIN_MS;
         if (denied) allow();
@@ -112,7 +140,11 @@ window.wallboardClient = (() => {
         if (!snap || m.base !== snap.seq) { socket.send(JSON.stringify({ type: "resync" })); return; }
         snap = applyDiff(snap, m.changes || {});
         snap.seq = m.seq;
-      } else { tick(); return; }  // a heartbeat (or an error report): heard, nothing to apply
+      } else {  // a heartbeat, a board message (or an error report): heard, nothing to apply
+        if (m.type === "board_messages" || m.type === "board_message") heardMessages(m, now);
+        tick();
+        return;
+      }
       tick();
       if (o.onData) o.onData(snap);
     }
@@ -176,5 +208,5 @@ window.wallboardClient = (() => {
     };
   }
 
-  return { open, applyDiff, STALE_MS, SILENT_MS, RETRY_MIN_MS, RETRY_MAX_MS, DENIED_RETRY_S };
+  return { open, applyDiff, boardMessage, STALE_MS, SILENT_MS, RETRY_MIN_MS, RETRY_MAX_MS, DENIED_RETRY_S };
 })();

@@ -12,6 +12,7 @@ SVG ``data:`` URI, made with ``segno``), so the ops page shows it once and a pho
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from wallboard.core.boards import (
     default_board,
     name_problems,
 )
-from wallboard.core.scopes import DEFAULT_BOARD
+from wallboard.core.scopes import DEFAULT_BOARD, Scope, board_scope
 from wallboard.errors import WallboardError
 
 if TYPE_CHECKING:
@@ -45,12 +46,14 @@ __all__ = [
     "default_board",
     "delete_board",
     "list_boards",
+    "message_scope_refusal",
     "post_message",
     "put_board",
     "qr_data_uri",
     "read_board",
     "read_message",
     "revoke_board_token",
+    "shown_message",
     "tv_path",
 ]
 
@@ -151,14 +154,55 @@ async def clear_message(store: BoardStore, name: str, *, actor: str, now: dateti
 
 async def read_message(store: BoardStore, name: str, now: datetime) -> dict[str, Any] | None:
     """The board's message with the seconds it has left (None: none, or expired even if Redis kept it)."""
-    message = await store.get_message(name)
+    return shown_message(await store.get_message(name), now)
+
+
+def shown_message(message: Mapping[str, Any] | None, now: datetime) -> dict[str, Any] | None:
+    """A stored message as TVs are given it, with the seconds it has left at ``now`` (``expires_in_s``: the TV
+    counts down by its own clock, which may be off); None when there is none, it has expired, or its expiry is
+    unreadable (a TV would never take it down)."""
     if message is None:
         return None
     try:
-        left = (datetime.fromisoformat(str(message["expires_ts"])) - now).total_seconds()
-    except (KeyError, ValueError):
+        expires = datetime.fromisoformat(str(message["expires_ts"]))
+        left = (expires - now).total_seconds()
+    except (KeyError, TypeError, ValueError):  # TypeError: a naive expiry against an aware now
         return None
     return {**message, "expires_in_s": round(left, 3)} if left > 0 else None
+
+
+def message_scope_refusal(
+    board_name: str, board: Mapping[str, Any] | None, scope: Scope | None, group_queues: Mapping[str, Iterable[str]]
+) -> str | None:
+    """Why a user of ``scope`` may not post on (or clear) board ``board_name``'s message, None if they may.
+
+    The board's TVs must show nothing outside the user's scope: with the user scoped to queues, every queue the
+    board shows (named, of its pages, and of its ``groups``: ``group_queues`` says which queues a group has now)
+    must be one of theirs, and a board showing every queue is refused; likewise its teams, when the user is scoped
+    to teams. ``board`` None: not stored (``default`` then shows everything, another name nothing: the caller
+    answers 404). Unscoped users (``scope`` None) may post on any board.
+    """
+    if scope is None:
+        return None
+    shows = board_scope(board_name, board)
+    if scope.queues is not None:
+        if shows.queues is None:
+            return f"board {board_name!r} shows every queue, not only {_listed(scope.queues)}"
+        queues = set(shows.queues)
+        for group in shows.groups:
+            queues |= set(group_queues.get(group, ()))
+        if outside := queues - scope.queues:
+            return f"board {board_name!r} shows queue(s) {_listed(outside)} outside {_listed(scope.queues)}"
+    if scope.teams is not None:
+        if shows.teams is None:
+            return f"board {board_name!r} shows every team, not only {_listed(scope.teams)}"
+        if strangers := shows.teams - scope.teams:
+            return f"board {board_name!r} shows team(s) {_listed(strangers)} outside {_listed(scope.teams)}"
+    return None
+
+
+def _listed(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names))
 
 
 # -- display tokens of a board

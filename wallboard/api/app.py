@@ -217,6 +217,7 @@ def _serve(site_store: Store, runtime: Runtime, ws_interval_s: float) -> ServedS
         clock=runtime.clock,
     )
     feed.on_change = hub.notify
+    feed.messages.on_change = hub.board_message  # board messages pushed on /ws (wallboard.api.messages)
     failures = runtime.login_failures
     accounts = Accounts(
         site_store.accounts,

@@ -31,12 +31,17 @@ the use cases (shared with ``wallboard boards ...``) ``wallboard.admin.boards``.
 * ``POST /api/v1/boards/{name}/message`` ``{"text", "level": "info"|"warn", "expires_in_s"}`` (supervisor, ops
   and admin: ``core.boards.MESSAGE_ROLES``; 403 to others and to display tokens) shows a banner on the board's
   TVs until it expires (Redis drops it then too); ``DELETE`` takes it down; both audited (``board.message``,
-  ``board.message_clear``) with a ``{"type": "board_message", "name"}`` notice. ``GET`` (READ, the board's own
-  display tokens) answers ``{"message": {..., "expires_in_s": seconds left} | null}``: the TV's banner
-  (``dash_app/tv_assets/banner.js``) reads it every second, so a message shows within 2 s.
+  ``board.message_clear``) with a ``{"type": "board_message", "name"}`` notice. A supervisor scoped to teams or
+  queues posts and clears only on boards that show nothing outside their scope (403 naming what is outside:
+  ``admin.boards.message_scope_refusal``); both checks come before the body is read. Every API process pushes
+  the change on ``/ws`` to the sockets that may read the board (``messages.MessageFeed``, ``ws.Hub``), so the
+  TV's banner (``dash_app/tv_assets/banner.js``) shows it within 2 s. ``GET`` (READ, the board's own display
+  tokens) answers ``{"message": {..., "expires_in_s": seconds left} | null}``: the banner's slow fallback.
 * ``GET|POST /api/v1/boards/{name}/tokens`` and ``DELETE /api/v1/boards/{name}/tokens/{id}`` (MANAGE_TOKENS,
   also with the ops page's cookie): the display tokens bound to the board; a new one comes with the TV's
-  ``url`` and that URL as a QR code (``qr``: an SVG data URI), shown in that response only.
+  ``url`` and that URL as a QR code (``qr``: an SVG data URI), shown in that response only. The URL starts with
+  ``WALLBOARD_PUBLIC_URL`` when set, else with the address the request was made to (``X-Forwarded-Proto`` and
+  ``-Host`` believed only from ``WALLBOARD_TRUSTED_PROXIES``: ``clients.client_base_url``).
 
 TVs pick board changes up without a reload: the TV page re-reads its board through this API every
 ``BOARD_REFRESH_S`` (30 s; configuration, not data: the figures come only from ``/ws``).
@@ -52,6 +57,7 @@ from pydantic import BaseModel, Field
 
 from wallboard.admin import boards
 from wallboard.admin.accounts import TokenNotFoundError
+from wallboard.api.clients import client_base_url
 from wallboard.api.responses import GUARDED, Detail, problems
 from wallboard.api.runtime import known_targets
 from wallboard.api.security import Permission, Principal, check_board, guarded, require, site_named
@@ -70,6 +76,7 @@ from wallboard.core.boards import (
     site_names,
 )
 from wallboard.core.text import CleanText
+from wallboard.core.users import Role
 
 if TYPE_CHECKING:
     from wallboard.api.runtime import Runtime, ServedSite
@@ -93,14 +100,24 @@ TokenManager = Annotated[Principal, Depends(require(Permission.MANAGE_TOKENS, co
 _person = require(Permission.READ, cookie=True, display=False)
 
 
-async def _poster(principal: Annotated[Principal, Depends(_person)]) -> Principal:
-    """A supervisor, ops or admin (``core.boards.MESSAGE_ROLES``): checked before the body, so others get 403."""
+BoardName = Annotated[str, Path(pattern=NAME_PATTERN, description="board name (lower case, digits, _ and -)")]
+
+
+async def _poster(request: Request, name: BoardName, principal: Annotated[Principal, Depends(_person)]) -> Principal:
+    """A supervisor, ops or admin (``core.boards.MESSAGE_ROLES``), a scoped supervisor only on a board within
+    their scope: checked before the body, so others get 403 whatever they send."""
     _may_post(principal)
+    if principal.role == Role.SUPERVISOR and principal.scope is not None:
+        runtime: Runtime = request.app.state.runtime
+        served = site_named(runtime, request.query_params.get("site"))
+        board = await guarded(served.store.boards.get_board(name))
+        refusal = boards.message_scope_refusal(name, board, principal.scope, _group_queues(runtime, served))
+        if refusal is not None:
+            raise HTTPException(403, detail=f"{principal.name} may not post board messages there: {refusal}")
     return principal
 
 
 Poster = Annotated[Principal, Depends(_poster)]
-BoardName = Annotated[str, Path(pattern=NAME_PATTERN, description="board name (lower case, digits, _ and -)")]
 TokenId = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[0-9a-fA-F]+$")]
 
 
@@ -223,7 +240,8 @@ def _token_routes(router: APIRouter, runtime: Runtime) -> None:
     ) -> Any:
         """A new display token bound to this board, with the TV's URL and its QR code: shown only in this response."""
         served = site_named(runtime, site)
-        base = str(request.base_url)
+        settings = runtime.settings
+        base = settings.public_url or client_base_url(request, settings.trusted_proxies)
         try:
             made = await guarded(
                 boards.create_board_token(
@@ -253,6 +271,20 @@ async def _board(served: ServedSite, name: str) -> dict[str, Any]:
         return await guarded(boards.read_board(served.store.boards, name))
     except boards.UnknownBoardError as exc:
         raise HTTPException(404, detail=str(exc)) from exc
+
+
+def _group_queues(runtime: Runtime, served: ServedSite) -> dict[str, set[str]]:
+    """Each queue group's queues, as the site file (the main site's) and the latest snapshot know them."""
+    queues: dict[str, Any] = dict(served.feed.snapshot.get("queues") or {}) if served.feed.snapshot else {}
+    groups: dict[str, set[str]] = {}
+    for name, queue in queues.items():
+        if isinstance(queue, dict) and isinstance(queue.get("group"), str):
+            groups.setdefault(queue["group"], set()).add(name)
+    if runtime.site_config is not None and served.name == runtime.settings.site:
+        for name, config in runtime.site_config.queues.items():
+            if config.group:
+                groups.setdefault(config.group, set()).add(name)
+    return groups
 
 
 def _may_post(principal: Principal) -> None:

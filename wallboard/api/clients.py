@@ -7,7 +7,9 @@ networks; none by default, loopback included). Only then is ``X-Forwarded-For`` 
 the right: each proxy appends the address it received the request from, so the rightmost hop that
 is not itself a trusted proxy is the first address no one we trust could have made up. Anything to
 its left was written by the client and is ignored. When every hop is trusted, the leftmost is the
-client. The same rule gives the scheme (``X-Forwarded-Proto``, for the Secure flag of cookies).
+client. The same rule gives the scheme (``X-Forwarded-Proto``, for the Secure flag of cookies) and the host the
+client asked for (``X-Forwarded-Host``, for the TV URLs of new display tokens when ``WALLBOARD_PUBLIC_URL`` is
+not set).
 
 Every user of the client address (login throttling and its audit entries, the loopback check of
 ``/metrics``) calls ``client_address``; nothing else reads the forwarding headers. The server must
@@ -18,6 +20,7 @@ handling off (it trusts ``X-Forwarded-For`` from loopback peers by default).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 
 from starlette.requests import HTTPConnection
@@ -26,10 +29,12 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 FORWARDED_FOR = "x-forwarded-for"
 FORWARDED_PROTO = "x-forwarded-proto"
+FORWARDED_HOST = "x-forwarded-host"
+HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
 MAX_HOP_CHARS = 64  # what is kept of a hop that is not an address (it names the client in logs and keys)
 SCHEMES = frozenset({"http", "https"})
 
-__all__ = ["client_address", "client_scheme", "parse_address"]
+__all__ = ["client_address", "client_base_url", "client_scheme", "parse_address"]
 
 
 def parse_address(text: str) -> IPAddress | None:
@@ -74,3 +79,16 @@ def client_scheme(connection: HTTPConnection, proxies: Sequence[IPNetwork]) -> s
     if peer is not None and forwarded in SCHEMES and _trusted(parse_address(peer), proxies):
         return forwarded
     return "https" if connection.url.scheme in ("https", "wss") else "http"
+
+
+def client_base_url(connection: HTTPConnection, proxies: Sequence[IPNetwork]) -> str:
+    """The base URL the client used (``scheme://host[:port]/root/``): through a trusted proxy its
+    ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` (the rightmost; one that is not a host[:port] is ignored),
+    else the request's own."""
+    base = connection.base_url
+    peer = connection.client.host if connection.client else None
+    host = base.netloc
+    if peer is not None and _trusted(parse_address(peer), proxies):
+        forwarded = connection.headers.get(FORWARDED_HOST, "").rpartition(",")[2].strip()
+        host = forwarded if HOST.match(forwarded) else host
+    return str(base.replace(scheme=client_scheme(connection, proxies), netloc=host))

@@ -10,8 +10,8 @@
 =========================================  ==========================================================================
 
 An event is the project's own event model (``wallboard.core.events``: ``call_queued``, ``call_answered``,
-``call_ended``, ``call_abandoned``, ``call_exited``, ``agent_login``, ``agent_paused``...), the same the collectors
-append, with the same validation, plus:
+``call_ended``, ``call_abandoned``, ``call_exited``, ``agent_login``, ``agent_paused``..., a dialer's ``dial_attempt``
+and ``dial_result``: ``wallboard.core.campaigns``), the same the collectors append, with the same validation, plus:
 
 * ``key`` (required): unique per source record. A repeated key is a no-op counted in ``duplicates``, across
   retries, API processes and restarts (a marker per key kept ``WALLBOARD_INGEST_DEDUP_S``, 7 days by default,

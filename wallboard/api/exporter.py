@@ -21,7 +21,11 @@ process holding a large snapshot cost more than the scrape itself.
 The collector is registered on an explicit ``CollectorRegistry`` handed in by the caller, never
 on prometheus_client's global one. Every name starts with ``wallboard_``; labels are ``site``,
 ``queue``, ``window``, ``state``, ``component`` and ``reason`` (low cardinality). Per-agent series
-(``agent`` label) are opt-in.
+(``agent`` label) are opt-in. A queue's channel is the ``channel`` label of ``wallboard_queue_info`` only (one
+series per queue), never a label of the queue's figures: a queue whose channel is learned later keeps its series,
+and a query filters by channel with a join, e.g.::
+
+    wallboard_calls_waiting * on(site, queue) group_left(channel) wallboard_queue_info{channel="chat"}
 
 Gauges describe "now" (calls waiting, service level of the current interval and of the day);
 counters come from the engine's ``total`` window (everything since the engine's state began), so
@@ -74,6 +78,7 @@ TOTAL_COUNTERS = {
         "escalations",
         "Answered calls transferred to an escalation target (a supervisor or second-level queue of the site file).",
     ),
+    "contacts_responded": ("responded", "Contacts (chat, email) an agent sent a first reply to."),
     "calls_repeat": (
         "repeat_callers",
         "Offered calls whose caller had called before within the site's repeat window (default 24 h).",
@@ -85,6 +90,10 @@ WINDOW_GAUGES = {
     "asa_seconds": ("asa_s", "Average speed of answer in seconds, per window."),
     "aht_seconds": ("aht_s", "Average handle time (talk + hold + wrap) in seconds, per window."),
     "abandon_rate_percent": ("abandon_rate_pct", "Abandon rate in percent (short abandons excluded), per window."),
+    "first_response_seconds": (
+        "avg_first_response_s",
+        "Average first response time (contact arrival to the agent's first reply; chat, email), per window.",
+    ),
 }
 
 
@@ -274,6 +283,21 @@ class _Families:
         self.agents = _gauge("agents", "Logged-in agents of the queue by derived state.", SITE_QUEUE_STATE)
         self.staffed = _gauge("agents_staffed", "Agents logged in to the queue.", sq)
         self.required = _gauge("required_agents", "Agents needed now to reach the SL target (Erlang C).", sq)
+        self.queue_info = _gauge(
+            "queue_info",
+            "1 per queue: its channel (voice, chat, email, callback, outbound); join on (site, queue) to filter.",
+            ("site", "queue", "channel"),
+        )
+        self.agent_channel = _gauge(
+            "agent_channel_contacts",
+            "Open contacts of the agent on the channel (per-agent, opt-in); capacity in agent_channel_capacity.",
+            ("site", "agent", "channel"),
+        )
+        self.agent_capacity = _gauge(
+            "agent_channel_capacity",
+            "Contacts of the channel the agent handles at once (per-agent, opt-in).",
+            ("site", "agent", "channel"),
+        )
         self.totals = {name: _counter(name, doc, sq) for name, (_, doc) in TOTAL_COUNTERS.items()}
         self.seq = _gauge("snapshot_seq", "Sequence number of the latest snapshot.", SITE)
         self.age = _gauge("snapshot_age_seconds", "Seconds since the latest snapshot was computed.", SITE)
@@ -325,18 +349,21 @@ class _Families:
         )
         self.grafana = GrafanaFamilies(per_agent)  # see the section at the end
         self.adherence = AdherenceFamilies(per_agent)  # see the section at the end
+        self.campaigns = CampaignFamilies()  # see the section at the end
 
     def all(self) -> Iterator[_Family]:
         yield from (self.waiting, self.longest, self.beyond, *self.windowed.values(), self.agents)
-        yield from (self.staffed, self.required, *self.totals.values(), self.seq, self.age)
+        yield from (self.staffed, self.required, self.queue_info, *self.totals.values(), self.seq, self.age)
         yield from (self.ingested, self.rejected, self.degraded, self.anomalies, self.lag, self.event_age)
         yield self.health_age
         yield from (self.connected, self.reconnects, self.actions)
         yield from self.grafana.all()
         yield from self.adherence.all()
+        yield from self.campaigns.all()
         if self.per_agent:
             yield from (self.agent_state, self.agent_calls, self.agent_handled, self.agent_missed)
             yield from (self.agent_transfers, self.agent_escalations, self.agent_occupancy)
+            yield from (self.agent_channel, self.agent_capacity)
 
 
 def _gauge(name: str, doc: str, labels: tuple[str, ...]) -> _Family:
@@ -353,6 +380,7 @@ def _add_snapshot(families: _Families, site: str, snapshot: Mapping[str, Any], n
     families.seq.add((site,), snapshot.get("seq"))
     add_grafana(families.grafana, site, snapshot)
     add_adherence(families.adherence, site, snapshot)
+    add_campaigns(families.campaigns, site, snapshot)
     computed = _epoch(snapshot.get("ts"))
     if computed is not None:
         families.age.add((site,), max(0.0, now - computed))
@@ -376,6 +404,7 @@ def _add_queue(families: _Families, site: str, queue: str, data: Mapping[str, An
         families.agents.add((site, queue, state), agents.get(state))
     families.staffed.add(labels, agents.get("logged_in"))
     families.required.add(labels, data.get("required_agents"))
+    families.queue_info.add((site, queue, str(data.get("channel") or "voice")), 1.0)
     total = data.get("total") or {}
     for name, (key, _) in TOTAL_COUNTERS.items():
         families.totals[name].add(labels, total.get(key))
@@ -393,6 +422,12 @@ def _add_agent(families: _Families, site: str, agent_id: str, data: Mapping[str,
     families.agent_escalations.add(labels, data.get("escalations_today"))
     occupancy = _number(data.get("occupancy_pct"))
     families.agent_occupancy.add(labels, None if occupancy is None else occupancy / 100.0)
+    loads = data.get("channels")
+    if isinstance(loads, Mapping):
+        for channel, load in loads.items():
+            if isinstance(load, Mapping):
+                families.agent_channel.add((site, agent_id, str(channel)), load.get("open"))
+                families.agent_capacity.add((site, agent_id, str(channel)), load.get("capacity"))
 
 
 def _add_health(families: _Families, site: str, health: Mapping[str, Mapping[str, Any]], now: float) -> None:
@@ -589,3 +624,68 @@ def add_adherence(families: AdherenceFamilies, site: str, snapshot: Mapping[str,
             if isinstance(figures, Mapping):
                 families.agent_pct.add((site, str(agent_id)), figures.get("adherence_pct"))
                 families.agent_out.add((site, str(agent_id)), 1.0 if figures.get("status") == "out" else 0.0)
+
+
+# -- outbound campaigns ----------------------------------------------------------------------
+# The dialer figures of the snapshot's "campaigns" (wallboard.core.campaigns): counters from each campaign's
+# total (attempts, results by outcome, talk seconds), so connect and drop rates over any range are PromQL;
+# gauges of the regulator's rolling window (drop rate, connect rate), the limit and 1 while over it. Labels:
+# site, campaign (and result). Nothing is exported for a site without campaigns.
+
+SITE_CAMPAIGN = ("site", "campaign")
+# The "result" label -> the field of a campaign span counting it
+CAMPAIGN_RESULTS = {
+    "answered": "connects",
+    "no_answer": "no_answer",
+    "busy": "busy",
+    "machine": "machine",
+    "dropped": "dropped",
+}
+
+
+class CampaignFamilies:
+    """The families of this section."""
+
+    def __init__(self) -> None:
+        self.attempts = _counter("campaign_dial_attempts", "Calls the dialer placed for the campaign.", SITE_CAMPAIGN)
+        self.results = _counter(
+            "campaign_dial_results",
+            "Dialer outcomes: answered (a live person connected to an agent), dropped (a live person the dialer "
+            "abandoned), machine, no_answer, busy.",
+            ("site", "campaign", "result"),
+        )
+        self.talk = _counter("campaign_talk_seconds", "Seconds of talk on the campaign's connects.", SITE_CAMPAIGN)
+        self.drop_rate = _gauge(
+            "campaign_drop_rate_percent",
+            "Dropped / (answered + dropped) over the regulator's rolling window (Ofcom 24 h, FCC 30 days), in %.",
+            SITE_CAMPAIGN,
+        )
+        self.connect_rate = _gauge(
+            "campaign_connect_rate_percent", "Answered / results over the campaign's window, in %.", SITE_CAMPAIGN
+        )
+        self.limit = _gauge("campaign_drop_limit_percent", "The most the campaign's drop rate may be.", SITE_CAMPAIGN)
+        self.over = _gauge("campaign_over_limit", "1 while the window's drop rate is above the limit.", SITE_CAMPAIGN)
+
+    def all(self) -> Iterator[_Family]:
+        yield from (self.attempts, self.results, self.talk, self.drop_rate, self.connect_rate, self.limit, self.over)
+
+
+def add_campaigns(families: CampaignFamilies, site: str, snapshot: Mapping[str, Any]) -> None:
+    """Fill the section's families from one site's snapshot (nothing without ``snapshot["campaigns"]``)."""
+    campaigns = snapshot.get("campaigns")
+    if not isinstance(campaigns, Mapping):
+        return
+    for name, campaign in sorted(campaigns.items()):
+        if not isinstance(campaign, Mapping):
+            continue
+        labels = (site, str(name))
+        total = campaign.get("total") or {}
+        families.attempts.add(labels, total.get("attempts"))
+        for result, key in CAMPAIGN_RESULTS.items():
+            families.results.add((*labels, result), total.get(key))
+        families.talk.add(labels, total.get("talk_s"))
+        families.drop_rate.add(labels, campaign.get("drop_rate_pct"))
+        families.connect_rate.add(labels, (campaign.get("window") or {}).get("connect_rate_pct"))
+        families.limit.add(labels, campaign.get("limit_pct"))
+        over = campaign.get("over_limit")
+        families.over.add(labels, None if over is None else float(bool(over)))

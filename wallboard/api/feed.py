@@ -1,5 +1,7 @@
 """One site's latest snapshot in the API process, kept current from Redis: the engine's snapshot key, then
-its deltas on the updates channel, re-read whenever a delta does not follow (see wallboard/api/app.py)."""
+its deltas on the updates channel, re-read whenever a delta does not follow (see wallboard/api/app.py); and,
+beside it, the site's board messages (``messages``: ``wallboard.api.messages.MessageFeed``), which ``run`` follows
+too."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from wallboard.api.messages import MessageFeed
 from wallboard.core.deltas import DiffError, apply_diff
 from wallboard.store import Store
 
@@ -36,6 +39,7 @@ class SiteFeed:
         self.store = store
         self.site = store.site
         self.on_change: Callable[[], None] = lambda: None  # called after every change (the hub's notify)
+        self.messages = MessageFeed(store)  # the board messages (their on_change: the hub's board_message)
         self._apply = apply
         self._snapshot: dict[str, Any] | None = None
         self.redis_ok = False
@@ -58,7 +62,13 @@ class SiteFeed:
         return self.redis_ok and self._snapshot is not None and self.failure is None
 
     async def run(self) -> None:
-        """Follow the site until cancelled, resubscribing (with backoff) whenever Redis fails."""
+        """Follow the site's snapshot and its board messages until cancelled (each resubscribing on its own)."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.messages.run(), name=f"messages:{self.site}")
+            group.create_task(self._run_updates(), name=f"updates:{self.site}")
+
+    async def _run_updates(self) -> None:
+        """Follow the snapshot until cancelled, resubscribing (with backoff) whenever Redis fails."""
         delay = RETRY_MIN_S
         while True:
             try:

@@ -139,9 +139,12 @@ def build_history_router(runtime: Runtime) -> APIRouter:
         return JSONResponse({**body, "rows": rows, "next": next_after})
 
     @router.get("/queues", responses=responses, response_class=Response)
-    async def queue_history(request: Request, principal: Reader, asked: Asked, queue: Names = None) -> Response:
-        """Queue rows of the closed intervals starting in [from, to) (see the module docstring)."""
-        return await export(request, principal, asked, "queue", {"queue": queue})
+    async def queue_history(
+        request: Request, principal: Reader, asked: Asked, queue: Names = None, channel: Names = None
+    ) -> Response:
+        """Queue rows of the closed intervals starting in [from, to) (see the module docstring); ``channel`` keeps
+        the rows of queues of those channels (a row written before channels existed is voice)."""
+        return await export(request, principal, asked, "queue", {"queue": queue, "channel": channel})
 
     @router.get("/agents", responses=responses, response_class=Response)
     async def agent_history(

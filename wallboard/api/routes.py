@@ -209,6 +209,7 @@ async def _websocket(runtime: Runtime, websocket: WebSocket, site: str | None) -
             max_message_bytes=runtime.settings.ws_max_message_bytes,
             key=view_key(principal),
             scope=scope,
+            board=principal.board,  # a display token bound to a board hears only that board's messages
             ending=seat.ending,
         )
 

@@ -37,6 +37,18 @@ None or everything shares the whole-site view). A view lives while it has client
 key's scope (a board edited, a user's teams or queues changed): its clients move to the new view and get a
 snapshot of it at once. Deltas of a view carry the site's ``seq``.
 
+Board messages: the hub also holds each board's message (``board_message``, told by ``messages.MessageFeed``
+from any API process) and pushes ``{"type": "board_message", "board", "message": {..., "expires_in_s"} | null}``
+to every client that may read that board: a client confined to one board (a display token bound to it:
+``connect(board=...)``) hears only its board's, the others every board's. A snapshot *restarts* a client's
+messages too: when it may read any current message, the snapshot is preceded by
+``{"type": "board_messages", "messages": {board: message}}`` (all of them; a board not in it has none), and a
+snapshot without one before it means there is none (so a client that connects, resyncs, overflows or is
+rescoped, whose pending frames were dropped, holds the current messages again; and a client with no message
+gets exactly the frames it got before messages existed). ``expires_in_s`` is counted when the frame is made
+(the TV counts down by its own clock); an expired message is left out, and nothing is pushed when one expires:
+the TV takes it down itself.
+
 Client messages: ``{"type": "resync"}`` replaces the client's pending messages with a snapshot;
 anything else gets ``{"type": "error", "message": ...}`` and the connection stays open; a message
 over ``max_message_bytes`` closes the connection with 1009 (message too big). ``serve_client`` also
@@ -58,6 +70,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from wallboard.admin.boards import shown_message
 from wallboard.core.deltas import diff as snapshot_diff
 from wallboard.core.scopes import EVERYTHING, BoardScope, narrow
 
@@ -95,11 +108,11 @@ class Outbox:
         self._ready.set()
         return True
 
-    def replace(self, message: str) -> None:
-        """Drop every pending message and queue ``message`` alone."""
+    def replace(self, *messages: str) -> None:
+        """Drop every pending message and queue ``messages`` alone (whatever the limit)."""
         self.dropped += len(self._items)
         self._items.clear()
-        self._items.append(message)
+        self._items.extend(messages)
         self._ready.set()
 
     async def get(self) -> str:
@@ -158,6 +171,8 @@ class Hub:
         self._views: dict[Outbox, _View] = {}  # every client -> the view it is shown
         self._keys: dict[str, set[Outbox]] = {}  # key -> its clients (in its own view or the whole-site one)
         self._key_of: dict[Outbox, str] = {}  # a client connected under a key -> that key
+        self._board_of: dict[Outbox, str] = {}  # a client confined to one board's messages -> that board
+        self._messages: dict[str, Mapping[str, Any]] = {}  # board -> its current message, as stored
         self._sent: Snapshot | None = None
         self._sent_seq: int | None = None
         self._dirty = asyncio.Event()
@@ -187,10 +202,13 @@ class Hub:
         """The source changed: the hub's task broadcasts at its next opportunity."""
         self._dirty.set()
 
-    def connect(self, key: str | None = None, scope: BoardScope | None = None) -> Outbox:
+    def connect(self, key: str | None = None, scope: BoardScope | None = None, board: str | None = None) -> Outbox:
         """A new client, shown the whole site, or the site narrowed to ``scope`` under ``key`` (the key's scope in
-        use wins if another client is connected under it already). Its outbox starts with the view's last snapshot."""
+        use wins if another client is connected under it already), hearing only ``board``'s messages when given.
+        Its outbox starts with the current board messages (if any) and the view's last snapshot."""
         outbox = Outbox(self._queue_size)
+        if board is not None:
+            self._board_of[outbox] = board
         view = self._site
         if key is not None:
             clients = self._keys.setdefault(key, set())
@@ -203,11 +221,12 @@ class Hub:
         if self._sent is None:
             self.tick()
         elif (text := view.snapshot_message()) is not None:
-            outbox.offer(text)
+            self._start(outbox, view, text)
         return outbox
 
     def disconnect(self, outbox: Outbox) -> None:
         view = self._views.pop(outbox, None)
+        self._board_of.pop(outbox, None)
         if view is None:
             return
         view.clients.discard(outbox)
@@ -222,9 +241,8 @@ class Hub:
     def resync(self, outbox: Outbox) -> None:
         """The client asked for a snapshot: it replaces whatever the client had pending."""
         view = self._views.get(outbox)
-        text = view.snapshot_message() if view is not None else None
-        if text is not None:
-            outbox.replace(text)
+        if view is not None:
+            self._restart(outbox, view)
 
     def rescope(self, key: str, scope: BoardScope | None) -> None:
         """``key``'s clients are now shown ``scope``: they get a snapshot of the new view at once (nothing if
@@ -246,10 +264,23 @@ class Hub:
             view.clients |= clients
         for outbox in clients:
             self._views[outbox] = view
-        text = view.snapshot_message()
-        if text is not None:
+        if view.snapshot_message() is not None:
             for outbox in clients:
-                outbox.replace(text)
+                self._restart(outbox, view)
+
+    def board_message(self, board: str, message: Mapping[str, Any] | None) -> None:
+        """``board``'s message is now ``message`` (as stored; None: none): pushed at once to every client that
+        may read the board."""
+        if message is None:
+            self._messages.pop(board, None)
+        else:
+            self._messages[board] = message
+        shown = shown_message(message, self._now())
+        text = _encode({"type": "board_message", "board": board, "message": shown})
+        for outbox, view in self._views.items():
+            if self._board_of.get(outbox, board) == board and not outbox.offer(text):
+                self.overflows += 1
+                self._restart(outbox, view)
 
     def tick(self) -> bool:
         """Bring every client from the state last broadcast to the source's current one; True if anything was sent."""
@@ -270,7 +301,9 @@ class Hub:
             sent = True
             if restart or before is None or view.shown is None:
                 # First snapshot, or the runner started over: everyone gets the whole state.
-                self._fan_out(view, view.snapshot_message() or "")
+                text = view.snapshot_message() or ""
+                for outbox in view.clients:
+                    self._start(outbox, view, text)
             else:
                 changes = self._diff(before, view.shown)
                 delta = {"type": "delta", "seq": seq, "base": base, "changes": changes, "data_ts": current.get("ts")}
@@ -326,7 +359,38 @@ class Hub:
         for outbox in view.clients:
             if not outbox.offer(message):
                 self.overflows += 1
-                outbox.replace(view.snapshot_message() or message)
+                self._restart(outbox, view, message)
+
+    def _start(self, outbox: Outbox, view: _View, snapshot: str) -> None:
+        """Queue ``snapshot`` after the board messages ``outbox``'s client may read (if any); all pending
+        messages are replaced by them when they do not fit."""
+        frames = [frame for frame in (self._messages_message(outbox), snapshot) if frame is not None]
+        if len(outbox) + len(frames) > outbox.limit:
+            self.overflows += 1
+            outbox.replace(*frames)
+            return
+        for frame in frames:
+            outbox.offer(frame)
+
+    def _restart(self, outbox: Outbox, view: _View, fallback: str | None = None) -> None:
+        """Replace what ``outbox`` has pending with the board messages it may read (if any) and the view's snapshot
+        (else ``fallback``): whatever was dropped, the client holds the current state again."""
+        frames = (self._messages_message(outbox), view.snapshot_message() or fallback)
+        outbox.replace(*(frame for frame in frames if frame is not None))
+
+    def _messages_message(self, outbox: Outbox) -> str | None:
+        """``{"type": "board_messages", "messages": {...}}``: every current message ``outbox``'s client may read
+        (None: there is none)."""
+        board, now = self._board_of.get(outbox), self._now()
+        messages = {
+            name: shown
+            for name, message in self._messages.items()
+            if (board is None or name == board) and (shown := shown_message(message, now)) is not None
+        }
+        return _encode({"type": "board_messages", "messages": messages}) if messages else None
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
 
 
 async def serve_client(
@@ -336,13 +400,15 @@ async def serve_client(
     max_message_bytes: int,
     key: str | None = None,
     scope: BoardScope | None = None,
+    board: str | None = None,
     ending: asyncio.Future[tuple[int, str]] | None = None,
 ) -> None:
     """Serve one accepted websocket until either side closes it, or ``ending`` gives the close to make.
 
-    ``key`` and ``scope``: the client is shown that part of the site (see ``Hub.connect``).
+    ``key`` and ``scope``: the client is shown that part of the site; ``board``: it hears only that board's
+    messages (see ``Hub.connect``).
     """
-    outbox = hub.connect(key, scope)
+    outbox = hub.connect(key, scope, board)
     pump = asyncio.create_task(_pump(websocket, outbox))
     receiver = asyncio.create_task(_receive(websocket, hub, outbox, pump, max_message_bytes))
     try:

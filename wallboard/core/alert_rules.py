@@ -37,7 +37,8 @@ Series: calls waiting, longest wait, SL / abandon rate / ASA / AHT (``window="in
 (``wallboard_required_agents - wallboard_agents_staffed``), data age (``wallboard_last_event_age_seconds
 {component="engine"}``: the engine's last applied event only, where ``wallboard.core.alerts`` falls back to
 the collectors' health without one) and collector connected
-(``wallboard_collector_connected{component=~"collector:.*"}``).
+(``wallboard_collector_connected{component=~"collector:.*"}``) and a campaign's drop rate over its regulator's
+window (``wallboard_campaign_drop_rate_percent``, per site and campaign).
 ``inhibit_rules()`` gives the Alertmanager rule that lets a firing alarm mute its own warn.
 
 Not exported (``RuleExport.skipped`` says why): per-agent thresholds (pause and call durations,
@@ -78,11 +79,13 @@ _SERIES: dict[Metric, tuple[str, str, tuple[str, ...]]] = {
     Metric.DATA_AGE_S: ("wallboard_last_event_age_seconds", 'component="engine"', _COMPONENT_LABELS),
     Metric.COLLECTOR_CONNECTED: ("wallboard_collector_connected", 'component=~"collector:.*"', _COMPONENT_LABELS),
     Metric.TEAM_ADHERENCE_PCT: ("wallboard_team_adherence_percent", "", ("site", "team")),
+    Metric.CAMPAIGN_DROP_RATE_PCT: ("wallboard_campaign_drop_rate_percent", "", ("site", "campaign")),
 }
 _WHERE = {
     Metric.DATA_AGE_S: "site {{ $labels.site }}",
     Metric.COLLECTOR_CONNECTED: "{{ $labels.component }} of site {{ $labels.site }}",
     Metric.TEAM_ADHERENCE_PCT: "team {{ $labels.team }}",
+    Metric.CAMPAIGN_DROP_RATE_PCT: "campaign {{ $labels.campaign }}",
 }
 _QUEUE_WHERE = "queue {{ $labels.queue }}"
 
@@ -164,7 +167,7 @@ def inhibit_rules() -> list[dict[str, Any]]:
         {
             "source_matchers": ['level="alarm"'],
             "target_matchers": ['level="warn"'],
-            "equal": ["alertname", "threshold", "site", "queue", "component"],
+            "equal": ["alertname", "threshold", "site", "queue", "component", "campaign"],
         }
     ]
 
@@ -228,10 +231,10 @@ def _traffic(threshold: Threshold, site: SiteConfig, excluded: frozenset[str]) -
 
 def _selector(threshold: Threshold, site: SiteConfig, excluded: frozenset[str], extra: str) -> str:
     matchers = [f"site={_quote(site.site)}"]
-    label = threshold.spec.target  # "queue" or "team": the label naming a target
-    if threshold.scope.kind in ("queue", "team") and threshold.scope.name is not None:
+    label = threshold.spec.target  # "queue", "team" or "campaign": the label naming a target
+    if threshold.scope.kind in ("queue", "team", "campaign") and threshold.scope.name is not None:
         matchers.append(f"{threshold.scope.kind}={_quote(threshold.scope.name)}")
-    elif excluded and label in ("queue", "team"):
+    elif excluded and label in ("queue", "team", "campaign"):
         alternatives = "|".join(re.escape(name) for name in sorted(excluded))
         matchers.append(f"{label}!~{_quote(alternatives)}")
     if extra:

@@ -42,7 +42,8 @@ if it was firing, a change to ``no_data`` says so.
 Targets and values (snapshot schema in ``wallboard.core.engine``): queue metrics read
 ``queues[q]`` (``waiting``, ``longest_wait_s``, the ``interval``/``day`` windows, ``agents``,
 ``required_agents``; agents short = required - logged in); ``agents_available`` with a team scope
-reads ``teams[t].agents.available``; agent metrics read ``agents[id]``: time in the current pause
+reads ``teams[t].agents.available``; ``campaign_drop_rate_pct`` reads ``campaigns[c].drop_rate_pct`` (the
+regulator's window, ``wallboard.core.campaigns``); agent metrics read ``agents[id]``: time in the current pause
 (``pause_since`` when the snapshot has it, else ``time_in_state_s``; optionally of one ``reason``),
 time on the current call, and ``adherence_pct`` (merged by the runner from its adherence book,
 ``wallboard.core.adherence.tracker``; no_data without a schedule in force or for an agent not scheduled
@@ -365,6 +366,7 @@ _QUEUE_VALUE: dict[Metric, Callable[[Mapping[str, Any]], float | None]] = {
     Metric.ABANDON_RATE_PCT: _window("abandon_rate_pct"),
     Metric.ASA_S: _window("asa_s"),
     Metric.AHT_S: _window("aht_s"),
+    Metric.FIRST_RESPONSE_S: _window("avg_first_response_s"),
     Metric.AGENTS_AVAILABLE: lambda queue: _number((queue.get("agents") or {}).get("available")),
     Metric.AGENTS_SHORT: _short,
 }
@@ -382,6 +384,8 @@ def _readings(
         yield from _queue_readings(threshold, skip, snapshot)
     elif target == "agent":
         yield from _agent_readings(threshold, skip, snapshot, now)
+    elif target == "campaign":
+        yield from _campaign_readings(threshold, skip, snapshot)
     elif threshold.metric is Metric.DATA_AGE_S:
         last = _last_event(snapshot, health)
         age = None if last is None else max(0.0, now.timestamp() - last)
@@ -393,6 +397,16 @@ def _readings(
                 yield _Reading(
                     Target("component", str(component)), connected, subject=str(component).removeprefix("collector:")
                 )
+
+
+def _campaign_readings(threshold: Threshold, skip: frozenset[str], snapshot: Mapping[str, Any]) -> Iterator[_Reading]:
+    """Each campaign's drop rate over its regulator's window (no figure: no live answer in the window)."""
+    campaigns: Mapping[str, Any] = snapshot.get("campaigns") or {}
+    names = [threshold.scope.name] if threshold.scope.name is not None else [n for n in campaigns if n not in skip]
+    for name in names:
+        campaign = campaigns.get(name) or {}
+        subject = str(campaign.get("display_name") or name)
+        yield _Reading(Target("campaign", name), _number(campaign.get("drop_rate_pct")), subject=subject)
 
 
 def _team_reading(threshold: Threshold, snapshot: Mapping[str, Any]) -> _Reading:
@@ -416,10 +430,13 @@ def _queue_readings(threshold: Threshold, skip: frozenset[str], snapshot: Mappin
     queues: Mapping[str, Any] = snapshot.get("queues") or {}
     names = [threshold.scope.name] if threshold.scope.name is not None else [n for n in queues if n not in skip]
     value_of, window = _QUEUE_VALUE[threshold.metric], threshold.spec.window or "interval"
+    channel = threshold.channel
     for name in names:
         queue = queues.get(name)
         if queue is None:
             yield _Reading(Target("queue", name), None)
+            continue
+        if channel is not None and queue.get("channel", "voice") != channel:
             continue
         offered = _number((queue.get(window) or {}).get("offered"))
         yield _Reading(Target("queue", name), value_of(queue), int(offered or 0))
@@ -434,6 +451,8 @@ def _agent_readings(
         team = agent.get("team")
         if (team_only is not None and team != team_only) or (team_only is None and team in skip):
             continue
+        if threshold.channel is not None and threshold.channel not in (agent.get("channels") or _VOICE_ONLY):
+            continue
         name = str(agent.get("name") or agent_id)
         target = Target("agent", str(agent_id))
         if threshold.metric is Metric.AGENT_PAUSE_S:
@@ -443,6 +462,8 @@ def _agent_readings(
             yield _Reading(target, value, subject=name, detail=str(reason) if paused and reason else None)
         elif threshold.metric is Metric.AGENT_ON_CALL_S:
             yield _Reading(target, _on_call_s(agent, now), subject=name)
+        elif threshold.metric is Metric.AGENT_CONCURRENCY_PCT:
+            yield _Reading(target, _concurrency_pct(agent, threshold.channel), subject=name)
         elif threshold.metric in _AGENT_FIGURE:
             yield _Reading(target, _AGENT_FIGURE[threshold.metric](agent), subject=name)
         else:  # adherence: merged into the snapshot by the runner; detail says why there is none
@@ -455,6 +476,19 @@ def _calls_target_pct(agent: Mapping[str, Any]) -> float | None:
     """Calls handled today / the calls expected so far by the agent's target (None: no target, nothing expected)."""
     target = agent.get("target")
     return _number(target.get("calls_pct")) if isinstance(target, Mapping) else None
+
+
+_VOICE_ONLY = {"voice": None}  # the channels of an agent without a ``channels`` entry
+
+
+def _concurrency_pct(agent: Mapping[str, Any], channel: str | None) -> float | None:
+    """Open contacts / capacity on ``channel`` (None: the agent's busiest channel); None: no channel entry."""
+    loads = agent.get("channels")
+    if not isinstance(loads, Mapping):
+        return None
+    figures = [_number(load.get("concurrency_pct")) for key, load in loads.items() if channel in (None, key)]
+    known = [figure for figure in figures if figure is not None]
+    return max(known) if known else None
 
 
 # Agent metrics read from one figure of the agent's snapshot entry (None: no figure, e.g. no call yet).
@@ -540,6 +574,8 @@ def _said(threshold: Threshold, reading: _Reading, value: float) -> str:
         return f"Team {who} adherence {shown}"
     if metric is Metric.DATA_AGE_S:
         return f"No event for {shown}"
+    if metric is Metric.CAMPAIGN_DROP_RATE_PCT:
+        return f"Campaign {who}: drop rate {shown}"
     if metric is Metric.COLLECTOR_CONNECTED:
         return f"Collector {who} {'connected' if value >= 1 else 'disconnected'}"
     return f"{threshold.spec.words} {shown}"

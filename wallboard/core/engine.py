@@ -92,6 +92,11 @@ Corrections
   outcome, the figure stays out of the averages, never clamped into them. A bug in a handler is logged and counted
   (``internal_error``) instead of stopping the engine.
 
+Channels (``wallboard.core.channels``): an event naming a channel other than voice tells its queue's channel
+(``channel_mismatch`` when it contradicts it); a chat or email contact is an open call of its agent that leaves
+the displayed (phone) state alone; ``contact_responded`` counts a first response time once per contact
+(``duplicate_response``).
+
 Call log: every finished call gives one record (``wallboard.core.calls``, its theory of operation), made
 where its outcome is counted (an unanswered outcome, closed unknown) or where an answered call ends
 (CallEnded, a restart, a lost end), and handed out once by ``drain_call_records()``.
@@ -117,6 +122,8 @@ from typing import Any, cast
 from wallboard.core.agent_state import AgentInput
 from wallboard.core.agents import Agent, AgentStats, CallKey, Roster
 from wallboard.core.calls import CallLog, NoCallLog, exit_outcome
+from wallboard.core.campaigns import CampaignBook
+from wallboard.core.channels import DIGITAL_CHANNELS, ChannelView, Responded, first_response, observe
 from wallboard.core.events import (
     AgentDevice,
     AgentLogin,
@@ -131,6 +138,9 @@ from wallboard.core.events import (
     CallHold,
     CallQueued,
     CallTransferred,
+    ContactResponded,
+    DialAttempt,
+    DialResult,
     Event,
     Snapshot,
     SourceReset,
@@ -165,10 +175,14 @@ ANOMALIES = (
     "call_end_lost",
     "bad_timestamp",
     "internal_error",
+    "channel_mismatch",
+    "duplicate_response",
+    "implausible_response",
     "implausible_wait",
     "implausible_talk",
     "implausible_hold",
     "implausible_wrap",
+    "duplicate_dial",
 )
 OLDEST_TS = datetime(1970, 1, 1, tzinfo=UTC)  # events outside [OLDEST_TS, LATEST_TS) are ignored: bad_timestamp
 LATEST_TS = datetime(9000, 1, 1, tzinfo=UTC)
@@ -251,6 +265,8 @@ class State:
     _timeline: Timeline | None = None
     _watch = _NEVER
     _previous_start: datetime | None = None
+    _campaigns: CampaignBook | None = None
+    _responded: Responded | None = None
 
     def __init__(
         self,
@@ -297,6 +313,7 @@ class State:
         self._timeline = Timeline(tolerance_s)
         self._watch = _NEVER  # an event stamped after this is screened by the timeline first (see apply)
         self._previous_start = None  # the previous interval's start, while its counters are held (contiguous)
+        self._responded = Responded()  # contacts whose first response was counted (wallboard.core.channels)
         self._handlers: dict[str, Callable[[Any], None]] = {
             "call_queued": self._on_queued,
             "call_answered": self._on_answered,
@@ -314,6 +331,9 @@ class State:
             "snapshot": self._on_snapshot,
             "source_reset": self._on_reset,
             "alert_action": self._on_ignored,  # the runner hands these to its AlertBook (wallboard.core.alerting)
+            "dial_attempt": self._on_dial_attempt,
+            "dial_result": self._on_dial_result,
+            "contact_responded": self._on_responded,
         }
         for name in site.queues:
             self._queue(name)
@@ -420,6 +440,8 @@ class State:
 
     def _handle(self, event: Event) -> None:
         try:
+            if getattr(event, "channel", "voice") != "voice":  # a chat, email... contact: its queue's channel
+                self._channel_of(event)
             self._handlers[event.kind](event)
         except Exception:  # a bug must not stop a live wallboard; it is logged and counted
             self.anomalies["internal_error"] += 1
@@ -494,7 +516,8 @@ class State:
         presence = agent.presence
         presence.expire(ts)
         presence.join(name, ts)
-        presence.feed(_ANSWER, ts)
+        if queue.channel not in DIGITAL_CHANNELS:  # a chat or email leaves the phone's state alone
+            presence.feed(_ANSWER, ts)
 
     def _open_talk(self, call: Call, key: CallKey, agent: Agent, ts: datetime) -> None:
         call.agent = agent.id
@@ -577,8 +600,32 @@ class State:
         self._forget_talk(call, key, agent)
         presence = agent.presence
         presence.expire(ts)
-        if not agent.calls:
+        if queue.channel not in DIGITAL_CHANNELS and (not agent.calls or not self._on_phone(agent)):
             presence.call_ended(ts, wrap or 0.0)
+
+    def _on_phone(self, agent: Agent) -> bool:
+        """Whether one of the agent's open calls is a phone call (not a chat or email contact)."""
+        queues = self._queues
+        return any(queues[call.queue].channel not in DIGITAL_CHANNELS for call in agent.calls.values())
+
+    def _channel_of(self, event: Event) -> None:
+        """An event naming a channel other than voice tells its queue's channel (``wallboard.core.channels``)."""
+        name = getattr(event, "queue", None)
+        if name:
+            observe(self._queue(name), getattr(event, "channel", "voice"), self.anomalies)
+
+    def _on_responded(self, event: ContactResponded) -> None:
+        """A contact's first reply: its first response time, once per contact (``wallboard.core.channels``)."""
+        key = (event.queue, event.call_id)
+        responded = self._responded
+        if responded is None:  # a State from a checkpoint written before channels existed
+            responded = self._responded = Responded()
+        if responded.seen(key):
+            self.anomalies["duplicate_response"] = self.anomalies.get("duplicate_response", 0) + 1
+            return
+        queue = self._queue(event.queue)
+        call = self._talking.get(key) or queue.waiting.get(event.call_id) or queue.uncertain.get(event.call_id)
+        queue.count_response(self._plausible("response", first_response(event, call)))
 
     def _forget_talk(self, call: Call, key: CallKey, agent: Agent) -> None:
         agent.calls.pop(key, None)
@@ -598,6 +645,16 @@ class State:
         if "_escalation" not in state:
             self._escalation = Escalations(getattr(self.site, "escalation_targets", ()))
             self._repeats = RepeatCallers(getattr(self.site, "repeat_window_h", 24.0) * 3600.0)
+        if "dial_result" not in self._handlers:  # a checkpoint written before campaigns existed
+            self._handlers["dial_attempt"] = self._on_dial_attempt
+            self._handlers["dial_result"] = self._on_dial_result
+        if "contact_responded" not in self._handlers:  # a checkpoint written before channels existed
+            self._handlers["contact_responded"] = self._on_responded
+            for queue in self._queues.values():
+                config = self.site.queues.get(queue.name)
+                configured = getattr(config, "channel", None)
+                if configured is not None:
+                    queue.channel, queue.channel_configured = configured, True
 
     def _plausible(self, figure: str, seconds: float | None) -> float | None:
         """``seconds``, or None when unknown or longer than the site's ``max_duration_s`` (an anomaly, counted)."""
@@ -675,8 +732,8 @@ class State:
 
     def _on_hold(self, event: CallHold) -> None:
         call = self._by_id.get(event.call_id) if event.call_id else None
-        if call is None and event.channel:
-            call = self._by_channel.get(event.channel)
+        if call is None and event.pbx_channel:
+            call = self._by_channel.get(event.pbx_channel)
         if call is None and event.agent:
             agent = self._agents.get(self._roster.resolve(event.agent))
             if agent is not None and agent.calls:
@@ -717,6 +774,28 @@ class State:
                 stats.escalations += 1
             self._queue(event.queue).count_escalation()
         self._calls.transferred(key, event.target, escalation)
+
+    # -- outbound campaigns (wallboard.core.campaigns keeps count) --------------------------------
+
+    def _dialer(self) -> CampaignBook:
+        book = self._campaigns
+        if book is None:  # a new State, or one from a checkpoint written before campaigns existed
+            site = self.site
+            book = CampaignBook(getattr(site, "campaigns", {}), getattr(site, "campaign_defaults", None))
+            self._campaigns = book
+        return book
+
+    def _on_dial_attempt(self, event: DialAttempt) -> None:
+        """An attempt counts in the campaign's window and total, and today unless its day is over."""
+        if not self._dialer().attempt(event.campaign, event.call_id, event.ts, today=event.ts >= self._day_start):
+            self.anomalies["duplicate_dial"] = self.anomalies.get("duplicate_dial", 0) + 1
+
+    def _on_dial_result(self, event: DialResult) -> None:
+        """An outcome likewise; an implausible talk time (> max_duration_s) is unknown, the outcome still counts."""
+        talk = self._plausible("talk", event.talk_s) if event.result == "answered" else None
+        today = event.ts >= self._day_start
+        if not self._dialer().result(event.campaign, event.call_id, event.result, talk, event.ts, today=today):
+            self.anomalies["duplicate_dial"] = self.anomalies.get("duplicate_dial", 0) + 1
 
     def _on_ignored(self, event: Event) -> None:
         """AlertAction is not about calls (the runner hands it to its AlertBook)."""
@@ -909,6 +988,7 @@ class State:
         self._previous_start = begin if contiguous else None
         self._set_bounds(ts, start)
         if new_day:
+            self._dialer().roll_day()
             for agent in self._agents.values():
                 agent.presence.roll_day(self._day_start)
                 agent.day = AgentStats()
@@ -963,7 +1043,12 @@ class State:
 
         Rows: ``wallboard.core.calls`` (one per finished call; numbers count from 1 over the State's life).
         """
-        return self._calls.drain(self.site)
+        records = self._calls.drain(self.site)
+        for _, row in records:
+            queue = self._queues.get(row["queue"])
+            if queue is not None:
+                row["channel"] = queue.channel
+        return records
 
     @property
     def call_records_made(self) -> int:
@@ -982,6 +1067,7 @@ class State:
             row: dict[str, Any] = {
                 "site": site,
                 "queue": closed.queue,
+                "channel": self._queues[closed.queue].channel if closed.queue in self._queues else "voice",
                 "start": iso(closed.start),
                 "end": iso(closed.end),
                 "minutes": minutes,
@@ -1001,9 +1087,9 @@ class State:
         counts = {name: dict.fromkeys(("logged_in", *STATES[1:]), 0) for name in self._queues}
         teams = {team: dict.fromkeys(STATES, 0) for team in self.site.teams}
         team_figures: dict[str, list[int]] = {}
-        agents = agent_entries(self._agents, self.site, now, counts, teams, team_figures)
+        agents = agent_entries(self._agents, self.site, now, counts, teams, team_figures, self._channel_view())
         formula, start = self._formula, self._interval_start
-        return {
+        snapshot: StateSnapshot = {
             "site": self.site.site,
             "ts": iso(now),
             "tz": self.site.timezone,
@@ -1023,6 +1109,15 @@ class State:
             },
             "counters": {"events_applied": self.applied, "anomalies": dict(self.anomalies)},
         }
+        dialer = self._dialer()
+        if len(dialer):  # outbound campaigns: the site file's, or seen in dialer events
+            snapshot["campaigns"] = dialer.figures(now)
+        return snapshot
+
+    def _channel_view(self) -> ChannelView | None:
+        """The queues that are not voice (None: none, the snapshot shows no channel detail for agents)."""
+        queues = {name: queue.channel for name, queue in self._queues.items() if queue.channel != "voice"}
+        return ChannelView(queues, self.site) if queues else None
 
     def _team_name(self, team: str) -> str:
         config = self.site.teams.get(team)

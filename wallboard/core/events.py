@@ -15,6 +15,9 @@ Conventions:
   ``member_name`` when the source tells both, which lets the engine learn the alias.
 * ``key`` is an idempotency key set by the collector (unique per source record), so a
   restarted engine never counts the same record twice.
+* ``channel`` (every call/contact event) is the contact's medium: ``voice`` (the default, so events
+  stored before channels existed read as voice), ``chat``, ``email``, ``callback`` or ``outbound``.
+  The engine gives each queue one channel (``wallboard.core.channels``).
 
 JSON in/out round-trips exactly: ``parse_event(event_to_json(e)) == e``.
 """
@@ -22,7 +25,7 @@ JSON in/out round-trips exactly: ``parse_event(event_to_json(e)) == e``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, TypeAdapter, model_validator
 
@@ -39,6 +42,11 @@ Seconds = NonNegativeFloat
 
 ExitReason = Literal["timeout", "key", "empty", "full", "withdraw", "unknown"]
 EndedBy = Literal["agent", "caller", "transfer", "unknown"]
+Channel = Literal["voice", "chat", "email", "callback", "outbound"]
+CHANNELS: tuple[Channel, ...] = ("voice", "chat", "email", "callback", "outbound")
+PHONE_CHANNELS: frozenset[str] = frozenset({"voice", "callback", "outbound"})
+"""Channels whose contacts occupy the agent's phone (one at a time, and the displayed state follows them);
+``chat`` and ``email`` contacts run side by side up to the agent's capacity (``wallboard.core.channels``)."""
 DeviceState = Literal[
     "unknown", "idle", "in_use", "busy", "invalid", "unavailable", "ringing", "ring_in_use", "on_hold"
 ]
@@ -59,6 +67,7 @@ class CallQueued(_Event):
     kind: Literal["call_queued"] = "call_queued"
     call_id: Name
     queue: Name
+    channel: Channel = "voice"
     position: int = Field(default=1, ge=0)
     caller: str = ""
     caller_name: str = ""
@@ -74,6 +83,7 @@ class CallAnswered(_Event):
     kind: Literal["call_answered"] = "call_answered"
     call_id: Name
     queue: Name
+    channel: Channel = "voice"
     agent: Name
     wait_s: Seconds | None = None
     ring_s: Seconds | None = None
@@ -95,6 +105,7 @@ class CallEnded(_Event):
     kind: Literal["call_ended"] = "call_ended"
     call_id: str | None = None
     queue: Name
+    channel: Channel = "voice"
     agent: Name
     talk_s: Seconds | None = None
     wait_s: Seconds | None = None
@@ -110,6 +121,7 @@ class CallAbandoned(_Event):
     kind: Literal["call_abandoned"] = "call_abandoned"
     call_id: Name
     queue: Name
+    channel: Channel = "voice"
     wait_s: Seconds | None = None
     position: int | None = Field(default=None, ge=0)
 
@@ -123,6 +135,7 @@ class CallExited(_Event):
     kind: Literal["call_exited"] = "call_exited"
     call_id: Name
     queue: Name
+    channel: Channel = "voice"
     reason: ExitReason
     wait_s: Seconds | None = None
     position: int | None = Field(default=None, ge=0)
@@ -134,18 +147,52 @@ class CallTransferred(_Event):
     kind: Literal["call_transferred"] = "call_transferred"
     call_id: str | None = None
     queue: Name
+    channel: Channel = "voice"
     agent: Name
     target: str = ""
 
 
 class CallHold(_Event):
-    """The agent put the call on hold (``held=True``) or took it off hold (AMI Hold/Unhold)."""
+    """The agent put the call on hold (``held=True``) or took it off hold (AMI Hold/Unhold).
+
+    ``pbx_channel`` is the PBX's channel name (``PJSIP/1001-00000001``), which matches the call when the
+    source lacks its id. Events stored before channels existed called it ``channel``: such a key whose
+    value is no contact channel (``voice``, ``chat``...) is read as ``pbx_channel`` (:meth:`_old_pbx_key`).
+    """
 
     kind: Literal["call_hold"] = "call_hold"
     call_id: str | None = None
     agent: str | None = None
-    channel: str | None = None
+    pbx_channel: str | None = None
+    channel: Channel = "voice"
     held: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_pbx_key(cls, data: Any) -> Any:
+        """An old event's ``channel`` (None or a PBX channel name) is its ``pbx_channel``."""
+        if isinstance(data, dict) and "channel" in data and data["channel"] not in CHANNELS:
+            data = dict(data)
+            old = data.pop("channel")
+            if data.get("pbx_channel") is None:
+                data["pbx_channel"] = old
+        return data
+
+
+class ContactResponded(_Event):
+    """An agent sent the first reply of a contact (a chat's first message, an email's first answer).
+
+    ``response_s`` is the first response time the source measured (from the contact's arrival); None: the
+    engine takes ts - the contact's enter time when it saw it enter, else the figure is unknown. Counted once
+    per contact (``wallboard.core.channels``).
+    """
+
+    kind: Literal["contact_responded"] = "contact_responded"
+    call_id: Name
+    queue: Name
+    channel: Channel = "voice"
+    agent: str | None = None
+    response_s: Seconds | None = None
 
 
 class AgentRang(_Event):
@@ -154,6 +201,7 @@ class AgentRang(_Event):
     kind: Literal["agent_rang"] = "agent_rang"
     call_id: str | None = None
     queue: Name
+    channel: Channel = "voice"
     agent: Name
     answered: bool
     ring_s: Seconds | None = None
@@ -219,6 +267,40 @@ class AgentDevice(_Event):
     wrapup_s: Seconds | None = None
     interface: str | None = None
     member_name: str | None = None
+
+
+DialOutcome = Literal["answered", "no_answer", "busy", "machine", "dropped"]
+
+
+class DialAttempt(_Event):
+    """An outbound dialer placed a call for a campaign (``wallboard.core.campaigns``).
+
+    No dialled number: the engine needs none, and the event stream would keep it at rest; a collector
+    correlates an attempt with its result by ``call_id``. ``agent`` is the agent the dialer reserved
+    (preview and progressive dialing), when it tells one.
+    """
+
+    kind: Literal["dial_attempt"] = "dial_attempt"
+    campaign: Name
+    call_id: Name
+    agent: str | None = None
+
+
+class DialResult(_Event):
+    """The outcome of a dialer's call (``wallboard.core.campaigns``).
+
+    ``answered``: a live person answered and was connected to an agent; ``dropped``: a live person
+    answered and the dialer abandoned the call (no agent free in time: the regulators' abandoned call);
+    ``machine``: an answering machine (not a live answer); ``no_answer`` and ``busy`` never connected.
+    ``talk_s`` is the connected call's talk time when the dialer reports the outcome at its end.
+    """
+
+    kind: Literal["dial_result"] = "dial_result"
+    campaign: Name
+    call_id: Name
+    result: DialOutcome
+    agent: str | None = None
+    talk_s: Seconds | None = None
 
 
 class QueueInfo(BaseModel):
@@ -318,6 +400,7 @@ Event = Annotated[
     | CallExited
     | CallTransferred
     | CallHold
+    | ContactResponded
     | AgentRang
     | AgentLogin
     | AgentLogout
@@ -326,7 +409,9 @@ Event = Annotated[
     | AgentDevice
     | Snapshot
     | SourceReset
-    | AlertAction,
+    | AlertAction
+    | DialAttempt
+    | DialResult,
     Field(discriminator="kind"),
 ]
 

@@ -71,6 +71,7 @@ STATE_COLUMNS = ("available", "ringing", "on_call", "wrap_up", "paused")
 QUEUE_COLUMNS = (
     "site",
     "queue",
+    "channel",
     "start",
     "end",
     "minutes",
@@ -102,6 +103,10 @@ QUEUE_COLUMNS = (
     "escalations",
     "repeat_callers",
     "repeat_rate_pct",
+    "responded",
+    "first_response_s",
+    "first_response_unknown",
+    "avg_first_response_s",
 )
 AGENT_COLUMNS = (
     "site",

@@ -19,6 +19,8 @@ Definitions (T = the queue's service-level threshold, S = the short-abandon thre
   counts in offered and answered (or handled), and is left out of SL and ASA (or the handle averages).
 * **Abandon rate** = (abandoned - short abandons) / (offered - short abandons).
 * **Repeat rate** = offered calls from a caller who called within the repeat window / offered.
+* **First response time** (chat, email) = time from the contact's arrival to the agent's first reply, averaged
+  over the contacts first replied to in the window whose time is known.
 * **Occupancy** = handling time / (handling time + available time) of logged-in agents.
 * **Erlang C**: probability that a call waits, given traffic A = arrival rate x AHT (erlangs) and
   N agents; service level = 1 - C x exp(-(N - A) x T / AHT); required agents = smallest N > A reaching
@@ -124,7 +126,9 @@ class Counters:
     the rings of the queue's members that were not answered (not calls: a call may ring several members).
     ``escalations`` counts the answered calls transferred to an escalation target (counted at the transfer),
     ``repeat_callers`` the offered calls whose caller had called within the repeat window (counted with the
-    outcome, so ``repeat_rate`` = repeat_callers / offered; ``wallboard.core.targets``).
+    outcome, so ``repeat_rate`` = repeat_callers / offered; ``wallboard.core.targets``). ``responded`` counts
+    the contacts whose first reply came in the window (``wallboard.core.channels``), ``first_response_s`` sums
+    their first response times but for the ``first_response_unknown`` ones.
     """
 
     offered: int = 0
@@ -146,6 +150,9 @@ class Counters:
     missed_rings: int = 0
     escalations: int = 0
     repeat_callers: int = 0
+    responded: int = 0
+    first_response_s: float = 0.0
+    first_response_unknown: int = 0
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
         """Unpickle, also a checkpoint written before the last fields existed (they start at their defaults)."""
@@ -190,6 +197,10 @@ class Counters:
             "escalations": self.escalations,
             "repeat_callers": self.repeat_callers,
             "repeat_rate_pct": repeat_rate(self.repeat_callers, self.offered),
+            "responded": self.responded,
+            "first_response_s": self.first_response_s,
+            "first_response_unknown": self.first_response_unknown,
+            "avg_first_response_s": avg(self.first_response_s, self.responded - self.first_response_unknown),
         }
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from wallboard.core.channels import queue_channel
 from wallboard.core.metrics import Counters
 
 if TYPE_CHECKING:
@@ -104,11 +105,15 @@ class Queue:
         "total",
         "windows",
         "previous",
+        "channel",
+        "channel_configured",
     )
 
     def __init__(self, name: str, site: SiteConfig) -> None:
         config = site.queues.get(name)
         self.name = name
+        # the queue's channel: the site file's, else learned from its events (wallboard.core.channels)
+        self.channel, self.channel_configured = queue_channel(site, name)
         self.group = config.group if config else None
         self.display_name = config.display_name if config else None
         configured = config.sl_threshold_s if config else None
@@ -125,8 +130,9 @@ class Queue:
         self.previous: Counters | None = None
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
-        """Unpickle, also a queue of a checkpoint written before ``display_name`` existed."""
+        """Unpickle, also a queue of a checkpoint written before ``display_name`` or ``channel`` existed."""
         self.display_name = None
+        self.channel, self.channel_configured = "voice", False
         for name, value in state[1].items():
             setattr(self, name, value)
 
@@ -177,6 +183,15 @@ class Queue:
         """An answered call was transferred to an escalation target, in every window."""
         for window in self.windows:
             window.escalations += 1
+
+    def count_response(self, seconds: float | None) -> None:
+        """A contact's first response after ``seconds`` (None: unknown, out of the average), in every window."""
+        for window in self.windows:
+            window.responded += 1
+            if seconds is None:
+                window.first_response_unknown += 1
+            else:
+                window.first_response_s += seconds
 
     def count_handled(self, times: tuple[float, float, float] | None) -> None:
         """A call that ended, with its talk, hold and wrap-up seconds (None: unknown, out of the averages)."""

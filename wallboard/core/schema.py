@@ -47,10 +47,14 @@ __all__ = [
     "Agent",
     "AgentAdherence",
     "AgentCall",
+    "AgentChannel",
     "AgentStateName",
     "AlertLevel",
     "AlertSeverity",
     "AlertState",
+    "CampaignFigures",
+    "CampaignSpan",
+    "ChannelName",
     "DayBounds",
     "EngineCounters",
     "ExceptionKind",
@@ -85,11 +89,13 @@ IsoTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"
 # Closed sets of values (tests/wallboard/core/test_schema.py checks each against the enum it mirrors).
 AgentStateName = Literal["logged_out", "available", "ringing", "on_call", "wrap_up", "paused"]
 SlFormulaName = Literal["offered_minus_short", "answered", "offered"]
+ChannelName = Literal["voice", "chat", "email", "callback", "outbound"]
 AdherenceStatus = Literal["in", "grace", "out", "unscheduled"]
 ExceptionKind = Literal["late_login", "early_logout", "wrong_activity", "unmapped_reason"]
 AlertLevel = Literal["warn", "alarm"]
 AlertState = Literal["firing", "acknowledged", "snoozed"]
-TargetKind = Literal["queue", "agent", "team", "site", "component"]
+TargetKind = Literal["queue", "agent", "team", "site", "component", "campaign"]
+CampaignRegulator = Literal["ofcom", "fcc", "custom"]
 MetricName = Literal[
     "waiting",
     "longest_wait_s",
@@ -98,6 +104,7 @@ MetricName = Literal[
     "abandon_rate_pct",
     "asa_s",
     "aht_s",
+    "first_response_s",
     "agents_available",
     "agents_short",
     "agent_pause_s",
@@ -106,10 +113,12 @@ MetricName = Literal[
     "agent_missed_rings",
     "agent_aht_s",
     "agent_occupancy_pct",
+    "agent_concurrency_pct",
     "adherence_pct",
     "team_adherence_pct",
     "data_age_s",
     "collector_connected",
+    "campaign_drop_rate_pct",
 ]
 AlertSeverity = Literal["page", "ticket", "info", "warning"]
 
@@ -184,6 +193,14 @@ class Window(TypedDict):
     """Offered calls whose caller number had entered a queue of the site within ``repeat_window_h`` before."""
     repeat_rate_pct: float | None
     """``repeat_callers`` / ``offered``, percent (the nearest open-PBX measure of first-contact resolution)."""
+    responded: int
+    """Contacts (chat, email) whose first reply an agent sent in the window (``contact_responded``)."""
+    first_response_s: float
+    """Sum of the first response times of the ``responded`` contacts whose time is known, seconds."""
+    first_response_unknown: int
+    """Responded contacts whose first response time is unknown (out of the average)."""
+    avg_first_response_s: float | None
+    """First response time: arrival to the agent's first reply, averaged, seconds; None before the first."""
 
 
 @with_config(_CLOSED)
@@ -223,6 +240,8 @@ class QueueFigures(TypedDict):
     """One queue: its configuration, the callers waiting now, its agents and its windows."""
 
     name: str
+    channel: ChannelName
+    """The queue's channel: the site file's, else the first non-voice channel its events named, else ``voice``."""
     group: str | None
     """The queue's group in the site file (tiles can sum a group), None without one."""
     display_name: str | None
@@ -254,6 +273,21 @@ class QueueFigures(TypedDict):
 
 
 # -- agents -----------------------------------------------------------------------------------------
+
+
+@with_config(_CLOSED)
+class AgentChannel(TypedDict):
+    """An agent's load on one channel (``wallboard.core.channels.agent_channels``)."""
+
+    open: int
+    """The agent's open contacts of this channel (answered, not ended)."""
+    capacity: int
+    """Contacts of this channel the agent handles at once (site file ``capacity``, else ``channel_capacity``, 1)."""
+    concurrency_pct: float
+    """``open`` / ``capacity``, percent (at most 100)."""
+    state: Literal["available", "busy", "paused", "logged_out"]
+    """``busy``: at capacity (a phone channel: ringing, on a call or in wrap-up); ``paused``: paused in every queue
+    of the channel; ``logged_out``: in no queue of the channel; else ``available``: it can take one more."""
 
 
 @with_config(_CLOSED)
@@ -378,6 +412,9 @@ class Agent(TypedDict):
     """Today's (on_call + wrap_up) / (on_call + wrap_up + available) displayed time, percent; None without any."""
     target: AgentTarget | None
     """Progress against the targets of the agent's team or site (``wallboard.core.targets``); None without any."""
+    channels: NotRequired[dict[str, AgentChannel]]
+    """Load per channel of an agent in a chat, email, callback or outbound queue or with such a contact open;
+    absent for an agent with voice only (``wallboard.core.channels``)."""
     adherence: NotRequired[AgentAdherence | None]
     """Present with a schedule in force: None when the agent has no slot on its day."""
     adherence_pct: NotRequired[float | None]
@@ -550,6 +587,66 @@ class PendingAlert(TypedDict):
     reason: str
 
 
+# -- outbound campaigns -------------------------------------------------------------------------------
+
+
+@with_config(_CLOSED)
+class CampaignSpan(TypedDict):
+    """A campaign's dialer figures over one span (``wallboard.core.campaigns``, its theory of operation)."""
+
+    attempts: int
+    """Calls the dialer placed (``dial_attempt``)."""
+    results: int
+    """Calls whose outcome the dialer told (``dial_result``): connects + no_answer + busy + machine + dropped."""
+    connects: int
+    """Calls a live person answered and an agent took (result ``answered``)."""
+    no_answer: int
+    busy: int
+    machine: int
+    """Calls an answering machine took (not live answers: out of the drop rate)."""
+    dropped: int
+    """Calls a live person answered and the dialer abandoned (no agent in time): the regulators' abandoned calls."""
+    live: int
+    """Calls answered by a live person: connects + dropped (the drop rate's denominator)."""
+    connect_rate_pct: float | None
+    """connects / results, percent; None before the first result."""
+    drop_rate_pct: float | None
+    """dropped / live, percent (Ofcom's and the FCC's abandoned-call rate); None without a live answer."""
+    talk_s: float
+    """Sum of the connects' talk time, seconds (the ones the dialer reported)."""
+    avg_talk_s: float | None
+    """talk_s / connects with a talk time, seconds; None without any."""
+    talk_unknown: int
+    """Connects without a talk time (out of the average)."""
+
+
+@with_config(_CLOSED)
+class CampaignFigures(TypedDict):
+    """An outbound campaign: the site file's (from the start) or one seen in dialer events (site defaults)."""
+
+    name: str
+    display_name: str | None
+    """The campaign's name for people (site file ``display_name``), None without one: show ``name``."""
+    configured: bool
+    """Listed in the site file's ``campaigns`` (False: judged by ``campaign_defaults``)."""
+    regulator: CampaignRegulator
+    """Whose rule sets the window and the limit: ``ofcom`` (24 h, 3 %), ``fcc`` (30 days, 3 %) or ``custom``."""
+    window_h: float
+    """The rolling window of ``window`` and of the drop rate, hours of elapsed time (DST-proof)."""
+    limit_pct: float
+    """The most the drop rate may be, percent."""
+    drop_rate_pct: float | None
+    """``window.drop_rate_pct``: the figure the limit applies to; None without a live answer in the window."""
+    over_limit: bool
+    """The window's drop rate is above ``limit_pct``: a legal matter for the site."""
+    window: CampaignSpan
+    """The last ``window_h`` hours (to the minute for 24 h, 30 minutes for 30 days; never shorter)."""
+    today: CampaignSpan
+    """The site-local day so far."""
+    total: CampaignSpan
+    """Since the engine's state began (never reset: it backs the Prometheus counters)."""
+
+
 # -- the snapshot -------------------------------------------------------------------------------------
 
 
@@ -573,6 +670,8 @@ class StateSnapshot(TypedDict):
     teams: dict[str, Team | ScheduleOnlyTeam]
     """Teams of the site file and of seen agents, by id."""
     counters: EngineCounters
+    campaigns: NotRequired[dict[str, CampaignFigures]]
+    """Outbound campaigns by name: present when the site file lists campaigns or a dialer event was seen."""
     adherence: NotRequired[SiteAdherence | None]
     """Present with a schedule in force."""
 

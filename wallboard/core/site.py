@@ -31,6 +31,14 @@ Example (YAML)::
     targets: {calls_per_shift: 60, shift_hours: 8, aht_s: 300, missed_rings_per_day: 3, occupancy_pct: [70, 90]}
     escalation_targets: ["2000", "second-level"]   # transfers there are escalations (wallboard.core.targets)
     repeat_window_h: 24                            # a caller calling again within it is a repeat caller
+    campaign_defaults: {regulator: ofcom}          # outbound campaigns not listed below (wallboard.core.campaigns)
+    campaigns:
+      renewals: {display_name: Renewals, regulator: fcc}           # 30 days, 3 %
+      winback: {regulator: custom, window_h: 48, limit_pct: 2.5}
+    channel_capacity: {chat: 3}    # contacts per agent at once, per channel (wallboard.core.channels)
+
+A queue's ``channel`` (``voice``, ``chat``, ``email``, ``callback``, ``outbound``) and an agent's
+``capacity`` (``{chat: 4}``) sit in their entries.
 
 A threshold scoped to a queue or team the file does not list is an error naming its field.
 """
@@ -46,11 +54,14 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_valid
 
 from wallboard.core.actions import DEFAULT_PAUSE_REASONS, MAX_REASON
 from wallboard.core.adherence.policy import AdherencePolicy
+from wallboard.core.campaigns import CampaignConfig, campaign_problems
+from wallboard.core.events import Channel
 from wallboard.core.targets import Targets, merged
 from wallboard.core.thresholds import ThresholdSet
 from wallboard.errors import UsageError
 
 SlFormula = Literal["offered_minus_short", "answered", "offered"]
+Capacity = Annotated[int, Field(ge=1, le=100)]
 
 
 class QueueConfig(BaseModel):
@@ -61,6 +72,8 @@ class QueueConfig(BaseModel):
     group: str | None = None
     wrapup_s: NonNegativeFloat | None = None
     display_name: str | None = None
+    channel: Channel | None = None
+    """The queue's channel (``wallboard.core.channels``); None: the channel its events name, else voice."""
 
 
 class TeamConfig(BaseModel):
@@ -77,6 +90,8 @@ class AgentConfig(BaseModel):
     name: str | None = None
     team: str | None = None
     aliases: tuple[str, ...] = ()
+    capacity: dict[Channel, Capacity] = Field(default_factory=dict)
+    """Contacts of a channel the agent handles at once (``{chat: 3}``), over the site's ``channel_capacity``."""
 
 
 class SiteConfig(BaseModel):
@@ -106,6 +121,12 @@ class SiteConfig(BaseModel):
     """Transfer targets that make a transfer an escalation: extensions, queue extensions or names."""
     repeat_window_h: float = Field(default=24.0, gt=0, le=30 * 24)
     """A caller who calls again within this many hours is a repeat caller."""
+    campaigns: dict[str, CampaignConfig] = Field(default_factory=dict)
+    """Outbound campaigns: display name, regulator (``ofcom``, ``fcc``, ``custom``), drop-rate window and limit."""
+    campaign_defaults: CampaignConfig = Field(default_factory=CampaignConfig)
+    """How campaigns the file does not list are judged (regulator ``ofcom`` when unset)."""
+    channel_capacity: dict[Channel, Capacity] = Field(default_factory=dict)
+    """Every agent's capacity per channel (``{chat: 3, email: 5}``); a channel not listed: 1."""
 
     def agent_targets(self, team: str | None) -> Targets | None:
         """The targets of an agent of ``team`` (None: no team): the team's over the site's; None without any."""
@@ -125,6 +146,13 @@ class SiteConfig(BaseModel):
     @classmethod
     def _threshold_list(cls, value: Any) -> Any:
         return {"thresholds": value} if isinstance(value, list | tuple) else value
+
+    @model_validator(mode="after")
+    def _campaigns_resolve(self) -> SiteConfig:
+        problems = campaign_problems(self.campaigns, self.campaign_defaults)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _thresholds_name_known_targets(self) -> SiteConfig:

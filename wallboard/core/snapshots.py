@@ -30,6 +30,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from wallboard.core.agent_state import BUSY_STATES, AgentState
+from wallboard.core.channels import DIGITAL_CHANNELS, ChannelView, agent_channels, digital_queue_state
 from wallboard.core.metrics import required_agents
 from wallboard.core.schema import Agent as AgentEntry
 from wallboard.core.schema import AgentCall, AgentStateName, AgentTarget, QueueAgents, QueueFigures
@@ -79,6 +80,7 @@ def queue_entry(
     shown = heapq.nsmallest(WAITING_CALLS_SHOWN, waiting, key=lambda call: call.enter or now)
     return {
         "name": queue.name,
+        "channel": queue.channel,
         "group": queue.group,
         "display_name": queue.display_name,
         "sl_threshold_s": queue.threshold,
@@ -124,9 +126,14 @@ def agent_entries(
     counts: dict[str, dict[str, int]],
     teams: dict[str, dict[str, int]],
     team_figures: dict[str, list[int]] | None = None,
+    channels: ChannelView | None = None,
 ) -> dict[str, AgentEntry]:
     """Every agent's snapshot entry; adds each agent to its queues' and team's state counts, and its handled
     calls and escalations today to ``team_figures[team]`` ([handled, escalations]).
+
+    ``channels`` (None: every queue is voice) names the queues of other channels: their agents get a per-channel
+    ``channels`` entry, and a member of a chat or email queue counts there by its load on that channel
+    (``wallboard.core.channels``).
 
     The hottest loop of a snapshot (10,000 agents): lookups are hoisted, nothing is called per
     agent that can be avoided. Per-queue states follow ``Presence.queue_state``.
@@ -144,10 +151,16 @@ def agent_entries(
         busy = state in BUSY_STATES
         memberships = presence.memberships
         paused_queues = []
+        loads = agent_channels(agent_id, presence, agent.calls, name, channels) if channels is not None else None
         for queue, member in memberships.items():
             row = counts[queue]
             row["logged_in"] += 1
-            if member.paused:
+            medium = channels.queues.get(queue) if loads is not None and channels is not None else None
+            if medium in DIGITAL_CHANNELS:
+                row[digital_queue_state(member.paused, loads, medium)] += 1
+                if member.paused:
+                    paused_queues.append(queue)
+            elif member.paused:
                 paused_queues.append(queue)
                 row[name if busy else "paused"] += 1
             else:
@@ -220,6 +233,8 @@ def agent_entries(
                 ),
             ),
         }
+        if loads is not None:
+            out[agent_id]["channels"] = loads
     return out
 
 

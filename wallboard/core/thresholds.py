@@ -19,9 +19,12 @@ lists the local hours in the site's time zone when the threshold is evaluated (e
 == end`` is the whole day); ``min_offered`` is the traffic below which a queue metric is not judged
 (offered calls in the metric's window: the current interval, the day for ``service_level_day_pct``).
 
-Scopes: ``site`` (the default: every queue, every agent, the pipeline), ``queue:<name>`` or
-``team:<name>``. A more specific threshold overrides the site default for the same metric (and pause
-reason): ``ThresholdSet.overridden`` names the queues or teams the site default skips.
+Scopes: ``site`` (the default: every queue, every agent, every campaign, the pipeline), ``queue:<name>``,
+``team:<name>`` or ``campaign:<name>`` (``campaign_drop_rate_pct``, an outbound campaign's drop rate over its
+regulator's window: ``wallboard.core.campaigns``); ``channel`` (``chat``...) limits a queue or agent metric to
+the queues of that channel and the agents in one of them (``agent_concurrency_pct`` then reads that channel's
+load, else the agent's highest). A more specific threshold overrides the site default for the same metric (and
+pause reason): ``ThresholdSet.overridden`` names the queues or teams the site default skips.
 
 Validation errors are located at the field (``warn``, ``alarm``, ``clear``, ...) with the reason in
 words. ``load_thresholds`` turns them into ``ThresholdError.problems`` with paths such as
@@ -52,6 +55,7 @@ from pydantic import (
     model_validator,
 )
 
+from wallboard.core.events import Channel
 from wallboard.core.text import CleanText
 from wallboard.errors import WallboardError
 
@@ -69,6 +73,7 @@ class Metric(StrEnum):
     ABANDON_RATE_PCT = "abandon_rate_pct"
     ASA_S = "asa_s"
     AHT_S = "aht_s"
+    FIRST_RESPONSE_S = "first_response_s"
     AGENTS_AVAILABLE = "agents_available"
     AGENTS_SHORT = "agents_short"
     AGENT_PAUSE_S = "agent_pause_s"
@@ -77,10 +82,12 @@ class Metric(StrEnum):
     AGENT_MISSED_RINGS = "agent_missed_rings"
     AGENT_AHT_S = "agent_aht_s"
     AGENT_OCCUPANCY_PCT = "agent_occupancy_pct"
+    AGENT_CONCURRENCY_PCT = "agent_concurrency_pct"
     ADHERENCE_PCT = "adherence_pct"
     TEAM_ADHERENCE_PCT = "team_adherence_pct"
     DATA_AGE_S = "data_age_s"
     COLLECTOR_CONNECTED = "collector_connected"
+    CAMPAIGN_DROP_RATE_PCT = "campaign_drop_rate_pct"
 
 
 class Direction(StrEnum):
@@ -89,8 +96,8 @@ class Direction(StrEnum):
 
 
 Unit = Literal["count", "seconds", "percent", "flag"]
-TargetKind = Literal["queue", "agent", "team", "site", "component"]
-ScopeKind = Literal["site", "queue", "team"]
+TargetKind = Literal["queue", "agent", "team", "site", "component", "campaign"]
+ScopeKind = Literal["site", "queue", "team", "campaign"]
 Severity = Literal["page", "ticket", "info"]
 Window = Literal["interval", "day"]
 
@@ -112,6 +119,7 @@ class MetricSpec:
 _Q: frozenset[ScopeKind] = frozenset({"site", "queue"})
 _AGENT: frozenset[ScopeKind] = frozenset({"site", "team"})
 _SITE: frozenset[ScopeKind] = frozenset({"site"})
+_CAMPAIGN: frozenset[ScopeKind] = frozenset({"site", "campaign"})
 _A, _B = Direction.ABOVE, Direction.BELOW
 
 METRICS: dict[Metric, MetricSpec] = {
@@ -122,6 +130,7 @@ METRICS: dict[Metric, MetricSpec] = {
     Metric.ABANDON_RATE_PCT: MetricSpec("Abandon rate", "percent", "queue", _A, "interval", 5, _Q),
     Metric.ASA_S: MetricSpec("ASA", "seconds", "queue", _A, "interval", 5, _Q),
     Metric.AHT_S: MetricSpec("AHT", "seconds", "queue", _A, "interval", 5, _Q),
+    Metric.FIRST_RESPONSE_S: MetricSpec("First response", "seconds", "queue", _A, "interval", 0, _Q),
     Metric.AGENTS_AVAILABLE: MetricSpec("Agents available", "count", "queue", _B, "interval", 0, _Q | {"team"}),
     Metric.AGENTS_SHORT: MetricSpec("Agents short", "count", "queue", _A, "interval", 0, _Q, signed=True),
     Metric.AGENT_PAUSE_S: MetricSpec("Pause", "seconds", "agent", _A, None, 0, _AGENT),
@@ -130,10 +139,13 @@ METRICS: dict[Metric, MetricSpec] = {
     Metric.AGENT_MISSED_RINGS: MetricSpec("Missed rings today", "count", "agent", _A, None, 0, _AGENT),
     Metric.AGENT_AHT_S: MetricSpec("AHT today", "seconds", "agent", _A, None, 0, _AGENT),
     Metric.AGENT_OCCUPANCY_PCT: MetricSpec("Occupancy today", "percent", "agent", _A, None, 0, _AGENT),
+    Metric.AGENT_CONCURRENCY_PCT: MetricSpec("Concurrent contacts", "percent", "agent", _A, None, 0, _AGENT),
     Metric.ADHERENCE_PCT: MetricSpec("Adherence", "percent", "agent", _B, None, 0, _AGENT),
     Metric.TEAM_ADHERENCE_PCT: MetricSpec("Team adherence", "percent", "team", _B, None, 0, _AGENT),
     Metric.DATA_AGE_S: MetricSpec("Data age", "seconds", "site", _A, None, 0, _SITE),
     Metric.COLLECTOR_CONNECTED: MetricSpec("Collector", "flag", "component", _B, None, 0, _SITE),
+    # the window drop rate of an outbound campaign (wallboard.core.campaigns): per campaign, site scope = every one
+    Metric.CAMPAIGN_DROP_RATE_PCT: MetricSpec("Drop rate", "percent", "campaign", _A, None, 0, _CAMPAIGN),
 }
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -175,7 +187,7 @@ class Scope(BaseModel):
         if isinstance(data, str):
             kind, _, name = data.partition(":")
             return {"kind": kind.strip(), "name": name.strip() or None}
-        if isinstance(data, Mapping) and len(data) == 1 and next(iter(data)) in ("queue", "team"):
+        if isinstance(data, Mapping) and len(data) == 1 and next(iter(data)) in ("queue", "team", "campaign"):
             ((kind, name),) = data.items()
             return {"kind": kind, "name": name}
         return data
@@ -342,6 +354,8 @@ class Threshold(BaseModel):
     metric: Metric
     scope: Scope = Scope()
     reason: str | None = Field(default=None, min_length=1, max_length=64, description="agent_pause_s only")
+    channel: Channel | None = None
+    """Only queues of this channel (queue metrics) or agents in a queue of it (agent metrics); None: all."""
     direction: Direction = Direction.ABOVE  # default per metric, filled in by _defaults
     warn: FiniteFloat | None = None
     alarm: FiniteFloat | None = Field(default=None, validate_default=True)
@@ -406,6 +420,14 @@ class Threshold(BaseModel):
     def _reason_for_pauses(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and info.data.get("metric") not in (None, Metric.AGENT_PAUSE_S):
             raise ValueError(f"a pause reason filters agent_pause_s only, not {info.data['metric']}")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_for_queues_and_agents(cls, value: str | None, info: ValidationInfo) -> str | None:
+        spec = _spec(info)
+        if value is not None and spec is not None and spec.target not in ("queue", "agent"):
+            raise ValueError(f"a channel limits queue and agent metrics only, not {info.data['metric']}")
         return value
 
     @field_validator("warn")
@@ -532,7 +554,8 @@ class ThresholdSet(BaseModel):
         """For a site-scoped threshold: the queues (or teams) where a specific threshold of the same key applies."""
         if threshold.scope.kind != "site":
             return frozenset()
-        kind = "team" if threshold.spec.target in ("agent", "team") else "queue"
+        target = threshold.spec.target
+        kind = "team" if target in ("agent", "team") else "campaign" if target == "campaign" else "queue"
         return frozenset(
             t.scope.name
             for t in self.thresholds
@@ -557,7 +580,11 @@ class ThresholdSet(BaseModel):
     def check_against(self, site: SiteConfig) -> list[Problem]:
         """Queues and teams named by a scope that the site file does not know, by field path."""
         problems: list[Problem] = []
-        known: dict[str, Mapping[str, object]] = {"queue": site.queues, "team": site.teams}
+        known: dict[str, Mapping[str, object]] = {
+            "queue": site.queues,
+            "team": site.teams,
+            "campaign": getattr(site, "campaigns", {}),
+        }
         for index, threshold in enumerate(self.thresholds):
             scope = threshold.scope
             if scope.kind == "site" or scope.name in known[scope.kind]:

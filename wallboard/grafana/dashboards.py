@@ -10,6 +10,8 @@ Every dashboard has the same first variables: ``datasource`` (any Prometheus; th
 by default), ``site`` (from ``wallboard_snapshot_seq``) and ``window`` (15m/30m/1h/1d: which
 recording rules of ``wallboard.grafana.rules`` the interval panels read). Queue panels filter on
 ``queue`` (multi-value, "All" = ``.*``), team panels on ``team``, per-agent panels on ``agent``;
+the ``channel`` variable (from ``wallboard_queue_info``) narrows the ``queue`` variable to the queues of the chosen
+channels (voice, chat, email...), so every queue panel filters by channel without a join in its query;
 per-agent panels need the opt-in per-agent series (WALLBOARD_METRICS_PER_AGENT=true) and say so.
 
 Interval panels plot ``site_queue:wallboard_<figure>:$window`` with the panel's minimum step set to
@@ -78,7 +80,7 @@ def _datasource_variable() -> DatasourceVariable:
     return DatasourceVariable("datasource").label("Data source").type("prometheus").current(current)
 
 
-def _query_variable(name: str, label: str, query: str, *, multi: bool) -> QueryVariable:
+def _query_variable(name: str, label: str, query: str, *, multi: bool, all_value: str | None = ".*") -> QueryVariable:
     variable = (
         QueryVariable(name)
         .label(label)
@@ -88,7 +90,9 @@ def _query_variable(name: str, label: str, query: str, *, multi: bool) -> QueryV
         .sort(VariableSort.ALPHABETICAL_ASC)
     )
     if multi:
-        variable = variable.multi(True).include_all(True).all_value(".*")
+        variable = variable.multi(True).include_all(True)
+        if all_value is not None:
+            variable = variable.all_value(all_value)
         variable = variable.current(VariableOption(text="All", value="$__all"))
     return variable
 
@@ -115,9 +119,16 @@ def _base(title: str, uid: str, description: str) -> Dashboard:
     )
 
 
+def _channel_variable() -> QueryVariable:
+    """The channels of the site's queues (``wallboard_queue_info``): the queue variable lists those of the chosen."""
+    query = 'label_values(wallboard_queue_info{site="$site"}, channel)'
+    return _query_variable("channel", "Channel", query, multi=True)
+
+
 def _queue_variable(*, multi: bool = True) -> QueryVariable:
-    query = 'label_values(wallboard_calls_offered_total{site="$site"}, queue)'
-    return _query_variable("queue", "Queue", query, multi=multi)
+    query = 'label_values(wallboard_queue_info{site="$site", channel=~"$channel"}, queue)'
+    # All = the queues listed (of the chosen channels), not ".*": a panel must not show the other channels' queues
+    return _query_variable("queue", "Queue", query, multi=multi, all_value=None)
 
 
 def _team_variable() -> QueryVariable:
@@ -208,12 +219,16 @@ def queues_overview() -> Dashboard:
         ("ASA", "s", "asa_seconds"),
         ("AHT", "s", "aht_seconds"),
     ]
-    board = _base(
-        "Wallboard / Queues overview",
-        "wallboard-queues-overview",
-        "Service level, abandon rate, ASA, AHT, repeat callers, missed rings and escalations per queue and interval "
-        "(recording rules, engine definitions).",
-    ).with_variable(_queue_variable())
+    board = (
+        _base(
+            "Wallboard / Queues overview",
+            "wallboard-queues-overview",
+            "Service level, abandon rate, ASA, AHT, repeat callers, missed rings and escalations per queue and "
+            "interval (recording rules, engine definitions).",
+        )
+        .with_variable(_channel_variable())
+        .with_variable(_queue_variable())
+    )
     board = board.with_row(Row("Site, last $window"))
     for title, unit, figure in site_stats:
         description = f"{title} of the whole site over the last $window (all queues)."
@@ -298,11 +313,15 @@ def _queue_table() -> table.Panel:
 
 def queue_detail() -> Dashboard:
     """One queue: live gauges next to the interval figures, waiting callers, agents by state."""
-    board = _base(
-        "Wallboard / Queue detail",
-        "wallboard-queue-detail",
-        "One queue in detail: the engine's live figures beside the interval history.",
-    ).with_variable(_queue_variable(multi=False))
+    board = (
+        _base(
+            "Wallboard / Queue detail",
+            "wallboard-queue-detail",
+            "One queue in detail: the engine's live figures beside the interval history.",
+        )
+        .with_variable(_channel_variable())
+        .with_variable(_queue_variable(multi=False))
+    )
     one = 'site="$site", queue="$queue"'
     board = board.with_row(Row("Now"))
     board = board.with_panel(
@@ -559,11 +578,15 @@ def adherence() -> Dashboard:
 
 def staffing() -> Dashboard:
     """Agents staffed against the Erlang C requirement, per queue."""
-    board = _base(
-        "Wallboard / Staffing",
-        "wallboard-staffing",
-        "Agents staffed vs agents required (Erlang C on the current traffic, SL target of each queue).",
-    ).with_variable(_queue_variable())
+    board = (
+        _base(
+            "Wallboard / Staffing",
+            "wallboard-staffing",
+            "Agents staffed vs agents required (Erlang C on the current traffic, SL target of each queue).",
+        )
+        .with_variable(_channel_variable())
+        .with_variable(_queue_variable())
+    )
     board = board.with_row(Row("Now"))
     board = board.with_panel(
         _stat(

@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,10 @@ from collectors.simulator.ami_server import SimulatedAmiServer
 from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
 from collectors.simulator.esl_format import agent_name, queue_name
 from collectors.simulator.esl_server import SimulatedEslServer
+from collectors.simulator.http_source import EventPoster, feed
 from collectors.simulator.model import Simulation
+from collectors.simulator.names import agent_names
+from collectors.simulator.omnichannel import CampaignPolicy, ChatPolicy, Omnichannel
 from collectors.simulator.schedule import on_wall_clock, schedule_around
 from wallboard.admin.accounts import Accounts, Hashing, audit_entry, create_display_token, token_digest
 from wallboard.admin.actions import ActionFeed, AgentActions
@@ -76,6 +80,7 @@ class DemoOptions:
     queues: int = 4
     schedule: SchedulePolicy | None = SchedulePolicy()  # None: random breaks and no stored schedule
     pbx: str = "asterisk"  # "freeswitch": the simulator speaks ESL (mod_callcenter) and the ESL collector reads it
+    http_source: bool = True  # a chat queue and an outbound campaign posted to POST /api/v1/events (http_source)
 
 
 async def demo(
@@ -126,6 +131,8 @@ async def _demo_on(
     site = SiteConfig.model_validate({**site.model_dump(exclude_unset=True), "thresholds": DEMO_THRESHOLDS})
     if options.pbx == "freeswitch":
         site = freeswitch_site(site, config)
+    if options.http_source:
+        site = omnichannel_site(site, DEMO_CHAT, DEMO_CAMPAIGN)
     store = site_store(settings, client)
     simulation = Simulation(config, options.seed, start=now)
     if config.schedule is not None:
@@ -156,6 +163,7 @@ async def _demo_on(
         await _demo_boards(store, now)
         # An admin only in the demo's own Redis, never in a Redis given by URL.
         token, password = await _demo_credentials(store, link)
+        feeds = await _ingest_user(store, link) if options.http_source else None
         async with serving(uvicorn_config(app, settings)) as base:
             if password is not None:
                 kept = (
@@ -177,12 +185,47 @@ async def _demo_on(
                 parts["embedded Redis"] = keep_redis(link.shared.server)
             if settings.webhook_urls:  # alert notifications only when receivers are configured
                 parts["notifier"] = Notifier.from_settings(settings, store).run()
+            if feeds is not None:
+                inform(f"events API: POST {base}/api/v1/events as user {DEMO_INGEST!r}, password {feeds!r} "
+                       "(the simulated web chat and dialer post there too)")  # fmt: skip
+                model = Omnichannel(DEMO_CHAT, DEMO_CAMPAIGN, seed=options.seed, start=now, speed=options.speed,
+                                    site=settings.site)  # fmt: skip
+                poster = EventPoster(base, DEMO_INGEST, feeds, seed=options.seed)
+                parts["HTTP source"] = feed(model, poster, speed=options.speed)
+            elif options.http_source:
+                inform("no simulated web chat or dialer: the demo adds no users to a Redis given by URL")
             try:
                 await run_all(parts)
             finally:
                 await close_runner(runner)
     finally:
         await server.close()
+
+
+# The demo's web chat: four agents of its own, three chats each; a chat is answered in time within a minute.
+DEMO_CHAT = ChatPolicy(queue="chat", agents=("chat01", "chat02", "chat03", "chat04"), capacity=3)
+DEMO_CAMPAIGN = CampaignPolicy(name="renewals")
+CHAT_SL_THRESHOLD_S = 60.0
+
+
+def omnichannel_site(site: SiteConfig, chat: ChatPolicy, campaign: CampaignPolicy) -> SiteConfig:
+    """The demo's site with the contacts posted over HTTP: the chat queue (channel chat, "Web chat"), its agents
+    with their chat capacity and names unlike the voice agents', and the campaign judged by Ofcom's rule."""
+    data = site.model_dump(exclude_unset=True)
+    data["queues"] = {**data.get("queues", {}), chat.queue: {"channel": "chat", "display_name": "Web chat",
+                                                             "sl_threshold_s": CHAT_SL_THRESHOLD_S}}  # fmt: skip
+    taken = {entry.get("name") for entry in data.get("agents", {}).values()}
+    drawn = agent_names(len(taken) + len(chat.agents), random.Random("chat"))
+    names = [name for name in drawn if name not in taken][: len(chat.agents)]
+    data["agents"] = {
+        **data.get("agents", {}),
+        **{
+            agent: {"name": name, "capacity": {"chat": chat.capacity}}
+            for agent, name in zip(chat.agents, names, strict=True)
+        },
+    }
+    data["campaigns"] = {**data.get("campaigns", {}), campaign.name: {"display_name": "Renewals", "regulator": "ofcom"}}
+    return SiteConfig.model_validate(data)
 
 
 def freeswitch_site(site: SiteConfig, config: SimConfig) -> SiteConfig:
@@ -270,6 +313,23 @@ async def store_demo_schedule(
 
 
 DEMO_CREDENTIALS = "demo-credentials.json"
+DEMO_INGEST = "feeds"  # the ingest user the simulated web chat and dialer post as
+
+
+async def _ingest_user(store: Store, link: RedisLink) -> str | None:
+    """The password of the demo's ingest user, new on every start (None in a Redis given by URL: no users there).
+
+    Not kept with the credentials: only the demo's own poster needs it, and it is shown at every start.
+    """
+    if link.shared is None:
+        return None
+    password = secrets.token_urlsafe(12)
+    accounts = Accounts(store.accounts, Hashing(Passwords()))
+    if await accounts.get_user(DEMO_INGEST) is None:
+        await accounts.add_user(DEMO_INGEST, Role.INGEST, password, actor="demo")
+    else:
+        await accounts.update_user(DEMO_INGEST, actor="demo", role=Role.INGEST, password=password)
+    return password
 
 
 async def _demo_credentials(store: Store, link: RedisLink) -> tuple[str, str | None]:

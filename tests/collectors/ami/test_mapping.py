@@ -455,7 +455,7 @@ def test_hold_and_unhold_of_the_agent_channel() -> None:
     snapshot = f"Privilege: call,all\nChannel: {phone}\nChannelState: 6\nUniqueid: 1795350761.3\nLinkedid: 1795350761.0"
     (held,) = mapper.feed(one(f"Event: Hold\n{snapshot}\nMusicClass: default"), T0)
     (unheld,) = mapper.feed(one(f"Event: Unhold\n{snapshot}"), T0 + SEC)
-    assert held == CallHold(ts=T0, source="ami", call_id=UID, agent="Alice Nguyen", channel=phone, held=True)
+    assert held == CallHold(ts=T0, source="ami", call_id=UID, agent="Alice Nguyen", pbx_channel=phone, held=True)
     assert isinstance(unheld, CallHold)
     assert (unheld.call_id, unheld.held) == (UID, False)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_stack import SITE, running_api, save_snapshot
+from api_stack import PASSWORD, SITE, running_api, save_snapshot
 
 from wallboard.core.users import Role
 from wallboard.store import Store
@@ -151,3 +151,37 @@ async def test_a_message_for_a_board_that_does_not_exist_is_404(store: Store, si
         default = await a.http.post("/api/v1/boards/default/message", json=MESSAGE, headers=ops)
     assert missing.status_code == 404 and default.status_code == 200
     assert await store.boards.get_message("lobby") is None
+
+
+async def test_a_scoped_supervisor_posts_only_on_boards_within_their_scope(store: Store, site_file: Path) -> None:
+    """A supervisor scoped to sales posts and clears on a board of sales (named or by its group); a board showing
+    support, every queue (default) or every team is 403 naming why, checked before the body (an invalid body is
+    403 too); a supervisor scoped to team red may not post on a board showing every team."""
+    await store.boards.write_board("revenue", {"title": "R", "groups": ["revenue"], "version": 1}, {"a": "b"})
+    await store.boards.write_board("care", {"title": "C", "groups": ["care"], "version": 1}, {"a": "b"})
+    async with running_api(store, site_file=site_file, clock=Clock()) as a:
+        await a.accounts.add_user("sam", Role.SUPERVISOR, PASSWORD, actor="test", queues=["sales"])
+        await a.accounts.add_user("rita", Role.SUPERVISOR, PASSWORD, actor="test", teams=["red"])
+        sam, rita = await a.login("sam"), await a.login("rita")
+        allowed = [
+            (await a.http.post(f"/api/v1/boards/{name}/message", json=MESSAGE, headers=sam)).status_code
+            for name in ("floor-1", "revenue")
+        ]
+        cleared = await a.http.delete("/api/v1/boards/floor-1/message", headers=sam)
+        refused = {
+            name: await a.http.post(f"/api/v1/boards/{name}/message", json=MESSAGE, headers=sam)
+            for name in ("floor-2", "care", "default")
+        }
+        invalid = await a.http.post("/api/v1/boards/floor-2/message", json={"text": ""}, headers=sam)
+        clear_refused = await a.http.delete("/api/v1/boards/floor-2/message", headers=sam)
+        by_team = await a.http.post("/api/v1/boards/floor-1/message", json=MESSAGE, headers=rita)
+        ops = await a.http.post("/api/v1/boards/floor-2/message", json=MESSAGE, headers=a.headers[Role.OPS])
+    assert allowed == [200, 200] and cleared.status_code == 204
+    assert {name: r.status_code for name, r in refused.items()} == {"floor-2": 403, "care": 403, "default": 403}
+    assert "queue(s) support outside sales" in refused["floor-2"].json()["detail"]
+    assert "queue(s) support outside sales" in refused["care"].json()["detail"]
+    assert "shows every queue" in refused["default"].json()["detail"]
+    assert (invalid.status_code, clear_refused.status_code) == (403, 403)
+    assert by_team.status_code == 403 and "shows every team" in by_team.json()["detail"]
+    assert ops.status_code == 200  # ops post on any board
+    assert await store.boards.get_message("default") is None

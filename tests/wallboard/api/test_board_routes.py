@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from api_stack import SITE, running_api, save_snapshot
+from pydantic import ValidationError
 
+from wallboard.config import Settings
 from wallboard.core.users import Role
 from wallboard.store import Store
 
@@ -194,3 +196,33 @@ async def test_board_tokens_need_manage_tokens_and_a_board(store: Store, site_fi
         missing = await a.http.post("/api/v1/boards/lobby/tokens", json={}, headers=ops)
     assert (made.status_code, listed.status_code, missing.status_code) == (403, 403, 404)
     assert [token for token in await a.accounts.list_tokens() if token.board == "lobby"] == []
+
+
+async def test_a_display_tokens_url_uses_the_public_url_or_a_trusted_proxys_address(
+    store: Store, site_file: Path
+) -> None:
+    """WALLBOARD_PUBLIC_URL starts the TV's URL (and its QR) when set, whatever the request says; without it the
+    X-Forwarded-Proto/-Host of a trusted proxy do, and those of any other client are ignored."""
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "wall.example.net"}
+    urls: dict[str, tuple[str, str, str]] = {}
+    cases: dict[str, dict[str, Any]] = {
+        "public": {"public_url": "https://tv.example.net/wallboard/"},
+        "proxied": {"trusted_proxies": "127.0.0.1"},
+        "direct": {},
+    }
+    for name, values in cases.items():
+        async with api(store, site_file=site_file, users=not urls, **values) as a:  # the users: made once
+            headers = {**await a.login("ops1"), **forwarded}
+            made = await a.http.post("/api/v1/boards/default/tokens", json={}, headers=headers)
+            assert made.status_code == 201, made.text
+            urls[name] = made.json()["url"].partition("?")[0], made.json()["qr"], a.base
+    assert urls["public"][0] == "https://tv.example.net/wallboard/tv/default"
+    assert urls["proxied"][0] == "https://wall.example.net/tv/default"
+    assert urls["direct"][0] == f"{urls['direct'][2]}/tv/default"
+    assert urls["public"][1] != urls["direct"][1]  # the QR code holds the URL
+
+
+@pytest.mark.parametrize("value", ["ftp://tv.example.net", "https://", "https://tv.example.net/?a=1", "tv.example"])
+def test_a_public_url_that_is_not_one_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(ValidationError, match="WALLBOARD_PUBLIC_URL"):
+        Settings(_env={"WALLBOARD_PUBLIC_URL": value})

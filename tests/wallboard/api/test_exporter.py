@@ -6,6 +6,7 @@ import gc
 import json
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from collectors.queue_log.parser import QueueLogMapper
 from wallboard.api.exporter import SiteReading, WallboardCollector, _Family, register, render
 from wallboard.core.engine import State
-from wallboard.core.site import SiteConfig
+from wallboard.core.events import event_from_dict
+from wallboard.core.site import AgentConfig, SiteConfig
 
 NOW = 1_700_000_100.0  # 2023-11-14T22:15:00Z
 SNAPSHOT_TS = "2023-11-14T22:14:58+00:00"  # 2 s before NOW
@@ -350,7 +352,7 @@ def test_agent_transfers_and_escalations_are_opt_in_counters_of_the_day() -> Non
     text = render(detailed).decode()
     assert "# TYPE wallboard_agent_escalations_total counter" in text
     labels = {name for family in detailed.collect() for sample in family.samples for name in sample.labels}
-    assert labels <= {"site", "queue", "window", "state", "team", "reason", "agent", "name"}
+    assert labels <= {"site", "queue", "window", "state", "team", "reason", "agent", "name", "channel"}
 
 
 def test_missed_rings_of_a_replayed_capture_per_queue_and_agent() -> None:
@@ -372,3 +374,44 @@ def test_missed_rings_of_a_replayed_capture_per_queue_and_agent() -> None:
     for agent_id in data["agents"]:
         got = value(registry, "wallboard_agent_missed_rings_total", site="slack", agent=agent_id)
         assert got == by_agent.get(agent_id, 0), agent_id
+
+
+# -- channels ---------------------------------------------------------------------------------------
+
+
+def _chat_snapshot() -> dict[str, Any]:
+    """An engine snapshot: a voice queue and a chat queue whose agent a1 has two chats open, one first reply."""
+    t0 = datetime(2023, 11, 14, 22, 0, tzinfo=UTC)
+    state = State(SiteConfig(site="paris", agents={"a1": AgentConfig(capacity={"chat": 3})}))
+    rows: list[dict[str, Any]] = [
+        {"kind": "agent_login", "agent": "a1", "queue": "webchat"},
+        {"kind": "call_queued", "call_id": "v1", "queue": "support"},
+        *({"kind": "call_queued", "call_id": c, "queue": "webchat", "channel": "chat"} for c in ("k1", "k2")),
+        *({"kind": "call_answered", "call_id": c, "queue": "webchat", "channel": "chat", "agent": "a1", "wait_s": 2}
+          for c in ("k1", "k2")),
+        {"kind": "contact_responded", "call_id": "k1", "queue": "webchat", "channel": "chat", "response_s": 30},
+    ]  # fmt: skip
+    for n, row in enumerate(rows):
+        state.apply(event_from_dict({"ts": t0 + timedelta(seconds=n), "source": "test", **row}))
+    return {**state.snapshot(t0 + timedelta(seconds=60)), "seq": 1}
+
+
+def test_the_channel_is_one_info_series_per_queue_and_the_figures_keep_their_labels() -> None:
+    """wallboard_queue_info{channel} joins the queue figures (which carry no channel label); first response time
+    per window and contacts responded come from the windows; per-agent channel loads only when opted in."""
+    reading = [SiteReading("paris", _chat_snapshot(), {}, NOW)]
+    registry, _ = registry_with(reading)
+    assert value(registry, "wallboard_queue_info", site="paris", queue="webchat", channel="chat") == 1
+    assert value(registry, "wallboard_queue_info", site="paris", queue="support", channel="voice") == 1
+    assert value(registry, "wallboard_queue_info", site="paris", queue="webchat", channel="voice") is None
+    assert value(registry, "wallboard_calls_waiting", site="paris", queue="support") == 1
+    assert value(registry, "wallboard_first_response_seconds", site="paris", queue="webchat", window="day") == 30
+    assert value(registry, "wallboard_first_response_seconds", site="paris", queue="support", window="day") is None
+    assert value(registry, "wallboard_contacts_responded_total", site="paris", queue="webchat") == 1
+    for family in registry.collect():
+        if family.name != "wallboard_queue_info":
+            assert all("channel" not in sample.labels for sample in family.samples), family.name
+    detailed, _ = registry_with(reading, per_agent=True)
+    assert value(detailed, "wallboard_agent_channel_contacts", site="paris", agent="a1", channel="chat") == 2
+    assert value(detailed, "wallboard_agent_channel_capacity", site="paris", agent="a1", channel="chat") == 3
+    assert value(registry, "wallboard_agent_channel_contacts", site="paris", agent="a1", channel="chat") is None

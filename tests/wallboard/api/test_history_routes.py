@@ -226,3 +226,19 @@ def test_the_cli_exports_the_same_rows(redis_url: str, tmp_path: Path, monkeypat
         (start.isoformat(), queue) for start in STARTS[2:] for queue in ("support", "sales")
     ]
     assert main([*argv[:-1], "2026-01-01"]) == 2  # --to before --from: a usage error
+
+
+async def test_queue_rows_filter_by_channel_and_rows_without_one_are_voice(store: Store) -> None:
+    """?channel=chat keeps the chat queue's row; ?channel=voice keeps the rows written before channels existed."""
+    start = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    chat_row = {**span(start), "queue": "webchat", "channel": "chat", "offered": 4, "avg_first_response_s": 21.0}
+    await save_snapshot(store, SNAPSHOT, history=[batch("queue", [chat_row])])
+    window = {"from": "2026-03-02", "to": "2026-03-03"}
+    async with api(store) as a:
+        viewer = a.headers["viewer"]
+        chat = await a.http.get("/api/v1/history/queues", params={**window, "channel": "chat"}, headers=viewer)
+        voice = await a.http.get("/api/v1/history/queues", params={**window, "channel": "voice"}, headers=viewer)
+    assert chat.status_code == voice.status_code == 200, chat.text
+    assert [(row["queue"], row["avg_first_response_s"]) for row in chat.json()["rows"]] == [("webchat", 21.0)]
+    assert {row["queue"] for row in voice.json()["rows"]} == {"support", "sales"}
+    assert len(voice.json()["rows"]) == 6

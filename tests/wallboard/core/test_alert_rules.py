@@ -341,3 +341,41 @@ def test_team_adherence_rules_per_team(tmp_path: Path) -> None:
               "severity": "warning"}  # fmt: skip
     sales = fired(labels, "Team adherence 85.0 % in team sales (warn < 90 %)", "Team adherence warn in team sales")
     run_unit_test(tmp_path, series, [check("1m", "WallboardTeamAdh", sales), check("1m", "WallboardCareAdh")])
+
+
+@pytest.mark.prometheus  # runs promtool
+def test_campaign_drop_rate_rules_per_campaign(tmp_path: Path) -> None:
+    """Drop rates 3.5 % (renew) and 2 % (winback): the site default (alarm > 3) pages for renew; winback's own
+    stricter threshold (warn > 1.5) warns for winback and the default skips it."""
+    site = SiteConfig(site="paris", timezone="Europe/Paris", campaigns={"renew": {}, "winback": {}})
+    rows = [
+        {"id": "drop", "metric": "campaign_drop_rate_pct", "alarm": 3},
+        {"id": "winback-drop", "metric": "campaign_drop_rate_pct", "warn": 1.5, "scope": "campaign:winback"},
+    ]
+    write_rules(tmp_path, rows, site)
+    series = {
+        'wallboard_campaign_drop_rate_percent{site="paris", campaign="renew"}': "3.5 3.5",
+        'wallboard_campaign_drop_rate_percent{site="paris", campaign="winback"}': "2 2",
+    }
+    renew = {"site": "paris", "campaign": "renew", "job": "wallboard", "threshold": "drop", "level": "alarm",
+             "severity": "page"}  # fmt: skip
+    winback = {**renew, "campaign": "winback", "threshold": "winback-drop", "level": "warn", "severity": "warning"}
+    run_unit_test(
+        tmp_path,
+        series,
+        [
+            check("1m", "WallboardDrop", fired(renew, "Drop rate 3.5 % in campaign renew (alarm > 3 %)",
+                                              "Drop rate alarm in campaign renew")),
+            check("1m", "WallboardWinbackDrop", fired(winback, "Drop rate 2.0 % in campaign winback (warn > 1.5 %)",
+                                                      "Drop rate warn in campaign winback")),
+        ],
+    )  # fmt: skip
+
+
+def test_a_campaign_threshold_names_a_campaign_of_the_site_file() -> None:
+    """A campaign scope the site file does not list is refused, naming the field and the known campaigns."""
+    with pytest.raises(ValueError, match=r"thresholds\[0\]\.scope: campaign 'nope' is not in the site file"):
+        SiteConfig(
+            campaigns={"renew": {}},
+            thresholds=[{"id": "d", "metric": "campaign_drop_rate_pct", "alarm": 3, "scope": "campaign:nope"}],
+        )

@@ -24,8 +24,11 @@ def _examples() -> list[ev.Event]:
         ev.CallAbandoned(ts=TS, source="ami", call_id="1.2", queue="sales", wait_s=12.5, position=2),
         ev.CallExited(ts=TS, source="ami", call_id="1.3", queue="sales", reason="timeout", wait_s=120),
         ev.CallTransferred(ts=TS, source="queue_log", call_id="1.4", queue="sales", agent="Dana", target="200"),
-        ev.CallHold(ts=TS, source="ami", channel="PJSIP/1001-0001", held=True),
+        ev.CallHold(ts=TS, source="ami", pbx_channel="PJSIP/1001-0001", held=True),
         ev.AgentRang(ts=TS, source="ami", call_id="1.5", queue="billing", agent="Grace Kim", answered=False, ring_s=12),
+        ev.ContactResponded(
+            ts=TS, source="http", call_id="chat-7", queue="webchat", channel="chat", agent="Alice", response_s=42.5
+        ),
         ev.AgentLogin(ts=TS, source="ami", agent="José Álvarez", queue="billing", interface="Local/agent08@agents/n"),
         ev.AgentLogout(ts=TS, source="queue_log", agent="Local/agent03@agents/n", queue="support"),
         ev.AgentPaused(ts=TS, source="queue_log", agent="Dana O'Brien", reason="Lunch"),
@@ -49,6 +52,8 @@ def _examples() -> list[ev.Event]:
             note="storm, on it",
             until=TS + timedelta(minutes=30),
         ),
+        ev.DialAttempt(ts=TS, source="dialer", campaign="renewals", call_id="d-1", agent="Alice", key="d-1/a"),
+        ev.DialResult(ts=TS, source="dialer", campaign="renewals", call_id="d-1", result="answered", talk_s=95.5),
     ]
 
 
@@ -147,3 +152,47 @@ def test_alert_actions_say_what_they_need(fields: dict[str, object]) -> None:
     base = {"kind": "alert_action", "ts": "2026-11-22T12:00:00Z", "source": "api", "alert_id": "a:1", "by": "bob"}
     with pytest.raises(ValidationError):
         ev.event_from_dict(base | fields)
+
+
+# -- channels ---------------------------------------------------------------------------------------
+
+
+def test_call_events_default_to_voice_and_carry_their_channel_through_json() -> None:
+    """An event without ``channel`` is voice; a chat one keeps ``chat`` through JSON."""
+    chat = ev.CallQueued(ts=TS, source="http", call_id="c1", queue="webchat", channel="chat")
+    assert ev.CallQueued(ts=TS, source="ami", call_id="c1", queue="support").channel == "voice"
+    assert ev.parse_event(ev.event_to_json(chat)) == chat
+    assert '"channel":"chat"' in ev.event_to_json(chat)
+    with pytest.raises(ValidationError, match="channel"):
+        ev.event_from_dict(
+            {"kind": "call_queued", "ts": TS.isoformat(), "source": "x", "call_id": "1", "queue": "q", "channel": "fax"}
+        )
+
+
+def test_old_stored_json_without_channel_parses_as_voice() -> None:
+    """Events stored before channels existed (no ``channel`` key) still parse, as voice."""
+    old = (
+        '{"ts":"2026-11-22T12:32:30Z","site":"default","source":"ami","key":"k1","kind":"call_answered",'
+        '"call_id":"1.1","queue":"support","agent":"Alice","wait_s":4.0,"ring_s":null,"agent_channel":null,'
+        '"interface":null,"member_name":null}'
+    )
+    event = ev.parse_event(old)
+    assert isinstance(event, ev.CallAnswered) and event.channel == "voice" and event.wait_s == 4.0
+
+
+@pytest.mark.parametrize(
+    ("stored", "pbx", "channel"),
+    [
+        ('"channel":"PJSIP/1001-00000001"', "PJSIP/1001-00000001", "voice"),
+        ('"channel":null', None, "voice"),
+        ('"pbx_channel":"SIP/a-1","channel":"chat"', "SIP/a-1", "chat"),
+        ('"channel":"callback"', None, "callback"),
+    ],
+)
+def test_call_hold_reads_the_old_pbx_channel_key(stored: str, pbx: str | None, channel: str) -> None:
+    """A call_hold stored with the old ``channel`` (a PBX channel name or null) reads it as ``pbx_channel``."""
+    text = f'{{"ts":"2026-11-22T12:32:30Z","source":"ami","kind":"call_hold","call_id":null,{stored},"held":true}}'
+    event = ev.parse_event(text)
+    assert isinstance(event, ev.CallHold)
+    assert (event.pbx_channel, event.channel) == (pbx, channel)
+    assert ev.parse_event(ev.event_to_json(event)) == event

@@ -229,7 +229,7 @@ def test_the_generated_schema_documents_every_object() -> None:
     generated = schema.snapshot_json_schema()
     assert generated["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert generated["title"] == "Snapshot"
-    assert set(generated["required"]) == {*generated["properties"]} - {"adherence", "pending"}
+    assert set(generated["required"]) == {*generated["properties"]} - {"adherence", "pending", "campaigns"}
     for name, definition in {"Snapshot": generated, **generated["$defs"]}.items():
         assert definition["additionalProperties"] is False, name
         assert definition["description"], name

@@ -91,7 +91,20 @@ def test_queue_team_and_agent_variables_where_panels_use_them() -> None:
         exprs = " ".join(target["expr"] for panel in iter_panels(board) for target in panel.get("targets", []))
         for name in ("queue", "team", "agent"):
             assert (f"${name}" in exprs) == (name in names), (stem, name)
-    assert boards()["queue-detail"]["templating"]["list"][3].get("multi") is not True
+    detail = {variable["name"]: variable for variable in boards()["queue-detail"]["templating"]["list"]}
+    assert detail["queue"].get("multi") is not True
+
+
+def test_queue_variables_follow_the_channel_variable() -> None:
+    """Where there is a queue variable, a channel variable precedes it and narrows it (wallboard_queue_info)."""
+    for stem, board in boards().items():
+        names = [variable["name"] for variable in board["templating"]["list"]]
+        if "queue" not in names:
+            continue
+        assert names.index("channel") == names.index("queue") - 1, stem
+        queue = board["templating"]["list"][names.index("queue")]
+        assert queue["query"] == 'label_values(wallboard_queue_info{site="$site", channel=~"$channel"}, queue)'
+        assert "allValue" not in queue or not queue["allValue"], stem  # All = the listed queues of the channels
 
 
 def test_interval_panels_read_series_the_recording_rules_record() -> None:

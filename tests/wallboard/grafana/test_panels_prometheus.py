@@ -126,12 +126,12 @@ async def test_every_panel_query_returns_data(tmp_path: Path, redis_url: str) ->
 async def test_variable_queries_return_values(tmp_path: Path, redis_url: str) -> None:
     """Each template variable's label_values() query finds values (sites, queues, teams, agents)."""
     queries = variable_queries()
-    assert len(queries) == 4
+    assert len(queries) == 5
     async with prom_stack(tmp_path, speed=60, redis_url=redis_url) as stack:
         for query in sorted(queries):
             match = LABEL_VALUES.match(query)
             assert match is not None, query
-            selector = substitute(match["selector"], {"site": stack.site.site, "team": ".*"})
+            selector = substitute(match["selector"], {"site": stack.site.site, "team": ".*", "channel": ".*"})
             expr = f"count by ({match['label']}) ({selector})"
             rows = await stack.wait_for(expr, timeout=10)
             assert all(row["metric"].get(match["label"]) is not None for row in rows), (query, rows)

@@ -127,9 +127,11 @@ async def test_pause_unpause_logout_login_and_listen_through_the_demo(
 
     talking: list[str] = []
 
-    async def on_a_call() -> bool:
-        agents = await _agents(http)
-        talking[:] = [agent_id for agent_id, agent in agents.items() if agent.get("call")][:1]
+    async def on_a_call() -> bool:  # a phone call: the demo's web chats (over HTTP) have no PBX channel to listen to
+        snapshot = (await http.get("/api/v1/snapshot")).json()
+        voice = {name for name, queue in snapshot["queues"].items() if queue["channel"] == "voice"}
+        agents = snapshot["agents"]
+        talking[:] = [name for name, agent in agents.items() if (agent.get("call") or {}).get("queue") in voice][:1]
         return bool(talking)
 
     await poll_until(on_a_call, "an agent on a call", START_S)
