@@ -2,16 +2,30 @@
 
 Theory of operation
 -------------------
-Every text a page shows is English in the source, marked for translation: ``t("Waiting")`` (or
-``t("{n} waiting", {n})``) in the pages' JavaScript, :func:`N_` around a text in Python that the browser shows
-(a label of ``dash_app.layout``, a heading of a page shell, which carries it as ``data-i18n``). The English
-text is the message id. ``scripts/i18n extract`` collects them all with Babel's extractors into
-``dash_app/locales/pages.pot``; ``scripts/i18n update`` merges that template into one catalog per language,
-``dash_app/locales/<lang>.po`` (new messages empty, kept ones untouched); translators fill them;
-``scripts/i18n build`` writes ``dash_app/tv_assets/i18n-catalogs.js``, every language's translations as one
-object the pages load before their own scripts. ``scripts/i18n check`` (and a test) fails when the template or a
-catalog does not hold exactly the pages' messages, the built file is out of date, or a message of a language is
-untranslated or lost a placeholder (the template's file:line references are a help for translators, not checked).
+Every text a page shows is English in the source, marked for translation: ``t("Waiting")`` (or ``t("Snooze {name}",
+{name})``) in the pages' JavaScript, :func:`N_` around a text in Python that the browser shows (a label of
+``dash_app.layout``, a heading of a page shell, which carries it as ``data-i18n``). The English text is the message
+id. A text that counts something is a plural message, ``tn("{n} call", "{n} calls", n)`` (gettext's ``ngettext``): a
+catalog holds as many forms as its language has (Czech three: 1, 2-4, 5 and more; French and Spanish three too, the
+third for millions, as CLDR says), which form a count takes being the language's rule as Babel knows it
+(``Catalog(locale=...).plural_expr``, gettext's ``Plural-Forms``). ``scripts/i18n extract`` collects them all with
+Babel's extractors into ``dash_app/locales/pages.pot``; ``scripts/i18n update`` merges that template into one
+catalog per language, ``dash_app/locales/<lang>.po`` (new messages empty, kept ones untouched); translators fill
+them; ``scripts/i18n build`` writes ``dash_app/tv_assets/i18n-catalogs.js``, every language's translations as one
+object the pages load before their own scripts (a plural message as the list of its forms), and every language's
+plural rule as a JavaScript function. The ``.po`` files carry no header (as the CLI's, ``wallboard/locales``): a
+catalog's plural rule is its language's, from CLDR through Babel, not a line a translator could get wrong.
+``scripts/i18n check`` (and a test) fails when the template or a catalog does not hold exactly the pages' messages,
+the built file is out of date, or a message of a language is untranslated (a plural one: any of its forms) or lost a
+placeholder (the template's file:line references are a help for translators, not checked).
+
+A plural rule reaches the browser as code, not as a string to evaluate: the Plural-Forms expression (C syntax,
+which is also JavaScript's for these operators) is checked token by token against gettext's grammar (``n``,
+integers, comparisons, ``&& || ! % ? :`` and parentheses, nothing else) when the file is built, and written as the
+body of a function. ``Intl.PluralRules`` was the other way: it gives CLDR's category (``one``, ``few``, ``many``,
+``other``), which a second table per language would have to map to the catalog's form numbers, a table that could
+disagree with the catalog (Czech's ``many`` is for fractions; gettext's Czech has no such form); the catalog's own
+expression cannot.
 
 In the browser, ``tv_assets/i18n.js`` (``window.wbI18n``) picks the language: ``?lang=``, then the board's
 ``language`` (a TV), then the user's profile (a logged-in page), then the browser's languages, else English;
@@ -28,7 +42,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
@@ -43,6 +57,8 @@ __all__ = [
     "extract",
     "negotiate",
     "placeholders",
+    "plural_rule",
+    "rule_js",
     "update",
 ]
 
@@ -68,10 +84,15 @@ _METHODS = [
     ("locales/**", "ignore"),
     ("**.py", "python"),
 ]
-_KEYWORDS = {"t": None, "N_": None}
+# tn(singular, plural, n, values): a plural message, as gettext's ngettext
+_KEYWORDS = {"t": None, "N_": None, "tn": (1, 2)}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# gettext's Plural-Forms grammar: what a plural rule may hold (anything else is refused when building)
+_RULE_TOKEN = re.compile(r"\s*(?:(n\b)|(\d+)|(==|!=|<=|>=|&&|\|\||[<>!%?:()]))")
 
 Problem = str
+Translation = str | list[str]
+MessageId = str | tuple[str, ...]
 
 
 def N_(text: str) -> str:  # noqa: N802 - gettext's name for "mark for translation, translate later"
@@ -95,20 +116,53 @@ def negotiate(candidates: Iterable[str | None]) -> str:
     return "en"
 
 
+def plural_rule(lang: str) -> str:
+    """The body of ``lang``'s plural rule as JavaScript (``n`` -> the index of its form), from Babel's Plural-Forms
+    expression for the language (:func:`rule_js`)."""
+    return rule_js(str(Catalog(locale=lang).plural_expr))
+
+
+def rule_js(expression: str) -> str:
+    """A Plural-Forms expression as the body of a JavaScript function of ``n``, refused (ValueError, saying where)
+    unless it is made of gettext's plural grammar only: it is written into a script the pages run."""
+    at, depth, end = 0, 0, len(expression.rstrip())
+    while at < end:
+        token = _RULE_TOKEN.match(expression, at)
+        if not token:
+            raise ValueError(f"plural rule {expression!r}: unexpected {expression[at:]!r} at {at}")
+        depth += {"(": 1, ")": -1}.get(token.group(3) or "", 0)
+        if depth < 0:
+            raise ValueError(f"plural rule {expression!r}: unbalanced ')' at {at}")
+        at = token.end()
+    if depth or not end:
+        raise ValueError(f"plural rule {expression!r}: unbalanced '(' or empty")
+    return f"Number({expression.strip()})"
+
+
 def extract(root: Path = ROOT) -> Catalog:
-    """Every marked message of the pages (their JavaScript and Python), with where it is used."""
+    """Every marked message of the pages (their JavaScript and Python), with where it is used (a plural message as
+    its two English forms)."""
     template = Catalog(project="wallboard", fuzzy=False)
     for filename, lineno, message, comments, context in extract_from_dir(
         str(root), _METHODS, keywords=_KEYWORDS, comment_tags=("i18n:",), strip_comment_tags=True
     ):
-        if isinstance(message, str) and message:
+        if message and all(isinstance(part, str) and part for part in _forms(message)):
             template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return template
 
 
-def _read(path: Path) -> Catalog:
+def _forms(text: object) -> tuple[object, ...]:
+    return tuple(text) if isinstance(text, (tuple, list)) else (text,)
+
+
+def _key(message: Message) -> MessageId:
+    """A message's identity: its text, or a plural message's two English forms."""
+    return message.id if isinstance(message.id, str) else tuple(message.id)
+
+
+def _read(path: Path, lang: str | None = None) -> Catalog:
     with path.open("rb") as stream:
-        return read_po(stream)
+        return read_po(stream, locale=lang)
 
 
 def _text(catalog: Catalog, *, locations: bool = True) -> str:
@@ -117,16 +171,24 @@ def _text(catalog: Catalog, *, locations: bool = True) -> str:
     return out.getvalue().decode()
 
 
-def catalog(lang: str) -> dict[str, str]:
-    """The translations of ``lang`` (message -> text); untranslated and fuzzy messages are left out."""
+def catalog(lang: str) -> dict[str, Translation]:
+    """The translations of ``lang``: message -> text, a plural message's singular -> its forms (as many as the
+    language has); untranslated (a plural one: any form missing) and fuzzy messages are left out."""
     path = LOCALES / f"{lang}.po"
     if not path.is_file():
         return {}
-    return {
-        str(message.id): str(message.string)
-        for message in _read(path)
-        if message.id and isinstance(message.string, str) and message.string and not message.fuzzy
-    }
+    po = _read(path, lang)
+    out: dict[str, Translation] = {}
+    for message in po:
+        if not message.id or message.fuzzy:
+            continue
+        if isinstance(message.id, str) and isinstance(message.string, str) and message.string:
+            out[message.id] = message.string
+        elif not isinstance(message.id, str):
+            forms = [str(form) for form in _forms(message.string) if form]
+            if len(forms) == po.num_plurals:
+                out[str(message.id[0])] = forms
+    return out
 
 
 def update(template: Catalog) -> dict[Path, str]:
@@ -134,50 +196,68 @@ def update(template: Catalog) -> dict[Path, str]:
     files = {TEMPLATE: _text(template)}
     for lang in TRANSLATED:
         path = LOCALES / f"{lang}.po"
-        current = _read(path) if path.is_file() else Catalog(locale=lang)
+        current = _read(path, lang) if path.is_file() else Catalog(locale=lang)
         merged = Catalog(locale=lang, project="wallboard", fuzzy=False)
         for message in template:
             if not message.id:
                 continue
-            old = current.get(message.id)
-            merged.add(message.id, old.string if old is not None else "", context=message.context)
+            old = current.get(message.id, context=message.context)
+            string: str | tuple[str, ...] = "" if isinstance(message.id, str) else ("",) * merged.num_plurals
+            if old is not None and isinstance(old.string, type(string)):  # a plural that became one starts afresh
+                string = old.string
+            merged.add(message.id, string, context=message.context)
         files[path] = _text(merged, locations=False)
     return files
 
 
 def build_js() -> str:
-    """``tv_assets/i18n-catalogs.js``: every language's translations for ``i18n.js``."""
+    """``tv_assets/i18n-catalogs.js``: every language's translations and plural rule for ``i18n.js``."""
     catalogs = {lang: dict(sorted(catalog(lang).items())) for lang in TRANSLATED}
     names = json.dumps(LANGUAGES, ensure_ascii=False)
     body = json.dumps(catalogs, ensure_ascii=False, indent=1, sort_keys=True)
+    rules = "".join(f" {json.dumps(lang)}: (n) => {plural_rule(lang)},\n" for lang in TRANSLATED)
     header = "// GENERATED by `scripts/i18n build` from dash_app/locales/*.po: do not edit by hand.\n"
-    return header + f"window.WB_LANGUAGES = {names};\n" + f"window.WB_CATALOGS = {body};\n"
+    return (
+        header
+        + f"window.WB_LANGUAGES = {names};\n"
+        + "// a count n -> the index of its form in a plural message's list (Babel's Plural-Forms of the language)\n"
+        + f"window.WB_PLURALS = {{\n{rules}}};\n"
+        + f"window.WB_CATALOGS = {body};\n"
+    )
 
 
 def check() -> list[Problem]:
     """What is out of date or missing: stale files, untranslated messages, placeholders lost (empty: all good)."""
     problems: list[Problem] = []
-    wanted = {str(message.id) for message in extract() if message.id}
-    for path in (TEMPLATE, *(LOCALES / f"{lang}.po" for lang in TRANSLATED)):
+    template = extract()
+    wanted = {_key(message) for message in template if message.id}
+    for path, lang in ((TEMPLATE, None), *((LOCALES / f"{lang}.po", lang) for lang in TRANSLATED)):
         # the messages must be the pages' (where they are used may move: the template's locations are a help)
-        held = {str(message.id) for message in _read(path) if message.id} if path.is_file() else set()
+        held = {_key(message) for message in _read(path, lang) if message.id} if path.is_file() else set()
         if held != wanted:
-            added, gone = sorted(wanted - held), sorted(held - wanted)
+            added, gone = sorted(map(str, wanted - held)), sorted(map(str, held - wanted))
             problems.append(
                 f"{path.relative_to(ROOT.parent)} is out of date ({len(added)} new, e.g. {added[:2]}; {len(gone)} gone,"
                 f" e.g. {gone[:2]}): run scripts/i18n update"
             )
     if not BUILT.is_file() or BUILT.read_text() != build_js():
         problems.append(f"{BUILT.relative_to(ROOT.parent)} is out of date: run scripts/i18n build")
-    messages = [message.id for message in extract() if message.id]
+    english = {
+        str(_forms(message.id)[0]): [str(form) for form in _forms(message.id)] for message in template if message.id
+    }
     for lang in TRANSLATED:
         translated = catalog(lang)
-        missing = [str(msgid) for msgid in messages if str(msgid) not in translated]
+        # a message is translated in the shape it has: a text for a text, every form of the language for a plural
+        missing = [msgid for msgid, forms in english.items() if not isinstance(translated.get(msgid), (str, list))
+                   or isinstance(translated[msgid], list) != (len(forms) > 1)]  # fmt: skip
         if missing:
             problems.append(f"{lang}: {len(missing)} untranslated, e.g. {missing[:3]}")
         for msgid, text in translated.items():
-            if placeholders(msgid) != placeholders(text):
-                problems.append(f"{lang}: {msgid!r} -> {text!r} changes the placeholders")
+            # every form keeps the placeholders of the English plural (Czech's "1 hovor" is "{n} hovor")
+            wanted_names = placeholders(english.get(msgid, [msgid])[-1])
+            for form in _forms(text):
+                if placeholders(str(form)) != wanted_names:
+                    problems.append(f"{lang}: {msgid!r} -> {form!r} changes the placeholders")
     return problems
 
 

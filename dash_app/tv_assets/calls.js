@@ -27,6 +27,7 @@
 "use strict";
 (() => {
   const t = (text, values) => window.wbI18n.t(text, values);  // never at the top level: i18n.js may load later
+  const tn = (singular, plural, n, values) => window.wbI18n.tn(singular, plural, n, values);  // a count (i18n.js)
   const tr = (text, values) => window.wbI18n.t(text, values);  // a message marked N_ in Python (calls_view)
   const DEBOUNCE_MS = 250, WATCH_MS = 500;
   let outcomeWords = {};  // calls_view.OUTCOME_WORDS, once started
@@ -149,7 +150,7 @@
       grid.setGridOption("rowData", C.rows);
       const n = C.rows.length;
       say(() => {
-        const calls = n === 1 ? t("1 call") : t("{n} calls", { n });
+        const calls = tn("{n} call", "{n} calls", n);
         return more ? t("{calls} (the first {limit}: search to narrow)", { calls, limit: cfg.limit }) : calls;
       });
       setExport(callsUrl(cfg, [...C.params, ["format", "csv"]]));

@@ -1,7 +1,9 @@
 // The pages' languages (dash_app/i18n.py has the theory): window.wbI18n.
 //
 //   t("Waiting")                       the text in the page's language (English when it has no translation)
-//   t("{n} waiting", {n: 3})           with placeholders filled
+//   t("Snooze {name}", {name})         with placeholders filled
+//   tn("{n} call", "{n} calls", n)      a count: the form of the language for n ({n} filled; more in a 4th argument),
+//                                      as gettext's ngettext (dash_app/i18n.py: Czech has three forms, 1, 2-4, 5+)
 //   wbI18n.setLanguage([...])          choose among candidates: ?lang=, the board's, the profile's, the browser's
 //   wbI18n.onChange(fn)                called with the language after each change (pages re-render their texts)
 //   wbI18n.number(x, opts) / .percent(x, digits) / .time(date, opts)   Intl formats of the language
@@ -12,6 +14,7 @@
 (function () {
   "use strict";
   const catalogs = window.WB_CATALOGS || {};
+  const plurals = window.WB_PLURALS || {};  // language -> (n -> the index of n's form): the catalogs' Plural-Forms
   const names = window.WB_LANGUAGES || { en: "English" };
   const state = { lang: "en", missing: new Set(), listeners: [] };
 
@@ -24,15 +27,27 @@
     return "en";
   };
 
+  const fill = (text, values) => (values
+    ? text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole)) : text);
   const t = (msgid, values) => {
     let text = msgid;
     if (state.lang !== "en") {
       const translated = (catalogs[state.lang] || {})[msgid];
-      if (translated) text = translated;
+      if (typeof translated === "string" && translated) text = translated;
       else state.missing.add(msgid);
     }
-    if (values) text = text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
-    return text;
+    return fill(text, values);
+  };
+  // a count's form: English's (1, else the plural), or the language's rule picking among the catalog's forms
+  const tn = (singular, plural, n, values) => {
+    let text = n === 1 ? singular : plural;
+    if (state.lang !== "en") {
+      const forms = (catalogs[state.lang] || {})[singular], rule = plurals[state.lang];
+      const form = Array.isArray(forms) && rule ? forms[rule(Math.abs(Number(n)))] : undefined;
+      if (form) text = form;
+      else state.missing.add(singular);
+    }
+    return fill(text, { n, ...values });
   };
 
   const ATTRIBUTES = [["i18nPlaceholder", "placeholder"], ["i18nTitle", "title"], ["i18nAriaLabel", "aria-label"]];
@@ -62,6 +77,7 @@
 
   window.wbI18n = {
     t,
+    tn,
     translate,
     setLanguage,
     // the language from ?lang=, then the given ones (board, profile), then the browser's
@@ -77,6 +93,7 @@
       .format(date),
   };
   window.t = t;
+  window.tn = tn;
   // elements added later (pages render after load) are translated as they arrive
   const observe = () => new MutationObserver((records) => {
     if (state.lang === "en") return;

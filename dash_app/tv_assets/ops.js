@@ -14,6 +14,7 @@
   let P = null;  // window.wbOps once started
   // The page's words in its language (i18n.js): always t("literal English"), so Babel's extractor finds them.
   const t = (text, values) => window.wbI18n.t(text, values);
+  const tn = (singular, plural, n, values) => window.wbI18n.tn(singular, plural, n, values);  // a count (i18n.js)
   const I18N = () => window.wbI18n;
 
   // ---- DOM -------------------------------------------------------------------------------------------------------
@@ -773,7 +774,7 @@
     const note = message("user-message");
     const rows = el("tbody", { id: "user-rows" });
     const roles = labelled("roles", C.roles);
-    const atLeast = () => t("at least {n} characters", { n: C.password_min });
+    const atLeast = () => tn("at least {n} character", "at least {n} characters", C.password_min);
     const a = {
       name: el("input", { id: "user-name", type: "text", autocomplete: "off" }),
       role: select("user-role", roles, "viewer"),
@@ -842,7 +843,7 @@
           field(t("Teams"), e.teams, t("none: every team")),
           field(t("Queues"), e.queues, t("none: every queue")),
           field(t("New password"), e.password,
-            t("blank: unchanged; at least {n} characters", { n: C.password_min })),
+            tn("blank: unchanged; at least {n} character", "blank: unchanged; at least {n} characters", C.password_min)),
           el("label", { className: "check" }, withError(e.may_monitor)[0], t("may listen to calls"))),
         el("div", { className: "actions" },
           el("button", { type: "submit", className: "btn primary" }, t("Save {user}", { user: user.name })),
@@ -949,7 +950,7 @@
           el("td", {}, p.reason))));
         table.hidden = false;
         const n = r.data.detail.length;
-        say(note, n === 1 ? t("not imported: 1 problem (below)") : t("not imported: {n} problems (below)", { n }), "bad");
+        say(note, tn("not imported: {n} problem (below)", "not imported: {n} problems (below)", n), "bad");
         return;
       }
       if ([409, 413, 415].includes(r.status)) {
@@ -1074,7 +1075,7 @@
         const keys = [...new Set([...Object.keys(old), ...Object.keys(now)])]
           .filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k]) && !["updated_ts", "updated_by"].includes(k));
         const shown = keys.slice(0, 4).map((k) => `${k}: ${short(old[k])} → ${short(now[k])}`);
-        if (keys.length > 4) shown.push(t("+{n} more", { n: keys.length - 4 }));
+        if (keys.length > 4) shown.push(tn("+{n} more", "+{n} more", keys.length - 4));
         return shown.join("; ");
       }
       return `${short(old ?? undefined)} → ${short(now ?? undefined)}`;
@@ -1095,7 +1096,8 @@
       older.wbBefore = r.data.length ? r.data[r.data.length - 1].id : null;
       newer.disabled = pages.length === 0;
       const n = r.data.length;
-      say(note, before ? t("{n} entries (older page)", { n }) : t("{n} entries, newest first", { n }));
+      say(note, before ? tn("{n} entry (older page)", "{n} entries (older page)", n)
+        : tn("{n} entry, newest first", "{n} entries, newest first", n));
       return true;
     }
     older.addEventListener("click", async () => {

@@ -14,6 +14,7 @@
 (() => {
   // Never called at the top level: i18n.js may load after this file.
   const t = (text, values) => window.wbI18n.t(text, values);
+  const tn = (singular, plural, n, values) => window.wbI18n.tn(singular, plural, n, values);  // a count (i18n.js)
   const tr = (text, values) => window.wbI18n.t(text, values);  // a message marked N_ in Python (the config's words)
   const words = { states: {}, cues: {}, exceptions: {} };  // the config's, once started (the grid's formatters)
   const known = (table, value) => Object.values(table).includes(value);
@@ -252,7 +253,7 @@
         row.dataset.callId = c.call_id;
         return row;
       });
-      const summary = el("p", { id: "sup-callers-summary" }, t("{n} waiting", { n: entry.waiting }));
+      const summary = el("p", { id: "sup-callers-summary" }, tn("{n} waiting", "{n} waiting", entry.waiting));
       box.replaceChildren(summary, el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
     };
 

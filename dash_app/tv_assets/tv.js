@@ -86,9 +86,10 @@
     if (t.kind === "agent") { const team = ((snap.agents || {})[t.name] || {}).team; return team ? String(team) : null; }
     return null;
   });
-  function pendingText(cat, level, due, now) {
-    const left = instant(due) - now, word = t(cat.words[level]);
-    return !Number.isFinite(left) || left <= 0 ? t(cat.pending_now, { level: word })
+  function pendingText(cat, level, due, now, short) {  // "WARN in 1:27", "WARN now"; short: "1:27", "0s"
+    const left = instant(due) - now, word = t(cat.words[level]), soon = !Number.isFinite(left) || left <= 0;
+    if (short) return fmtDuration(soon ? 0 : Math.ceil(left));
+    return soon ? t(cat.pending_now, { level: word })
       : t(cat.pending_in, { level: word, time: fmtDuration(Math.ceil(left)) });
   }
 
@@ -247,9 +248,10 @@
 
   // -- fitting the board to the screen: the grid, and per tile its figure columns and type sizes --
   // Sizes are in units of a tile's headline figure size f (CSS --f, tv.css): secondary figures SEC f, labels LABEL f,
-  // the heading at most TITLE f (CSS --t: less when the tile is narrow; its level and a pending cue wrap to a second
-  // line when they do not fit beside the title). The floors (vmin: the screen's short side; tv.css has the same)
-  // hold whatever the board: FLOOR_F headline, 3.55 secondary, TEXT_MIN any text.
+  // the heading at most TITLE f (CSS --t: less when the tile is narrow; its level and a pending cue wrap to the next
+  // line when they do not fit beside the title, every line counted, the cue shortened where it would cost the
+  // figures their floor: see heading). The floors (vmin: the screen's short side; tv.css has the same) hold whatever
+  // the board: FLOOR_F headline, 3.55 secondary, TEXT_MIN any text.
   const SIZES = { sec: 0.58, label: 0.37, title: 0.5, line: 1.12, rowGap: 0.06, blockGap: 0.16, slack: 1.03 };
   const FLOOR_F = 6.1, CAP_F = 18, TEXT_MIN = 2.25;  // vmin
   const PREFER_FEWER = 1.05;  // more columns of tiles only for 5 % bigger figures (wide tiles keep a tile's rows whole)
@@ -267,17 +269,60 @@
     return widths.get(key);
   }
   const HEAD_GAP = 0.6;  // em between the heading's parts (tv.css .tile h2 gap)
-  function heading(m, w, f, least) {  // [title size, lines] for a tile w px wide (the title alone fits, or is least)
-    const title = em(m.title, true), rest = m.rest + 2 * HEAD_GAP;
-    const t = Math.max(least, Math.min(SIZES.title * f, (w / SIZES.slack) / title));
-    return [t, (title + rest) * t * SIZES.slack <= w ? 1 : 2];
+  const CUE_PAD = 0.6, CUE_BORDER = 0.6;  // the pending cue's padding across (em) and its borders (vmin; tv.css)
+  function titleLines(m, room, t) {  // a title wider than the tile wraps between its words (tv.css), never cut
+    if (m.head.title * t <= room) return 1;
+    let lines = 1, used = 0;
+    for (const word of m.head.words) {
+      const width = word * t;
+      const gap = m.head.space * t;
+      if (used && used + gap + width > room) { lines += 1; used = width; } else used += (used ? gap : 0) + width;
+      lines += Math.max(0, Math.ceil(used / room) - 1);  // a word wider than the line breaks inside it
+      if (used > room) used %= room;
+    }
+    return lines;
   }
-  function fitTile(m, w, h, colGap, least) {  // the best [f, primary columns, secondary columns] for a tile of w x h
+  function headLines(m, w, t, cue) {  // how many lines the heading takes at size t: flex-wrap puts each part on the
+    // line it fits (title, pending cue, level word, in that order; a part wider than the tile has its lines alone)
+    const room = w / SIZES.slack, { title, word, border } = m.head;
+    let lines = 1, used = 0;
+    for (const width of [title * t, cue * t + border, word * t]) {
+      const gap = HEAD_GAP * t;
+      if (used && used + gap + width > room) { lines += 1; used = width; } else used += (used ? gap : 0) + width;
+    }
+    return lines + titleLines(m, room, t) - 1;
+  }
+  function headSize(m, w, f, least, floor, figuresFor, cue) {  // [size, height] of the heading, a cue cue em wide
+    // TITLE f at most, the title and the cue each fitting a line alone (else the least); a smaller size (the least,
+    // or one that puts two parts on a line: a line fewer) where it gives the figures 5 % more, or their floor:
+    // figuresFor(height) is their size with a heading that high
+    const room = (w / SIZES.slack) * 0.999, { title, word, border } = m.head;
+    const height = (t) => headLines(m, w, t, cue) * t * SIZES.line + border;
+    const most = Math.max(least, Math.min(SIZES.title * f, room / title, (room - border) / cue));
+    const sizes = [most, ...[least, (room - border) / (title + cue + word + 2 * HEAD_GAP),
+      (room - border) / (cue + word + HEAD_GAP), (room - border) / (title + cue + HEAD_GAP),
+      room / (title + word + HEAD_GAP)].filter((t) => t >= least && t < most).sort((a, b) => b - a)];
+    const bestF = Math.max(...sizes.map((t) => figuresFor(height(t))));
+    const enough = Math.min(bestF, Math.max(bestF / PREFER_FEWER, floor));
+    const t = sizes.find((x) => figuresFor(height(x)) >= enough);
+    return [t, height(t)];
+  }
+  function heading(m, w, f, least, floor, figuresFor) {  // [size, height, short] of a tile's heading w px wide
+    // A pending cue is room kept in every tile (it comes and goes between fits): "△ WARN in 1:27", or where that
+    // is wider than the tile at the least size, or would push the figures under their floor and the short one would
+    // not, "△ 1:27" (short: the glyph and the border's colour say the level).
+    const full = headSize(m, w, f, least, floor, figuresFor, m.head.cue);
+    const short = headSize(m, w, f, least, floor, figuresFor, m.head.shortCue);
+    const fits = m.head.cue * least + m.head.border <= w / SIZES.slack;  // on a line of its own at the least size
+    return fits && figuresFor(full[1]) >= Math.min(floor, figuresFor(short[1])) ? [...full, false] : [...short, true];
+  }
+  function fitTile(m, w, h, colGap, least, floor) {  // the best [f, primary columns, secondary columns, title size,
+    // short cue] for a tile of w x h
     const prim = m.kpis.filter((v) => v.primary), sec = m.kpis.filter((v) => !v.primary);
     const need = (v, size) => SIZES.slack * Math.max(size * (em(WIDEST[v.format], true) + em(MARK, true) / 2),
       SIZES.label * em(v.label, false));
     const rows = (n, c) => (n ? Math.ceil(n / c) : 0);
-    let best = [0, 1, 1];
+    let best = [0, 1, 1, least, false];
     for (let pc = 1; pc <= Math.max(prim.length, 1); pc += 1) {
       for (let sc = 1; sc <= Math.max(sec.length, 1); sc += 1) {
         const pr = rows(prim.length, pc), sr = rows(sec.length, sc), blocks = 1 + (pr > 0) + (sr > 0);
@@ -287,13 +332,14 @@
         let f = Infinity;
         for (const v of prim) f = Math.min(f, pw / need(v, 1));
         for (const v of sec) f = Math.min(f, sw / need(v, SIZES.sec));
-        // the heading: its size depends on f (TITLE f at most), its height on whether it needs two lines
+        // the heading: its size depends on f (TITLE f at most), its height on the lines its parts take
+        const wide = f, figuresFor = (height) => Math.min(wide, (h - height) / figures);
+        let head = [least, 0, false];
         for (let round = 0; round < 2; round += 1) {
-          const [t, lines] = heading(m, w, f, least);
-          f = Math.min(f, (h - lines * t * SIZES.line) / figures);
+          head = heading(m, w, f, least, floor, figuresFor);
+          f = Math.min(f, figuresFor(head[1]));
         }
-        f *= Math.min(1, (w / SIZES.slack) / em(m.title, true) / least);  // a title too long even at the least size
-        if (f > best[0]) best = [f, pc, sc];
+        if (f > best[0]) best = [f, pc, sc, head[0], head[2]];
       }
     }
     return best;
@@ -303,11 +349,18 @@
     // of its kind (tiles alike look alike), never under the floor nor over the cap. Paddings, borders and gaps are
     // those of tv.css.
     const vmin = Math.min(innerWidth, innerHeight) / 100, gap = 1.2 * vmin, pad = 1.2 * vmin;
-    // the widest level word and pending cue of the language, beside every tile's title (in em of its size)
+    // the widest level word and pending cue of the language, beside every tile's title (in em of its size; the
+    // cue's border in px): "△ WARN in 1:27", "in 45 s", "in 12:00", "now"
     const words = Object.keys(cat.words).map((l) => t(cat.words[l]));
     const word = Math.max(...words.map((x) => em(`● ${x}`, true)));
-    const cue = Math.max(...words.map((x) => em(`△ ${t(cat.pending_in, { level: x, time: "0:00" })}`, true)));
-    models = models.map((m) => ({ ...m, rest: word + cue }));
+    const times = ["0:00", "00:00", t("{seconds}s", { seconds: "00" })];
+    const cues = words.flatMap((x) => [t(cat.pending_now, { level: x }),
+      ...times.map((time) => t(cat.pending_in, { level: x, time }))]);
+    const cue = Math.max(...cues.map((x) => em(`△ ${x}`, true))) + CUE_PAD, border = CUE_BORDER * vmin;
+    const shortCue = Math.max(...times.map((x) => em(`△ ${x}`, true))) + CUE_PAD;
+    const space = em(" ", true);
+    models = models.map((m) => ({ ...m, head: { title: em(m.title, true), space, cue, shortCue, word, border,
+      words: m.title.split(/\s+/).map((x) => em(x, true)) } }));
     const least = TEXT_MIN * vmin, colGap = 1.6 * vmin;
     const box = (cols, rows) => [(area.width - (cols + 1) * gap) / cols - 2 * pad - 1.9 * vmin,
       (area.height - (rows + 1) * gap) / rows - 2 * pad - vmin];
@@ -315,17 +368,22 @@
     const tried = [];  // [columns, smallest f] of each candidate, for tests and a curious reader
     for (let cols = 1; cols <= Math.max(models.length, 1); cols += 1) {
       const rows = Math.ceil(models.length / cols), [w, h] = box(cols, rows);
-      const fits = models.map((m) => fitTile(m, w, h, colGap, least));
+      const fits = models.map((m) => fitTile(m, w, h, colGap, least, FLOOR_F * vmin));
       const smallest = Math.min(...fits.map((x) => x[0]));
       tried.push([cols, Math.round(smallest * 10) / 10]);
       if (!best || smallest > best.smallest * PREFER_FEWER) best = { cols, rows, fits, smallest, w };
     }
-    const byKind = new Map();
+    const byKind = new Map(), titles = new Map(), short = new Set();
     models.forEach((m, i) => byKind.set(m.kind, Math.min(byKind.get(m.kind) ?? Infinity, best.fits[i][0])));
+    models.forEach((m, i) => titles.set(m.kind, Math.min(titles.get(m.kind) ?? Infinity, best.fits[i][3])));
+    models.forEach((m, i) => { if (best.fits[i][4]) short.add(m.kind); });
     const size = (f) => Math.min(CAP_F * vmin, Math.max(FLOOR_F * vmin, f));
     return { cols: best.cols, rows: best.rows, tried, tiles: models.map((m, i) => {
-      const f = size(byKind.get(m.kind));
-      return { f, title: heading(m, best.w, f, least)[0], pc: best.fits[i][1], sc: best.fits[i][2] };
+      const f = size(byKind.get(m.kind)), [, pc, sc] = best.fits[i];
+      // the titles of a kind alike too, TITLE f at most (a smaller size only makes a heading's lines fewer)
+      // a short cue for all of a kind when one needs it (narrower: never more lines)
+      const title = Math.max(least, Math.min(titles.get(m.kind), SIZES.title * f));
+      return { f, title, pc, sc, cue: short.has(m.kind) ? "short" : "full" };
     }) };
   }
   function start(root, wallboardClient) {
@@ -402,7 +460,7 @@
     function fit() {  // the grid and type sizes for the tiles' area now (the screen, or the room a banner leaves)
       const main = $("tv-tiles"), area = main.getBoundingClientRect();
       const key = `${built}|${area.width}x${area.height}|${innerWidth}x${innerHeight}`;
-      if (!models.length || key === fitted || !area.height) return;
+      if (!models.length || key === fitted || !area.height) return false;
       fitted = key;
       const shape = lastFit = fitBoard(cat, models, area);
       main.style.gridTemplateColumns = `repeat(${shape.cols}, minmax(0, 1fr))`;
@@ -411,12 +469,14 @@
         const t = shape.tiles[i];
         el.style.setProperty("--f", `${t.f.toFixed(2)}px`);
         el.style.setProperty("--t", `${t.title.toFixed(2)}px`);
+        el.dataset.cue = t.cue;
         const [primary, secondary] = [el.querySelector(".primary"), el.querySelector(".secondary")];
         if (primary) primary.style.gridTemplateColumns = `repeat(${t.pc}, minmax(0, 1fr))`;
         if (secondary) secondary.style.gridTemplateColumns = `repeat(${t.sc}, minmax(0, 1fr))`;
       });
+      return true;
     }
-    new ResizeObserver(() => fit()).observe($("tv-tiles"));
+    new ResizeObserver(() => { if (fit()) render(); }).observe($("tv-tiles"));  // a pending cue's text may change
     function render() {
       const snap = client.snapshot();
       if (!snap || !board || client.denied()) return;
@@ -432,7 +492,9 @@
         setText(el.querySelector(".title"), m.title);
         setText(el.querySelector(".state"), `${m.icon} ${m.word}`);
         const soon = el.querySelector(".pending");
-        setText(soon, m.pending ? `${cat.pending_icons[m.pending[0]]} ${pendingText(cat, m.pending[0], m.pending[1], now)}` : "");
+        const short = el.dataset.cue === "short";  // fit() says: the short cue where the full one does not fit
+        const cue = m.pending ? pendingText(cat, m.pending[0], m.pending[1], now, short) : "";
+        setText(soon, m.pending ? `${cat.pending_icons[m.pending[0]]} ${cue}` : "");
         setClass(soon, m.pending ? `pending lvl-${m.pending[0]}` : "pending");
         for (const v of m.kpis) {
           const k = el.querySelector(`[data-kpi="${v.key}"]`);

@@ -7,17 +7,29 @@ with WALLBOARD_FULL_MATRIX=1, the README's command for the full matrix).
 
 from __future__ import annotations
 
+import gettext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from babel.messages.catalog import Catalog
 from browser import new_page
 from playwright.async_api import Browser, Page, expect
 
-from dash_app.i18n import TRANSLATED
+from dash_app.i18n import TRANSLATED, catalog
 
 MISSING = "() => [...window.wbI18n.missing]"
 WIDTH = "() => [document.documentElement.scrollWidth, innerWidth]"
+COUNTS = (0, 1, 2, 3, 4, 5, 11, 21, 22, 1_000_000)
+CALLS = "(counts) => counts.map((n) => window.wbI18n.tn('{n} call', '{n} calls', n))"
+
+
+def calls(lang: str) -> list[str]:
+    """What the page's tn() must give for "{n} call" and COUNTS: the catalog's form that the language's Plural-Forms
+    (Babel's, read by Python's gettext) picks."""
+    rule, forms = gettext.c2py(str(Catalog(locale=lang).plural_expr)), catalog(lang)["{n} call"]
+    assert isinstance(forms, list)
+    return [forms[rule(n)].format(n=n) for n in COUNTS]
 
 
 def snapshot(now: datetime) -> dict[str, Any]:
@@ -68,6 +80,10 @@ async def test_the_tv_and_the_supervisor_view_have_every_text_in_the_language(
             await expect(page.locator("html")).to_have_attribute("lang", lang)
             await page.wait_for_function("(lang) => window.wbI18n && window.wbI18n.lang === lang", arg=lang)
             assert await settled(page) == [], path
+            # a count takes the language's form: the built rule (JavaScript) agrees with Babel's (Python's gettext)
+            assert await page.evaluate(CALLS, COUNTS) == calls(lang), path
+            if lang == "cs":  # three forms: 1, 2-4, 5 and more
+                assert await page.evaluate(CALLS, [1, 3, 5]) == ["1 hovor", "3 hovory", "5 hovorů"]
             width, screen = await page.evaluate(WIDTH)
             assert width <= screen, f"{path}: {width} px wide on a {screen} px screen"
             await page.close()

@@ -6,8 +6,11 @@ Sizes are measured against the screen's short side (its height on a landscape TV
 headline figures >= 6 %, secondary figures >= 3.5 %, any text >= 2.2 % (24 px at 1080p). Screenshots of each
 board at each size go to /tmp/tv-shots/ (and build/screenshots/).
 
-Longer languages must fit too: both boards are measured again at 1080p in German and Finnish (``?lang=``), the page
-saying so in ``<html lang>``. Until their catalogs are filled those render English.
+Longer languages must fit too: the adherence board is loaded again at 1080p in Czech, German and Finnish
+(``?lang=``), the page saying so in ``<html lang>``; and both boards, already open, are switched to every shipped
+language in turn (``wbI18n.setLanguage``: no page load) and measured with the language's widest pending cue
+("△ WARN in 00:00", or the short "△ 00:00" where tv.js chose it) in every tile, which tv.js keeps room for whether
+or not a threshold is pending at that moment. The demo's own cues come and go; these do not.
 """
 
 from __future__ import annotations
@@ -44,8 +47,7 @@ TEXT_MIN, HEADLINE_MIN, SECONDARY_MIN = 0.022, 0.06, 0.035  # of the screen's sh
 # three of the longest languages at 1080p, every language being checked for its texts by test_i18n_pages.py.
 FULL_MATRIX = os.environ.get("WALLBOARD_FULL_MATRIX") == "1"
 LANGUAGES = TRANSLATED if FULL_MATRIX else ("cs", "de", "fi")
-# The default board in the longer languages does not fit yet when a tile has a pending cue (its heading wraps and the
-# last figure row leaves the tile at 1080p): measured by the full matrix only until tv.js fits it.
+# loaded with ?lang= (the default board is measured in every language by switching the open page: CUES)
 LANGUAGE_BOARDS = ("default", "adherence") if FULL_MATRIX else ("adherence",)
 # Every visible piece of text on the page (an element with a text node of its own, or a ::before/::after glyph):
 # its font size and its glyphs' (a level's glyph is half a figure's size: held to the floor of any text), whether it
@@ -72,6 +74,28 @@ MEASURE = """() => {
   }
   return {texts: out, scroll: [document.documentElement.scrollWidth, document.documentElement.scrollHeight]};
 }"""
+# Every tile given the widest pending cue of the page's language, as tv.js would write it (the full or the short
+# form, whichever its fit chose), in one task with the measuring: the page's next render puts back its own.
+CUES = """() => {
+  const cat = JSON.parse(document.getElementById('tv-root').dataset.catalogue), t = window.wbI18n.t;
+  const times = ['0:00', '00:00', t('{seconds}s', {seconds: '00'})];
+  for (const tile of document.querySelectorAll('#tv-tiles section.tile')) {
+    const cue = tile.querySelector('.pending'), widths = [];
+    for (const [level, icon] of Object.entries(cat.pending_icons)) {
+      const word = t(cat.words[level]);
+      const texts = tile.dataset.cue === 'short' ? times
+        : [t(cat.pending_now, {level: word}), ...times.map((time) => t(cat.pending_in, {level: word, time}))];
+      for (const text of texts) {
+        cue.textContent = `${icon} ${text}`;
+        cue.className = `pending lvl-${level}`;
+        widths.push([cue.getBoundingClientRect().width, cue.textContent, cue.className]);
+      }
+    }
+    const [, text, className] = widths.sort((a, b) => b[0] - a[0])[0];
+    [cue.textContent, cue.className] = [text, className];
+  }
+}"""
+SWITCH = """(lang) => { window.wbI18n.setLanguage([lang]); return document.documentElement.lang; }"""
 AGENTS = """() => [...document.querySelectorAll('#tv-tiles section[data-kind="queue"]')].map((t) => Object.fromEntries(
   ['logged_in', 'available', 'ringing', 'on_call', 'wrap_up', 'paused'].map((k) =>
     [k, Number(t.querySelector(`[data-kpi="${k}"] .v`).textContent)])))"""
@@ -167,6 +191,20 @@ async def test_every_text_of_the_demo_boards_is_readable_at_every_screen(
             )
             await page.screenshot(path=shots / f"tv-{board}-{screen}.png")
             await page.screenshot(path=screenshot_path(f"wallboard-tv-{board}-{screen}.png"))
+    # both boards in every language at 1080p, every tile with the widest pending cue (no page load: a language switch)
+    for board, page in pages.items():
+        await page.set_viewport_size(SCREENS["1080p"])
+        for lang in TRANSLATED:
+            assert await page.evaluate(SWITCH, lang) == lang
+            await settle(page)
+            measured = await page.evaluate(f"() => {{ ({CUES})(); return ({MEASURE})(); }}")
+            assert sum(text["cls"].startswith("pending") for text in measured["texts"]) > 1, measured
+            flaws = problems(measured, SCREENS["1080p"])
+            fit = await page.evaluate("window.wallboardTv.fit()")
+            found[f"{board} at 1080p in {lang}, every tile's cue pending"] = [*flaws, str(fit)] if flaws else []
+            if board == "default" and lang in ("cs", "el", "fi"):
+                await page.screenshot(path=shots / f"tv-{board}-1080p-{lang}-pending.png")
+        assert list(await page.evaluate("() => [...window.wbI18n.missing]")) == []
     screens = SCREENS if FULL_MATRIX else {"1080p": SCREENS["1080p"]}
     for lang in LANGUAGES:
         for board in LANGUAGE_BOARDS:
