@@ -15,7 +15,10 @@ holds samples of calls offered, so a query finds data at once::
 
 ``site_file`` overlays a site file on the simulator's own site: every top-level field the file sets
 (interval_minutes, queues, teams, adherence...) replaces the simulator's; the site name stays the stack's
-``site``. Everything stops on exit, Prometheus first, whatever happened.
+``site``. With ``http_source`` (the default, as the demo), the demo's web chat queue and outbound campaign are
+posted to ``POST /api/v1/events`` by an ingest user at the same speed (``collectors.simulator.http_source``), so
+chat queues (first response) and campaign series exist too. Everything stops on exit, Prometheus first,
+whatever happened.
 """
 
 from __future__ import annotations
@@ -36,13 +39,17 @@ import httpx
 from stack import LiveStack, live_stack, simulated_pbx
 
 from collectors.simulator.config import Indiscipline, SchedulePolicy, build_config, site_config
+from collectors.simulator.http_source import EventPoster, feed
+from collectors.simulator.omnichannel import Omnichannel
 from wallboard.core.site import SiteConfig, load_site_file
-from wallboard.processes.demo import store_demo_schedule
+from wallboard.core.users import Role
+from wallboard.processes.demo import DEMO_CAMPAIGN, DEMO_CHAT, DEMO_INGEST, omnichannel_site, store_demo_schedule
 from wallboard.store import Store
 
 READY_TIMEOUT_S = 30.0
 POLL_S = 0.2  # between two questions to Prometheus while waiting on a condition (bounded by the timeout)
 READY_EXPR = "sum(wallboard_calls_offered_total) > 0"
+INGEST_PASSWORD = "prom-stack feeds"  # the HTTP source's ingest user (a throwaway Redis of the test)
 
 
 class PromQueryError(Exception):
@@ -219,6 +226,7 @@ async def prom_stack(
     ready_expr: str = READY_EXPR,
     schedule: bool = True,
     indiscipline: Indiscipline | None = None,
+    http_source: bool = True,
 ) -> AsyncIterator[PromStack]:
     """The demo stack at ``speed`` x real time scraped by a real Prometheus; yields once it has samples."""
     directory = tmp_path / "prom-stack"
@@ -229,6 +237,8 @@ async def prom_stack(
     policy = SchedulePolicy(indiscipline=indiscipline or Indiscipline()) if schedule else None
     config = build_config(agents, queues, seed=seed, hour_offset=offset, schedule=policy)
     engine_site = stack_site(site_config(config, site=site), site_file)
+    if http_source:  # as the demo: the chat queue and the campaign posted over HTTP are the site's
+        engine_site = omnichannel_site(engine_site, DEMO_CHAT, DEMO_CAMPAIGN)
 
     async def store_schedule(store: Store) -> None:
         if config.schedule is not None:  # as the demo: the agents' schedule is the site's, for adherence
@@ -247,5 +257,10 @@ async def prom_stack(
         prometheus(directory, live.api_url, rule_files=rule_files, scrape_interval=scrape_interval) as prom,
     ):
         stack = PromStack(live, prom)
+        if http_source:
+            await live.accounts.add_user(DEMO_INGEST, Role.INGEST, INGEST_PASSWORD, actor="test")
+            model = Omnichannel(DEMO_CHAT, DEMO_CAMPAIGN, seed=seed, start=now, speed=speed, site=site)
+            poster = EventPoster(live.api_url, DEMO_INGEST, INGEST_PASSWORD, seed=seed)
+            live.start("HTTP source", feed(model, poster, speed=speed))
         await stack.wait_for(ready_expr)
         yield stack

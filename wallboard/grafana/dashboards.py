@@ -12,7 +12,8 @@ recording rules of ``wallboard.grafana.rules`` the interval panels read). Queue 
 ``queue`` (multi-value, "All" = ``.*``), team panels on ``team``, per-agent panels on ``agent``;
 the ``channel`` variable (from ``wallboard_queue_info``) narrows the ``queue`` variable to the queues of the chosen
 channels (voice, chat, email...), so every queue panel filters by channel without a join in its query;
-per-agent panels need the opt-in per-agent series (WALLBOARD_METRICS_PER_AGENT=true) and say so.
+per-agent panels need the opt-in per-agent series (WALLBOARD_METRICS_PER_AGENT=true) and say so. The outbound
+campaigns dashboard (``campaign`` variable) is built in ``wallboard.grafana.campaigns`` from this module's helpers.
 
 Interval panels plot ``site_queue:wallboard_<figure>:$window`` with the panel's minimum step set to
 ``$window``: each point is the figure of the window that ended there, computed by the recording
@@ -224,7 +225,7 @@ def queues_overview() -> Dashboard:
             "Wallboard / Queues overview",
             "wallboard-queues-overview",
             "Service level, abandon rate, ASA, AHT, repeat callers, missed rings and escalations per queue and "
-            "interval (recording rules, engine definitions).",
+            "interval (recording rules, engine definitions); first response time of chat and email queues.",
         )
         .with_variable(_channel_variable())
         .with_variable(_queue_variable())
@@ -260,7 +261,26 @@ def queues_overview() -> Dashboard:
     board = board.with_row(Row("Repeat callers, missed rings and escalations"))
     for panel in _repeat_missed_escalated(QUEUES, "by interval", span=8):
         board = board.with_panel(panel)
-    return board
+    board = board.with_row(Row("Chat and email"))
+    return board.with_panel(_first_response(QUEUES, per_queue=True, span=24))
+
+
+def _first_response(selector: str, *, per_queue: bool, span: int) -> timeseries.Panel:
+    """The engine's average first response of the current interval and of the day (the exporter has no counter of
+    response seconds, so no $window figure): chat and email queues only, a voice queue has none."""
+    by, prefix = ("max by (queue)", "{{queue}} ") if per_queue else ("max", "")
+    targets = [
+        _query(f'{by} (wallboard_first_response_seconds{{{selector}, window="{window}"}})', prefix + window, ref)
+        for ref, window in (("A", "interval"), ("B", "day"))
+    ]
+    return _series(
+        "First response time",
+        "Average time from a contact's arrival to the agent's first reply, the engine's figure of the current "
+        "interval and of the site-local day. Chat and email queues only: a voice queue has none.",
+        "s",
+        *targets,
+        span=span,
+    )
 
 
 def _repeat_missed_escalated(selector: str, suffix: str, *, span: int) -> list[timeseries.Panel]:
@@ -398,7 +418,7 @@ def queue_detail() -> Dashboard:
             ),
         )
     )
-    return board.with_panel(
+    board = board.with_panel(
         _stacked(
             "Agents by state",
             "Logged-in agents of the queue by derived state.",
@@ -406,6 +426,7 @@ def queue_detail() -> Dashboard:
             _query(f"max by (state) (wallboard_agents{{{one}}})", "{{state}}"),
         )
     )
+    return board.with_panel(_first_response(one, per_queue=False, span=12))
 
 
 def agents() -> Dashboard:
@@ -748,6 +769,13 @@ def pipeline_health() -> Dashboard:
     )
 
 
+def _outbound_campaigns() -> Dashboard:
+    """wallboard.grafana.campaigns builds on this module's helpers: imported when called, not in a cycle."""
+    from wallboard.grafana.campaigns import outbound_campaigns
+
+    return outbound_campaigns()
+
+
 BUILDERS: dict[str, Callable[[], Dashboard]] = {
     "queues-overview": queues_overview,
     "queue-detail": queue_detail,
@@ -755,6 +783,7 @@ BUILDERS: dict[str, Callable[[], Dashboard]] = {
     "adherence": adherence,
     "staffing": staffing,
     "pipeline-health": pipeline_health,
+    "outbound-campaigns": _outbound_campaigns,
 }
 
 

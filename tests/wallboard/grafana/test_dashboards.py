@@ -59,9 +59,9 @@ def test_site_file_formula_goes_into_the_rules(tmp_path: Path) -> None:
 
 
 def test_each_dashboard_has_a_unique_uid_and_numbered_panels() -> None:
-    """Six dashboards, uids wallboard-<stem>, panel ids 1..n without gaps, every panel titled and described."""
+    """Seven dashboards, uids wallboard-<stem>, panel ids 1..n without gaps, every panel titled and described."""
     found = boards()
-    assert set(found) == set(BUILDERS) and len(found) == 6
+    assert set(found) == set(BUILDERS) and len(found) == 7
     for stem, board in found.items():
         assert board["uid"] == f"wallboard-{stem}"
         panels = list(iter_panels(board))
@@ -85,11 +85,12 @@ def test_every_dashboard_is_templated_by_datasource_site_and_window() -> None:
 
 
 def test_queue_team_and_agent_variables_where_panels_use_them() -> None:
-    """A dashboard whose queries use $queue, $team or $agent defines that variable (queue detail: one queue)."""
+    """A dashboard whose queries use $queue, $team, $agent or $campaign defines that variable (queue detail: one
+    queue)."""
     for stem, board in boards().items():
         names = {variable["name"]: variable for variable in board["templating"]["list"]}
         exprs = " ".join(target["expr"] for panel in iter_panels(board) for target in panel.get("targets", []))
-        for name in ("queue", "team", "agent"):
+        for name in ("queue", "team", "agent", "campaign"):
             assert (f"${name}" in exprs) == (name in names), (stem, name)
     detail = {variable["name"]: variable for variable in boards()["queue-detail"]["templating"]["list"]}
     assert detail["queue"].get("multi") is not True
@@ -128,3 +129,37 @@ def test_per_agent_panels_say_they_need_the_opt_in_series() -> None:
             exprs = " ".join(target["expr"] for target in panel.get("targets", []))
             if "wallboard_agent_info" in exprs:
                 assert PER_AGENT_NOTE in panel["description"], panel["title"]
+
+
+def test_campaign_panels_judge_each_campaign_against_its_own_limit() -> None:
+    """The campaign row repeats per campaign; its drop-rate panels take query B, the campaign's limit, as their
+    threshold (red above it, a dashed line on the graph); every campaign query filters on $campaign."""
+    board = boards()["outbound-campaigns"]
+    panels = list(iter_panels(board))
+    assert panels[0]["type"] == "row" and panels[0]["repeat"] == "campaign"
+    judged = [panel for panel in panels if panel.get("transformations")]
+    assert [panel["title"] for panel in judged] == ["Drop rate", "Drop rate against the limit"]
+    for panel in judged:
+        (transformation,) = panel["transformations"]
+        assert transformation["id"] == "configFromData" and transformation["options"]["configRefId"] == "B"
+        (mapping,) = transformation["options"]["mappings"]
+        limit = next(target for target in panel["targets"] if target["refId"] == "B")
+        assert "wallboard_campaign_drop_limit_percent" in limit["expr"]
+        assert mapping["fieldName"] == limit["legendFormat"] and mapping["handlerKey"] == "threshold1"
+        assert mapping["handlerArguments"]["threshold"]["color"] == "red"
+    graph = judged[1]["fieldConfig"]["defaults"]
+    assert graph["custom"]["thresholdsStyle"]["mode"] == "dashed" and graph["color"]["mode"] == "thresholds"
+    exprs = [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    assert exprs and all('campaign=~"$campaign"' in expr for expr in exprs)
+    families = {"drop_rate_percent", "drop_limit_percent", "over_limit", "connect_rate_percent", "dial_attempts_total"}
+    families |= {"dial_results_total", "talk_seconds_total"}
+    assert {family for family in families if any(f"wallboard_campaign_{family}" in expr for expr in exprs)} == families
+
+
+def test_queue_dashboards_show_the_first_response_of_chat_queues() -> None:
+    """Queues overview (per queue) and queue detail (its queue) plot the engine's first response, interval and day."""
+    for stem, selector in (("queues-overview", 'queue=~"$queue"'), ("queue-detail", 'queue="$queue"')):
+        (panel,) = [panel for panel in iter_panels(boards()[stem]) if panel["title"] == "First response time"]
+        exprs = [target["expr"] for target in panel["targets"]]
+        assert all("wallboard_first_response_seconds" in expr and selector in expr for expr in exprs), stem
+        assert 'window="interval"' in exprs[0] and 'window="day"' in exprs[1], stem

@@ -1,10 +1,12 @@
 """Every dashboard panel's PromQL runs against a real Prometheus scraping the demo stack and returns data.
 
 The stack (tests/support/prom_stack.py) is the demo's pipeline at 300x real time with the opt-in
-per-agent series, scraped every second by the Debian ``prometheus`` with the generated recording
-rules loaded. Template variables are substituted as Grafana would: ``$site`` the stack's site,
-``$queue`` one real queue and All (``.*``), ``$team``/``$agent`` All, ``$window`` every option,
-``$__rate_interval`` 1m. Variable queries ``label_values(m, l)`` run as ``count by (l) (m)``.
+per-agent series and the demo's HTTP source (a web chat queue and the outbound campaign "renewals"), scraped
+every second by the Debian ``prometheus`` with the generated recording rules loaded. Template variables are
+substituted as Grafana would: ``$site`` the stack's site, ``$queue`` one real queue (the chat queue for the
+first-response panels: a voice queue has none) and All (``.*``), ``$campaign`` the demo's campaign and All,
+``$team``/``$agent`` All, ``$window`` every option, ``$__rate_interval`` 1m, ``$__range`` 1h. Variable queries
+``label_values(m, l)`` run as ``count by (l) (m)``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collectors.simulator.config import Indiscipline
 from wallboard.grafana.build import RULES_FILE
 from wallboard.grafana.dashboards import board_json, dashboards, iter_panels
 from wallboard.grafana.rules import WINDOWS
+from wallboard.processes.demo import DEMO_CAMPAIGN, DEMO_CHAT
 
 pytestmark = pytest.mark.prometheus
 
@@ -33,6 +36,8 @@ SPEED = 300.0
 DATA_TIMEOUT_S = 60.0  # for all targets together: the recording rules and rarer series (pauses) need a few scrapes
 POLL_S = 0.5
 LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*(?P<label>\w+)\)$")
+# Series only queues of some channels have, by the channel's queue in the stack: the first reply of a contact.
+CHANNEL_SERIES = {"wallboard_first_response_seconds": DEMO_CHAT.queue}
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,18 @@ def has_value(result: list[dict[str, Any]]) -> bool:
     return False
 
 
+def one_queue(expr: str, voice: str) -> str:
+    """The single queue a target is asked for: the chat queue for a chat-only series, else the voice queue."""
+    return next((queue for series, queue in CHANNEL_SERIES.items() if series in expr), voice)
+
+
+def choices(expr: str, name: str, one: str) -> tuple[str, ...]:
+    """The values of ``$name`` a target is asked for: ``one``, and All (``.*``) where the variable is multi."""
+    if f"${name}" not in expr:
+        return ("",)
+    return (one,) if f'{name}="${name}"' in expr else (one, ".*")  # single-value: no All
+
+
 async def run(stack: PromStack, target: Target, expr: str, start: float) -> list[dict[str, Any]]:
     if target.instant:
         return await stack.query(expr)
@@ -87,18 +104,20 @@ async def test_every_panel_query_returns_data(tmp_path: Path, redis_url: str) ->
     """All targets of all dashboards, for every $window and for one queue and All: no error, finite data."""
     all_targets = targets()
     assert len(all_targets) >= 40
+    assert any("wallboard_campaign_" in target.expr for target in all_targets)
     # Every agent takes one pause no policy maps, so the unmapped-activity panel has data early in the run.
     sloppy = Indiscipline(unscheduled_pause_p=1.0)
     rules = [ROOT / RULES_FILE]
     async with prom_stack(tmp_path, speed=SPEED, redis_url=redis_url, rule_files=rules, indiscipline=sloppy) as stack:
         start = time.time() - 2
-        queue = sorted(stack.site.queues)[0]
-        base = {"site": stack.site.site, "team": ".*", "agent": ".*", "__rate_interval": "1m"}
+        queue = next(name for name in sorted(stack.site.queues) if name != DEMO_CHAT.queue)  # a voice queue
+        base = {"site": stack.site.site, "team": ".*", "agent": ".*", "__rate_interval": "1m", "__range": "1h"}
         runs = [
-            (target, substitute(target.expr, {**base, "window": window, "queue": queues}))
+            (target, substitute(target.expr, {**base, "window": window, "queue": queues, "campaign": campaigns}))
             for target in all_targets
             for window in WINDOWS
-            for queues in ((queue,) if 'queue="$queue"' in target.expr else (queue, ".*"))  # single-value: no All
+            for queues in choices(target.expr, "queue", one_queue(target.expr, queue))
+            for campaigns in choices(target.expr, "campaign", DEMO_CAMPAIGN.name)
         ]
         pending = {expr: target for target, expr in runs}  # the same expression is asked once
         errors: list[str] = []
@@ -124,9 +143,10 @@ async def test_every_panel_query_returns_data(tmp_path: Path, redis_url: str) ->
 
 
 async def test_variable_queries_return_values(tmp_path: Path, redis_url: str) -> None:
-    """Each template variable's label_values() query finds values (sites, queues, teams, agents)."""
+    """Each template variable's label_values() query finds values (sites, channels, queues, teams, agents,
+    campaigns)."""
     queries = variable_queries()
-    assert len(queries) == 5
+    assert len(queries) == 6
     async with prom_stack(tmp_path, speed=60, redis_url=redis_url) as stack:
         for query in sorted(queries):
             match = LABEL_VALUES.match(query)
