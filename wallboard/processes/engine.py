@@ -118,6 +118,7 @@ from wallboard.core.site_book import (
     UnreadableCheckpointError,
 )
 from wallboard.errors import StartupError
+from wallboard.processes.heap import release_free_memory
 from wallboard.processes.notify import Notifier
 from wallboard.store import (
     CallsWrite,
@@ -145,6 +146,7 @@ FINAL_WRITE_TIMEOUT_S = 5.0
 EVALUATE_EVERY_S = 1.0  # thresholds are evaluated at most this often (about 6 us per target and threshold)
 THRESHOLDS_POLL_S = 5.0  # re-read the stored configuration documents this often even without a notice
 CONFIG_RETRY_S = 1.0
+TRIM_EVERY_S = 60.0  # the C heap's free pages go back to the system at most this often, after a checkpoint (heap.py)
 CONFIG_KINDS: tuple[ConfigKind[Any], ...] = (THRESHOLDS, SCHEDULES)  # read in this order
 TREND_KEEP_S = 65 * 60.0  # the trend stream keeps this much (the sparklines show the last hour)
 
@@ -222,6 +224,7 @@ class EngineRunner:
         self._changed = False
         self._last_publish = float("-inf")
         self._last_checkpoint = float("-inf")
+        self._last_trim = float("-inf")
         self._last_health = float("-inf")
         self._last_evaluate = float("-inf")
         self._ever_connected = False
@@ -484,6 +487,9 @@ class EngineRunner:
         self._last_publish = now
         if payload is not None:
             self._checkpointed_id, self._last_checkpoint = self.last_id, now
+            if self._since(self._last_trim) >= TRIM_EVERY_S:  # the pickled payload just went: give pages back
+                self._last_trim = now
+                release_free_memory()
         self.stats.published += 1
         changes = diff(previous or {}, snapshot)
         base = seq - 1 if previous is not None else None  # None: readers re-read the snapshot key
