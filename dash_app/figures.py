@@ -10,10 +10,12 @@ format name doing the same (``tests/dash_app/test_tv.py`` compares the browser's
 * ``count``    -> ``"7"``; ``duration`` -> ``"42s"``, ``"3:07"``, ``"1:02:03"`` (whole seconds, truncated
   like a clock); ``percent`` -> ``"87%"`` (rounded half up); a missing value -> ``"—"``.
 * ``ratio``    -> ``"needed / staffed"``, e.g. ``"5 / 7"`` (the Erlang C figure beside agents logged in).
+* ``limit``    -> a rate to a tenth against its limit, ``"1.8% / 3%"`` (a campaign's drop rate: 2.96 % must not
+  read as the 3 % limit).
 
 Levels come from the snapshot's open ``alerts`` (``wallboard.core.alerting``): the worst level of the
-alerts on one queue and metric (:func:`alert_levels`), or on one team and metric, an agent's alert
-counting for the agent's team (:func:`team_levels`, for the adherence tiles). Colour is never the
+alerts on one queue (or campaign: ``kind``) and metric (:func:`alert_levels`), or on one team and metric, an
+agent's alert counting for the agent's team (:func:`team_levels`, for the adherence tiles). Colour is never the
 only cue: each level has an icon (``ICONS``: ● ok, ▲ warn, ■ alarm) and a word, shown beside the colour.
 
 Every word here is English and marked with :func:`dash_app.i18n.N_` (the level words, the seconds of a short
@@ -36,7 +38,7 @@ from typing import Any, Literal
 from dash_app.i18n import N_
 
 Level = Literal["ok", "warn", "alarm"]
-Format = Literal["count", "duration", "percent", "ratio"]
+Format = Literal["count", "duration", "percent", "ratio", "limit"]
 LEVELS: tuple[Level, ...] = ("ok", "warn", "alarm")  # worst last
 ICONS: dict[Level, str] = {"ok": "●", "warn": "▲", "alarm": "■"}
 # i18n: a tile's level, beside its colour and glyph (short, capitals: read from 5 m)
@@ -85,10 +87,19 @@ def fmt_ratio(needed: Any, staffed: Any) -> str:
     return f"{fmt_count(needed)} / {fmt_count(staffed)}"
 
 
+def fmt_limit(rate: Any, limit: Any) -> str:
+    """``"1.8% / 3%"``: ``rate`` to a tenth (half up), ``limit`` as it is (``"2.5%"``); a missing one a dash."""
+    found, most = number(rate), number(limit)
+    shown = MISSING if found is None else f"{math.floor(found * 10 + 0.5) / 10:.1f}%"
+    return f"{shown} / {MISSING if most is None else f'{most:g}%'}"
+
+
 def fmt(format_name: Format, value: Any, other: Any = None) -> str:
-    """The text of ``value`` in ``format_name`` (``other`` is the second number of a ratio)."""
+    """The text of ``value`` in ``format_name`` (``other`` is the second number of a ratio, a limit's limit)."""
     if format_name == "ratio":
         return fmt_ratio(value, other)
+    if format_name == "limit":
+        return fmt_limit(value, other)
     return {"count": fmt_count, "duration": fmt_duration, "percent": fmt_percent}[format_name](value)
 
 
@@ -97,13 +108,13 @@ def worst(levels: Iterable[Level]) -> Level:
     return max(levels, key=LEVELS.index, default="ok")
 
 
-def alert_levels(alerts: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Level]:
-    """The worst open level per (queue, metric) among the snapshot's ``alerts``."""
+def alert_levels(alerts: Iterable[Mapping[str, Any]], kind: str = "queue") -> dict[tuple[str, str], Level]:
+    """The worst open level per (queue, metric) among the snapshot's ``alerts`` (per campaign: ``kind``)."""
     out: dict[tuple[str, str], Level] = {}
     for alert in alerts:
         target = alert.get("target") or {}
         level = alert.get("level")
-        if target.get("kind") != "queue" or level not in ("warn", "alarm"):
+        if target.get("kind") != kind or level not in ("warn", "alarm"):
             continue
         key = (str(target.get("name")), str(alert.get("metric")))
         out[key] = worst([out.get(key, "ok"), level])
@@ -166,9 +177,9 @@ def _pending(
     return out
 
 
-def pending_levels(entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Pending]:
-    """The soonest pending level per (queue, metric) among the snapshot's ``pending`` entries."""
-    return _pending(entries, lambda target: str(target.get("name")) if target.get("kind") == "queue" else None)
+def pending_levels(entries: Iterable[Mapping[str, Any]], kind: str = "queue") -> dict[tuple[str, str], Pending]:
+    """The soonest pending level per (queue, metric) among the snapshot's ``pending`` entries (campaign: ``kind``)."""
+    return _pending(entries, lambda target: str(target.get("name")) if target.get("kind") == kind else None)
 
 
 def team_pending(entries: Iterable[Mapping[str, Any]], snapshot: Mapping[str, Any]) -> dict[tuple[str, str], Pending]:

@@ -17,7 +17,15 @@ reference its script (``tv_assets/supervisor.js``) mirrors, as ``dash_app.grid``
   target in words with its display name, the state in words;
   acknowledge, snooze for one of :data:`SNOOZE_MINUTES` and a note are POSTs to ``/api/v1/alerts/{id}/...``
   (``tv_assets/actions.js``, with the session of a user allowed to, :data:`ALERT_ACTIONS`);
-* :func:`spark_ticks`: the sparklines' time axis, minutes before now at each tick (``-60 min``, ``-30``, ``now``).
+* :func:`spark_ticks`: the sparklines' time axis, minutes before now at each tick (``-60 min``, ``-30``, ``now``);
+* channels: :func:`site_channels` are the channels of the snapshot's queues (``queues.<q>.channel``, ``voice`` when
+  absent), in ``dash_app.grid.CHANNELS``' order: the channel filter offers them when there are two or more; a
+  channel picked narrows the agent rows (an agent serving a queue of it, ``channel_ids``), the "Today" table and
+  the sparklines (:func:`queue_cards`: each queue's channel and, for chat and email, the current interval's first
+  response time, ``avg_first_response_s``, and ``responded``);
+* :func:`campaign_rows`: the snapshot's outbound campaigns (``campaigns``, absent at a site without any), by
+  display name: the drop rate over the regulator's window against the limit (over it: the cue
+  :data:`OVER_LIMIT`, in words, and the alarm colour), and today's attempts, connects and connect rate.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dash_app.grid import CHANNELS
 from dash_app.i18n import N_
 
 __all__ = [
@@ -35,8 +44,13 @@ __all__ = [
     "METRIC_WORDS",
     "SNOOZE_MINUTES",
     "TOTALS",
+    "OVER_LIMIT",
     "alert_rows",
+    "campaign_rows",
+    "queue_cards",
+    "queue_channel",
     "queue_label",
+    "site_channels",
     "spark_ticks",
     "state_totals",
     "team_label",
@@ -64,7 +78,12 @@ METRIC_WORDS: dict[str, str] = {
     "agent_on_call_s": N_("long call"),
     "adherence_pct": N_("adherence"),
     "team_adherence_pct": N_("team adherence"),
+    "first_response_s": N_("first response"),
+    "agent_concurrency_pct": N_("concurrency"),
+    "campaign_drop_rate_pct": N_("drop rate"),
 }
+FIRST_RESPONSE_CHANNELS = ("chat", "email")  # the channels whose queues show the first response time
+OVER_LIMIT = N_("✖ over limit")
 SNOOZE_MINUTES: tuple[int, ...] = (15, 30, 60)
 ALERT_ACTIONS: dict[str, str] = {
     "permission": "ack_alerts",  # GET /api/v1/me lists it: the list offers acknowledge, snooze and note
@@ -119,6 +138,8 @@ def target_label(snapshot: Mapping[str, Any], target: Mapping[str, Any]) -> str:
         return f"queue {queue_label(snapshot, name)}"
     if kind == "team":
         return f"team {team_label(snapshot, name)}"
+    if kind == "campaign":
+        return f"campaign {campaign_label(snapshot, name)}"
     return f"{kind} {name}".strip() if kind != "site" else "site"
 
 
@@ -174,3 +195,80 @@ def spark_ticks(minutes: int, every: int = TICK_EVERY_MIN) -> list[tuple[int, st
     step = every if minutes > every else max(1, minutes)
     ago = list(range(minutes, 0, -step))
     return [(-m, f"-{m} min" if m == minutes else f"-{m}") for m in ago] + [(0, N_("now"))]
+
+
+def queue_channel(snapshot: Mapping[str, Any], queue: str) -> str:
+    """A queue's channel (its snapshot entry's ``channel``), ``voice`` when the snapshot does not say."""
+    entry = (snapshot.get("queues") or {}).get(queue) or {}
+    return str(entry.get("channel") or "voice")
+
+
+def site_channels(snapshot: Mapping[str, Any]) -> list[str]:
+    """The channels of the snapshot's queues, in ``grid.CHANNELS``' order (an unknown one after, by name)."""
+    found = {queue_channel(snapshot, queue) for queue in snapshot.get("queues") or {}}
+    return [c for c in CHANNELS if c in found] + sorted(found - set(CHANNELS))
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def queue_cards(snapshot: Mapping[str, Any], channel: str = "") -> list[dict[str, Any]]:
+    """Each queue of ``channel`` (``""``: every queue), by id: its display name, channel and, for chat and email,
+    the current interval's average first response (seconds, None before the first) and contacts responded."""
+    cards = []
+    for queue in sorted(snapshot.get("queues") or {}):
+        own = queue_channel(snapshot, queue)
+        if channel and own != channel:
+            continue
+        interval = ((snapshot.get("queues") or {}).get(queue) or {}).get("interval") or {}
+        digital = own in FIRST_RESPONSE_CHANNELS
+        cards.append(
+            {
+                "id": queue,
+                "name": queue_label(snapshot, queue),
+                "channel": own,
+                "first_response_s": _number(interval.get("avg_first_response_s")) if digital else None,
+                "responded": _count(interval.get("responded")) if digital else None,
+            }
+        )
+    return cards
+
+
+def campaign_label(snapshot: Mapping[str, Any], campaign: str) -> str:
+    """A campaign's display name (``campaigns.<c>.display_name``), else its name."""
+    entry = (snapshot.get("campaigns") or {}).get(campaign) or {}
+    return str(entry.get("display_name") or campaign)
+
+
+def campaign_rows(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per campaign, by display name then name: the window's drop rate against the limit, whether it is
+    over (the snapshot's ``over_limit``, else drop rate > limit), and today's attempts, connects and connect rate.
+    A missing or odd figure reads None (shown "—")."""
+    rows = []
+    for name, entry in (snapshot.get("campaigns") or {}).items():
+        entry = entry if isinstance(entry, Mapping) else {}
+        found = entry.get("today")
+        today: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        drop, limit = _number(entry.get("drop_rate_pct")), _number(entry.get("limit_pct"))
+        over = entry.get("over_limit")
+        if not isinstance(over, bool):
+            over = drop is not None and limit is not None and drop > limit
+        rows.append(
+            {
+                "id": str(name),
+                "name": campaign_label(snapshot, str(name)),
+                "window_h": _number(entry.get("window_h")),
+                "limit_pct": limit,
+                "drop_rate_pct": drop,
+                "over_limit": over,
+                "attempts": _count(today.get("attempts")),
+                "connects": _count(today.get("connects")),
+                "connect_rate_pct": _number(today.get("connect_rate_pct")),
+            }
+        )
+    return sorted(rows, key=lambda row: (row["name"], row["id"]))

@@ -20,7 +20,15 @@ logout is exactly an agent the supervisor must see)::
      "calls_today", "aht_s", "highlight",
      "handled_today", "missed_rings_today", "idle_s" (at the snapshot's ts), "last_call_end" (iso),
      "occupancy_pct",
+     "channels" (chips, below), "channel_ids" (the channels of the agent's queues, sorted: the channel filter),
      "scheduled", "adherence", "adherence_status", "out_since", "exception"}   (below)
+
+Channels (the agent's ``channels`` entry, present for an agent with a chat, email, callback or outbound queue or
+contact, ``wallboard.core.channels``): :func:`channel_chips` lists every channel but voice (the phone state is the
+voice channel) in :data:`CHANNELS`' order, ``{"channel", "open", "capacity", "state"}``; the "Channels" column shows
+each as a chip, "Chat 2/3" after the state's cue (:data:`CHANNEL_CUES`: ○ can take more, ● at capacity, ‖ paused,
+– logged out) and coloured by it. An odd count reads None (shown "?"), an unknown state ``""``: the chip stays.
+An agent's ``channel_ids`` are its queues' ``channel`` (``voice`` when the snapshot does not say).
 
 Idle (the time displayed available since the last call's end) ticks in the browser while the agent is
 available: it grows with time in state, so the column shows ``idle_s - time_in_state_s`` plus the time
@@ -83,6 +91,11 @@ __all__ = [
     "agent_highlights",
     "agent_row",
     "agent_rows",
+    "channel_chips",
+    "CHANNELS",
+    "CHANNEL_CUES",
+    "CHANNEL_STATES",
+    "CHANNEL_WORDS",
     "target_fields",
     "translated_headers",
     "exception_words",
@@ -125,6 +138,24 @@ STATE_NAMES: dict[str, str] = {
     "on_call": N_("On call"),
     "wrap_up": N_("Wrap-up"),
     "paused": N_("Paused"),
+}
+
+# The channels in the order the page lists them (wallboard.core.events.CHANNELS; tests/dash_app/test_grid.py keeps them
+# equal), their words, and the chips' cues per channel state (schema.AgentChannel.state) with their words.
+CHANNELS: tuple[str, ...] = ("voice", "chat", "email", "callback", "outbound")
+CHANNEL_WORDS: dict[str, str] = {
+    "voice": N_("Voice"),
+    "chat": N_("Chat"),
+    "email": N_("Email"),
+    "callback": N_("Callback"),
+    "outbound": N_("Outbound"),
+}
+CHANNEL_CUES: dict[str, str] = {"available": "○", "busy": "●", "paused": "‖", "logged_out": "–"}
+CHANNEL_STATES: dict[str, str] = {
+    "available": N_("can take more"),
+    "busy": N_("at capacity"),
+    "paused": N_("paused"),
+    "logged_out": N_("not in a queue of it"),
 }
 
 _SECONDS = {"function": "params.value == null ? '' : wbDuration(params.value)"}
@@ -176,6 +207,20 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "valueFormatter": {"function": "wbStateWords(params.value)"},
         "filter": "agTextColumnFilter",
         "width": 110,
+    },
+    {
+        # Beside the phone state: the agent's other channels as chips, "○ Chat 2/3" (channel_chips); hidden by
+        # supervisor.js while no row has one. The value (filter, sort) is the chips' text, wbChannelText.
+        "colId": "channels",
+        "headerName": N_("Channels"),
+        "headerTooltip": N_(
+            "Contacts open / capacity per channel besides the phone: ○ can take more, ● at capacity, ‖ paused,"
+            " – not in a queue of it. The totals count agents by their phone state."
+        ),
+        "valueGetter": {"function": "wbChannelText(params.data.channels)"},
+        "cellRenderer": "WbChannels",
+        "filter": "agTextColumnFilter",
+        "width": 150,
     },
     {"field": "reason", "headerName": N_("Reason"), "filter": "agTextColumnFilter", "width": 100},
     {
@@ -340,13 +385,42 @@ def adherence_fields(agent: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def channel_chips(agent: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The agent's channels but voice, in :data:`CHANNELS`' order (others after, by name): its chips."""
+    entries = agent.get("channels")
+    if not isinstance(entries, Mapping):
+        return []
+    rank = {channel: n for n, channel in enumerate(CHANNELS)}
+    chips = []
+    for channel in sorted(entries, key=lambda c: (rank.get(str(c), len(CHANNELS)), str(c))):
+        if channel == "voice":
+            continue
+        entry = entries[channel] if isinstance(entries[channel], Mapping) else {}
+        state = entry.get("state")
+        chips.append(
+            {
+                "channel": str(channel),
+                "open": _count(entry.get("open")),
+                "capacity": _count(entry.get("capacity")),
+                "state": state if state in CHANNEL_CUES else "",
+            }
+        )
+    return chips
+
+
 def agent_row(
     agent: Mapping[str, Any],
     highlight: str = "",
     teams: Mapping[str, str] | None = None,
     queues: Mapping[str, str] | None = None,
+    channels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One grid row for a snapshot agent entry; ``teams`` and ``queues`` map ids to display names (else the id)."""
+    """One grid row for a snapshot agent entry; ``teams`` and ``queues`` map ids to display names (else the id),
+    ``channels`` queue ids to their channel (else voice)."""
     team = str(agent.get("team") or "")
     ids = sorted(agent.get("queues") or [])
     return {
@@ -368,6 +442,8 @@ def agent_row(
         "idle_s": agent.get("idle_s"),
         "last_call_end": agent.get("last_call_end"),
         "occupancy_pct": agent.get("occupancy_pct"),
+        "channels": channel_chips(agent),
+        "channel_ids": sorted({str((channels or {}).get(queue) or "voice") for queue in ids}),
         **adherence_fields(agent),
     }
 
@@ -433,8 +509,12 @@ def agent_rows(snapshot: Mapping[str, Any]) -> list[dict[str, Any]]:
         str(queue): str((entry or {}).get("display_name") or queue)
         for queue, entry in (snapshot.get("queues") or {}).items()
     }
+    channels = {
+        str(queue): str((entry or {}).get("channel") or "voice")
+        for queue, entry in (snapshot.get("queues") or {}).items()
+    }
     rows = [
-        agent_row(agent, highlights.get(str(agent["id"]), ""), teams, queues)
+        agent_row(agent, highlights.get(str(agent["id"]), ""), teams, queues, channels)
         for agent in (snapshot.get("agents") or {}).values()
         if listed(agent)
     ]

@@ -5,7 +5,8 @@ Theory of operation
 Every text a page shows is English in the source, marked for translation: ``t("Waiting")`` (or ``t("Snooze {name}",
 {name})``) in the pages' JavaScript, :func:`N_` around a text in Python that the browser shows (a label of
 ``dash_app.layout``, a heading of a page shell, which carries it as ``data-i18n``). The English text is the message
-id. A text that counts something is a plural message, ``tn("{n} call", "{n} calls", n)`` (gettext's ``ngettext``): a
+id. A text that counts something is a plural message, ``tn("{n} call", "{n} calls", n)`` (gettext's ``ngettext``;
+in Python :func:`Nn_` marks the pair, which the browser gives to ``tn`` with the count): a
 catalog holds as many forms as its language has (Czech three: 1, 2-4, 5 and more; French and Spanish three too, the
 third for millions, as CLDR says), which form a count takes being the language's rule as Babel knows it
 (``Catalog(locale=...).plural_expr``, gettext's ``Plural-Forms``). ``scripts/i18n extract`` collects them all with
@@ -50,6 +51,7 @@ __all__ = [
     "LANGUAGES",
     "LOCALES",
     "N_",
+    "Nn_",
     "Problem",
     "build_js",
     "catalog",
@@ -85,7 +87,7 @@ _METHODS = [
     ("**.py", "python"),
 ]
 # tn(singular, plural, n, values): a plural message, as gettext's ngettext
-_KEYWORDS = {"t": None, "N_": None, "tn": (1, 2)}
+_KEYWORDS = {"t": None, "N_": None, "tn": (1, 2), "Nn_": (1, 2)}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # gettext's Plural-Forms grammar: what a plural rule may hold (anything else is refused when building)
 _RULE_TOKEN = re.compile(r"\s*(?:(n\b)|(\d+)|(==|!=|<=|>=|&&|\|\||[<>!%?:()]))")
@@ -98,6 +100,12 @@ MessageId = str | tuple[str, ...]
 def N_(text: str) -> str:  # noqa: N802 - gettext's name for "mark for translation, translate later"
     """Mark ``text`` for translation where the browser translates it (it is returned as it is)."""
     return text
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - as N_, for a plural message
+    """Mark a plural message whose count the browser knows (``tn(singular, plural, n)`` there); returned as is:
+    English's forms, the singular for 1."""
+    return singular, plural
 
 
 def placeholders(text: str) -> set[str]:

@@ -15,13 +15,31 @@ Two options add other kinds of tile:
 * ``team_tiles``: after those, one adherence tile per team of ``teams`` (none: every team of the
   snapshot) with the team's adherence figures (``teams[team]["adherence"]``: adherence %,
   agents out of adherence now over agents scheduled now, conformance, minutes late). Their level is
-  the worst open ``adherence_pct`` alert on the team or on one of its agents.
+  the worst open ``adherence_pct`` alert on the team or on one of its agents;
+* ``campaign_tiles``: last, one tile per outbound campaign of ``campaigns`` (none: every campaign of the
+  snapshot, ``campaigns.<c>``). Its headline is the drop rate over the regulator's window against the legal
+  limit, labelled with the window (``"Dropped 24 h"``, ``"1.8% / 3%"``: a tenth shown, so 2.96 % never reads as
+  the limit); below it the site-local day's dialling (dialled, connected, connect rate, dropped of live answers,
+  average talk), each label saying "today" (the window is the regulator's figure, today the floor's). Its level
+  is alarm while ``over_limit`` (a legal matter, whatever the thresholds say), else the worst open alert on the
+  campaign (``campaign_drop_rate_pct``); over the limit the heading says so in words too (``OVER LIMIT``).
+
+Channels: a queue tile's heading carries a badge naming its channel when it is not voice (``Chat``, ``Email``,
+``Callback``, ``Outbound``). Callback and outbound queues are phone queues: the voice figures mean what they say.
+A chat or email queue (agents take several contacts at once, ``wallboard.core.channels``) shows its own figures
+where the voice ones would mislead (``DIGITAL_KPIS``): *first response* (arrival to the agent's first reply, the
+interval's ``avg_first_response_s``) in ASA's place, since being picked up by an agent is not being answered when
+the agent has three chats open; *at capacity* for the agents counted ``on_call`` (they are at their capacity, not
+on a call); and no *need / staffed* (Erlang C assumes one call per agent), *ringing* nor *wrap-up* (a digital
+queue's members are never counted there). The rest (waiting, longest wait, SL against the queue's own threshold,
+AHT, abandoned, available, paused, logged in) means the same for a chat. A group tile sums its queues as voice.
 
 :func:`tile_models` turns one snapshot, one board (and the page showing) into the tiles a TV shows:
 per tile, each figure's label, text (``dash_app.figures``), level (the worst open alert on that queue
 and the figure's threshold metric) and *pending* level (a worse level whose threshold is breached but
 not yet for its ``for_s``, with its due time: the snapshot's ``pending``), and the tile's level (the
-worst of its figures) and soonest pending level. The interval's SL label names the site's interval
+worst of its figures) and soonest pending level; a queue's tile is titled with its ``display_name`` (else its
+name) and a badge for its channel, a campaign's likewise. The interval's SL label names the site's interval
 length (``"SL 15 min"``, from the snapshot's ``interval.minutes``); the agents by state include
 ringing, so they add up to the agents logged in.
 
@@ -56,6 +74,7 @@ from dash_app.figures import (
     Pending,
     alert_levels,
     fmt,
+    number,
     pending_levels,
     sooner,
     team_levels,
@@ -63,9 +82,9 @@ from dash_app.figures import (
     worst,
 )
 from dash_app.groups import group_entry, snapshot_groups
-from dash_app.i18n import N_
+from dash_app.i18n import N_, Nn_
 
-TileKind = Literal["queue", "group", "team"]
+TileKind = Literal["queue", "group", "team", "campaign"]
 V = TypeVar("V")
 
 
@@ -117,14 +136,67 @@ TEAM_KPIS: tuple[Kpi, ...] = (
     Kpi("conformance", N_("Conformance"), ("adherence", "conformance_pct"), "percent"),
     Kpi("minutes_late", N_("Minutes late"), ("adherence", "minutes_late"), "count"),
 )
+# A chat or email queue's figures where the voice ones would mislead (see the module docstring): a key's
+# replacement, or None for a figure such a queue does not show.
+DIGITAL_CHANNELS = frozenset({"chat", "email"})
+DIGITAL_KPIS: dict[str, Kpi | None] = {
+    "asa": Kpi(
+        "first_response",
+        # i18n: a chat or email queue's average time from a contact's arrival to the agent's first reply (short)
+        N_("First response"),
+        ("interval", "avg_first_response_s"),
+        "duration",
+        "first_response_s",
+    ),
+    "needed": None,
+    "ringing": None,
+    # i18n: a chat or email queue's agents who have as many contacts open as they can take (keep short)
+    "on_call": Kpi("on_call", N_("At capacity"), ("agents", "on_call"), "count"),
+    "wrap_up": None,
+}
+# i18n: a queue tile's badge naming the queue's channel (voice queues have none; keep it short)
+CHANNEL_BADGES: dict[str, str] = {
+    "chat": N_("Chat"),
+    "email": N_("Email"),
+    "callback": N_("Callback"),
+    "outbound": N_("Outbound"),
+}
+# An outbound campaign's tile: paths into the snapshot's campaigns[campaign] (schema.CampaignFigures).
+CAMPAIGN_KPIS: tuple[Kpi, ...] = (
+    Kpi(
+        "drop_rate",
+        # i18n: an outbound campaign's drop rate when its window is unknown (else "Dropped {hours} h")
+        N_("Dropped"),
+        ("window", "drop_rate_pct"),
+        "limit",
+        "campaign_drop_rate_pct",
+        True,
+        other=("limit_pct",),
+    ),
+    # i18n: an outbound campaign's calls dialled since midnight (keep short)
+    Kpi("attempts", N_("Dialled today"), ("today", "attempts"), "count"),
+    # i18n: an outbound campaign's calls answered by a person and taken by an agent since midnight (keep short)
+    Kpi("connects", N_("Connected today"), ("today", "connects"), "count"),
+    # i18n: an outbound campaign's connects over its dialled calls with an outcome, since midnight (keep short)
+    Kpi("connect_rate", N_("Connect rate today"), ("today", "connect_rate_pct"), "percent"),
+    # i18n: an outbound campaign's calls answered by a person and dropped by the dialer, over those answered by a
+    # person, since midnight: "2 / 61" (keep short)
+    Kpi("dropped", N_("Dropped / live today"), ("today", "dropped"), "ratio", other=("today", "live")),
+    # i18n: an outbound campaign's average talk time of its connects since midnight (keep short)
+    Kpi("avg_talk", N_("Avg talk today"), ("today", "avg_talk_s"), "duration"),
+)
+# i18n: an outbound campaign's drop rate over the regulator's rolling window of hours, "Dropped 24 h"
+DROPPED_HOURS = N_("Dropped {hours} h")
+# i18n: an outbound campaign's drop rate over the regulator's rolling window of days, "Dropped 30 d"
+DROPPED_DAYS = N_("Dropped {days} d")
+# i18n: a campaign tile's badge while its drop rate is over the regulator's legal limit (capitals, short)
+OVER_LIMIT = N_("OVER LIMIT")
 _BY_KEY = {kpi.key: kpi for kpi in KPIS}
 SL_KEYS = frozenset({"sl_interval", "sl_day"})  # their label carries the queue's target, "80/20"
 # i18n: the interval's service level, naming the interval's length: "SL 15 min" (SL: service level)
 INTERVAL_LABEL = N_("SL {minutes} min")  # no length known: the label "SL interval"
-# i18n: a queue group's tile heading: the group and how many queues it has (2 or more), "care · 3 queues"
-GROUP_TITLE = N_("{group} · {n} queues")
-# i18n: a queue group's tile heading when it has one queue, "care · 1 queue"
-GROUP_TITLE_ONE = N_("{group} · 1 queue")
+# i18n: a queue group's tile heading: the group and how many queues it has, "care · 3 queues"
+GROUP_TITLE = Nn_("{group} · {n} queue", "{group} · {n} queues")
 # i18n: a team's adherence tile heading, "Adherence · Team A"
 TEAM_TITLE = N_("Adherence · {team}")
 
@@ -148,6 +220,7 @@ class Tile:
     word: str
     kpis: tuple[KpiValue, ...]
     pending: Pending | None = None  # the soonest pending level of its figures
+    badge: str = ""  # beside the title: a queue's channel (not voice), a campaign over its limit
 
 
 def dig(entry: Any, path: Sequence[str]) -> Any:
@@ -171,10 +244,30 @@ def kpi_label(kpi: Kpi, queue: Mapping[str, Any], minutes: Any = None) -> str:
     label = kpi.label
     if kpi.key == "sl_interval" and _number_text(minutes) != "?":
         label = INTERVAL_LABEL.format(minutes=_number_text(minutes))
+    if kpi.key == "drop_rate":
+        return window_label(queue.get("window_h"))
     target, threshold = queue.get("sl_target_pct"), queue.get("sl_threshold_s")
     if kpi.key in SL_KEYS and target is not None and threshold is not None:
         return f"{label} {_number_text(target)}/{_number_text(threshold)}"
     return label
+
+
+def window_label(hours: Any) -> str:
+    """A campaign's drop rate label naming its window: ``"Dropped 24 h"``, whole days from 48 h (``"Dropped 30 d"``);
+    no window known: ``"Dropped"``."""
+    found = number(hours)
+    if found is None or found <= 0:
+        return CAMPAIGN_KPIS[0].label
+    if found >= 48 and found % 24 == 0:
+        return DROPPED_DAYS.format(days=_number_text(found / 24))
+    return DROPPED_HOURS.format(hours=_number_text(found))
+
+
+def channel_kpis(kpis: Sequence[Kpi], channel: Any) -> list[Kpi]:
+    """The figures a queue of ``channel`` shows for the board's ``kpis`` (``DIGITAL_KPIS`` for chat and email)."""
+    if channel not in DIGITAL_CHANNELS:
+        return list(kpis)
+    return [shown for kpi in kpis if (shown := DIGITAL_KPIS.get(kpi.key, kpi)) is not None]
 
 
 def board_queues(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[str]:
@@ -198,8 +291,8 @@ def board_kpis(board: Mapping[str, Any]) -> list[Kpi]:
 
 
 def group_title(group: str, queues: int) -> str:
-    """A group tile's heading: ``"care · 3 queues"``."""
-    return (GROUP_TITLE_ONE if queues == 1 else GROUP_TITLE).format(group=group, n=queues)
+    """A group tile's heading: ``"care · 3 queues"`` (English's plural: the browser's ``tn`` the language's)."""
+    return GROUP_TITLE[queues != 1].format(group=group, n=queues)
 
 
 def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[tuple[TileKind, str]]:
@@ -217,6 +310,9 @@ def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
     if board.get("team_tiles"):
         teams = [str(name) for name in board.get("teams") or ()] or sorted(snapshot.get("teams") or {})
         units += [("team", name) for name in teams]
+    if board.get("campaign_tiles"):
+        campaigns = [str(name) for name in board.get("campaigns") or ()] or sorted(snapshot.get("campaigns") or {})
+        units += [("campaign", name) for name in campaigns]
     return units
 
 
@@ -238,12 +334,24 @@ def _values(
     return tuple(out)
 
 
-def _tile(kind: TileKind, name: str, title: str, values: tuple[KpiValue, ...], *extra: Level) -> Tile:
+def _tile(kind: TileKind, name: str, title: str, values: tuple[KpiValue, ...], *extra: Level, badge: str = "") -> Tile:
     level = worst([*(value.level for value in values), *extra])
     coming: Pending | None = None
     for value in values:
         coming = sooner(coming, value.pending)
-    return Tile(kind, name, title, level, ICONS[level], WORDS[level], values, coming)
+    return Tile(kind, name, title, level, ICONS[level], WORDS[level], values, coming, badge)
+
+
+def _campaign_tile(snapshot: Mapping[str, Any], name: str, minutes: Any) -> Tile:
+    """A campaign's tile: alarm while over its limit, else its worst open alert (see the module docstring)."""
+    entry = dig(snapshot, ("campaigns", name)) or {}
+    alerts = _by_name(alert_levels(snapshot.get("alerts") or (), "campaign")).get(name, {})
+    coming = _by_name(pending_levels(snapshot.get("pending") or (), "campaign")).get(name, {})
+    over = entry.get("over_limit") is True
+    levels: dict[str, Level] = {**alerts, "campaign_drop_rate_pct": "alarm"} if over else alerts
+    values = _values(CAMPAIGN_KPIS, entry, levels, coming, minutes)
+    title = str(entry.get("display_name") or name)
+    return _tile("campaign", name, title, values, *alerts.values(), badge=OVER_LIMIT if over else "")
 
 
 def _by_name(levels: Mapping[tuple[str, str], V]) -> dict[str, dict[str, V]]:
@@ -288,10 +396,14 @@ def tile_models(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
             title = group_title(name, len(entry["queues"]))
             values = _values(kpis, entry, merged, soon, minutes)
             tiles.append(_tile(kind, name, title, values, *(worst(m.values()) for m in members)))
+        elif kind == "campaign":
+            tiles.append(_campaign_tile(snapshot, name, minutes))
         else:
             entry = dig(snapshot, ("queues", name)) or {}
-            values = _values(kpis, entry, by_queue.get(name, {}), coming.get(name, {}), minutes)
-            tiles.append(_tile(kind, name, name, values))
+            shown = channel_kpis(kpis, entry.get("channel"))
+            values = _values(shown, entry, by_queue.get(name, {}), coming.get(name, {}), minutes)
+            title = str(entry.get("display_name") or name)
+            tiles.append(_tile(kind, name, title, values, badge=CHANNEL_BADGES.get(str(entry.get("channel")), "")))
     return tiles
 
 
@@ -313,14 +425,20 @@ def catalogue() -> dict[str, Any]:
     return {
         "kpis": [_described(kpi) for kpi in KPIS],
         "team_kpis": [_described(kpi) for kpi in TEAM_KPIS],
+        "campaign_kpis": [_described(kpi) for kpi in CAMPAIGN_KPIS],
+        "digital_kpis": {key: None if kpi is None else _described(kpi) for key, kpi in DIGITAL_KPIS.items()},
+        "digital_channels": sorted(DIGITAL_CHANNELS),
+        "channel_badges": CHANNEL_BADGES,
         "icons": ICONS,
         "words": WORDS,
         "pending_icons": PENDING_ICONS,
         "interval_label": INTERVAL_LABEL,
         # the headings' and cues' templates (English message ids, translated in the browser)
-        "group_title": GROUP_TITLE,
-        "group_title_one": GROUP_TITLE_ONE,
+        "group_title": list(GROUP_TITLE),  # [singular, plural]: tn() in the browser
         "team_title": TEAM_TITLE,
+        "dropped_hours": DROPPED_HOURS,
+        "dropped_days": DROPPED_DAYS,
+        "over_limit": OVER_LIMIT,
         "pending_in": PENDING_IN,
         "pending_now": PENDING_NOW,
     }

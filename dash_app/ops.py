@@ -45,11 +45,22 @@ from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dash_app.grid import CHANNEL_WORDS
 from dash_app.i18n import N_
 from dash_app.layout import KPIS
 from dash_app.static import assets_of
 
-__all__ = ["ASSETS", "LABELS", "PREFIX", "SECTIONS", "ReadOnly", "build_ops_app", "mount_ops_page", "ops_config"]
+__all__ = [
+    "ASSETS",
+    "CHANNELS",
+    "LABELS",
+    "PREFIX",
+    "SECTIONS",
+    "ReadOnly",
+    "build_ops_app",
+    "mount_ops_page",
+    "ops_config",
+]
 
 PREFIX = "/ops"
 # The page's files (dash_app.static): the catalogs and i18n.js sort ahead of ops.js, so wbI18n is there first.
@@ -74,7 +85,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("alerts", N_("Alerts"), "ack_alerts"),
     Section("audit", N_("Audit trail"), "read_audit"),
 )
-# The API's vocabularies (wallboard.core.thresholds.Metric, Severity, Direction; wallboard.core.users.Role):
+# The API's vocabularies (wallboard.core.thresholds.Metric, Severity, Direction; wallboard.core.users.Role;
+# wallboard.core.events.CHANNELS, a threshold's ``channel``):
 # dash_app stands alone, so they are repeated here and tests/dash_app/test_ops_config.py keeps them equal.
 METRICS: tuple[str, ...] = (
     "waiting",
@@ -102,6 +114,7 @@ METRICS: tuple[str, ...] = (
 )
 SEVERITIES: tuple[str, ...] = ("page", "ticket", "info")
 DIRECTIONS: tuple[str, ...] = ("above", "below")
+CHANNELS: tuple[str, ...] = ("voice", "chat", "email", "callback", "outbound")
 ROLES: tuple[str, ...] = ("viewer", "supervisor", "planner", "ops", "admin", "ingest")
 # What the selects show for those values (translated by ops.js; the values sent stay the API's words above).
 LABELS: dict[str, dict[str, str]] = {
@@ -122,6 +135,7 @@ LABELS: dict[str, dict[str, str]] = {
         "admin": N_("admin"),
         "ingest": N_("ingest (a system posting events)"),
     },
+    "channels": dict(CHANNEL_WORDS),
 }
 SNOOZE_MINUTES: tuple[int, ...] = (15, 30, 60, 240)
 AUDIT_PAGE = 50
@@ -136,6 +150,7 @@ def ops_config() -> dict[str, Any]:
         "severities": list(SEVERITIES),
         "directions": list(DIRECTIONS),
         "roles": list(ROLES),
+        "channels": list(CHANNELS),
         "labels": LABELS,
         "tiles": [{"key": kpi.key, "label": kpi.label} for kpi in KPIS],
         "snooze_minutes": list(SNOOZE_MINUTES),

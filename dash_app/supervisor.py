@@ -61,6 +61,15 @@ name, state and time in state (``dash_app.grid.PHONE_COLUMNS``) and nothing is w
   barge from the user's extension. The row shows the action's state until the PBX confirms it. A
   display token or a viewer never sees the column.
 
+* channels (``dash_app.grid.channel_chips``, ``dash_app.floor.site_channels`` and ``queue_cards``): an agent with
+  a chat, email, callback or outbound queue has chips in the "Channels" column beside its state ("○ Chat 2/3",
+  coloured and cued by the channel's state; the column is hidden while no agent has one); the header's totals
+  count agents by their phone state. With two channels or more a channel filter narrows the agents (those serving
+  a queue of it), the "Today" table and the sparklines; each sparkline says its queue's channel and, for chat and
+  email, the interval's first response time;
+* campaigns (``dash_app.floor.campaign_rows``): a "Campaigns" panel, shown when the snapshot has ``campaigns``, with
+  the drop rate over the regulator's window against the limit (over it: "✖ over limit" in words and red), and
+  today's attempts, connects and connect rate;
 * the call drill-down (``tv_assets/calls.js``, ``dash_app.calls_view`` says what it lists and asks): the
   "Today" table shows each queue's offered, abandoned and SL misses as buttons; one of them, or a click (or Enter)
   on an agent's row, opens a panel listing those calls from ``GET /api/v1/calls`` with the page's credential,
@@ -94,9 +103,22 @@ from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 from starlette.applications import Starlette
 
 from dash_app.calls_view import CALL_COLUMN_DEFS, calls_config
-from dash_app.floor import ALERT_ACTIONS, LEVEL_CUES, METRIC_WORDS, SNOOZE_MINUTES, TOTALS, spark_ticks
+from dash_app.floor import (
+    ALERT_ACTIONS,
+    FIRST_RESPONSE_CHANNELS,
+    LEVEL_CUES,
+    METRIC_WORDS,
+    OVER_LIMIT,
+    SNOOZE_MINUTES,
+    TOTALS,
+    spark_ticks,
+)
 from dash_app.grid import (
     ADHERENCE_CUES,
+    CHANNEL_CUES,
+    CHANNEL_STATES,
+    CHANNEL_WORDS,
+    CHANNELS,
     COLUMN_DEFS,
     EXCEPTION_WORDS,
     HIGHLIGHT_METRICS,
@@ -189,6 +211,12 @@ def _config() -> dict[str, Any]:
         "ticks": [list(tick) for tick in spark_ticks(TREND_MINUTES)],
         "phone_columns": PHONE_COLUMNS,
         "state_names": STATE_NAMES,
+        "channels": list(CHANNELS),
+        "channel_words": CHANNEL_WORDS,
+        "channel_cues": CHANNEL_CUES,
+        "channel_states": CHANNEL_STATES,
+        "first_response_channels": list(FIRST_RESPONSE_CHANNELS),
+        "over_limit": OVER_LIMIT,
     }
 
 
@@ -214,7 +242,12 @@ def _layout() -> html.Div:
                 className="sup-header",
                 children=[
                     _text(html.H1, N_("Supervisor")),
-                    html.Div(id="sup-totals", role="status", **_attribute("title", N_("Agents by state"))),
+                    html.Div(
+                        id="sup-totals",
+                        role="status",
+                        # chat agents count by their phone state; their chats are the grid's chips
+                        **_attribute("title", N_("Agents by phone state; other channels: the chips in the grid")),
+                    ),
                     # its text is supervisor.js's (on, off, blocked)
                     html.Button(N_("Enable alarm notifications"), id="sup-notify", type="button", hidden=True),
                     html.Span(
@@ -297,6 +330,22 @@ def _side() -> html.Aside:
             ),
             _panel("sup-teams-panel", N_("By team"), html.Div(id="sup-teams")),
             _panel("sup-today-section", N_("Today"), html.Div(id="sup-today")),
+            # shown by supervisor.js when the snapshot has campaigns
+            html.Details(
+                id="sup-campaigns-panel",
+                className="sup-panel",
+                open=True,
+                hidden=True,
+                children=[
+                    html.Summary(_text(html.H2, N_("Campaigns"))),
+                    _text(
+                        html.P,
+                        N_("Drop rate over the regulator's window; attempts, connects and connect rate today."),
+                        className="sup-note",
+                    ),
+                    html.Div(id="sup-campaigns"),
+                ],
+            ),
             _panel(
                 "sup-callers-panel", N_("Waiting callers"), html.Div(id="sup-queue-pick"), html.Div(id="sup-callers")
             ),

@@ -8,7 +8,8 @@
  * and then:
  *  - renders the "Today" table (#sup-today: calls_view.queue_figures of the snapshot the page holds) again whenever
  *    that snapshot changes (checked twice a second in the browser; nothing is asked of the server). Each figure is
- *    a button;
+ *    a button. With a channel picked in the page's filter (supervisor.js's S.queueShown) it lists that channel's
+ *    queues only;
  *  - opens the panel (#sup-calls) for a figure's button, or for an agent on a click or Enter in the agent grid
  *    (not in its actions column, which has its own menu): the title, what it lists in words, the caller search
  *    emptied and focused, and the calls read from GET /api/v1/calls (calls_view.query): with the page's display
@@ -256,10 +257,12 @@
 
     // Today's figures per queue, each a button opening its calls.
     const FIGURES = () => [["offered", t("Offered")], ["abandoned", t("Abandoned")], ["sl_misses", t("SL misses")]];
-    let held = null, shownFigures = "";
+    let held = null, heldChannel = "", shownFigures = "";
     const renderToday = () => {
       held = S.snap;
-      const figures = queueFigures(S.snap), key = JSON.stringify(figures);
+      heldChannel = S.channel || "";
+      const figures = queueFigures(S.snap).filter((q) => !S.queueShown || S.queueShown(q.queue));
+      const key = JSON.stringify(figures);
       if (key === shownFigures) return;  // the same figures: the buttons (and the focus) stay
       shownFigures = key;
       const head = el("tr", {}, el("th", { scope: "col" }, t("Queue")),
@@ -287,7 +290,7 @@
         if (again) again.focus();
       }
     };
-    setInterval(() => { if (S.snap && S.snap !== held) renderToday(); }, WATCH_MS);
+    setInterval(() => { if (S.snap && (S.snap !== held || (S.channel || "") !== heldChannel)) renderToday(); }, WATCH_MS);
     const translateGrid = () => { if (window.wbTranslateColumns) window.wbTranslateColumns(grid); };
     translateGrid();
     window.wbI18n.onChange(() => {  // another language: the table, the open panel and the grid's headers again

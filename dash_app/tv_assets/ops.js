@@ -278,7 +278,7 @@
   // ---- thresholds ----------------------------------------------------------------------------------------------------
   const thFields = () => [  // [field, header, kind]
     ["id", t("Id"), "text"], ["metric", t("Metric"), "metric"], ["scope", t("Scope"), "text"],
-    ["direction", t("Direction"), "direction"], ["warn", t("Warn"), "number"], ["alarm", t("Alarm"), "number"],
+    ["channel", t("Channel"), "channel"], ["direction", t("Direction"), "direction"], ["warn", t("Warn"), "number"], ["alarm", t("Alarm"), "number"],
     ["clear", t("Clear"), "number"], ["for_s", t("For (s)"), "number"], ["min_offered", t("Min offered"), "number"],
     ["severity", t("Severity"), "severity"], ["label", t("Label"), "text"],
   ];
@@ -296,6 +296,10 @@
       if (kind === "severity") return select(id, labelled("severities", C.severities), value, { "aria-label": label });
       if (kind === "direction") {
         return select(id, [["", t("metric default")], ...labelled("directions", C.directions)], value || "",
+          { "aria-label": label });
+      }
+      if (kind === "channel") {  // a queue or agent metric limited to the queues of one channel; "": every channel
+        return select(id, [["", t("any channel")], ...labelled("channels", C.channels)], value || "",
           { "aria-label": label });
       }
       const shown = kind === "number" ? numberText(value) : String(value ?? "");
@@ -355,7 +359,7 @@
               continue;
             }
             th[name] = value;
-          } else if (kind === "direction") {
+          } else if (kind === "direction" || kind === "channel") {
             if (raw) th[name] = raw; else delete th[name];
           } else {
             th[name] = name === "scope" ? (raw || "site") : raw;
@@ -418,7 +422,10 @@
           t("Reload"))),
       note);
     section.append(el("p", { className: "ops-hint" },
-      t("Levels are numbers; leave a level empty to remove it. Enter saves. Nothing is stored until Save.")), form);
+      t("Levels are numbers; leave a level empty to remove it. Enter saves. Nothing is stored until Save.")),
+    el("p", { className: "ops-hint", id: "th-scope-hint" },
+      t("Scope: site, queue:<name>, team:<name> or campaign:<name>. Channel limits a queue or agent metric to the queues of that channel.")),
+    form);
     return { load: () => load("") };
   }
 
@@ -434,8 +441,10 @@
       queues: el("input", { id: "board-queues", type: "text" }),
       groups: el("input", { id: "board-groups", type: "text" }),
       teams: el("input", { id: "board-teams", type: "text" }),
+      campaigns: el("input", { id: "board-campaigns", type: "text" }),
       group_tiles: el("input", { id: "board-group-tiles", type: "checkbox" }),
       team_tiles: el("input", { id: "board-team-tiles", type: "checkbox" }),
+      campaign_tiles: el("input", { id: "board-campaign-tiles", type: "checkbox" }),
       sound: el("input", { id: "board-sound", type: "checkbox" }),
       kiosk: el("input", { id: "board-kiosk", type: "checkbox" }),
       language: select("board-language",
@@ -484,6 +493,8 @@
       c.teams.value = (board.teams || []).join(", ");
       c.group_tiles.checked = Boolean(board.group_tiles);
       c.team_tiles.checked = Boolean(board.team_tiles);
+      c.campaigns.value = (board.campaigns || []).join(", ");
+      c.campaign_tiles.checked = Boolean(board.campaign_tiles);
       c.sound.checked = Boolean(board.sound);
       c.kiosk.checked = Boolean(board.kiosk);
       c.language.value = board.language || "";
@@ -589,6 +600,7 @@
         title: c.title.value.trim(), queues: list(c.queues.value), groups: list(c.groups.value),
         teams: list(c.teams.value), tiles: tileBoxes.filter((b) => b.checked).map((b) => b.value), pages,
         group_tiles: c.group_tiles.checked, team_tiles: c.team_tiles.checked, sound: c.sound.checked,
+        campaign_tiles: c.campaign_tiles.checked, campaigns: list(c.campaigns.value),
         kiosk: c.kiosk.checked, language: c.language.value || null,
         version: state.name === name ? state.version : 0,
       };
@@ -649,9 +661,11 @@
       el("div", { className: "fields" },
         field(t("Queues"), c.queues, t("comma-separated; none: every queue")),
         field(t("Groups"), c.groups, t("comma-separated queue groups")),
-        field(t("Teams"), c.teams, t("for team tiles; none: every team"))),
+        field(t("Teams"), c.teams, t("for team tiles; none: every team")),
+        field(t("Campaigns"), c.campaigns, t("for campaign tiles; none: every campaign"))),
       el("div", { className: "fields" }, check(c.group_tiles, t("one tile per group")),
-        check(c.team_tiles, t("adherence tile per team")), check(c.sound, t("chime on alarm")),
+        check(c.team_tiles, t("adherence tile per team")),
+        check(c.campaign_tiles, t("drop rate tile per campaign")), check(c.sound, t("chime on alarm")),
         check(c.kiosk, t("kiosk: sound without a click"))),
       el("fieldset", { className: "tiles", "aria-describedby": "board-tiles-error" },
         el("legend", {}, t("Tiles (none ticked: the standard set)")),

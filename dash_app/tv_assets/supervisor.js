@@ -9,14 +9,19 @@
  * supervisor.css's, the phone's grid columns (config.phone_columns) this file's.
  * Languages (dash_app/i18n.py): every text is English in t("...") (or marked N_ in Python, the config's words and the
  * grid's headers, translated with tr()); the rows keep raw values, the grid's formatters show words (wbStateWords...).
- * The language is ?lang=, then the profile's of a logged-in user, then the browser's; a change re-renders. */
+ * The language is ?lang=, then the profile's of a logged-in user, then the browser's; a change re-renders.
+ * Channels and campaigns mirror dash_app/grid.py (channel_chips: the "Channels" column's chips) and dash_app/floor.py
+ * (site_channels, queue_cards, campaign_rows); tests/dash_app/test_supervisor_channels.py compares them. */
 "use strict";
 (() => {
   // Never called at the top level: i18n.js may load after this file.
   const t = (text, values) => window.wbI18n.t(text, values);
   const tn = (singular, plural, n, values) => window.wbI18n.tn(singular, plural, n, values);  // a count (i18n.js)
   const tr = (text, values) => window.wbI18n.t(text, values);  // a message marked N_ in Python (the config's words)
-  const words = { states: {}, cues: {}, exceptions: {} };  // the config's, once started (the grid's formatters)
+  // the config's, once started (the grid's formatters)
+  const words = { states: {}, cues: {}, exceptions: {}, channels: {}, channelCues: {}, channelStates: {} };
+  const channelWord = (c) => (words.channels[c] ? tr(words.channels[c]) : String(c ?? ""));
+  const chipCount = (n) => (Number.isInteger(n) ? String(n) : "?");
   const known = (table, value) => Object.values(table).includes(value);
   // The grid's value getter and formatter (dash-ag-grid looks function names up in dashAgGridFunctions): this file
   // loads before the Dash renderer, so they exist before the grid does.
@@ -40,7 +45,23 @@
     },
     wbPercent: (value) => window.wbI18n.percent(value, 0),
     wbHeader: (text) => (text ? tr(text) : ""),
+    // The "Channels" column's value (its filter and sort): the chips' text, "Chat 2/3, Email 0/5".
+    wbChannelText: (chips) => (chips || []).map((c) => `${channelWord(c.channel)} ${chipCount(c.open)}/${chipCount(c.capacity)}`)
+      .join(", "),
   });
+  // The "Channels" cell: one chip per channel (grid.channel_chips), its state as a cue and a colour, in words in
+  // its tooltip.
+  function WbChannels(props) {
+    const h = window.React.createElement;
+    return h("span", { className: "wb-chips" }, ...(props.data.channels || []).map((c) => {
+      const count = `${chipCount(c.open)}/${chipCount(c.capacity)}`, state = words.channelStates[c.state];
+      const title = t("{channel}: {count} open · {state}", { channel: channelWord(c.channel), count,
+        state: state ? tr(state) : t("state unknown") });
+      return h("span", { key: c.channel, className: `wb-chip wb-ch-${c.state || "unknown"}`, title,
+        "data-channel": c.channel }, `${words.channelCues[c.state] || "?"} ${channelWord(c.channel)} ${count}`);
+    }));
+  }
+  window.dashAgGridComponentFunctions = Object.assign(window.dashAgGridComponentFunctions || {}, { WbChannels });
   // The grid's column headers (dash_app.grid's N_ texts: each column's headerValueGetter is wbHeader) and their
   // tooltips in the page's language: the grid takes its column definitions again, with the tooltips translated from
   // the English ones (kept per grid), and keeps its column state (visible, pinned, widths, sort).
@@ -63,7 +84,8 @@
     if (window.wbSupervisor) return window.dash_clientside.no_update;
     // What the page holds, for tests: the snapshot, the rows handed to the grid, the sparkline series.
     const S = window.wbSupervisor = { snap: null, skew: 0, trend: {}, lastSample: 0, rows: [], denied: false };
-    Object.assign(words, { states: config.state_names, cues: config.cues, exceptions: config.exceptions });
+    Object.assign(words, { states: config.state_names, cues: config.cues, exceptions: config.exceptions,
+      channels: config.channel_words, channelCues: config.channel_cues, channelStates: config.channel_states });
     const $ = (id) => document.getElementById(id);
     const el = (tag, props, ...children) => {
       const node = Object.assign(document.createElement(tag), props || {});
@@ -139,29 +161,36 @@
         grid.setColumnsPinned(["name"], null);
         grid.sizeColumnsToFit();
       } else {
-        grid.setColumnsVisible(all.filter((id) => id !== "actions"), true);
+        grid.setColumnsVisible(all.filter((id) => id !== "actions" && id !== "channels"), true);
         grid.setColumnsVisible(["actions"], Boolean(window.wbActions.page));
+        grid.setColumnsVisible(["channels"], S.chips);  // only while an agent has another channel than voice
         grid.setColumnsPinned(["name"], "left");
       }
     };
+    S.chips = false;
     fitColumns();
     S.actionsReady.then(() => fitColumns());
     phone.addEventListener("change", () => { fitColumns(); renderTrends(); });
     let resized = null;
     window.addEventListener("resize", () => { clearTimeout(resized); resized = setTimeout(renderTrends, 200); });
 
-    // Quick filters: team, queue and state dropdowns narrow the rows handed to the grid.
-    const FILTERS = ["team", "queue", "state"];
-    const filterWords = () => ({ team: [t("team"), t("all teams")], queue: [t("queue"), t("all queues")],
-      state: [t("state"), t("all states")] });
+    // Quick filters: channel, team, queue and state dropdowns narrow the rows handed to the grid; the channel (shown
+    // with two channels or more, floor.site_channels) narrows the queues too: the queue lists, "Today", the sparklines.
+    const FILTERS = ["channel", "team", "queue", "state"];
+    const filterWords = () => ({ channel: [t("channel"), t("all channels")], team: [t("team"), t("all teams")],
+      queue: [t("queue"), t("all queues")], state: [t("state"), t("all states")] });
     const selects = {}, filterLabels = {};
     for (const name of FILTERS) {
       const select = el("select", { id: `sup-filter-${name}` }, el("option", { value: "" }));
-      select.addEventListener("change", () => showRows());
+      select.addEventListener("change", () => (name === "channel" ? render() : showRows()));
       selects[name] = select;
       filterLabels[name] = el("span", {});
-      $("sup-filters").append(el("label", {}, filterLabels[name], " ", select));
+      $("sup-filters").append(el("label", { id: `sup-filter-${name}-label` }, filterLabels[name], " ", select));
     }
+    // The channel picked ("" all): calls.js narrows the "Today" table with S.queueShown too.
+    const queueChannel = (id) => String(((S.snap && S.snap.queues) || {})[id]?.channel || "voice");
+    S.channel = "";
+    S.queueShown = (id) => !S.channel || queueChannel(id) === S.channel;
     const picker = el("select", { id: "sup-queue-select" }, el("option", { value: "" }));
     // The texts this script writes once (filters, the queue picker): again on a change of language.
     const fixedTexts = () => {
@@ -215,10 +244,24 @@
       return { scheduled: adh.scheduled || "", adherence: config.cues[status] ?? status, adherence_status: status,
         out_since: adh.out_since ?? null, exception: exceptionWords(adh, a.reason) };
     };
+    // grid.channel_chips: every channel but voice (the phone state), in config.channels' order, others after.
+    const isCount = (n) => Number.isInteger(n) && typeof n === "number";
+    const channelChips = (a) => {
+      const entries = a.channels;
+      if (!entries || typeof entries !== "object" || Array.isArray(entries)) return [];
+      const rank = (c) => { const n = config.channels.indexOf(c); return n < 0 ? config.channels.length : n; };
+      return Object.keys(entries).filter((c) => c !== "voice")
+        .sort((x, y) => rank(x) - rank(y) || (x < y ? -1 : x > y ? 1 : 0)).map((c) => {
+          const e = entries[c] && typeof entries[c] === "object" ? entries[c] : {};
+          return { channel: c, open: isCount(e.open) ? e.open : null, capacity: isCount(e.capacity) ? e.capacity : null,
+            state: Object.prototype.hasOwnProperty.call(config.channel_cues, e.state) ? e.state : "" };
+        });
+    };
     const rowOf = (a, hl) => Object.assign({
       id: a.id, name: a.name || a.id, team: a.team ? teamName(a.team) : "", team_id: a.team || "", state: a.state,
       reason: a.reason || "", since: a.since, time_in_state_s: a.time_in_state_s,
       queues: (a.queues || []).slice().sort().map(queueName).join(", "), queue_ids: (a.queues || []).slice().sort(),
+      channels: channelChips(a), channel_ids: [...new Set((a.queues || []).map(queueChannel))].sort(),
       calls_today: a.calls_today || 0, aht_s: a.aht_s ?? null, highlight: hl[a.id] || "",
       handled_today: a.handled_today || 0, missed_rings_today: a.missed_rings_today || 0, idle_s: a.idle_s ?? null,
       last_call_end: a.last_call_end ?? null, occupancy_pct: a.occupancy_pct ?? null,
@@ -229,7 +272,7 @@
     const showRows = () => {
       const f = Object.fromEntries(FILTERS.map((n) => [n, selects[n].value]));
       const rows = S.rows.filter((r) => (!f.team || r.team_id === f.team) && (!f.state || r.state === f.state)
-        && (!f.queue || r.queue_ids.includes(f.queue)));
+        && (!f.queue || r.queue_ids.includes(f.queue)) && (!f.channel || r.channel_ids.includes(f.channel)));
       grid.setGridOption("rowData", rows);
     };
 
@@ -294,6 +337,58 @@
       $("sup-teams").replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
     };
 
+    // Channels and campaigns (dash_app.floor.site_channels, queue_cards, campaign_rows).
+    const byCode = (x, y) => (x < y ? -1 : x > y ? 1 : 0);  // as Python's sorted(): code points, not the locale
+    const siteChannels = (snap) => {
+      const found = new Set(Object.keys(snap.queues || {}).map(queueChannel));
+      return [...config.channels.filter((c) => found.has(c)),
+        ...[...found].filter((c) => !config.channels.includes(c)).sort(byCode)];
+    };
+    const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+    const int = (v) => (Number.isInteger(v) ? v : null);
+    const queueCards = (snap, channel) => Object.keys(snap.queues || {}).sort(byCode)
+      .filter((id) => !channel || queueChannel(id) === channel).map((id) => {
+        const own = queueChannel(id), interval = (snap.queues[id] || {}).interval || {};
+        const digital = config.first_response_channels.includes(own);
+        return { id, name: queueName(id), channel: own,
+          first_response_s: digital ? num(interval.avg_first_response_s) : null,
+          responded: digital ? int(interval.responded) : null };
+      });
+    const campaignName = (id) => String(((S.snap && S.snap.campaigns) || {})[id]?.display_name || id);
+    const campaignRows = (snap) => Object.entries(snap.campaigns || {}).map(([id, c]) => {
+      const entry = c && typeof c === "object" ? c : {};
+      const today = entry.today && typeof entry.today === "object" ? entry.today : {};
+      const drop = num(entry.drop_rate_pct), limit = num(entry.limit_pct);
+      const over = typeof entry.over_limit === "boolean" ? entry.over_limit
+        : drop !== null && limit !== null && drop > limit;
+      return { id, name: campaignName(id), window_h: num(entry.window_h), limit_pct: limit, drop_rate_pct: drop,
+        over_limit: over, attempts: int(today.attempts), connects: int(today.connects),
+        connect_rate_pct: num(today.connect_rate_pct) };
+    }).sort((x, y) => byCode(x.name, y.name) || byCode(x.id, y.id));
+    const pct = (v) => (v === null ? "—" : window.wbI18n.percent(v, 1));
+    const renderCampaigns = () => {
+      const rows = S.campaigns = campaignRows(S.snap), panel = $("sup-campaigns-panel");
+      panel.hidden = rows.length === 0;
+      if (!rows.length) { $("sup-campaigns").replaceChildren(); return; }
+      const head = el("tr", {}, ...[t("Campaign"), t("Drop rate / limit"), t("Attempts"), t("Connects"),
+        t("Connect rate")].map((h) => el("th", { scope: "col" }, h)));
+      const body = rows.map((r) => {
+        const hours = r.window_h;
+        const days = hours !== null && hours >= 48 && hours % 24 === 0 ? hours / 24 : null;
+        const span = days !== null ? tn("over the last {n} day", "over the last {n} days", days)
+          : hours !== null ? t("over the last {hours} h", { hours: window.wbI18n.number(hours) }) : "";
+        const drop = el("td", { className: `sup-drop${r.over_limit ? " lvl-alarm" : ""}`, title: span },
+          `${pct(r.drop_rate_pct)} / ${pct(r.limit_pct)}`);
+        if (r.over_limit) drop.append(" ", el("span", { className: "sup-over" }, tr(config.over_limit)));
+        const row = el("tr", {}, el("th", { scope: "row" }, r.name), drop,
+          el("td", {}, r.attempts === null ? "—" : String(r.attempts)),
+          el("td", {}, r.connects === null ? "—" : String(r.connects)), el("td", {}, pct(r.connect_rate_pct)));
+        row.dataset.campaign = r.id;
+        return row;
+      });
+      $("sup-campaigns").replaceChildren(el("table", {}, el("thead", {}, head), el("tbody", {}, ...body)));
+    };
+
     // Alerts (dash_app.floor.alert_rows): the snapshot's open alerts, alarms first; with a session allowed to,
     // acknowledge, snooze and a note (actions.js's wbAlertActions). Each alert keeps its element across renders, so
     // a note being typed or a menu being open survives the next snapshot.
@@ -302,6 +397,7 @@
       if (kind === "agent") return t("agent {name}", { name: (agentOf(name) || {}).name || name });
       if (kind === "queue") return t("queue {name}", { name: queueName(name) });
       if (kind === "team") return t("team {name}", { name: teamName(name) });
+      if (kind === "campaign") return t("campaign {name}", { name: campaignName(name) });
       return kind === "site" ? t("site") : `${kind} ${name}`.trim();
     };
     // HH:MM of an ISO time on the site's clock (floor.clock): the snapshot's tz, else UTC; in the page's language.
@@ -470,7 +566,11 @@
     const renderTrends = () => {
       const now = (Date.now() + S.skew) / 1000, box = $("sup-sparks");
       const width = Math.floor(((box.clientWidth || 440) - 8) / (window.matchMedia(PHONE).matches ? 1 : 2));
-      const rows = Object.keys(S.trend).sort().map((name) => {
+      // Each queue's channel and, for chat and email, its first response (floor.queue_cards); the channel filter's
+      // queues only.
+      const cards = S.cards = S.snap ? queueCards(S.snap, S.channel) : [];
+      const card = Object.fromEntries(cards.map((c) => [c.id, c]));
+      const rows = Object.keys(S.trend).sort().filter((name) => !S.snap || S.queueShown(name)).map((name) => {
         const series = S.trend[name];
         const live = S.snap && (S.snap.queues || {})[name];  // the figures now; the lines: every 10 s
         const last = live ? [0, live.waiting, (live.interval || {}).service_level_pct ?? null]
@@ -480,8 +580,17 @@
         const figures = { n: last[1] ?? "—", sl: last[2] === null ? "—" : window.wbI18n.percent(last[2]) };
         const nowText = target === null ? t("waiting {n} · SL {sl}", figures)
           : t("waiting {n} · SL {sl} (target {target})", { ...figures, target: window.wbI18n.percent(target) });
-        const head = el("div", { className: "sup-spark-head" }, el("strong", {}, queueName(name)),
-          el("span", { className: "now" }, nowText));
+        const about = card[name];
+        const head = el("div", { className: "sup-spark-head" }, el("strong", {}, queueName(name)));
+        if (about) {
+          head.append(el("span", { className: "sup-channel" }, channelWord(about.channel)));
+          if (config.first_response_channels.includes(about.channel)) {
+            const first = about.first_response_s === null ? "—" : fmt(about.first_response_s);
+            head.append(el("span", { className: "first", title: tn("{n} contact answered this interval",
+              "{n} contacts answered this interval", about.responded ?? 0) }, t("first response {time}", { time: first })));
+          }
+        }
+        head.append(el("span", { className: "now" }, nowText));
         const figure = (caption, svg) => el("figure", {}, el("figcaption", {}, caption), svg);
         const row = el("div", { className: "sup-spark-row" }, head, el("div", { className: "sup-spark-charts" },
           figure(t("calls waiting"), spark(series, 1, 0, peak, "waiting", now, width)),
@@ -508,8 +617,15 @@
       const hl = highlights(snap.alerts);
       const listed = (a) => a.state !== "logged_out" || ["out", "grace"].includes((a.adherence || {}).status);
       S.rows = Object.values(snap.agents || {}).filter(listed).map((a) => rowOf(a, hl));  // grid.listed
-      const queues = Object.keys(snap.queues || {}).sort();
       const named = (ids, name) => ids.map((id) => [id, name(id)]).sort((x, y) => x[1].localeCompare(y[1]));
+      // The channel filter: offered with two channels or more (floor.site_channels); its queues only, then.
+      const channels = S.channels = siteChannels(snap);
+      $("sup-filter-channel-label").hidden = channels.length < 2;
+      setOptions(selects.channel, channels.length < 2 ? [] : channels.map((c) => [c, channelWord(c)]));
+      S.channel = selects.channel.value;
+      const queues = Object.keys(snap.queues || {}).sort().filter(S.queueShown);
+      const chips = S.rows.some((r) => r.channels.length > 0);
+      if (chips !== S.chips) { S.chips = chips; fitColumns(); }
       setOptions(selects.team, named([...new Set(S.rows.map((r) => r.team_id).filter(Boolean))], teamName));
       setOptions(selects.queue, named(queues, queueName));
       const stateName = window.dashAgGridFunctions.wbStateWords;  // the words shown, the raw state the value
@@ -518,6 +634,7 @@
       if (!picker.value && queues.length) picker.value = queues[0];
       showRows();
       renderTotals();
+      renderCampaigns();
       renderAlerts();
       notifyAlarms();
       renderCallers();

@@ -1,7 +1,8 @@
 /* The floor TV board's rendering (see dash_app/tv.py for the theory of operation); the websocket, STALE (the data's
  * age; the tiles dimmed meanwhile), the clock and "not authorised" (retried slowly) are the shared client's
  * (wallboard-client.js).
- * Formats, level rules, pending levels and group sums mirror dash_app/figures.py, groups.py and layout.py;
+ * Formats, level rules, pending levels, group sums, channel figures and campaign tiles mirror dash_app/figures.py,
+ * groups.py and layout.py;
  * tests/dash_app/test_tv.py checks the page shows exactly layout.tile_models() for a snapshot. The grid of tiles
  * and the type sizes are fitted here to the screen (fitBoard; tests/dash_app/test_tv_readable.py measures them).
  * Texts are translated at render time with t() (i18n.js, loaded after this file: never at the top level): the
@@ -26,22 +27,27 @@
     if (h) return `${h}:${pad(m)}:${pad(x)}`;
     return m ? `${m}:${pad(x)}` : t("{seconds}s", { seconds: x });
   }
-  const FORMATS = { count: fmtCount, duration: fmtDuration, percent: fmtPercent };
-  const fmt = (kind, v, other) => (kind === "ratio" ? `${fmtCount(v)} / ${fmtCount(other)}` : FORMATS[kind](v));
   const worst = (levels) => levels.reduce((a, b) => (LEVELS.indexOf(b) > LEVELS.indexOf(a) ? b : a), "ok");
   // a number in a label (an interval's minutes, an SL target): the language's decimal separator, never grouped
   const numberText = (v) => (num(v) === null ? "?" : window.wbI18n.number(v, { maximumFractionDigits: 6, useGrouping: false }));
+  const tenth = (v) => window.wbI18n.number(Math.floor(v * 10 + 0.5) / 10,
+    { minimumFractionDigits: 1, maximumFractionDigits: 1, useGrouping: false });
+  // a rate to a tenth against its limit, "1.8% / 3%" (figures.fmt_limit)
+  const fmtLimit = (v, limit) => `${num(v) === null ? MISSING : `${tenth(v)}%`} / ${num(limit) === null ? MISSING : `${numberText(limit)}%`}`;
+  const FORMATS = { count: fmtCount, duration: fmtDuration, percent: fmtPercent, limit: fmtLimit,
+    ratio: (v, other) => `${fmtCount(v)} / ${fmtCount(other)}` };
+  const fmt = (kind, v, other) => FORMATS[kind](v, other);
 
   // -- tile models (dash_app/layout.py) --
   function dig(entry, path) {
     for (const step of path) entry = entry && typeof entry === "object" && !Array.isArray(entry) ? entry[step] : undefined;
     return entry === undefined ? null : entry;
   }
-  function alertLevels(alerts) {
+  function alertLevels(alerts, kind = "queue") {  // per (queue, metric), or per (campaign, metric)
     const out = new Map();
     for (const a of alerts || []) {
       const t = a.target || {};
-      if (t.kind !== "queue" || (a.level !== "warn" && a.level !== "alarm")) continue;
+      if (t.kind !== kind || (a.level !== "warn" && a.level !== "alarm")) continue;
       const key = `${t.name}\u0000${a.metric}`;
       out.set(key, worst([out.get(key) || "ok", a.level]));
     }
@@ -80,7 +86,7 @@
     }
     return out;
   }
-  const pendingLevels = (entries) => pendingOf(entries, (t) => (t.kind === "queue" ? String(t.name) : null));
+  const pendingLevels = (entries, kind = "queue") => pendingOf(entries, (t) => (t.kind === kind ? String(t.name) : null));
   const teamPending = (entries, snap) => pendingOf(entries, (t) => {
     if (t.kind === "team") return String(t.name);
     if (t.kind === "agent") { const team = ((snap.agents || {})[t.name] || {}).team; return team ? String(team) : null; }
@@ -196,13 +202,28 @@
       const teams = (board.teams || []).length ? board.teams.map(String) : Object.keys(snap.teams || {}).sort();
       units.push(...teams.map((n) => ["team", n]));
     }
+    if (board.campaign_tiles) {
+      const named = (board.campaigns || []).map(String);
+      units.push(...(named.length ? named : Object.keys(snap.campaigns || {}).sort()).map((n) => ["campaign", n]));
+    }
     return units;
   }
   function boardKpis(cat, board) {
     const wanted = new Set((board.tiles || []).length ? board.tiles : cat.kpis.map((k) => k.key));
     return cat.kpis.filter((k) => wanted.has(k.key));
   }
+  function windowLabel(cat, k, hours) {  // "Dropped 24 h", whole days from 48 h: "Dropped 30 d" (layout.window_label)
+    const h = num(hours);
+    if (h === null || h <= 0) return t(k.label);
+    if (h >= 48 && h % 24 === 0) return t(cat.dropped_days, { days: numberText(h / 24) });
+    return t(cat.dropped_hours, { hours: numberText(h) });
+  }
+  function channelKpis(cat, kpis, channel) {  // a chat or email queue's own figures (layout.channel_kpis)
+    if (!cat.digital_channels.includes(channel)) return kpis;
+    return kpis.map((k) => (k.key in cat.digital_kpis ? cat.digital_kpis[k.key] : k)).filter(Boolean);
+  }
   function kpiLabel(cat, k, q, minutes) {
+    if (k.key === "drop_rate") return windowLabel(cat, k, q.window_h);
     let label = t(k.label);
     if (k.key === "sl_interval" && num(minutes) !== null) label = t(cat.interval_label, { minutes: numberText(minutes) });
     const target = q.sl_target_pct ?? null, threshold = q.sl_threshold_s ?? null;
@@ -224,10 +245,22 @@
     const queueLevel = (name) => (m) => levels.get(`${name}\u0000${m}`) || "ok";
     const queuePending = (name) => (m) => coming.get(`${name}\u0000${m}`) || null;
     const queueWorst = (name) => worst([...levels].filter(([k]) => k.split("\u0000")[0] === name).map(([, v]) => v));
-    let teams = null, teamsComing = null;
+    let teams = null, teamsComing = null, campaigns = null, campaignsComing = null;
     return boardUnits(snap, board, pageIndex).map(([kind, name]) => {
-      let title = name, kv, extra = [];
-      if (kind === "team") {
+      let title = name, kv, extra = [], badge = "";
+      if (kind === "campaign") {  // alarm while over its limit, else its worst open alert (layout._campaign_tile)
+        campaigns = campaigns || alertLevels(snap.alerts, "campaign");
+        campaignsComing = campaignsComing || pendingLevels(snap.pending, "campaign");
+        const entry = dig(snap, ["campaigns", name]) || {}, over = entry.over_limit === true;
+        const own = [...campaigns].filter(([k]) => k.split("\u0000")[0] === name).map(([, v]) => v);
+        title = String(entry.display_name || name);
+        badge = over ? t(cat.over_limit) : "";
+        kv = values(cat, cat.campaign_kpis, entry, (m) => {
+          const level = campaigns.get(`${name}\u0000${m}`) || "ok";
+          return over && m === "campaign_drop_rate_pct" ? "alarm" : level;
+        }, (m) => campaignsComing.get(`${name}\u0000${m}`) || null, minutes);
+        extra = own;
+      } else if (kind === "team") {
         teams = teams || teamLevels(snap.alerts, snap);
         teamsComing = teamsComing || teamPending(snap.pending, snap);
         title = t(cat.team_title, { team: dig(snap, ["teams", name, "name"]) || name });  // layout.py: its display name
@@ -235,14 +268,19 @@
           (m) => teamsComing.get(`${name}\u0000${m}`) || null, minutes);
       } else if (kind === "group") {
         const entry = groupEntry(snap, name);
-        title = t(entry.queues.length === 1 ? cat.group_title_one : cat.group_title, { group: name, n: entry.queues.length });
+        title = window.wbI18n.tn(cat.group_title[0], cat.group_title[1], entry.queues.length, { group: name });
         kv = values(cat, kpis, entry, (m) => worst(entry.queues.map((q) => queueLevel(q)(m))),
           (m) => entry.queues.reduce((a, q) => sooner(a, queuePending(q)(m)), null), minutes);
         extra = entry.queues.map(queueWorst);
-      } else kv = values(cat, kpis, dig(snap, ["queues", name]) || {}, queueLevel(name), queuePending(name), minutes);
+      } else {  // a queue: titled with its display name, its channel's badge and figures (layout.tile_models)
+        const entry = dig(snap, ["queues", name]) || {}, badgeText = cat.channel_badges[entry.channel];
+        title = String(entry.display_name || name);
+        badge = badgeText ? t(badgeText) : "";
+        kv = values(cat, channelKpis(cat, kpis, entry.channel), entry, queueLevel(name), queuePending(name), minutes);
+      }
       const level = worst([...kv.map((v) => v.level), ...extra]);
       const pending = kv.reduce((a, v) => sooner(a, v.pending), null);
-      return { kind, name, title, level, icon: cat.icons[level], word: t(cat.words[level]), kpis: kv, pending };
+      return { kind, name, title, badge, level, icon: cat.icons[level], word: t(cat.words[level]), kpis: kv, pending };
     });
   }
 
@@ -255,7 +293,7 @@
   const SIZES = { sec: 0.58, label: 0.37, title: 0.5, line: 1.12, rowGap: 0.06, blockGap: 0.16, slack: 1.03 };
   const FLOOR_F = 6.1, CAP_F = 18, TEXT_MIN = 2.25;  // vmin
   const PREFER_FEWER = 1.05;  // more columns of tiles only for 5 % bigger figures (wide tiles keep a tile's rows whole)
-  const WIDEST = { count: "000", duration: "00:00", percent: "100%", ratio: "00 / 00" };  // a figure's widest text
+  const WIDEST = { count: "000", duration: "00:00", percent: "100%", ratio: "00 / 00", limit: "00.0% / 00%" };  // a figure's widest text
   const MARK = " ▲";  // the level glyph after a value, at half size; room for it is kept
   const font = () => getComputedStyle(document.documentElement).getPropertyValue("--font").trim() || "sans-serif";
   const measurer = document.createElement("canvas").getContext("2d");
@@ -270,6 +308,7 @@
   }
   const HEAD_GAP = 0.6;  // em between the heading's parts (tv.css .tile h2 gap)
   const CUE_PAD = 0.6, CUE_BORDER = 0.6;  // the pending cue's padding across (em) and its borders (vmin; tv.css)
+  const BADGE_EXTRA = 0.76;  // a title's badge: its padding and borders across (em; tv.css .badge), beside its text
   function titleLines(m, room, t) {  // a title wider than the tile wraps between its words (tv.css), never cut
     if (m.head.title * t <= room) return 1;
     let lines = 1, used = 0;
@@ -359,8 +398,12 @@
     const cue = Math.max(...cues.map((x) => em(`△ ${x}`, true))) + CUE_PAD, border = CUE_BORDER * vmin;
     const shortCue = Math.max(...times.map((x) => em(`△ ${x}`, true))) + CUE_PAD;
     const space = em(" ", true);
-    models = models.map((m) => ({ ...m, head: { title: em(m.title, true), space, cue, shortCue, word, border,
-      words: m.title.split(/\s+/).map((x) => em(x, true)) } }));
+    // a badge is the title's last word (inline in it, tv.css), never broken: its text, padding and borders
+    models = models.map((m) => {
+      const words = m.title.split(/\s+/).map((x) => em(x, true)), badge = m.badge ? em(m.badge, false) + BADGE_EXTRA : 0;
+      return { ...m, head: { title: em(m.title, true) + (badge ? space + badge : 0), space, cue, shortCue, word, border,
+        words: badge ? [...words, badge] : words } };
+    });
     const least = TEXT_MIN * vmin, colGap = 1.6 * vmin;
     const box = (cols, rows) => [(area.width - (cols + 1) * gap) / cols - 2 * pad - 1.9 * vmin,
       (area.height - (rows + 1) * gap) / rows - 2 * pad - vmin];
@@ -442,7 +485,10 @@
         el.dataset.name = m.name;
         el.dataset[m.kind] = m.name;  // data-queue, data-group or data-team
         const h2 = document.createElement("h2"), name = document.createElement("span"), state = document.createElement("span");
-        const soon = document.createElement("span");
+        const soon = document.createElement("span"), text = document.createElement("span"), badge = document.createElement("span");
+        text.className = "name";
+        badge.className = "badge";
+        name.append(text, " ", badge);  // the badge inline after the title's words: it wraps with them
         name.className = "title";
         state.className = "state";
         soon.className = "pending";
@@ -483,13 +529,14 @@
       setText($("tv-title"), board.title || `wallboard · ${snap.site || ""}`);
       models = tileModels(cat, snap, board, pageIndex);
       const shape = JSON.stringify([window.wbI18n.lang,
-        models.map((m) => [m.kind, m.name, m.title, m.kpis.map((v) => [v.key, v.label])])]);
+        models.map((m) => [m.kind, m.name, m.title, m.badge, m.kpis.map((v) => [v.key, v.label])])]);
       if (shape !== built) { built = shape; build(); }
       const tiles = $("tv-tiles").children, now = instant(snap.ts) + (client.age() ?? 0) / 1000;  // the server's now
       models.forEach((m, i) => {
         const el = tiles[i];
         setClass(el, `tile ${m.kind} lvl-${m.level}`);
-        setText(el.querySelector(".title"), m.title);
+        setText(el.querySelector(".title .name"), m.title);
+        setText(el.querySelector(".title .badge"), m.badge);
         setText(el.querySelector(".state"), `${m.icon} ${m.word}`);
         const soon = el.querySelector(".pending");
         const short = el.dataset.cue === "short";  // fit() says: the short cue where the full one does not fit

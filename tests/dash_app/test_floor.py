@@ -8,7 +8,10 @@ from dash_app.floor import (
     LEVEL_CUES,
     TOTALS,
     alert_rows,
+    campaign_rows,
+    queue_cards,
     queue_label,
+    site_channels,
     spark_ticks,
     state_totals,
     team_label,
@@ -108,3 +111,66 @@ def test_alert_rows_name_the_target_and_say_the_state() -> None:
 def test_spark_ticks_span_the_hour_up_to_now() -> None:
     assert spark_ticks(60) == [(-60, "-60 min"), (-45, "-45"), (-30, "-30"), (-15, "-15"), (0, "now")]
     assert spark_ticks(10) == [(-10, "-10 min"), (0, "now")]
+
+
+def channel_snapshot() -> dict[str, Any]:
+    window = {"avg_first_response_s": 42.5, "responded": 7, "service_level_pct": 90.0}
+    queues = {
+        "sales": {"name": "sales", "channel": "voice", "interval": {"avg_first_response_s": None, "responded": 0}},
+        "chat": {"name": "chat", "channel": "chat", "display_name": "Web chat", "interval": window},
+        "mail": {"name": "mail", "channel": "email", "interval": {"avg_first_response_s": None, "responded": "x"}},
+        "old": {"name": "old"},  # an older snapshot: no channel, voice
+    }
+    span = {"attempts": 120, "connects": 40, "connect_rate_pct": 40.0}
+    campaigns = {
+        "winback": {"name": "winback", "display_name": None, "limit_pct": 2.5, "drop_rate_pct": 4.0,
+                    "over_limit": True, "window_h": 48.0, "today": span},
+        "renewals": {"name": "renewals", "display_name": "Renewals", "limit_pct": 3.0, "drop_rate_pct": None,
+                     "over_limit": False, "window_h": 720.0, "today": {"attempts": 3}},
+        "odd": {"limit_pct": 3.0, "drop_rate_pct": 5.0},  # no over_limit: judged here; no today: blanks
+    }  # fmt: skip
+    return {"queues": queues, "campaigns": campaigns, "agents": {}, "teams": {}, "alerts": []}
+
+
+def test_site_channels_and_queue_cards_say_each_queues_channel_and_first_response() -> None:
+    """The channels in the API's order (voice when a queue does not say); chat and email cards carry the interval's
+    first response and responded (an odd count: None), voice ones None; a channel narrows the cards."""
+    snap = channel_snapshot()
+    assert site_channels(snap) == ["voice", "chat", "email"]
+    assert site_channels({}) == []
+    cards = queue_cards(snap)
+    assert [(c["id"], c["name"], c["channel"]) for c in cards] == [
+        ("chat", "Web chat", "chat"),
+        ("mail", "mail", "email"),
+        ("old", "old", "voice"),
+        ("sales", "sales", "voice"),
+    ]
+    assert [(c["first_response_s"], c["responded"]) for c in cards] == [(42.5, 7), (None, None), (None, None),
+                                                                       (None, None)]  # fmt: skip
+    assert [c["id"] for c in queue_cards(snap, "voice")] == ["old", "sales"]
+    assert queue_cards(snap, "outbound") == []
+
+
+def test_campaign_rows_judge_the_window_against_the_limit_with_todays_dialer_figures() -> None:
+    """By display name; over the limit as the snapshot says, else drop rate > limit; missing figures None."""
+    rows = campaign_rows(channel_snapshot())
+    assert [row["name"] for row in rows] == ["Renewals", "odd", "winback"]
+    renewals, odd, winback = rows
+    assert winback == {"id": "winback", "name": "winback", "window_h": 48.0, "limit_pct": 2.5, "drop_rate_pct": 4.0,
+                       "over_limit": True, "attempts": 120, "connects": 40, "connect_rate_pct": 40.0}  # fmt: skip
+    assert (renewals["over_limit"], renewals["drop_rate_pct"], renewals["attempts"], renewals["connects"]) == (
+        False,
+        None,
+        3,
+        None,
+    )
+    assert (odd["over_limit"], odd["attempts"], odd["window_h"]) == (True, None, None)
+    assert campaign_rows({}) == []
+
+
+def test_a_campaign_alert_names_the_campaign() -> None:
+    snap = channel_snapshot()
+    snap["alerts"] = [{"alert_id": "d1", "level": "alarm", "metric": "campaign_drop_rate_pct",
+                       "target": {"kind": "campaign", "name": "renewals"}}]  # fmt: skip
+    (row,) = alert_rows(snap)
+    assert (row["title"], row["target"]) == ("drop rate", "campaign Renewals")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import pytest
 
 from dash_app.grid import (
+    CHANNEL_CUES,
+    CHANNEL_STATES,
+    CHANNEL_WORDS,
+    CHANNELS,
     COLUMN_DEFS,
     ROW_CLASS_RULES,
     adherence_fields,
@@ -19,6 +23,8 @@ from dash_app.grid import (
     target_fields,
     waiting_rows,
 )
+from wallboard.core.events import CHANNELS as EVENT_CHANNELS
+from wallboard.core.schema import AgentChannel
 
 
 def agent(agent_id: str, state: str = "available", **extra: Any) -> dict[str, Any]:
@@ -68,6 +74,8 @@ def test_a_row_holds_the_agent_fields_with_queues_sorted_and_joined() -> None:
         "idle_s": None,
         "last_call_end": "2024-05-06T08:59:00+00:00",
         "occupancy_pct": 62.5,
+        "channels": [],
+        "channel_ids": ["voice"],
         "scheduled": "",
         "adherence": "",
         "adherence_status": "",
@@ -350,3 +358,41 @@ def test_the_target_columns_are_compact_and_read_the_figures() -> None:
         assert f"{figure}_cue" in by_id[name]["valueFormatter"]["function"]
         assert set(by_id[name]["cellClassRules"]) == {"lvl-warn"}
     assert "target" not in agent_row(agent("a1", target=target()))
+
+
+def test_channel_chips_list_every_channel_but_voice_in_order_with_their_state() -> None:
+    """Voice is the phone state: no chip; the others in the API's channel order; an odd count reads None and an
+    unknown state "", the chip stays; no ``channels`` entry (a voice agent): no chip."""
+    channels = {
+        "voice": {"open": 0, "capacity": 1, "concurrency_pct": 0.0, "state": "busy"},
+        "email": {"open": "2", "capacity": 5, "concurrency_pct": 40.0, "state": "sleeping"},
+        "chat": {"open": 2, "capacity": 3, "concurrency_pct": 66.7, "state": "available"},
+    }
+    row = agent_row(agent("c1", channels=channels), channels={"support": "chat", "sales": "voice"})
+    assert row["channels"] == [
+        {"channel": "chat", "open": 2, "capacity": 3, "state": "available"},
+        {"channel": "email", "open": None, "capacity": 5, "state": ""},
+    ]
+    assert row["channel_ids"] == ["chat", "voice"]
+    assert agent_row(agent("v1"))["channels"] == []
+    assert agent_row(agent("v1", channels=None))["channels"] == []
+
+
+def test_rows_take_each_queues_channel_from_the_snapshot() -> None:
+    """channel_ids are the channels of the agent's queues as the snapshot says (voice when it does not)."""
+    snapshot = {
+        "agents": {"a1": agent("a1"), "c1": agent("c1", queues=["chat"])},
+        "queues": {"chat": {"channel": "chat"}, "sales": {"channel": "voice"}, "support": {}},
+    }
+    assert {row["id"]: row["channel_ids"] for row in agent_rows(snapshot)} == {"a1": ["voice"], "c1": ["chat"]}
+
+
+def test_the_channels_are_the_apis_and_every_chip_state_has_a_cue_and_words() -> None:
+    """The channels are the events' (in their order), each with a word; every AgentChannel state has a glyph (the
+    non-colour cue) and words for the chip's tooltip; the column sits right after the phone state."""
+    assert CHANNELS == EVENT_CHANNELS and sorted(CHANNEL_WORDS) == sorted(CHANNELS)
+    states = set(get_args(get_type_hints(AgentChannel)["state"]))
+    assert set(CHANNEL_CUES) == set(CHANNEL_STATES) == states
+    assert len(set(CHANNEL_CUES.values())) == len(CHANNEL_CUES)
+    ids = [column.get("colId") or column.get("field") for column in COLUMN_DEFS]
+    assert ids[ids.index("state") + 1] == "channels"

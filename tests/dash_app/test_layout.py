@@ -13,6 +13,7 @@ from dash_app.figures import (
     alert_levels,
     fmt_count,
     fmt_duration,
+    fmt_limit,
     fmt_percent,
     fmt_ratio,
     pending_text,
@@ -240,3 +241,131 @@ def test_group_tiles_with_named_groups_and_queues() -> None:
     assert [(t.kind, t.name) for t in every] == [("group", "x"), ("group", "y"), ("queue", "c")]
     paged = {"group_tiles": True, "pages": [{"queues": ["a"], "seconds": 10}]}
     assert [(t.kind, t.name) for t in tile_models(snapshot, paged)] == [("queue", "a")]
+
+
+def campaign(**extra: Any) -> dict[str, Any]:
+    """A campaign entry as the engine publishes it (schema.CampaignFigures), Ofcom's 24 h and 3 %."""
+    window = {"attempts": 900, "connects": 400, "live": 410, "dropped": 10, "connect_rate_pct": 44.4,
+              "drop_rate_pct": 2.439, "avg_talk_s": 101.0}  # fmt: skip
+    today = {"attempts": 300, "connects": 120, "live": 122, "dropped": 2, "connect_rate_pct": 40.4,
+             "drop_rate_pct": 1.64, "avg_talk_s": 95.6}  # fmt: skip
+    base = {"name": "renewals", "display_name": "Renewals", "configured": True, "regulator": "ofcom",
+            "window_h": 24.0, "limit_pct": 3.0, "drop_rate_pct": 2.439, "over_limit": False, "window": window,
+            "today": today}  # fmt: skip
+    return base | extra
+
+
+def campaign_alert(name: str, level: str) -> dict[str, Any]:
+    return {"target": {"kind": "campaign", "name": name}, "metric": "campaign_drop_rate_pct", "level": level}
+
+
+def test_campaign_tile_shows_the_drop_rate_against_the_limit_and_today() -> None:
+    """campaign_tiles adds one tile per campaign (every one of the snapshot, sorted, when the board names none) after
+    the queues: titled with its display name, the headline the window's drop rate to a tenth against the limit,
+    labelled with the window, then today's dialling; an OK campaign has no badge."""
+    snapshot = {"queues": {"a": queue()}, "campaigns": {"renewals": campaign(), "b2b": campaign(display_name=None)}}
+    tiles = tile_models(snapshot, {"campaign_tiles": True, "tiles": ["waiting"]})
+    assert [(t.kind, t.name, t.title) for t in tiles] == [
+        ("queue", "a", "a"),
+        ("campaign", "b2b", "b2b"),
+        ("campaign", "renewals", "Renewals"),
+    ]
+    shown = tiles[2]
+    assert [(k.key, k.label, k.text, k.level) for k in shown.kpis] == [
+        ("drop_rate", "Dropped 24 h", "2.4% / 3%", "ok"),
+        ("attempts", "Dialled today", "300", "ok"),
+        ("connects", "Connected today", "120", "ok"),
+        ("connect_rate", "Connect rate today", "40%", "ok"),
+        ("dropped", "Dropped / live today", "2 / 122", "ok"),
+        ("avg_talk", "Avg talk today", "1:35", "ok"),
+    ]
+    assert (shown.level, shown.word, shown.badge) == ("ok", "OK", "")
+    named = tile_models(snapshot, {"queues": ["a"], "campaign_tiles": True, "campaigns": ["renewals"]})
+    assert [t.name for t in named] == ["a", "renewals"]
+    assert [t.kind for t in tile_models(snapshot, {"campaigns": ["renewals"]})] == ["queue"]  # no campaign_tiles
+
+
+def test_campaign_tile_level_from_over_limit_and_its_alerts() -> None:
+    """Over the limit the tile is alarm, its headline too, and the heading says OVER LIMIT in words (not colour
+    alone); else the worst open alert on the campaign sets it; a pending one shows on the headline; alerts on other
+    targets or campaigns colour nothing; 30 days read as days."""
+    over = {"campaigns": {"renewals": campaign(over_limit=True, window={"drop_rate_pct": 3.04})}}
+    (tile,) = tile_models(over, {"campaign_tiles": True})
+    assert (tile.level, tile.icon, tile.word, tile.badge) == ("alarm", "■", "ALARM", "OVER LIMIT")
+    assert (tile.kpis[0].text, tile.kpis[0].level) == ("3.0% / 3%", "alarm")
+    due = "2024-01-01T09:00:40+00:00"
+    alerts = [
+        campaign_alert("renewals", "warn"),
+        campaign_alert("other", "alarm"),
+        alert("renewals", "waiting", "alarm"),
+    ]
+    warned = {
+        "campaigns": {"renewals": campaign()},
+        "alerts": alerts,
+        "pending": [pending("campaign", "renewals", "campaign_drop_rate_pct", "alarm", due)],
+    }
+    (tile,) = tile_models(warned, {"campaign_tiles": True, "campaigns": ["renewals"]})
+    assert (tile.level, tile.badge, tile.kpis[0].level, tile.kpis[0].pending) == ("warn", "", "warn", ("alarm", due))
+    assert tile.pending == ("alarm", due)
+    fcc = {"campaigns": {"renewals": campaign(regulator="fcc", window_h=720.0, limit_pct=2.5)}}
+    (tile,) = tile_models(fcc, {"campaign_tiles": True})
+    assert (tile.kpis[0].label, tile.kpis[0].text) == ("Dropped 30 d", "2.4% / 2.5%")
+
+
+def test_campaign_tile_missing_figures_are_dashes() -> None:
+    """A named campaign the snapshot lacks, or one without a live answer yet, shows dashes (never drops the tile)."""
+    empty = campaign(window={"drop_rate_pct": None}, today={"attempts": 4, "live": 0, "dropped": 0})
+    snapshot = {"campaigns": {"quiet": empty}}
+    ghost, quiet = tile_models(snapshot, {"campaign_tiles": True, "campaigns": ["ghost", "quiet"]})
+    assert [(k.label, k.text) for k in ghost.kpis] == [
+        ("Dropped", "— / —"),
+        ("Dialled today", "—"),
+        ("Connected today", "—"),
+        ("Connect rate today", "—"),
+        ("Dropped / live today", "— / —"),
+        ("Avg talk today", "—"),
+    ]
+    assert (ghost.title, ghost.level, ghost.badge) == ("ghost", "ok", "")
+    assert [k.text for k in quiet.kpis] == ["— / 3%", "4", "—", "—", "0 / 0", "—"]
+
+
+def test_limit_format_rounds_to_a_tenth() -> None:
+    """A drop rate shows a tenth (half up) so 2.96 % does not read as the 3 % limit; the limit as it is."""
+    assert [fmt_limit(2.96, 3), fmt_limit(2.94, 3.0), fmt_limit(0.05, 2.5), fmt_limit(None, None)] == [
+        "3.0% / 3%",
+        "2.9% / 3%",
+        "0.1% / 2.5%",
+        "— / —",
+    ]
+
+
+def test_channel_badge_and_a_chat_queues_own_figures() -> None:
+    """A chat or email queue's tile: its display name, a badge naming the channel, first response in ASA's place,
+    "At capacity" for the agents counted on call, no Erlang C, ringing nor wrap-up (never meaningful there); a voice
+    queue has no badge, callback and outbound have a badge and the voice figures."""
+    chat = queue(channel="chat", display_name="Web chat")
+    chat["interval"] |= {"avg_first_response_s": 42.7}
+    snapshot = {
+        "queues": {"chat": chat, "mail": queue(channel="email"), "voice": queue(channel="voice"),
+                   "back": queue(channel="callback")},
+        "alerts": [alert("chat", "first_response_s", "warn")],
+    }  # fmt: skip
+    back, tile, mail, voice = tile_models(snapshot, {})
+    shown = {k.key: (k.label, k.text, k.level) for k in tile.kpis}
+    assert (tile.title, tile.badge, tile.level) == ("Web chat", "Chat", "warn")
+    assert shown["first_response"] == ("First response", "42s", "warn")
+    assert shown["on_call"] == ("At capacity", "4", "ok")
+    assert not {"asa", "needed", "ringing", "wrap_up"} & set(shown)
+    assert [k.key for k in tile.kpis][-4:] == ["logged_in", "available", "on_call", "paused"]
+    assert (mail.badge, mail.kpis[4].key) == ("Email", "first_response")
+    assert (voice.badge, [k.key for k in voice.kpis]) == ("", list(KPI_KEYS))
+    assert (back.badge, [k.key for k in back.kpis]) == ("Callback", list(KPI_KEYS))
+    (picked,) = tile_models(snapshot, {"queues": ["chat"], "tiles": ["waiting", "asa", "needed"]})
+    assert [k.key for k in picked.kpis] == ["waiting", "first_response"]
+
+
+def test_group_title_is_a_plural_message() -> None:
+    """The group heading's English forms come from one plural message (the browser picks the language's form)."""
+    snapshot = {"queues": {"a": queue(group="x"), "b": queue(group="y"), "c": queue(group="y")}}
+    assert [t.title for t in tile_models(snapshot, {"group_tiles": True})] == ["x · 1 queue", "y · 2 queues"]
+    assert catalogue()["group_title"] == ["{group} · {n} queue", "{group} · {n} queues"]

@@ -53,8 +53,9 @@ SNAPSHOT = {
 SITE_FILE = """
 site: paris
 timezone: Europe/Paris
-queues: {sales: {}, support: {}}
+queues: {sales: {}, support: {}, chat: {channel: chat}}
 agents: {a1: {name: Ann}, a2: {name: Bob}}
+campaigns: {renewals: {display_name: Renewals}}
 thresholds:
   - {id: sl-low, metric: service_level_pct, warn: 80, alarm: 70, label: Service level}
   - {id: waiting, metric: waiting, scope: "queue:sales", warn: 5, alarm: 10}
@@ -183,15 +184,64 @@ async def test_add_and_delete_a_threshold(page: Page, store: Store) -> None:
     await expect(page.locator("#th-rows tr")).to_have_count(2)
 
 
+async def test_a_threshold_limited_to_a_channel_and_one_on_a_campaign_round_trip(page: Page, store: Store) -> None:
+    """The Channel column: a first-response threshold limited to chat and a campaign's drop rate
+    (``campaign:renewals``) are saved; a channel on a campaign metric is the API's 422 at that row's channel; after
+    a reload the select shows the stored channel; "any channel" removes it; a threshold without one never gains
+    one. The new metrics are offered."""
+    await log_in(page, "ops1")
+    offered = await page.locator("#th-sl-low-metric option").evaluate_all("(o) => o.map((x) => x.value)")
+    assert {"first_response_s", "agent_concurrency_pct", "campaign_drop_rate_pct"} <= set(offered)
+    await expect(page.locator("#th-waiting-channel option")).to_have_text(
+        ["any channel", "Voice", "Chat", "Email", "Callback", "Outbound"]
+    )
+    await page.click("#th-add")
+    await page.get_by_label("new 1 · id").fill("chat-first")
+    await page.get_by_label("new 1 · metric").select_option("first_response_s")
+    await page.get_by_label("new 1 · channel").select_option("chat")
+    await page.get_by_label("new 1 · warn").fill("60")
+    await page.get_by_label("new 1 · alarm").fill("120")
+    await page.click("#th-add")
+    await page.get_by_label("new 2 · id").fill("drop")
+    await page.get_by_label("new 2 · metric").select_option("campaign_drop_rate_pct")
+    await page.get_by_label("new 2 · scope").fill("campaign:renewals")
+    await page.get_by_label("new 2 · channel").select_option("chat")
+    await page.get_by_label("new 2 · warn").fill("2.5")
+    await page.get_by_label("new 2 · alarm").fill("3")
+    await page.click("#th-save")
+    await expect(page.locator("#th-new_2-channel-error")).to_contain_text("a channel limits queue and agent metrics")
+    assert (await stored_thresholds(store))["version"] == 0
+
+    await page.get_by_label("new 2 · channel").select_option("")
+    await page.click("#th-save")
+    await expect(page.locator("#th-message")).to_have_text("saved: version 1")
+    stored = {t["id"]: t for t in (await stored_thresholds(store))["thresholds"]}  # type: ignore[attr-defined]
+    assert (stored["chat-first"]["channel"], stored["chat-first"]["metric"]) == ("chat", "first_response_s")
+    assert (stored["drop"]["scope"], "channel" in stored["drop"]) == ("campaign:renewals", False)
+    assert "channel" not in stored["waiting"] and "channel" not in stored["sl-low"]
+
+    await page.click("#th-reload")
+    await expect(page.get_by_label("chat-first · channel")).to_have_value("chat")
+    await expect(page.get_by_label("drop · scope")).to_have_value("campaign:renewals")
+    await expect(page.get_by_label("waiting · channel")).to_have_value("")
+    await page.get_by_label("chat-first · channel").select_option("")
+    await page.click("#th-save")
+    await expect(page.locator("#th-message")).to_have_text("saved: version 2")
+    stored = {t["id"]: t for t in (await stored_thresholds(store))["thresholds"]}  # type: ignore[attr-defined]
+    assert "channel" not in stored["chat-first"] and stored["chat-first"]["warn"] == 60
+
+
 async def test_a_board_is_created_with_inline_problems_and_previewed(page: Page, store: Store) -> None:
     """A new board naming an unknown queue gets the API's reason under the queues field; fixed, it is stored with
-    its tiles and rotation, and the preview shows /tv/<board>."""
+    its tiles, campaign tiles and rotation (read back into the form), and the preview shows /tv/<board>."""
     await log_in(page, "ops1")
     await page.click("#nav-boards")
     await page.click("#board-new")
     await page.fill("#board-name", "floor2")
     await page.fill("#board-title", "Floor 2")
     await page.fill("#board-queues", "sales, nope")
+    await page.fill("#board-campaigns", "renewals")
+    await page.check("#board-campaign-tiles")
     await page.check("#board-tile-waiting")
     await page.check("#board-tile-sl_interval")
     await page.click("#board-add-page")
@@ -213,6 +263,11 @@ async def test_a_board_is_created_with_inline_problems_and_previewed(page: Page,
         ["waiting", "sl_interval"],
     )
     assert board["pages"] == [{"title": "", "queues": ["sales"], "seconds": 20}]
+    assert (board["campaign_tiles"], board["campaigns"]) == (True, ["renewals"])
+    await page.click("#nav-thresholds")  # the form filled again from the stored board
+    await page.click("#nav-boards")
+    await expect(page.locator("#board-campaigns")).to_have_value("renewals")
+    await expect(page.locator("#board-campaign-tiles")).to_be_checked()
     await expect(page.locator("#board-preview iframe")).to_have_attribute("src", _starts_with("/tv/floor2?"))
 
 
@@ -403,7 +458,7 @@ async def test_the_language_picker_switches_the_page_and_keeps_it_in_the_profile
     profile = await page.request.get("/api/v1/me/profile")
     assert profile.ok and (await profile.json())["language"] == "fi"
     await expect(page.locator("#ops-nav button")).to_have_count(5)  # rebuilt in the new language
-    await expect(page.get_by_label(re.compile(r"^sl-low · "))).to_have_count(11)
+    await expect(page.get_by_label(re.compile(r"^sl-low · "))).to_have_count(12)
 
     await page.goto("/ops/")
     await expect(page.locator("#ops-nav button")).to_have_count(5)
@@ -443,7 +498,9 @@ async def test_a_board_keeps_the_language_its_tvs_show(page: Page, store: Store)
 # A pseudo-translation: every message of "fi" becomes ⟦message⟧, so a text the page wrote without t() shows.
 PSEUDO_FI = """
 Object.defineProperty(window, "WB_CATALOGS", { configurable: true, get() { return this.wbPseudo; }, set(value) {
-  const fi = new Proxy({}, { get: (_, key) => (typeof key === "string" ? `⟦${key}⟧` : undefined) });
+  const real = value.fi || {};  // a count's message (tn) has its forms: as many pseudo-forms
+  const fi = new Proxy({}, { get: (_, key) => (typeof key !== "string" ? undefined
+    : Array.isArray(real[key]) ? real[key].map(() => `⟦${key}⟧`) : `⟦${key}⟧`) });
   this.wbPseudo = { ...value, fi };
 } });
 """

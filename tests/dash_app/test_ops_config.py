@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import get_args
 
 from dash_app.layout import KPI_KEYS
-from dash_app.ops import ASSETS, DIRECTIONS, METRICS, PASSWORD_MIN, ROLES, SECTIONS, SEVERITIES, ops_config
+from dash_app.ops import ASSETS, CHANNELS, DIRECTIONS, METRICS, PASSWORD_MIN, ROLES, SECTIONS, SEVERITIES, ops_config
 from wallboard.api.board_routes import TILE_KEYS
+from wallboard.core.events import CHANNELS as EVENT_CHANNELS
 from wallboard.core.thresholds import Direction, Metric, Severity
 from wallboard.core.users import MIN_PASSWORD_LENGTH, Permission, Role
 
@@ -17,6 +18,7 @@ def test_the_vocabularies_are_the_apis() -> None:
     assert SEVERITIES == get_args(Severity)
     assert DIRECTIONS == tuple(Direction)
     assert ROLES == tuple(Role)
+    assert CHANNELS == EVENT_CHANNELS
     assert PASSWORD_MIN == MIN_PASSWORD_LENGTH
 
 
@@ -34,9 +36,10 @@ def test_the_board_tiles_are_the_tvs_and_the_api_takes_them() -> None:
 
 
 def test_every_offered_value_has_a_label_to_translate() -> None:
-    """Severities, directions and roles each have a label for the browser to translate (the value sent stays)."""
+    """Severities, directions, roles and channels each have a label for the browser to translate (the value sent
+    stays)."""
     config = ops_config()
-    for kind in ("severities", "directions", "roles"):
+    for kind in ("severities", "directions", "roles", "channels"):
         assert sorted(config["labels"][kind]) == sorted(config[kind])
 
 

@@ -27,6 +27,7 @@ from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_aft
 from dash_app.i18n import catalog
 from dash_app.layout import tile_models
 from wallboard.admin.accounts import Accounts
+from wallboard.core.boards import default_board
 from wallboard.core.users import Role
 from wallboard.store import Store
 
@@ -36,9 +37,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = "paris"  # conftest.SITE
 PASSWORD = "correct horse battery"
 UHD: ViewportSize = {"width": 3840, "height": 2160}
-# The DOM as the tile models describe it: per tile its queue, level and state text, per figure its texts and level.
+# The DOM as the tile models describe it: per tile its queue, title, badge, level and state text, per figure its
+# texts and level.
 READ_TILES = """() => [...document.querySelectorAll('#tv-tiles section')].map((t) => ({
-  kind: t.dataset.kind, name: t.dataset.name, title: t.querySelector('.title').textContent,
+  kind: t.dataset.kind, name: t.dataset.name, title: t.querySelector('.title .name').textContent,
+  badge: t.querySelector('.title .badge').textContent,
   level: t.className.replace(`tile ${t.dataset.kind} lvl-`, ''), state: t.querySelector('.state').textContent,
   kpis: [...t.querySelectorAll('[data-kpi]')].map((k) => [k.dataset.kpi, k.querySelector('.l').textContent,
     k.querySelector('.v').textContent, k.className.replace('kpi lvl-', '')])}))"""
@@ -76,6 +79,7 @@ def expected(snap: dict[str, Any], board: dict[str, Any], page: int = 0) -> list
             "kind": tile.kind,
             "name": tile.name,
             "title": tile.title,
+            "badge": tile.badge,
             "level": tile.level,
             "state": f"{tile.icon} {tile.word}",
             "kpis": [[k.key, k.label, k.text, k.level] for k in tile.kpis],
@@ -208,7 +212,7 @@ GERMAN = {
     "WARN": "WARNUNG",
     "ALARM": "ALARM",
     "SL {minutes} min": "SL {minutes} Min.",
-    "{group} · 1 queue": "{group} · 1 Warteschlange",
+    "{group} · {n} queue": ["{group} · {n} Warteschlange", "{group} · {n} Warteschlangen"],
     "data {age}": "Daten {age}",
     "{seconds} s ago": "vor {seconds} s",
     "Not authorised": "Nicht berechtigt",
@@ -265,6 +269,69 @@ async def test_the_tv_speaks_its_boards_language(
         await expect(german.locator("#tv-data")).to_have_text(re.compile(r"^Daten vor \d+ s$"))
         assert await german.locator("#tv-denied h1").text_content() == "Nicht berechtigt"
         await assert_fits(german, HD)
+
+
+def channels_snapshot() -> dict[str, Any]:
+    """A voice queue, a chat queue (display name, first response, agents at capacity) and two outbound campaigns,
+    one over its legal limit, the other with a drop-rate warn open and an alarm pending."""
+    chat = queue("chat", 2, channel="chat", display_name="Web chat", group=None, required_agents=3)
+    chat["interval"] |= {"avg_first_response_s": 47.0}
+    chat["agents"] = {"logged_in": 4, "available": 1, "ringing": 0, "on_call": 3, "wrap_up": 0, "paused": 0}
+    today = {"attempts": 310, "connects": 121, "live": 124, "dropped": 3, "connect_rate_pct": 41.3, "avg_talk_s": 96.0}
+    renewals = {"name": "renewals", "display_name": "Renewals", "configured": True, "regulator": "ofcom",
+                "window_h": 24.0, "limit_pct": 3.0, "drop_rate_pct": 3.25, "over_limit": True,
+                "window": {"drop_rate_pct": 3.25, "live": 400, "dropped": 13}, "today": today}  # fmt: skip
+    winback = {**renewals, "name": "winback", "display_name": None, "regulator": "fcc", "window_h": 720.0,
+               "drop_rate_pct": 2.54, "over_limit": False, "window": {"drop_rate_pct": 2.54}}  # fmt: skip
+    due = "2024-01-01T09:05:00+00:00"
+    alerts = [{"target": {"kind": "campaign", "name": "winback"}, "metric": "campaign_drop_rate_pct", "level": "warn"}]
+    pending = [{"target": {"kind": "campaign", "name": "winback"}, "metric": "campaign_drop_rate_pct",
+                "level": "alarm", "due": due}]  # fmt: skip
+    return {"site": SITE, "ts": "2024-01-01T09:00:00+00:00", "interval": {"minutes": 15},
+            "queues": {"support": queue("support", 3), "chat": chat}, "agents": {}, "alerts": alerts,
+            "pending": pending, "campaigns": {"renewals": renewals, "winback": winback}}  # fmt: skip
+
+
+async def test_channels_and_campaigns_on_the_default_board(
+    browser: Browser, store: Store, token: str, publisher: Any, serve: Any, port: int
+) -> None:
+    """The default board (none stored) shows a chat queue with its badge and its own figures and a tile per
+    campaign, exactly as tile_models() computes them: over the limit says so in words; the board still fits. In
+    Czech a group's heading takes the language's plural form (2-4: "fronty"), and the badges are translated."""
+    snap = channels_snapshot()
+    await publisher.publish(snap)
+    async with serve(port) as base:
+        page = await open_page(browser, base, f"/tv/default?token={token}")
+        await expect(page.locator('[data-campaign="renewals"] .badge')).to_have_text("OVER LIMIT")
+        shown = await page.evaluate(READ_TILES)
+        assert shown == expected(snap, default_board())
+        chat = shown[0]
+        assert (chat["name"], chat["title"], chat["badge"]) == ("chat", "Web chat", "Chat")
+        assert [k[:3] for k in chat["kpis"] if k[0] in ("first_response", "on_call")] == [
+            ["first_response", "First response", "47s"],
+            ["on_call", "At capacity", "3"],
+        ]
+        renewals, winback = shown[2], shown[3]
+        assert (renewals["state"], renewals["kpis"][0]) == (
+            "■ ALARM",
+            ["drop_rate", "Dropped 24 h", "3.3% / 3%", "alarm"],
+        )
+        assert (winback["title"], winback["badge"], winback["state"]) == ("winback", "", "▲ WARN")
+        assert winback["kpis"][0][1:3] == ["Dropped 30 d", "2.5% / 3%"]
+        await expect(page.locator('[data-campaign="winback"] .pending')).to_have_text(re.compile(r"^□ ALARM "))
+        await assert_fits(page, HD)
+        await page.screenshot(path=screenshot_path("wallboard-tv-channels.png"))
+
+        await store.boards.write_board(
+            "groups", {**default_board(), "group_tiles": True, "version": 1}, {"actor": "test"}
+        )
+        czech = await open_page(browser, base, f"/tv/groups?token={token}&lang=cs")
+        await expect(czech.locator('[data-group="care"] .title .name')).to_have_text("care · 1 fronta")
+        await publisher.publish({**snap, "queues": {**snap["queues"], "billing": queue("billing", 1)}})
+        await expect(czech.locator('[data-group="care"] .title .name')).to_have_text("care · 2 fronty")
+        await expect(czech.locator('[data-queue="chat"] .badge')).to_have_text(catalog("cs")["Chat"])
+        await expect(czech.locator('[data-campaign="renewals"] .badge')).to_have_text(catalog("cs")["OVER LIMIT"])
+        assert await czech.evaluate("[...window.wbI18n.missing]") == []
 
 
 async def test_a_rotating_board_turns_its_pages(
@@ -381,8 +448,11 @@ async def agree_with_rest(page: Page, http: httpx.AsyncClient) -> None:
             if seq == response["seq"]:
                 break
     rest = {"queues": {q["name"]: q for q in response["queues"]}}
-    assert figures(tiles) == figures(expected(rest, {}))
-    assert [tile["name"] for tile in tiles] == sorted(rest["queues"])
+    board = (await http.get("/api/v1/boards/default")).json()  # the demo's: ten figures, and its campaign
+    queues = [tile for tile in tiles if tile["kind"] == "queue"]
+    assert figures(queues) == figures(expected(rest, {**board, "campaign_tiles": False}))
+    assert [tile["name"] for tile in queues] == sorted(rest["queues"])
+    assert [tile["kind"] for tile in tiles[len(queues) :]] == ["campaign"]
 
 
 async def assert_fits(page: Page, viewport: ViewportSize) -> None:

@@ -26,6 +26,7 @@ from wallboard.core.boards import (
     BoardError,
     MessageBody,
     SiteNames,
+    board_fields,
     default_board,
     name_problems,
 )
@@ -87,7 +88,7 @@ async def read_board(store: BoardStore, name: str) -> dict[str, Any]:
     """One board (the default board for ``default`` while none is stored); :class:`UnknownBoardError` else."""
     board = await store.get_board(name)
     if board is not None:
-        return {**default_board(), **board}
+        return {**board_fields(), **board}  # a field it lacks reads false / empty
     if name == DEFAULT_BOARD:
         return default_board()
     raise UnknownBoardError(f"no board {name!r}")

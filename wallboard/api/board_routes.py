@@ -6,25 +6,26 @@ A board is a JSON document in the hash ``wb:{site}:config:boards`` (board name -
 
     {"title": str, "queues": [queue...], "groups": [group...], "tiles": [figure key...],
      "pages": [{"title": str, "queues": [queue...], "seconds": int}], "group_tiles": bool,
-     "team_tiles": bool, "teams": [team...], "sound": bool, "kiosk": bool,
-     "version": int, "updated_by": str | None, "updated_ts": iso | None}
+     "team_tiles": bool, "teams": [team...], "campaign_tiles": bool, "campaigns": [campaign...],
+     "sound": bool, "kiosk": bool, "version": int, "updated_by": str | None, "updated_ts": iso | None}
 
 Empty ``queues`` and ``groups`` mean every queue; empty ``tiles`` means the standard set
 (``TILE_KEYS``, the figures of ``dash_app.layout.KPIS``: a test keeps the two lists equal);
 ``pages`` (optional) make the TV rotate between queue subsets, ``seconds`` each. ``group_tiles``
 shows one combined tile per group (of ``groups``; none and no ``queues``: every group) instead of
-one per queue; ``team_tiles`` adds an adherence tile per team of ``teams`` (none: every team). ``sound``
+one per queue; ``team_tiles`` adds an adherence tile per team of ``teams`` (none: every team), ``campaign_tiles``
+a tile per outbound campaign of ``campaigns`` (none: every campaign of the snapshot). ``sound``
 chimes when a tile enters alarm; ``kiosk`` says the TV's browser may play it without a click. Stored
 boards without these fields read as false / empty. The models and checks are ``wallboard.core.boards``,
 the use cases (shared with ``wallboard boards ...``) ``wallboard.admin.boards``.
 
 * ``GET /api/v1/boards`` and ``GET /api/v1/boards/{name}`` need READ, so a TV's display token reads
   its board; a token bound to a board reads only that one (403 for another, the list holds only it).
-  A name with no stored board answers the *default board* (every queue, standard tiles, version 0)
+  A name with no stored board answers the *default board* (every queue, standard tiles, every campaign, version 0)
   for ``default``, else 404.
 * ``PUT /api/v1/boards/{name}`` (MANAGE_BOARDS: ops and admin) validates
-  the body: 422 ``{"detail": [{"field", "reason"}]}``, also for queues and groups the site does not
-  have (checked against the site file, else the latest snapshot). It writes version + 1 (a
+  the body: 422 ``{"detail": [{"field", "reason"}]}``, also for queues, groups, teams and campaigns the site does
+  not have (checked against the site file, else the latest snapshot; campaigns against both). It writes version + 1 (a
   ``version`` in the body must match the stored one, else 409) in one MULTI with its audit entry
   (``board.update``) and a ``{"type": "board", "name", "version"}`` notice on ``wb:{site}:config``.
   ``DELETE`` removes a stored board likewise (``board.delete``).

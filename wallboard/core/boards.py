@@ -7,15 +7,17 @@ by the API and the CLI alike)::
 
     {"title": str, "queues": [queue...], "groups": [group...], "tiles": [figure key...],
      "pages": [{"title": str, "queues": [queue...], "seconds": int}], "group_tiles": bool,
-     "team_tiles": bool, "teams": [team...], "sound": bool, "kiosk": bool,
-     "version": int, "updated_by": str | None, "updated_ts": iso | None}
+     "team_tiles": bool, "teams": [team...], "campaign_tiles": bool, "campaigns": [campaign...],
+     "sound": bool, "kiosk": bool, "version": int, "updated_by": str | None, "updated_ts": iso | None}
 
 :class:`BoardBody` is a board as written (validated when built: an invalid board cannot exist);
-:func:`name_problems` then checks its queue, group and team names against the site's (:class:`SiteNames`),
+:func:`name_problems` then checks its queue, group, team and campaign names against the site's (:class:`SiteNames`),
 so every problem is reported by field (``queues[1]``, ``pages[0].seconds``) whoever wrote the board.
 ``sound`` makes the TV chime when a tile enters alarm; ``kiosk`` says the TV's browser plays sound without a
 user gesture (started with ``--autoplay-policy=no-user-gesture-required``), so the page does not ask for a
-click first. Stored boards without these fields read as false / empty.
+click first. ``campaign_tiles`` adds a tile per outbound campaign of ``campaigns`` (none: every campaign the
+snapshot has). Stored boards without these fields read as false / empty (:func:`board_fields`); the board shown
+while none is stored under ``default`` (:func:`default_board`) shows every queue and every campaign.
 
 A message (:class:`MessageBody`) is one line of cleaned text shown as a banner on the board's TVs, ``info`` or
 ``warn``, for ``expires_in_s`` seconds (bounded); :data:`MESSAGE_ROLES` may post and clear it.
@@ -81,6 +83,8 @@ class BoardBody(BaseModel):
     group_tiles: bool = False
     team_tiles: bool = False
     teams: list[QueueName] = Field(default=[], max_length=200)
+    campaign_tiles: bool = Field(default=False, description="a tile per outbound campaign")
+    campaigns: list[QueueName] = Field(default=[], max_length=200, description="their campaigns (none: every one)")
     sound: bool = Field(default=False, description="chime when a tile enters alarm")
     kiosk: bool = Field(default=False, description="the TV's browser may play sound without a user gesture")
     language: str | None = Field(
@@ -102,6 +106,8 @@ class Board(BaseModel):
     group_tiles: bool = False
     team_tiles: bool = False
     teams: list[str] = []
+    campaign_tiles: bool = False
+    campaigns: list[str] = []
     sound: bool = False
     kiosk: bool = False
     language: str | None = None
@@ -141,15 +147,23 @@ class BoardError(UsageError):
 
 @dataclass(frozen=True)
 class SiteNames:
-    """The queue, group and team names a board may name."""
+    """The queue, group, team and campaign names a board may name."""
 
     queues: frozenset[str] = field(default_factory=frozenset)
     groups: frozenset[str] = field(default_factory=frozenset)
     teams: frozenset[str] = field(default_factory=frozenset)
+    campaigns: frozenset[str] = field(default_factory=frozenset)
 
 
 def default_board(title: str = "") -> dict[str, Any]:
-    """The board shown when none is stored: every queue, the standard tiles."""
+    """The board shown when none is stored: every queue with the standard tiles, and every campaign (a site with
+    outbound campaigns sees their drop rate against the legal limit without configuring anything)."""
+    return {**board_fields(title), "campaign_tiles": True}
+
+
+def board_fields(title: str = "") -> dict[str, Any]:
+    """Every field of a board, as a stored board lacking it reads (false, empty: boards stored before a field
+    existed keep showing what they showed)."""
     return {
         "title": title,
         "queues": [],
@@ -159,6 +173,8 @@ def default_board(title: str = "") -> dict[str, Any]:
         "group_tiles": False,
         "team_tiles": False,
         "teams": [],
+        "campaign_tiles": False,
+        "campaigns": [],
         "sound": False,
         "kiosk": False,
         "version": 0,
@@ -184,13 +200,16 @@ def field_path(loc: Iterable[int | str]) -> str:
 
 
 def name_problems(name: str, body: BoardBody, names: SiteNames) -> list[tuple[str, str]]:
-    """A reserved board name, and the queues, groups and teams ``body`` names that the site does not have."""
+    """A reserved board name, and the queues, groups, teams and campaigns ``body`` names that the site lacks."""
     found: list[tuple[str, str]] = []
     if name in RESERVED:
         found.append(("name", f"{name!r} is reserved"))
     found += [(f"queues[{i}]", f"unknown queue {q!r}") for i, q in enumerate(body.queues) if q not in names.queues]
     found += [(f"groups[{i}]", f"unknown group {g!r}") for i, g in enumerate(body.groups) if g not in names.groups]
     found += [(f"teams[{i}]", f"unknown team {t!r}") for i, t in enumerate(body.teams) if t not in names.teams]
+    found += [
+        (f"campaigns[{i}]", f"unknown campaign {c!r}") for i, c in enumerate(body.campaigns) if c not in names.campaigns
+    ]
     for p, page in enumerate(body.pages):
         found += [
             (f"pages[{p}].queues[{i}]", f"unknown queue {q!r}")
@@ -201,18 +220,24 @@ def name_problems(name: str, body: BoardBody, names: SiteNames) -> list[tuple[st
 
 
 def snapshot_names(snapshot: Mapping[str, Any] | None) -> SiteNames:
-    """The queue, group and team names a snapshot shows (queues' groups, the teams and the agents' teams)."""
+    """The queue, group, team and campaign names a snapshot shows (queues' groups, the teams and the agents'
+    teams, the campaigns)."""
     queues = (snapshot or {}).get("queues") or {}
     groups = {str(q["group"]) for q in queues.values() if isinstance(q, Mapping) and q.get("group")}
     teams = set((snapshot or {}).get("teams") or {})
     agents = (snapshot or {}).get("agents") or {}
     teams |= {str(a["team"]) for a in agents.values() if isinstance(a, Mapping) and a.get("team")}
-    return SiteNames(frozenset(queues), frozenset(groups), frozenset(teams))
+    campaigns = frozenset((snapshot or {}).get("campaigns") or {})
+    return SiteNames(frozenset(queues), frozenset(groups), frozenset(teams), campaigns)
 
 
 def site_names(site: SiteConfig, snapshot: Mapping[str, Any] | None) -> SiteNames:
-    """What a board may name: the site file's queues (its groups and teams, and the snapshot's too)."""
+    """What a board may name: the site file's queues (its groups, teams and campaigns, and the snapshot's too: a
+    campaign the site file does not list is known once a dialer event named it)."""
     shown = snapshot_names(snapshot)
     groups = {queue.group for queue in site.queues.values() if queue.group}
     teams = set(site.teams) | {agent.team for agent in site.agents.values() if agent.team}
-    return SiteNames(frozenset(site.queues), frozenset(groups) | shown.groups, frozenset(teams) | shown.teams)
+    campaigns = frozenset(site.campaigns) | shown.campaigns
+    return SiteNames(
+        frozenset(site.queues), frozenset(groups) | shown.groups, frozenset(teams) | shown.teams, campaigns
+    )

@@ -42,7 +42,6 @@ from collectors.simulator.omnichannel import CampaignPolicy, ChatPolicy, Omnicha
 from collectors.simulator.schedule import on_wall_clock, schedule_around
 from wallboard.admin.accounts import Accounts, Hashing, audit_entry, create_display_token, token_digest
 from wallboard.admin.actions import ActionFeed, AgentActions
-from wallboard.admin.boards import default_board
 from wallboard.admin.schedules import replace_schedule
 from wallboard.api import create_app
 from wallboard.api.app import serving, uvicorn_config
@@ -51,6 +50,7 @@ from wallboard.api.runtime import Runtime
 from wallboard.config import Settings
 from wallboard.core.actions import FAMILIES
 from wallboard.core.adherence.schedule import ScheduleError
+from wallboard.core.boards import board_fields
 from wallboard.core.site import SiteConfig
 from wallboard.core.users import Passwords, Role
 from wallboard.processes.api import PageMount
@@ -272,10 +272,25 @@ DEMO_THRESHOLDS: list[dict[str, object]] = [
     {"id": "call-too-long", "metric": "agent_on_call_s", "warn": 900, "alarm": 1800},
     {"id": "team-adherence", "metric": "team_adherence_pct", "warn": 90, "alarm": 80, "for_s": 60},
 ]
-# Boards the demo stores besides the default one (every queue): /tv/adherence adds a tile per team.
-
-
+# The boards the demo stores. default: every queue and the campaign; six tiles with all fourteen figures are more
+# than a portrait TV holds at readable sizes (tests/dash_app/test_tv_readable.py), so it shows ten (not AHT, logged
+# in, ringing, wrap-up). /tv/adherence adds a tile per team.
 DEMO_BOARDS: dict[str, dict[str, Any]] = {
+    "default": {
+        "campaign_tiles": True,
+        "tiles": [
+            "waiting",
+            "longest_wait",
+            "sl_interval",
+            "sl_day",
+            "asa",
+            "abandon",
+            "needed",
+            "available",
+            "on_call",
+            "paused",
+        ],
+    },  # fmt: skip
     "adherence": {
         "title": "Queues and adherence",
         "team_tiles": True,
@@ -287,7 +302,7 @@ DEMO_BOARDS: dict[str, dict[str, Any]] = {
 async def _demo_boards(store: Store, now: datetime) -> None:
     """Store the demo's boards (version 1, actor "demo"), as an ops user would through PUT /api/v1/boards."""
     for name, body in DEMO_BOARDS.items():
-        board = {**default_board(), **body, "version": 1, "updated_by": DEMO_ADMIN, "updated_ts": now.isoformat()}
+        board = {**board_fields(), **body, "version": 1, "updated_by": DEMO_ADMIN, "updated_ts": now.isoformat()}
         await store.boards.write_board(
             name, board, audit_entry(now, DEMO_ADMIN, "board.update", f"board:{name}", None, board)
         )
