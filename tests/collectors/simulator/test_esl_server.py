@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import pytest
 from fixture_paths import FREESWITCH
@@ -25,6 +26,7 @@ from collectors.simulator.views import SimEvent
 from wallboard.core.engine import State
 from wallboard.core.events import CallAnswered, CallEnded, Event
 from wallboard.core.site import SiteConfig
+from wallboard.processes.replay import replay_file
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 WAIT = 10.0
@@ -271,9 +273,10 @@ def truth(events: list[SimEvent]) -> tuple[dict[str, dict[str, int]], dict[str, 
     return dict(counts), waits, talks
 
 
-async def test_live_the_collector_gives_the_models_own_figures(server: SimulatedEslServer) -> None:
+async def test_live_the_collector_gives_the_models_own_figures(server: SimulatedEslServer, tmp_path: Path) -> None:
     """simulator -> ESL -> EslClient -> engine: per queue offered/answered/abandoned/timed out equal to the model's,
-    every answered call's wait and every ended call's talk within 0.5 s of the model's."""
+    every answered call's wait and every ended call's talk within 0.5 s of the model's; and ``wallboard replay
+    --format esl`` of the same bytes (as a second listener received them) gives the live engine's queue figures."""
     got: list[Event] = []
 
     async def sink(batch: list[Event]) -> None:
@@ -315,3 +318,16 @@ async def test_live_the_collector_gives_the_models_own_figures(server: Simulated
         for mine, theirs in ((answered[queue], waits[queue]), (ended[queue], talks[queue])):
             assert len(mine) == len(theirs)
             assert all(abs(a - b) <= 0.5 for a, b in zip(sorted(mine), sorted(theirs), strict=True))
+    capture = tmp_path / "listener.esl"
+    capture.write_bytes(probe.data)
+    replayed = replay_file(capture, "auto", SiteConfig(site="fs"))
+    assert replayed.source.format == "esl" and replayed.source.rejected == 0
+    again = replayed.state.totals()["queues"]
+    figures = (*fields, "service_level_pct")
+    assert {q: {f: again[q][f] for f in figures} for q in counts} == {
+        q: {f: totals[q][f] for f in figures} for q in counts
+    }
+    for queue in counts:
+        for figure in ("asa_s", "avg_talk_s", "max_wait_s"):
+            live, replay = totals[queue][figure], again[queue][figure]
+            assert live is not None and replay is not None and abs(replay - live) <= 0.5, (queue, figure, live, replay)
