@@ -21,6 +21,7 @@ import pytest
 from browser import new_page
 from playwright.async_api import Browser, expect
 from processes import clean_env, start, stop
+from stale_watch import RECOVERY_WAIT_MS
 
 from wallboard.admin.accounts import token_digest
 from wallboard.core.events import CallQueued
@@ -99,7 +100,7 @@ async def test_a_revoked_token_shows_not_authorised_and_comes_back_once_valid(
         record = await store.accounts.get_token(digest)
         assert record is not None and await store.accounts.revoke_token(digest)
     async with serve(port):  # the page reconnects to a server that no longer knows its token: 4401
-        await expect(page.locator("#tv-denied")).to_be_visible()
+        await expect(page.locator("#tv-denied")).to_be_visible(timeout=RECOVERY_WAIT_MS)
         await expect(page.locator("#tv-denied")).to_contain_text("Not authorised")
         await expect(page.locator("#tv-stale")).to_be_hidden()
         held = await page.evaluate("window.wallboardTv.seq()")

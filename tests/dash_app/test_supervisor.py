@@ -28,7 +28,7 @@ import httpx
 import pytest
 from browser import chromium_page, new_page, screenshot_path
 from playwright.async_api import Browser, Page, WebSocketRoute, expect
-from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
+from stale_watch import RECOVERY_WAIT_MS, STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
 from dash_app.grid import agent_rows, listed
 from wallboard.admin.accounts import Accounts
@@ -338,7 +338,7 @@ async def test_stale_banner_and_recovery_without_reload(
     await page.screenshot(path=screenshot_path("supervisor-stale.png"))
     await publisher.publish(floor(datetime.now(UTC), on_call="a3"))
     async with serve(port):
-        await expect(page.locator("#sup-stale")).to_be_hidden()
+        await expect(page.locator("#sup-stale")).to_be_hidden(timeout=RECOVERY_WAIT_MS)
         await expect(page.locator(ROW.format("a3") + ' .ag-cell[col-id="state"]')).to_have_text("On call")
         assert await page.evaluate("window.marker") == "no reload"
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from browser import HD, WAIT_MS, new_page, screenshot_path
 from playwright.async_api import Browser, Page, ViewportSize, expect
-from stale_watch import STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
+from stale_watch import RECOVERY_WAIT_MS, STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
 from dash_app.i18n import catalog
 from dash_app.layout import tile_models
@@ -370,7 +370,7 @@ async def test_stale_within_six_seconds_and_recovery_without_reload(
     await expect(page.locator("#tv-stale")).to_contain_text(re.compile(r"STALE — no data for \d+ s"))
     await publisher.publish(snapshot(waiting=5))
     async with serve(port):
-        await expect(page.locator("#tv-stale")).to_be_hidden()
+        await expect(page.locator("#tv-stale")).to_be_hidden(timeout=RECOVERY_WAIT_MS)
         await expect(page.locator('[data-queue="support"] [data-kpi="waiting"] .v')).to_have_text("5")
         assert await page.evaluate("window.marker") == "no reload"
 

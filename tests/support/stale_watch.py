@@ -14,6 +14,10 @@ from playwright.async_api import Page
 # within 6 s of it, plus the browser's timer slack (a timeout fires a few ms late).
 STALE_PROMISE_S = 6.05
 STALE_WAIT_MS = 20_000
+# A page whose server went away retries with a backoff doubling to 5 s, jittered up to +25 % (wallboard-client.js):
+# after the server is back, it may wait 6.25 s before its next try, then connect and draw. Waiting for the recovery
+# allows that plus a loaded machine's slack; the page's promise here is "recovers without a reload", not a time.
+RECOVERY_WAIT_MS = 20_000
 _RECORD_FRAMES = """(() => {
   window.__lastFrame = 0;
   const Native = window.WebSocket;
