@@ -19,7 +19,8 @@ and the queue windows like any call) but leave the displayed state alone, so an 
 open contacts against the agent's capacity (:func:`agent_channels`): the site file's
 ``agents.<id>.capacity.<channel>``, else ``channel_capacity.<channel>``, else 1. In a digital queue's agent
 counts a member is ``paused`` when paused there, ``on_call`` when at capacity on the queue's channel, else
-``available`` (it can take one more), whatever the phone does.
+``available`` (it can take one more), whatever the phone does. An agent on digital channels only shows
+``on_call`` while at capacity on all of them (:func:`shown_state`): the phone's ``available`` means nothing there.
 
 First response (``contact_responded``): the time from the contact's arrival to the agent's first reply:
 ``response_s`` as the source measured it, else ts - the contact's enter time when the engine saw it enter,
@@ -38,7 +39,7 @@ from wallboard.core.events import PHONE_CHANNELS, Channel, ContactResponded
 if TYPE_CHECKING:
     from wallboard.core.agent_state import Presence
     from wallboard.core.queues import Call, Queue
-    from wallboard.core.schema import AgentChannel
+    from wallboard.core.schema import AgentChannel, AgentStateName
     from wallboard.core.site import SiteConfig
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "first_response",
     "observe",
     "queue_channel",
+    "shown_state",
 ]
 
 DIGITAL_CHANNELS = frozenset({"chat", "email"})
@@ -184,6 +186,18 @@ def digital_queue_state(paused: bool, channels: dict[str, AgentChannel] | None, 
         return "paused"
     entry = channels.get(channel) if channels is not None else None
     return "on_call" if entry is not None and entry["open"] >= entry["capacity"] else "available"
+
+
+def shown_state(state: AgentStateName, channels: dict[str, AgentChannel] | None) -> AgentStateName:
+    """The state an agent shows: its phone's, but an agent on digital channels only (no phone queue nor phone
+    contact) who is at capacity on every one of them shows ``on_call``: it can take nothing more, and a supervisor
+    counting who is available must not count it (the phone's ``available`` of a chat-only agent means nothing)."""
+    if state != "available" or not channels:
+        return state
+    for channel, entry in channels.items():
+        if channel not in DIGITAL_CHANNELS or entry["state"] not in ("busy", "logged_out"):
+            return state
+    return "on_call" if any(entry["state"] == "busy" for entry in channels.values()) else state
 
 
 def is_digital(channel: str) -> bool:

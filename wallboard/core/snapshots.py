@@ -30,7 +30,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from wallboard.core.agent_state import BUSY_STATES, AgentState
-from wallboard.core.channels import DIGITAL_CHANNELS, ChannelView, agent_channels, digital_queue_state
+from wallboard.core.channels import DIGITAL_CHANNELS, ChannelView, agent_channels, digital_queue_state, shown_state
 from wallboard.core.metrics import required_agents
 from wallboard.core.schema import Agent as AgentEntry
 from wallboard.core.schema import AgentCall, AgentStateName, AgentTarget, QueueAgents, QueueFigures
@@ -152,6 +152,9 @@ def agent_entries(
         memberships = presence.memberships
         paused_queues = []
         loads = agent_channels(agent_id, presence, agent.calls, name, channels) if channels is not None else None
+        if loads is not None:
+            name = shown_state(name, loads)  # a chat-only agent at capacity shows on_call (wallboard.core.channels)
+            busy = busy or name == "on_call"
         for queue, member in memberships.items():
             row = counts[queue]
             row["logged_in"] += 1

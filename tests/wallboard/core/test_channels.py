@@ -75,6 +75,27 @@ def test_an_agent_on_two_chats_is_available_for_voice_and_busy_at_capacity() -> 
     assert snapshot["queues"]["support"]["agents"]["available"] == 1
 
 
+def test_a_chat_only_agent_at_capacity_shows_on_call_and_is_not_counted_available() -> None:
+    """a2 serves webchat only (capacity 2, the site default): below capacity it shows available, at capacity
+    on_call (nothing more to give), in its team's and the queue's counts alike; back under capacity, available."""
+    events = [
+        login(0, "a2", queue="webchat"),
+        chat("call_queued", 1, call_id="k1"),
+        chat("call_queued", 2, call_id="k2"),
+        chat("call_answered", 5, call_id="k1", agent="a2", wait_s=4),
+    ]
+    state = run_on(SITE, *events)
+    assert state.snapshot(at(6))["agents"]["a2"]["state"] == "available"
+    state.apply(chat("call_answered", 7, call_id="k2", agent="a2", wait_s=5))
+    snapshot = state.snapshot(at(8))
+    assert snapshot["agents"]["a2"]["state"] == "on_call"
+    assert snapshot["agents"]["a2"]["channels"]["chat"]["state"] == "busy"
+    assert snapshot["queues"]["webchat"]["agents"]["on_call"] == 1
+    assert snapshot["queues"]["webchat"]["agents"]["available"] == 0
+    state.apply(chat("call_ended", 9, call_id="k1", agent="a2", talk_s=4))
+    assert state.snapshot(at(10))["agents"]["a2"]["state"] == "available"
+
+
 def test_a_voice_call_drives_the_displayed_state_while_chats_stay_open() -> None:
     events = [*_blended(), queued(20, "v1"), answered(22, "v1", "a1", 2)]
     state = run_on(SITE, *events)
