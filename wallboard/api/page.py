@@ -1,7 +1,7 @@
 """The root page and the door of the TV boards: ``/`` opens the display token's board; ``/tv/<board>`` refuses a
 token bound to another board.
 
-The TV board itself is the Dash app ``dash_app.tv`` mounted at ``/tv`` by the CLI (``wallboard.cli._pages``):
+The TV board itself is the Dash app ``dash_app.tv`` mounted at ``/tv`` by the CLI (``wallboard.cli.run._pages``):
 this module keeps the short URL the demo announces working, so ``http://host:port/?token=...`` opens a board:
 the board the token is bound to, else ``default``. The page is static (200, no data, no secret): a one-line
 script replaces the location with ``/tv/<board>`` plus the page's own query string, so the display token is

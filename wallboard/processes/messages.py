@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 Every text the command prints for a person (a result such as "stored board floor: version 2", an error, a hint;
-``wallboard/cli.py`` and the replay report of ``processes.report``) is English in the source and marked:
+``wallboard/cli/`` and the replay report of ``processes.report``) is English in the source and marked:
 ``_("stored board {name}: version {version}").format(...)``, or ``ngettext("{n} problem", "{n} problems", n)``
 where a count is printed (Czech has three forms, Greek and Finnish two: the language's plural rule picks one).
 The English text is the message id. What a program reads is never marked: JSON, CSV, the tab-separated
