@@ -27,6 +27,9 @@ from summed counters, never averaged from the queues' percentages:
   Queues staffed separately need exactly that; agents shared between the group's queues pool the
   traffic and need somewhat fewer, so the sum is the conservative figure.
 
+A board limited to some channels (``channels``) combines only the group's queues of those channels: a queue's
+channel is its snapshot entry's ``channel``, ``voice`` when it names none (:func:`queue_channel`).
+
 ``dash_app/tv_assets/tv.js`` mirrors this module (``groupEntry``); ``tests/dash_app/test_tv.py``
 compares the browser's group tile with :func:`dash_app.layout.tile_models`.
 """
@@ -34,7 +37,7 @@ compares the browser's group tile with :func:`dash_app.layout.tile_models`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "group_entry",
     "group_queues",
     "group_window",
+    "queue_channel",
     "snapshot_groups",
     "sl_formula",
 ]
@@ -141,10 +145,21 @@ def snapshot_groups(snapshot: Mapping[str, Any]) -> list[str]:
     return sorted({str(q["group"]) for q in queues if isinstance(q, Mapping) and q.get("group")})
 
 
-def group_queues(snapshot: Mapping[str, Any], group: str) -> list[str]:
-    """The names of the snapshot's queues in ``group``, sorted."""
+def queue_channel(queue: Any) -> str:
+    """A snapshot queue entry's channel; ``voice`` when it names none (a snapshot from before channels, a queue
+    missing from the snapshot), as its tile shows it (no badge)."""
+    channel = queue.get("channel") if isinstance(queue, Mapping) else None
+    return str(channel) if channel else "voice"
+
+
+def group_queues(snapshot: Mapping[str, Any], group: str, channels: Collection[str] = ()) -> list[str]:
+    """The names of the snapshot's queues in ``group`` (of ``channels``; none: every channel), sorted."""
     queues = snapshot.get("queues") or {}
-    return sorted(name for name, q in queues.items() if isinstance(q, Mapping) and q.get("group") == group)
+    return sorted(
+        name
+        for name, q in queues.items()
+        if isinstance(q, Mapping) and q.get("group") == group and (not channels or queue_channel(q) in channels)
+    )
 
 
 def group_agents(snapshot: Mapping[str, Any], queues: Iterable[str]) -> dict[str, int]:
@@ -178,9 +193,10 @@ def _common(values: Iterable[Any]) -> Any:
     return found.pop() if len(found) == 1 else None
 
 
-def group_entry(snapshot: Mapping[str, Any], group: str) -> dict[str, Any]:
-    """``group`` as a queue-shaped entry (see the module docstring); its ``queues`` lists its members."""
-    names = group_queues(snapshot, group)
+def group_entry(snapshot: Mapping[str, Any], group: str, channels: Collection[str] = ()) -> dict[str, Any]:
+    """``group`` as a queue-shaped entry (see the module docstring) of its queues of ``channels`` (none: all of them);
+    its ``queues`` lists them."""
+    names = group_queues(snapshot, group, channels)
     entries = [snapshot["queues"][name] for name in names]
     formula = sl_formula(snapshot)
     needs = [n for n in (_number(q.get("required_agents")) for q in entries) if n is not None]

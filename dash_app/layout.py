@@ -24,6 +24,13 @@ Two options add other kinds of tile:
   is alarm while ``over_limit`` (a legal matter, whatever the thresholds say), else the worst open alert on the
   campaign (``campaign_drop_rate_pct``); over the limit the heading says so in words too (``OVER LIMIT``).
 
+A board's ``channels`` (none: every channel) keeps only the queues of those channels (the snapshot's
+``queues.<q>.channel``, ``voice`` when it names none: ``dash_app.groups.queue_channel``) on its queue tiles, its
+pages' and its groups' (:func:`board_channels`): with no ``queues``, every queue of those channels; with named
+queues, those of them; a group tile combines the group's queues of those channels, and a group with none of them
+has no tile. The snapshot decides, every time: a queue whose channel is learned later (the engine learns a chat
+queue from its first chat event) joins a chat board then. Team and campaign tiles are not queues: unaffected.
+
 Channels: a queue tile's heading carries a badge naming its channel when it is not voice (``Chat``, ``Email``,
 ``Callback``, ``Outbound``). Callback and outbound queues are phone queues: the voice figures mean what they say.
 A chat or email queue (agents take several contacts at once, ``wallboard.core.channels``) shows its own figures
@@ -81,7 +88,7 @@ from dash_app.figures import (
     team_pending,
     worst,
 )
-from dash_app.groups import group_entry, snapshot_groups
+from dash_app.groups import group_entry, group_queues, queue_channel, snapshot_groups
 from dash_app.i18n import N_, Nn_
 
 TileKind = Literal["queue", "group", "team", "campaign"]
@@ -270,18 +277,32 @@ def channel_kpis(kpis: Sequence[Kpi], channel: Any) -> list[Kpi]:
     return [shown for kpi in kpis if (shown := DIGITAL_KPIS.get(kpi.key, kpi)) is not None]
 
 
+def board_channels(board: Mapping[str, Any]) -> frozenset[str]:
+    """The channels whose queues the board shows (empty: every channel)."""
+    return frozenset(str(channel) for channel in board.get("channels") or ())
+
+
+def of_channels(snapshot: Mapping[str, Any], names: Iterable[str], channels: frozenset[str]) -> list[str]:
+    """``names`` in order, keeping only the queues of ``channels`` as the snapshot has them (empty: all of them)."""
+    queues = snapshot.get("queues") or {}
+    return [name for name in names if not channels or queue_channel(queues.get(name)) in channels]
+
+
 def board_queues(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[str]:
     """The queues a board shows: on a rotating board those of page ``page`` (modulo the pages), else its
-    ``queues`` in order, else those of its ``groups``, else every queue sorted."""
+    ``queues`` in order, else those of its ``groups``, else every queue sorted; each time only those of its
+    ``channels``."""
     pages = board.get("pages") or ()
+    channels = board_channels(board)
     if pages:
-        return [str(name) for name in pages[page % len(pages)].get("queues") or ()]
+        return of_channels(snapshot, (str(name) for name in pages[page % len(pages)].get("queues") or ()), channels)
     named = [str(name) for name in board.get("queues") or ()]
     if named:
-        return named
+        return of_channels(snapshot, named, channels)
     queues = snapshot.get("queues") or {}
     groups = set(board.get("groups") or ())
-    return sorted(name for name, queue in queues.items() if not groups or dig(queue, ("group",)) in groups)
+    every = sorted(name for name, queue in queues.items() if not groups or dig(queue, ("group",)) in groups)
+    return of_channels(snapshot, every, channels)
 
 
 def board_kpis(board: Mapping[str, Any]) -> list[Kpi]:
@@ -304,6 +325,10 @@ def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
         if not groups and not named:
             groups = snapshot_groups(snapshot)
             named = sorted(n for n, q in (snapshot.get("queues") or {}).items() if not dig(q, ("group",)))
+        channels = board_channels(board)
+        if channels:  # a group with no queue of those channels has no tile
+            groups = [name for name in groups if group_queues(snapshot, name, channels)]
+            named = of_channels(snapshot, named, channels)
         units = [("group", name) for name in groups] + [("queue", name) for name in named]
     else:
         units = [("queue", name) for name in board_queues(snapshot, board, page)]
@@ -388,7 +413,7 @@ def tile_models(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
             values = _values(TEAM_KPIS, entry, levels.get(name, {}), team_soon.get(name, {}), minutes)
             tiles.append(_tile(kind, name, title, values))
         elif kind == "group":
-            entry = group_entry(snapshot, name)
+            entry = group_entry(snapshot, name, board_channels(board))
             members = [by_queue.get(queue_name, {}) for queue_name in entry["queues"]]
             metrics = [kpi.metric for kpi in kpis if kpi.metric]
             merged = {metric: worst(m.get(metric, "ok") for m in members) for metric in metrics}

@@ -454,6 +454,11 @@
       value: tile.key }));
     const tilesError = el("span", { className: "error", id: "board-tiles-error" });
     c.tiles = { wbError: tilesError, setAttribute: () => {}, focus: () => tileBoxes[0].focus() };
+    // Only the queues of the ticked channels (none ticked: every channel): the board's "channels".
+    const channelBoxes = C.channels.map((channel) => el("input", { type: "checkbox", id: `board-channel-${channel}`,
+      value: channel }));
+    const channelsError = el("span", { className: "error", id: "board-channels-error" });
+    c.channels = { wbError: channelsError, setAttribute: () => {}, focus: () => channelBoxes[0].focus() };
     const pagesBox = el("div", { id: "board-pages" });
     const frame = el("div", { className: "preview", id: "board-preview" });
     const check = (control, text) => { withError(control); return el("label", { className: "check" }, control, text); };
@@ -499,6 +504,7 @@
       c.kiosk.checked = Boolean(board.kiosk);
       c.language.value = board.language || "";
       for (const box of tileBoxes) box.checked = (board.tiles || []).includes(box.value);
+      for (const box of channelBoxes) box.checked = (board.channels || []).includes(box.value);
       pagesBox.replaceChildren();
       (board.pages || []).forEach(pageRow);
       for (const control of Object.values(c)) setError(control, "");
@@ -601,6 +607,7 @@
         teams: list(c.teams.value), tiles: tileBoxes.filter((b) => b.checked).map((b) => b.value), pages,
         group_tiles: c.group_tiles.checked, team_tiles: c.team_tiles.checked, sound: c.sound.checked,
         campaign_tiles: c.campaign_tiles.checked, campaigns: list(c.campaigns.value),
+        channels: channelBoxes.filter((b) => b.checked).map((b) => b.value),
         kiosk: c.kiosk.checked, language: c.language.value || null,
         version: state.name === name ? state.version : 0,
       };
@@ -670,6 +677,10 @@
       el("fieldset", { className: "tiles", "aria-describedby": "board-tiles-error" },
         el("legend", {}, t("Tiles (none ticked: the standard set)")),
         tileBoxes.map((box, i) => el("label", { className: "check" }, box, t(C.tiles[i].label))), tilesError),
+      el("fieldset", { className: "tiles", id: "board-channels", "aria-describedby": "board-channels-error" },
+        el("legend", {}, t("Channels (none ticked: every channel)")),
+        labelled("channels", C.channels).map(([, text], i) => el("label", { className: "check" }, channelBoxes[i],
+          text)), channelsError),
       el("h3", {}, t("Rotation")),
       el("p", { className: "ops-hint" },
         t("Pages the TV turns through, each with its queues and seconds; none: one page.")),

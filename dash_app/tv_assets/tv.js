@@ -139,7 +139,11 @@
   }
   const snapshotGroups = (snap) => [...new Set(Object.values(snap.queues || {}).map((q) => q && q.group)
     .filter(Boolean).map(String))].sort();
-  const groupQueues = (snap, g) => Object.keys(snap.queues || {}).filter((n) => (snap.queues[n] || {}).group === g).sort();
+  const queueChannel = (q) => String((q && q.channel) || "voice");  // groups.queue_channel: none named reads as voice
+  const ofChannels = (snap, names, channels) =>  // layout.of_channels: those of channels (none: every one), in order
+    names.filter((n) => !channels.size || channels.has(queueChannel(dig(snap, ["queues", n]))));
+  const groupQueues = (snap, g, channels = new Set()) =>
+    ofChannels(snap, Object.keys(snap.queues || {}).filter((n) => (snap.queues[n] || {}).group === g), channels).sort();
   function groupAgents(snap, names) {
     const members = new Set(names), out = Object.fromEntries(AGENT_KEYS.map((k) => [k, 0]));
     const agents = Object.values(snap.agents || {});
@@ -162,8 +166,8 @@
     return out;
   }
   const common = (values) => { const s = new Set(values); return s.size === 1 ? [...s][0] : null; };
-  function groupEntry(snap, g) {
-    const names = groupQueues(snap, g), entries = names.map((n) => snap.queues[n]), f = slFormula(snap);
+  function groupEntry(snap, g, channels) {
+    const names = groupQueues(snap, g, channels), entries = names.map((n) => snap.queues[n]), f = slFormula(snap);
     const needs = entries.map((q) => num(q.required_agents)).filter((n) => n !== null);
     const waits = entries.map((q) => num(q.longest_wait_s)).filter((n) => n !== null);
     const sum = (k) => entries.reduce((t, q) => t + Math.trunc(num(q[k]) || 0), 0);
@@ -180,13 +184,15 @@
   }
 
   // -- tile models (dash_app/layout.py) --
+  const boardChannels = (board) => new Set((board.channels || []).map(String));  // layout.board_channels
   function boardQueues(snap, board, pageIndex) {
-    const pages = board.pages || [];
-    if (pages.length) return pages[pageIndex % pages.length].queues.map(String);
-    if ((board.queues || []).length) return board.queues.map(String);
+    const pages = board.pages || [], channels = boardChannels(board);
+    if (pages.length) return ofChannels(snap, pages[pageIndex % pages.length].queues.map(String), channels);
+    if ((board.queues || []).length) return ofChannels(snap, board.queues.map(String), channels);
     const groups = new Set(board.groups || []);
     const queues = snap.queues || {};
-    return Object.keys(queues).filter((n) => !groups.size || groups.has(dig(queues[n], ["group"]))).sort();
+    const every = Object.keys(queues).filter((n) => !groups.size || groups.has(dig(queues[n], ["group"]))).sort();
+    return ofChannels(snap, every, channels);
   }
   function boardUnits(snap, board, pageIndex) {
     let units;
@@ -195,6 +201,11 @@
       if (!groups.length && !named.length) {
         groups = snapshotGroups(snap);
         named = Object.keys(snap.queues || {}).filter((n) => !dig(snap.queues[n], ["group"])).sort();
+      }
+      const channels = boardChannels(board);
+      if (channels.size) {  // a group with no queue of those channels has no tile
+        groups = groups.filter((g) => groupQueues(snap, g, channels).length);
+        named = ofChannels(snap, named, channels);
       }
       units = [...groups.map((n) => ["group", n]), ...named.map((n) => ["queue", n])];
     } else units = boardQueues(snap, board, pageIndex).map((n) => ["queue", n]);
@@ -267,7 +278,7 @@
         kv = values(cat, cat.team_kpis, dig(snap, ["teams", name]) || {}, (m) => teams.get(`${name}\u0000${m}`) || "ok",
           (m) => teamsComing.get(`${name}\u0000${m}`) || null, minutes);
       } else if (kind === "group") {
-        const entry = groupEntry(snap, name);
+        const entry = groupEntry(snap, name, boardChannels(board));
         title = window.wbI18n.tn(cat.group_title[0], cat.group_title[1], entry.queues.length, { group: name });
         kv = values(cat, kpis, entry, (m) => worst(entry.queues.map((q) => queueLevel(q)(m))),
           (m) => entry.queues.reduce((a, q) => sooner(a, queuePending(q)(m)), null), minutes);

@@ -364,6 +364,35 @@ def test_channel_badge_and_a_chat_queues_own_figures() -> None:
     assert [k.key for k in picked.kpis] == ["waiting", "first_response"]
 
 
+def test_a_chat_board_shows_only_chat_tiles() -> None:
+    """``channels`` keeps only the queues of those channels: with no queues named every one of them, else the named
+    ones of them (in the board's order), a page's likewise; a group tile combines the group's queues of those
+    channels (a group with none has no tile). A queue naming no channel is voice; one whose channel is learned later
+    joins the board when the snapshot says so."""
+    snapshot: dict[str, Any] = {
+        "queues": {"chat": queue(channel="chat"), "web": queue(channel="chat", group="sales"),
+                   "mail": queue(channel="email"), "phone": queue(), "sales": queue(channel="voice", group="sales")},
+    }  # fmt: skip
+    chat = {"channels": ["chat"]}
+    assert [t.name for t in tile_models(snapshot, chat)] == ["chat", "web"]
+    assert {t.badge for t in tile_models(snapshot, chat)} == {"Chat"}
+    assert [t.name for t in tile_models(snapshot, {**chat, "queues": ["web", "phone", "chat"]})] == ["web", "chat"]
+    assert [t.name for t in tile_models(snapshot, {"channels": ["voice"], "groups": ["care"]})] == ["phone"]
+    paged = {**chat, "pages": [{"queues": ["mail", "chat"], "seconds": 10}]}
+    assert [t.name for t in tile_models(snapshot, paged)] == ["chat"]
+    digital = tile_models(snapshot, {"group_tiles": True, "channels": ["chat", "email"], "tiles": ["waiting"]})
+    assert [(t.kind, t.title, t.kpis[0].text) for t in digital] == [
+        ("group", "care · 2 queues", "6"),  # chat and mail, not phone
+        ("group", "sales · 1 queue", "3"),
+    ]
+    assert [t.name for t in tile_models(snapshot, {"group_tiles": True, "channels": ["email"]})] == ["care"]
+    named = {**chat, "queues": ["phone"]}
+    assert tile_models(snapshot, named) == []
+    snapshot["queues"]["phone"] |= {"channel": "chat"}  # its first chat event: the engine learns its channel
+    assert [t.name for t in tile_models(snapshot, named)] == ["phone"]
+    assert [t.name for t in tile_models(snapshot, chat)] == ["chat", "phone", "web"]
+
+
 def test_group_title_is_a_plural_message() -> None:
     """The group heading's English forms come from one plural message (the browser picks the language's form)."""
     snapshot = {"queues": {"a": queue(group="x"), "b": queue(group="y"), "c": queue(group="y")}}

@@ -233,7 +233,8 @@ async def test_a_threshold_limited_to_a_channel_and_one_on_a_campaign_round_trip
 
 async def test_a_board_is_created_with_inline_problems_and_previewed(page: Page, store: Store) -> None:
     """A new board naming an unknown queue gets the API's reason under the queues field; fixed, it is stored with
-    its tiles, campaign tiles and rotation (read back into the form), and the preview shows /tv/<board>."""
+    its tiles, campaign tiles, channels and rotation (read back into the form, kept when saved again), and the preview
+    shows /tv/<board>."""
     await log_in(page, "ops1")
     await page.click("#nav-boards")
     await page.click("#board-new")
@@ -244,6 +245,8 @@ async def test_a_board_is_created_with_inline_problems_and_previewed(page: Page,
     await page.check("#board-campaign-tiles")
     await page.check("#board-tile-waiting")
     await page.check("#board-tile-sl_interval")
+    await page.check("#board-channel-email")
+    await page.check("#board-channel-chat")
     await page.click("#board-add-page")
     await page.fill("#board-page-0-queues", "sales")
     await page.fill("#board-page-0-seconds", "abc")
@@ -263,11 +266,17 @@ async def test_a_board_is_created_with_inline_problems_and_previewed(page: Page,
         ["waiting", "sl_interval"],
     )
     assert board["pages"] == [{"title": "", "queues": ["sales"], "seconds": 20}]
-    assert (board["campaign_tiles"], board["campaigns"]) == (True, ["renewals"])
+    assert (board["campaign_tiles"], board["campaigns"], board["channels"]) == (True, ["renewals"], ["chat", "email"])
     await page.click("#nav-thresholds")  # the form filled again from the stored board
     await page.click("#nav-boards")
     await expect(page.locator("#board-campaigns")).to_have_value("renewals")
     await expect(page.locator("#board-campaign-tiles")).to_be_checked()
+    await expect(page.locator("#board-channel-chat")).to_be_checked()
+    await expect(page.locator("#board-channel-voice")).not_to_be_checked()
+    await page.click("#board-save")  # saved again as read: the channels stay
+    await expect(page.locator("#board-message")).to_have_text("saved board floor2: version 2")
+    again = await store.boards.get_board("floor2")
+    assert again is not None and again["channels"] == ["chat", "email"]
     await expect(page.locator("#board-preview iframe")).to_have_attribute("src", _starts_with("/tv/floor2?"))
 
 

@@ -297,7 +297,8 @@ async def test_channels_and_campaigns_on_the_default_board(
 ) -> None:
     """The default board (none stored) shows a chat queue with its badge and its own figures and a tile per
     campaign, exactly as tile_models() computes them: over the limit says so in words; the board still fits. In
-    Czech a group's heading takes the language's plural form (2-4: "fronty"), and the badges are translated."""
+    Czech a group's heading takes the language's plural form (2-4: "fronty"), and the badges are translated; a board
+    of voice and chat leaves the email queues out, on their own tiles and in their group's, as tile_models() does."""
     snap = channels_snapshot()
     await publisher.publish(snap)
     async with serve(port) as base:
@@ -322,13 +323,17 @@ async def test_channels_and_campaigns_on_the_default_board(
         await assert_fits(page, HD)
         await page.screenshot(path=screenshot_path("wallboard-tv-channels.png"))
 
-        await store.boards.write_board(
-            "groups", {**default_board(), "group_tiles": True, "version": 1}, {"actor": "test"}
-        )
+        grouped = {**default_board(), "group_tiles": True, "channels": ["voice", "chat"]}
+        await store.boards.write_board("groups", {**grouped, "version": 1}, {"actor": "test"})
         czech = await open_page(browser, base, f"/tv/groups?token={token}&lang=cs")
         await expect(czech.locator('[data-group="care"] .title .name')).to_have_text("care · 1 fronta")
-        await publisher.publish({**snap, "queues": {**snap["queues"], "billing": queue("billing", 1)}})
-        await expect(czech.locator('[data-group="care"] .title .name')).to_have_text("care · 2 fronty")
+        emails = {"mail": queue("mail", 5, channel="email"), "inbox": queue("inbox", 4, channel="email", group=None)}
+        wider = {**snap, "queues": {**snap["queues"], "billing": queue("billing", 1), **emails}}
+        await publisher.publish(wider)
+        await expect(czech.locator('[data-group="care"] .title .name')).to_have_text("care · 2 fronty")  # not mail
+        tiles = [(t["kind"], t["name"], t["kpis"][0][2]) for t in await czech.evaluate(READ_TILES)]
+        assert [tile[:2] for tile in tiles] == [(t.kind, t.name) for t in tile_models(wider, grouped)]
+        assert tiles[:2] == [("group", "care", "4"), ("queue", "chat", "2")]  # 3 + 1 waiting; no inbox tile
         await expect(czech.locator('[data-queue="chat"] .badge')).to_have_text(catalog("cs")["Chat"])
         await expect(czech.locator('[data-campaign="renewals"] .badge')).to_have_text(catalog("cs")["OVER LIMIT"])
         assert await czech.evaluate("[...window.wbI18n.missing]") == []

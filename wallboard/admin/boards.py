@@ -80,8 +80,10 @@ class BoardToken:
 
 
 async def list_boards(store: BoardStore) -> dict[str, dict[str, Any]]:
-    """Every stored board by name, plus ``default`` while none is stored under that name."""
-    return {DEFAULT_BOARD: default_board(), **await store.list_boards()}
+    """Every stored board by name (a field it lacks reads false / empty, as :func:`read_board`), plus ``default``
+    while none is stored under that name."""
+    stored = await store.list_boards()
+    return {DEFAULT_BOARD: default_board(), **{name: {**board_fields(), **board} for name, board in stored.items()}}
 
 
 async def read_board(store: BoardStore, name: str) -> dict[str, Any]:

@@ -7,14 +7,17 @@ A board is a JSON document in the hash ``wb:{site}:config:boards`` (board name -
     {"title": str, "queues": [queue...], "groups": [group...], "tiles": [figure key...],
      "pages": [{"title": str, "queues": [queue...], "seconds": int}], "group_tiles": bool,
      "team_tiles": bool, "teams": [team...], "campaign_tiles": bool, "campaigns": [campaign...],
-     "sound": bool, "kiosk": bool, "version": int, "updated_by": str | None, "updated_ts": iso | None}
+     "channels": [channel...], "sound": bool, "kiosk": bool, "version": int, "updated_by": str | None,
+     "updated_ts": iso | None}
 
 Empty ``queues`` and ``groups`` mean every queue; empty ``tiles`` means the standard set
 (``TILE_KEYS``, the figures of ``dash_app.layout.KPIS``: a test keeps the two lists equal);
 ``pages`` (optional) make the TV rotate between queue subsets, ``seconds`` each. ``group_tiles``
 shows one combined tile per group (of ``groups``; none and no ``queues``: every group) instead of
 one per queue; ``team_tiles`` adds an adherence tile per team of ``teams`` (none: every team), ``campaign_tiles``
-a tile per outbound campaign of ``campaigns`` (none: every campaign of the snapshot). ``sound``
+a tile per outbound campaign of ``campaigns`` (none: every campaign of the snapshot). ``channels`` (voice, chat,
+email, callback, outbound; none: every channel) keeps only the queues of those channels on its queue and group
+tiles (with no ``queues``: every queue of those channels). ``sound``
 chimes when a tile enters alarm; ``kiosk`` says the TV's browser may play it without a click. Stored
 boards without these fields read as false / empty. The models and checks are ``wallboard.core.boards``,
 the use cases (shared with ``wallboard boards ...``) ``wallboard.admin.boards``.

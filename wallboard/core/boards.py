@@ -8,7 +8,8 @@ by the API and the CLI alike)::
     {"title": str, "queues": [queue...], "groups": [group...], "tiles": [figure key...],
      "pages": [{"title": str, "queues": [queue...], "seconds": int}], "group_tiles": bool,
      "team_tiles": bool, "teams": [team...], "campaign_tiles": bool, "campaigns": [campaign...],
-     "sound": bool, "kiosk": bool, "version": int, "updated_by": str | None, "updated_ts": iso | None}
+     "channels": [channel...], "sound": bool, "kiosk": bool, "version": int, "updated_by": str | None,
+     "updated_ts": iso | None}
 
 :class:`BoardBody` is a board as written (validated when built: an invalid board cannot exist);
 :func:`name_problems` then checks its queue, group, team and campaign names against the site's (:class:`SiteNames`),
@@ -16,7 +17,9 @@ so every problem is reported by field (``queues[1]``, ``pages[0].seconds``) whoe
 ``sound`` makes the TV chime when a tile enters alarm; ``kiosk`` says the TV's browser plays sound without a
 user gesture (started with ``--autoplay-policy=no-user-gesture-required``), so the page does not ask for a
 click first. ``campaign_tiles`` adds a tile per outbound campaign of ``campaigns`` (none: every campaign the
-snapshot has). Stored boards without these fields read as false / empty (:func:`board_fields`); the board shown
+snapshot has). ``channels`` (``wallboard.core.events.CHANNELS``; none: every channel) keeps only the queues of
+those channels on the board's queue and group tiles (``dash_app.layout``): a chat board, whichever queues it names.
+Stored boards without these fields read as false / empty (:func:`board_fields`); the board shown
 while none is stored under ``default`` (:func:`default_board`) shows every queue and every campaign.
 
 A message (:class:`MessageBody`) is one line of cleaned text shown as a banner on the board's TVs, ``info`` or
@@ -31,6 +34,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from wallboard.core.events import CHANNELS, Channel
 from wallboard.core.site import SiteConfig
 from wallboard.core.text import CleanText
 from wallboard.core.users import Role
@@ -85,6 +89,9 @@ class BoardBody(BaseModel):
     teams: list[QueueName] = Field(default=[], max_length=200)
     campaign_tiles: bool = Field(default=False, description="a tile per outbound campaign")
     campaigns: list[QueueName] = Field(default=[], max_length=200, description="their campaigns (none: every one)")
+    channels: list[Channel] = Field(
+        default=[], max_length=len(CHANNELS), description="only the queues of these channels (none: every channel)"
+    )
     sound: bool = Field(default=False, description="chime when a tile enters alarm")
     kiosk: bool = Field(default=False, description="the TV's browser may play sound without a user gesture")
     language: str | None = Field(
@@ -108,6 +115,7 @@ class Board(BaseModel):
     teams: list[str] = []
     campaign_tiles: bool = False
     campaigns: list[str] = []
+    channels: list[str] = []
     sound: bool = False
     kiosk: bool = False
     language: str | None = None
@@ -175,6 +183,7 @@ def board_fields(title: str = "") -> dict[str, Any]:
         "teams": [],
         "campaign_tiles": False,
         "campaigns": [],
+        "channels": [],
         "sound": False,
         "kiosk": False,
         "version": 0,

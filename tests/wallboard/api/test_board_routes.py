@@ -95,6 +95,7 @@ async def test_stale_version_is_a_conflict(store: Store, site_file: Path) -> Non
         ({"team_tiles": True, "teams": ["care-a", "night-shift"]}, "teams[1]"),
         ({"campaign_tiles": True, "campaigns": ["renewals", "b2b", "winback"]}, "campaigns[2]"),
         ({"campaign_tiles": True, "campaigns": [""]}, "campaigns[0]"),
+        ({"channels": ["chat", "fax"]}, "channels[1]"),
     ],
 )
 async def test_invalid_board_is_422_naming_the_field(
@@ -157,6 +158,23 @@ async def test_campaign_tiles_round_trip_and_an_older_board_reads_without(store:
     shown = read.json()
     assert (shown["campaign_tiles"], shown["campaigns"], shown["version"]) == (True, ["renewals", "b2b"], 2)
     assert (old.json()["campaign_tiles"], old.json()["campaigns"]) == (False, [])
+
+
+async def test_channels_round_trip_and_an_older_board_reads_every_channel(store: Store, site_file: Path) -> None:
+    """A board of chat and email queues is stored, versioned and read back as sent (in the API's list too); a board
+    stored before the field existed, and the default board, read ``[]``: every channel."""
+    board = {**BOARD, "channels": ["chat", "email"]}
+    async with api(store, site_file=site_file) as a:
+        put = await a.http.put("/api/v1/boards/floor2", json=board, headers=a.headers[Role.OPS])
+        again = await a.http.put("/api/v1/boards/floor2", json={**board, "version": 1}, headers=a.headers[Role.OPS])
+        await store.boards.write_board("old", {"title": "Old", "queues": [], "version": 3}, {"action": "test"})
+        listed = await a.http.get("/api/v1/boards", headers=a.headers[Role.VIEWER])
+        old = await a.http.get("/api/v1/boards/old", headers=a.headers[Role.VIEWER])
+    assert put.status_code == 200, put.text
+    assert (put.json()["channels"], again.json()["version"]) == (["chat", "email"], 2)
+    assert (listed.json()["floor2"]["channels"], listed.json()["floor2"]["version"]) == (["chat", "email"], 2)
+    every_channel = (old.json(), listed.json()["old"], listed.json()["default"])
+    assert [shown["channels"] for shown in every_channel] == [[], [], []]
 
 
 async def test_board_writes_need_manage_boards(store: Store, site_file: Path) -> None:
