@@ -38,14 +38,14 @@ from grafana_foundation_sdk.models.dashboard import (
     ValueMappingResult,
 )
 
-from wallboard.grafana.dashboards import (
+from wallboard.grafana.panels import (
     DATASOURCE,
-    _base,
-    _interval_series,
-    _query,
-    _query_variable,
-    _series,
-    _stat,
+    base_dashboard,
+    interval_series,
+    query_variable,
+    series,
+    stat_panel,
+    target,
 )
 
 CAMPAIGNS = 'site="$site", campaign=~"$campaign"'
@@ -57,7 +57,7 @@ WINDOW_NOTE = "over the regulator's rolling window (Ofcom 24 h, FCC 30 days, or 
 def _campaign_variable() -> QueryVariable:
     """The site's campaigns (every campaign the engine counts has an attempts counter)."""
     query = 'label_values(wallboard_campaign_dial_attempts_total{site="$site"}, campaign)'
-    return _query_variable("campaign", "Campaign", query, multi=True)
+    return query_variable("campaign", "Campaign", query, multi=True)
 
 
 def _gauge(family: str) -> str:
@@ -96,9 +96,9 @@ def _over_limit_mappings() -> list[ValueMapping]:
 
 def _with_campaign_row(board: Dashboard) -> Dashboard:
     """The row repeated per selected campaign: the campaign judged against its own limit."""
-    limit = _query(_gauge("drop_limit_percent"), LIMIT_LEGEND, "B", instant=True)
+    limit = target(_gauge("drop_limit_percent"), LIMIT_LEGEND, "B", instant=True)
     drop_now = (
-        _stat(
+        stat_panel(
             "Drop rate",
             f"Dropped calls in % of live answers (answered + dropped) {WINDOW_NOTE}: red above the campaign's limit.",
             "percent",
@@ -110,7 +110,7 @@ def _with_campaign_row(board: Dashboard) -> Dashboard:
         .decimals(2)
     )
     over = (
-        _stat(
+        stat_panel(
             "Over the limit",
             f"Whether the drop rate {WINDOW_NOTE} is above the campaign's legal limit now (the alert's condition).",
             "none",
@@ -119,26 +119,26 @@ def _with_campaign_row(board: Dashboard) -> Dashboard:
         .mappings(_over_limit_mappings())
         .color_scheme(FieldColor().mode(FieldColorModeId.THRESHOLDS))
     )
-    connect = _stat(
+    connect = stat_panel(
         "Connect rate",
         f"Calls answered by a live person and connected to an agent, in % of the dialer's results {WINDOW_NOTE}.",
         "percent",
         _gauge("connect_rate_percent"),
     ).decimals(1)
-    attempts = _stat(
+    attempts = stat_panel(
         "Dial attempts in the time range",
         "Calls the dialer placed for the campaign over the dashboard's time range.",
         "short",
         f"max({_increase('dial_attempts', '$__range')})",
     ).decimals(0)
     history = (
-        _series(
+        series(
             "Drop rate against the limit",
             f"The drop rate {WINDOW_NOTE}, as the engine computed it at each moment; the dashed line is the "
             "campaign's legal limit, the curve turns red above it.",
             "percent",
-            _query(_gauge("drop_rate_percent"), "drop rate", "A"),
-            _query(_gauge("drop_limit_percent"), LIMIT_LEGEND, "B"),
+            target(_gauge("drop_rate_percent"), "drop rate", "A"),
+            target(_gauge("drop_limit_percent"), LIMIT_LEGEND, "B"),
             span=24,
         )
         .with_transformation(_limit_as_threshold())
@@ -154,7 +154,7 @@ def _with_campaign_row(board: Dashboard) -> Dashboard:
 
 def outbound_campaigns() -> Dashboard:
     """Each campaign's drop rate against its legal limit, then attempts, outcomes, connects and talk per interval."""
-    board = _base(
+    board = base_dashboard(
         "Wallboard / Outbound campaigns",
         "wallboard-outbound-campaigns",
         "Dialer campaigns: the drop rate over the regulator's window against each campaign's legal limit, "
@@ -162,49 +162,49 @@ def outbound_campaigns() -> Dashboard:
     ).with_variable(_campaign_variable())
     board = _with_campaign_row(board).with_row(Row("Selected campaigns, per $window"))
     board = board.with_panel(
-        _interval_series(
+        interval_series(
             "Dial attempts per interval",
             "Calls the dialer placed for each campaign per $window interval.",
             "short",
-            _query(_per_campaign(_increase("dial_attempts", "$window")), "{{campaign}}"),
+            target(_per_campaign(_increase("dial_attempts", "$window")), "{{campaign}}"),
         )
     )
-    outcomes = _interval_series(
+    outcomes = interval_series(
         "Results by outcome per interval",
         "The dialer's outcomes per $window interval, the selected campaigns together: answered (a live person "
         "connected to an agent), dropped (a live person the dialer abandoned), machine, no_answer, busy.",
         "short",
-        _query(f"sum by (result) (max by (campaign, result) ({_increase('dial_results', '$window')}))", "{{result}}"),
+        target(f"sum by (result) (max by (campaign, result) ({_increase('dial_results', '$window')}))", "{{result}}"),
     )
     board = board.with_panel(outcomes.stacking(StackingConfig().mode(StackingMode.NORMAL)))
     answered = _increase("dial_results", "$window", CAMPAIGNS + ', result="answered"')
     results = f"sum by (campaign) (max by (campaign, result) ({_increase('dial_results', '$window')}))"
     board = board.with_panel(
-        _interval_series(
+        interval_series(
             "Connect rate per interval",
             "Answered results in % of all the dialer's results, per campaign and $window interval (the same "
             "definition as the regulator-window figure above).",
             "percent",
-            _query(f"100 * {_per_campaign(answered)} / ({results} > 0)", "{{campaign}}"),
+            target(f"100 * {_per_campaign(answered)} / ({results} > 0)", "{{campaign}}"),
         )
         .min(0)
         .max(100)
     )
     talk = _per_campaign(_increase("talk_seconds", "$window"))
     board = board.with_panel(
-        _interval_series(
+        interval_series(
             "Talk time per interval",
             "Seconds of talk on each campaign's connects per $window interval.",
             "s",
-            _query(talk, "{{campaign}}"),
+            target(talk, "{{campaign}}"),
         )
     )
     board = board.with_panel(
-        _interval_series(
+        interval_series(
             "Average talk per connect",
             "Talk time divided by the calls connected to an agent, per campaign and $window interval.",
             "s",
-            _query(f"{talk} / ({_per_campaign(answered)} > 0)", "{{campaign}}"),
+            target(f"{talk} / ({_per_campaign(answered)} > 0)", "{{campaign}}"),
         )
     )
     return board.with_panel(_range_outcomes()).with_panel(_over_limit_timeline())
@@ -224,7 +224,7 @@ def _range_outcomes() -> bargauge.Panel:
         .span(12)
         .orientation(VizOrientation.HORIZONTAL)
         .display_mode(BarGaugeDisplayMode.BASIC)
-        .with_target(_query(expr, "{{campaign}} {{result}}", instant=True))
+        .with_target(target(expr, "{{campaign}} {{result}}", instant=True))
     )
 
 
@@ -238,5 +238,5 @@ def _over_limit_timeline() -> statetimeline.Panel:
         .height(6)
         .span(24)
         .mappings(_over_limit_mappings())
-        .with_target(_query(_per_campaign(f"wallboard_campaign_over_limit{{{CAMPAIGNS}}}"), "{{campaign}}"))
+        .with_target(target(_per_campaign(f"wallboard_campaign_over_limit{{{CAMPAIGNS}}}"), "{{campaign}}"))
     )
