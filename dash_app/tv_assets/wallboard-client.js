@@ -201,6 +201,7 @@ window.wallboardClient = (() => {
     }
 
     setInterval(tick, TICK_MS);
+    if (window.wbI18n) window.wbI18n.onChange(tick);  // the clock and the ages in the new language at once
     tick();
     return {
       token, connect, deny, snapshot: () => snap, denied: () => denied, stale: () => stale,
