@@ -324,7 +324,13 @@ async def test_demo_announces_its_url_serves_it_and_stops_every_child_on_sigterm
         assert (await http.get(url)).status_code == 200
         ops = await http.get(url.split("?", 1)[0].rstrip("/") + "/ops/")  # the Dash ops page is served too
         assert ops.status_code == 200 and "dash" in ops.text.lower()
-        thresholds = await http.get(url.split("?", 1)[0].rstrip("/") + "/api/v1/thresholds", params={"token": token})
+        thresholds = await http.get(f"{base}/api/v1/thresholds", params={"token": token})
+        assert thresholds.status_code == 403, "a TV's display token does not read the thresholds"
+        user = re.search(r"user '(?P<name>[^']+)', password '(?P<password>[^']+)'", demo.log())
+        assert user, demo.log()
+        login = await http.post(f"{base}/api/v1/login", json=user.groupdict())
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        thresholds = await http.get(f"{base}/api/v1/thresholds", headers=headers)
         assert thresholds.status_code == 200 and thresholds.json()["thresholds"], "the demo judges its floor"
     ws_base = base.replace("http", "ws", 1)
     async with connect_ws(f"{ws_base}/ws?token={token}", proxy=None, open_timeout=WAIT_S) as ws:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 CONFIG = THRESHOLDS_CONFIG
 ACTION = "thresholds.update"
 SiteQuery = Query(default=None, description="Site (default: the first site the API serves).")
-Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True))]
+Reader = Annotated[Principal, Depends(require(Permission.READ, cookie=True, display=False))]  # no TV shows thresholds
 Editor = Annotated[Principal, Depends(require(Permission.EDIT_THRESHOLDS, cookie=True))]
 
 

@@ -61,6 +61,16 @@ async def test_version_zero_is_the_site_file(store: Store, site_file: Path) -> N
     }
 
 
+async def test_a_display_token_reads_no_thresholds_a_viewer_does(store: Store, site_file: Path) -> None:
+    """No TV shows the thresholds (levels come with the snapshot's alerts): a display token gets 403 on them and on
+    their history, a logged-in viewer reads both."""
+    async with api(store, site_file=site_file, display=True) as a:
+        for path in ("/api/v1/thresholds", "/api/v1/thresholds/history"):
+            refused = await a.http.get(path, headers=a.headers["display"])
+            assert refused.status_code == 403 and "display token" in refused.json()["detail"], path
+            assert (await a.http.get(path, headers=a.headers[Role.VIEWER])).status_code == 200, path
+
+
 async def test_put_writes_the_next_version_audits_and_announces(store: Store, site_file: Path) -> None:
     """A valid PUT at the current version stores version 1, publishes a notice and audits old -> new."""
     async with api(store, site_file=site_file) as a, store.client.pubsub() as pubsub:
