@@ -61,23 +61,26 @@ the queue unanswered is only known *after* the leave (tests/fixtures/asterisk22-
   fields) are logged at WARNING with their byte offset and counted in ``rejected``; ``feed()``
   never raises. The call map is bounded
   (``max_calls``, oldest dropped first and counted in ``evicted``) so lost Hangups cannot leak.
+
+Layout: the call handlers (queue, answer, hold, transfer) and the call bookkeeping are here; the
+member and QueueStatus-list handlers are ``collectors.ami.members.MemberMapping``, mixed into
+``AmiMapper``; the header readers they share are ``collectors.ami.fields``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from collectors.ami.protocol import Frame, ListAssembler, ListResult, drop_events
+from collectors.ami.fields import MAX_SECONDS as MAX_SECONDS  # re-exported: importers of the old module
+from collectors.ami.fields import Reject, caller, chan_key, event_time, first, integer, member, required, seconds
+from collectors.ami.frames import Frame
+from collectors.ami.lists import ListAssembler
+from collectors.ami.members import MemberMapping
+from collectors.ami.protocol import drop_events
 from wallboard.core.events import (
-    AgentDevice,
-    AgentLogin,
-    AgentLogout,
-    AgentPaused,
     AgentRang,
-    AgentUnpaused,
     CallAbandoned,
     CallAnswered,
     CallEnded,
@@ -85,14 +88,9 @@ from wallboard.core.events import (
     CallHold,
     CallQueued,
     CallTransferred,
-    DeviceState,
     EndedBy,
-    EntryInfo,
     Event,
     ExitReason,
-    MemberInfo,
-    QueueInfo,
-    Snapshot,
     SourceReset,
 )
 
@@ -100,21 +98,11 @@ logger = logging.getLogger(__name__)
 
 MAX_CALLS = 100_000
 
-# Asterisk's numeric device states (member Status), in enum order.
-_DEVICE_STATES: tuple[DeviceState, ...] = (
-    "unknown", "idle", "in_use", "busy", "invalid", "unavailable", "ringing", "ring_in_use", "on_hold",
-)  # fmt: skip
 _QUEUESTATUS: dict[str, ExitReason | None] = {
     "TIMEOUT": "timeout", "FULL": "full", "WITHDRAW": "withdraw", "CONTINUE": None,
     "JOINEMPTY": "empty", "LEAVEEMPTY": "empty", "JOINUNAVAIL": "empty", "LEAVEUNAVAIL": "empty",
 }  # fmt: skip
 _ENDED_BY: dict[str, EndedBy] = {"caller": "caller", "agent": "agent", "transfer": "transfer"}
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_NO_CALLER = frozenset({"<unknown>", "unknown"})
-# The longest duration a frame may carry (ten years): a longer HoldTime/TalkTime/RingTime (1e30, 1e308), like
-# text or a negative number, is no figure: None (unknown), the call still counted; the engine's own plausibility
-# bound (the site's max_duration_s) is far shorter.
-MAX_SECONDS = 10 * 365 * 86_400.0
 # The figure an event should carry, and the reason a frame without it is counted as degraded.
 _FIGURES = {"call_answered": ("wait_s", "HoldTime"), "call_ended": ("talk_s", "TalkTime")}
 _LIST_NAMES = "QueueParams QueueMember QueueEntry QueueStatusComplete QueueSummary QueueSummaryComplete".split()
@@ -138,10 +126,6 @@ DROPPED_EVENTS = tuple(
 )
 
 _PENDING = ("left", "abandoned")
-
-
-class _Reject(Exception):
-    """A frame this mapper cannot use (missing or invalid required field); never leaves ``feed()``."""
 
 
 class _Call:
@@ -169,92 +153,7 @@ def make_drop_predicate() -> Callable[[bytes], bool]:
     return drop_events(DROPPED_EVENTS, keep_varset=("QUEUESTATUS",))
 
 
-def _event_time(frame: Frame, received_at: datetime) -> datetime:
-    raw = frame.get("Timestamp")
-    if raw is None:
-        return received_at
-    try:
-        return datetime.fromtimestamp(float(raw), UTC)
-    except (ValueError, OverflowError, OSError):
-        return received_at
-
-
-def _required(frame: Frame, key: str) -> str:
-    value = frame.get(key)
-    if not value:
-        raise _Reject(f"missing {key}")
-    return value
-
-
-def _first(frame: Frame, *keys: str) -> str | None:
-    for key in keys:
-        value = frame.get(key)
-        if value:
-            return value
-    return None
-
-
-def _seconds(raw: str | None, key: str, scale: float = 1.0) -> float | None:
-    """A duration field; None when absent, not a number or outside 0..MAX_SECONDS (a degraded figure, no reject)."""
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw) * scale
-    except ValueError:
-        return None
-    if not (0 <= value <= MAX_SECONDS):  # NaN fails both comparisons
-        return None
-    return value
-
-
-def _int(raw: str | None, key: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    """A count field (a position); None when absent, not an integer or negative (unknown, never a reject)."""
-    if len(raw) > 18 or not (raw.isdigit() and raw.isascii()):
-        return None
-    return int(raw)
-
-
-def _flag(raw: str | None) -> bool:
-    return raw is not None and raw.strip().lower() in _TRUE
-
-
-def _caller(raw: str | None) -> str:
-    if raw is None or raw.lower() in _NO_CALLER:
-        return ""
-    return raw
-
-
-def _device_state(raw: str | None) -> DeviceState:
-    code = _int(raw, "Status")
-    if code is None or code >= len(_DEVICE_STATES):
-        return "unknown"
-    return _DEVICE_STATES[code]
-
-
-def _wrapup(frame: Frame) -> float | None:
-    return _seconds(frame.get("Wrapuptime"), "Wrapuptime") or None
-
-
-def _member(frame: Frame) -> dict[str, Any]:
-    """``agent``, ``interface``, ``member_name`` of a QueueMember*/Agent* event (11 or 12+ field names)."""
-    interface = _first(frame, "Interface", "Location", "Member")
-    member_name = frame.get("MemberName") or None
-    agent = member_name or interface
-    if agent is None:
-        raise _Reject("missing MemberName and Interface")
-    return {"agent": agent, "interface": interface, "member_name": member_name}
-
-
-def _chan_key(channel: str) -> str:
-    """Both halves of a Local channel (``;1`` and ``;2``) share one key."""
-    if channel.startswith("Local/") and channel[-2:] in (";1", ";2"):
-        return channel[:-2]
-    return channel
-
-
-class AmiMapper:
+class AmiMapper(MemberMapping):
     """Turns parsed AMI frames into normalised events; see the module docstring for the rules."""
 
     def __init__(self, *, site: str = "default", source: str = "ami", max_calls: int = MAX_CALLS) -> None:
@@ -316,7 +215,7 @@ class AmiMapper:
             return []
         try:
             events = handler(frame, received_at)
-        except (_Reject, ValueError) as exc:  # pydantic.ValidationError is a ValueError
+        except (Reject, ValueError) as exc:  # pydantic.ValidationError is a ValueError
             self.rejected += 1
             logger.warning("rejected AMI %s frame at offset %d: %s", frame.name, frame.offset, exc)
             return []
@@ -340,10 +239,6 @@ class AmiMapper:
     def finish(self, at: datetime) -> list[Event]:
         """End of input: pending outcomes can no longer be told and become ``CallExited("unknown")``."""
         return self._close_pending(at)
-
-    def _meta(self, frame: Frame, received_at: datetime) -> dict[str, Any]:
-        """The fields every event of this frame carries."""
-        return {"ts": _event_time(frame, received_at), "site": self.site, "source": self.source}
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -401,7 +296,7 @@ class AmiMapper:
 
     def _call_for(self, frame: Frame, queue: str) -> _Call:
         """The tracked call of the frame's Uniqueid, or a new one (it joined while we were away)."""
-        uid = _required(frame, "Uniqueid")
+        uid = required(frame, "Uniqueid")
         call = self._calls.get(uid)
         if call is None or call.state == "done":
             call = _Call(uid, queue)
@@ -432,9 +327,9 @@ class AmiMapper:
     # -- waiting calls ----------------------------------------------------------------------------
 
     def _join(self, frame: Frame, received_at: datetime) -> list[Event]:
-        uid = _required(frame, "Uniqueid")
-        queue = _required(frame, "Queue")
-        position = _int(frame.get("Position"), "Position")
+        uid = required(frame, "Uniqueid")
+        queue = required(frame, "Queue")
+        position = integer(frame.get("Position"), "Position")
         meta = self._meta(frame, received_at)
         ts: datetime = meta["ts"]
         event = CallQueued(
@@ -442,8 +337,8 @@ class AmiMapper:
             call_id=uid,
             queue=queue,
             position=1 if position is None else position,
-            caller=_caller(_first(frame, "CallerIDNum", "CallerID")),
-            caller_name=_caller(frame.get("CallerIDName")),
+            caller=caller(first(frame, "CallerIDNum", "CallerID")),
+            caller_name=caller(frame.get("CallerIDName")),
         )
         events: list[Event] = []
         previous = self._calls.get(uid)
@@ -456,31 +351,31 @@ class AmiMapper:
         call.position = position
         self._remember(call)
         channel = frame.get("Channel")
-        self._link(call, _chan_key(channel) if channel else None)
+        self._link(call, chan_key(channel) if channel else None)
         events.append(event)
         return events
 
     def _abandon(self, frame: Frame, received_at: datetime) -> list[Event]:
-        queue = _required(frame, "Queue")
-        wait = _seconds(_first(frame, "HoldTime", "Holdtime"), "HoldTime")
-        position = _int(frame.get("Position"), "Position")
+        queue = required(frame, "Queue")
+        wait = seconds(first(frame, "HoldTime", "Holdtime"), "HoldTime")
+        position = integer(frame.get("Position"), "Position")
         call = self._call_for(frame, queue)
         if call.state in ("answered", "done"):
             return []
         call.state = "abandoned"
         call.wait_s = wait
         call.position = position if position is not None else call.position
-        call.left_at = call.left_at or _event_time(frame, received_at)
+        call.left_at = call.left_at or event_time(frame, received_at)
         return []
 
     def _leave(self, frame: Frame, received_at: datetime) -> list[Event]:
-        queue = _required(frame, "Queue")
-        position = _int(frame.get("Position"), "Position")
+        queue = required(frame, "Queue")
+        position = integer(frame.get("Position"), "Position")
         call = self._call_for(frame, queue)
         if call.state != "waiting":
             return []
         call.state = "left"
-        call.left_at = _event_time(frame, received_at)
+        call.left_at = event_time(frame, received_at)
         call.position = position if position is not None else call.position
         return []
 
@@ -494,7 +389,7 @@ class AmiMapper:
         reason = _QUEUESTATUS.get(value, "unknown")
         if reason is None:
             return None
-        ts = call.left_at or _event_time(frame, received_at)
+        ts = call.left_at or event_time(frame, received_at)
         return [self._exited(call, reason, ts)]
 
     def _hangup(self, frame: Frame, received_at: datetime) -> list[Event] | None:
@@ -506,7 +401,7 @@ class AmiMapper:
         if call.state == "done":
             self._forget(call)
             return []
-        ts = call.left_at or _event_time(frame, received_at)
+        ts = call.left_at or event_time(frame, received_at)
         if call.state == "abandoned":
             event: Event = CallAbandoned(
                 ts=ts,
@@ -526,11 +421,11 @@ class AmiMapper:
     # -- answered calls ---------------------------------------------------------------------------
 
     def _connect(self, frame: Frame, received_at: datetime) -> list[Event]:
-        uid = _required(frame, "Uniqueid")
-        queue = _required(frame, "Queue")
-        who = _member(frame)
-        wait = _seconds(_first(frame, "HoldTime", "Holdtime"), "HoldTime")
-        ring = _seconds(_first(frame, "RingTime", "Ringtime"), "RingTime")
+        uid = required(frame, "Uniqueid")
+        queue = required(frame, "Queue")
+        who = member(frame)
+        wait = seconds(first(frame, "HoldTime", "Holdtime"), "HoldTime")
+        ring = seconds(first(frame, "RingTime", "Ringtime"), "RingTime")
         new_layout = "DestChannel" in frame  # 12+: Channel is the caller, DestChannel the agent
         agent_channel = frame.get("DestChannel") if new_layout else frame.get("Channel")
         meta = self._meta(frame, received_at)
@@ -551,15 +446,15 @@ class AmiMapper:
         call.agent_key = (queue, answered.agent)
         self._open.setdefault(call.agent_key, []).append(uid)
         caller_channel = frame.get("Channel") if new_layout else None
-        self._link(call, _chan_key(caller_channel) if caller_channel else None)
-        self._link(call, _chan_key(agent_channel) if agent_channel else None)
+        self._link(call, chan_key(caller_channel) if caller_channel else None)
+        self._link(call, chan_key(agent_channel) if agent_channel else None)
         self._link(call, frame.get("DestUniqueid") or frame.get("BridgedChannel"))
         return [rang, answered]
 
     def _complete(self, frame: Frame, received_at: datetime) -> list[Event]:
-        queue = _required(frame, "Queue")
-        who = _member(frame)
-        talk = _seconds(frame.get("TalkTime"), "TalkTime")
+        queue = required(frame, "Queue")
+        who = member(frame)
+        talk = seconds(frame.get("TalkTime"), "TalkTime")
         uid = frame.get("Uniqueid") or None
         call = self._calls.get(uid) if uid else self._only_open_call(queue, who["agent"])
         event = CallEnded(
@@ -568,7 +463,7 @@ class AmiMapper:
             call_id=uid or (call.uid if call else None),
             queue=queue,
             talk_s=talk,
-            wait_s=_seconds(_first(frame, "HoldTime", "Holdtime"), "HoldTime"),
+            wait_s=seconds(first(frame, "HoldTime", "Holdtime"), "HoldTime"),
             ended_by=_ENDED_BY.get((frame.get("Reason") or "").lower(), "unknown"),
         )
         if call is not None and call.state == "answered":
@@ -582,25 +477,25 @@ class AmiMapper:
         return self._calls.get(uids[0])
 
     def _ring_no_answer(self, frame: Frame, received_at: datetime) -> list[Event]:
-        ring = _seconds(_first(frame, "RingTime", "Ringtime"), "RingTime", scale=0.001)  # ms (quirk 4)
+        ring = seconds(first(frame, "RingTime", "Ringtime"), "RingTime", scale=0.001)  # ms (quirk 4)
         return [
             AgentRang(
                 **self._meta(frame, received_at),
-                **_member(frame),
+                **member(frame),
                 call_id=frame.get("Uniqueid") or None,
-                queue=_required(frame, "Queue"),
+                queue=required(frame, "Queue"),
                 answered=False,
                 ring_s=ring,
             )
         ]
 
     def _hold(self, frame: Frame, received_at: datetime) -> list[Event]:
-        channel = _required(frame, "Channel")
+        channel = required(frame, "Channel")
         status = frame.get("Status")  # Asterisk 11: Event: Hold with Status: On/Off
         held = frame.name == "Hold" and (status is None or status.lower() != "off")
         call = self._calls.get(frame.get("Uniqueid") or "")
         if call is None:
-            uid = self._links.get(_chan_key(channel))
+            uid = self._links.get(chan_key(channel))
             call = self._calls.get(uid) if uid else None
         return [
             CallHold(
@@ -624,7 +519,7 @@ class AmiMapper:
         if extension:
             target = f"{extension}@{context}" if context else extension
         else:
-            target = _first(frame, "TransferTargetChannel", "DestApp", "TargetChannel") or ""
+            target = first(frame, "TransferTargetChannel", "DestApp", "TargetChannel") or ""
         return [
             CallTransferred(
                 **self._meta(frame, received_at),
@@ -646,133 +541,7 @@ class AmiMapper:
         for key in _TRANSFER_CHANNELS:
             channel = frame.get(key)
             if channel:
-                call = self._calls.get(self._links.get(_chan_key(channel), ""))
+                call = self._calls.get(self._links.get(chan_key(channel), ""))
                 if call is not None and call.state == "answered":
                     return call
         return None
-
-    # -- members ----------------------------------------------------------------------------------
-
-    def _member_added(self, frame: Frame, received_at: datetime) -> list[Event]:
-        return [
-            AgentLogin(
-                **self._meta(frame, received_at),
-                **_member(frame),
-                queue=_required(frame, "Queue"),
-                wrapup_s=_wrapup(frame),
-                paused=_flag(frame.get("Paused")),
-                reason=_first(frame, "PausedReason", "Reason") or "",
-            )
-        ]
-
-    def _member_removed(self, frame: Frame, received_at: datetime) -> list[Event]:
-        return [AgentLogout(**self._meta(frame, received_at), **_member(frame), queue=_required(frame, "Queue"))]
-
-    def _member_pause(self, frame: Frame, received_at: datetime) -> list[Event]:
-        paused = frame.get("Paused")
-        if paused is None:
-            raise _Reject("missing Paused")
-        model = AgentPaused if _flag(paused) else AgentUnpaused
-        return [
-            model(
-                **self._meta(frame, received_at),
-                **_member(frame),
-                queue=frame.get("Queue") or None,
-                reason=_first(frame, "PausedReason", "Reason") or "",
-            )
-        ]
-
-    def _member_status(self, frame: Frame, received_at: datetime) -> list[Event]:
-        status = frame.get("Status")
-        if not status:
-            raise _Reject("missing Status")
-        in_call = frame.get("InCall")
-        paused = frame.get("Paused")
-        return [
-            AgentDevice(
-                **self._meta(frame, received_at),
-                **_member(frame),
-                queue=frame.get("Queue") or None,
-                device_state=_device_state(status),
-                in_call=None if in_call is None else _flag(in_call),
-                paused=None if paused is None else _flag(paused),
-                reason=frame.get("PausedReason", frame.get("Reason")),
-                wrapup_s=_wrapup(frame),
-            )
-        ]
-
-    # -- lists (QueueStatus snapshot) -------------------------------------------------------------
-
-    def _response(self, frame: Frame, received_at: datetime) -> list[Event] | None:
-        if frame.action_id is not None:
-            self._lists.feed(frame)
-        return None
-
-    def _list_item(self, frame: Frame, received_at: datetime) -> list[Event] | None:
-        if frame.action_id is None:
-            return None  # a QueueParams/QueueMember/QueueEntry outside any list
-        result = self._lists.feed(frame)
-        if result is None or result.complete is None or result.complete.name != "QueueStatusComplete":
-            return None  # not complete yet, or a QueueSummary list (EWMA figures, quirk 13)
-        return [self._snapshot(result, _event_time(frame, received_at))]
-
-    def _snapshot(self, result: ListResult, ts: datetime) -> Snapshot:
-        queues: list[QueueInfo] = []
-        members: list[MemberInfo] = []
-        entries: list[EntryInfo] = []
-        for item in result.items:
-            try:
-                if item.name == "QueueParams":
-                    queues.append(_queue_info(item))
-                elif item.name == "QueueMember":
-                    members.append(_member_info(item))
-                elif item.name == "QueueEntry":
-                    entries.append(_entry_info(item))
-            except (_Reject, ValueError) as exc:
-                self.rejected += 1
-                logger.warning("rejected AMI %s list item at offset %d: %s", item.name, item.offset, exc)
-        return Snapshot(
-            ts=ts, site=self.site, source=self.source, queues=(*queues,), members=(*members,), entries=(*entries,)
-        )
-
-
-def _queue_info(frame: Frame) -> QueueInfo:
-    return QueueInfo(
-        name=_required(frame, "Queue"),
-        sl_threshold_s=_seconds(frame.get("ServiceLevel"), "ServiceLevel") or None,
-        strategy=frame.get("Strategy") or None,
-    )
-
-
-def _member_info(frame: Frame) -> MemberInfo:
-    interface = frame.get("Location") or frame.get("Interface") or None
-    member_name = frame.get("Name") or frame.get("MemberName") or None
-    agent = member_name or interface
-    if agent is None:
-        raise _Reject("missing Name and Location")
-    return MemberInfo(
-        queue=_required(frame, "Queue"),
-        agent=agent,
-        interface=interface,
-        member_name=member_name,
-        device_state=_device_state(frame.get("Status")),
-        in_call=_flag(frame.get("InCall")),
-        paused=_flag(frame.get("Paused")),
-        reason=_first(frame, "PausedReason", "Reason") or "",
-        wrapup_s=_wrapup(frame),
-    )
-
-
-def _entry_info(frame: Frame) -> EntryInfo:
-    call_id = frame.get("Uniqueid") or frame.get("Channel")
-    if not call_id:
-        raise _Reject("missing Uniqueid and Channel")
-    position = _int(frame.get("Position"), "Position")
-    return EntryInfo(
-        queue=_required(frame, "Queue"),
-        call_id=call_id,
-        position=1 if position is None else position,
-        wait_s=_seconds(frame.get("Wait"), "Wait") or 0.0,
-        caller=_caller(_first(frame, "CallerIDNum", "CallerID")),
-        caller_name=_caller(frame.get("CallerIDName")),
-    )

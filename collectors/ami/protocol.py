@@ -48,8 +48,9 @@ they were chunked (the tests check this at every split point and with hypothesis
 * **Offsets.** ``Frame.offset``/``size`` and error offsets are absolute byte positions since the
   parser was created; blank lines between frames belong to no frame.
 
-``ListAssembler`` groups list responses (``EventList: start``, or pre-12 ``... will follow``) with
-their item events by ActionID. ``encode_action()`` builds an action, refusing header injection.
+The frame model and ``encode_action()`` (actions out as bytes, refusing header injection) live in
+``collectors.ami.frames``; ``ListAssembler`` (list responses grouped with their item events by
+ActionID) in ``collectors.ami.lists``. Both are re-exported here, the protocol's one import point.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, cast
+from typing import Final, cast
 
+from collectors.ami.frames import Frame, FrameKind, encode_action
+from collectors.ami.lists import ListAssembler, ListResult, ends_list, starts_list
 from wallboard.errors import WallboardError
 
 __all__ = [
@@ -82,8 +84,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FrameKind = Literal["banner", "event", "response", "action", "unknown"]
-
 BANNER_PREFIX: Final = b"Asterisk Call Manager/"
 END_COMMAND: Final = "--END COMMAND--"
 
@@ -93,7 +93,6 @@ _FOLLOWS = b"Response: Follows"
 _END_COMMAND_B = END_COMMAND.encode()
 _KINDS: dict[str, FrameKind] = {"Event": "event", "Response": "response", "Action": "action"}
 _KINDS_LOWER: dict[str, FrameKind] = {"event": "event", "response": "response", "action": "action"}
-_FRAME_KINDS = frozenset(("banner", "event", "response", "action", "unknown"))
 _TOKEN_HEADER = re.compile(r"[A-Za-z0-9_-]+:(?: |$)")
 _EXCERPT = 40
 
@@ -133,82 +132,7 @@ class TruncatedFrame(MalformedFrame):
     """A frame was cut off: by EOF, or by a banner line (a new connection) before its blank line."""
 
 
-# -- frames -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class Frame:
-    """One AMI frame, or the banner (``kind="banner"``, ``name`` = the banner text, no fields)."""
-
-    kind: FrameKind
-    name: str
-    fields: tuple[tuple[str, str], ...]
-    offset: int
-    size: int
-    output: tuple[str, ...]
-    _index: dict[str, str] | None = field(init=False, repr=False, compare=False, hash=False)
-
-    def __init__(
-        self,
-        kind: FrameKind,
-        name: str,
-        fields: tuple[tuple[str, str], ...] = (),
-        offset: int = 0,
-        size: int = 0,
-        output: tuple[str, ...] = (),
-    ) -> None:
-        if kind not in _FRAME_KINDS:
-            raise ValueError(f"frame kind {kind!r} is not one of {sorted(_FRAME_KINDS)}")
-        # Slot descriptors write past the frozen __setattr__: about 4x faster than object.__setattr__.
-        _SET_KIND(self, kind)
-        _SET_NAME(self, name)
-        _SET_FIELDS(self, fields)
-        _SET_OFFSET(self, offset)
-        _SET_SIZE(self, size)
-        _SET_OUTPUT(self, output)
-        _SET_INDEX(self, None)
-
-    def _lookup(self) -> dict[str, str]:
-        index = self._index
-        if index is None:
-            index = dict(reversed(self.fields))  # reversed: the first of repeated keys wins
-            _SET_INDEX(self, index)
-        return index
-
-    def get(self, key: str, default: str | None = None) -> str | None:
-        """The first value of header ``key`` (exact key), else ``default``."""
-        return self._lookup().get(key, default)
-
-    def __getitem__(self, key: str) -> str:
-        return self._lookup()[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._lookup()
-
-    def get_all(self, key: str) -> list[str]:
-        """Every value of header ``key`` in order (repeated keys such as ``Output`` or ``Variable``)."""
-        return [value for k, value in self.fields if k == key]
-
-    @property
-    def action_id(self) -> str | None:
-        """``ActionID``; also found lower-cased (``actionid``), as in captured actions."""
-        value = self._lookup().get("ActionID")
-        if value is None and self.kind == "action":
-            value = next((v for k, v in self.fields if k.lower() == "actionid"), None)
-        return value
-
-
-def _setter(name: str) -> Callable[[Frame, Any], None]:
-    return cast(Callable[[Frame, Any], None], vars(Frame)[name].__set__)
-
-
-_SET_KIND = _setter("kind")
-_SET_NAME = _setter("name")
-_SET_FIELDS = _setter("fields")
-_SET_OFFSET = _setter("offset")
-_SET_SIZE = _setter("size")
-_SET_OUTPUT = _setter("output")
-_SET_INDEX = _setter("_index")
+# -- frame bodies -----------------------------------------------------------------------------------
 
 
 def _body_end(buf: bytes, stop: int) -> int:
@@ -587,154 +511,3 @@ def drop_events(
 
 
 # -- lists ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ListResult:
-    """A list response with its item events; ``complete`` is None when the list was cut short."""
-
-    action_id: str
-    response: Frame
-    items: tuple[Frame, ...]
-    complete: Frame | None
-
-    @property
-    def truncated(self) -> bool:
-        return self.complete is None
-
-
-def starts_list(frame: Frame) -> bool:
-    """A success response opening a list: ``EventList: start`` (12+) or a Message ending "will follow" (11)."""
-    if frame.kind != "response" or frame.name.lower() != "success":
-        return False
-    event_list = frame.get("EventList")
-    if event_list is not None:
-        return event_list.lower() == "start"
-    return (frame.get("Message") or "").lower().endswith("will follow")
-
-
-def ends_list(frame: Frame) -> bool:
-    """The event closing a list: ``EventList: Complete``, or a name ending with "Complete"."""
-    return (frame.get("EventList") or "").lower() == "complete" or frame.name.endswith("Complete")
-
-
-class ListAssembler:
-    """Groups list responses with their item events by ActionID.
-
-    Use ``owns(frame)`` to tell whether a frame belongs to a list (the list-opening response, an item
-    or the closing event of an open list, matched by ActionID); ``feed(frame)`` consumes such a frame
-    and returns a ``ListResult`` when a list ends, else None. ``feed()`` ignores (returns None for)
-    frames it does not own, so a caller that does not need ``owns()`` may feed everything.
-
-    Bounded: at most ``max_lists`` open lists (opening another cuts the oldest short) and
-    ``max_items`` items across them (the list that would pass it is cut short). A list cut short is
-    returned with ``complete=None`` and its later items are swallowed until its closing event.
-    ``reset()`` (a new connection) drops every open list.
-    """
-
-    def __init__(self, *, max_lists: int = 64, max_items: int = 100_000) -> None:
-        self._max_lists = max_lists
-        self._max_items = max_items
-        self._open: dict[str, tuple[Frame, list[Frame]]] = {}
-        self._cut: dict[str, None] = {}  # lists cut short: swallow their remaining frames
-        self._items = 0
-
-    @property
-    def open_lists(self) -> int:
-        return len(self._open)
-
-    def owns(self, frame: Frame) -> bool:
-        """True if ``feed(frame)`` would consume ``frame``."""
-        if frame.kind == "response":
-            return frame.action_id is not None and starts_list(frame)
-        if frame.kind != "event" or not (self._open or self._cut):
-            return False
-        action_id = frame.action_id
-        return action_id is not None and (action_id in self._open or action_id in self._cut)
-
-    def feed(self, frame: Frame) -> ListResult | None:
-        """Consume a list frame; a ``ListResult`` when a list ends (or is cut short), else None."""
-        if not self.owns(frame):
-            return None
-        action_id = cast(str, frame.action_id)
-        if frame.kind == "response":
-            return self._start(action_id, frame)
-        if action_id in self._cut:
-            if ends_list(frame):
-                del self._cut[action_id]
-            return None
-        if ends_list(frame):
-            return self._close(action_id, frame)
-        if self._items >= self._max_items:
-            logger.warning("AMI list %s cut short: more than %d items pending", action_id, self._max_items)
-            return self._cut_short(action_id)
-        self._open[action_id][1].append(frame)
-        self._items += 1
-        return None
-
-    def reset(self) -> tuple[ListResult, ...]:
-        """Forget every open list (the connection was lost); returns them, cut short."""
-        abandoned = tuple(self._close(action_id, None) for action_id in list(self._open))
-        self._cut.clear()
-        return abandoned
-
-    def _start(self, action_id: str, frame: Frame) -> ListResult | None:
-        evicted = None
-        if action_id in self._open:
-            evicted = self._close(action_id, None)
-        elif len(self._open) >= self._max_lists:
-            oldest = next(iter(self._open))
-            logger.warning("AMI list %s cut short: more than %d lists open", oldest, self._max_lists)
-            evicted = self._cut_short(oldest)
-        self._cut.pop(action_id, None)
-        self._open[action_id] = (frame, [])
-        return evicted
-
-    def _cut_short(self, action_id: str) -> ListResult:
-        result = self._close(action_id, None)
-        self._cut[action_id] = None
-        while len(self._cut) > self._max_lists:
-            del self._cut[next(iter(self._cut))]
-        return result
-
-    def _close(self, action_id: str, complete: Frame | None) -> ListResult:
-        response, items = self._open.pop(action_id)
-        self._items -= len(items)
-        return ListResult(action_id, response, tuple(items), complete)
-
-
-# -- actions ----------------------------------------------------------------------------------------
-
-
-def _check(what: str, text: str) -> None:
-    if "\r" in text or "\n" in text:
-        raise ValueError(f"AMI {what} {text!r} contains CR or LF (header injection)")
-
-
-def encode_action(
-    action: str, fields: Mapping[str, str] | Iterable[tuple[str, str]] = (), *, action_id: str | None = None
-) -> bytes:
-    """``Action: <action>``, ``ActionID`` when given, then ``fields`` in order, as CRLF bytes ending in a blank line.
-
-    Raises ``ValueError`` for an empty action name, an empty key or one holding ':', a second
-    ``Action`` or ``ActionID`` header, or any key or value holding CR or LF.
-    """
-    if not action.strip():
-        raise ValueError("AMI action name is empty")
-    _check("action name", action)
-    pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
-    lines = [f"Action: {action}"]
-    if action_id is not None:
-        _check("ActionID", action_id)
-        lines.append(f"ActionID: {action_id}")
-    for key, value in pairs:
-        _check("header key", key)
-        _check(f"value of {key!r}", value)
-        if not key.strip() or ":" in key:
-            raise ValueError(f"AMI header key {key!r} is empty or contains ':'")
-        lowered = key.lower()
-        if lowered == "action" or (lowered == "actionid" and action_id is not None):
-            raise ValueError(f"AMI header {key!r} given twice (as a field and as an argument)")
-        lines.append(f"{key}: {value}")
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("utf-8")
