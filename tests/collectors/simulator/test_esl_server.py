@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fixture_paths import FREESWITCH
+from waiting import poll_until
 
 from collectors.esl.client import EslClient, EslConfig
 from collectors.esl.mapping import table_of, tiers_of
@@ -285,15 +286,12 @@ async def test_live_the_collector_gives_the_models_own_figures(server: Simulated
     client = EslClient(EslConfig("127.0.0.1", server.port, PASSWORD, site="fs"), sink)
     task = asyncio.create_task(client.run())
     try:
-        async with asyncio.timeout(WAIT):
-            while not any(event.kind == "snapshot" for event in got):
-                await asyncio.sleep(0.01)  # the client's resync: it answers on its own connection
+        # the client's resync: it answers on its own connection
+        await poll_until(lambda: any(event.kind == "snapshot" for event in got), "the client's resync", WAIT)
         probe = await Raw.open(server.port, f"auth {PASSWORD}", "event plain CUSTOM callcenter::info")
         model = await run_floor(server, 60, probe)
         sent = sum(1 for f in frames_of(probe.data) if f.name == "callcenter::info")
-        async with asyncio.timeout(WAIT):
-            while client.stats.records < sent:  # every callcenter::info frame the server sent has been mapped
-                await asyncio.sleep(0.01)
+        await poll_until(lambda: client.stats.records >= sent, "every callcenter::info frame sent mapped", WAIT)
         probe.close()
     finally:
         task.cancel()
