@@ -39,7 +39,8 @@ lifecycle. A pair seen for the first time starts silently at its level unless th
 A pair that disappears (a queue or agent gone from the snapshot, a threshold removed) is forgotten;
 if it was firing, a change to ``no_data`` says so.
 
-Targets and values (snapshot schema in ``wallboard.core.engine``): queue metrics read
+Targets and values (read by ``wallboard.core.alert_readings``; snapshot schema in ``wallboard.core.schema``):
+queue metrics read
 ``queues[q]`` (``waiting``, ``longest_wait_s``, the ``interval``/``day`` windows, ``agents``,
 ``required_agents``; agents short = required - logged in); ``agents_available`` with a team scope
 reads ``teams[t].agents.available``; ``campaign_drop_rate_pct`` reads ``campaigns[c].drop_rate_pct`` (the
@@ -55,7 +56,7 @@ hash. The evaluator is plain data and pickles with the engine's checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -64,6 +65,10 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from wallboard.core import schema
+
+# what each metric reads from a snapshot lives apart; Target stays importable (and pickled) from here
+from wallboard.core.alert_readings import AGENT_FIGURE, Reading, readings
+from wallboard.core.alert_readings import Target as Target
 from wallboard.core.thresholds import Direction, Metric, Threshold, ThresholdSet, format_duration
 
 
@@ -79,17 +84,6 @@ class Level(StrEnum):
 FIRING = frozenset({Level.WARN, Level.ALARM})
 _JUDGED = frozenset({Level.OK, Level.WARN, Level.ALARM})  # the others are "not judged": they forget breaches
 _RANK = {Level.WARN: 1, Level.ALARM: 2}  # every other level ranks 0
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What a status is about: ``kind`` is queue, agent, team, site or component."""
-
-    kind: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,17 +170,6 @@ class _Track:
         self.warn_from = self.alarm_from = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Reading:
-    """One target's value for one threshold, with the traffic that gates it and words for reasons."""
-
-    target: Target
-    value: float | None
-    offered: int | None = None  # offered calls in the metric's window (queue metrics)
-    subject: str = ""  # agent display name, collector name
-    detail: str | None = None  # the agent's pause reason
-
-
 Key = tuple[str, str, str]  # target kind, target name, threshold id
 
 
@@ -220,7 +203,7 @@ class Evaluator:
         statuses: list[Status] = []
         for threshold in self._set.thresholds:
             active = threshold.is_active(now, self._tz)
-            for reading in _readings(threshold, self._skip[threshold.id], snapshot, health or {}, now):
+            for reading in readings(threshold, self._skip[threshold.id], snapshot, health or {}, now):
                 statuses.append(self._judge(threshold, reading, active, now))
         self._forget_unseen(now)
         self._pending = tuple(status for status in statuses if status.pending is not None)
@@ -232,7 +215,7 @@ class Evaluator:
         entries = [entry for status in self._pending if (entry := status.pending_entry()) is not None]
         return sorted(entries, key=lambda entry: (entry["due"], entry["threshold_id"], str(entry["target"])))
 
-    def _judge(self, threshold: Threshold, reading: _Reading, active: bool, now: datetime) -> Status:
+    def _judge(self, threshold: Threshold, reading: Reading, active: bool, now: datetime) -> Status:
         target = reading.target
         key = (target.kind, target.name, threshold.id)
         track = self._tracks.get(key)
@@ -326,218 +309,6 @@ def _lasted(start: datetime, now: datetime, seconds: float) -> bool:
     return (now - start).total_seconds() >= seconds
 
 
-# -- readings ---------------------------------------------------------------------------------------
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _epoch(value: Any) -> float | None:
-    """Epoch seconds from an ISO 8601 string or a number (str or bytes from a Redis hash)."""
-    if isinstance(value, str) and ("T" in value or "-" in value[1:]):
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            return None
-    return _number(value)
-
-
-def _window(field: str, window: str = "interval") -> Callable[[Mapping[str, Any]], float | None]:
-    return lambda queue: _number((queue.get(window) or {}).get(field))
-
-
-def _short(queue: Mapping[str, Any]) -> float | None:
-    required = _number(queue.get("required_agents"))
-    staffed = _number((queue.get("agents") or {}).get("logged_in"))
-    return None if required is None or staffed is None else required - staffed
-
-
-_QUEUE_VALUE: dict[Metric, Callable[[Mapping[str, Any]], float | None]] = {
-    Metric.WAITING: lambda queue: _number(queue.get("waiting")),
-    Metric.LONGEST_WAIT_S: lambda queue: _number(queue.get("longest_wait_s")),
-    Metric.SERVICE_LEVEL_PCT: _window("service_level_pct"),
-    Metric.SERVICE_LEVEL_DAY_PCT: _window("service_level_pct", "day"),
-    Metric.ABANDON_RATE_PCT: _window("abandon_rate_pct"),
-    Metric.ASA_S: _window("asa_s"),
-    Metric.AHT_S: _window("aht_s"),
-    Metric.FIRST_RESPONSE_S: _window("avg_first_response_s"),
-    Metric.AGENTS_AVAILABLE: lambda queue: _number((queue.get("agents") or {}).get("available")),
-    Metric.AGENTS_SHORT: _short,
-}
-
-
-def _readings(
-    threshold: Threshold, skip: frozenset[str], snapshot: Mapping[str, Any], health: Mapping[str, Any], now: datetime
-) -> Iterator[_Reading]:
-    target = threshold.spec.target
-    if threshold.metric is Metric.AGENTS_AVAILABLE and threshold.scope.kind == "team":
-        yield _team_reading(threshold, snapshot)
-    elif target == "team":
-        yield from _team_adherence_readings(threshold, skip, snapshot)
-    elif target == "queue":
-        yield from _queue_readings(threshold, skip, snapshot)
-    elif target == "agent":
-        yield from _agent_readings(threshold, skip, snapshot, now)
-    elif target == "campaign":
-        yield from _campaign_readings(threshold, skip, snapshot)
-    elif threshold.metric is Metric.DATA_AGE_S:
-        last = _last_event(snapshot, health)
-        age = None if last is None else max(0.0, now.timestamp() - last)
-        yield _Reading(Target("site", str(snapshot.get("site") or "site")), age)
-    else:
-        for component, fields in sorted(health.items()):
-            if str(component).startswith("collector:"):
-                connected = _number(fields.get("connected")) if isinstance(fields, Mapping) else None
-                yield _Reading(
-                    Target("component", str(component)), connected, subject=str(component).removeprefix("collector:")
-                )
-
-
-def _campaign_readings(threshold: Threshold, skip: frozenset[str], snapshot: Mapping[str, Any]) -> Iterator[_Reading]:
-    """Each campaign's drop rate over its regulator's window (no figure: no live answer in the window)."""
-    campaigns: Mapping[str, Any] = snapshot.get("campaigns") or {}
-    names = [threshold.scope.name] if threshold.scope.name is not None else [n for n in campaigns if n not in skip]
-    for name in names:
-        campaign = campaigns.get(name) or {}
-        subject = str(campaign.get("display_name") or name)
-        yield _Reading(Target("campaign", name), _number(campaign.get("drop_rate_pct")), subject=subject)
-
-
-def _team_reading(threshold: Threshold, snapshot: Mapping[str, Any]) -> _Reading:
-    name = threshold.scope.name or ""
-    team = (snapshot.get("teams") or {}).get(name) or {}
-    return _Reading(Target("team", name), _number((team.get("agents") or {}).get("available")))
-
-
-def _team_adherence_readings(
-    threshold: Threshold, skip: frozenset[str], snapshot: Mapping[str, Any]
-) -> Iterator[_Reading]:
-    """Each team's adherence % of the day so far (no figure: the team has nobody scheduled today)."""
-    teams: Mapping[str, Any] = snapshot.get("teams") or {}
-    names = [threshold.scope.name] if threshold.scope.name is not None else [n for n in teams if n not in skip]
-    for name in names:
-        figures = (teams.get(name) or {}).get("adherence") or {}
-        yield _Reading(Target("team", name), _number(figures.get("adherence_pct")), subject=name)
-
-
-def _queue_readings(threshold: Threshold, skip: frozenset[str], snapshot: Mapping[str, Any]) -> Iterator[_Reading]:
-    queues: Mapping[str, Any] = snapshot.get("queues") or {}
-    names = [threshold.scope.name] if threshold.scope.name is not None else [n for n in queues if n not in skip]
-    value_of, window = _QUEUE_VALUE[threshold.metric], threshold.spec.window or "interval"
-    channel = threshold.channel
-    for name in names:
-        queue = queues.get(name)
-        if queue is None:
-            yield _Reading(Target("queue", name), None)
-            continue
-        if channel is not None and queue.get("channel", "voice") != channel:
-            continue
-        offered = _number((queue.get(window) or {}).get("offered"))
-        yield _Reading(Target("queue", name), value_of(queue), int(offered or 0))
-
-
-def _agent_readings(
-    threshold: Threshold, skip: frozenset[str], snapshot: Mapping[str, Any], now: datetime
-) -> Iterator[_Reading]:
-    team_only = threshold.scope.name if threshold.scope.kind == "team" else None
-    wanted = threshold.reason.casefold() if threshold.reason else None
-    for agent_id, agent in (snapshot.get("agents") or {}).items():
-        team = agent.get("team")
-        if (team_only is not None and team != team_only) or (team_only is None and team in skip):
-            continue
-        if threshold.channel is not None and threshold.channel not in (agent.get("channels") or _VOICE_ONLY):
-            continue
-        name = str(agent.get("name") or agent_id)
-        target = Target("agent", str(agent_id))
-        if threshold.metric is Metric.AGENT_PAUSE_S:
-            reason = agent.get("reason")
-            paused = agent.get("state") == "paused" and (wanted is None or str(reason or "").casefold() == wanted)
-            value = _pause_s(agent, now) if paused else 0.0
-            yield _Reading(target, value, subject=name, detail=str(reason) if paused and reason else None)
-        elif threshold.metric is Metric.AGENT_ON_CALL_S:
-            yield _Reading(target, _on_call_s(agent, now), subject=name)
-        elif threshold.metric is Metric.AGENT_CONCURRENCY_PCT:
-            yield _Reading(target, _concurrency_pct(agent, threshold.channel), subject=name)
-        elif threshold.metric in _AGENT_FIGURE:
-            yield _Reading(target, _AGENT_FIGURE[threshold.metric](agent), subject=name)
-        else:  # adherence: merged into the snapshot by the runner; detail says why there is none
-            unscheduled = "adherence" in snapshot and agent.get("adherence") is None
-            detail = "not scheduled today" if unscheduled else None
-            yield _Reading(target, _number(agent.get("adherence_pct")), subject=name, detail=detail)
-
-
-def _calls_target_pct(agent: Mapping[str, Any]) -> float | None:
-    """Calls handled today / the calls expected so far by the agent's target (None: no target, nothing expected)."""
-    target = agent.get("target")
-    return _number(target.get("calls_pct")) if isinstance(target, Mapping) else None
-
-
-_VOICE_ONLY = {"voice": None}  # the channels of an agent without a ``channels`` entry
-
-
-def _concurrency_pct(agent: Mapping[str, Any], channel: str | None) -> float | None:
-    """Open contacts / capacity on ``channel`` (None: the agent's busiest channel); None: no channel entry."""
-    loads = agent.get("channels")
-    if not isinstance(loads, Mapping):
-        return None
-    figures = [_number(load.get("concurrency_pct")) for key, load in loads.items() if channel in (None, key)]
-    known = [figure for figure in figures if figure is not None]
-    return max(known) if known else None
-
-
-# Agent metrics read from one figure of the agent's snapshot entry (None: no figure, e.g. no call yet).
-_AGENT_FIGURE: dict[Metric, Callable[[Mapping[str, Any]], float | None]] = {
-    Metric.AGENT_CALLS_TARGET_PCT: _calls_target_pct,
-    Metric.AGENT_MISSED_RINGS: lambda agent: _number(agent.get("missed_rings_today")),
-    Metric.AGENT_AHT_S: lambda agent: _number(agent.get("aht_s")),
-    Metric.AGENT_OCCUPANCY_PCT: lambda agent: _number(agent.get("occupancy_pct")),
-}
-
-
-def _pause_s(agent: Mapping[str, Any], now: datetime) -> float:
-    """Time in the current pause episode: ``pause_since`` when the snapshot has it, else time in the paused state.
-
-    The engine's paused state survives a change of reason without an unpause (Break -> Lunch), so
-    ``time_in_state_s`` counts from the Break; ``pause_since`` (the episode start) is exact.
-    """
-    started = _epoch(agent.get("pause_since"))
-    if started is not None:
-        return max(0.0, now.timestamp() - started)
-    return _number(agent.get("time_in_state_s")) or 0.0
-
-
-def _on_call_s(agent: Mapping[str, Any], now: datetime) -> float:
-    call = agent.get("call")
-    started = _epoch(call.get("since")) if isinstance(call, Mapping) else None
-    if started is not None:
-        return max(0.0, now.timestamp() - started)
-    if agent.get("state") == "on_call":
-        return _number(agent.get("time_in_state_s")) or 0.0
-    return 0.0
-
-
-def _last_event(snapshot: Mapping[str, Any], health: Mapping[str, Any]) -> float | None:
-    """Epoch of the last event: the snapshot's, else the engine's health, else the newest collector's."""
-    own = _epoch(snapshot.get("last_event_ts"))
-    if own is not None:
-        return own
-    engine = health.get("engine")
-    if isinstance(engine, Mapping) and _epoch(engine.get("last_event_ts")) is not None:
-        return _epoch(engine.get("last_event_ts"))
-    stamps = [
-        _epoch(fields.get("last_event_ts"))
-        for component, fields in health.items()
-        if str(component).startswith("collector:") and isinstance(fields, Mapping)
-    ]
-    return max((stamp for stamp in stamps if stamp is not None), default=None)
-
-
 # -- reasons in words -------------------------------------------------------------------------------
 
 # Metrics whose value is itself a duration: their reasons need no "for 3 min" suffix.
@@ -556,7 +327,7 @@ def _op(threshold: Threshold) -> str:
     return ">" if threshold.direction is Direction.ABOVE else "<"
 
 
-def _said(threshold: Threshold, reading: _Reading, value: float) -> str:
+def _said(threshold: Threshold, reading: Reading, value: float) -> str:
     """The value in words: "SL 62 %", "Alice in Lunch for 47 min", "No event for 2 min"."""
     shown = _show(threshold, value)
     metric, who = threshold.metric, reading.subject
@@ -566,7 +337,7 @@ def _said(threshold: Threshold, reading: _Reading, value: float) -> str:
         return f"{who} in {reading.detail} for {shown}" if reading.detail else f"{who} paused for {shown}"
     if metric is Metric.AGENT_ON_CALL_S:
         return f"{who} on one call for {shown}" if value else f"{who} not on a call"
-    if metric in _AGENT_FIGURE:
+    if metric in AGENT_FIGURE:
         return f"{who}: {threshold.spec.words.lower()} {shown}"
     if metric is Metric.ADHERENCE_PCT:
         return f"{who} adherence {shown}"
@@ -581,13 +352,13 @@ def _said(threshold: Threshold, reading: _Reading, value: float) -> str:
     return f"{threshold.spec.words} {shown}"
 
 
-def _compared(threshold: Threshold, reading: _Reading, value: float, level: float) -> str:
+def _compared(threshold: Threshold, reading: Reading, value: float, level: float) -> str:
     if threshold.metric is Metric.COLLECTOR_CONNECTED:
         return _said(threshold, reading, value)
     return f"{_said(threshold, reading, value)} {_op(threshold)} {_show(threshold, level)}"
 
 
-def _reason(threshold: Threshold, reading: _Reading, track: _Track, level: Level, now: datetime) -> str:
+def _reason(threshold: Threshold, reading: Reading, track: _Track, level: Level, now: datetime) -> str:
     value = reading.value
     if level is Level.QUIET:
         return f"quiet hours (active {threshold.active_text()})"
@@ -616,7 +387,7 @@ def _reason(threshold: Threshold, reading: _Reading, track: _Track, level: Level
 
 
 def _firing_reason(
-    threshold: Threshold, reading: _Reading, track: _Track, level: Level, value: float, now: datetime
+    threshold: Threshold, reading: Reading, track: _Track, level: Level, value: float, now: datetime
 ) -> str:
     alarm = level is Level.ALARM
     bound = threshold.alarm if alarm else threshold.warn

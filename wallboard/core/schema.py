@@ -28,17 +28,51 @@ began (never reset: it backs the Prometheus counters). A call counts in the wind
 
 Every object forbids keys it does not declare (``additionalProperties: false``), so a key the engine adds
 fails the tests until it is declared here.
+
+The types live in one module per part of the snapshot, all re-exported here: ``schema_queues`` (queue figures
+and windows), ``schema_agents`` (agents and teams), ``schema_common`` (ISO times, the closed sets of values);
+this module keeps the site-wide parts, the campaigns, the snapshot itself and the JSON Schema generation.
 """
 
 from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Any, NotRequired
 
-from pydantic import ConfigDict, TypeAdapter, with_config
-from pydantic.json_schema import WithJsonSchema
+from pydantic import TypeAdapter, with_config
 from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before Python 3.12
+
+# the queue, agent and team types and the shared values live apart (no module holds the whole snapshot): every
+# name stays importable from here
+from wallboard.core.schema_agents import (
+    Agent,
+    AgentAdherence,
+    AgentCall,
+    AgentChannel,
+    NextSlot,
+    ScheduleOnlyTeam,
+    Team,
+    TeamAdherence,
+    TeamStates,
+)
+from wallboard.core.schema_agents import AgentTarget as AgentTarget
+from wallboard.core.schema_common import CLOSED as _CLOSED
+from wallboard.core.schema_common import (
+    AdherenceStatus,
+    AgentStateName,
+    AlertLevel,
+    AlertSeverity,
+    AlertState,
+    ChannelName,
+    ExceptionKind,
+    MetricName,
+    SlFormulaName,
+    TargetKind,
+)
+from wallboard.core.schema_common import CampaignRegulator as CampaignRegulator
+from wallboard.core.schema_common import IsoTime as IsoTime
+from wallboard.core.schema_queues import QueueAgents, QueueFigures, WaitingCall, Window
 
 __all__ = [
     "JSON_SCHEMA_DIALECT",
@@ -81,399 +115,6 @@ __all__ = [
 ]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-_CLOSED = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-IsoTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
-"""An instant in ISO 8601, UTC (``wallboard.core.snapshots.iso``)."""
-
-# Closed sets of values (tests/wallboard/core/test_schema.py checks each against the enum it mirrors).
-AgentStateName = Literal["logged_out", "available", "ringing", "on_call", "wrap_up", "paused"]
-SlFormulaName = Literal["offered_minus_short", "answered", "offered"]
-ChannelName = Literal["voice", "chat", "email", "callback", "outbound"]
-AdherenceStatus = Literal["in", "grace", "out", "unscheduled"]
-ExceptionKind = Literal["late_login", "early_logout", "wrong_activity", "unmapped_reason"]
-AlertLevel = Literal["warn", "alarm"]
-AlertState = Literal["firing", "acknowledged", "snoozed"]
-TargetKind = Literal["queue", "agent", "team", "site", "component", "campaign"]
-CampaignRegulator = Literal["ofcom", "fcc", "custom"]
-MetricName = Literal[
-    "waiting",
-    "longest_wait_s",
-    "service_level_pct",
-    "service_level_day_pct",
-    "abandon_rate_pct",
-    "asa_s",
-    "aht_s",
-    "first_response_s",
-    "agents_available",
-    "agents_short",
-    "agent_pause_s",
-    "agent_on_call_s",
-    "agent_calls_target_pct",
-    "agent_missed_rings",
-    "agent_aht_s",
-    "agent_occupancy_pct",
-    "agent_concurrency_pct",
-    "adherence_pct",
-    "team_adherence_pct",
-    "data_age_s",
-    "collector_connected",
-    "campaign_drop_rate_pct",
-]
-AlertSeverity = Literal["page", "ticket", "info", "warning"]
-
-
-# -- queues -----------------------------------------------------------------------------------------
-
-
-@with_config(_CLOSED)
-class Window(TypedDict):
-    """Counts and metrics of one queue over one window (``wallboard.core.metrics.Counters.as_dict``).
-
-    Offered = answered + abandoned + timed_out + exited_other + unknown, each counted when the call's wait
-    ended; calls still waiting are not offered yet. Handle times count in the window where the call ended.
-    """
-
-    offered: int
-    """Calls whose wait ended in the window, whatever the outcome."""
-    answered: int
-    """Calls an agent answered."""
-    abandoned: int
-    """Calls the caller hung up while waiting (short abandons included)."""
-    short_abandoned: int
-    """Abandons within the site's short-abandon threshold (default 5 s)."""
-    timed_out: int
-    """Calls that left on the queue timeout (never counted as abandons)."""
-    exited_other: int
-    """Calls that left by key press, empty or full queue, withdrawal."""
-    unknown: int
-    """Calls whose outcome the sources never told (closed by a restart or a day rollover)."""
-    answered_within_sl: int
-    """Answered calls whose wait was <= the queue's ``sl_threshold_s`` (Asterisk's rule)."""
-    service_level_pct: float | None
-    """Answered within SL over the snapshot's ``sl_formula`` denominator, percent; None without calls."""
-    service_level_live_pct: float | None
-    """The service level with the callers still waiting beyond the threshold counted as misses, percent;
-    only in ``interval`` and ``day`` (None in ``total`` and ``previous_interval``, and without calls)."""
-    asa_s: float | None
-    """Average speed of answer: wait of answered calls / answered, seconds."""
-    avg_talk_s: float | None
-    """Talk time per handled call, seconds."""
-    avg_hold_s: float | None
-    """Hold time per handled call, seconds."""
-    avg_wrap_s: float | None
-    """Wrap-up time per handled call, seconds."""
-    aht_s: float | None
-    """Average handle time: (talk + hold + wrap-up) / handled, seconds."""
-    abandon_rate_pct: float | None
-    """(abandoned - short abandons) / (offered - short abandons), percent."""
-    max_wait_s: float | None
-    """Longest wait among the calls whose wait ended in the window, seconds; None before the first."""
-    handled: int
-    """Calls that ended (after being answered) in the window."""
-    talk_s: float
-    """Sum of talk time of the handled calls, seconds."""
-    hold_s: float
-    """Sum of hold time of the handled calls, seconds."""
-    wrap_s: float
-    """Sum of wrap-up time of the handled calls, seconds."""
-    wait_s_answered: float
-    """Sum of the waits of the answered calls, seconds (ASA's numerator)."""
-    wait_unknown: int
-    """Answered calls whose wait is unknown (the source lacked it, or it was implausible): out of ASA and SL."""
-    handle_unknown: int
-    """Handled calls whose talk, hold or wrap-up is unknown: out of the talk, hold, wrap and handle averages."""
-    missed_rings: int
-    """Rings of the queue's members that were not answered (queue_log RINGNOANSWER, AMI AgentRingNoAnswer); one
-    call may ring several members, and a member it rang in vain may still answer it later."""
-    escalations: int
-    """Answered calls an agent transferred to one of the site file's ``escalation_targets`` (counted at the
-    transfer)."""
-    repeat_callers: int
-    """Offered calls whose caller number had entered a queue of the site within ``repeat_window_h`` before."""
-    repeat_rate_pct: float | None
-    """``repeat_callers`` / ``offered``, percent (the nearest open-PBX measure of first-contact resolution)."""
-    responded: int
-    """Contacts (chat, email) whose first reply an agent sent in the window (``contact_responded``)."""
-    first_response_s: float
-    """Sum of the first response times of the ``responded`` contacts whose time is known, seconds."""
-    first_response_unknown: int
-    """Responded contacts whose first response time is unknown (out of the average)."""
-    avg_first_response_s: float | None
-    """First response time: arrival to the agent's first reply, averaged, seconds; None before the first."""
-
-
-@with_config(_CLOSED)
-class WaitingCall(TypedDict):
-    """A caller waiting in a queue now."""
-
-    call_id: str
-    caller: str
-    """Caller number ("" when unknown)."""
-    caller_name: str
-    """Caller name ("" when unknown)."""
-    position: int
-    """Rank among the queue's waiting calls as the engine lists them, 1 = the oldest."""
-    wait_s: float
-    """Seconds since the call entered the queue."""
-    repeat: bool
-    """The caller's number entered a queue of the site within ``repeat_window_h`` before this call."""
-
-
-@with_config(_CLOSED)
-class QueueAgents(TypedDict):
-    """A queue's members by derived state (an agent counts in every queue it is a member of)."""
-
-    logged_in: int
-    """Members of the queue (every state below)."""
-    available: int
-    """Members neither busy nor paused in this queue."""
-    ringing: int
-    on_call: int
-    wrap_up: int
-    paused: int
-    """Members paused in this queue (and not busy)."""
-
-
-@with_config(_CLOSED)
-class QueueFigures(TypedDict):
-    """One queue: its configuration, the callers waiting now, its agents and its windows."""
-
-    name: str
-    channel: ChannelName
-    """The queue's channel: the site file's, else the first non-voice channel its events named, else ``voice``."""
-    group: str | None
-    """The queue's group in the site file (tiles can sum a group), None without one."""
-    display_name: str | None
-    """The queue's name for people (site file ``display_name``), None without one: show ``name``."""
-    sl_threshold_s: float
-    """Service-level threshold T, seconds (site file, else the PBX's, else the site default 20 s)."""
-    sl_target_pct: float
-    """Service-level target, percent (shown beside the SL as target/threshold, e.g. 80/20)."""
-    waiting: int
-    """Callers waiting now."""
-    longest_wait_s: float
-    """Wait of the oldest caller waiting now, seconds (0.0 when nobody waits)."""
-    waiting_beyond_sl: int
-    """Callers waiting now for longer than ``sl_threshold_s``."""
-    waiting_calls: list[WaitingCall]
-    """The waiting callers, oldest first, at most ``wallboard.core.snapshots.WAITING_CALLS_SHOWN`` (50)."""
-    agents: QueueAgents
-    required_agents: int | None
-    """Erlang C: agents needed now to reach the target, from the interval's arrival rate (offered / elapsed
-    interval seconds, at least 60 s) and the AHT of the interval, else of the day; None without traffic."""
-    interval: Window
-    """The current interval."""
-    day: Window
-    """The site-local day so far."""
-    total: Window
-    """Since the engine's state began (never reset)."""
-    previous_interval: Window | None
-    """The interval before the current one (all zero when the input skipped it); None before the first ends."""
-
-
-# -- agents -----------------------------------------------------------------------------------------
-
-
-@with_config(_CLOSED)
-class AgentChannel(TypedDict):
-    """An agent's load on one channel (``wallboard.core.channels.agent_channels``)."""
-
-    open: int
-    """The agent's open contacts of this channel (answered, not ended)."""
-    capacity: int
-    """Contacts of this channel the agent handles at once (site file ``capacity``, else ``channel_capacity``, 1)."""
-    concurrency_pct: float
-    """``open`` / ``capacity``, percent (at most 100)."""
-    state: Literal["available", "busy", "paused", "logged_out"]
-    """``busy``: at capacity (a phone channel: ringing, on a call or in wrap-up); ``paused``: paused in every queue
-    of the channel; ``logged_out``: in no queue of the channel; else ``available``: it can take one more."""
-
-
-@with_config(_CLOSED)
-class AgentCall(TypedDict):
-    """The call an agent is on (its most recent open call)."""
-
-    call_id: str
-    queue: str
-    since: IsoTime
-    """When the call was answered."""
-
-
-@with_config(_CLOSED)
-class NextSlot(TypedDict):
-    """The agent's next scheduled slot."""
-
-    activity: str
-    start: IsoTime
-
-
-@with_config(_CLOSED)
-class AgentAdherence(TypedDict):
-    """An agent's schedule adherence now and over its agent day (``wallboard.core.adherence.tracker``)."""
-
-    scheduled: str | None
-    """Activity scheduled now (``work``, ``break``, ``offline``...); None outside any slot."""
-    actual: str
-    """What the agent is doing per the site's adherence policy (``unmapped:<reason>`` for an unmapped pause)."""
-    status: AdherenceStatus
-    """``in``: matches; ``grace``: mismatch within its grace period; ``out``: mismatch beyond it;
-    ``unscheduled``: no slot now."""
-    out_since: IsoTime | None
-    """Start of the current mismatch (status grace or out), else None."""
-    out_for_s: float | None
-    """Seconds since ``out_since``, else None."""
-    exception: ExceptionKind | None
-    """The kind of exception while ``out``, else None."""
-    adherence_pct: float | None
-    """Seconds in adherence / scheduled seconds so far, percent; None before any scheduled time."""
-    conformance_pct: float | None
-    """Logged-in seconds / scheduled working seconds so far, percent (can exceed 100)."""
-    scheduled_work_s: float
-    """Seconds scheduled to a working (not ``offline``) activity so far on the agent day."""
-    minutes_late: float
-    """Minutes late at the starts of the agent's work blocks today."""
-    next: NextSlot | None
-    """The next slot starting after now, None after the last."""
-
-
-@with_config(_CLOSED)
-class AgentTarget(TypedDict):
-    """An agent's progress against its targets, pro rata to the time scheduled (with a schedule) or logged in."""
-
-    basis: Literal["logged_in", "scheduled"]
-    """``scheduled``: the agent's scheduled working time so far today; ``logged_in``: the time logged in today."""
-    basis_s: float
-    calls_expected: float | None
-    """calls_per_shift x basis_s / shift; None without a calls target."""
-    calls_pct: float | None
-    """handled_today / calls_expected, percent; None when nothing is expected yet."""
-    calls: Literal["met", "near", "behind"] | None
-    """``met`` >= 100 %, ``near`` >= 80 %, else ``behind``."""
-    aht_target_s: float | None
-    aht: Literal["ok", "over"] | None
-    missed_rings_limit: int | None
-    missed_rings: Literal["ok", "over"] | None
-    occupancy_band: list[float] | None
-    """[low, high] percent."""
-    occupancy: Literal["low", "ok", "high"] | None
-
-
-@with_config(_CLOSED)
-class Agent(TypedDict):
-    """One agent: derived state now and today's figures. Agents seen in events, plus (with a schedule)
-    scheduled agents never seen, listed as ``logged_out`` with ``since`` None."""
-
-    id: str
-    name: str
-    """Display name (site file), else the id."""
-    team: str | None
-    """Team id (site file), None without one."""
-    state: AgentStateName
-    reason: str | None
-    """Pause reason while ``paused`` ("" when the PBX gave none), else None."""
-    since: IsoTime | None
-    """When the agent entered ``state``; None for a scheduled agent the engine never saw."""
-    time_in_state_s: float
-    """Seconds since ``since``."""
-    queues: list[str]
-    """Queues the agent is a member of, sorted."""
-    paused_queues: list[str]
-    """Queues in which the agent is paused, sorted."""
-    call: AgentCall | None
-    calls_today: int
-    """Calls the agent answered today."""
-    aht_s: float | None
-    """(talk + hold + wrap-up) / handled calls today, seconds; None before the first."""
-    talk_s: float
-    """Talk time today, seconds."""
-    paused_s: float
-    """Time paused today, seconds."""
-    handled_today: int
-    """Calls the agent finished (handled) today."""
-    handled_interval: int
-    """Calls the agent finished in the current interval."""
-    missed_rings_today: int
-    """Rings the agent did not answer today (a ring the agent answered later for the same call included)."""
-    missed_rings_interval: int
-    """Rings the agent did not answer in the current interval."""
-    transfers_today: int
-    """Calls the agent ended by transferring them, today."""
-    escalations_today: int
-    """Calls the agent transferred to one of the site file's ``escalation_targets``, today."""
-    logged_in_s: float
-    """Time logged in today (any displayed state but ``logged_out``), seconds."""
-    last_call_end: IsoTime | None
-    """When the agent's last call ended (the agent had no call left); None before the first."""
-    idle_s: float | None
-    """Seconds displayed ``available`` since ``last_call_end`` (it grows with the time while ``available``, from
-    the snapshot's ts on); None before the first call ended."""
-    occupancy_pct: float | None
-    """Today's (on_call + wrap_up) / (on_call + wrap_up + available) displayed time, percent; None without any."""
-    target: AgentTarget | None
-    """Progress against the targets of the agent's team or site (``wallboard.core.targets``); None without any."""
-    channels: NotRequired[dict[str, AgentChannel]]
-    """Load per channel of an agent in a chat, email, callback or outbound queue or with such a contact open;
-    absent for an agent with voice only (``wallboard.core.channels``)."""
-    adherence: NotRequired[AgentAdherence | None]
-    """Present with a schedule in force: None when the agent has no slot on its day."""
-    adherence_pct: NotRequired[float | None]
-    """Present with a schedule in force: ``adherence.adherence_pct`` (None without adherence)."""
-
-
-# -- teams --------------------------------------------------------------------------------------------
-
-
-@with_config(_CLOSED)
-class TeamStates(TypedDict):
-    """A team's agents by derived state."""
-
-    logged_out: int
-    available: int
-    ringing: int
-    on_call: int
-    wrap_up: int
-    paused: int
-
-
-@with_config(_CLOSED)
-class TeamAdherence(TypedDict):
-    """Adherence of a team or of the whole site: the sums of its scheduled agents' seconds."""
-
-    adherence_pct: float | None
-    conformance_pct: float | None
-    scheduled_now: int
-    """Agents scheduled to a working (not ``offline``) activity now."""
-    out_now: int
-    """Agents whose status is ``out`` now."""
-    minutes_late: float
-    """Sum of the agents' minutes late today."""
-
-
-@with_config(_CLOSED)
-class Team(TypedDict):
-    """A team of the site file or of a seen agent."""
-
-    name: str
-    """Display name (site file), else the id."""
-    agents: TeamStates
-    handled_today: int
-    """Calls the team's agents handled today."""
-    escalations_today: int
-    """Calls the team's agents transferred to an escalation target today."""
-    adherence: NotRequired[TeamAdherence | None]
-    """Present with a schedule in force: None when no agent of the team is scheduled today."""
-
-
-@with_config(_CLOSED)
-class ScheduleOnlyTeam(TypedDict):
-    """A team known only from the schedule (its scheduled agents' team is in no site-file ``teams`` entry
-    and none of them was seen): added by ``merge_figures`` without a name or state counts."""
-
-    agents: dict[str, int]
-    """Always empty."""
-    adherence: TeamAdherence | None
-
 
 # -- site ---------------------------------------------------------------------------------------------
 

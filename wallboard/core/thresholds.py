@@ -30,6 +30,10 @@ Validation errors are located at the field (``warn``, ``alarm``, ``clear``, ...)
 words. ``load_thresholds`` turns them into ``ThresholdError.problems`` with paths such as
 ``thresholds[2].alarm``; ``ThresholdSet.check_against(site)`` reports queues and teams the site file
 does not know.
+
+The metric catalogue (``Metric``, ``MetricSpec``, ``METRICS``) is ``wallboard.core.threshold_metrics`` and the
+active hours (``ActiveWindow``) are ``wallboard.core.threshold_hours``; both are re-exported here, and the
+classes a checkpoint pickles keep this module's name.
 """
 
 from __future__ import annotations
@@ -37,9 +41,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -57,6 +60,20 @@ from pydantic import (
 
 from wallboard.core.events import Channel
 from wallboard.core.text import CleanText
+
+# the metric catalogue and the active hours live apart: their names stay importable (and pickled) from here
+from wallboard.core.threshold_hours import WEEKDAYS as WEEKDAYS
+from wallboard.core.threshold_hours import ActiveWindow as ActiveWindow
+from wallboard.core.threshold_hours import Weekday as Weekday
+from wallboard.core.threshold_metrics import METRICS as METRICS
+from wallboard.core.threshold_metrics import Direction as Direction
+from wallboard.core.threshold_metrics import Metric as Metric
+from wallboard.core.threshold_metrics import MetricSpec as MetricSpec
+from wallboard.core.threshold_metrics import ScopeKind as ScopeKind
+from wallboard.core.threshold_metrics import Severity as Severity
+from wallboard.core.threshold_metrics import TargetKind as TargetKind
+from wallboard.core.threshold_metrics import Unit as Unit
+from wallboard.core.threshold_metrics import Window as Window
 from wallboard.errors import WallboardError
 
 if TYPE_CHECKING:
@@ -65,91 +82,6 @@ if TYPE_CHECKING:
 CONFIG_NAME = "thresholds"  # the stored document wb:{site}:config:thresholds, and its notices' "type"
 
 
-class Metric(StrEnum):
-    WAITING = "waiting"
-    LONGEST_WAIT_S = "longest_wait_s"
-    SERVICE_LEVEL_PCT = "service_level_pct"
-    SERVICE_LEVEL_DAY_PCT = "service_level_day_pct"
-    ABANDON_RATE_PCT = "abandon_rate_pct"
-    ASA_S = "asa_s"
-    AHT_S = "aht_s"
-    FIRST_RESPONSE_S = "first_response_s"
-    AGENTS_AVAILABLE = "agents_available"
-    AGENTS_SHORT = "agents_short"
-    AGENT_PAUSE_S = "agent_pause_s"
-    AGENT_ON_CALL_S = "agent_on_call_s"
-    AGENT_CALLS_TARGET_PCT = "agent_calls_target_pct"
-    AGENT_MISSED_RINGS = "agent_missed_rings"
-    AGENT_AHT_S = "agent_aht_s"
-    AGENT_OCCUPANCY_PCT = "agent_occupancy_pct"
-    AGENT_CONCURRENCY_PCT = "agent_concurrency_pct"
-    ADHERENCE_PCT = "adherence_pct"
-    TEAM_ADHERENCE_PCT = "team_adherence_pct"
-    DATA_AGE_S = "data_age_s"
-    COLLECTOR_CONNECTED = "collector_connected"
-    CAMPAIGN_DROP_RATE_PCT = "campaign_drop_rate_pct"
-
-
-class Direction(StrEnum):
-    ABOVE = "above"
-    BELOW = "below"
-
-
-Unit = Literal["count", "seconds", "percent", "flag"]
-TargetKind = Literal["queue", "agent", "team", "site", "component", "campaign"]
-ScopeKind = Literal["site", "queue", "team", "campaign"]
-Severity = Literal["page", "ticket", "info"]
-Window = Literal["interval", "day"]
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """What a metric is: its words, unit, targets, default direction, traffic window and scopes."""
-
-    words: str  # the subject in reasons: "SL", "Longest wait"
-    unit: Unit
-    target: TargetKind  # what a site-scoped threshold of this metric is evaluated for
-    direction: Direction
-    window: Window | None  # the window whose offered calls gate ``min_offered`` (queue metrics)
-    min_offered: int  # default minimum traffic
-    scopes: frozenset[ScopeKind]
-    signed: bool = False  # levels may be negative
-
-
-_Q: frozenset[ScopeKind] = frozenset({"site", "queue"})
-_AGENT: frozenset[ScopeKind] = frozenset({"site", "team"})
-_SITE: frozenset[ScopeKind] = frozenset({"site"})
-_CAMPAIGN: frozenset[ScopeKind] = frozenset({"site", "campaign"})
-_A, _B = Direction.ABOVE, Direction.BELOW
-
-METRICS: dict[Metric, MetricSpec] = {
-    Metric.WAITING: MetricSpec("Calls waiting", "count", "queue", _A, "interval", 0, _Q),
-    Metric.LONGEST_WAIT_S: MetricSpec("Longest wait", "seconds", "queue", _A, "interval", 0, _Q),
-    Metric.SERVICE_LEVEL_PCT: MetricSpec("SL", "percent", "queue", _B, "interval", 5, _Q),
-    Metric.SERVICE_LEVEL_DAY_PCT: MetricSpec("SL today", "percent", "queue", _B, "day", 5, _Q),
-    Metric.ABANDON_RATE_PCT: MetricSpec("Abandon rate", "percent", "queue", _A, "interval", 5, _Q),
-    Metric.ASA_S: MetricSpec("ASA", "seconds", "queue", _A, "interval", 5, _Q),
-    Metric.AHT_S: MetricSpec("AHT", "seconds", "queue", _A, "interval", 5, _Q),
-    Metric.FIRST_RESPONSE_S: MetricSpec("First response", "seconds", "queue", _A, "interval", 0, _Q),
-    Metric.AGENTS_AVAILABLE: MetricSpec("Agents available", "count", "queue", _B, "interval", 0, _Q | {"team"}),
-    Metric.AGENTS_SHORT: MetricSpec("Agents short", "count", "queue", _A, "interval", 0, _Q, signed=True),
-    Metric.AGENT_PAUSE_S: MetricSpec("Pause", "seconds", "agent", _A, None, 0, _AGENT),
-    Metric.AGENT_ON_CALL_S: MetricSpec("On one call", "seconds", "agent", _A, None, 0, _AGENT),
-    Metric.AGENT_CALLS_TARGET_PCT: MetricSpec("Calls vs target", "percent", "agent", _B, None, 0, _AGENT),
-    Metric.AGENT_MISSED_RINGS: MetricSpec("Missed rings today", "count", "agent", _A, None, 0, _AGENT),
-    Metric.AGENT_AHT_S: MetricSpec("AHT today", "seconds", "agent", _A, None, 0, _AGENT),
-    Metric.AGENT_OCCUPANCY_PCT: MetricSpec("Occupancy today", "percent", "agent", _A, None, 0, _AGENT),
-    Metric.AGENT_CONCURRENCY_PCT: MetricSpec("Concurrent contacts", "percent", "agent", _A, None, 0, _AGENT),
-    Metric.ADHERENCE_PCT: MetricSpec("Adherence", "percent", "agent", _B, None, 0, _AGENT),
-    Metric.TEAM_ADHERENCE_PCT: MetricSpec("Team adherence", "percent", "team", _B, None, 0, _AGENT),
-    Metric.DATA_AGE_S: MetricSpec("Data age", "seconds", "site", _A, None, 0, _SITE),
-    Metric.COLLECTOR_CONNECTED: MetricSpec("Collector", "flag", "component", _B, None, 0, _SITE),
-    # the window drop rate of an outbound campaign (wallboard.core.campaigns): per campaign, site scope = every one
-    Metric.CAMPAIGN_DROP_RATE_PCT: MetricSpec("Drop rate", "percent", "campaign", _A, None, 0, _CAMPAIGN),
-}
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
@@ -202,121 +134,6 @@ class Scope(BaseModel):
 
     def __str__(self) -> str:
         return self.kind if self.name is None else f"{self.kind}:{self.name}"
-
-
-def _parse_time(value: Any) -> Any:
-    """``"08:00"``, ``"24:00"`` (midnight at the end) or an int: YAML 1.1 reads ``20:00`` as 1200 minutes."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not 0 <= value <= 1440:
-            raise ValueError(f"{value} minutes is not a time of day (0 to 1440)")
-        return time(value // 60 % 24, value % 60)
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)
-        if not match:
-            raise ValueError(f"read {value!r}, expected a local time HH:MM")
-        hours, minutes = int(match[1]), int(match[2])
-        if (hours, minutes) == (24, 0):
-            return time(0)
-        if hours > 23 or minutes > 59:
-            raise ValueError(f"read {value!r}, expected a local time from 00:00 to 24:00")
-        return time(hours, minutes)
-    return value
-
-
-def _parse_days(value: Any) -> Any:
-    """Days as a list (``[mon, tue]``), a range (``"mon-sat"``) or a comma list; full names allowed."""
-    if isinstance(value, str):
-        value = [part for part in value.replace(" ", "").split(",") if part]
-    if not isinstance(value, list | tuple):
-        return value
-    days: set[int] = set()
-    for item in value:
-        first, _, last = str(item).lower().partition("-")
-        start, end = _weekday(first), _weekday(last or first)
-        days.update(range(start, (end if end >= start else end + 7) + 1))
-    return tuple(WEEKDAYS[day % 7] for day in sorted({day % 7 for day in days}))
-
-
-_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def _weekday(name: str) -> int:
-    """Index (Monday = 0) of ``mon`` or ``monday``; any prefix of at least three letters."""
-    text = name.strip()
-    for index, full in enumerate(_FULL_DAYS):
-        if len(text) >= 3 and full.startswith(text):
-            return index
-    raise ValueError(f"read day {name!r}, expected one of {', '.join(WEEKDAYS)} or a range such as mon-fri")
-
-
-class ActiveWindow(BaseModel):
-    """Local hours on some days of the week; ``start > end`` runs across midnight into the next day."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    days: tuple[Weekday, ...] = WEEKDAYS
-    start: time
-    end: time
-
-    @field_validator("days", mode="before")
-    @classmethod
-    def _read_days(cls, value: Any) -> Any:
-        return _parse_days(value)
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _read_time(cls, value: Any) -> Any:
-        return _parse_time(value)
-
-    @field_validator("days")
-    @classmethod
-    def _some_days(cls, value: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
-        if not value:
-            raise ValueError("an active window needs at least one day")
-        return value
-
-    @field_validator("start", "end")
-    @classmethod
-    def _minutes(cls, value: time) -> time:
-        if value.second or value.microsecond or value.tzinfo is not None:
-            raise ValueError(f"read {value}, expected a local time in whole minutes (HH:MM)")
-        return value
-
-    @field_serializer("start", "end")
-    def _dump_time(self, value: time) -> str:
-        return value.strftime("%H:%M")
-
-    @property
-    def weekdays(self) -> frozenset[int]:
-        return frozenset(WEEKDAYS.index(day) for day in self.days)
-
-    def contains(self, local: datetime) -> bool:
-        """Whether the site-local wall time ``local`` is inside this window."""
-        clock, weekday = local.time().replace(tzinfo=None), local.weekday()
-        if self.start == self.end:
-            return weekday in self.weekdays
-        if self.start < self.end:
-            return weekday in self.weekdays and self.start <= clock < self.end
-        return (weekday in self.weekdays and clock >= self.start) or (
-            (weekday - 1) % 7 in self.weekdays and clock < self.end
-        )
-
-    def __str__(self) -> str:
-        end = "24:00" if self.end == time(0) else f"{self.end:%H:%M}"
-        return f"{_days_text(self.weekdays)} {self.start:%H:%M}-{end}"
-
-
-def _days_text(days: frozenset[int]) -> str:
-    if len(days) == 7:
-        return "daily"
-    runs: list[str] = []
-    for day in sorted(days):
-        if runs and day - 1 in days and runs[-1][-3:] == WEEKDAYS[day - 1].title():
-            head = runs[-1].split("-")[0]
-            runs[-1] = f"{head}-{WEEKDAYS[day].title()}"
-        else:
-            runs.append(WEEKDAYS[day].title())
-    return ",".join(runs)
 
 
 # -- the threshold ----------------------------------------------------------------------------------
