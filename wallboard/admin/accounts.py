@@ -42,16 +42,17 @@ one implementation, so a user added on the command line and one added over the A
 * **Audit** entries are flat string fields ``ts, actor, action, target, old, new`` (``old``/``new``
   JSON), never a password, a hash or a token.
 
+``Accounts`` holds the state and the order of these steps; the stateless parts live beside it, and every
+name is still importable from here: ``wallboard.admin.login`` (hashing in threads, ``LoginPolicy``, the
+failure subjects), ``wallboard.admin.tokens`` (display tokens, ``token_digest``) and
+``wallboard.admin.audit`` (audit entry fields).
+
 Failure subjects are ``pair:<sha256([name, client])>``, ``client:<sha256(client)>`` and
 ``account:<sha256(name)>``: what an attacker types becomes a fixed-size key.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import ipaddress
-import json
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -61,27 +62,25 @@ from typing import Any, NoReturn, Protocol
 
 from pydantic import ValidationError
 
-from wallboard.core.text import clean
-from wallboard.core.users import (
-    DISPLAY,
-    Passwords,
-    Role,
-    User,
-    UserError,
-    Verified,
-    check_name,
-    check_password,
-    check_scope_names,
+from wallboard.admin.audit import AUDIT_SCAN_LIMIT, audit_entry, read_entry
+from wallboard.admin.login import HASHES_IN_FLIGHT, Attempt, Hashing, LoginPolicy, login_subjects, throttle_client
+from wallboard.admin.tokens import (
+    MIN_TOKEN_PREFIX,
+    TOKEN_ID_CHARS,
+    DisplayToken,
+    TokenAdder,
+    create_display_token,
+    describe_token,
+    new_display_token,
+    token_digest,
 )
+from wallboard.core.users import Role, User, UserError, check_name, check_password, check_scope_names
 from wallboard.errors import WallboardError
 
 log = logging.getLogger(__name__)
 
 SESSION_PREFIX = "wbs_"
-TOKEN_ID_CHARS = 12
-MIN_TOKEN_PREFIX = 6
-HASHES_IN_FLIGHT = 2
-AUDIT_SCAN_LIMIT = 20_000  # audit entries read at most to answer one filtered query
+DEFAULT_POLICY = LoginPolicy()  # frozen: one shared default
 Clock = Callable[[], datetime]
 
 
@@ -147,36 +146,8 @@ class AccountStore(Protocol):
     async def list_tokens(self) -> dict[str, dict[str, Any]]: ...
 
 
-def token_digest(token: str) -> str:
-    """The sha256 hex digest under which a token (display or session) is stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def audit_entry(ts: datetime, actor: str, action: str, target: str, old: Any = None, new: Any = None) -> dict[str, str]:
-    """The fields of one audit entry (``old``/``new`` as JSON; the caller keeps secrets out of them)."""
-    return {
-        "ts": ts.isoformat(),
-        "actor": actor,
-        "action": action,
-        "target": target,
-        "old": json.dumps(old, separators=(",", ":"), sort_keys=True),
-        "new": json.dumps(new, separators=(",", ":"), sort_keys=True),
-    }
-
-
-def read_entry(entry_id: str, fields: Mapping[str, str]) -> dict[str, Any]:
-    """An audit entry as the API shows it: its id, the fields, ``old``/``new`` decoded."""
-    entry: dict[str, Any] = {"id": entry_id, **{k: fields.get(k, "") for k in ("ts", "actor", "action", "target")}}
-    for key in ("old", "new"):
-        try:
-            entry[key] = json.loads(fields.get(key, "null"))
-        except ValueError:
-            entry[key] = fields.get(key)
-    return entry
 
 
 @dataclass(frozen=True)
@@ -198,86 +169,6 @@ class ActiveSession:
     csrf_digest: str
 
 
-@dataclass(frozen=True)
-class DisplayToken:
-    """A display token's public description (the token itself is shown once, at creation)."""
-
-    id: str
-    board: str | None
-    label: str
-    created: str
-
-    def public(self) -> dict[str, Any]:
-        return {"id": self.id, "board": self.board, "label": self.label, "created": self.created}
-
-
-class Hashing:
-    """``Passwords`` run in worker threads, at most HASHES_IN_FLIGHT at once (argon2 is CPU and memory bound)."""
-
-    def __init__(self, passwords: Passwords, limit: int = HASHES_IN_FLIGHT) -> None:
-        self.passwords = passwords
-        self._gate = asyncio.Semaphore(limit)
-
-    async def hash(self, password: str) -> str:
-        async with self._gate:
-            return await asyncio.to_thread(self.passwords.hash, password)
-
-    async def verify(self, password_hash: str, password: str) -> Verified:
-        async with self._gate:
-            return await asyncio.to_thread(self.passwords.verify, password_hash, password)
-
-    async def waste_time(self, password: str) -> None:
-        async with self._gate:
-            await asyncio.to_thread(self.passwords.waste_time, password)
-
-
-@dataclass(frozen=True)
-class LoginPolicy:
-    """Sessions and login throttling (see the module docstring; the API's come from ``Settings.login_*``)."""
-
-    session_ttl_s: float = 12 * 3600.0
-    max_failures: int = 5  # free failures of one (user name, client) pair
-    max_failures_per_ip: int = 20  # free failures of one client over all names
-    window_s: float = 300.0  # failures are forgotten this long after the wait of the last one ends
-    max_delay_s: float = 300.0  # the longest wait
-    alert_failures_per_user: int = 100  # failures of one name from every client that write login.targeted
-    first_delay_s: float = 1.0  # the wait after the first failure past the free ones; doubled by each next one
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """A login attempt counted up front as a failure: who, from where, and the counts it brought."""
-
-    name: str
-    client: str | None
-    throttled_as: str
-    pair_failures: int
-    client_failures: int
-    name_failures: int
-
-
-def throttle_client(client: str | None) -> str:
-    """The client as login throttling counts it: an IPv4 address, an IPv6 /64 (one site's LAN), else the text."""
-    if not client:
-        return "?"
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return client[:64]
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
-
-
-def login_subjects(name: str, client: str | None) -> tuple[str, str, str]:
-    """The failure counters of a login attempt: its (name, client) pair, its client, its name."""
-    key = throttle_client(client)
-    pair = json.dumps([name.lower(), key], separators=(",", ":"))
-    return f"pair:{token_digest(pair)}", f"client:{token_digest(key)}", f"account:{token_digest(name.lower())}"
-
-
 class Accounts:
     """Users, sessions, display tokens and audit of one site (see the module docstring)."""
 
@@ -285,7 +176,7 @@ class Accounts:
         self,
         store: AccountStore,
         hashing: Hashing,
-        policy: LoginPolicy = LoginPolicy(),
+        policy: LoginPolicy = DEFAULT_POLICY,
         *,
         clock: Clock = utc_now,
         on_login_failure: Callable[[str], None] = lambda reason: None,
@@ -443,7 +334,7 @@ class Accounts:
         if wait > 0:
             self._on_login_failure("throttled")
             raise LoginThrottled(wait)
-        attempt = _Attempt(name[:64], client, throttle_client(client), pair_failures, client_failures, name_failures)
+        attempt = Attempt(name[:64], client, throttle_client(client), pair_failures, client_failures, name_failures)
         user = await self.get_user(name) if len(name) <= 64 else None
         if user is None:
             await self.hashing.waste_time(password)
@@ -458,7 +349,7 @@ class Accounts:
         await self.store.forgive_login_attempt(pair, source, account, now_s=self._clock().timestamp())
         return await self._start_session(user, client)
 
-    async def _failed(self, attempt: _Attempt, why: str) -> NoReturn:
+    async def _failed(self, attempt: Attempt, why: str) -> NoReturn:
         """Refuse a login already counted as a failure; audit the failure that used up free ones (or alerts)."""
         self._on_login_failure(why)
         policy, client = self.policy, attempt.client or "?"
@@ -541,7 +432,7 @@ class Accounts:
         return token, shown
 
     async def list_tokens(self) -> list[DisplayToken]:
-        return [_display(digest, info) for digest, info in sorted((await self.store.list_tokens()).items())]
+        return [describe_token(digest, info) for digest, info in sorted((await self.store.list_tokens()).items())]
 
     async def revoke_token(self, prefix: str, *, actor: str) -> tuple[str, DisplayToken]:
         """Revoke the one token whose id starts with ``prefix``; returns its digest and description."""
@@ -553,43 +444,13 @@ class Accounts:
             raise TokenNotFoundError(f"{len(matches) or 'no'} display tokens have an id starting with {prefix!r}")
         digest, info = matches[0]
         await self.store.revoke_token(digest)
-        shown = _display(digest, info)
+        shown = describe_token(digest, info)
         await self.audit(actor, "token.revoke", f"token:{shown.id}", shown.public(), None)
         log.info("display token %s (board %s) revoked by %s", shown.id, shown.board or "(any)", actor)
         return digest, shown
 
     def _now(self) -> str:
         return self._clock().isoformat()
-
-
-class TokenAdder(Protocol):
-    async def add_token(self, token_hash: str, info: Mapping[str, Any]) -> None: ...
-
-
-async def new_display_token(store: TokenAdder, board: str | None, label: str, now: datetime) -> tuple[str, str]:
-    """Store a new display token's digest with its metadata; returns the token (shown once) and its creation time.
-
-    The label is stored without control characters, whoever gives it (the API validates it too; the CLI does not).
-    """
-    token = secrets.token_urlsafe(32)
-    created = now.isoformat()
-    info = {"role": DISPLAY, "board": board, "created": created, "label": clean(label)}
-    await store.add_token(token_digest(token), info)
-    return token, created
-
-
-async def create_display_token(store: TokenAdder, board: str | None = None, label: str = "") -> str:
-    """Make a new display token, store its digest with its metadata, and return the token (shown once)."""
-    token, _ = await new_display_token(store, board, label, datetime.now(UTC))
-    log.info("created display token sha256 %s... for board %s", token_digest(token)[:8], board or "(any)")
-    return token
-
-
-def _display(digest: str, info: Mapping[str, Any]) -> DisplayToken:
-    board = info.get("board")
-    return DisplayToken(
-        digest[:TOKEN_ID_CHARS], str(board) if board else None, str(info.get("label", "")), str(info.get("created", ""))
-    )
 
 
 def _session_ended(info: Mapping[str, Any], user: User | None) -> str | None:
@@ -628,7 +489,13 @@ def _scope(user: User) -> dict[str, Any]:
 
 
 __all__ = [
+    "AUDIT_SCAN_LIMIT",
+    "HASHES_IN_FLIGHT",
+    "MIN_TOKEN_PREFIX",
+    "SESSION_PREFIX",
+    "TOKEN_ID_CHARS",
     "AccountError",
+    "AccountStore",
     "Accounts",
     "ActiveSession",
     "DisplayToken",
@@ -636,11 +503,18 @@ __all__ = [
     "LoginPolicy",
     "LoginRefused",
     "LoginThrottled",
-    "login_subjects",
     "Session",
+    "TokenAdder",
     "TokenNotFoundError",
     "UnknownUserError",
     "UserError",
     "UserExistsError",
+    "audit_entry",
+    "create_display_token",
+    "login_subjects",
+    "new_display_token",
+    "read_entry",
     "throttle_client",
+    "token_digest",
+    "utc_now",
 ]

@@ -80,6 +80,10 @@ with a version) are read again when a notice of their type arrives on ``wb:{site
 document Redis holds but that is no JSON object is refused like an unusable one (logged once per version,
 counted in ``config_errors``).
 
+The loop and the order of its steps are this module; what a step writes is beside it:
+``engine_writes`` (history rows, call log, trend samples), ``engine_config`` (the notice flags and the
+reading of the documents), ``engine_health`` (the counters and the health hash's fields).
+
 A checkpoint this version cannot read (an upgrade changed the classes, foreign data), or one made with
 another site configuration (the site file changed: thresholds apply from the start of the day), is not
 fatal: the book is rebuilt by replaying the stream up to the last entry the group delivered (a fresh
@@ -91,12 +95,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError, ReadOnlyError, ResponseError
+from redis.exceptions import AuthenticationError, AuthorizationError, NoPermissionError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -104,33 +107,22 @@ from wallboard.config import Settings, redacted_url
 from wallboard.core.adherence.tracker import AdherenceBook
 from wallboard.core.alerting import AlertBook
 from wallboard.core.backoff import Backoff
-from wallboard.core.calls import finished_ms
 from wallboard.core.deltas import diff
 from wallboard.core.engine import State
-from wallboard.core.history import row_ids, written
 from wallboard.core.site import SiteConfig
-from wallboard.core.site_book import (
-    SCHEDULES,
-    THRESHOLDS,
-    BookCounts,
-    ConfigKind,
-    SiteBook,
-    UnreadableCheckpointError,
-)
+from wallboard.core.site_book import SiteBook, UnreadableCheckpointError
 from wallboard.errors import StartupError
+from wallboard.processes.engine_config import CONFIG_KINDS as CONFIG_KINDS
+from wallboard.processes.engine_config import CONFIG_RETRY_S as CONFIG_RETRY_S
+from wallboard.processes.engine_config import ConfigWatch as ConfigWatch
+from wallboard.processes.engine_config import ConfigWatcher
+from wallboard.processes.engine_health import RunnerStats as RunnerStats
+from wallboard.processes.engine_health import health_fields
+from wallboard.processes.engine_writes import TREND_KEEP_S as TREND_KEEP_S
+from wallboard.processes.engine_writes import calls_write, continue_call_log, history_writes, sample_trend
 from wallboard.processes.heap import release_free_memory
 from wallboard.processes.notify import Notifier
-from wallboard.store import (
-    CallsWrite,
-    CheckpointFormatError,
-    ConfigFormatError,
-    HistoryWrite,
-    Store,
-    StreamEntry,
-    connect,
-    next_stream_id,
-    stream_id_key,
-)
+from wallboard.store import CheckpointFormatError, Store, StreamEntry, connect, next_stream_id, stream_id_key
 from wallboard.store.datadir import redis_link
 
 log = logging.getLogger(__name__)
@@ -145,10 +137,7 @@ HEALTH_EVERY_S = 2.0
 FINAL_WRITE_TIMEOUT_S = 5.0
 EVALUATE_EVERY_S = 1.0  # thresholds are evaluated at most this often (about 6 us per target and threshold)
 THRESHOLDS_POLL_S = 5.0  # re-read the stored configuration documents this often even without a notice
-CONFIG_RETRY_S = 1.0
 TRIM_EVERY_S = 60.0  # the C heap's free pages go back to the system at most this often, after a checkpoint (heap.py)
-CONFIG_KINDS: tuple[ConfigKind[Any], ...] = (THRESHOLDS, SCHEDULES)  # read in this order
-TREND_KEEP_S = 65 * 60.0  # the trend stream keeps this much (the sparklines show the last hour)
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -168,25 +157,6 @@ class RunnerError(StartupError):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class RunnerStats(BookCounts):
-    """What the runner has done since it started (written to the engine's health hash): its books' counts, its own."""
-
-    records: int = 0
-    ignored: int = 0
-    reconnects: int = 0
-    published: int = 0
-    connected: bool = False
-
-
-@dataclass
-class ConfigWatch:
-    """When to read a stored configuration document again: after a notice, or once ``thresholds_poll_s`` passed."""
-
-    notice: bool = False
-    checked: float = float("-inf")  # loop time of the last read
 
 
 class EngineRunner:
@@ -228,7 +198,7 @@ class EngineRunner:
         self._last_health = float("-inf")
         self._last_evaluate = float("-inf")
         self._ever_connected = False
-        self._config = {kind.name: ConfigWatch() for kind in CONFIG_KINDS}
+        self._config = ConfigWatcher(store, TRANSIENT_ERRORS)
 
     # -- the site book's parts (None until restored): what the health hash, the demo and tests read --------
 
@@ -287,7 +257,7 @@ class EngineRunner:
         self.stats.connected = self._ever_connected = True
         self._backoff.reset()
         log.info("engine for site %s resynced at stream id %s, seq %d", self.store.site, self.last_id, self.seq)
-        watcher = asyncio.create_task(self._watch_config(), name=f"config-notices:{self.store.site}")
+        watcher = asyncio.create_task(self._config.watch(), name=f"config-notices:{self.store.site}")
         try:
             await self._publish()
             await self._write_health(force=True)
@@ -317,7 +287,7 @@ class EngineRunner:
             if checkpoint is None:
                 self.site_book = SiteBook(self.site_config, self.stats)
                 log.info("no checkpoint for site %s: starting from an empty state", self.store.site)
-                await self._continue_call_log(self.site_book)
+                await continue_call_log(self.store, self.site_book)
                 return
             book = SiteBook.restore(checkpoint.payload, self.stats)
         except (CheckpointFormatError, UnreadableCheckpointError) as exc:
@@ -352,7 +322,7 @@ class EngineRunner:
             while bound is not None and (entries := await self.store.events.read_range(start, bound, READ_COUNT)):
                 self._apply_entries(entries, ack=False)
                 start = next_stream_id(entries[-1].id)
-            await self._continue_call_log(book)
+            await continue_call_log(self.store, book)
         except BaseException:
             self.site_book = self.last_id = None
             raise
@@ -390,40 +360,12 @@ class EngineRunner:
 
     # -- configuration ------------------------------------------------------------------------
 
-    async def _watch_config(self) -> None:
-        """Flag a read of a stored document on every notice of its type (the poll covers any outage)."""
-        while True:
-            try:
-                async with self.store.config.subscribe_config() as notices:
-                    for watch in self._config.values():
-                        watch.notice = True  # anything published before we subscribed
-                    async for notice in notices:
-                        noticed = self._config.get(str(notice.get("type")))
-                        if noticed is not None:
-                            noticed.notice = True
-            except TRANSIENT_ERRORS as exc:
-                log.debug("config notices of site %s interrupted (%s)", self.store.site, exc)
-            await asyncio.sleep(CONFIG_RETRY_S)
-
     async def _reload_config(self, *, force: bool = False) -> None:
+        """Hand each stored document to the book after a notice of its type, or every thresholds_poll_s."""
         for kind in CONFIG_KINDS:
-            await self._reload(kind, force=force)
-
-    async def _reload(self, kind: ConfigKind[Any], *, force: bool = False) -> None:
-        """Hand the stored document of ``kind`` to the book after a notice, or every thresholds_poll_s."""
-        assert self.site_book is not None
-        watch = self._config[kind.name]
-        if not (force or watch.notice or self._since(watch.checked) >= self.thresholds_poll_s):
-            return
-        watch.notice = False
-        watch.checked = asyncio.get_running_loop().time()
-        try:
-            document = await self.store.config.load_config_checked(kind.name)
-        except ConfigFormatError as exc:
-            self.site_book.refuse(kind, "unreadable", exc)
-            return
-        if self.site_book.reload(kind, document):
-            self._changed = True
+            assert self.site_book is not None
+            if await self._config.reload(self.site_book, kind, poll_s=self.thresholds_poll_s, force=force):
+                self._changed = True
 
     # -- publishing ---------------------------------------------------------------------------
 
@@ -466,11 +408,12 @@ class EngineRunner:
         text = json.dumps(body, separators=(",", ":"))
         snapshot: dict[str, Any] = json.loads(text)  # what every reader sees: diff that, not Python tuples
         records = list(book.records)  # written with a checkpoint that includes them: exactly once
-        history = await self._history_writes(book.rows)  # the same for the closed interval rows
+        keep_days = self.settings.history_retention_days
+        history = await history_writes(self.store, book.rows, keep_days)  # the same for the closed interval rows
         stale = self.last_id != self._checkpointed_id
         with_checkpoint = bool(records) or bool(history) or (stale and (checkpoint or self._checkpoint_due()))
         # call records wait for a checkpoint that is due anyway (they are many: none is forced for them)
-        calls = await self._calls_write(book.calls) if with_checkpoint else None
+        calls = await calls_write(self.store, book.calls, keep_days) if with_checkpoint else None
         payload = book.checkpoint() if with_checkpoint else None
         # Until the write is known to have succeeded, readers may hold either state: forget the base
         # (and never reuse this seq for other content, should the write fail after all).
@@ -495,58 +438,7 @@ class EngineRunner:
         base = seq - 1 if previous is not None else None  # None: readers re-read the snapshot key
         await self.store.events.publish_delta({"type": "delta", "seq": seq, "base": base, "changes": changes})
         await self._ack_checkpointed()
-        await self._sample_trend(book, snapshot, now_utc)
-
-    async def _history_writes(self, pending: Mapping[str, list[dict[str, Any]]]) -> list[HistoryWrite]:
-        """The pending rows as stream writes, without the intervals their stream already has.
-
-        A stream may have them when a save_state whose outcome we did not hear went through, or after a
-        rebuild from the stream closed the same intervals again. Rows are trimmed (MINID) to the
-        ``history_retention_days`` before the newest row's interval.
-        """
-        writes: list[HistoryWrite] = []
-        keep_ms = self.settings.history_retention_days * 86_400_000
-        for kind, rows in pending.items():
-            if not rows:
-                continue
-            ids = row_ids(rows)
-            skip = written(ids, await self.store.history.last_history_id(kind))
-            if skip:
-                log.info("site %s: %d %s history rows were already written; skipped", self.store.site, skip, kind)
-            pairs = zip(ids[skip:], rows[skip:], strict=True)
-            entries = [(entry_id, json.dumps(row, separators=(",", ":"))) for entry_id, row in pairs]
-            if entries:
-                newest_ms = int(ids[-1].partition("-")[0])
-                writes.append(HistoryWrite(kind, entries, f"{max(0, newest_ms - keep_ms)}-0"))
-        return writes
-
-    async def _calls_write(self, pending: Sequence[tuple[int, dict[str, Any]]]) -> CallsWrite | None:
-        """The pending call records as one stream write (None: nothing new), ids increasing after the stream's."""
-        if not pending:
-            return None
-        last = await self.store.calls.last_call()
-        last_key, last_n = (stream_id_key(last[0]), last[1]) if last is not None else ((0, -1), 0)
-        entries: list[tuple[str, int, str]] = []
-        for number, row in pending:
-            if number <= last_n:
-                continue  # written by a save whose reply was lost
-            key = (finished_ms(row), 0)
-            last_key = key if key > last_key else (last_key[0], last_key[1] + 1)
-            entries.append((f"{last_key[0]}-{last_key[1]}", number, json.dumps(row, separators=(",", ":"))))
-        if not entries:
-            return None
-        keep_ms = self.settings.history_retention_days * 86_400_000
-        return CallsWrite(entries, f"{max(0, last_key[0] - keep_ms)}-0")
-
-    async def _continue_call_log(self, book: SiteBook) -> None:
-        """After a rebuild: drop the records the stored call log has, number the others after its newest."""
-        last = await self.store.calls.last_call()
-        if last is None:
-            return
-        newest_ms, last_n = stream_id_key(last[0])[0], last[1]
-        kept = [row for _, row in book.state.drain_call_records() if finished_ms(row) > newest_ms]
-        book.calls = [(last_n + n, row) for n, row in enumerate(kept, 1)]
-        book.state.continue_call_numbers(last_n + len(kept))
+        await sample_trend(self.store, book, snapshot, now_utc)
 
     async def _ack_checkpointed(self) -> None:
         """XACK the entries the stored checkpoint covers (ids up to the checkpointed one)."""
@@ -558,23 +450,7 @@ class EngineRunner:
             await self.store.events.ack(covered)
             self._to_ack = [entry_id for entry_id in self._to_ack if stream_id_key(entry_id) > bound]
 
-    async def _sample_trend(self, book: SiteBook, snapshot: dict[str, Any], now: datetime) -> None:
-        """Write the book's trend sample when one is due; a Redis that refuses the command stops the sampling."""
-        sample = book.sample_trend(snapshot, now)
-        if sample is None:
-            return
-        try:
-            await self.store.trend.add_trend_sample(int(now.timestamp() * 1000), sample, TREND_KEEP_S)
-        except ResponseError as exc:
-            log.error("site %s: cannot write trend samples, sparklines stop (%s)", self.store.site, exc)
-            book.stop_trend()
-
     # -- health -------------------------------------------------------------------------------
-
-    def _anomalies(self) -> dict[str, int]:
-        """The engine's anomaly counts since its checkpoint's state began (the non-zero ones)."""
-        state = self.state
-        return {} if state is None else {kind: count for kind, count in state.anomalies.items() if count}
 
     async def _write_health(self, *, force: bool = False) -> None:
         now = asyncio.get_running_loop().time()
@@ -582,29 +458,15 @@ class EngineRunner:
             return
         self._last_health = now
         lag = await self.store.events.stream_lag() if self.stats.connected else None
-        stats = self.stats
-        fields: dict[str, str | int | float | bool] = {
-            "connected": stats.connected,
-            "reconnects": stats.reconnects,
-            "records": stats.records,
-            "applied": stats.applied,
-            "rejected": stats.rejected,
-            "ignored": stats.ignored,
-            "rejected_by_reason": json.dumps(dict(stats.rejected_by_reason), sort_keys=True),
-            "anomalies": json.dumps(self._anomalies(), sort_keys=True),
-            "seq": self.seq,
-            "updated_ts": self.clock().timestamp(),
-            "alerts_open": len(self.book) if self.book is not None else 0,
-            "alert_records": stats.alert_records,
-            "alert_actions_rejected": json.dumps(dict(stats.alert_actions_rejected), sort_keys=True),
-            "config_errors": stats.config_errors,
-        }
-        if self.thresholds_version is not None:
-            fields["thresholds_version"] = self.thresholds_version
-        if stats.last_event_ts is not None:
-            fields["last_event_ts"] = stats.last_event_ts
-        if lag is not None:
-            fields["lag"] = lag
+        fields = health_fields(
+            self.stats,
+            state=self.state,
+            seq=self.seq,
+            updated_ts=self.clock().timestamp(),
+            alerts_open=len(self.book) if self.book is not None else 0,
+            thresholds_version=self.thresholds_version,
+            lag=lag,
+        )
         await self.store.events.write_health(COMPONENT, fields)
 
 
