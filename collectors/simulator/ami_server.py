@@ -12,6 +12,7 @@ one of two ways:
 * ``speed=None`` (manual): nothing moves until a test awaits ``advance(seconds)``, which makes
   every run deterministic.
 
+The lifecycle, clock and session bookkeeping are ``server_base.SimulatedServer``'s, shared with the ESL server.
 Each batch of model events is formatted once and written to every logged-in session whose event
 mask allows each frame's class (``Events: off|on|<classes>``). A session's unsent bytes are the
 transport's write buffer: when they pass ``max_buffer`` the session is dropped and logged, as
@@ -33,10 +34,9 @@ each model event is followed by the spy's own events (ChanSpyStart/Stop, its Han
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,7 @@ from collectors.simulator.ami_spy import Spies
 from collectors.simulator.config import SchedulePolicy, SimConfig, build_config, site_config
 from collectors.simulator.model import Simulation
 from collectors.simulator.schedule import on_wall_clock, schedule_around, schedule_csv
+from collectors.simulator.server_base import ServerSession, SimulatedServer
 from collectors.simulator.views import SimEvent
 from wallboard.core.adherence.schedule import Schedule
 from wallboard.errors import StartupError
@@ -90,23 +91,23 @@ def event_mask(text: str) -> int | None:
 
 
 @dataclass(eq=False)
-class _Session:
-    number: int
-    writer: asyncio.StreamWriter
-    peer: str
+class _Session(ServerSession):
     local: str
     authenticated: bool = False
     account: str = ""
     mask: int = ALL_EVENTS
-    dropped: str | None = None  # why the server aborted the session, once it did
-
-    @property
-    def closing(self) -> bool:
-        return self.dropped is not None
 
 
-class SimulatedAmiServer:
+class SimulatedAmiServer(SimulatedServer[_Session]):
     """Serves a ``Simulation`` over AMI on loopback (or any host) to any number of sessions."""
+
+    _error = AmiServerError
+    _label = "AMI"
+    _listening = "simulated AMI server listening on"
+    _clock_name = "ami-sim-clock"
+    _clock_failed = "the simulation clock stopped"
+    _greeting = BANNER
+    _log = logger
 
     def __init__(
         self,
@@ -122,98 +123,18 @@ class SimulatedAmiServer:
         formatter: AmiFormatter | None = None,
         write: str = "all",
     ) -> None:
-        if speed is not None and speed <= 0:
-            raise ValueError(f"speed must be positive (or None for a manual clock), got {speed}")
-        self._sim = simulation
+        super().__init__(simulation, speed=speed, tick_s=tick_s, max_buffer=max_buffer)
         self._fmt = formatter or AmiFormatter(simulation.config, seed=simulation.seed, caller_style=caller_style)
         self._username, self._secret = username, secret
         self._write = event_mask(write) or 0
         self._spies = Spies(self._fmt)
         self._actions = SupervisorActions(simulation, self._fmt, self._spies)
-        self._speed, self._tick = speed, tick_s
-        self._max_buffer = max_buffer
         self._auth_delay = auth_failure_delay
-        self._server: asyncio.Server | None = None
-        self._clock: asyncio.Task[None] | None = None
-        self._sessions: dict[_Session, asyncio.Task[None] | None] = {}
-        self._counter = 0
-        self._booted = simulation.current_time
-        self.dropped_slow = 0
-
-    # ------------------------------------------------------------------ lifecycle
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Listen on ``host:port`` (0 picks a free port) and start the clock unless it is manual."""
-        self._server = await asyncio.start_server(self._serve, host, port)
-        if self._speed is not None:
-            self._clock = asyncio.create_task(self._run_clock(self._speed), name="ami-sim-clock")
-            self._clock.add_done_callback(self._clock_stopped)
-        logger.info("simulated AMI server listening on %s:%d (speed %s)", host, self.port, self._speed or "manual")
-
-    @property
-    def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise AmiServerError("the server is not listening: call start() first")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    @property
-    def session_count(self) -> int:
-        return len(self._sessions)
-
-    @property
-    def simulation(self) -> Simulation:
-        return self._sim
 
     @property
     def spies(self) -> Spies:
         """The channels Originate created and the ChanSpy sessions they run."""
         return self._spies
-
-    async def close(self) -> None:
-        """Stop the clock, stop listening and drop every session."""
-        if self._clock is not None:
-            self._clock.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._clock
-            self._clock = None
-        if self._server is not None:
-            self._server.close()
-        await self.drop_sessions()
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
-
-    async def drop_sessions(self) -> None:
-        """Abort every connected session at once (a PBX restart or network cut, for reconnect tests)."""
-        sessions = list(self._sessions.items())
-        for session, _ in sessions:
-            self._abort(session, "dropped by drop_sessions()")
-        tasks = [task for _, task in sessions if task is not None and task is not asyncio.current_task()]
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    # ------------------------------------------------------------------ clock
-
-    async def advance(self, seconds: float) -> list[SimEvent]:
-        """Manual clock: move the model ``seconds`` forward, send what happened; return the model events."""
-        if self._speed is not None:
-            raise AmiServerError("advance() needs a manual clock (speed=None); this server runs its own")
-        events = self._sim.advance(self._sim.current_time + timedelta(seconds=seconds))
-        self._publish(events)
-        await asyncio.sleep(0)  # let sessions read and write between batches, as a clock tick would
-        return events
-
-    async def _run_clock(self, speed: float) -> None:
-        loop = asyncio.get_running_loop()
-        origin_mono, origin_model = loop.time(), self._sim.current_time
-        while True:
-            await asyncio.sleep(self._tick)
-            target = origin_model + timedelta(seconds=(loop.time() - origin_mono) * speed)
-            self._publish(self._sim.advance(target))
-
-    @staticmethod
-    def _clock_stopped(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("the simulation clock stopped", exc_info=task.exception())
 
     def _publish(self, events: list[SimEvent]) -> None:
         frames: list[AmiEvent] = []
@@ -237,48 +158,9 @@ class SimulatedAmiServer:
 
     # ------------------------------------------------------------------ sessions
 
-    def _send(self, session: _Session, data: bytes) -> None:
-        if session.closing:
-            return
-        session.writer.write(data)
-        pending = session.writer.transport.get_write_buffer_size()
-        if pending > self._max_buffer:
-            self.dropped_slow += 1
-            logger.warning(
-                "dropping AMI session %d from %s: %d bytes unsent, more than the %d allowed (client too slow)",
-                session.number,
-                session.peer,
-                pending,
-                self._max_buffer,
-            )
-            self._abort(session, f"dropped: {pending} bytes unsent (client too slow)")
-
-    @staticmethod
-    def _abort(session: _Session, why: str) -> None:
-        if session.dropped is None:
-            session.dropped = why
-            session.writer.transport.abort()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._counter += 1
-        peer, local = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
-        session = _Session(self._counter, writer, f"{peer[0]}:{peer[1]}", f"{local[0]}/{local[1]}")
-        self._sessions[session] = asyncio.current_task()
-        logger.info("AMI session %d connected from %s", session.number, session.peer)
-        reason = "closed by the client"
-        try:
-            writer.write(BANNER)
-            reason = await self._read_loop(session, reader)
-        except (ConnectionError, OSError) as exc:
-            reason = f"connection lost ({exc.__class__.__name__})"
-        finally:
-            del self._sessions[session]
-            reason = session.dropped or reason
-            session.dropped = reason
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
-            logger.info("AMI session %d from %s disconnected: %s", session.number, session.peer, reason)
+    def _new_session(self, number: int, writer: asyncio.StreamWriter, peer: str) -> _Session:
+        local = writer.get_extra_info("sockname")
+        return _Session(number, writer, peer, f"{local[0]}/{local[1]}")
 
     async def _read_loop(self, session: _Session, reader: asyncio.StreamReader) -> str:
         parser = AmiParser(expect_banner=False)

@@ -3,11 +3,11 @@
 Theory of operation
 -------------------
 ``SimulatedEslServer(simulation, password=...)`` owns the ``Simulation``, an ``EslFormatter`` (mod_callcenter:
-``collectors.simulator.esl_format``) and the connected sessions. The clock works as the AMI server's: ``speed``
-advances the model in the background every ``tick_s`` (``speed`` simulated seconds per second), ``speed=None``
-waits for a test to ``await advance(seconds)``. Every batch of model events becomes callcenter::info events,
-formatted once per format (plain, JSON) and written to each session subscribed to them; a ``HEARTBEAT`` goes out
-every 20 simulated seconds, as the switch's core sends it.
+``collectors.simulator.esl_format``) and the connected sessions. The clock works as the AMI server's (both are a
+``server_base.SimulatedServer``): ``speed`` advances the model in the background every ``tick_s`` (``speed``
+simulated seconds per second), ``speed=None`` waits for a test to ``await advance(seconds)``. Every batch of model
+events becomes callcenter::info events, formatted once per format (plain, JSON) and written to each session
+subscribed to them; a ``HEARTBEAT`` goes out every 20 simulated seconds, as the switch's core sends it.
 
 A session is what mod_event_socket does with an inbound connection: ``auth/request``; ``auth <password>``
 answered ``+OK accepted`` or ``-ERR invalid`` then the disconnect notice; before that every other command is
@@ -25,7 +25,6 @@ dropped and logged; a client that disconnects only ends its own session.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shlex
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from collectors.simulator.esl_frames import (
     status_text,
 )
 from collectors.simulator.model import Simulation
+from collectors.simulator.server_base import ServerSession, SimulatedServer
 from collectors.simulator.views import SimEvent
 from wallboard.errors import StartupError
 
@@ -60,15 +60,11 @@ class EslServerError(StartupError):
 
 
 @dataclass(eq=False)
-class _Session:
-    number: int
-    writer: asyncio.StreamWriter
-    peer: str
+class _Session(ServerSession):
     authenticated: bool = False
     format: str = ""  # "plain" or "json" once subscribed
     names: set[str] = field(default_factory=set)
     subclasses: set[str] = field(default_factory=set)
-    dropped: str | None = None
 
     def wants(self, name: str, subclass: str | None) -> bool:
         if not self.format:
@@ -80,8 +76,17 @@ class _Session:
         return name in self.names
 
 
-class SimulatedEslServer:
+class SimulatedEslServer(SimulatedServer[_Session]):
     """Serves a ``Simulation`` over the FreeSWITCH event socket to any number of sessions."""
+
+    _error = EslServerError
+    _label = "ESL"
+    _listening = "simulated FreeSWITCH event socket on"
+    _clock_name = "esl-sim-clock"
+    _clock_failed = "the simulated FreeSWITCH could not publish a batch"
+    _greeting = AUTH_REQUEST
+    _lost = (ConnectionError, OSError, asyncio.LimitOverrunError)
+    _log = logger
 
     def __init__(
         self,
@@ -92,94 +97,16 @@ class SimulatedEslServer:
         tick_s: float = 0.05,
         max_buffer: int = 4 * 1024 * 1024,
     ) -> None:
-        if speed is not None and speed <= 0:
-            raise ValueError(f"speed must be positive (or None for a manual clock), got {speed}")
-        self._sim = simulation
+        super().__init__(simulation, speed=speed, tick_s=tick_s, max_buffer=max_buffer)
         self._fmt = EslFormatter(simulation.config, simulation.state(), seed=simulation.seed)
         self._password = password
-        self._speed, self._tick = speed, tick_s
-        self._max_buffer = max_buffer
-        self._server: asyncio.Server | None = None
-        self._clock: asyncio.Task[None] | None = None
-        self._sessions: dict[_Session, asyncio.Task[None] | None] = {}
-        self._counter = 0
         self._jobs = 0
         self._zone = ZoneInfo(simulation.config.timezone)
-        self._booted = simulation.current_time
         self._heartbeat = self._booted + timedelta(seconds=HEARTBEAT_S)
-        self.dropped_slow = 0
-
-    # ------------------------------------------------------------------ lifecycle
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Listen on ``host:port`` (0 picks a free port) and start the clock unless it is manual."""
-        self._server = await asyncio.start_server(self._serve, host, port)
-        if self._speed is not None:
-            self._clock = asyncio.create_task(self._run_clock(self._speed), name="esl-sim-clock")
-        logger.info("simulated FreeSWITCH event socket on %s:%d (speed %s)", host, self.port, self._speed or "manual")
-
-    @property
-    def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise EslServerError("the server is not listening: call start() first")
-        return int(self._server.sockets[0].getsockname()[1])
-
-    @property
-    def session_count(self) -> int:
-        return len(self._sessions)
-
-    @property
-    def simulation(self) -> Simulation:
-        return self._sim
 
     @property
     def formatter(self) -> EslFormatter:
         return self._fmt
-
-    async def close(self) -> None:
-        """Stop the clock, stop listening and drop every session."""
-        if self._clock is not None:
-            self._clock.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._clock
-            self._clock = None
-        if self._server is not None:
-            self._server.close()
-        await self.drop_sessions()
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
-
-    async def drop_sessions(self) -> None:
-        """Abort every session at once (a switch restart or network cut, for reconnect tests)."""
-        sessions = list(self._sessions.items())
-        for session, _ in sessions:
-            self._abort(session, "dropped by drop_sessions()")
-        tasks = [task for _, task in sessions if task is not None and task is not asyncio.current_task()]
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    # ------------------------------------------------------------------ clock
-
-    async def advance(self, seconds: float) -> list[SimEvent]:
-        """Manual clock: move the model ``seconds`` forward, send what happened; return the model events."""
-        if self._speed is not None:
-            raise EslServerError("advance() needs a manual clock (speed=None); this server runs its own")
-        events = self._sim.advance(self._sim.current_time + timedelta(seconds=seconds))
-        self._publish(events)
-        await asyncio.sleep(0)
-        return events
-
-    async def _run_clock(self, speed: float) -> None:
-        loop = asyncio.get_running_loop()
-        origin_mono, origin_model = loop.time(), self._sim.current_time
-        while True:
-            await asyncio.sleep(self._tick)
-            target = origin_model + timedelta(seconds=(loop.time() - origin_mono) * speed)
-            try:
-                self._publish(self._sim.advance(target))
-            except Exception:  # a bug in one batch must not stop the switch's clock silently
-                logger.exception("the simulated FreeSWITCH could not publish a batch")
-                raise
 
     def _publish(self, events: list[SimEvent]) -> None:
         batch = [pairs for event in events for pairs in self._fmt.events(event)]
@@ -239,47 +166,8 @@ class SimulatedEslServer:
 
     # ------------------------------------------------------------------ sessions
 
-    def _send(self, session: _Session, data: bytes) -> None:
-        if session.dropped is not None:
-            return
-        session.writer.write(data)
-        pending = session.writer.transport.get_write_buffer_size()
-        if pending > self._max_buffer:
-            self.dropped_slow += 1
-            logger.warning(
-                "dropping ESL session %d from %s: %d bytes unsent (client too slow)",
-                session.number,
-                session.peer,
-                pending,
-            )
-            self._abort(session, f"dropped: {pending} bytes unsent (client too slow)")
-
-    @staticmethod
-    def _abort(session: _Session, why: str) -> None:
-        if session.dropped is None:
-            session.dropped = why
-            session.writer.transport.abort()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._counter += 1
-        peer = writer.get_extra_info("peername")
-        session = _Session(self._counter, writer, f"{peer[0]}:{peer[1]}")
-        self._sessions[session] = asyncio.current_task()
-        logger.info("ESL session %d connected from %s", session.number, session.peer)
-        reason = "closed by the client"
-        try:
-            writer.write(AUTH_REQUEST)
-            reason = await self._read_loop(session, reader)
-        except (ConnectionError, OSError, asyncio.LimitOverrunError) as exc:
-            reason = f"connection lost ({exc.__class__.__name__})"
-        finally:
-            del self._sessions[session]
-            reason = session.dropped or reason
-            session.dropped = reason
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
-            logger.info("ESL session %d from %s disconnected: %s", session.number, session.peer, reason)
+    def _new_session(self, number: int, writer: asyncio.StreamWriter, peer: str) -> _Session:
+        return _Session(number, writer, peer)
 
     async def _read_loop(self, session: _Session, reader: asyncio.StreamReader) -> str:
         buffer = b""
