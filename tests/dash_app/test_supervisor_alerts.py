@@ -4,7 +4,6 @@ admin (logged in on /ops/) and the engine applies the action; the test checks it
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -23,6 +22,7 @@ import httpx
 import pytest
 from browser import chromium_page
 from playwright.async_api import Page, expect
+from waiting import poll_until
 
 from dash_app.floor import alert_rows
 
@@ -91,13 +91,15 @@ async def open_alerts(demo: Demo) -> list[dict[str, Any]]:
 
 async def alert_in_api(demo: Demo, alert_id: str, wanted: dict[str, Any], timeout_s: float = 20.0) -> dict[str, Any]:
     """The alert as GET /api/v1/alerts lists it once it has every field of ``wanted``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = next((a for a in await open_alerts(demo) if a["alert_id"] == alert_id), {})
-        if all(found.get(key) == value for key, value in wanted.items()) or time.monotonic() > deadline:
-            assert {key: found.get(key) for key in wanted} == wanted
-            return found
-        await asyncio.sleep(0.3)  # polling the API until the condition holds (bounded by the deadline)
+    found: dict[str, Any] = {}
+
+    async def has_it() -> bool:
+        found.clear()
+        found.update(next((a for a in await open_alerts(demo) if a["alert_id"] == alert_id), {}))
+        return all(found.get(key) == value for key, value in wanted.items())
+
+    await poll_until(has_it, f"alert {alert_id} with {wanted}", timeout_s)
+    return found
 
 
 async def _strict_threshold(demo: Demo) -> None:
