@@ -15,7 +15,10 @@
  *    heartbeat `data_ts` (the ts of the data they bring, or of the last data), and a heartbeat its own `ts` (the
  *    server's time, every 2 s by default). The page keeps the offset between the server's clock and its own from
  *    the heartbeats (before the first one it takes the first data as fresh), so the age is the server's now minus
- *    the data's time, right on a TV whose clock is off. Heartbeats of an API whose engine stopped keep coming
+ *    the data's time, right on a TV whose clock is off. A heartbeat handled late (a slow TV stick busy drawing,
+ *    a loaded server) makes that offset too small, so the age is also at least the time since the page first
+ *    heard of the data's time (the data was at least 0 s old then): of the two, the larger. Both can only
+ *    underestimate, never make fresh data look stale. Heartbeats of an API whose engine stopped keep coming
  *    while the data's time stands still: the age grows; a server gone silent makes it grow too;
  *  - a timer every 250 ms, by the page's own clock: the wall clock and the data's age (when the page has
  *    elements for them); the STALE banner (class "on") once the data is older than options.staleAfterS (default:
@@ -109,10 +112,11 @@ window.wallboardClient = (() => {
     const openedAt = Date.now();
     let ws = null, snap = null, lastHeard = 0, retry = RETRY_MIN_MS, denied = false, timer = null;
     let dataTs = null, skew = null, stale = false, staleTimer = null;  // skew: the server's clock minus the page's
+    let dataSince = 0;  // the page's time when it first heard of dataTs
     const offsets = [];  // the last heartbeats' server time minus arrival time
 
     function dataAge(now) {
-      return dataTs === null ? null : Math.max(0, now + (skew ?? 0) - dataTs);
+      return dataTs === null ? null : Math.max(0, now + (skew ?? 0) - dataTs, now - dataSince);
     }
     function heard(m, now) {
       if (m.type === "heartbeat" && stamp(m.ts) !== null) {
@@ -122,7 +126,7 @@ window.wallboardClient = (() => {
         skew = Math.max(...offsets);
       }
       const ts = stamp(m.type === "snapshot" ? m.ts : m.data_ts);
-      if (ts !== null) dataTs = ts;
+      if (ts !== null && ts !== dataTs) { dataTs = ts; dataSince = now; }
       if (skew === null && dataTs !== null) skew = dataTs - now;  // no heartbeat yet: take the data as fresh
       const left = dataTs === null ? -1 : staleMs - dataAge(now);
       clearTimeout(staleTimer);

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ from wallboard.store import Store, connect
 SITE = "paris"
 START_TIMEOUT_S = 15.0
 REFRESH_S = 1.0
-Serve = Callable[[int], AbstractAsyncContextManager[str]]
+Serve = Callable[..., AbstractAsyncContextManager[str]]
 
 
 class Publisher:
@@ -107,12 +108,13 @@ async def _keep_fresh(publisher: Publisher) -> None:
 def serve(store: Store, publisher: Publisher) -> Serve:
     """``async with serve(port) as base``: the API with the root, TV, ops and supervisor pages on ``port`` (fixed,
     so a test can stop it and start it again there); heartbeats every second, deltas every 50 ms. Meanwhile the
-    publisher republishes its last snapshot every second with the current time, as the runner would."""
+    publisher republishes its last snapshot every second with the current time, as the runner would. ``clock``: the
+    API's clock (its heartbeats' stamps), the real one unless a test puts the API on a host whose clock is off."""
 
     @contextlib.asynccontextmanager
-    async def running(port: int) -> AsyncIterator[str]:
+    async def running(port: int, clock: Callable[[], float] = time.time) -> AsyncIterator[str]:
         settings = Settings(site=SITE, ws_heartbeat_s=1.0)
-        app = create_app(settings, store=store, ws_interval_s=0.05, passwords=Passwords.cheap())
+        app = create_app(settings, store=store, clock=clock, ws_interval_s=0.05, passwords=Passwords.cheap())
         mount_board_page(app)
         mount_tv_page(app)
         mount_ops_page(app)

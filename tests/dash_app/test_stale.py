@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from browser import new_page
 from playwright.async_api import Browser, expect
 from processes import clean_env, start, stop
-from stale_watch import RECOVERY_WAIT_MS
+from stale_watch import RECOVERY_WAIT_MS, STALE_PROMISE_S, STALE_WAIT_MS, record_frames, stale_after_s, watch_banner
 
 from wallboard.admin.accounts import token_digest
 from wallboard.core.events import CallQueued
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.browser
 STALE_WITHIN_MS = 8_000  # from SIGSTOP: the 6 s threshold on data at most a second old, and a margin
 SITE_FILE = "site: paris\nqueues:\n  support: {sl_threshold_s: 20}\n"
 WAITING = '[data-queue="support"] [data-kpi="waiting"] .v'
+API_CLOCK_BEHIND_S = 2.5
 
 
 @pytest.fixture
@@ -109,3 +111,23 @@ async def test_a_revoked_token_shows_not_authorised_and_comes_back_once_valid(
         await expect(page.locator(WAITING)).to_have_text("3")
         assert held is not None  # the snapshot it held stayed in memory meanwhile
         assert await page.evaluate("window.marker") == "no reload"
+
+
+async def test_an_api_clock_behind_the_engines_does_not_delay_stale(
+    browser: Browser, token: str, publisher: Any, serve: Any, port: int
+) -> None:
+    """The API's host clock 2.5 s behind the engine's: the page's estimate of the server's time (from heartbeats) is
+    2.5 s behind the data's clock, so the server-clock age alone would show STALE 2.5 s late. The age is also at least
+    the time since the page first heard of the data: STALE within 6 s of the last message (page clock), not 8.5 s.
+    (A heartbeat handled late by a TV stick busy drawing makes the same error.)"""
+    await publisher.publish(tv_snapshot())
+    async with serve(port, clock=lambda: time.time() - API_CLOCK_BEHIND_S) as base:
+        page = await new_page(browser, base)
+        await record_frames(page)
+        await page.goto(f"/tv/default?token={token}")
+        await expect(page.locator(WAITING)).to_have_text("3")
+        await page.wait_for_function("() => window.__heartbeats >= 1")  # the page has its (wrong) clock offset
+        await expect(page.locator("#tv-stale")).to_be_hidden()
+        await watch_banner(page, "#tv-stale")
+    await expect(page.locator("#tv-stale")).to_be_visible(timeout=STALE_WAIT_MS)
+    assert await stale_after_s(page) <= STALE_PROMISE_S

@@ -22,11 +22,15 @@ STALE_WAIT_MS = 20_000
 RECOVERY_WAIT_MS = 20_000
 _RECORD_FRAMES = """(() => {
   window.__lastFrame = 0;
+  window.__heartbeats = 0;
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
-      this.addEventListener("message", () => { window.__lastFrame = Date.now(); });
+      this.addEventListener("message", (ev) => {
+        window.__lastFrame = Date.now();
+        if (ev.data.includes('"type":"heartbeat"')) window.__heartbeats += 1;
+      });
     }
   };
 })();"""
@@ -40,7 +44,7 @@ _WATCH_BANNER = """(selector) => {
 
 
 async def record_frames(page: Page) -> None:
-    """Before the page loads: remember when its websockets last received a message."""
+    """Before the page loads: remember when its websockets last received a message (and count heartbeats)."""
     await page.add_init_script(_RECORD_FRAMES)
 
 
