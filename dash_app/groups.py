@@ -30,6 +30,14 @@ from summed counters, never averaged from the queues' percentages:
 A board limited to some channels (``channels``) combines only the group's queues of those channels: a queue's
 channel is its snapshot entry's ``channel``, ``voice`` when it names none (:func:`queue_channel`).
 
+Channels are never summed together: a group whose queues serve several channels (a care group with phone and
+chat queues) is one entry per channel (:func:`group_channels`, ``group_entry(..., channel=)``), since three
+chats waiting and two calls waiting are not five of anything. An entry names its ``channel``; one of a digital
+channel (chat, email) also sums the first responses (``responded``, ``first_response_s``,
+``first_response_unknown`` and their ``avg_first_response_s``) and counts its agents as a digital queue does
+(``wallboard.core.channels``): ``paused`` when paused in every queue of the group it is in, ``on_call`` when at
+capacity on that channel (the snapshot's ``agents.<id>.channels``), else ``available``, whatever the phone does.
+
 ``dash_app/tv_assets/tv.js`` mirrors this module (``groupEntry``); ``tests/dash_app/test_tv.py``
 compares the browser's group tile with :func:`dash_app.layout.tile_models`.
 """
@@ -41,9 +49,12 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "CHANNEL_ORDER",
     "COUNTERS",
+    "DIGITAL_CHANNELS",
     "FORMULAS",
     "group_agents",
+    "group_channels",
     "group_entry",
     "group_queues",
     "group_window",
@@ -64,8 +75,13 @@ COUNTERS = (
     "hold_s",
     "wrap_s",
     "wait_s_answered",
+    "responded",
+    "first_response_s",
+    "first_response_unknown",
 )
 WINDOWS = ("interval", "day")
+CHANNEL_ORDER = ("voice", "callback", "outbound", "chat", "email")  # a split group's tiles: phone channels first
+DIGITAL_CHANNELS = frozenset({"chat", "email"})  # as wallboard.core.channels (agents take several contacts at once)
 BUSY = ("ringing", "on_call", "wrap_up")
 AGENT_KEYS = ("logged_in", "available", "ringing", "on_call", "wrap_up", "paused")
 
@@ -136,6 +152,7 @@ def group_window(windows: Iterable[Mapping[str, Any]], formula: str) -> dict[str
         "asa_s": _ratio(sums["wait_s_answered"], sums["answered"]),
         "aht_s": _ratio(sums["talk_s"] + sums["hold_s"] + sums["wrap_s"], sums["handled"]),
         "abandon_rate_pct": _pct(sums["abandoned"] - short, sums["offered"] - short),
+        "avg_first_response_s": _ratio(sums["first_response_s"], sums["responded"] - sums["first_response_unknown"]),
     }
 
 
@@ -162,8 +179,29 @@ def group_queues(snapshot: Mapping[str, Any], group: str, channels: Collection[s
     )
 
 
-def group_agents(snapshot: Mapping[str, Any], queues: Iterable[str]) -> dict[str, int]:
-    """Agents of the group's ``queues`` by state, each agent once (see the module docstring)."""
+def group_channels(snapshot: Mapping[str, Any], group: str, channels: Collection[str] = ()) -> list[str]:
+    """The channels of the group's queues (of ``channels``; none: every channel), in ``CHANNEL_ORDER`` (any other
+    after them, sorted)."""
+    found = {
+        queue_channel((snapshot.get("queues") or {}).get(name)) for name in group_queues(snapshot, group, channels)
+    }
+    return sorted(found, key=lambda c: (CHANNEL_ORDER.index(c) if c in CHANNEL_ORDER else len(CHANNEL_ORDER), c))
+
+
+def _digital_state(agent: Mapping[str, Any], mine: set[str], channel: str) -> str:
+    """A member's state in a digital group: paused in every queue of it, else on_call at capacity, else available."""
+    if mine <= set(agent.get("paused_queues") or ()):
+        return "paused"
+    entry = (agent.get("channels") or {}).get(channel)
+    if isinstance(entry, Mapping):
+        count, cap = _number(entry.get("open")), _number(entry.get("capacity"))
+        if count is not None and cap is not None and count >= cap:
+            return "on_call"
+    return "available"
+
+
+def group_agents(snapshot: Mapping[str, Any], queues: Iterable[str], channel: str = "voice") -> dict[str, int]:
+    """Agents of the group's ``queues`` (all of ``channel``) by state, each agent once (see the module docstring)."""
     members = set(queues)
     out = dict.fromkeys(AGENT_KEYS, 0)
     agents = snapshot.get("agents") or {}
@@ -179,7 +217,9 @@ def group_agents(snapshot: Mapping[str, Any], queues: Iterable[str]) -> dict[str
             continue
         out["logged_in"] += 1
         state = agent.get("state")
-        if state in BUSY:
+        if channel in DIGITAL_CHANNELS:
+            out[_digital_state(agent, mine, channel)] += 1
+        elif state in BUSY:
             out[str(state)] += 1
         elif mine <= set(agent.get("paused_queues") or ()):
             out["paused"] += 1
@@ -193,10 +233,17 @@ def _common(values: Iterable[Any]) -> Any:
     return found.pop() if len(found) == 1 else None
 
 
-def group_entry(snapshot: Mapping[str, Any], group: str, channels: Collection[str] = ()) -> dict[str, Any]:
-    """``group`` as a queue-shaped entry (see the module docstring) of its queues of ``channels`` (none: all of them);
-    its ``queues`` lists them."""
-    names = group_queues(snapshot, group, channels)
+def group_entry(
+    snapshot: Mapping[str, Any], group: str, channels: Collection[str] = (), channel: str | None = None
+) -> dict[str, Any]:
+    """``group`` as a queue-shaped entry (see the module docstring) of its queues of ``channel`` (none: its first
+    channel of ``channels``, by :func:`group_channels`); its ``queues`` lists them, ``channel`` names it."""
+    if channel is None:
+        channel = next(iter(group_channels(snapshot, group, channels)), "voice")
+    if channels and channel not in channels:
+        names: list[str] = []
+    else:
+        names = group_queues(snapshot, group, (channel,))
     entries = [snapshot["queues"][name] for name in names]
     formula = sl_formula(snapshot)
     needs = [n for n in (_number(q.get("required_agents")) for q in entries) if n is not None]
@@ -204,13 +251,14 @@ def group_entry(snapshot: Mapping[str, Any], group: str, channels: Collection[st
     entry: dict[str, Any] = {
         "name": group,
         "group": group,
+        "channel": channel,
         "queues": names,
         "sl_threshold_s": _common(q.get("sl_threshold_s") for q in entries),
         "sl_target_pct": _common(q.get("sl_target_pct") for q in entries),
         "waiting": sum(int(_number(q.get("waiting")) or 0) for q in entries),
         "longest_wait_s": max(waits, default=None),
         "waiting_beyond_sl": sum(int(_number(q.get("waiting_beyond_sl")) or 0) for q in entries),
-        "agents": group_agents(snapshot, names),
+        "agents": group_agents(snapshot, names, channel),
         "required_agents": int(sum(needs)) if needs else None,
     }
     for window in WINDOWS:

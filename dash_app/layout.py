@@ -7,8 +7,8 @@ A *board* (stored through ``/api/v1/boards``, see ``wallboard.api.board_routes``
 of them, the standard board) and optional rotation pages (each its own queues, shown in turn).
 Two options add other kinds of tile:
 
-* ``group_tiles``: one *combined* tile per queue group (``dash_app.groups.group_entry``: figures from
-  the summed counters of the group's queues) for each of its ``groups`` (none and no ``queues``:
+* ``group_tiles``: one *combined* tile per queue group and channel (``dash_app.groups.group_entry``: figures
+  from the summed counters of the group's queues of that channel) for each of its ``groups`` (none and no ``queues``:
   every group, and the queues of no group on their own tiles), followed by its ``queues`` one by one.
   A figure's level is the worst of the group's queues on that metric; the tile's level is the worst
   open alert on any of its queues, whatever the metric (a problem in one queue shows on its group);
@@ -39,7 +39,9 @@ interval's ``avg_first_response_s``) in ASA's place, since being picked up by an
 the agent has three chats open; *at capacity* for the agents counted ``on_call`` (they are at their capacity, not
 on a call); and no *need / staffed* (Erlang C assumes one call per agent), *ringing* nor *wrap-up* (a digital
 queue's members are never counted there). The rest (waiting, longest wait, SL against the queue's own threshold,
-AHT, abandoned, available, paused, logged in) means the same for a chat. A group tile sums its queues as voice.
+AHT, abandoned, available, paused, logged in) means the same for a chat. A group is never summed across
+channels: a group with queues of several channels has one tile per channel (phone channels first), each titled
+with the group, badged with its channel and showing that channel's figures (``dash_app.groups``).
 
 :func:`tile_models` turns one snapshot, one board (and the page showing) into the tiles a TV shows:
 per tile, each figure's label, text (``dash_app.figures``), level (the worst open alert on that queue
@@ -88,7 +90,7 @@ from dash_app.figures import (
     team_pending,
     worst,
 )
-from dash_app.groups import group_entry, group_queues, queue_channel, snapshot_groups
+from dash_app.groups import DIGITAL_CHANNELS, group_channels, group_entry, group_queues, queue_channel, snapshot_groups
 from dash_app.i18n import N_, Nn_
 
 TileKind = Literal["queue", "group", "team", "campaign"]
@@ -145,7 +147,6 @@ TEAM_KPIS: tuple[Kpi, ...] = (
 )
 # A chat or email queue's figures where the voice ones would mislead (see the module docstring): a key's
 # replacement, or None for a figure such a queue does not show.
-DIGITAL_CHANNELS = frozenset({"chat", "email"})
 DIGITAL_KPIS: dict[str, Kpi | None] = {
     "asa": Kpi(
         "first_response",
@@ -227,7 +228,8 @@ class Tile:
     word: str
     kpis: tuple[KpiValue, ...]
     pending: Pending | None = None  # the soonest pending level of its figures
-    badge: str = ""  # beside the title: a queue's channel (not voice), a campaign over its limit
+    badge: str = ""  # beside the title: a queue's or group's channel (not voice), a campaign over its limit
+    channel: str = ""  # a group tile's channel (a group of several channels has one tile per channel)
 
 
 def dig(entry: Any, path: Sequence[str]) -> Any:
@@ -316,9 +318,12 @@ def group_title(group: str, queues: int) -> str:
     return GROUP_TITLE[queues != 1].format(group=group, n=queues)
 
 
-def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[tuple[TileKind, str]]:
-    """The board's tiles as (kind, name), in order (see the module docstring)."""
-    units: list[tuple[TileKind, str]]
+Unit = tuple[TileKind, str, str]  # kind, name, and a group tile's channel ("" for the other kinds)
+
+
+def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int = 0) -> list[Unit]:
+    """The board's tiles as (kind, name, channel), in order (see the module docstring)."""
+    units: list[Unit]
     if board.get("group_tiles") and not board.get("pages"):
         groups = [str(name) for name in board.get("groups") or ()]
         named = [str(name) for name in board.get("queues") or ()]
@@ -329,15 +334,20 @@ def board_units(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
         if channels:  # a group with no queue of those channels has no tile
             groups = [name for name in groups if group_queues(snapshot, name, channels)]
             named = of_channels(snapshot, named, channels)
-        units = [("group", name) for name in groups] + [("queue", name) for name in named]
+        units = [
+            ("group", name, channel)
+            for name in groups
+            for channel in group_channels(snapshot, name, channels) or ["voice"]  # no queue yet: one empty tile
+        ]
+        units += [("queue", name, "") for name in named]
     else:
-        units = [("queue", name) for name in board_queues(snapshot, board, page)]
+        units = [("queue", name, "") for name in board_queues(snapshot, board, page)]
     if board.get("team_tiles"):
         teams = [str(name) for name in board.get("teams") or ()] or sorted(snapshot.get("teams") or {})
-        units += [("team", name) for name in teams]
+        units += [("team", name, "") for name in teams]
     if board.get("campaign_tiles"):
         campaigns = [str(name) for name in board.get("campaigns") or ()] or sorted(snapshot.get("campaigns") or {})
-        units += [("campaign", name) for name in campaigns]
+        units += [("campaign", name, "") for name in campaigns]
     return units
 
 
@@ -359,12 +369,20 @@ def _values(
     return tuple(out)
 
 
-def _tile(kind: TileKind, name: str, title: str, values: tuple[KpiValue, ...], *extra: Level, badge: str = "") -> Tile:
+def _tile(
+    kind: TileKind,
+    name: str,
+    title: str,
+    values: tuple[KpiValue, ...],
+    *extra: Level,
+    badge: str = "",
+    channel: str = "",
+) -> Tile:
     level = worst([*(value.level for value in values), *extra])
     coming: Pending | None = None
     for value in values:
         coming = sooner(coming, value.pending)
-    return Tile(kind, name, title, level, ICONS[level], WORDS[level], values, coming, badge)
+    return Tile(kind, name, title, level, ICONS[level], WORDS[level], values, coming, badge, channel)
 
 
 def _campaign_tile(snapshot: Mapping[str, Any], name: str, minutes: Any) -> Tile:
@@ -405,7 +423,7 @@ def tile_models(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
     by_queue, coming = _by_name(alert_levels(alerts)), _by_name(pending_levels(pending))
     kpis = board_kpis(board)
     tiles = []
-    for kind, name in board_units(snapshot, board, page):
+    for kind, name, channel in board_units(snapshot, board, page):
         if kind == "team":
             entry = dig(snapshot, ("teams", name)) or {}
             title = TEAM_TITLE.format(team=entry.get("name") or name)  # the site file's display name of the team
@@ -413,14 +431,17 @@ def tile_models(snapshot: Mapping[str, Any], board: Mapping[str, Any], page: int
             values = _values(TEAM_KPIS, entry, levels.get(name, {}), team_soon.get(name, {}), minutes)
             tiles.append(_tile(kind, name, title, values))
         elif kind == "group":
-            entry = group_entry(snapshot, name, board_channels(board))
+            entry = group_entry(snapshot, name, board_channels(board), channel)
             members = [by_queue.get(queue_name, {}) for queue_name in entry["queues"]]
-            metrics = [kpi.metric for kpi in kpis if kpi.metric]
+            shown = channel_kpis(kpis, channel)
+            metrics = [kpi.metric for kpi in shown if kpi.metric]
             merged = {metric: worst(m.get(metric, "ok") for m in members) for metric in metrics}
             soon = _merged([coming.get(queue_name, {}) for queue_name in entry["queues"]], metrics)
             title = group_title(name, len(entry["queues"]))
-            values = _values(kpis, entry, merged, soon, minutes)
-            tiles.append(_tile(kind, name, title, values, *(worst(m.values()) for m in members)))
+            values = _values(shown, entry, merged, soon, minutes)
+            badge = CHANNEL_BADGES.get(channel, "")
+            worst_of = (worst(m.values()) for m in members)
+            tiles.append(_tile(kind, name, title, values, *worst_of, badge=badge, channel=channel))
         elif kind == "campaign":
             tiles.append(_campaign_tile(snapshot, name, minutes))
         else:

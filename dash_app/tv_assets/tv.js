@@ -102,7 +102,9 @@
   // -- queue groups (dash_app/groups.py) --
   const FORMULAS = ["offered_minus_short", "offered", "answered"];
   const COUNTERS = ["offered", "answered", "abandoned", "short_abandoned", "answered_within_sl", "handled", "talk_s",
-    "hold_s", "wrap_s", "wait_s_answered"];
+    "hold_s", "wrap_s", "wait_s_answered", "responded", "first_response_s", "first_response_unknown"];
+  const CHANNEL_ORDER = ["voice", "callback", "outbound", "chat", "email"];  // groups.CHANNEL_ORDER
+  const DIGITAL = ["chat", "email"];  // groups.DIGITAL_CHANNELS
   const AGENT_KEYS = ["logged_in", "available", "ringing", "on_call", "wrap_up", "paused"];
   const BUSY = ["ringing", "on_call", "wrap_up"];
   const count = (w, k) => num(w[k]) || 0;
@@ -135,6 +137,7 @@
       asa_s: ratio(s.wait_s_answered, s.answered),
       aht_s: ratio(s.talk_s + s.hold_s + s.wrap_s, s.handled),
       abandon_rate_pct: pct(s.abandoned - short, s.offered - short),
+      avg_first_response_s: ratio(s.first_response_s, s.responded - s.first_response_unknown),
     });
   }
   const snapshotGroups = (snap) => [...new Set(Object.values(snap.queues || {}).map((q) => q && q.group)
@@ -144,7 +147,17 @@
     names.filter((n) => !channels.size || channels.has(queueChannel(dig(snap, ["queues", n]))));
   const groupQueues = (snap, g, channels = new Set()) =>
     ofChannels(snap, Object.keys(snap.queues || {}).filter((n) => (snap.queues[n] || {}).group === g), channels).sort();
-  function groupAgents(snap, names) {
+  function groupChannels(snap, g, channels) {  // groups.group_channels: in CHANNEL_ORDER, any other after, sorted
+    const rank = (c) => (CHANNEL_ORDER.includes(c) ? CHANNEL_ORDER.indexOf(c) : CHANNEL_ORDER.length);
+    const found = [...new Set(groupQueues(snap, g, channels).map((n) => queueChannel(snap.queues[n])))];
+    return found.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  }
+  function digitalState(a, mine, channel, paused) {  // groups._digital_state
+    if (mine.every((q) => paused.has(q))) return "paused";
+    const c = (a.channels || {})[channel], open = num(c && c.open), cap = num(c && c.capacity);
+    return open !== null && cap !== null && open >= cap ? "on_call" : "available";
+  }
+  function groupAgents(snap, names, channel) {
     const members = new Set(names), out = Object.fromEntries(AGENT_KEYS.map((k) => [k, 0]));
     const agents = Object.values(snap.agents || {});
     if (!agents.length) {
@@ -159,24 +172,27 @@
       if (!mine.length || a.state === "logged_out") continue;
       out.logged_in += 1;
       const paused = new Set(a.paused_queues || []);
-      if (BUSY.includes(a.state)) out[a.state] += 1;
+      if (DIGITAL.includes(channel)) out[digitalState(a, mine, channel, paused)] += 1;
+      else if (BUSY.includes(a.state)) out[a.state] += 1;
       else if (mine.every((q) => paused.has(q))) out.paused += 1;
       else out.available += 1;
     }
     return out;
   }
   const common = (values) => { const s = new Set(values); return s.size === 1 ? [...s][0] : null; };
-  function groupEntry(snap, g, channels) {
-    const names = groupQueues(snap, g, channels), entries = names.map((n) => snap.queues[n]), f = slFormula(snap);
+  function groupEntry(snap, g, channels, channel) {  // groups.group_entry: the group's queues of one channel
+    if (channel == null) channel = groupChannels(snap, g, channels)[0] || "voice";
+    const names = channels.size && !channels.has(channel) ? [] : groupQueues(snap, g, new Set([channel]));
+    const entries = names.map((n) => snap.queues[n]), f = slFormula(snap);
     const needs = entries.map((q) => num(q.required_agents)).filter((n) => n !== null);
     const waits = entries.map((q) => num(q.longest_wait_s)).filter((n) => n !== null);
     const sum = (k) => entries.reduce((t, q) => t + Math.trunc(num(q[k]) || 0), 0);
     const entry = {
-      name: g, group: g, queues: names,
+      name: g, group: g, channel, queues: names,
       sl_threshold_s: common(entries.map((q) => q.sl_threshold_s ?? null)),
       sl_target_pct: common(entries.map((q) => q.sl_target_pct ?? null)),
       waiting: sum("waiting"), longest_wait_s: waits.length ? Math.max(...waits) : null,
-      waiting_beyond_sl: sum("waiting_beyond_sl"), agents: groupAgents(snap, names),
+      waiting_beyond_sl: sum("waiting_beyond_sl"), agents: groupAgents(snap, names, channel),
       required_agents: needs.length ? Math.trunc(needs.reduce((t, n) => t + n, 0)) : null,
     };
     for (const w of ["interval", "day"]) entry[w] = groupWindow(entries.map((q) => q[w] || {}), f);
@@ -207,15 +223,20 @@
         groups = groups.filter((g) => groupQueues(snap, g, channels).length);
         named = ofChannels(snap, named, channels);
       }
-      units = [...groups.map((n) => ["group", n]), ...named.map((n) => ["queue", n])];
-    } else units = boardQueues(snap, board, pageIndex).map((n) => ["queue", n]);
+      // one tile per group and channel (no queue yet: one empty tile); never summed across channels
+      units = groups.flatMap((n) => {
+        const found = groupChannels(snap, n, channels);
+        return (found.length ? found : ["voice"]).map((c) => ["group", n, c]);
+      });
+      units.push(...named.map((n) => ["queue", n, ""]));
+    } else units = boardQueues(snap, board, pageIndex).map((n) => ["queue", n, ""]);
     if (board.team_tiles) {
       const teams = (board.teams || []).length ? board.teams.map(String) : Object.keys(snap.teams || {}).sort();
-      units.push(...teams.map((n) => ["team", n]));
+      units.push(...teams.map((n) => ["team", n, ""]));
     }
     if (board.campaign_tiles) {
       const named = (board.campaigns || []).map(String);
-      units.push(...(named.length ? named : Object.keys(snap.campaigns || {}).sort()).map((n) => ["campaign", n]));
+      units.push(...(named.length ? named : Object.keys(snap.campaigns || {}).sort()).map((n) => ["campaign", n, ""]));
     }
     return units;
   }
@@ -257,7 +278,7 @@
     const queuePending = (name) => (m) => coming.get(`${name}\u0000${m}`) || null;
     const queueWorst = (name) => worst([...levels].filter(([k]) => k.split("\u0000")[0] === name).map(([, v]) => v));
     let teams = null, teamsComing = null, campaigns = null, campaignsComing = null;
-    return boardUnits(snap, board, pageIndex).map(([kind, name]) => {
+    return boardUnits(snap, board, pageIndex).map(([kind, name, channel]) => {
       let title = name, kv, extra = [], badge = "";
       if (kind === "campaign") {  // alarm while over its limit, else its worst open alert (layout._campaign_tile)
         campaigns = campaigns || alertLevels(snap.alerts, "campaign");
@@ -278,9 +299,10 @@
         kv = values(cat, cat.team_kpis, dig(snap, ["teams", name]) || {}, (m) => teams.get(`${name}\u0000${m}`) || "ok",
           (m) => teamsComing.get(`${name}\u0000${m}`) || null, minutes);
       } else if (kind === "group") {
-        const entry = groupEntry(snap, name, boardChannels(board));
+        const entry = groupEntry(snap, name, boardChannels(board), channel), badgeText = cat.channel_badges[channel];
         title = window.wbI18n.tn(cat.group_title[0], cat.group_title[1], entry.queues.length, { group: name });
-        kv = values(cat, kpis, entry, (m) => worst(entry.queues.map((q) => queueLevel(q)(m))),
+        badge = badgeText ? t(badgeText) : "";
+        kv = values(cat, channelKpis(cat, kpis, channel), entry, (m) => worst(entry.queues.map((q) => queueLevel(q)(m))),
           (m) => entry.queues.reduce((a, q) => sooner(a, queuePending(q)(m)), null), minutes);
         extra = entry.queues.map(queueWorst);
       } else {  // a queue: titled with its display name, its channel's badge and figures (layout.tile_models)
@@ -291,7 +313,8 @@
       }
       const level = worst([...kv.map((v) => v.level), ...extra]);
       const pending = kv.reduce((a, v) => sooner(a, v.pending), null);
-      return { kind, name, title, badge, level, icon: cat.icons[level], word: t(cat.words[level]), kpis: kv, pending };
+      return { kind, name, channel, title, badge, level, icon: cat.icons[level], word: t(cat.words[level]), kpis: kv,
+        pending };
     });
   }
 
@@ -495,6 +518,7 @@
         el.dataset.kind = m.kind;
         el.dataset.name = m.name;
         el.dataset[m.kind] = m.name;  // data-queue, data-group or data-team
+        if (m.channel) el.dataset.channel = m.channel;  // a group's tile is one channel of it
         const h2 = document.createElement("h2"), name = document.createElement("span"), state = document.createElement("span");
         const soon = document.createElement("span"), text = document.createElement("span"), badge = document.createElement("span");
         text.className = "name";
@@ -540,7 +564,7 @@
       setText($("tv-title"), board.title || `wallboard · ${snap.site || ""}`);
       models = tileModels(cat, snap, board, pageIndex);
       const shape = JSON.stringify([window.wbI18n.lang,
-        models.map((m) => [m.kind, m.name, m.title, m.badge, m.kpis.map((v) => [v.key, v.label])])]);
+        models.map((m) => [m.kind, m.name, m.channel, m.title, m.badge, m.kpis.map((v) => [v.key, v.label])])]);
       if (shape !== built) { built = shape; build(); }
       const tiles = $("tv-tiles").children, now = instant(snap.ts) + (client.age() ?? 0) / 1000;  // the server's now
       models.forEach((m, i) => {

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dash_app.groups import group_agents, group_entry, group_window, sl_formula, snapshot_groups
+from dash_app.groups import group_agents, group_channels, group_entry, group_window, sl_formula, snapshot_groups
 from dash_app.layout import tile_models
 
 SUPPORT_INTERVAL = {
@@ -176,3 +176,39 @@ def test_a_group_tile_on_a_board() -> None:
     aht_only = [{"target": {"kind": "queue", "name": "billing"}, "metric": "aht_s", "level": "warn"}]
     (care,) = tile_models(snapshot(alerts=aht_only), {"group_tiles": True, "groups": ["care"], "tiles": ["waiting"]})
     assert care.kpis[0].level == "ok" and care.level == "warn"  # an alert on a figure not shown still counts
+
+
+def test_a_group_of_several_channels_is_one_entry_per_channel() -> None:
+    """Channels are never summed: each channel of a group is its own entry (phone channels first), a chat entry sums
+    the first responses and counts its agents as a chat queue does (at capacity: on_call; the phone's state aside)."""
+    snap = snapshot()
+    chat_window = {**published(SUPPORT_INTERVAL, "offered_minus_short"), "responded": 7}
+    chat_window |= {"first_response_s": 120.0, "first_response_unknown": 1}
+    snap["queues"] |= {
+        "webchat": queue("care", chat_window, channel="chat", waiting=4, longest_wait_s=12.0),
+        "mail": queue("care", {}, channel="email", waiting=30),
+        "callback": queue("care", {}, channel="callback", waiting=1),
+    }
+    snap["agents"] = {
+        **AGENTS,
+        "c1": agent("on_call", ["support", "webchat"]) | {"channels": {"chat": {"open": 1, "capacity": 3}}},
+        "c2": agent("available", ["webchat"]) | {"channels": {"chat": {"open": 2, "capacity": 2}}},
+        "c3": agent("available", ["webchat"], ["webchat"]),
+    }
+    assert group_channels(snap, "care") == ["voice", "callback", "chat", "email"]
+    assert group_channels(snap, "care", {"chat", "email"}) == ["chat", "email"]
+    voice = group_entry(snap, "care", channel="voice")
+    assert voice["queues"] == ["billing", "support"] and voice["waiting"] == 5 and voice["channel"] == "voice"
+    assert group_entry(snap, "care") == voice  # no channel named: the first one
+    chat = group_entry(snap, "care", channel="chat")
+    assert chat["queues"] == ["webchat"] and chat["waiting"] == 4 and chat["channel"] == "chat"
+    assert chat["interval"]["avg_first_response_s"] == pytest.approx(20.0)  # 120 s over the 6 known
+    assert chat["agents"] == {"logged_in": 3, "available": 1, "ringing": 0, "on_call": 1, "wrap_up": 0, "paused": 1}
+    assert group_entry(snap, "care", {"voice"}, channel="chat")["queues"] == []  # not one of the board's channels
+    tiles = tile_models(snap, {"group_tiles": True, "groups": ["care"], "tiles": ["waiting", "asa"]})
+    assert [(t.channel, t.badge, t.title, [(k.label, k.text) for k in t.kpis]) for t in tiles] == [
+        ("voice", "", "care · 2 queues", [("Waiting", "5"), ("ASA", "13s")]),  # 180 s over 13
+        ("callback", "Callback", "care · 1 queue", [("Waiting", "1"), ("ASA", "—")]),
+        ("chat", "Chat", "care · 1 queue", [("Waiting", "4"), ("First response", "20s")]),
+        ("email", "Email", "care · 1 queue", [("Waiting", "30"), ("First response", "—")]),
+    ]

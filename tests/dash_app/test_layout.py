@@ -367,8 +367,8 @@ def test_channel_badge_and_a_chat_queues_own_figures() -> None:
 def test_a_chat_board_shows_only_chat_tiles() -> None:
     """``channels`` keeps only the queues of those channels: with no queues named every one of them, else the named
     ones of them (in the board's order), a page's likewise; a group tile combines the group's queues of those
-    channels (a group with none has no tile). A queue naming no channel is voice; one whose channel is learned later
-    joins the board when the snapshot says so."""
+    channels, one tile per channel (a group with none has no tile). A queue naming no channel is voice; one whose
+    channel is learned later joins the board when the snapshot says so."""
     snapshot: dict[str, Any] = {
         "queues": {"chat": queue(channel="chat"), "web": queue(channel="chat", group="sales"),
                    "mail": queue(channel="email"), "phone": queue(), "sales": queue(channel="voice", group="sales")},
@@ -381,9 +381,10 @@ def test_a_chat_board_shows_only_chat_tiles() -> None:
     paged = {**chat, "pages": [{"queues": ["mail", "chat"], "seconds": 10}]}
     assert [t.name for t in tile_models(snapshot, paged)] == ["chat"]
     digital = tile_models(snapshot, {"group_tiles": True, "channels": ["chat", "email"], "tiles": ["waiting"]})
-    assert [(t.kind, t.title, t.kpis[0].text) for t in digital] == [
-        ("group", "care · 2 queues", "6"),  # chat and mail, not phone
-        ("group", "sales · 1 queue", "3"),
+    assert [(t.kind, t.title, t.badge, t.kpis[0].text) for t in digital] == [
+        ("group", "care · 1 queue", "Chat", "3"),  # chat and mail each on their own, not phone
+        ("group", "care · 1 queue", "Email", "3"),
+        ("group", "sales · 1 queue", "Chat", "3"),
     ]
     assert [t.name for t in tile_models(snapshot, {"group_tiles": True, "channels": ["email"]})] == ["care"]
     named = {**chat, "queues": ["phone"]}

@@ -40,7 +40,8 @@ UHD: ViewportSize = {"width": 3840, "height": 2160}
 # The DOM as the tile models describe it: per tile its queue, title, badge, level and state text, per figure its
 # texts and level.
 READ_TILES = """() => [...document.querySelectorAll('#tv-tiles section')].map((t) => ({
-  kind: t.dataset.kind, name: t.dataset.name, title: t.querySelector('.title .name').textContent,
+  kind: t.dataset.kind, name: t.dataset.name, channel: t.dataset.channel || '',
+  title: t.querySelector('.title .name').textContent,
   badge: t.querySelector('.title .badge').textContent,
   level: t.className.replace(`tile ${t.dataset.kind} lvl-`, ''), state: t.querySelector('.state').textContent,
   kpis: [...t.querySelectorAll('[data-kpi]')].map((k) => [k.dataset.kpi, k.querySelector('.l').textContent,
@@ -78,6 +79,7 @@ def expected(snap: dict[str, Any], board: dict[str, Any], page: int = 0) -> list
         {
             "kind": tile.kind,
             "name": tile.name,
+            "channel": tile.channel,
             "title": tile.title,
             "badge": tile.badge,
             "level": tile.level,
@@ -142,18 +144,22 @@ def grouped_snapshot() -> dict[str, Any]:
     billing = queue("billing", 2, sl_threshold_s=30, required_agents=None, longest_wait_s=80.0)
     billing["interval"] |= {"offered": 5, "answered": 5, "answered_within_sl": 2, "service_level_pct": 40.0}
     sales = queue("sales", 12, group="revenue")
+    webchat = queue("webchat", 4, group="revenue", channel="chat", required_agents=None)  # never summed with sales
+    webchat["interval"] |= {"responded": 6, "first_response_s": 93.0, "first_response_unknown": 1}
     agents = {
         "a1": {"id": "a1", "team": "blue", "state": "on_call", "queues": ["billing", "support"], "paused_queues": []},
         "a2": {"id": "a2", "team": "blue", "state": "paused", "queues": ["billing"], "paused_queues": ["billing"]},
         "a3": {"id": "a3", "team": "red", "state": "available", "queues": ["sales"], "paused_queues": []},
-    }
+        "a4": {"id": "a4", "team": "red", "state": "available", "queues": ["webchat"], "paused_queues": [],
+               "channels": {"chat": {"open": 3, "capacity": 3, "concurrency_pct": 100.0, "state": "busy"}}},
+    }  # fmt: skip
     adherence = {"adherence_pct": 87.4, "conformance_pct": 101.2, "scheduled_now": 14, "out_now": 2, "minutes_late": 7}
     teams = {"blue": {"agents": {}, "adherence": adherence}, "red": {"agents": {}, "adherence": None}}
     alerts = [
         {"target": {"kind": "queue", "name": "billing"}, "metric": "waiting", "level": "warn"},
         {"target": {"kind": "agent", "name": "a2"}, "metric": "adherence_pct", "level": "alarm"},
     ]
-    queues = {"support": support, "billing": billing, "sales": sales}
+    queues = {"support": support, "billing": billing, "sales": sales, "webchat": webchat}
     return {"site": SITE, "ts": "2024-01-01T09:00:00+00:00", "queues": queues, "agents": agents, "teams": teams,
             "alerts": alerts}  # fmt: skip
 
@@ -169,7 +175,9 @@ async def test_group_and_team_tiles(
 ) -> None:
     """A board with group_tiles and team_tiles (written through the API: MANAGE_BOARDS, so ops but not a
     supervisor; an unknown team is 422) shows one combined tile per group (sums, agents once) and one adherence
-    tile per team, exactly as tile_models() computes them; a screenshot is saved."""
+    tile per team, exactly as tile_models() computes them; a group of voice and chat queues has one tile per
+    channel (three calls and two chats waiting are not five of anything), the chat one with the chat figures; a
+    screenshot is saved."""
     snap = grouped_snapshot()
     await publisher.publish(snap)
     await accounts.add_user("ops1", Role.OPS, PASSWORD, actor="test")
@@ -187,12 +195,17 @@ async def test_group_and_team_tiles(
         await expect(page.locator('[data-group="care"] [data-kpi="waiting"] .v')).to_have_text("5")
         shown = await page.evaluate(READ_TILES)
         assert shown == expected(snap, board)
-        assert [(t["kind"], t["name"]) for t in shown] == [
-            ("group", "care"),
-            ("group", "revenue"),
-            ("team", "blue"),
-            ("team", "red"),
+        assert [(t["kind"], t["name"], t["channel"], t["badge"]) for t in shown] == [
+            ("group", "care", "voice", ""),
+            ("group", "revenue", "voice", ""),
+            ("group", "revenue", "chat", "Chat"),
+            ("team", "blue", "", ""),
+            ("team", "red", "", ""),
         ]
+        chat = {kpi[0]: kpi[1:] for kpi in shown[2]["kpis"]}
+        assert chat["waiting"][1] == "4" and chat["first_response"][1] == "18s"  # 93 s over 5 known: 18.6
+        assert chat["on_call"][:2] == ["At capacity", "1"] and "needed" not in chat
+        assert {kpi[0]: kpi[1:] for kpi in shown[1]["kpis"]}["waiting"][1] == "12"
         care = {kpi[0]: kpi[1:] for kpi in shown[0]["kpis"]}
         assert care["sl_interval"] == [
             "SL interval",
@@ -200,7 +213,7 @@ async def test_group_and_team_tiles(
             "ok",
         ]  # 8 of 14 from the summed counters (no interval length in this snapshot)
         assert care["needed"][1] == "4 / 2" and shown[0]["level"] == "warn"  # a1 counted once
-        blue = {kpi[0]: kpi[1:] for kpi in shown[2]["kpis"]}
+        blue = {kpi[0]: kpi[1:] for kpi in shown[3]["kpis"]}
         assert blue["adherence"] == ["Adherence", "87%", "alarm"] and blue["out_now"][1] == "2 / 14"
         await assert_fits(page, HD)
         await page.screenshot(path=screenshot_path("wallboard-tv-groups.png"))
