@@ -152,8 +152,16 @@ def agent_entries(
         memberships = presence.memberships
         paused_queues = []
         loads = agent_channels(agent_id, presence, agent.calls, name, channels) if channels is not None else None
+        since = presence.since
+        if since is not agent.since:
+            agent.since, agent.since_iso = since, iso(since)
+        since_iso = agent.since_iso
         if loads is not None:
-            name = shown_state(name, loads)  # a chat-only agent at capacity shows on_call (wallboard.core.channels)
+            shown = shown_state(name, loads)  # a chat-only agent at capacity shows on_call (wallboard.core.channels)
+            if shown != name:  # at capacity since its last open contact was taken: that is its time in this state
+                since = max((c.answered_at for c in agent.calls.values() if c.answered_at is not None), default=since)
+                since_iso = iso(since)
+            name = shown
             busy = busy or name == "on_call"
         for queue, member in memberships.items():
             row = counts[queue]
@@ -182,9 +190,6 @@ def agent_entries(
                     sums = team_figures[team] = [0, 0]
                 sums[0] += day.handled
                 sums[1] += day.escalations
-        since = presence.since
-        if since is not agent.since:
-            agent.since, agent.since_iso = since, iso(since)
         pause_since = presence.pause_since
         paused_s = presence.paused_day_s
         if pause_since is not None and now > pause_since:
@@ -202,7 +207,7 @@ def agent_entries(
             "team": team,
             "state": name,
             "reason": presence.pause_reason if state is paused_state else None,
-            "since": agent.since_iso,
+            "since": since_iso,
             "time_in_state_s": max(0.0, (now - since).total_seconds()),
             "queues": sorted(memberships) if len(memberships) > 1 else list(memberships),
             "paused_queues": sorted(paused_queues) if len(paused_queues) > 1 else paused_queues,

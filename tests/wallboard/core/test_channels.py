@@ -77,7 +77,8 @@ def test_an_agent_on_two_chats_is_available_for_voice_and_busy_at_capacity() -> 
 
 def test_a_chat_only_agent_at_capacity_shows_on_call_and_is_not_counted_available() -> None:
     """a2 serves webchat only (capacity 2, the site default): below capacity it shows available, at capacity
-    on_call (nothing more to give), in its team's and the queue's counts alike; back under capacity, available."""
+    on_call (nothing more to give), in its team's and the queue's counts alike, its time in that state counted from
+    the chat that filled it (not from its login); back under capacity, available."""
     events = [
         login(0, "a2", queue="webchat"),
         chat("call_queued", 1, call_id="k1"),
@@ -89,11 +90,14 @@ def test_a_chat_only_agent_at_capacity_shows_on_call_and_is_not_counted_availabl
     state.apply(chat("call_answered", 7, call_id="k2", agent="a2", wait_s=5))
     snapshot = state.snapshot(at(8))
     assert snapshot["agents"]["a2"]["state"] == "on_call"
+    assert snapshot["agents"]["a2"]["since"] == at(7).isoformat()
+    assert snapshot["agents"]["a2"]["time_in_state_s"] == 1.0
     assert snapshot["agents"]["a2"]["channels"]["chat"]["state"] == "busy"
     assert snapshot["queues"]["webchat"]["agents"]["on_call"] == 1
     assert snapshot["queues"]["webchat"]["agents"]["available"] == 0
     state.apply(chat("call_ended", 9, call_id="k1", agent="a2", talk_s=4))
-    assert state.snapshot(at(10))["agents"]["a2"]["state"] == "available"
+    back = state.snapshot(at(10))["agents"]["a2"]
+    assert back["state"] == "available" and back["time_in_state_s"] == 10.0  # the phone's: logged in at 0
 
 
 def test_a_voice_call_drives_the_displayed_state_while_chats_stay_open() -> None:
