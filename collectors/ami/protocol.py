@@ -327,7 +327,9 @@ class AmiParser:
         eol = buf.find(b"\n", pos)
         if eol < 0 or eol - pos > self._max:
             if self._expect_banner and not final and eol < 0 and len(buf) - pos <= self._max:
-                if buf.find(b":", pos) < 0:
+                # wait for the line's end while it may still be a banner: no header's colon yet, or it starts
+                # like one (``Asterisk Call Manager/`` is a banner whatever follows, as it is in a whole read)
+                if buf.find(b":", pos) < 0 or BANNER_PREFIX.startswith(buf[pos : pos + len(BANNER_PREFIX)]):
                     return -1
             self._expect_banner = False
             return pos
@@ -336,7 +338,7 @@ class AmiParser:
             if not line.strip():
                 return eol + 1
             self._expect_banner = False
-            if b":" in line:
+            if b":" in line and not line.startswith(BANNER_PREFIX):
                 return pos
         self._emit_banner(line, pos)
         return eol + 1

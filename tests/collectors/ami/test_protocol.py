@@ -672,3 +672,16 @@ def test_any_bytes_in_any_chunking_parse_the_same(data: bytes, cuts: list[int], 
     assert all(isinstance(e, ProtocolError) for e in whole[1])
     spans = sorted([(f.offset, f.size) for f in whole[0]] + [(e.offset, e.size) for e in whole[1]])
     assert all(a + size <= b for (a, size), (b, _) in zip(spans, spans[1:], strict=False))
+
+
+@pytest.mark.parametrize("tiny", [True, False])
+@pytest.mark.parametrize("cut", [1, 22, 31, 60])
+def test_a_banner_line_with_a_colon_is_a_banner_in_any_chunking(tiny: bool, cut: int) -> None:
+    """A first line starting ``Asterisk Call Manager/`` is a banner whatever follows it (a colon too) and whether it
+    arrives whole or cut (hypothesis found a read cut after the colon making it a banner only when chunked)."""
+    data = b"Asterisk Call Manager/1.3Event: VarSetEvent: VarSetAction: Ping\r\n"
+    options: dict[str, object] = {"max_frame": 64 if tiny else 65536, "expect_banner": True}
+    whole = parse([data], **options)
+    chunked = parse(split(data, [cut]), **options)
+    assert chunked[0] == whole[0] and signature(chunked[1]) == signature(whole[1])
+    assert [frame.kind for frame in whole[0]] == ["banner"] and whole[2].banner == data.decode().strip()
