@@ -31,10 +31,11 @@ the batch to the sink, until the connection fails. ``run()`` makes attempts fore
   ``truncated_frame``; ``unusable_frame`` for frames the mapper rejects), and reading goes on.
 
 * **Supervisor actions** (with an ``ActionSource``): while a session is logged in, two tasks beside
-  the reading take the actions the API queued and send them (``collectors.ami.actions.ActionRunner``
-  builds the bytes), and record the outcomes the read loop hands over as it reads the answers
-  (``ActionRunner.observe`` sees every frame before the mapper). Neither ever blocks the reading: a
-  Redis outage only delays actions (logged, retried), an answer that never comes fails the action
+  the reading (``collectors.action_loop.ActionLoop``) take the actions the API queued and send them
+  (``collectors.ami.actions.ActionRunner`` builds the bytes), and record the outcomes the read loop hands
+  over as it reads the answers (``ActionRunner.observe`` sees every frame before the mapper). Neither
+  ever blocks the reading: a Redis outage only delays actions (logged, retried), an answer that never
+  comes fails the action
   after ``ANSWER_TIMEOUT_S``, and the end of the session fails the open ones. The member directory
   (interfaces, memberships, call channels) is republished for the API at most once a second when it
   changed. Outcomes are counted in ``stats.actions_by_result`` (``"pause:done"``).
@@ -53,7 +54,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from collectors.ami.actions import ActionRunner, ActionSource, Outcome
+from collectors.action_loop import ActionLoop
+from collectors.ami.actions import ActionRunner, ActionSource
 from collectors.ami.mapping import AmiMapper, make_drop_predicate
 from collectors.ami.protocol import AmiParser, Frame, FrameTooLarge, MalformedFrame, TruncatedFrame, encode_action
 from collectors.stats import CollectorStats, Sink, deliver
@@ -69,9 +71,6 @@ log = logging.getLogger(__name__)
 READ_SIZE = 65536
 AMI_BANNER = "Asterisk Call Manager/"
 EXCERPT = 40  # characters of an unexpected greeting quoted in the log
-ACTION_POLL_S = 0.5  # how long one read of the actions stream blocks
-ACTION_RETRY_S = 1.0  # the wait after the actions stream could not be read or written
-MEMBERS_EVERY_S = 1.0  # the member directory is republished at most this often
 _REASONS = (
     (TruncatedFrame, "truncated_frame"),
     (FrameTooLarge, "frame_too_large"),
@@ -171,9 +170,7 @@ class AmiClient:
         enabled: tuple[ActionFamily, ...] = FAMILIES,
     ) -> None:
         self._config = config
-        self._actions = actions
         self._runner = ActionRunner(enabled)
-        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._sink = sink
         self._now = now or (lambda: datetime.now(UTC))
         self._mapper = AmiMapper(site=config.site)
@@ -184,6 +181,18 @@ class AmiClient:
         self._dropping = 0  # frames the parser of this connection dropped so far
         self._parser_errors: dict[str, int] = {}
         self.stats = AmiStats()
+        self._actions = (
+            None
+            if actions is None
+            else ActionLoop(
+                self._runner,
+                actions,
+                label=f"AMI {self._where}",
+                now=self._now,
+                next_id=self._next_id,
+                counts=self.stats.actions_by_result,
+            )
+        )
 
     @property
     def _where(self) -> str:
@@ -242,19 +251,8 @@ class AmiClient:
         if self._actions is None:
             await self._collect(reader, writer, parser, conn)
             return
-        helpers = [
-            asyncio.create_task(self._take_actions(self._actions, writer), name="ami-actions"),
-            asyncio.create_task(self._settle_actions(self._actions), name="ami-outcomes"),
-        ]
-        try:
+        async with self._actions.running(writer):
             await self._collect(reader, writer, parser, conn)
-        finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            for outcome in self._runner.lost():
-                self._outcomes.put_nowait(outcome)
-            await self._settle_pending(self._actions)
 
     async def _hang_up(self, writer: asyncio.StreamWriter, parser: AmiParser) -> None:
         self.stats.connected = False
@@ -372,8 +370,7 @@ class AmiClient:
         for frame in frames:
             self.stats.records += 1
             if self._actions is not None:
-                for outcome in self._runner.observe(frame):
-                    self._outcomes.put_nowait(outcome)
+                self._actions.found(self._runner.observe(frame))
             for i, event in enumerate(self._mapper.feed(frame, now)):
                 batch.append(event.model_copy(update={"key": f"ami:{conn}:{frame.offset}:{i}"}))
         self._count()
@@ -381,71 +378,6 @@ class AmiClient:
 
     async def _deliver(self, batch: list[Event]) -> None:
         await deliver(self._sink, batch, self.stats, self._sink_backoff, source=f"AMI {self._where}")
-
-    # -- supervisor actions ---------------------------------------------------------------------
-
-    async def _take_actions(self, source: ActionSource, writer: asyncio.StreamWriter) -> None:
-        """Read queued actions and send them; republish the member directory when it changed."""
-        loop = asyncio.get_running_loop()
-        published, published_at = -1, 0.0
-        while True:
-            try:
-                directory = self._runner.directory
-                if directory.version != published and loop.time() - published_at >= MEMBERS_EVERY_S:
-                    version = directory.version
-                    await source.publish_members(directory.public())
-                    published, published_at = version, loop.time()
-                for action in await source.take(ACTION_POLL_S):
-                    data, outcomes = self._runner.start(action, self._now(), loop.time(), self._next_id)
-                    for outcome in outcomes:
-                        self._outcomes.put_nowait(outcome)
-                    if data:
-                        log.info("AMI %s: %s of agent %s by %s sent", self._where, action.kind, action.agent, action.by)
-                        writer.write(data)
-                        await writer.drain()
-            except (OSError, ConnectionError):
-                raise  # the PBX connection: the read loop sees it too
-            except Exception as exc:  # the actions store (Redis): never the reading's problem
-                log.warning("AMI %s: cannot take supervisor actions now (%s); retrying", self._where, exc)
-                await asyncio.sleep(ACTION_RETRY_S)
-
-    async def _settle_actions(self, source: ActionSource) -> None:
-        """Record outcomes as the read loop finds them; fail overdue actions."""
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                async with asyncio.timeout(ACTION_RETRY_S):
-                    outcome = await self._outcomes.get()
-                self._outcomes.put_nowait(outcome)
-            except TimeoutError:
-                pass
-            for overdue in self._runner.expire(loop.time()):
-                self._outcomes.put_nowait(overdue)
-            await self._settle_pending(source)
-
-    async def _settle_pending(self, source: ActionSource) -> None:
-        """Record every outcome waiting; one that cannot be recorded now waits for the next try."""
-        while not self._outcomes.empty():
-            outcome = self._outcomes.get_nowait()
-            try:
-                await source.settle(outcome)
-            except Exception as exc:  # the actions store (Redis)
-                self._outcomes.put_nowait(outcome)
-                log.warning(
-                    "AMI %s: cannot record the outcome of action %s now (%s)", self._where, outcome.action.id, exc
-                )
-                await asyncio.sleep(ACTION_RETRY_S)
-                return
-            key = f"{outcome.action.kind}:{outcome.state}"
-            self.stats.actions_by_result[key] = self.stats.actions_by_result.get(key, 0) + 1
-            log.info(
-                "AMI %s: %s of agent %s %s: %s",
-                self._where,
-                outcome.action.kind,
-                outcome.action.agent,
-                outcome.state,
-                outcome.message,
-            )
 
     def _next_id(self) -> str:
         self._action_seq += 1
