@@ -21,6 +21,11 @@ read's events to the sink, until the connection fails. ``run()`` makes attempts 
 * **Keep-alive.** FreeSWITCH sends ``HEARTBEAT`` events only when subscribed, so when the connection
   has been idle ``ping_interval`` seconds the client sends ``api status``; no answer within
   ``ping_timeout`` drops the connection.
+* **Supervisor actions** (with an ``ActionSource``): while a session is up, ``collectors.action_loop.ActionLoop``
+  takes the actions the API queued, ``collectors.esl.actions.EslActionRunner`` makes each one ``bgapi`` command
+  and reads its ``BACKGROUND_JOB`` result (the subscription then adds ``BACKGROUND_JOB``); the runner sees every
+  frame before the mapper, so it knows the agents (the resync's lists, the events) and the legs of their calls.
+  Outcomes are counted in ``stats.actions_by_result`` (``"pause:done"``).
 * **Sink.** ``collectors.stats.deliver``: a batch the sink refuses is retried with backoff, so nothing is
   lost and a slow sink slows the reading. Each event's key is ``esl:<connection>:<frame offset>:<i>``
   unless the mapper gave it one from the member's UUID (then a repeat after a reconnect is a no-op).
@@ -31,13 +36,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from collectors.action_loop import ActionLoop
+from collectors.ami.actions import ActionSource
+from collectors.esl.actions import EslActionRunner
 from collectors.esl.mapping import RESYNC_COMMANDS, EslMapper, table_of
 from collectors.esl.protocol import EslFrame, EslParser, callcenter_only, encode_command
 from collectors.stats import CollectorStats, Sink, deliver
+from wallboard.core.actions import FAMILIES, ActionFamily
 from wallboard.core.backoff import Backoff
 from wallboard.core.events import Event, SourceReset
 from wallboard.errors import WallboardError
@@ -48,6 +58,7 @@ log = logging.getLogger(__name__)
 
 READ_SIZE = 1 << 16
 SUBSCRIBE = "event plain CUSTOM callcenter::info"
+SUBSCRIBE_WITH_JOBS = "event plain BACKGROUND_JOB CUSTOM callcenter::info"  # CUSTOM last: the rest are subclasses
 
 
 class EslError(WallboardError):
@@ -71,6 +82,7 @@ class EslStats(CollectorStats):
     reconnect_delay: float = 0.0
     gaps: int = 0  # sessions that ended (each leaves a gap the next resync covers)
     last_gap_s: float | None = None  # the last gap's length, seconds
+    actions_by_result: dict[str, int] = field(default_factory=dict)  # "<kind>:<done|failed>" -> count
 
 
 @dataclass(frozen=True)
@@ -112,7 +124,15 @@ class _Resync:
 class EslClient:
     """Collects one FreeSWITCH over its event socket into ``sink`` until cancelled (see the module docstring)."""
 
-    def __init__(self, config: EslConfig, sink: Sink, *, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        config: EslConfig,
+        sink: Sink,
+        *,
+        now: Callable[[], datetime] | None = None,
+        actions: ActionSource | None = None,
+        enabled: tuple[ActionFamily, ...] = FAMILIES,
+    ) -> None:
         self._config = config
         self._sink = sink
         self._now = now or (lambda: datetime.now(UTC))
@@ -121,6 +141,25 @@ class EslClient:
         self._lost_at: datetime | None = None
         self._parser_errors: dict[str, int] = {}
         self.stats = EslStats()
+        self._runner = EslActionRunner(enabled)
+        self._jobs = 0
+        self._actions = (
+            None
+            if actions is None
+            else ActionLoop(
+                self._runner,
+                actions,
+                label=f"ESL {self._where}",
+                now=self._now,
+                next_id=self._next_job,
+                counts=self.stats.actions_by_result,
+            )
+        )
+
+    def _next_job(self) -> str:
+        """A Job-UUID of this collector's own (FreeSWITCH takes any the bgapi names)."""
+        self._jobs += 1
+        return f"{uuid.uuid4().hex[:8]}-wb00-4000-8000-{self._jobs:012x}"
 
     @property
     def _where(self) -> str:
@@ -180,7 +219,7 @@ class EslClient:
         reply, rest = await self._until(reader, parser, _is_reply, "the auth reply", rest)
         if not reply.reply.startswith("+OK"):
             raise EslAuthError(f"FreeSWITCH {self._where} refused the event socket password ({reply.reply[:40]})")
-        writer.write(encode_command(SUBSCRIBE))
+        writer.write(encode_command(SUBSCRIBE if self._actions is None else SUBSCRIBE_WITH_JOBS))
         await writer.drain()
         reply, rest = await self._until(reader, parser, _is_reply, "the subscription reply", rest)
         if not reply.reply.startswith("+OK"):
@@ -233,7 +272,11 @@ class EslClient:
         resync = _Resync()
         writer.write(b"".join(encode_command(command) for command in RESYNC_COMMANDS))
         await writer.drain()
-        await self._collect(reader, writer, parser, conn, resync, rest)
+        if self._actions is None:
+            await self._collect(reader, writer, parser, conn, resync, rest)
+            return
+        async with self._actions.running(writer):
+            await self._collect(reader, writer, parser, conn, resync, rest)
 
     async def _collect(
         self,
@@ -249,6 +292,8 @@ class EslClient:
         while True:
             batch: list[Event] = []
             for frame in frames:
+                if self._actions is not None:
+                    self._actions.found(self._runner.observe(frame))
                 if frame.content_type == "api/response" and (resync is not None or pinged):
                     if resync is not None:
                         resync = await self._resync_reply(resync, frame, writer, batch)

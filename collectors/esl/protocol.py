@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import quote, unquote
@@ -280,24 +280,31 @@ class EslParser:
         self._frames.append(frame)
 
 
-_KEEP = (b"Event-Subclass: callcenter%3A%3Ainfo", b'{"Event-Subclass":"callcenter::info"')
+_KEEP = (
+    b"Event-Subclass: callcenter%3A%3Ainfo",
+    b'{"Event-Subclass":"callcenter::info"',
+    b"Event-Name: BACKGROUND_JOB",
+    b'{"Event-Name":"BACKGROUND_JOB"',
+)
 _EVENT = (b"Event-", b'{"Event-')
 
 
 def callcenter_only(head: bytes) -> bool:
-    """A ``drop`` predicate keeping ``callcenter::info`` events (plain or JSON) and every body that is no event.
+    """A ``drop`` predicate keeping ``callcenter::info`` events (plain or JSON), ``BACKGROUND_JOB`` events (the
+    results of the collector's own bgapi commands) and every body that is no event.
 
     FreeSWITCH writes ``Event-Subclass`` first in a CUSTOM event and ``Event-Name`` first in the others, so the
     body's first bytes tell."""
     return head.startswith(_EVENT) and not head.startswith(_KEEP)
 
 
-def encode_command(command: str) -> bytes:
-    """A command line (``auth ...``, ``event plain ...``, ``api ...``, ``bgapi ...``) as bytes, refusing a line
-    break (header injection)."""
-    if "\n" in command or "\r" in command:
-        raise ValueError("an ESL command is one line")
-    return command.encode() + b"\n\n"
+def encode_command(command: str, headers: Mapping[str, str] | None = None) -> bytes:
+    """A command line (``auth ...``, ``event plain ...``, ``api ...``, ``bgapi ...``) and its headers (``Job-UUID``
+    of a bgapi) as bytes, refusing a line break anywhere (header injection)."""
+    lines = [command, *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    if any("\n" in line or "\r" in line for line in lines):
+        raise ValueError("an ESL command and each of its headers is one line")
+    return "\n".join(lines).encode() + b"\n\n"
 
 
 def encoded(value: str) -> str:

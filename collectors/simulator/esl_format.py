@@ -416,6 +416,15 @@ class EslFormatter:
     def member_count(self, queue: str) -> int:
         return sum(1 for m in self._members.values() if queue_name(m.info.queue) == queue and m.state != "Answered")
 
+    def live_legs(self) -> set[str]:
+        """The UUIDs of the calls' legs alive now: each waiting or talking caller's, each talking agent's."""
+        legs = {member.leg.uuid for member in self._members.values()}
+        return legs | {member.agent_leg.uuid for member in self._members.values() if member.agent_leg is not None}
+
+    def tier_queues(self, name: str) -> list[str]:
+        """The simulated queues (``support``) of the tiers of the agent mod_callcenter calls ``name``."""
+        return [queue.rsplit("@", 1)[0] for queue, agent, _, _ in self._tiers if agent == name]
+
     def interface_of(self, name: str) -> str | None:
         """The simulated interface of the agent mod_callcenter calls ``name`` (``1007@default``)."""
         for spec in self._config.agents:

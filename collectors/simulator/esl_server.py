@@ -16,16 +16,21 @@ every token after ``CUSTOM`` is a subclass, as mod_event_socket reads it), ``noe
 (``api/response``), ``bgapi <command>`` (``+OK Job-UUID: ...`` at once, then a ``BACKGROUND_JOB`` event with
 the result to the sessions subscribed to it), ``exit``. The api commands are ``status``, ``version`` and
 ``callcenter_config`` ``queue list``, ``queue list members <queue>``, ``queue count members <queue>``,
-``agent list``, ``tier list`` and ``agent set status <agent> '<status>'`` for ``On Break`` and ``Available``
-(the model pauses or unpauses the agent in every queue; other statuses are refused). Replies keep the real
-switch's framing (``collectors.simulator.esl_frames``). A session whose unsent bytes pass ``max_buffer`` is
-dropped and logged; a client that disconnects only ends its own session.
+``agent list``, ``tier list`` and ``agent set status <agent> '<status>'``: ``On Break`` and ``Available`` (the
+model pauses or unpauses the agent in every queue; a logged-out agent is logged in to the queues of its tiers
+first), ``Logged Out`` (the agent leaves every queue); other statuses are refused. ``originate <dial string>
+<application>`` answers at once (``+OK <uuid>``: the supervisor's phone auto-answers) for a ``user/`` dial string
+(its ``{...}`` variables first) whose application is ``&eavesdrop(<uuid>)`` or ``&three_way(<uuid>)`` of a call
+leg the switch has, else ``-ERR`` as the switch words it (``CHAN_NOT_IMPLEMENTED``, ``NO_ROUTE``, ``-ERR no such
+channel``). Replies keep the real switch's framing (``collectors.simulator.esl_frames``). A session whose unsent
+bytes pass ``max_buffer`` is dropped and logged; a client that disconnects only ends its own session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shlex
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -265,7 +270,27 @@ class SimulatedEslServer(SimulatedServer[_Session]):
             return "FreeSWITCH Version 1.10.12-release~64bit ( 64bit)\n"
         if name == "callcenter_config":
             return self._callcenter(rest.strip())
+        if name == "originate":
+            return self._originate(rest.strip())
         return f"-ERR {name} Command not found!\n"
+
+    def _originate(self, rest: str) -> str:
+        # the arguments split at spaces outside single quotes, as switch_separate_string does ('Caller 01')
+        found_split = re.match(r"((?:'[^']*'|[^ '])+) +(.*)", rest)
+        if found_split is None:
+            return "-ERR INVALID_GATEWAY\n"
+        dial, application = found_split[1], found_split[2]
+        if dial.startswith("{"):
+            dial = dial[dial.find("}") + 1 :]
+        if not dial.startswith("user/"):
+            return "-ERR CHAN_NOT_IMPLEMENTED\n" if not dial.startswith(("sofia/", "loopback/")) else "-ERR NO_ROUTE\n"
+        found = re.fullmatch(r"&(eavesdrop|three_way)\(([\w-]+)\)", application.strip())
+        if found is None:
+            return "-ERR INVALID_GATEWAY\n"
+        if found[2] not in self._fmt.live_legs():
+            return "-ERR no such channel\n"
+        self._jobs += 1
+        return f"+OK {self._jobs:08x}-5157-4000-8000-{self._jobs:012x}\n"
 
     def _callcenter(self, rest: str) -> str:
         try:
@@ -292,11 +317,17 @@ class SimulatedEslServer(SimulatedServer[_Session]):
         interface = self._fmt.interface_of(agent)
         if interface is None:
             return "-ERR Invalid Agent!\n"
-        if status not in ("On Break", "Available"):
+        if status not in ("On Break", "Available", "Logged Out"):
             return "-ERR Invalid Status!\n"
-        _, events = self._sim.pause_member(
-            interface, status == "On Break", None, "On Break" if status == "On Break" else ""
-        )
+        if status == "Logged Out":
+            _, events = self._sim.log_out(interface)
+            self._publish(events)
+            return "+OK\n"
+        paused = status == "On Break"
+        for queue in self._fmt.tier_queues(agent):  # logged out of a queue: in again, with the status asked
+            outcome, events = self._sim.add_member(queue, interface, paused=paused, reason=status if paused else "")
+            self._publish(events)
+        _, events = self._sim.pause_member(interface, paused, None, status if paused else "")
         self._publish(events)
         return "+OK\n"
 

@@ -164,6 +164,18 @@ class Simulation(CallFlow):
         self._emit("member_removed", found, member=view)
         return "removed", self._take_events()
 
+    def log_out(self, interface: str) -> tuple[bool, list[SimEvent]]:
+        """mod_callcenter's ``Logged Out``: the agent leaves every queue it is in, static or not (a call it is on
+        goes on); False if no agent has ``interface``."""
+        agent = self._agent_by_interface(interface)
+        if agent is None:
+            return False, []
+        for name in list(agent.members):
+            view = self._member_view(agent, name)
+            del agent.members[name]
+            self._emit("member_removed", name, member=view)
+        return True, self._take_events()
+
     def state(self) -> SimState:
         """Queues, members and waiting callers now (the answer to a QueueStatus)."""
         queues = tuple(self._queue_view(queue) for queue in self._queues.values())

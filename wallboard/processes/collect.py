@@ -43,7 +43,9 @@ async def collect_ami(settings: Settings, config: AmiConfig, *, name: str | None
 async def collect_esl(settings: Settings, config: EslConfig, *, name: str | None = None) -> None:
     async with redis_for(settings, "wallboard-collector-esl") as (client, _):
         store = site_store(settings, client)
-        collector = EslClient(config, StreamSink(store))
+        # supervisor actions (WALLBOARD_ACTIONS): executed as bgapi commands on this connection, none unless enabled
+        feed = ActionFeed(AgentActions(store.actions)) if settings.actions else None
+        collector = EslClient(config, StreamSink(store), actions=feed, enabled=settings.actions)
         await run_all(
             {
                 "ESL collector": collector.run(),

@@ -100,9 +100,8 @@ async def demo(
             inform(f"redis: {link.url}" + (" (throwaway: gone when the demo stops)" if link.throwaway else ""))
         client = connect(link.url, client_name="wallboard-demo")
         try:
-            # every action with Asterisk; the ESL collector executes none
-            actions = FAMILIES if options.pbx == "asterisk" else ()
-            demo_settings = settings.model_copy(update={"redis_url": link.url, "actions": actions})
+            # every supervisor action, on Asterisk (AMI) and FreeSWITCH (ESL bgapi) alike
+            demo_settings = settings.model_copy(update={"redis_url": link.url, "actions": FAMILIES})
             await _demo_on(demo_settings, link, client, options, inform, announce, pages)
         finally:
             await client.aclose()
@@ -147,7 +146,12 @@ async def _demo_on(
     try:
         collector: AmiClient | EslClient
         if isinstance(server, SimulatedEslServer):
-            collector = EslClient(EslConfig("127.0.0.1", server.port, secret, site=settings.site), StreamSink(store))
+            collector = EslClient(
+                EslConfig("127.0.0.1", server.port, secret, site=settings.site),
+                StreamSink(store),
+                actions=ActionFeed(AgentActions(store.actions)),
+                enabled=settings.actions,
+            )
         else:
             collector = AmiClient(
                 AmiConfig("127.0.0.1", server.port, "wallboard", secret, site=settings.site),
@@ -162,7 +166,8 @@ async def _demo_on(
             mount(app)
         await _demo_boards(store, now)
         # An admin only in the demo's own Redis, never in a Redis given by URL.
-        token, password = await _demo_credentials(store, link)
+        extension = DEMO_FS_EXTENSION if options.pbx == "freeswitch" else DEMO_EXTENSION
+        token, password = await _demo_credentials(store, link, extension)
         feeds = await _ingest_user(store, link) if options.http_source else None
         async with serving(uvicorn_config(app, settings)) as base:
             if password is not None:
@@ -260,6 +265,7 @@ async def keep_redis(server: EmbeddedRedis, *, every_s: float = REDIS_WATCH_S, m
 
 DEMO_ADMIN = "demo"
 DEMO_EXTENSION = "PJSIP/2001"  # the demo admin's phone: the simulator answers any PJSIP channel
+DEMO_FS_EXTENSION = "user/1000"  # on the FreeSWITCH demo: the simulated switch answers any user/ dial string
 # The demo's floor is judged all day (no quiet hours): tiles turn amber and red as the simulated day gets busy.
 
 
@@ -347,7 +353,7 @@ async def _ingest_user(store: Store, link: RedisLink) -> str | None:
     return password
 
 
-async def _demo_credentials(store: Store, link: RedisLink) -> tuple[str, str | None]:
+async def _demo_credentials(store: Store, link: RedisLink, extension: str) -> tuple[str, str | None]:
     """The demo's display token and its admin's password (None in a Redis given by URL: no admin there).
 
     The token is bound to no board, so it opens every board the demo stores (``default``, ``adherence``).
@@ -369,7 +375,7 @@ async def _demo_credentials(store: Store, link: RedisLink) -> tuple[str, str | N
         await accounts.add_user(DEMO_ADMIN, Role.ADMIN, password, actor="demo")
         # the demo shows every action: its admin may listen in, from a simulated supervisor's phone
         await accounts.update_user(DEMO_ADMIN, actor="demo", may_monitor=True)
-        await accounts.set_extension(DEMO_ADMIN, DEMO_EXTENSION, actor="demo")
+        await accounts.set_extension(DEMO_ADMIN, extension, actor="demo")
     elif not isinstance(password, str):
         password = secrets.token_urlsafe(12)
         await accounts.update_user(DEMO_ADMIN, actor="demo", password=password)
