@@ -175,25 +175,36 @@ def shown_message(message: Mapping[str, Any] | None, now: datetime) -> dict[str,
 
 
 def message_scope_refusal(
-    board_name: str, board: Mapping[str, Any] | None, scope: Scope | None, group_queues: Mapping[str, Iterable[str]]
+    board_name: str,
+    board: Mapping[str, Any] | None,
+    scope: Scope | None,
+    group_queues: Mapping[str, Iterable[str]],
+    channel_queues: Mapping[str, str] | None = None,
 ) -> str | None:
     """Why a user of ``scope`` may not post on (or clear) board ``board_name``'s message, None if they may.
 
     The board's TVs must show nothing outside the user's scope: with the user scoped to queues, every queue the
-    board shows (named, of its pages, and of its ``groups``: ``group_queues`` says which queues a group has now)
-    must be one of theirs, and a board showing every queue is refused; likewise its teams, when the user is scoped
-    to teams. ``board`` None: not stored (``default`` then shows everything, another name nothing: the caller
-    answers 404). Unscoped users (``scope`` None) may post on any board.
+    board shows (named, of its pages, and of its ``groups``: ``group_queues`` says which queues a group has now;
+    a board naming only ``channels``: every queue of those channels, ``channel_queues`` saying each known queue's
+    channel now) must be one of theirs, and a board showing every queue is refused; likewise its teams, when the
+    user is scoped to teams. ``board`` None: not stored (``default`` then shows everything, another name nothing:
+    the caller answers 404). Unscoped users (``scope`` None) may post on any board.
     """
     if scope is None:
         return None
     shows = board_scope(board_name, board)
     if scope.queues is not None:
-        if shows.queues is None:
+        if shows.queues is None and (shows.channels is None or channel_queues is None):
             return f"board {board_name!r} shows every queue, not only {_listed(scope.queues)}"
-        queues = set(shows.queues)
+        if shows.queues is None:
+            assert channel_queues is not None and shows.channels is not None
+            queues = {queue for queue, channel in channel_queues.items() if channel in shows.channels}
+        else:
+            queues = set(shows.queues)
         for group in shows.groups:
             queues |= set(group_queues.get(group, ()))
+        if shows.channels is not None and channel_queues is not None:  # the board shows only those channels' queues
+            queues = {queue for queue in queues if channel_queues.get(queue, "voice") in shows.channels}
         if outside := queues - scope.queues:
             return f"board {board_name!r} shows queue(s) {_listed(outside)} outside {_listed(scope.queues)}"
     if scope.teams is not None:

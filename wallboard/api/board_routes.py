@@ -79,6 +79,7 @@ from wallboard.core.boards import (
     TileKey,
     site_names,
 )
+from wallboard.core.scopes import queue_channel
 from wallboard.core.text import CleanText
 from wallboard.core.users import Role
 
@@ -115,7 +116,9 @@ async def _poster(request: Request, name: BoardName, principal: Annotated[Princi
         runtime: Runtime = request.app.state.runtime
         served = site_named(runtime, request.query_params.get("site"))
         board = await guarded(served.store.boards.get_board(name))
-        refusal = boards.message_scope_refusal(name, board, principal.scope, _group_queues(runtime, served))
+        refusal = boards.message_scope_refusal(
+            name, board, principal.scope, _group_queues(runtime, served), _queue_channels(runtime, served)
+        )
         if refusal is not None:
             raise HTTPException(403, detail=f"{principal.name} may not post board messages there: {refusal}")
     return principal
@@ -289,6 +292,19 @@ def _group_queues(runtime: Runtime, served: ServedSite) -> dict[str, set[str]]:
             if config.group:
                 groups.setdefault(config.group, set()).add(name)
     return groups
+
+
+def _queue_channels(runtime: Runtime, served: ServedSite) -> dict[str, str]:
+    """Each known queue's channel, as the latest snapshot and the site file (the main site's) say it."""
+    queues: dict[str, Any] = dict(served.feed.snapshot.get("queues") or {}) if served.feed.snapshot else {}
+    channels = {name: queue_channel(queue) for name, queue in queues.items() if isinstance(queue, dict)}
+    if runtime.site_config is not None and served.name == runtime.settings.site:
+        for name, config in runtime.site_config.queues.items():
+            if config.channel:
+                channels[name] = config.channel  # the site file fixes it
+            else:
+                channels.setdefault(name, "voice")
+    return channels
 
 
 def _may_post(principal: Principal) -> None:

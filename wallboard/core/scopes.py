@@ -8,13 +8,15 @@ site). Every read route narrows through the same :func:`narrow` (the API's ``sec
 history rows go through :func:`row_filters`, and a single agent, queue or alert through :func:`narrow`'s view.
 
 A board (``wallboard.api.board_routes``) names ``queues``, ``groups`` (of queues), ``pages`` (each a list of
-queues) and ``teams``. Its :class:`BoardScope` turns those lists into filters:
+queues), ``teams`` and ``channels``. Its :class:`BoardScope` turns those lists into filters:
 
 * queues: the named ones, the ones of the named groups and those of every page; when the board names
-  none of these, every queue, including queues that appear later;
+  none of these, every queue, including queues that appear later; in each case only the queues of the board's
+  ``channels`` when it names some (a queue's channel as the snapshot says it, ``voice`` when it names none),
+  so a token of a chat board reads no voice queue;
 * teams: the named ones; when it names none, every team;
 * agents: those that are members of (or on a call from) a visible queue *and* whose team is visible;
-  each list it does not filter on lets every agent through.
+  each list it does not filter on lets every agent through (a board naming only channels filters on queues).
 
 :func:`narrow` applies a scope to a snapshot and returns a snapshot of the same shape (the published
 :class:`wallboard.core.schema.Snapshot`): the visible queues, teams and agents; an agent's ``queues``,
@@ -41,6 +43,7 @@ __all__ = [
     "Scope",
     "board_scope",
     "narrow",
+    "queue_channel",
     "row_filters",
     "sees_alert",
     "user_scope",
@@ -57,8 +60,16 @@ class BoardScope:
     queues: frozenset[str] | None = None
     groups: frozenset[str] = frozenset()
     teams: frozenset[str] | None = None
+    channels: frozenset[str] | None = None  # a board's channels: only their queues, whatever the lists say
+
+    @property
+    def filters_queues(self) -> bool:
+        """Whether some queues (and so some agents) may be out of sight."""
+        return self.queues is not None or self.channels is not None
 
     def sees_queue(self, name: str, queue: Mapping[str, Any] | None) -> bool:
+        if self.channels is not None and queue_channel(queue) not in self.channels:
+            return False
         if self.queues is None or name in self.queues:
             return True
         group = queue.get("group") if queue is not None else None
@@ -91,11 +102,19 @@ def board_scope(name: str, board: Mapping[str, Any] | None) -> BoardScope:
             queues |= _names(page.get("queues"))
     groups = _names(board.get("groups"))
     teams = _names(board.get("teams"))
+    channels = _names(board.get("channels"))
     return BoardScope(
         queues=queues if queues or groups else None,
         groups=groups,
         teams=teams or None,
+        channels=channels or None,
     )
+
+
+def queue_channel(queue: Mapping[str, Any] | None) -> str:
+    """A snapshot queue entry's channel, ``voice`` when it names none (or is missing)."""
+    channel = queue.get("channel") if isinstance(queue, Mapping) else None
+    return str(channel) if channel else "voice"
 
 
 def narrow(snapshot: Snapshot, scope: BoardScope) -> Snapshot:
@@ -108,7 +127,7 @@ def narrow(snapshot: Snapshot, scope: BoardScope) -> Snapshot:
     agents: dict[str, Any] = {}
     for agent_id, agent in (snapshot.get("agents") or {}).items():
         if scope.sees_team(agent.get("team")) and _in_queues(agent, queues, scope):
-            agents[agent_id] = _narrowed_agent(agent, queues) if scope.queues is not None else agent
+            agents[agent_id] = _narrowed_agent(agent, queues) if scope.filters_queues else agent
     narrowed = {**snapshot, "queues": queues, "teams": teams, "agents": agents}
     if "alerts" in snapshot:
         narrowed["alerts"] = [a for a in snapshot["alerts"] or () if _sees_alert(a, queues, agents, teams)]
@@ -133,9 +152,13 @@ def row_filters(scope: BoardScope, kind: str, view: Snapshot) -> dict[str, set[s
     filters: dict[str, set[str]] = {}
     if kind in ("queue", "call") and scope.queues is not None:
         filters["queue"] = set(scope.queues) | set(view.get("queues") or ())
+        if scope.channels is not None:  # a named queue of another channel stays out
+            filters["queue"] = set(view.get("queues") or ())
+    elif kind in ("queue", "call") and scope.channels is not None:
+        filters["queue"] = set(view.get("queues") or ())  # the queues of the board's channels now
     if kind in ("agent", "call") and scope.teams is not None:
         filters["team"] = set(scope.teams)
-    if kind == "agent" and scope.queues is not None:
+    if kind == "agent" and scope.filters_queues:
         filters["agent"] = set(view.get("agents") or ())
     return filters
 
@@ -150,7 +173,7 @@ def _names(values: Any) -> frozenset[str]:
 
 
 def _in_queues(agent: Mapping[str, Any], queues: Mapping[str, Any], scope: BoardScope) -> bool:
-    if scope.queues is None:
+    if not scope.filters_queues:
         return True
     call = agent.get("call")
     return any(name in queues for name in agent.get("queues") or ()) or (

@@ -14,7 +14,7 @@ from wallboard.store import Store
 SNAPSHOT = {"site": SITE, "seq": 1, "ts": "2024-01-01T09:00:00+00:00", "queues": {"sales": {}}, "agents": {}}
 SITE_FILE = """
 site: paris
-queues: {support: {group: care}, sales: {group: revenue}}
+queues: {support: {group: care}, sales: {group: revenue}, webchat: {channel: chat}}
 """
 START = 1_700_000_000.0
 MESSAGE = {"text": "Fire drill at 14:00", "level": "warn", "expires_in_s": 600}
@@ -185,3 +185,25 @@ async def test_a_scoped_supervisor_posts_only_on_boards_within_their_scope(store
     assert by_team.status_code == 403 and "shows every team" in by_team.json()["detail"]
     assert ops.status_code == 200  # ops post on any board
     assert await store.boards.get_message("default") is None
+
+
+async def test_a_supervisor_of_the_chat_queues_posts_on_the_chat_board(store: Store, site_file: Path) -> None:
+    """A board naming only ``channels: [chat]`` shows the chat queues (webchat, from the site file): a supervisor
+    scoped to webchat may post there, one scoped to sales may not (naming webchat); a board naming sales and webchat
+    but only the chat channel shows webchat alone, so webchat's supervisor may post there too."""
+    await store.boards.write_board("chat", {"title": "Chat", "channels": ["chat"], "version": 1}, {"a": "b"})
+    mixed = {"title": "Mixed", "queues": ["sales", "webchat"], "channels": ["chat"], "version": 1}
+    await store.boards.write_board("mixed", mixed, {"a": "b"})
+    async with running_api(store, site_file=site_file, clock=Clock()) as a:
+        await a.accounts.add_user("cleo", Role.SUPERVISOR, PASSWORD, actor="test", queues=["webchat"])
+        await a.accounts.add_user("sam", Role.SUPERVISOR, PASSWORD, actor="test", queues=["sales"])
+        cleo, sam = await a.login("cleo"), await a.login("sam")
+        posted = [
+            (await a.http.post(f"/api/v1/boards/{name}/message", json=MESSAGE, headers=cleo)).status_code
+            for name in ("chat", "mixed")
+        ]
+        refused = await a.http.post("/api/v1/boards/chat/message", json=MESSAGE, headers=sam)
+        voice = await a.http.post("/api/v1/boards/floor-1/message", json=MESSAGE, headers=cleo)
+    assert posted == [200, 200]
+    assert refused.status_code == 403 and "queue(s) webchat outside sales" in refused.json()["detail"]
+    assert voice.status_code == 403

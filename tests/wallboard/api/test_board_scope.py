@@ -142,6 +142,39 @@ async def test_a_queue_that_appears_later_is_on_a_board_naming_no_queues(publish
     assert set(shown["queues"]) == {"sales", "support", "returns"} and set(shown["agents"]) == {"alice", "carol"}
 
 
+async def test_a_chat_boards_token_reads_no_voice_queue_nor_its_agents(published: Publisher) -> None:
+    """A board naming only ``channels: [chat]`` shows every chat queue, including one that becomes a chat queue later
+    (the engine learns it from its first chat event), and nothing of the voice queues: not their figures, not their
+    agents, not their alerts; its socket's snapshot says the same."""
+    chat = site_snapshot(2)
+    chat["queues"]["webchat"] = {"name": "webchat", "group": None, "channel": "chat", "waiting": 4}
+    chat["agents"]["dana"] = agent("dana", "blue", ["webchat", "support"])
+    await published.publish(chat)
+    board = {**FLOOR_1, "title": "Chat", "queues": [], "channels": ["chat"]}
+    await published.store.boards.write_board("chat", board, {"action": "board.update"})
+    async with running_api(published.store, display="chat", users=False) as a:
+        await poll_until(lambda: a.runtime.sites["paris"].feed.seq == 2, "the feed to take seq 2", WAIT_S)
+        token = {"token": a.display_token}
+        shown = (await a.http.get("/api/v1/snapshot", params=token)).json()
+        hidden = await a.http.get("/api/v1/queues/support", params=token)
+        async with connect_ws(f"{a.ws_base}/ws?token={a.display_token}", proxy=None, open_timeout=WAIT_S) as ws:
+            first, _ = await receive(ws)
+            while first["type"] != "snapshot":
+                first, _ = await receive(ws)
+        later = site_snapshot(3)
+        later["queues"] |= {
+            "webchat": chat["queues"]["webchat"],
+            "sales": {**later["queues"]["sales"], "channel": "chat"},
+        }
+        await published.publish(later)
+        await poll_until(lambda: a.runtime.sites["paris"].feed.seq == 3, "the feed to take seq 3", WAIT_S)
+        learned = (await a.http.get("/api/v1/snapshot", params=token)).json()
+    assert set(shown["queues"]) == {"webchat"} and set(first["queues"]) == {"webchat"}
+    assert set(shown["agents"]) == {"dana"} and shown["agents"]["dana"]["queues"] == ["webchat"]
+    assert [alert["alert_id"] for alert in shown["alerts"]] == ["age:site:paris"] and hidden.status_code == 404
+    assert set(learned["queues"]) == {"sales", "webchat"} and set(learned["agents"]) == {"alice", "carol"}
+
+
 async def test_a_bound_tokens_websocket_gets_its_board_in_the_snapshot_and_the_deltas(published: Publisher) -> None:
     """Over /ws floor-1's token gets only sales and its agents, first and in every delta (a change of support or
     bob alone reaches it as nothing of theirs); an unbound token on the same API gets everything."""
