@@ -6,11 +6,12 @@ While a session is up, ``ActionLoop.running(writer)`` keeps two tasks beside the
 actions the API queued (``ActionSource.take``, blocking at most ``ACTION_POLL_S``), hands each to the protocol's
 sans-I/O runner (``collectors.ami.actions.ActionRunner``, ``collectors.esl.actions.EslActionRunner``) and writes the
 bytes it returns; it also republishes the runner's directory of agents when it changed (at most every
-``MEMBERS_EVERY_S``). The other records outcomes as the reading finds them (``found``) and fails overdue actions
-(``runner.expire``). When the session ends every open action is failed (``runner.lost``) and recorded. Neither
-task ever blocks the reading: a Redis outage only delays actions (logged, retried every ``ACTION_RETRY_S``); a
-PBX connection error goes through (the reading sees it too). Outcomes are counted in ``counts``
-(``"pause:done"``).
+``MEMBERS_EVERY_S``), and every ``MEMBERS_REFRESH_S`` anyway (the API routes each action to the collector whose
+directory knows the agent: a quiet night must not let it expire). The other records outcomes as the reading finds
+them (``found``) and fails overdue actions (``runner.expire``). When the session ends every open action is failed
+(``runner.lost``) and recorded. Neither task ever blocks the reading: a Redis outage only delays actions (logged,
+retried every ``ACTION_RETRY_S``); a PBX connection error goes through (the reading sees it too). Outcomes are
+counted in ``counts`` (``"pause:done"``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 ACTION_POLL_S = 0.5  # how long one read of the actions stream blocks
 ACTION_RETRY_S = 1.0  # the wait after the actions stream could not be read or written
 MEMBERS_EVERY_S = 1.0  # the member directory is republished at most this often
+MEMBERS_REFRESH_S = 60.0  # and at least this often (it is kept wallboard.store.actions.MEMBERS_TTL_S)
 
 
 class Directory(Protocol):
@@ -106,7 +108,8 @@ class ActionLoop:
         while True:
             try:
                 directory = self.runner.directory
-                if directory.version != published and loop.time() - published_at >= MEMBERS_EVERY_S:
+                since = loop.time() - published_at
+                if (directory.version != published and since >= MEMBERS_EVERY_S) or since >= MEMBERS_REFRESH_S:
                     version = directory.version
                     await self.source.publish_members(directory.public())
                     published, published_at = version, loop.time()

@@ -1,12 +1,14 @@
-"""Supervisor actions on agents, shared by the API (asking, reading) and the AMI collector process (executing).
+"""Supervisor actions on agents, shared by the API (asking, reading) and the PBX collectors (executing).
 
 Theory of operation
 -------------------
 ``AgentActions.request`` stores a new action ``pending``, lists it among the recent ones, appends it
 to the site's actions stream and audits it (``agent.<kind>``: who, which agent, queue, reason, mode,
-extension), all in one MULTI (``wallboard.store.actions``). The AMI collector reads the stream
-through ``ActionFeed`` (consumer group ``ami``, one consumer ``ami``: each action is delivered once)
-and records each outcome with ``AgentActions.settle``: ``done`` or ``failed`` with the PBX's message,
+extension), all in one MULTI (``wallboard.store.actions``). Each PBX collector (AMI, ESL; several on a site
+mixing PBXs) reads the stream through ``ActionFeed`` in a consumer group of its own (``ami``, ``esl``; one
+consumer: each action is delivered once to each collector) and runs the actions meant for it: the API names the
+collector whose published directory knows the agent (``AgentAction.collector``; none when there is only one
+collector), and records each outcome with ``AgentActions.settle``: ``done`` or ``failed`` with the PBX's message,
 audited as ``agent.<kind>.result``; a monitor's ``ended`` (its spy call hung up) as
 ``agent.monitor.end``. An entry is acknowledged once its outcome is recorded; the entries a previous
 run of the collector left unacknowledged (it stopped between sending and recording) are recorded
@@ -129,33 +131,42 @@ class AgentActions:
             return status
         family = FAMILY_OF[status.kind]
         message = (
-            f"no answer within {limit:g} s: is an AMI collector running, with WALLBOARD_ACTIONS including {family}?"
+            f"no answer within {limit:g} s: is a PBX collector (AMI or ESL) running, with WALLBOARD_ACTIONS including "
+            f"{family}?"
         )
         return status.model_copy(update={"state": "failed", "message": message})
 
 
 class ActionFeed:
-    """The AMI collector's side of the actions stream (``collectors.ami.actions.ActionSource``)."""
+    """A PBX collector's side of the actions stream (``collectors.ami.actions.ActionSource``): its own consumer group
+    (``collector``: ``ami``, ``esl``, ``ami:east``), so every collector sees every action and runs those meant for it
+    (``AgentAction.collector`` naming it, or naming none); the others it acknowledges unrun."""
 
-    def __init__(self, actions: AgentActions, *, consumer: str = CONSUMER) -> None:
+    def __init__(self, actions: AgentActions, *, consumer: str = CONSUMER, collector: str = CONSUMER) -> None:
         self._actions = actions
         self._store = actions.store
         self._consumer = consumer
+        self.collector = collector
         self._entries: dict[str, str] = {}  # action id -> stream entry id, until settled
         self._ready = False
 
     async def take(self, block_s: float) -> list[AgentAction]:
         """New actions (waiting up to ``block_s`` for one); first, fail what a previous run left unsettled."""
+        group = self.collector
         if not self._ready:
-            await self._store.ensure_group()
+            await self._store.ensure_group(group)
             await self._abandon_leftovers()
             self._ready = True
         taken = []
-        for entry_id, raw in await self._store.read_group(self._consumer, ">", TAKE_COUNT, int(block_s * 1000)):
+        read = await self._store.read_group(self._consumer, ">", TAKE_COUNT, int(block_s * 1000), group=group)
+        for entry_id, raw in read:
             action = _action(raw)
             if action is None:
                 log.warning("actions stream entry %s is not an action; skipped", entry_id)
-                await self._store.ack([entry_id])
+                await self._store.ack([entry_id], group=group)
+                continue
+            if action.collector not in (None, group):  # another PBX's: its collector runs it
+                await self._store.ack([entry_id], group=group)
                 continue
             self._entries[action.id] = entry_id
             taken.append(action)
@@ -165,19 +176,19 @@ class ActionFeed:
         await self._actions.settle(outcome)
         entry_id = self._entries.pop(outcome.action.id, None) if outcome.state != "ended" else None
         if entry_id is not None:
-            await self._store.ack([entry_id])
+            await self._store.ack([entry_id], group=self.collector)
 
     async def publish_members(self, members: Mapping[str, Mapping[str, Any]]) -> None:
-        await self._store.put_members(members)
+        await self._store.put_members(members, self.collector)
 
     async def _abandon_leftovers(self) -> None:
-        for entry_id, raw in await self._store.read_group(self._consumer, "0", 1000, None):
+        for entry_id, raw in await self._store.read_group(self._consumer, "0", 1000, None, group=self.collector):
             action = _action(raw)
-            if action is not None:
+            if action is not None and action.collector in (None, self.collector):
                 why = "the collector stopped before recording the PBX's answer; not sent again (check the agent)"
                 await self._actions.settle(_Left(action, "failed", why))
                 log.warning("action %s (%s of %s) left by a previous run: failed", action.id, action.kind, action.agent)
-            await self._store.ack([entry_id])
+            await self._store.ack([entry_id], group=self.collector)
 
 
 class _Left:

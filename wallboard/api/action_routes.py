@@ -23,8 +23,10 @@ when the kind is not enabled (``WALLBOARD_ACTIONS``, none by default), or for a 
 user's grant (``wallboard users grant-monitor NAME`` or ``PATCH /api/v1/users/{name}`` ``may_monitor``);
 422 for an invalid body (a reason of 1 to 64 characters, control characters removed; login needs a
 queue; monitor needs an extension, given or the user's own); 404 for an agent the snapshot does not
-list; 409 for a monitor of an agent on no call, and for a logout of a static member (the AMI
-collector's member directory tells the membership); 429 past ``WALLBOARD_ACTIONS_PER_MINUTE`` (30) per
+list; 409 for a monitor of an agent on no call, for a logout of a static member (the AMI
+collector's member directory tells the membership), and, on a site with several PBX collectors (AMI and ESL), for
+an agent in none of their directories (the action names the collector whose directory knows the agent, so only
+that one runs it); 429 past ``WALLBOARD_ACTIONS_PER_MINUTE`` (30) per
 user. A user scoped to teams and queues acts only within their view (``security.view_of``): an agent out of
 it is a 404, as an unknown one, a queue out of it a 403; a pause, unpause or logout of "every queue" means every
 queue of the agent in their view (the one such queue, or the user names it: 422 when there are several); the
@@ -171,7 +173,13 @@ def build_action_router(runtime: Runtime) -> APIRouter:
         if kind == "monitor" and not agent.get("call"):
             raise refuse(409, "conflict", f"agent {agent_id} is on no call: there is nothing to listen to")
         names = _names(runtime, served, agent_id, agent)
-        if kind == "logout" and (static := await _static_only(served, (agent_id, *names), fields.get("queue"))):
+        directories = await guarded(served.store.actions.directories())
+        collector, member = _collector_of(directories, (agent_id, *names))
+        if collector is None and len(directories) > 1:
+            known = ", ".join(sorted(directories))
+            detail = f"agent {agent_id} is in the directory of no PBX collector ({known}): which PBX to ask is unknown"
+            raise refuse(409, "conflict", detail)
+        if kind == "logout" and (static := _static_only(member, fields.get("queue"))):
             detail = f"agent {agent_id} is a static member of {static} (queues.conf): a logout cannot remove it"
             raise refuse(409, "conflict", detail)
         actions = AgentActions(served.store.actions)
@@ -185,6 +193,7 @@ def build_action_router(runtime: Runtime) -> APIRouter:
             names=names,
             by=principal.name,
             requested=datetime.fromtimestamp(runtime.clock(), UTC).isoformat(),
+            collector=collector,
             **fields,
         )
         status = await guarded(actions.request(action))
@@ -362,10 +371,22 @@ def _queue_in_scope(
     raise refuse(422, "queue_needed", f"agent {agent_id} is also in queues outside {user}'s view: name one of {listed}")
 
 
-async def _static_only(served: ServedSite, names: tuple[str, ...], queue: str | None) -> str | None:
+def _collector_of(
+    directories: dict[str, dict[str, Any]], names: tuple[str, ...]
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The collector whose directory knows the agent (by any of ``names``) and its entry there; with one collector
+    only, that one (an agent it has not shown yet may still be asked of it); else (None, None)."""
+    for collector, members in sorted(directories.items()):
+        member = next((info for info in members.values() if _named(info, names)), None)
+        if member is not None:
+            return collector, member
+    if len(directories) == 1:
+        return next(iter(directories)), None
+    return None, None
+
+
+def _static_only(member: dict[str, Any] | None, queue: str | None) -> str | None:
     """The queues that make a logout impossible (a static membership), as text; None when it may go ahead."""
-    members = await guarded(served.store.actions.members())
-    member = next((info for info in members.values() if _named(info, names)), None)
     queues: dict[str, str] = dict(member.get("queues") or {}) if isinstance(member, dict) else {}
     if queue is not None:
         return queue if queues.get(queue) == "static" else None

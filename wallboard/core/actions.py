@@ -68,6 +68,7 @@ class AgentAction(BaseModel):
     penalty: int | None = Field(default=None, ge=0, le=1000)
     mode: MonitorMode | None = None
     extension: str | None = Field(default=None, pattern=INTERFACE_PATTERN)
+    collector: str | None = Field(default=None, max_length=64)  # the PBX collector to run it (None: the only one)
 
     @property
     def family(self) -> ActionFamily:

@@ -20,6 +20,11 @@ from wallboard.store.sink import StreamSink
 log = logging.getLogger(__name__)
 
 
+def action_collector(kind: str, name: str | None) -> str:
+    """The name a collector runs supervisor actions under (its consumer group, its directory): ``ami``, ``esl:east``."""
+    return kind if not name else f"{kind}:{name}"
+
+
 def component(kind: str, name: str | None) -> str:
     """The health hash name of a collector: ``collector:<kind>``, or ``collector:<kind>:<name>`` for one of several."""
     return f"collector:{kind}" if not name else f"collector:{kind}:{name}"
@@ -30,7 +35,11 @@ async def collect_ami(settings: Settings, config: AmiConfig, *, name: str | None
         store = site_store(settings, client)
         sink = StreamSink(store)
         # supervisor actions (WALLBOARD_ACTIONS): executed on this connection, none unless enabled
-        feed = ActionFeed(AgentActions(store.actions)) if settings.actions else None
+        feed = (
+            ActionFeed(AgentActions(store.actions), collector=action_collector("ami", name))
+            if settings.actions
+            else None
+        )
         collector = AmiClient(config, sink, actions=feed, enabled=settings.actions)
         await run_all(
             {
@@ -44,7 +53,11 @@ async def collect_esl(settings: Settings, config: EslConfig, *, name: str | None
     async with redis_for(settings, "wallboard-collector-esl") as (client, _):
         store = site_store(settings, client)
         # supervisor actions (WALLBOARD_ACTIONS): executed as bgapi commands on this connection, none unless enabled
-        feed = ActionFeed(AgentActions(store.actions)) if settings.actions else None
+        feed = (
+            ActionFeed(AgentActions(store.actions), collector=action_collector("esl", name))
+            if settings.actions
+            else None
+        )
         collector = EslClient(config, StreamSink(store), actions=feed, enabled=settings.actions)
         await run_all(
             {

@@ -149,7 +149,7 @@ async def _demo_on(
             collector = EslClient(
                 EslConfig("127.0.0.1", server.port, secret, site=settings.site),
                 StreamSink(store),
-                actions=ActionFeed(AgentActions(store.actions)),
+                actions=ActionFeed(AgentActions(store.actions), collector="esl"),
                 enabled=settings.actions,
             )
         else:

@@ -3,10 +3,12 @@
 Layout (``wallboard.store.layout.Keys``)::
 
     <prefix>:{<site>}:actions             stream, field "a" = an action's JSON (wallboard.core.actions.AgentAction),
-                                          XADD MAXLEN ~ ACTIONS_MAXLEN; consumer group "ami" (the AMI collector)
+                                          XADD MAXLEN ~ ACTIONS_MAXLEN; one consumer group per PBX collector
+                                          ("ami", "esl", "ami:east"), each skipping the actions meant for another
     <prefix>:{<site>}:action:<id>         hash: the action's status fields (ActionStatus, "" for none), TTL ACTION_TTL_S
     <prefix>:{<site>}:actions:recent      list of action ids, newest first, capped at RECENT_MAX
-    <prefix>:{<site>}:actions:members     string: the AMI collector's member directory JSON, TTL MEMBERS_TTL_S
+    <prefix>:{<site>}:actions:members:<c> string: collector <c>'s directory of agents JSON, TTL MEMBERS_TTL_S
+    <prefix>:{<site>}:actions:collectors  set: the collectors that published a directory
     <prefix>:{<site>}:actions:rate:<user> counter of the user's actions in the current minute
 
 Asking for an action (its status, the recent list, the stream entry and its audit entry) is one MULTI, and
@@ -122,12 +124,29 @@ class ActionStore(StoreBase):
         if ids:
             await self._do(self.client.xack(self.keys.actions, group, *ids))
 
-    async def put_members(self, members: Mapping[str, Any]) -> None:
-        await self._do(self.client.set(self.keys.action_members, json.dumps(dict(members)), ex=MEMBERS_TTL_S))
+    async def put_members(self, members: Mapping[str, Any], collector: str = ACTIONS_GROUP) -> None:
+        """Publish ``collector``'s directory of agents (kept MEMBERS_TTL_S: a collector republishes it sooner)."""
+        key = self.keys.action_members(collector)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(key, json.dumps(dict(members)), ex=MEMBERS_TTL_S)
+        pipe.sadd(self.keys.action_collectors, collector)
+        await self._do(pipe.execute())
+
+    async def directories(self) -> dict[str, dict[str, Any]]:
+        """Each collector's directory of agents, by collector name (those published within MEMBERS_TTL_S)."""
+        names = sorted(_text(name) for name in await self._do(self.client.smembers(self.keys.action_collectors)))
+        if not names:
+            return {}
+        found = await self._do(self.client.mget([self.keys.action_members(name) for name in names]))
+        directories = {name: _json_object(raw) for name, raw in zip(names, found, strict=True)}
+        return {name: directory for name, directory in directories.items() if directory is not None}
 
     async def members(self) -> dict[str, Any]:
-        """The collector's member directory (empty when no collector published one lately)."""
-        return _json_object(await self._do(self.client.get(self.keys.action_members))) or {}
+        """Every collector's directory merged (empty when no collector published one lately)."""
+        merged: dict[str, Any] = {}
+        for directory in (await self.directories()).values():
+            merged.update(directory)
+        return merged
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, Any] | None]]:

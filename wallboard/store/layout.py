@@ -143,10 +143,14 @@ class Keys:
         """List: the ids of the latest actions, newest first (capped)."""
         return f"{self.base}:actions:recent"
 
+    def action_members(self, collector: str) -> str:
+        """String: one PBX collector's directory of agents (interfaces, memberships, call channels) as JSON."""
+        return f"{self.base}:actions:members:{collector}"
+
     @property
-    def action_members(self) -> str:
-        """String: the AMI collector's queue members (interfaces, memberships, call channels) as JSON."""
-        return f"{self.base}:actions:members"
+    def action_collectors(self) -> str:
+        """Set: the names of the PBX collectors that published a directory (``ami``, ``esl``, ``ami:east``)."""
+        return f"{self.base}:actions:collectors"
 
     def action_rate(self, user: str) -> str:
         """Counter: actions asked by ``user`` in the current minute."""

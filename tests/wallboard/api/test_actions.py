@@ -238,3 +238,29 @@ async def test_a_pause_through_the_api_is_done_by_the_pbx(store: Store) -> None:
 async def _is_done(a: Any, action_id: str) -> bool:
     response = await a.http.get(f"/api/v1/actions/{action_id}", headers=a.headers["sup1"])
     return bool(response.json()["state"] == "done")
+
+
+async def test_on_a_site_with_two_pbxs_an_action_goes_to_the_collector_that_knows_the_agent(store: Store) -> None:
+    """An AMI collector knows agent02 (by its member name), an ESL collector knows agent07 (by its id): each
+    action names the collector of its agent, and each collector's feed takes only its own (the other
+    acknowledges it unrun); an agent neither knows is 409 (which PBX to ask is unknown)."""
+    await store.actions.put_members(
+        {"Local/agent02@agents/n": {"interface": "Local/agent02@agents/n", "member_name": "Bob Martinez",
+                                    "queues": {"support": "dynamic"}}}, "ami")  # fmt: skip
+    await store.actions.put_members(
+        {"agent07": {"interface": "agent07", "member_name": "agent07", "queues": {"support@default": "dynamic"}}}, "esl"
+    )
+    ami, esl = ActionFeed(AgentActions(store.actions)), ActionFeed(AgentActions(store.actions), collector="esl")
+    await ami.take(0.01), await esl.take(0.01)  # their consumer groups, from now on
+    async with api(store) as a:
+        post = functools.partial(a.http.post, headers=a.headers["sup1"], json={"reason": "Coaching"})
+        bob, alice = await post("/api/v1/agents/agent02/pause"), await post("/api/v1/agents/agent07/pause")
+        taken_ami, taken_esl = await ami.take(0.5), await esl.take(0.5)
+        await store.actions.put_members({}, "esl")  # agent07 no longer on the FreeSWITCH: neither knows it
+        unknown = await post("/api/v1/agents/agent07/pause")
+    assert (bob.status_code, alice.status_code) == (202, 202)
+    assert [(action.agent, action.collector) for action in taken_ami] == [("agent02", "ami")]
+    assert [(action.agent, action.collector) for action in taken_esl] == [("agent07", "esl")]
+    assert unknown.status_code == 409 and "no PBX collector (ami, esl)" in unknown.json()["detail"]
+    pending = await store.client.xpending(store.keys.actions, "esl")
+    assert pending["pending"] == 1  # its own, until settled; agent02's was acknowledged unrun
