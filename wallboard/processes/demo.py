@@ -234,10 +234,13 @@ def omnichannel_site(site: SiteConfig, chat: ChatPolicy, campaign: CampaignPolic
 
 
 def freeswitch_site(site: SiteConfig, config: SimConfig) -> SiteConfig:
-    """The demo's site as FreeSWITCH names it: queues ``support@default``, each agent also known as its
-    mod_callcenter name (``1007@default``), so the ESL collector's events land on the same queues and agents."""
+    """The demo's site as FreeSWITCH names it: queues ``support@default`` (shown as ``support``, as on the Asterisk
+    demo), each agent also known as its mod_callcenter name (``1007@default``), so the ESL collector's events land on
+    the same queues and agents."""
     data = site.model_dump(exclude_unset=True)
-    data["queues"] = {queue_name(name): value for name, value in data.get("queues", {}).items()}
+    data["queues"] = {
+        queue_name(name): {"display_name": name, **value} for name, value in data.get("queues", {}).items()
+    }
     for spec in config.agents:
         entry = data["agents"][spec.agent_id]
         entry["aliases"] = [*entry.get("aliases", ()), agent_name(spec.agent_id)]

@@ -41,6 +41,8 @@ async def test_the_freeswitch_demo_serves_mod_callcenter_queues_fed_over_esl(tmp
                 # the voice queues are mod_callcenter's; the web chat comes over HTTP (test_demo_http_source.py)
                 queues = {name: queue for name, queue in snapshot["queues"].items() if queue["channel"] == "voice"}
                 assert queues and all(name.endswith("@default") for name in queues), list(queues)
+                shown = {name: queue["display_name"] for name, queue in queues.items()}
+                assert shown == {name: name.removesuffix("@default") for name in queues}  # what the TV titles
                 return any(queue["day"]["offered"] > 0 for queue in queues.values())
 
             await poll_until(calls_offered, "calls on the FreeSWITCH queues", START_S)
