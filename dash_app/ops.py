@@ -5,9 +5,10 @@ Theory of operation
 The page is a Dash app with no server-side callback and no data of its own, as the supervisor page
 (``dash_app.supervisor``) is: its layout is a static skeleton (a header, one status line, an empty
 ``#ops-root``) and one clientside callback starts the page's script, ``tv_assets/ops.js``
-(``window.dash_clientside.ops.start``, with :func:`ops_config` from the ``ops-config`` store), which
-builds the forms and talks to the REST API from the browser. Every write goes through the same HTTP
-API the CLI uses, so reading, validating, versioning and auditing have one implementation, the API's:
+(``window.dash_clientside.ops.start``, with :func:`ops_config` from the ``ops-config`` store; its boards and
+tokens sections are in ``ops-boards.js``, users and schedules in ``ops-people.js``), which builds the forms
+and talks to the REST API from the browser. Every write goes through the same HTTP API the CLI uses, so
+reading, validating, versioning and auditing have one implementation, the API's:
 
 * on load it asks ``GET /api/v1/me``; without a session it shows the login form (Enter submits it),
   which posts ``{"name", "password", "cookie": true}`` to ``/api/v1/login``. The session then lives in
@@ -63,8 +64,11 @@ __all__ = [
 ]
 
 PREFIX = "/ops"
-# The page's files (dash_app.static): the catalogs and i18n.js sort ahead of ops.js, so wbI18n is there first.
-ASSETS: tuple[str, ...] = ("theme.css", "ops.css", "i18n-catalogs.js", "i18n.js", "ops.js")
+# The page's files (dash_app.static): the catalogs and i18n.js sort ahead of ops.js, so wbI18n is there first;
+# ops-boards.js and ops-people.js only register their sections (window.wbOpsParts) for ops.js to build.
+ASSETS: tuple[str, ...] = (
+    "theme.css", "ops.css", "i18n-catalogs.js", "i18n.js", "ops-boards.js", "ops-people.js", "ops.js"
+)  # fmt: skip
 HIDDEN = {"display": "none"}
 
 

@@ -44,7 +44,10 @@ PAGES: dict[str, tuple[Callable[[], Dash], set[str]]] = {
             "calls.css",
         },
     ),
-    "/ops": (build_ops_app, {"theme.css", "ops.css", "i18n-catalogs.js", "i18n.js", "ops.js"}),
+    "/ops": (
+        build_ops_app,
+        {"theme.css", "ops.css", "i18n-catalogs.js", "i18n.js", "ops-boards.js", "ops-people.js", "ops.js"},
+    ),
 }
 
 

@@ -44,6 +44,7 @@ def test_every_offered_value_has_a_label_to_translate() -> None:
 
 
 def test_the_page_loads_its_languages_before_its_script() -> None:
-    """The catalogs and i18n.js sort ahead of ops.js: Dash loads a page's assets in file-name order."""
+    """The catalogs and i18n.js sort ahead of ops.js, and so do its parts (which only register their sections for
+    ops.js to build): Dash loads a page's assets in file-name order."""
     scripts = [name for name in ASSETS if name.endswith(".js")]
-    assert scripts == sorted(scripts) == ["i18n-catalogs.js", "i18n.js", "ops.js"]
+    assert scripts == sorted(scripts) == ["i18n-catalogs.js", "i18n.js", "ops-boards.js", "ops-people.js", "ops.js"]
