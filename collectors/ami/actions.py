@@ -51,6 +51,7 @@ from wallboard.core.actions import (
     ActionFamily,
     AgentAction,
     chanspy_data,
+    not_runnable,
 )
 
 __all__ = ["ActionRunner", "ActionSource", "Member", "MemberDirectory", "Outcome", "ORIGINATE_REASONS"]
@@ -221,15 +222,7 @@ class ActionRunner:
         self, action: AgentAction, at: datetime, now: float, next_id: Callable[[], str]
     ) -> tuple[bytes, list[Outcome]]:
         """The bytes to send for ``action`` (b"" when it fails at once, with its outcome)."""
-        try:
-            asked = datetime.fromisoformat(action.requested)
-            late = (at - asked).total_seconds()
-        except (ValueError, TypeError):
-            late = 0.0
-        if action.family not in self.enabled:
-            return b"", [self._fail(action, f"{action.kind} actions are not enabled on this collector")]
-        if late > self.answer_timeout_s:
-            why = f"asked {late:.0f} s ago, more than {self.answer_timeout_s:g} s: not sent (was the PBX unreachable?)"
+        if why := not_runnable(action, at, self.enabled, self.answer_timeout_s):
             return b"", [self._fail(action, why)]
         try:
             parts = self._build(action, next_id)

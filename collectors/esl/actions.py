@@ -38,7 +38,7 @@ from typing import Any
 from collectors.ami.actions import Outcome, OutcomeState
 from collectors.esl.mapping import table_of, tiers_of
 from collectors.esl.protocol import EslFrame, encode_command
-from wallboard.core.actions import ANSWER_TIMEOUT_S, RING_TIMEOUT_S, ActionFamily, AgentAction
+from wallboard.core.actions import ANSWER_TIMEOUT_S, RING_TIMEOUT_S, ActionFamily, AgentAction, not_runnable
 
 __all__ = ["EslActionRunner", "STATUS_OF"]
 
@@ -117,14 +117,7 @@ class EslActionRunner:
         self, action: AgentAction, at: datetime, now: float, next_id: Callable[[], str]
     ) -> tuple[bytes, list[Outcome]]:
         """The bytes to send for ``action`` (b"" when it fails at once, with its outcome)."""
-        try:
-            late = (at - datetime.fromisoformat(action.requested)).total_seconds()
-        except (ValueError, TypeError):
-            late = 0.0
-        if action.family not in self.enabled:
-            return b"", [Outcome(action, "failed", f"{action.kind} actions are not enabled on this collector")]
-        if late > self.answer_timeout_s:
-            why = f"asked {late:.0f} s ago, more than {self.answer_timeout_s:g} s: not sent (was the PBX unreachable?)"
+        if why := not_runnable(action, at, self.enabled, self.answer_timeout_s):
             return b"", [Outcome(action, "failed", why)]
         try:
             command, note = self._command(action)

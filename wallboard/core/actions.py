@@ -26,6 +26,8 @@ agent's current call channel, given as ChanSpy's prefix: no other channel is lis
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -122,3 +124,20 @@ def parse_families(raw: str | tuple[str, ...] | list[str]) -> tuple[ActionFamily
             raise ValueError(f"unknown action kind {entry!r}, expected some of {', '.join(FAMILIES)} (or all)")
         wanted.append(family)
     return tuple(f for f in FAMILIES if f in wanted)
+
+
+def not_runnable(
+    action: AgentAction, at: datetime, enabled: Collection[ActionFamily], answer_timeout_s: float
+) -> str | None:
+    """Why a collector must not run ``action`` read at ``at``: its kind not enabled there, or asked more than
+    ``answer_timeout_s`` ago (the PBX was unreachable meanwhile: doing it now would surprise the supervisor); None
+    when it may."""
+    if action.family not in enabled:
+        return f"{action.kind} actions are not enabled on this collector"
+    try:
+        late = (at - datetime.fromisoformat(action.requested)).total_seconds()
+    except (ValueError, TypeError):
+        late = 0.0
+    if late > answer_timeout_s:
+        return f"asked {late:.0f} s ago, more than {answer_timeout_s:g} s: not sent (was the PBX unreachable?)"
+    return None
