@@ -201,7 +201,9 @@ class TimedPresence(Presence):
 class Agent:
     """One agent: presence, open calls, figures of the day and of the whole run."""
 
-    __slots__ = ("id", "presence", "calls", "day", "total", "rang", "since", "since_iso", "ended", "ended_iso")
+    __slots__ = (
+        "id", "presence", "calls", "day", "total", "rang", "since", "since_iso", "ended", "ended_iso", "freed_at"
+    )  # fmt: skip
 
     def __init__(self, agent_id: str, ts: datetime, counted_from: datetime | None = None) -> None:
         self.id = agent_id
@@ -214,10 +216,11 @@ class Agent:
         self.since_iso = ""
         self.ended: datetime | None = None  # cache of presence.last_call_end in ISO form for snapshots
         self.ended_iso: str | None = None
+        self.freed_at: datetime | None = None  # when a chat or email at capacity ended (free for one more since)
 
     def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
-        """Unpickle, also a checkpoint written before the ``ended`` cache existed."""
-        self.ended, self.ended_iso = None, None
+        """Unpickle, also a checkpoint written before the ``ended`` cache or ``freed_at`` existed."""
+        self.ended, self.ended_iso, self.freed_at = None, None, None
         for name, value in state[1].items():
             setattr(self, name, value)
 

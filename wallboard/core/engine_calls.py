@@ -12,7 +12,7 @@ from wallboard.core.agent_state import AgentInput
 from wallboard.core.agents import Agent, CallKey
 from wallboard.core.calls import exit_outcome
 from wallboard.core.campaigns import CampaignBook
-from wallboard.core.channels import DIGITAL_CHANNELS, Responded, first_response, observe
+from wallboard.core.channels import DIGITAL_CHANNELS, Responded, capacity, first_response, observe
 from wallboard.core.engine_base import _NEVER, EngineBase
 from wallboard.core.events import (
     CallAbandoned,
@@ -161,11 +161,19 @@ class CallHandlers(EngineBase):
         for stats in (agent.day, agent.total):
             stats.handle(times)
         agent.presence.interval.handle(times)
+        medium = queue.channel
+        if medium in DIGITAL_CHANNELS and self._load(agent, medium) >= capacity(self.site, agent.id, medium):
+            agent.freed_at = ts  # at capacity until now: free for one more from here (its time in state)
         self._forget_talk(call, key, agent)
         presence = agent.presence
         presence.expire(ts)
         if queue.channel not in DIGITAL_CHANNELS and (not agent.calls or not self._on_phone(agent)):
             presence.call_ended(ts, wrap or 0.0)
+
+    def _load(self, agent: Agent, channel: str) -> int:
+        """The agent's open contacts of ``channel``."""
+        queues = self._queues
+        return sum(1 for call in agent.calls.values() if queues[call.queue].channel == channel)
 
     def _on_phone(self, agent: Agent) -> bool:
         """Whether one of the agent's open calls is a phone call (not a chat or email contact)."""

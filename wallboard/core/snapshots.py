@@ -161,6 +161,11 @@ def agent_entries(
             if shown != name:  # at capacity since its last open contact was taken: that is its time in this state
                 since = max((c.answered_at for c in agent.calls.values() if c.answered_at is not None), default=since)
                 since_iso = iso(since)
+            elif (
+                agent.freed_at is not None and agent.freed_at > since and shown == "available" and _digital_only(loads)
+            ):
+                since = agent.freed_at  # a chat-only agent is available since it was last freed from capacity
+                since_iso = iso(since)
             name = shown
             busy = busy or name == "on_call"
         for queue, member in memberships.items():
@@ -244,6 +249,11 @@ def agent_entries(
         if loads is not None:
             out[agent_id]["channels"] = loads
     return out
+
+
+def _digital_only(loads: Mapping[str, Any]) -> bool:
+    """Whether an agent's channels are all digital (no phone queue nor phone contact)."""
+    return all(channel in DIGITAL_CHANNELS for channel in loads)
 
 
 def _call_entry(call: Call, now: datetime) -> AgentCall:

@@ -78,7 +78,7 @@ def test_an_agent_on_two_chats_is_available_for_voice_and_busy_at_capacity() -> 
 def test_a_chat_only_agent_at_capacity_shows_on_call_and_is_not_counted_available() -> None:
     """a2 serves webchat only (capacity 2, the site default): below capacity it shows available, at capacity
     on_call (nothing more to give), in its team's and the queue's counts alike, its time in that state counted from
-    the chat that filled it (not from its login); back under capacity, available."""
+    the chat that filled it (not from its login); back under capacity, available since the chat that freed it."""
     events = [
         login(0, "a2", queue="webchat"),
         chat("call_queued", 1, call_id="k1"),
@@ -97,7 +97,9 @@ def test_a_chat_only_agent_at_capacity_shows_on_call_and_is_not_counted_availabl
     assert snapshot["queues"]["webchat"]["agents"]["available"] == 0
     state.apply(chat("call_ended", 9, call_id="k1", agent="a2", talk_s=4))
     back = state.snapshot(at(10))["agents"]["a2"]
-    assert back["state"] == "available" and back["time_in_state_s"] == 10.0  # the phone's: logged in at 0
+    assert back["state"] == "available" and back["time_in_state_s"] == 1.0  # freed from capacity at 9, not login
+    state.apply(chat("call_ended", 11, call_id="k2", agent="a2", talk_s=4))  # below capacity already: no change
+    assert state.snapshot(at(12))["agents"]["a2"]["time_in_state_s"] == 3.0
 
 
 def test_a_voice_call_drives_the_displayed_state_while_chats_stay_open() -> None:
