@@ -172,6 +172,8 @@ def build_supervisor_app(prefix: str = PREFIX) -> Dash:
             "i18n.js",
             "actions.js",
             "grid_figures.js",
+            "supervisor-alerts.js",
+            "supervisor-trends.js",
             "supervisor.js",
             "calls.js",
             "supervisor.css",

@@ -38,6 +38,8 @@ PAGES: dict[str, tuple[Callable[[], Dash], set[str]]] = {
             "i18n.js",
             "actions.js",
             "grid_figures.js",
+            "supervisor-alerts.js",
+            "supervisor-trends.js",
             "supervisor.js",
             "calls.js",
             "supervisor.css",
