@@ -14,8 +14,9 @@ positions hash, under :func:`source_name`) and, on start, :func:`locate` finds t
   directory whose name starts with the path's, ``queue_log.1``, ``queue_log-20261207``; compressed ones
   are not read) are searched: first for the same identity (``mv``: the renamed file), then, newest
   first, for the same line ending at the same offset (``copytruncate``: the copy of the file, the path
-  itself truncated and written again). The one found is read from ``offset`` to its end, and the path
-  then from its start (the follower's rotation does that);
+  itself truncated and written again). The one found is read from ``offset`` to its end, then the siblings
+  modified after it, oldest first, whole (rotated twice or more while down: ``queue_log.2`` found, then
+  ``queue_log.1``), then the path from its start (the follower's rotation does that);
 * nothing matches: a WARNING says what may have been missed, and the path is read from its start.
 
 A file found is returned open (:class:`Found`), checked on that descriptor, so a rotation between the
@@ -83,11 +84,13 @@ class FilePosition:
 
 @dataclass(frozen=True)
 class Found:
-    """A file open at a stored position: ``fd`` (the caller owns it), its ``name`` and the ``offset``."""
+    """A file open at a stored position: ``fd`` (the caller owns it), its ``name`` and the ``offset``; ``then``: the
+    rotated files written after it, oldest first, to read whole before the path."""
 
     fd: int
     name: str
     offset: int
+    then: tuple[str, ...] = ()
 
 
 def line_hash(fd: int, offset: int) -> str | None:
@@ -139,7 +142,7 @@ def locate(path: str, stored: FilePosition) -> Found | None:
         found = _open_at(name, stored, same_file=True)
         if found is not None:
             logger.info("%s was rotated to %s: reading the rest of it from offset %d first", path, name, stored.offset)
-            return found
+            return _then(found, beside)
     if stored.offset > 0:
         for name in sorted(beside, key=_mtime, reverse=True):
             found = _open_at(name, stored, same_file=False)
@@ -150,7 +153,7 @@ def locate(path: str, stored: FilePosition) -> Found | None:
                     name,
                     stored.offset,
                 )
-                return found
+                return _then(found, beside)
     logger.warning(
         "%s: the file read up to offset %d (device %d, inode %d) is neither at the path nor beside it "
         "(compressed files are not read): lines written to it after that offset while the collector was down "
@@ -162,6 +165,25 @@ def locate(path: str, stored: FilePosition) -> Found | None:
         path,
     )
     return None
+
+
+def _then(found: Found, beside: list[str]) -> Found:
+    """``found`` with the siblings modified after it (rotated later, while the collector was down), oldest first."""
+    since = os.fstat(found.fd).st_mtime_ns
+    own = os.fstat(found.fd)
+    later = []
+    for name in beside:
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) != (own.st_dev, own.st_ino) and st.st_mtime_ns > since:
+            later.append((st.st_mtime_ns, name))
+    if later:
+        names = tuple(name for _, name in sorted(later))
+        logger.info("then the files rotated after it, oldest first: %s", ", ".join(names))
+        return Found(found.fd, found.name, found.offset, names)
+    return found
 
 
 def _open_at(name: str, stored: FilePosition, *, same_file: bool) -> Found | None:

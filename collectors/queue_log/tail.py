@@ -34,7 +34,8 @@ follower, started at the end of a file in the middle of a line, has not seen a l
 rotation) or of the truncated file read again begin: offsets before and after it are not in the same
 file. :meth:`FileFollower.resume` starts from a file found open at a stored position
 (:func:`~collectors.queue_log.position.locate`): the rest of it is read, then, if it is not the file at
-the path (a rotated one), the path is followed from its start like after any rotation.
+the path (a rotated one), the files rotated after it (``Found.then``) each whole, oldest first, and the path
+is followed from its start like after any rotation.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class FileFollower:
         self._after_cr = False
         self._waiting_logged = False
         self._line_end: int | None = None
+        self._pending: list[str] = []  # rotated files to read whole before the path (FileFollower.resume)
         self.new_file_at: int | None = None
         self.lines = 0
         self.rotations = 0
@@ -120,6 +122,7 @@ class FileFollower:
         self._pos = self._line_end = os.lseek(found.fd, found.offset, os.SEEK_SET)
         self._after_cr = found.offset > 0 and os.pread(found.fd, 1, found.offset - 1) == b"\r"
         self._start_at_end = False
+        self._pending = list(found.then)  # rotated after it while the collector was down: read before the path
         logger.info("following %s from offset %d (the stored position)", found.name, found.offset)
 
     def poll(self) -> list[tuple[bytes, int]]:
@@ -141,7 +144,7 @@ class FileFollower:
         if (st.st_dev, st.st_ino) != self._ident:
             # Switch once the new file has data: until then the writer may still append to the old one
             # (logrotate's ``create`` makes the new file before the PBX reopens its log).
-            if st.st_size and self._read(fd, out):
+            if (st.st_size or self._pending) and self._read(fd, out):
                 self._rotate(out)
         elif os.fstat(fd).st_size < self._pos:
             self._truncated(fd)
@@ -164,6 +167,18 @@ class FileFollower:
         self.close()
 
     def _open(self) -> int | None:
+        while self._pending:  # a file rotated while the collector was down, whole, before the path
+            name = self._pending.pop(0)
+            try:
+                fd = os.open(name, os.O_RDONLY)
+            except OSError as exc:
+                logger.warning("%s (rotated while the collector was down) cannot be read: %s", name, exc)
+                continue
+            st = os.fstat(fd)
+            self._fd, self._ident, self._partial, self._skipping = fd, (st.st_dev, st.st_ino), b"", False
+            self._after_cr, self._pos, self._line_end, self._start_at_end = False, 0, 0, False
+            logger.info("following %s from its start (rotated while the collector was down)", name)
+            return fd
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except OSError as exc:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import shutil
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -158,6 +159,34 @@ async def test_a_file_renamed_while_down_is_finished_then_the_new_one_read(tmp_p
         append(path, calls(7, 7))
         await drain(second)
     assert await queued(store) == once(1, 7)
+    position = await stored(store, path)
+    assert position is not None and position["ino"] == path.stat().st_ino and position["offset"] == path.stat().st_size
+
+
+async def test_a_file_rotated_twice_while_down_is_finished_then_the_next_one_then_the_new_one(
+    tmp_path: Path, store: Store
+) -> None:
+    """Two rotations while down (queue_log -> .1 -> .2, the next file -> .1, a new queue_log): the rest of the file
+    read last, the whole of the one rotated after it, then the new file, once each; an older rotated file is not
+    read again."""
+    path = tmp_path / "queue_log"
+    path.write_bytes(calls(1, 2))
+    async with session(path, store, from_start=True) as first:
+        await drain(first)
+    (tmp_path / "queue_log.3").write_bytes(calls(90, 91))  # rotated before the file being read: done long ago
+    append(path, calls(3, 3))
+    path.rename(tmp_path / "queue_log.1")
+    path.write_bytes(calls(4, 5))
+    (tmp_path / "queue_log.1").rename(tmp_path / "queue_log.2")
+    path.rename(tmp_path / "queue_log.1")
+    path.write_bytes(calls(6, 6))
+    day = 86_400
+    for name, age in (("queue_log.3", 3 * day), ("queue_log.2", 2 * day), ("queue_log.1", day)):  # as logrotate's
+        mtime = path.stat().st_mtime - age
+        os.utime(tmp_path / name, (mtime, mtime))
+    async with session(path, store) as second:
+        await drain(second)
+    assert await queued(store) == once(1, 6)
     position = await stored(store, path)
     assert position is not None and position["ino"] == path.stat().st_ino and position["offset"] == path.stat().st_size
 
