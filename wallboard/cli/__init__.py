@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from wallboard.cli import accounts, boards, history, monitoring, replay, run, schedule
+from wallboard.cli import accounts, boards, history, monitoring, positions, replay, run, schedule
 from wallboard.cli.common import EXIT_OK, ConfigError, HelpFormatter, common_options
 from wallboard.config import describe_errors
 from wallboard.errors import EXIT_FAILED, EXIT_USAGE, WallboardError
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_commands(sub, common)
     monitoring.add_grafana_commands(sub, common)
     history.add_commands(sub, common)
+    positions.add_commands(sub, common)
     return parser
 
 

@@ -101,6 +101,18 @@ class StreamStore(StoreBase):
             return None
         return value if isinstance(value, dict) else None
 
+    async def positions(self) -> dict[str, dict[str, Any] | None]:
+        """Every stored resume point by source (None: not readable as one)."""
+        found = await self._do(self.client.hgetall(self.keys.positions))
+        out: dict[str, dict[str, Any] | None] = {}
+        for source, raw in found.items():
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = None
+            out[_text(source)] = value if isinstance(value, dict) else None
+        return out
+
     async def forget_position(self, source: str) -> bool:
         """Drop the stored resume point of ``source``; True if there was one."""
         return bool(await self._do(self.client.hdel(self.keys.positions, source)))
