@@ -67,11 +67,13 @@ class _Agents:
     version: int = 0
 
     def seen(self, agent: str, queue: str | None = None) -> None:
-        queues = self.queues.setdefault(agent, set())
+        """``agent`` exists (with a tier in ``queue``); the version moves on only with something new."""
+        queues = self.queues.get(agent)
+        if queues is None:
+            queues = self.queues[agent] = set()
+            self.version += 1
         if queue and queue not in queues:
             queues.add(queue)
-            self.version += 1
-        elif not queues and queue is None:
             self.version += 1
 
     def public(self) -> dict[str, dict[str, Any]]:
