@@ -64,7 +64,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         while not ((url := out.read_text().strip()) and (found := PASSWORD.search(err.read_text()))):
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"the demo announced no URL and password (exit code {process.poll()})")
-            time.sleep(0.2)
+            time.sleep(0.2)  # polling the demo's output under the deadline above, not a settle-sleep
         parts = urlsplit(url.splitlines()[0])
         yield Demo(f"{parts.scheme}://{parts.netloc}", parse_qs(parts.query)["token"][0], found["user"],
                    found["password"])  # fmt: skip
